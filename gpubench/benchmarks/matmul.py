@@ -1,0 +1,172 @@
+"""Dense matrix multiply per precision: C = A @ B with 2*M*N*K FLOPs per step.
+
+Method after stas00's mamf-finder: random inputs, one product per timed step, the L2 (or last-level
+cache) flushed between steps so repeated products do not read operands from cache, and a float64
+reference on a sample of rows so a device that computes wrong answers fast shows up as wrong.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from gpubench.benchmarks import Param, register
+from gpubench.errors import Unsupported
+from gpubench.records import Case, CheckResult, ParamValue, Work, Workload
+
+DTYPES = ("fp64", "fp32", "tf32", "fp16", "bf16", "int8", "fp8")
+
+# Relative error ||C - C_ref|| / ||C_ref|| allowed per precision, on sampled rows against float64.
+# fp32 must stay well under what TF32 gives (~3e-4), so a TF32 flag leaking into an fp32 case is caught.
+TOLERANCE = {
+    "fp64": 1e-12,
+    "fp32": 5e-5,
+    "tf32": 3e-3,
+    "fp16": 3e-3,
+    "bf16": 1.5e-2,
+    "fp8": 1.5e-2,  # operands already fp8 in the reference too; the error is the bf16 output rounding
+    "int8": 0.0,  # int32 accumulation is exact
+}
+
+CHECK_ROWS = 32
+
+
+def _normalize(params: dict[str, ParamValue]) -> dict[str, ParamValue]:
+    """n and k default to m, so `m = [2048, 4096]` alone means squares."""
+    m = params["m"]
+    return {"dtype": params["dtype"], "m": m, "n": params.get("n") or m, "k": params.get("k") or m}
+
+
+def _flush_bytes(device: torch.device) -> int:
+    if device.type == "cuda":
+        props = torch.cuda.get_device_properties(device)
+        l2 = int(getattr(props, "L2_cache_size", 0) or 0)
+        # MI300X's 256 MB Infinity Cache is not in L2_cache_size: use more on AMD.
+        floor = (512 << 20) if torch.version.hip else (256 << 20)
+        return max(4 * l2, floor)
+    from gpubench.devices import llc_bytes
+
+    return 2 * llc_bytes()
+
+
+def _support(dtype: str, device: torch.device) -> None:
+    """Raise Unsupported when this device has no path for `dtype`."""
+    if device.type == "cpu":
+        if dtype == "tf32":
+            raise Unsupported("TF32 is a GPU tensor-core mode; the CPU has no TF32 matmul")
+        return
+    props = torch.cuda.get_device_properties(device)
+    if torch.version.hip:
+        arch = getattr(props, "gcnArchName", "")
+        if dtype == "fp8" and not arch.startswith(("gfx942", "gfx950")):
+            raise Unsupported(f"fp8 matmul needs MI300-class hardware (gfx942/gfx950); this is {arch}")
+        if dtype == "tf32" and not arch.startswith(("gfx942", "gfx950")):
+            raise Unsupported(f"TF32 (xf32) needs MI300-class hardware; this is {arch}")
+        return
+    cc = (props.major, props.minor)
+    if dtype == "tf32" and cc < (8, 0):
+        raise Unsupported(f"TF32 needs compute capability 8.0+ (Ampere); this device is {cc[0]}.{cc[1]}")
+    if dtype == "bf16" and cc < (8, 0):
+        raise Unsupported(f"bf16 tensor cores need compute capability 8.0+; this device is {cc[0]}.{cc[1]}")
+    if dtype == "fp8" and cc < (8, 9):
+        raise Unsupported(f"fp8 matmul needs compute capability 8.9+ (Ada/Hopper); this device is {cc[0]}.{cc[1]}")
+    if dtype == "int8" and cc < (7, 5):
+        raise Unsupported(f"int8 torch._int_mm needs compute capability 7.5+; this device is {cc[0]}.{cc[1]}")
+
+
+def _fp8_dtype(device: torch.device) -> torch.dtype:
+    if device.type == "cuda" and torch.version.hip:
+        arch = getattr(torch.cuda.get_device_properties(device), "gcnArchName", "")
+        if arch.startswith("gfx942"):
+            return torch.float8_e4m3fnuz  # MI300 implements the fnuz variant
+    return torch.float8_e4m3fn
+
+
+def _operands(dtype: str, m: int, n: int, k: int, device: torch.device, gen: torch.Generator):
+    """Random A (m x k) and B (k x n) in the case's dtype. Never zeros: they draw less power and run faster."""
+    if dtype == "int8":
+        a = torch.randint(-127, 128, (m, k), dtype=torch.int8, generator=gen).to(device)
+        b = torch.randint(-127, 128, (k, n), dtype=torch.int8, generator=gen).to(device)
+        return a, b
+    a32 = torch.randn(m, k, generator=gen)
+    b32 = torch.randn(k, n, generator=gen)
+    if dtype == "fp8":
+        f8 = _fp8_dtype(device)
+        a = a32.to(device).to(f8)
+        # _scaled_mm wants B column-major: allocate B^T (n x k) row-major and pass its transpose.
+        b = b32.t().contiguous().to(device).to(f8).t()
+        return a, b
+    torch_dtype = {"fp64": torch.float64, "fp32": torch.float32, "tf32": torch.float32,
+                   "fp16": torch.float16, "bf16": torch.bfloat16}[dtype]  # fmt: skip
+    return a32.to(device=device, dtype=torch_dtype), b32.to(device=device, dtype=torch_dtype)
+
+
+def _product(dtype: str, a: torch.Tensor, b: torch.Tensor, device: torch.device):
+    """Return (step, out): `step()` computes A @ B into `out` without allocating."""
+    m, n = a.shape[0], b.shape[1]
+    if dtype == "int8":
+        out = torch.empty(m, n, dtype=torch.int32, device=device)
+        return (lambda: torch._int_mm(a, b, out=out)), out
+    if dtype == "fp8":
+        one = torch.ones((), dtype=torch.float32, device=device)
+        out = torch.empty(m, n, dtype=torch.bfloat16, device=device)
+        return (lambda: torch._scaled_mm(a, b, one, one, out_dtype=torch.bfloat16, out=out)), out
+    out = torch.empty(m, n, dtype=a.dtype, device=device)
+    return (lambda: torch.mm(a, b, out=out)), out
+
+
+@register(
+    "matmul",
+    version=1,
+    description="Dense GEMM C = A @ B per precision; TFLOP/s (TOP/s for int8) from 2*M*N*K over the median time",
+    params={
+        "dtype": Param(str, choices=DTYPES, help="precision; tf32 = fp32 inputs on TF32 tensor cores"),
+        "m": Param(int, minimum=1, help="rows of A and C"),
+        "n": Param(int, default=0, minimum=0, help="columns of B and C (default: m)"),
+        "k": Param(int, default=0, minimum=0, help="inner dimension (default: m)"),
+    },
+    normalize=_normalize,
+)
+def matmul(case: Case, device: torch.device) -> Workload:
+    dtype, m, n, k = case.param("dtype"), case.param("m"), case.param("n"), case.param("k")
+    _support(dtype, device)
+    if dtype == "int8" and device.type == "cuda" and (m <= 16 or k % 8 or n % 8):
+        raise Unsupported("torch._int_mm on GPUs needs m > 16 and k, n multiples of 8")
+    gen = torch.Generator().manual_seed(1234 + m + 7 * n + 13 * k)
+    a, b = _operands(dtype, m, n, k, device, gen)
+    step, out = _product(dtype, a, b, device)
+    flush = torch.empty(_flush_bytes(device) // 4, dtype=torch.float32, device=device)
+
+    def reset() -> None:
+        # Overwrite a buffer larger than the cache, or repeated products read A and B from it.
+        flush.zero_()
+
+    def check() -> CheckResult:
+        rows = torch.randperm(m, generator=gen)[: min(CHECK_ROWS, m)].to(device)
+        if dtype == "int8":
+            ref = a.index_select(0, rows).to(torch.int64) @ b.to(torch.int64)
+            got = out.index_select(0, rows).to(torch.int64)
+            wrong = int((got != ref).sum())
+            return CheckResult(float(wrong), 0.0, f"{wrong} of {got.numel()} sampled int32 outputs differ")
+        ref = a.index_select(0, rows).to(torch.float64) @ b.to(torch.float64)
+        got = out.index_select(0, rows).to(torch.float64)
+        err = float(torch.linalg.vector_norm(got - ref) / torch.linalg.vector_norm(ref))
+        return CheckResult(err, TOLERANCE[dtype], f"relative error on {rows.numel()} sampled rows vs float64")
+
+    def close() -> None:
+        nonlocal a, b, out, flush
+        del a, b, out, flush
+
+    info: dict[str, Any] = {"tf32": dtype == "tf32", "flops_per_step": 2.0 * m * n * k}
+    if dtype == "fp8":
+        info["fp8_format"] = str(_fp8_dtype(device)).removeprefix("torch.")
+    return Workload(
+        step=step,
+        work=Work(2.0 * m * n * k, "op" if dtype == "int8" else "flop"),
+        check=check,
+        reset=reset,
+        flags={"allow_tf32": dtype == "tf32"},
+        info=info,
+        close=close,
+    )

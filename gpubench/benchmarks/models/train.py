@@ -1,0 +1,308 @@
+"""Training throughput: one optimizer step on a fixed synthetic batch per timed step (`train`), and the
+largest batch that fits in GPU memory (`max_batch`).
+
+Method as in Lambda's and NGC's training benchmarks: synthetic data already on the device, fixed seeds,
+samples (or tokens) per second from the median step time, model FLOPs from FlopCounterMode for TFLOP/s.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+from collections.abc import Callable
+from typing import Any
+
+import torch
+from torch import nn
+
+from gpubench.benchmarks import Param, register
+from gpubench.benchmarks.models.nets import count_params
+from gpubench.benchmarks.models.zoo import (
+    MODEL_NAMES,
+    MODELS,
+    Batch,
+    ModelDef,
+    build_on,
+    classifier_loss,
+    count_flops,
+    cpu_state,
+    gan_step,
+    make_batch,
+    make_normalize,
+    require_half,
+    require_tf32,
+    size_params,
+    sizes_of,
+)
+from gpubench.errors import Unsupported
+from gpubench.records import Case, CheckResult, ParamValue, Work, Workload
+
+PRECISIONS = ("fp32", "tf32", "amp_fp16", "amp_bf16")
+AMP_DTYPES = {"amp_fp16": torch.float16, "amp_bf16": torch.bfloat16}
+
+CHECK_STEPS = 30  # optimizer steps from the initial weights before the loss is compared
+LOSS_RATIO_TOL = 0.9  # loss after CHECK_STEPS / loss before must be at most this
+GAN_CHECK_STEPS = 2
+
+MAX_BATCH_LIMIT = 1 << 16  # stop doubling here: tiny models would otherwise fill 80 GB with one batch
+
+
+class Trainer:
+    """Model(s), optimizer(s), precision and the fixed batch of one training case. `step()` is one optimizer
+    step (for a GAN: one discriminator step, then one generator step); it never synchronizes."""
+
+    def __init__(self, defn: ModelDef, sizes: dict[str, int], precision: str, device: torch.device, compile_: bool):
+        self.defn = defn
+        self.sizes = sizes
+        self.device = device
+        self.amp_dtype = AMP_DTYPES.get(precision)
+        self.nets = build_on(defn, sizes, device)
+        for net in self.nets.values():
+            net.train()
+        fused = device.type == "cuda"
+        self.opts = {k: defn.optimizer(list(m.parameters()), fused) for k, m in self.nets.items()}
+        self.run: dict[str, nn.Module] = {k: torch.compile(m) if compile_ else m for k, m in self.nets.items()}
+        # fp16 gradients underflow without loss scaling; bf16 has fp32's exponent range and needs none.
+        self.scaler = torch.amp.GradScaler(device.type) if self.amp_dtype == torch.float16 else None
+        self.batch: Batch = {}
+
+    def amp(self) -> contextlib.AbstractContextManager[Any]:
+        if self.amp_dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=self.amp_dtype)
+
+    def _update(self, opt: torch.optim.Optimizer) -> Callable[[torch.Tensor], None]:
+        def apply(loss: torch.Tensor) -> None:
+            if self.scaler is None:
+                loss.backward()
+                opt.step()
+            else:
+                self.scaler.scale(loss).backward()
+                self.scaler.step(opt)  # skips the update when the scaled gradients overflowed
+
+        return apply
+
+    def step(self) -> Any:
+        for opt in self.opts.values():
+            opt.zero_grad(set_to_none=True)
+        if self.defn.kind == "gan":
+            out: Any = gan_step(
+                self.run["G"], self.run["D"], self.batch, self.amp, self._update(self.opts["D"]), self._update(self.opts["G"])
+            )
+        else:
+            with self.amp():
+                loss = classifier_loss(self.run["net"], self.batch)
+            self._update(self.opts["net"])(loss)
+            out = loss.detach()
+        if self.scaler is not None:
+            self.scaler.update()
+        return out
+
+    def restore(self, state: dict[str, dict[str, torch.Tensor]]) -> None:
+        """Back to the initial weights with fresh optimizer state (in place: compiled graphs stay valid)."""
+        for k, net in self.nets.items():
+            net.load_state_dict(state[k])
+        for opt in self.opts.values():
+            opt.state.clear()
+
+    def close(self) -> None:
+        self.batch = {}
+        self.nets, self.run, self.opts = {}, {}, {}
+
+
+def _support(precision: str, device: torch.device) -> None:
+    if precision == "tf32":
+        require_tf32(device)
+    elif precision in AMP_DTYPES:
+        require_half(AMP_DTYPES[precision], device)
+        if precision == "amp_fp16" and device.type == "cpu" and not hasattr(torch.amp, "GradScaler"):
+            raise Unsupported("amp_fp16 on the CPU needs torch.amp.GradScaler (torch 2.3+)")
+
+
+def _classifier_check(trainer: Trainer, initial: dict[str, dict[str, torch.Tensor]]) -> CheckResult:
+    trainer.restore(initial)
+    losses = [float(trainer.step()) for _ in range(CHECK_STEPS + 1)]  # the last loss is after CHECK_STEPS updates
+    ratio = losses[-1] / losses[0] if losses[0] > 0 else float("nan")
+    return CheckResult(
+        ratio, LOSS_RATIO_TOL, f"loss {losses[0]:.4g} -> {losses[-1]:.4g} after {CHECK_STEPS} steps from the initial weights"
+    )
+
+
+def _gan_check(trainer: Trainer) -> CheckResult:
+    before = {k: [p.detach().clone() for p in net.parameters()] for k, net in trainer.nets.items()}
+    losses = [trainer.step() for _ in range(GAN_CHECK_STEPS)]
+    finite = all(bool(torch.isfinite(t).all()) for pair in losses for t in pair)
+    changed = {
+        k: any(not torch.equal(a, p.detach()) for a, p in zip(before[k], net.parameters(), strict=True))
+        for k, net in trainer.nets.items()
+    }
+    failures = int(not finite) + sum(not c for c in changed.values())
+    loss_d, loss_g = (float(t) for t in losses[-1])
+    detail = (
+        f"loss_d {loss_d:.4g}, loss_g {loss_g:.4g} ({'finite' if finite else 'NOT finite'}); "
+        f"G {'changed' if changed['G'] else 'UNCHANGED'}, D {'changed' if changed['D'] else 'UNCHANGED'} "
+        f"after {GAN_CHECK_STEPS} steps"
+    )
+    return CheckResult(float(failures), 0.0, detail)
+
+
+def training_workload(params: dict[str, ParamValue], device: torch.device, extra_info: dict[str, Any] | None = None) -> Workload:
+    """The training Workload for normalized params (model, precision, batch, compile, sizes)."""
+    model, precision, batch = str(params["model"]), str(params["precision"]), int(params["batch"])
+    compile_ = bool(params.get("compile", False))
+    defn = MODELS[model]
+    sizes = sizes_of(params)
+    _support(precision, device)
+    trainer = Trainer(defn, sizes, precision, device, compile_)
+    trainer.batch = make_batch(defn, batch, sizes, device)
+    initial = cpu_state(trainer.nets) if defn.kind != "gan" else {}
+    if compile_:
+        trainer.step()  # the first call compiles (minutes for big models): do it here, not in the warm-up
+    flops = count_flops(defn, sizes, batch, train=True)
+    per_item = sizes["seq"] if defn.unit == "token" else 1
+    info: dict[str, Any] = {
+        "model": model,
+        "precision": precision,
+        "compile": compile_,
+        "params_count": count_params(*trainer.nets.values()),
+        "flops_per_step": flops,
+        "optimizer": ", ".join(f"{k}: {type(o).__name__}" for k, o in trainer.opts.items()),
+        "channels_last": defn.channels_last,
+        "grad_scaler": trainer.scaler is not None,
+        **{f"params_count_{k}": sum(p.numel() for p in net.parameters()) for k, net in trainer.nets.items() if defn.kind == "gan"},
+        **(extra_info or {}),
+    }
+    if defn.kind == "gan":
+        check: Callable[[], CheckResult] = lambda: _gan_check(trainer)  # noqa: E731
+    else:
+        check = lambda: _classifier_check(trainer, initial)  # noqa: E731
+    return Workload(
+        step=trainer.step,
+        work=Work(float(batch * per_item), defn.unit, flops=flops),
+        check=check,
+        flags={"allow_tf32": precision == "tf32"},
+        info=info,
+        close=trainer.close,
+    )
+
+
+_TRAIN_KEYS = ("model", "precision", "batch", "compile")
+_normalize_train = make_normalize(_TRAIN_KEYS)
+
+
+@register(
+    "train",
+    version=1,
+    description="Training throughput: one optimizer step on a fixed synthetic batch; samples/s or tokens/s",
+    params={
+        "model": Param(str, choices=MODEL_NAMES, help="network: " + ", ".join(MODEL_NAMES)),
+        "precision": Param(str, choices=PRECISIONS, help="fp32, tf32 (TF32 tensor cores), amp_fp16 (+GradScaler), amp_bf16"),
+        "batch": Param(int, default=0, minimum=0, help="samples (sequences) per step (0 = model default)"),
+        "compile": Param(bool, default=False, help="torch.compile the network(s)"),
+        **size_params(),
+    },
+    normalize=_normalize_train,
+    tags=("model", "training"),
+)
+def train(case: Case, device: torch.device) -> Workload:
+    return training_workload(_normalize_train(case.as_dict()), device)
+
+
+# --- max_batch ------------------------------------------------------------------------------------------
+
+_OOM_MARKERS = (
+    "out of memory",
+    "CUDNN_STATUS_ALLOC_FAILED",
+    "CUBLAS_STATUS_ALLOC_FAILED",
+    "CUDNN_STATUS_NOT_SUPPORTED",  # cuDNN refuses some convolutions past a size limit: the batch cannot run
+    "32-bit index math",
+    "canUse32BitIndexMath",
+)
+
+
+def _is_oom(err: BaseException) -> bool:
+    return isinstance(err, torch.OutOfMemoryError) or (
+        isinstance(err, RuntimeError) and any(m in str(err) for m in _OOM_MARKERS)
+    )
+
+
+def _free(device: torch.device) -> None:
+    gc.collect()  # exception frames and closures keep activations alive until collected
+    torch.cuda.synchronize(device)
+    torch.cuda.empty_cache()
+
+
+def find_max_batch(fits: Callable[[int], bool], limit: int = MAX_BATCH_LIMIT) -> int:
+    """Largest batch b <= limit with fits(b), assuming fits is monotone: double, then bisect. 0 if none fits."""
+    if not fits(1):
+        return 0
+    lo, hi = 1, None
+    while hi is None:
+        nxt = min(lo * 2, limit)
+        if nxt == lo:
+            return lo
+        if fits(nxt):
+            lo = nxt
+        else:
+            hi = nxt
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if fits(mid):
+            lo = mid
+        else:
+            hi = mid
+    return lo
+
+
+_MAX_KEYS = ("model", "precision")
+_normalize_max = make_normalize(_MAX_KEYS)
+
+
+@register(
+    "max_batch",
+    version=1,
+    description="Largest training batch that fits in GPU memory (doubling, then bisection); then trains at it",
+    params={
+        "model": Param(str, choices=MODEL_NAMES, help="network: " + ", ".join(MODEL_NAMES)),
+        "precision": Param(str, choices=PRECISIONS, help="fp32, tf32, amp_fp16, amp_bf16"),
+        **size_params(),
+    },
+    normalize=_normalize_max,
+    tags=("model", "training"),
+)
+def max_batch(case: Case, device: torch.device) -> Workload:
+    params = _normalize_max(case.as_dict())
+    if device.type != "cuda":
+        raise Unsupported("max_batch needs a GPU memory limit")
+    model, precision = str(params["model"]), str(params["precision"])
+    defn = MODELS[model]
+    sizes = sizes_of(params)
+    _support(precision, device)
+    trainer = Trainer(defn, sizes, precision, device, compile_=False)
+
+    def fits(batch: int) -> bool:
+        ok = True
+        try:
+            trainer.batch = make_batch(defn, batch, sizes, device)
+            # Two steps: the first allocates optimizer state, the second is the steady state.
+            trainer.step()
+            trainer.step()
+            torch.cuda.synchronize(device)
+        except Exception as e:
+            if not _is_oom(e):
+                raise
+            ok = False
+        trainer.batch = {}
+        for opt in trainer.opts.values():
+            opt.zero_grad(set_to_none=True)
+        _free(device)
+        return ok
+
+    best = find_max_batch(fits)
+    trainer.close()
+    del trainer
+    _free(device)
+    if best == 0:
+        raise Unsupported(f"{model} does not fit in GPU memory even at batch 1 in {precision}")
+    extra = {"max_batch": best, "max_batch_capped": best >= MAX_BATCH_LIMIT}
+    return training_workload({**params, "batch": best, "compile": False}, device, extra)

@@ -1,0 +1,410 @@
+"""The model catalog: what each model is built from, its synthetic data, its loss, and shared helpers
+(parameter normalisation, precision support, FLOP counting) for the train and infer benchmarks.
+
+Synthetic data is learnable (labels are a function of the input) so a training check can demand that the
+loss goes down, and it lives on the device before timing starts: no input pipeline in the timed step.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
+
+from gpubench.benchmarks import Param
+from gpubench.benchmarks.models import nets
+from gpubench.errors import SuiteError, Unsupported
+from gpubench.records import ParamValue
+
+Batch = dict[str, torch.Tensor]
+Nets = dict[str, nn.Module]
+
+SIZE_KEYS = ("seq", "vocab", "layers", "width")
+SEED = 20240611
+
+
+@dataclass(frozen=True)
+class ModelDef:
+    """One model: how to build it, feed it and train it.
+
+    kind: "classifier" (cross-entropy on `net(x)` against `y`; language models too) or "gan".
+    unit: the work unit of one batch element: "sample" or "token" (batch * seq tokens per step).
+    sizes: the size parameters this model takes (seq, vocab, layers, width) and their defaults.
+    """
+
+    name: str
+    kind: str
+    unit: str
+    default_batch: int
+    build: Callable[[Mapping[str, int]], Nets]
+    data: Callable[[int, Mapping[str, int], torch.device, torch.Generator | None], Batch]
+    optimizer: Callable[[list[nn.Parameter], bool], torch.optim.Optimizer]
+    sizes: Mapping[str, int] = field(default_factory=dict)
+    channels_last: bool = False
+    description: str = ""
+
+
+# --- synthetic data -------------------------------------------------------------------------------------
+
+
+def _randn(shape: tuple[int, ...], device: torch.device, gen: torch.Generator | None) -> torch.Tensor:
+    if device.type == "meta":
+        return torch.empty(shape, device=device)
+    return torch.randn(shape, device=device, generator=gen)
+
+
+def _prototype_images(
+    batch: int, classes: int, shape: tuple[int, int, int], device: torch.device, gen: torch.Generator | None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Images = class prototype + noise; the label is the prototype's class, so it can be learnt."""
+    if device.type == "meta":
+        return torch.empty((batch, *shape), device=device), torch.empty(batch, dtype=torch.long, device=device)
+    y = torch.randint(0, classes, (batch,), device=device, generator=gen)
+    used, index = torch.unique(y, return_inverse=True)  # only the prototypes this batch uses
+    protos = torch.randn((used.numel(), *shape), device=device, generator=gen)
+    x = protos[index] + 0.5 * torch.randn((batch, *shape), device=device, generator=gen)
+    return x, y
+
+
+def _token_chains(
+    batch: int, length: int, vocab: int, device: torch.device, gen: torch.Generator | None
+) -> torch.Tensor:
+    """Random token chains where each next token is a fixed permutation of the current one: a learnable
+    next-token rule over the whole vocabulary (every token id occurs, as in real text)."""
+    if device.type == "meta":
+        return torch.empty((batch, length), dtype=torch.long, device=device)
+    successor = torch.randperm(vocab, device=device, generator=gen)
+    tokens = torch.empty((batch, length), dtype=torch.long, device=device)
+    tokens[:, 0] = torch.randint(0, vocab, (batch,), device=device, generator=gen)
+    for t in range(1, length):
+        tokens[:, t] = successor[tokens[:, t - 1]]
+    return tokens
+
+
+def _image_data(classes: int, shape: tuple[int, int, int]):
+    def data(batch: int, sizes: Mapping[str, int], device: torch.device, gen: torch.Generator | None) -> Batch:
+        x, y = _prototype_images(batch, classes, shape, device, gen)
+        return {"x": x, "y": y}
+
+    return data
+
+
+def _char_data(batch: int, sizes: Mapping[str, int], device: torch.device, gen: torch.Generator | None) -> Batch:
+    tokens = _token_chains(batch, sizes["seq"] + 1, sizes["vocab"], device, gen)
+    return {"x": tokens[:, :-1], "y": tokens[:, -1]}  # the character after the sequence
+
+
+def _lm_data(batch: int, sizes: Mapping[str, int], device: torch.device, gen: torch.Generator | None) -> Batch:
+    tokens = _token_chains(batch, sizes["seq"] + 1, sizes["vocab"], device, gen)
+    return {"x": tokens[:, :-1].contiguous(), "y": tokens[:, 1:].contiguous()}  # next token at every position
+
+
+def _gan_data(shape: tuple[int, int, int], z_shape: tuple[int, ...]):
+    def data(batch: int, sizes: Mapping[str, int], device: torch.device, gen: torch.Generator | None) -> Batch:
+        x, _ = _prototype_images(batch, 10, shape, device, gen)
+        real = x if device.type == "meta" else torch.tanh(x)  # "real" images in the generator's range [-1, 1]
+        return {
+            "real": real,
+            "z": _randn((batch, *z_shape), device, gen),
+            "ones": torch.ones(batch, device=device),
+            "zeros": torch.zeros(batch, device=device),
+        }
+
+    return data
+
+
+# --- optimizers -----------------------------------------------------------------------------------------
+# `fused` puts the whole update in a few kernels on GPUs, as NGC/Lambda training scripts do (apex/fused Adam).
+
+
+def _sgd(lr: float):
+    def make(params: list[nn.Parameter], fused: bool) -> torch.optim.Optimizer:
+        return torch.optim.SGD(params, lr=lr, momentum=0.9, weight_decay=1e-4, fused=fused or None)
+
+    return make
+
+
+def _adam(lr: float, betas: tuple[float, float] = (0.9, 0.999), weight_decay: float = 0.0):
+    def make(params: list[nn.Parameter], fused: bool) -> torch.optim.Optimizer:
+        return torch.optim.AdamW(params, lr=lr, betas=betas, weight_decay=weight_decay, fused=fused or None)
+
+    return make
+
+
+# --- the catalog ----------------------------------------------------------------------------------------
+
+
+def _gpt2(sizes: Mapping[str, int]) -> Nets:
+    width = sizes["width"]
+    heads = max(1, width // 64)  # GPT-2 keeps 64-wide heads: 12 heads at width 768
+    if width % heads:
+        raise Unsupported(f"gpt2 width {width} is not a multiple of its {heads} heads of 64")
+    return {"net": nets.GPT2(sizes["vocab"], sizes["seq"], sizes["layers"], width, heads)}
+
+
+MODELS: dict[str, ModelDef] = {
+    d.name: d
+    for d in (
+        ModelDef(
+            "mnist_cnn", "classifier", "sample", 128,
+            build=lambda s: {"net": nets.MnistCNN()},
+            data=_image_data(10, (1, 28, 28)),
+            optimizer=_adam(1e-3),
+            description="Keras/TF tutorial CNN on 28x28x1 (93k params)",
+        ),
+        ModelDef(
+            "resnet50", "classifier", "sample", 64,
+            build=lambda s: {"net": nets.ResNet50()},
+            data=_image_data(1000, (3, 224, 224)),
+            optimizer=_sgd(0.1),
+            channels_last=True,
+            description="ResNet-50 v1.5 at 224x224, channels_last (25.6M params)",
+        ),
+        ModelDef(
+            "char_rnn", "classifier", "sample", 64,
+            build=lambda s: {"net": nets.CharRNN(s["vocab"])},
+            data=_char_data,
+            optimizer=_adam(1e-2),
+            sizes={"seq": 100, "vocab": 65},
+            description="Embedding(16) -> SimpleRNN(32) -> Dense(vocab), next character after the sequence",
+        ),
+        ModelDef(
+            "lstm_lm", "classifier", "token", 32,
+            build=lambda s: {"net": nets.LSTMLM(s["vocab"], s["width"], s["layers"])},
+            data=_lm_data,
+            optimizer=_adam(1e-3),
+            sizes={"seq": 128, "vocab": 10000, "layers": 2, "width": 1024},
+            description="2-layer LSTM language model, hidden 1024, vocab 10k (37M params)",
+        ),
+        ModelDef(
+            "dcgan_mnist", "gan", "sample", 128,
+            build=lambda s: {"G": nets.MnistGenerator(), "D": nets.MnistDiscriminator()},
+            data=_gan_data((1, 28, 28), (100,)),
+            optimizer=_adam(1e-4, (0.5, 0.999)),
+            description="TF tutorial DCGAN on 28x28x1; a step = D on real + fake, then G",
+        ),
+        ModelDef(
+            "dcgan64", "gan", "sample", 128,
+            build=lambda s: {"G": nets.DCGAN64Generator(), "D": nets.DCGAN64Discriminator()},
+            data=_gan_data((3, 64, 64), (100, 1, 1)),
+            optimizer=_adam(2e-4, (0.5, 0.999)),
+            description="Radford et al. DCGAN, 64x64x3, nz=100, ngf=ndf=64",
+        ),
+        ModelDef(
+            "gpt2", "classifier", "token", 8,
+            build=_gpt2,
+            data=_lm_data,
+            optimizer=_adam(3e-4, (0.9, 0.95), weight_decay=0.1),
+            sizes={"seq": 1024, "vocab": 50257, "layers": 12, "width": 768},
+            description="GPT-2-style decoder (small: 12 x 768, seq 1024), causal LM with SDPA",
+        ),
+    )
+}  # fmt: skip
+
+MODEL_NAMES = tuple(MODELS)
+
+
+# --- parameters -----------------------------------------------------------------------------------------
+
+
+def size_params() -> dict[str, Param]:
+    """The size parameters shared by train/infer/max_batch; 0 means the model's own default."""
+    users = {key: [d.name for d in MODELS.values() if key in d.sizes] for key in SIZE_KEYS}
+    what = {"seq": "sequence length", "vocab": "vocabulary size", "layers": "layers", "width": "hidden width"}
+    return {
+        key: Param(int, default=0, minimum=0, help=f"{what[key]} for {', '.join(users[key])} (0 = model default)")
+        for key in SIZE_KEYS
+    }
+
+
+def make_normalize(keys: tuple[str, ...]) -> Callable[[dict[str, ParamValue]], dict[str, ParamValue]]:
+    """Build a normalize hook: fill per-model defaults (batch 0, sizes 0) and keep only the sizes the
+    model takes, so case ids read `train[model=gpt2,...,seq=1024]` and not `seq=0` on a CNN."""
+
+    def normalize(params: dict[str, ParamValue]) -> dict[str, ParamValue]:
+        model = params.get("model")
+        if model not in MODELS:
+            raise SuiteError(f"model: {model!r} is not one of {', '.join(MODEL_NAMES)}")
+        d = MODELS[str(model)]
+        out: dict[str, ParamValue] = {}
+        for key in keys:
+            value = params.get(key)
+            if key == "batch":
+                out[key] = int(value or d.default_batch)
+            elif key == "compile":
+                out[key] = bool(value)
+            else:
+                out[key] = value  # type: ignore[assignment]
+        for key in SIZE_KEYS:
+            value = int(params.get(key) or 0)
+            if key in d.sizes:
+                out[key] = value or d.sizes[key]
+            elif value:
+                takes = ", ".join(d.sizes) or "no size parameters"
+                raise SuiteError(f"{key}: model {model} does not take {key!r} (it takes {takes})")
+        return out
+
+    return normalize
+
+
+def sizes_of(params: Mapping[str, ParamValue]) -> dict[str, int]:
+    return {k: int(v) for k, v in params.items() if k in SIZE_KEYS}
+
+
+# --- precision support ----------------------------------------------------------------------------------
+
+
+def require_tf32(device: torch.device) -> None:
+    """Raise Unsupported unless the device has TF32 matmuls/convolutions."""
+    if device.type != "cuda":
+        raise Unsupported("TF32 is a GPU tensor-core mode; the CPU has none")
+    props = torch.cuda.get_device_properties(device)
+    if torch.version.hip:
+        arch = getattr(props, "gcnArchName", "")
+        if not arch.startswith(("gfx942", "gfx950")):
+            raise Unsupported(f"TF32 (xf32) needs MI300-class hardware (gfx942/gfx950); this is {arch}")
+    elif (props.major, props.minor) < (8, 0):
+        raise Unsupported(f"TF32 needs compute capability 8.0+ (Ampere); this device is {props.major}.{props.minor}")
+
+
+def require_half(dtype: torch.dtype, device: torch.device) -> None:
+    """Raise Unsupported when the device cannot compute in `dtype` (fp16 / bf16) at useful speed."""
+    name = "bf16" if dtype == torch.bfloat16 else "fp16"
+    if device.type == "cuda":
+        if dtype == torch.bfloat16 and not torch.cuda.is_bf16_supported(including_emulation=False):
+            raise Unsupported("bf16 needs compute capability 8.0+ (Ampere) or a ROCm GPU with bf16")
+        return
+    if device.type == "cpu":
+        try:
+            a = torch.ones(4, 4)
+            with torch.autocast("cpu", dtype=dtype):
+                ok = torch.mm(a, a).dtype == dtype
+        except (RuntimeError, AssertionError) as e:  # older torch: "CPU autocast only supports bfloat16"
+            raise Unsupported(f"this torch has no CPU autocast for {name}: {e}") from None
+        if not ok:
+            raise Unsupported(f"this torch's CPU autocast does not run matmuls in {name}")
+
+
+# --- losses, BatchNorm calibration, FLOPs ---------------------------------------------------------------
+
+
+def classifier_loss(net: nn.Module, batch: Batch) -> torch.Tensor:
+    """Mean cross-entropy; language models flatten (batch, seq, vocab) to tokens."""
+    logits = net(batch["x"])
+    return F.cross_entropy(logits.flatten(0, -2), batch["y"].flatten())
+
+
+def gan_step(
+    g: nn.Module,
+    d: nn.Module,
+    batch: Batch,
+    amp: Callable[[], contextlib.AbstractContextManager[Any]],
+    update_d: Callable[[torch.Tensor], None],
+    update_g: Callable[[torch.Tensor], None],
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """One DCGAN step: discriminator on real + generated images, then the generator through D."""
+    bce = F.binary_cross_entropy_with_logits
+    with amp():
+        fake = g(batch["z"])
+        # detach: the D step must not push gradients into G.
+        loss_d = bce(d(batch["real"]), batch["ones"]) + bce(d(fake.detach()), batch["zeros"])
+    update_d(loss_d)
+    with amp():
+        loss_g = bce(d(fake), batch["ones"])  # D after its update, as in the DCGAN reference loop
+    update_g(loss_g)
+    return loss_d.detach(), loss_g.detach()
+
+
+def build_on(defn: ModelDef, sizes: Mapping[str, int], device: torch.device) -> Nets:
+    """Build the model's networks on `device` with a fixed seed (same weights on every device type)."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(SEED)
+        if device.type == "meta":
+            with torch.device("meta"):
+                built = defn.build(sizes)
+        else:
+            built = {k: v.to(device) for k, v in defn.build(sizes).items()}
+    if defn.channels_last:
+        built = {k: v.to(memory_format=torch.channels_last) for k, v in built.items()}
+    return built
+
+
+def make_batch(defn: ModelDef, batch: int, sizes: Mapping[str, int], device: torch.device) -> Batch:
+    """The fixed synthetic batch, generated on the device (fast; reproducible per device type)."""
+    gen = None if device.type == "meta" else torch.Generator(device=device).manual_seed(SEED)
+    data = defn.data(batch, sizes, device, gen)
+    if defn.channels_last:
+        data = {k: v.contiguous(memory_format=torch.channels_last) if v.dim() == 4 else v for k, v in data.items()}
+    return data
+
+
+def count_flops(defn: ModelDef, sizes: Mapping[str, int], batch: int, *, train: bool) -> float:
+    """Model FLOPs of one step, counted on the meta device (no memory, no compute).
+
+    Training counts forward + backward of every network the step runs (optimizer excluded); inference
+    counts the forward. Counting on meta keeps the number independent of the device: on GPUs the fused
+    cuDNN RNN kernels are invisible to FlopCounterMode, while on meta nn.RNN/LSTM decompose into matmuls.
+    """
+    meta = torch.device("meta")
+    built = build_on(defn, sizes, meta)
+    data = make_batch(defn, batch, sizes, meta)
+    counter = FlopCounterMode(display=False)
+    with counter:
+        if not train:
+            with torch.no_grad():
+                if defn.kind == "gan":
+                    built["G"](data["z"])
+                else:
+                    built["net"](data["x"])
+        elif defn.kind == "gan":
+            gan_step(built["G"], built["D"], data, contextlib.nullcontext, _backward, _backward)
+        else:
+            classifier_loss(built["net"], data).backward()
+    return float(counter.get_total_flops())
+
+
+def _backward(loss: torch.Tensor) -> None:
+    loss.backward()
+
+
+@torch.no_grad()
+def calibrate_batchnorm(net: nn.Module, inputs: torch.Tensor) -> None:
+    """Set BatchNorm running statistics from one train-mode pass, then leave the net in eval mode.
+
+    Untrained running stats (mean 0, var 1) let activations of a random ResNet grow block after block in
+    eval mode, enough to overflow fp16; real checkpoints have calibrated stats, so give ours some.
+    """
+    bns = [m for m in net.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    if not bns:
+        net.eval()
+        return
+    saved = [m.momentum for m in bns]
+    for m in bns:
+        m.reset_running_stats()
+        m.momentum = None  # cumulative average: one pass sets the stats exactly
+    net.train()
+    net(inputs)
+    net.eval()
+    for m, momentum in zip(bns, saved, strict=True):
+        m.momentum = momentum
+
+
+def cpu_state(modules: Nets) -> dict[str, dict[str, torch.Tensor]]:
+    """A CPU copy of every network's state (not on the device: it would count towards peak memory)."""
+    return {k: {n: t.detach().to("cpu", copy=True) for n, t in m.state_dict().items()} for k, m in modules.items()}
+
+
+@contextlib.contextmanager
+def quiet_warnings() -> Iterator[None]:
+    """torch.ao.quantization warns on every call (deprecation, reduce_range); the CLI should not show it."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        yield

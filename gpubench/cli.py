@@ -1,0 +1,295 @@
+"""The `gpubench` command. The only module that prints, exits, or knows exit codes.
+
+Exit codes: 0 all ok (or skipped); 1 a benchmark failed or computed a wrong result (compare: a case got
+significantly slower); 2 bad input (one red line, no traceback); 130 interrupted (finished cases kept).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+import shlex
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from gpubench.errors import GpubenchError
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="Benchmark accelerators for deep-learning work: speed, power, and which card to buy.",
+    pretty_exceptions_enable=False,
+)
+console = Console()
+err_console = Console(stderr=True)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def fail(message: str, code: int = 2) -> typer.Exit:
+    err_console.print(f"[bold red]error:[/] {message}", highlight=False, markup=True, soft_wrap=True)
+    return typer.Exit(code)
+
+
+def handle_errors(fn: F) -> F:
+    """A GpubenchError (bad input, missing hardware, damaged file) becomes one red line and exit code 2."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except GpubenchError as e:
+            raise fail(str(e).splitlines()[0] if str(e) else type(e).__name__) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _fmt(value: Any, digits: int = 3) -> str:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "-"
+    if isinstance(value, float):
+        if value == 0:
+            return "0"
+        mag = abs(value)
+        return f"{value:.{digits}g}" if mag < 10 ** digits else f"{value:,.0f}"
+    return str(value)
+
+
+def _escape(text: Any) -> str:
+    from rich.markup import escape
+
+    return escape(str(text))
+
+
+DeviceOpt = Annotated[str, typer.Option("--device", "-d", help="auto (first GPU, else CPU), cpu, cuda, cuda:N")]
+
+
+@app.command()
+@handle_errors
+def devices(as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False) -> None:
+    """List every device torch can use: GPUs (NVIDIA, AMD under ROCm) and the CPU."""
+    from gpubench.devices import describe_devices
+
+    found = describe_devices()
+    if as_json:
+        print(json.dumps(found, indent=2, default=str))
+        return
+    for d in found:
+        table = Table(title=f"{d['torch_device']}: {_escape(d['name'])}", show_header=False, title_justify="left")
+        for key, value in d.items():
+            if key in ("name", "torch_device") or value in (None, [], ""):
+                continue
+            if key.endswith("_bytes") and isinstance(value, int):
+                value = f"{value / 2**30:.1f} GiB"
+            table.add_row(key, _escape(", ".join(value) if isinstance(value, list) else value))
+        console.print(table)
+
+
+@app.command("list")
+@handle_errors
+def list_(as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False) -> None:
+    """Show benchmarks, their parameters, and the suites."""
+    from gpubench.benchmarks import load_all
+    from gpubench.suite import available_suites, load_suite
+
+    registry = load_all()
+    suites = {}
+    for name in available_suites():
+        s = load_suite(name, registry)
+        suites[name] = {"description": s.description, "cases": len(s.cases)}
+    if as_json:
+        benches = {
+            b.name: {"version": b.version, "description": b.description,
+                     "params": {p: {"type": s.type.__name__, "default": s.default,
+                                    "choices": list(s.choices) if s.choices else None, "help": s.help}
+                                for p, s in b.params.items()}}
+            for b in registry.values()
+        }  # fmt: skip
+        print(json.dumps({"benchmarks": benches, "suites": suites}, indent=2))
+        return
+    table = Table(title="benchmarks", title_justify="left")
+    for col in ("name", "v", "parameters", "description"):
+        table.add_column(col)
+    for b in registry.values():
+        params = "\n".join(
+            f"{p}: {'|'.join(map(str, s.choices)) if s.choices else s.type.__name__}"
+            + (f" = {s.default}" if s.default is not None else "")
+            for p, s in b.params.items()
+        )
+        table.add_row(b.name, str(b.version), params, b.description)
+    console.print(table)
+    st = Table(title="suites", title_justify="left")
+    for col in ("suite", "cases", "description"):
+        st.add_column(col)
+    for name, s in suites.items():
+        st.add_row(name, str(s["cases"]), s["description"])
+    console.print(st)
+
+
+def _summary_table(rows: list[dict[str, Any]]) -> Table:
+    table = Table(title="summary", title_justify="left")
+    for col, just in (("case", "left"), ("status", "left"), ("throughput", "right"), ("unit", "left"),
+                      ("p10-p90", "right"), ("% peak", "right"), ("W", "right"), ("notes", "left")):  # fmt: skip
+        table.add_column(col, justify=just)  # type: ignore[arg-type]
+    colours = {"ok": "green", "skipped": "yellow", "failed": "red", "wrong": "bold red"}
+    for r in rows:
+        notes = []
+        if r.get("noisy"):
+            notes.append("noisy")
+        if r.get("throttled"):
+            notes.append(f"throttled ({r.get('throttle_reasons', '')})")
+        if r["status"] != "ok" and r.get("reason"):
+            notes.append(str(r["reason"])[:90])
+        spread = (
+            f"{_fmt(r.get('throughput_p10'))}-{_fmt(r.get('throughput_p90'))}" if r["status"] in ("ok", "wrong") else ""
+        )
+        pct = r.get("pct_of_peak")
+        table.add_row(
+            _escape(r["case_id"]),
+            f"[{colours.get(r['status'], 'white')}]{r['status']}[/]",
+            _fmt(r.get("throughput")) if r["status"] in ("ok", "wrong") else "",
+            _escape(r.get("throughput_unit", "") or ""),
+            spread,
+            _fmt(pct, 3) if pct is not None else "-",
+            _fmt(r.get("avg_power_w")),
+            _escape("; ".join(notes)),
+        )
+    return table
+
+
+def _sweep_table(rows: list[dict[str, Any]]) -> Table | None:
+    from gpubench.stats import sweep_summary
+
+    sweeps = sweep_summary(rows)
+    if not sweeps:
+        return None
+    table = Table(title="matmul shape sweeps (M varied, N = K fixed)", title_justify="left")
+    for col in ("dtype", "n=k", "shapes", "best", "at m", "geomean", "unit"):
+        table.add_column(col)
+    for s in sweeps:
+        table.add_row(s["dtype"], str(s["n"]), str(s["shapes"]), _fmt(s["best_throughput"]), str(s["best_m"]),
+                      _fmt(s["geomean_throughput"]), s["unit"])  # fmt: skip
+    return table
+
+
+@app.command()
+@handle_errors
+def run(
+    suite: Annotated[str, typer.Argument(help="suite name (quick, standard, full, training ...) or a .toml path")] = "quick",
+    device: DeviceOpt = "auto",
+    only: Annotated[list[str] | None, typer.Option("--only", help="glob over case ids / benchmark names; repeatable")] = None,
+    out: Annotated[Path, typer.Option("--out", help="folder that receives the new run folder")] = Path("results"),
+    resume: Annotated[Path | None, typer.Option("--resume", help="continue this run folder, skipping finished cases")] = None,
+    telemetry: Annotated[str, typer.Option("--telemetry", help="auto | required | off")] = "auto",
+    sample_hz: Annotated[float, typer.Option("--sample-hz", help="telemetry sampling rate")] = 20.0,
+    idle_s: Annotated[float, typer.Option("--idle-s", help="seconds of idle sampling before the first case")] = 2.0,
+    report: Annotated[bool, typer.Option("--report/--no-report", help="write an HTML report of the run at the end")] = False,
+) -> None:
+    """Run a suite on one device and write a run folder (run.json, measurements.parquet, telemetry.parquet)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    from gpubench.runner import RunEvents, RunOptions, run_suite
+    from gpubench.suite import load_suite
+
+    if telemetry not in ("auto", "required", "off"):
+        raise GpubenchError(f"--telemetry {telemetry!r}: use auto, required or off")
+    if not (0 < sample_hz <= 1000):
+        raise GpubenchError(f"--sample-hz {sample_hz}: must be in (0, 1000]")
+    if resume is not None and not resume.is_dir():
+        raise GpubenchError(f"--resume {resume}: no such run folder")
+    loaded = load_suite(suite)
+    options = RunOptions(device=device, out_dir=out, only=tuple(only or ()), resume=resume, telemetry=telemetry,
+                         sample_hz=sample_hz, idle_s=idle_s, command=shlex.join(sys.argv))  # fmt: skip
+    progress = Progress(
+        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        TextColumn("eta"), TimeRemainingColumn(), console=err_console, transient=True,
+    )  # fmt: skip
+    task = None
+
+    def on_start(store: Any, todo: list[Any], done: int) -> None:
+        nonlocal task
+        dev = store.meta["device"]
+        err_console.print(f"[bold]{_escape(dev['name'])}[/] ({dev['vendor']}) - suite {loaded.name}: "
+                          f"{len(todo)} case(s) to run" + (f", {done} already done" if done else "")
+                          + f"\nrun folder: {store.folder}")  # fmt: skip
+        tel = store.meta.get("telemetry", {})
+        if tel.get("reason"):
+            err_console.print(f"[yellow]telemetry: {_escape(tel['reason'])}[/]")
+        elif tel.get("reader"):
+            err_console.print(f"telemetry: {tel['reader']}, idle power {_fmt(tel.get('idle_power_w'))} W")
+        task = progress.add_task("starting", total=len(todo))
+        progress.start()
+
+    def on_case_start(planned: Any, i: int) -> None:
+        progress.update(task, description=_escape(planned.case.id))
+
+    def on_case_end(planned: Any, row: dict[str, Any]) -> None:
+        progress.advance(task)
+
+    try:
+        outcome = run_suite(loaded, options, RunEvents(on_start, on_case_start, on_case_end))
+    finally:
+        progress.stop()
+    console.print(_summary_table(outcome.rows))
+    sweeps = _sweep_table(outcome.rows)
+    if sweeps is not None:
+        console.print(sweeps)
+    console.print(f"results: {outcome.folder}")
+    if outcome.interrupted:
+        raise fail(f"interrupted: {len(outcome.rows)} finished case(s) kept; continue with --resume {outcome.folder}", 130)
+    if report:
+        from gpubench.report import render_report
+
+        path = render_report([outcome.folder])
+        console.print(f"report: {path}")
+    if outcome.any_failed:
+        raise typer.Exit(1)
+
+
+@app.command()
+@handle_errors
+def monitor(
+    device: DeviceOpt = "auto",
+    seconds: Annotated[float, typer.Option("--seconds", help="stop after this long (0 = until Ctrl-C)")] = 0.0,
+    hz: Annotated[float, typer.Option("--hz", help="readings per second")] = 1.0,
+) -> None:
+    """A live table of power, energy, temperature, clocks and throttle reasons (like `nvidia-smi dmon`)."""
+    from gpubench.devices import describe, resolve_device
+    from gpubench.telemetry import decode_throttle, monitor as monitor_readings, open_reader
+
+    if not (0 < hz <= 100):
+        raise GpubenchError(f"--hz {hz}: must be in (0, 100]")
+    reader, reason = open_reader(describe(resolve_device(device)), "required")
+    cols = ("time_s", "power_w", "energy_j", "temp_c", "mem_temp_c", "sm_clock_mhz", "mem_clock_mhz", "util_pct",
+            "mem_used_gib", "throttle")  # fmt: skip
+    console.print(f"reader: {reader.name}  " + "  ".join(f"{k}={_fmt(v)}" for k, v in reader.static_info().items()
+                                                          if k != "reader"))  # fmt: skip
+    console.print(" ".join(f"{c:>13}" for c in cols))
+    try:
+        for reading in monitor_readings(reader, seconds=seconds, hz=hz):
+            mask = reading.get("throttle_mask", math.nan)
+            throttle = ",".join(decode_throttle(int(mask))) if isinstance(mask, float) and math.isfinite(mask) else "-"
+            used = reading.get("mem_used_bytes", math.nan)
+            values = [reading.get("time_s"), reading.get("power_w"), reading.get("energy_j"), reading.get("temp_c"),
+                      reading.get("mem_temp_c"), reading.get("sm_clock_mhz"), reading.get("mem_clock_mhz"),
+                      reading.get("util_pct"), used / 2**30 if used == used else math.nan]  # fmt: skip
+            console.print(" ".join(f"{_fmt(v):>13}" for v in values) + f" {throttle:>13}", highlight=False)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        reader.close()
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

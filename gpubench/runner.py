@@ -1,0 +1,350 @@
+"""Run cases: build the workload, warm up, time, sample telemetry, check, record. One failure never
+loses the others, and every finished case is on disk before the next starts."""
+
+from __future__ import annotations
+
+import contextlib
+import fnmatch
+import gc
+import json
+import math
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from gpubench import devices, stats
+from gpubench.benchmarks import Benchmark, load_all
+from gpubench.errors import BackendUnavailable, Unsupported
+from gpubench.records import WORK_UNITS, Workload
+from gpubench.store import RunStore
+from gpubench.suite import PlannedCase, Suite, Timing
+
+ENERGY_UNITS = {"flop": "J/TFLOP", "op": "J/TOP", "byte": "J/GB", "byte_rw": "J/GB", "sample": "J/sample",
+                "token": "J/token"}  # fmt: skip
+BURST_TARGET_S = 0.05  # a burst of steps between stop checks: long enough to amortise the synchronize
+
+
+@dataclass
+class RunOptions:
+    device: str = "auto"
+    out_dir: Path = Path("results")
+    only: Sequence[str] = ()
+    resume: Path | None = None
+    telemetry: str = "auto"  # auto | required | off
+    sample_hz: float = 20.0
+    idle_s: float = 2.0
+    command: str = ""
+
+
+@dataclass
+class RunEvents:
+    """Callbacks for progress display; the CLI fills them, tests may leave them empty."""
+
+    on_start: Callable[[RunStore, list[PlannedCase], int], None] = lambda store, todo, done: None
+    on_case_start: Callable[[PlannedCase, int], None] = lambda planned, i: None
+    on_case_end: Callable[[PlannedCase, dict[str, Any]], None] = lambda planned, row: None
+
+
+@dataclass
+class RunOutcome:
+    folder: Path
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    interrupted: bool = False
+    telemetry_reason: str | None = None
+
+    @property
+    def any_failed(self) -> bool:
+        return any(r["status"] in ("failed", "wrong") for r in self.rows)
+
+
+def select_cases(suite: Suite, patterns: Sequence[str]) -> list[PlannedCase]:
+    """Glob patterns over case ids and benchmark names (`matmul*`, `memory[kind=h2d*`)."""
+    if not patterns:
+        return list(suite.cases)
+    # fnmatch treats [..] as a character class; case ids contain brackets, so escape them in patterns.
+    escaped = [p.replace("[", "[[]") for p in patterns]
+    return [
+        pc
+        for pc in suite.cases
+        if any(fnmatch.fnmatchcase(pc.case.id, p) or fnmatch.fnmatchcase(pc.case.benchmark, p) for p in escaped)
+    ]
+
+
+def _rss_bytes() -> int | None:
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _free(device: torch.device) -> None:
+    gc.collect()
+    if device.type == "cuda":
+        torch.cuda.empty_cache()
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    if isinstance(exc, torch.OutOfMemoryError):
+        return f"out of memory: {text[:300]}"
+    return f"{type(exc).__name__}: {text[:300]}" if text else type(exc).__name__
+
+
+def warm_up(timer: devices.StepTimer, workload: Workload, timing: Timing) -> tuple[int, float]:
+    """Run steps until the minimum warm-up time and count are reached and timings have settled.
+
+    The first steps pay for kernel selection, allocator growth, cuDNN autotuning and clock ramp-up.
+    """
+    times: list[float] = []
+    t0 = time.perf_counter()
+    burst = 1
+    while True:
+        times += timer.burst(workload.step, burst, workload.reset)
+        elapsed = time.perf_counter() - t0
+        enough = len(times) >= timing.min_warmup and elapsed >= timing.warmup_s
+        if (enough and stats.settled(times)) or elapsed >= timing.max_warmup_s:
+            return len(times), elapsed
+        recent = stats.percentile(times[-5:], 50)
+        burst = max(1, min(1000, int(BURST_TARGET_S / recent) if recent > 0 else 1))
+
+
+def measure(timer: devices.StepTimer, workload: Workload, timing: Timing) -> list[float]:
+    """Time steps until both `min_reps` and `min_time_s` are reached (or a maximum is hit). Raw times returned."""
+    times: list[float] = []
+    t0 = time.perf_counter()
+    while True:
+        total = sum(times)
+        if len(times) >= timing.max_reps or (times and time.perf_counter() - t0 >= timing.max_time_s):
+            return times
+        if len(times) >= timing.min_reps and total >= timing.min_time_s:
+            return times
+        per_step = total / len(times) if times else 0.0
+        want = max(timing.min_reps - len(times), math.ceil((timing.min_time_s - total) / per_step) if per_step else 1)
+        cap = max(1, int(BURST_TARGET_S * 4 / per_step)) if per_step > 0 else 1
+        times += timer.burst(workload.step, max(1, min(want, cap, timing.max_reps - len(times))), workload.reset)
+
+
+def _peak_columns(row: dict[str, Any]) -> None:
+    """% of datasheet peak and MFU where the device is in the catalog (gpubench.specs)."""
+    try:
+        from gpubench import specs
+    except ImportError:
+        return
+    name, mem, plimit = row.get("device_name"), row.get("device_memory_bytes"), row.get("power_limit_w")
+    params = json.loads(row["params_json"])
+    if row.get("throughput") is not None:
+        row["pct_of_peak"] = specs.pct_of_peak(name, mem, plimit, row["benchmark"], params, row["throughput"])
+    if row.get("tflops") is not None and params.get("precision"):
+        row["mfu"] = specs.mfu(name, mem, plimit, params["precision"], row["tflops"])
+
+
+class Runner:
+    """Runs planned cases on one device into one run folder, with optional telemetry."""
+
+    def __init__(self, device: torch.device, store: RunStore, registry: dict[str, Benchmark],
+                 sampler: Any = None, idle_power_w: float = math.nan, power_limit_w: float | None = None) -> None:  # fmt: skip
+        self.device = device
+        self.store = store
+        self.registry = registry
+        self.timer = devices.StepTimer(device)
+        self.sampler = sampler
+        self.idle_power_w = idle_power_w
+        self.power_limit_w = power_limit_w
+        info = store.meta["device"]
+        self.device_columns = {
+            "device_name": info["name"],
+            "device_vendor": info["vendor"],
+            "device_memory_bytes": info.get("memory_bytes"),
+            "power_limit_w": power_limit_w,
+        }
+
+    def run_case(self, planned: PlannedCase) -> dict[str, Any]:
+        """Measure one case and return its row. Never raises, except KeyboardInterrupt."""
+        case, timing = planned.case, planned.timing
+        bench = self.registry[case.benchmark]
+        row: dict[str, Any] = {
+            "case_id": case.id,
+            "benchmark": case.benchmark,
+            "label": planned.label,
+            "benchmark_version": bench.version,
+            "params_json": json.dumps(case.as_dict(), sort_keys=True),
+            **case.as_dict(),
+            **self.device_columns,
+            "started_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        }
+        workload: Workload | None = None
+        _free(self.device)
+        rss0 = _rss_bytes()
+        try:
+            if self.device.type == "cuda":
+                torch.cuda.reset_peak_memory_stats(self.device)
+            workload = bench.factory(case, self.device)
+            row.update({k: v for k, v in workload.info.items() if isinstance(v, (int, float, str, bool))})
+            with devices.precision_flags(workload.flags):
+                row["tf32"] = bool(workload.flags.get("allow_tf32", False))
+                row["warmup_steps"], row["warmup_s"] = warm_up(self.timer, workload, timing)
+                devices.synchronize(self.device)
+                start_ns = time.monotonic_ns()
+                times = measure(self.timer, workload, timing)
+                end_ns = time.monotonic_ns()
+                row["peak_memory_bytes"] = self._peak_memory(rss0)
+                result = workload.check() if workload.check is not None else None
+            self._timing_columns(row, workload, times, start_ns, end_ns)
+            if result is not None:
+                row.update(check_error=result.error, check_tolerance=result.tolerance, check_detail=result.detail)
+            row["status"] = "ok" if result is None or result.ok else "wrong"
+            row["reason"] = "" if row["status"] == "ok" else f"check failed: {result.detail} (error {result.error:.3g} > {result.tolerance:.3g})"
+            self._telemetry_columns(row, start_ns, end_ns)
+            _peak_columns(row)
+        except Unsupported as e:
+            row.update(status="skipped", reason=str(e))
+        except KeyboardInterrupt:
+            raise
+        except Exception as e:  # noqa: BLE001 - one case failing must never lose the others
+            row.update(status="failed", reason=_reason(e))
+        finally:
+            if workload is not None and workload.close is not None:
+                with contextlib.suppress(Exception):  # closing is best effort
+                    workload.close()
+            workload = None
+            _free(self.device)
+        return row
+
+    def _peak_memory(self, rss0: int | None) -> int | None:
+        if self.device.type == "cuda":
+            return int(torch.cuda.max_memory_allocated(self.device))
+        rss1 = _rss_bytes()
+        return max(0, rss1 - rss0) if rss0 is not None and rss1 is not None else None
+
+    @staticmethod
+    def _timing_columns(row: dict[str, Any], workload: Workload, times: list[float], start_ns: int, end_ns: int) -> None:
+        s = stats.summarize(times)
+        work = workload.work
+        row.update(
+            times_s=list(times),
+            n_reps=s.n,
+            median_s=s.median_s, p10_s=s.p10_s, p90_s=s.p90_s, p99_s=s.p99_s, mean_s=s.mean_s, min_s=s.min_s,
+            std_s=s.std_s, cov=s.cov, iqr_s=s.iqr_s, noisy=s.noisy,
+            work_per_step=work.amount, work_unit=work.unit,
+            throughput=work.throughput(s.median_s), throughput_unit=work.throughput_unit,
+            throughput_p10=work.throughput(s.p90_s), throughput_p90=work.throughput(s.p10_s),
+            start_ns=start_ns, end_ns=end_ns,
+        )  # fmt: skip
+        if work.flops:
+            row["flops_per_step"] = work.flops
+            row["tflops"] = work.flops / s.median_s / 1e12
+
+    def _telemetry_columns(self, row: dict[str, Any], start_ns: int, end_ns: int) -> None:
+        if self.sampler is None:
+            return
+        from gpubench.telemetry import case_aggregates
+
+        frame = self.sampler.frame(since_ns=start_ns - 2_000_000_000)
+        agg = case_aggregates(frame, start_ns, end_ns, self.idle_power_w)
+        row.update(agg)
+        power = agg.get("avg_power_w")
+        if power is not None and math.isfinite(power) and power > 0:
+            # J per unit of work = W / (units per second); same units as the throughput column.
+            row["energy_per_work"] = power / row["throughput"]
+            row["energy_per_work_unit"] = ENERGY_UNITS[row["work_unit"]]
+            row["throughput_per_watt"] = row["throughput"] / power
+            row["throughput_per_watt_unit"] = f"{WORK_UNITS[row['work_unit']][1]}/W"
+
+    def telemetry_frame(self, windows: list[tuple[str, int, int]]) -> Any:
+        """The whole series so far, each sample tagged with the case whose timed window holds it."""
+        if self.sampler is None:
+            return None
+        frame = self.sampler.frame()
+        if frame.empty:
+            return frame
+        case_ids: list[str | None] = [None] * len(frame)
+        t = frame["t_ns"].to_numpy()
+        for case_id, lo, hi in windows:
+            for i in ((t >= lo) & (t <= hi)).nonzero()[0]:
+                case_ids[i] = case_id
+        return frame.assign(case_id=case_ids)
+
+
+def open_telemetry(device_info: dict[str, Any], mode: str, hz: float, idle_s: float) -> tuple[Any, dict[str, Any]]:
+    """Start the sampler for the run and measure idle power. Returns (sampler or None, run.json telemetry info)."""
+    if mode == "off":
+        return None, {"reader": "null", "reason": "telemetry off (--telemetry off)"}
+    try:
+        from gpubench.telemetry import Sampler, measure_idle, open_reader
+    except ImportError as e:  # pragma: no cover - the package ships with gpubench
+        if mode == "required":
+            raise BackendUnavailable(f"telemetry unavailable: {e}") from None
+        return None, {"reader": "null", "reason": f"telemetry package unavailable: {e}"}
+    reader, reason = open_reader(device_info, mode)
+    info = {"reason": reason, **reader.static_info()}
+    if reason is not None or reader.name == "null":
+        info["reader"] = "null"
+        return None, info
+    info["idle_power_w"] = measure_idle(reader, seconds=idle_s, hz=hz) if idle_s > 0 else math.nan
+    info["sample_hz"] = hz
+    sampler = Sampler(reader, hz=hz)
+    sampler.start()
+    return sampler, info
+
+
+def run_suite(suite: Suite, options: RunOptions, events: RunEvents | None = None,
+              registry: dict[str, Benchmark] | None = None) -> RunOutcome:  # fmt: skip
+    """Run a suite (or the selected part of it) on one device; write the run folder after every case."""
+    events = events or RunEvents()
+    registry = registry if registry is not None else load_all()
+    device = devices.resolve_device(options.device)
+    planned = select_cases(suite, options.only)
+    if not planned:
+        from gpubench.errors import GpubenchError
+
+        raise GpubenchError(f"--only {' '.join(options.only)} matches no case of suite {suite.name!r}")
+    if options.resume is not None:
+        store = RunStore.resume(options.resume)
+        if store.meta.get("suite", {}).get("name") != suite.name:
+            from gpubench.errors import GpubenchError
+
+            raise GpubenchError(f"{options.resume} is a run of suite {store.meta.get('suite', {}).get('name')!r}, "
+                                f"not {suite.name!r}")  # fmt: skip
+        done = store.finished_case_ids()
+    else:
+        store = RunStore.create(options.out_dir, devices.collect_run_info(device))
+        store.meta["suite"] = {"name": suite.name, "path": suite.path, "sha256": suite.sha256}
+        store.meta["command"] = options.command
+        done = set()
+    todo = [pc for pc in planned if pc.case.id not in done]
+    sampler, tel_info = open_telemetry(store.meta["device"], options.telemetry, options.sample_hz, options.idle_s)
+    store.meta["telemetry"] = tel_info
+    store.save_meta()
+    runner = Runner(device, store, registry, sampler, tel_info.get("idle_power_w", math.nan),
+                    tel_info.get("power_limit_w"))  # fmt: skip
+    outcome = RunOutcome(store.folder, telemetry_reason=tel_info.get("reason"))
+    windows: list[tuple[str, int, int]] = [
+        (r["case_id"], int(r["start_ns"]), int(r["end_ns"])) for r in store.rows
+        if r.get("start_ns") is not None and not (isinstance(r["start_ns"], float) and math.isnan(r["start_ns"]))
+    ]  # fmt: skip
+    events.on_start(store, todo, len(planned) - len(todo))
+    try:
+        for i, pc in enumerate(todo):
+            events.on_case_start(pc, i)
+            row = runner.run_case(pc)
+            store.add(row)
+            outcome.rows.append(row)
+            if row.get("start_ns") is not None:
+                windows.append((row["case_id"], row["start_ns"], row["end_ns"]))
+            store.write_telemetry(runner.telemetry_frame(windows))
+            events.on_case_end(pc, row)
+    except KeyboardInterrupt:
+        outcome.interrupted = True
+    finally:
+        if sampler is not None:
+            sampler.stop()
+            store.write_telemetry(runner.telemetry_frame(windows))
+            sampler.reader.close()
+        store.finish("interrupted" if outcome.interrupted else "complete")
+    return outcome

@@ -1,0 +1,324 @@
+"""Run folders <-> DataFrames. Never imports torch: results from any machine load on any laptop.
+
+A run folder holds `run.json` (provenance), `measurements.parquet` (a row per case) and
+`telemetry.parquet` (the sampled time series). Files are rewritten by atomic replace after every case, so a
+crash or Ctrl-C keeps every finished case and never leaves a half-written file.
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import math
+import os
+import re
+import socket
+from collections.abc import Iterable, Mapping
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from gpubench import __version__
+from gpubench.errors import ResultFormatError
+from gpubench.records import SCHEMA_VERSION
+
+RUN_JSON = "run.json"
+MEASUREMENTS = "measurements.parquet"
+TELEMETRY = "telemetry.parquet"
+
+
+def utc_now() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _slug(text: str, limit: int = 40) -> str:
+    return re.sub(r"[^a-zA-Z0-9]+", "-", text).strip("-").lower()[:limit] or "x"
+
+
+def new_run_folder(out_dir: Path, device_name: str, host: str | None = None) -> Path:
+    """`<out>/<UTC time>_<host>_<device-slug>/`, created empty; a clash gets a numeric suffix, never reuse."""
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    base = f"{stamp}_{_slug(host or socket.gethostname(), 24)}_{_slug(device_name)}"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for i in range(1, 1000):
+        folder = out_dir / (base if i == 1 else f"{base}-{i}")
+        try:
+            folder.mkdir()
+            return folder
+        except FileExistsError:
+            continue
+    raise ResultFormatError(f"cannot create a new run folder under {out_dir}")
+
+
+def _atomic_write_bytes(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if hasattr(value, "item"):
+        return value.item()
+    return str(value)
+
+
+def write_json(path: Path, data: Mapping[str, Any]) -> None:
+    text = json.dumps(data, indent=2, sort_keys=True, default=_json_default, allow_nan=False)
+    _atomic_write_bytes(path, text.encode())
+
+
+def _clean_nan(obj: Any) -> Any:
+    """JSON has no NaN: store None."""
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, dict):
+        return {k: _clean_nan(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_clean_nan(v) for v in obj]
+    return obj
+
+
+# Integer columns that some rows lack (skipped cases have no timings): kept as nullable integers, not floats.
+INT_COLUMNS = frozenset({
+    "m", "n", "k", "size_bytes", "batch", "seq", "layers", "width", "start_ns", "end_ns", "n_reps",
+    "warmup_steps", "peak_memory_bytes", "params_count", "telemetry_samples", "world_size", "rank",
+})  # fmt: skip
+
+
+def rows_to_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    """Rows -> DataFrame with stable dtypes: integer parameters stay integers where some rows lack them."""
+    frame = pd.DataFrame(rows)
+    for col in frame.columns:
+        series = frame[col]
+        non_null = series.dropna()
+        if non_null.empty or series.dtype != object:
+            if col in INT_COLUMNS and series.dtype == float and (non_null == non_null.round()).all():
+                frame[col] = series.astype("Int64")
+            continue
+        kinds = {type(v) for v in non_null}
+        if kinds <= {bool}:
+            frame[col] = series.astype("boolean")
+        elif kinds <= {int}:
+            frame[col] = series.astype("Int64")
+        elif kinds <= {int, float}:
+            frame[col] = series.astype("float64")
+    return frame
+
+
+def _write_frame(path: Path, frame: pd.DataFrame) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    sink = pa.BufferOutputStream()
+    pq.write_table(table, sink)
+    _atomic_write_bytes(path, sink.getvalue().to_pybytes())
+
+
+class RunStore:
+    """One run folder, written incrementally. Rows are keyed by case id (a re-run case replaces its row)."""
+
+    def __init__(self, folder: Path, meta: dict[str, Any], rows: list[dict[str, Any]] | None = None) -> None:
+        self.folder = folder
+        self.meta = meta
+        self.rows: list[dict[str, Any]] = rows or []
+
+    @property
+    def run_id(self) -> str:
+        return self.meta["run_id"]
+
+    @classmethod
+    def create(cls, out_dir: Path, run_info: Mapping[str, Any]) -> RunStore:
+        folder = new_run_folder(Path(out_dir), run_info["device"]["name"], run_info.get("host"))
+        meta = {
+            "schema_version": SCHEMA_VERSION,
+            "gpubench_version": __version__,
+            "run_id": folder.name,
+            "started_utc": utc_now(),
+            "finished_utc": None,
+            "status": "running",
+            **run_info,
+        }
+        store = cls(folder, meta)
+        store.save_meta()
+        return store
+
+    @classmethod
+    def resume(cls, folder: Path) -> RunStore:
+        """Open an existing run folder to add the cases it lacks."""
+        folder = Path(folder)
+        meta = read_meta(folder)
+        rows = []
+        if (folder / MEASUREMENTS).exists():
+            rows = _read_parquet(folder / MEASUREMENTS).to_dict("records")
+            rows = [{k: _from_parquet(v) for k, v in r.items()} for r in rows]
+        for tmp in folder.glob(".*.tmp"):
+            tmp.unlink(missing_ok=True)  # a write interrupted before its atomic replace
+        meta["status"] = "running"
+        meta.setdefault("resumed_utc", []).append(utc_now())
+        return cls(folder, meta, rows)
+
+    def finished_case_ids(self, retry_failed: bool = True) -> set[str]:
+        """Cases a resumed run skips: every recorded one, except failed ones when `retry_failed`."""
+        return {r["case_id"] for r in self.rows if not (retry_failed and r.get("status") == "failed")}
+
+    def save_meta(self) -> None:
+        write_json(self.folder / RUN_JSON, _clean_nan(self.meta))
+
+    def add(self, row: dict[str, Any]) -> None:
+        """Append (or replace by case id) one case's row and rewrite measurements.parquet atomically."""
+        row = {"run_id": self.run_id, **row}
+        self.rows = [r for r in self.rows if r.get("case_id") != row["case_id"]] + [row]
+        _write_frame(self.folder / MEASUREMENTS, rows_to_frame(self.rows))
+
+    def write_telemetry(self, frame: pd.DataFrame) -> None:
+        if frame is not None and not frame.empty:
+            _write_frame(self.folder / TELEMETRY, frame.assign(run_id=self.run_id))
+
+    def finish(self, status: str, **extra: Any) -> None:
+        self.meta.update(status=status, finished_utc=utc_now(), **extra)
+        self.save_meta()
+
+
+def _from_parquet(value: Any) -> Any:
+    """Parquet list columns come back as numpy arrays; pandas missing values as NA/NaT."""
+    if hasattr(value, "tolist") and not isinstance(value, (str, bytes)):
+        return value.tolist()
+    if value is pd.NA:
+        return None
+    return value
+
+
+def _read_parquet(path: Path) -> pd.DataFrame:
+    try:
+        return pd.read_parquet(path)
+    except Exception as e:  # noqa: BLE001 - pyarrow raises many types for a damaged file
+        raise ResultFormatError(f"{path} is damaged and cannot be read ({type(e).__name__}: {e}); re-run the suite") from None
+
+
+def read_meta(folder: Path) -> dict[str, Any]:
+    """run.json of a run folder, with its schema version checked."""
+    path = Path(folder) / RUN_JSON
+    if not path.is_file():
+        raise ResultFormatError(f"{folder} is not a gpubench run folder (no {RUN_JSON})")
+    try:
+        meta = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ResultFormatError(f"{path} is damaged and cannot be read ({e})") from None
+    if not isinstance(meta, dict):
+        raise ResultFormatError(f"{path} is damaged: expected a JSON object")
+    version = meta.get("schema_version")
+    if not isinstance(version, int):
+        raise ResultFormatError(f"{path} has no schema_version; it was not written by gpubench")
+    if version > SCHEMA_VERSION:
+        raise ResultFormatError(
+            f"{folder} was written by a newer gpubench (results schema {version}; this one reads {SCHEMA_VERSION}): "
+            "upgrade gpubench to read it"
+        )
+    if version < SCHEMA_VERSION:
+        raise ResultFormatError(
+            f"{folder} uses results schema {version}, too old for this gpubench (schema {SCHEMA_VERSION}): "
+            f"read it with gpubench {meta.get('gpubench_version', 'of that time')} or re-run the suite"
+        )
+    return meta
+
+
+def expand_paths(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
+    """Run folders from paths and globs; a folder holding run folders (like results/) stands for all of them."""
+    found: list[Path] = []
+    for raw in paths:
+        text = str(raw)
+        matches = sorted(glob.glob(text)) if glob.has_magic(text) else [text]
+        if not matches:
+            raise ResultFormatError(f"no run folder matches {text!r}")
+        for m in matches:
+            p = Path(m)
+            if (p / RUN_JSON).is_file():
+                found.append(p)
+            elif p.is_dir():
+                subs = sorted(q.parent for q in p.glob(f"*/{RUN_JSON}"))
+                subs += sorted(q.parent for q in p.glob(f"*/*/{RUN_JSON}") if q.parent.parent not in subs)
+                if not subs and not glob.has_magic(text):
+                    raise ResultFormatError(f"{p} is not a gpubench run folder and holds none")
+                found.extend(subs)
+            elif not glob.has_magic(text):
+                raise ResultFormatError(f"run folder {p} not found")
+    unique = list(dict.fromkeys(p.resolve() for p in found))
+    if not unique:
+        raise ResultFormatError("no run folders found in " + ", ".join(str(p) for p in paths))
+    return unique
+
+
+def _run_columns(meta: Mapping[str, Any]) -> dict[str, Any]:
+    dev = meta.get("device", {}) or {}
+    sw = meta.get("software", {}) or {}
+    tel = meta.get("telemetry", {}) or {}
+    suite = meta.get("suite", {}) or {}
+    return {
+        "run_id": meta.get("run_id"),
+        "host": meta.get("host"),
+        "run_started_utc": meta.get("started_utc"),
+        "run_status": meta.get("status"),
+        "suite": suite.get("name"),
+        "gpubench_version": meta.get("gpubench_version"),
+        "torch_version": sw.get("torch"),
+        "cuda_version": sw.get("cuda"),
+        "hip_version": sw.get("hip"),
+        "driver_version": dev.get("driver"),
+        "device_memory_bytes": dev.get("memory_bytes"),
+        "device_uuid": dev.get("uuid"),
+        "compute_capability": dev.get("compute_capability") or dev.get("gcn_arch"),
+        "power_limit_w": tel.get("power_limit_w"),
+        "idle_power_w": tel.get("idle_power_w"),
+        "telemetry_reader": tel.get("reader"),
+    }
+
+
+def load_runs(paths: Iterable[str | os.PathLike[str]] | str | os.PathLike[str]) -> pd.DataFrame:
+    """One DataFrame, a row per case of every run, with run metadata joined. Torch is never imported."""
+    if isinstance(paths, (str, os.PathLike)):
+        paths = [paths]
+    frames = []
+    for folder in expand_paths(paths):
+        meta = read_meta(folder)
+        mpath = folder / MEASUREMENTS
+        frame = _read_parquet(mpath) if mpath.exists() else pd.DataFrame({"case_id": pd.Series(dtype=str)})
+        dev = meta.get("device", {}) or {}
+        for col, value in _run_columns(meta).items():
+            if col not in frame.columns or col == "run_id":
+                frame[col] = value
+        frame["device_name"] = frame.get("device_name", dev.get("name"))
+        frame["device_vendor"] = frame.get("device_vendor", dev.get("vendor"))
+        frame["run_folder"] = str(folder)
+        frames.append(frame)
+    return pd.concat(frames, ignore_index=True, sort=False) if frames else pd.DataFrame()
+
+
+def load_telemetry(paths: Iterable[str | os.PathLike[str]] | str | os.PathLike[str]) -> pd.DataFrame:
+    """The telemetry time series of every run (empty frame when none was sampled)."""
+    if isinstance(paths, (str, os.PathLike)):
+        paths = [paths]
+    frames = []
+    for folder in expand_paths(paths):
+        meta = read_meta(folder)
+        tpath = folder / TELEMETRY
+        if tpath.exists():
+            frame = _read_parquet(tpath)
+            frame["run_id"] = meta.get("run_id")
+            frame["device_name"] = (meta.get("device") or {}).get("name")
+            frames.append(frame)
+    return pd.concat(frames, ignore_index=True, sort=False) if frames else pd.DataFrame()
+
+
+def load_meta(paths: Iterable[str | os.PathLike[str]] | str | os.PathLike[str]) -> list[dict[str, Any]]:
+    """run.json of every run folder, in order."""
+    if isinstance(paths, (str, os.PathLike)):
+        paths = [paths]
+    return [read_meta(folder) for folder in expand_paths(paths)]

@@ -1,0 +1,201 @@
+"""Suites: validated TOML data that expands into Cases plus a timing policy per case."""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from gpubench.benchmarks import Benchmark
+from gpubench.errors import SuiteError
+from gpubench.records import Case, ParamValue
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+SUITES_DIR = Path(__file__).resolve().parent.parent / "suites"
+
+
+@dataclass(frozen=True)
+class Timing:
+    """How long to warm up and how many steps to time. Measurement stops once both minimums are reached."""
+
+    warmup_s: float = 0.5  # minimum warm-up time: clocks ramp and autotuners settle during it
+    min_warmup: int = 3
+    max_warmup_s: float = 30.0  # stop waiting for timings to settle after this long
+    min_reps: int = 10
+    min_time_s: float = 1.0  # timed step time, summed
+    max_reps: int = 100_000
+    max_time_s: float = 30.0  # wall time of the measurement phase (resets included)
+
+    FIELDS = ("warmup_s", "min_warmup", "max_warmup_s", "min_reps", "min_time_s", "max_reps", "max_time_s")
+
+
+@dataclass(frozen=True)
+class PlannedCase:
+    case: Case
+    timing: Timing
+    label: str = ""
+
+
+@dataclass(frozen=True)
+class Suite:
+    name: str
+    description: str
+    path: str
+    sha256: str
+    cases: tuple[PlannedCase, ...] = field(default_factory=tuple)
+
+
+def find_suite(name_or_path: str) -> Path:
+    """A path to a .toml file, or the name of a suite in suites/ (quick, standard, full, training ...)."""
+    p = Path(name_or_path)
+    if p.suffix == ".toml" or p.exists():
+        if not p.is_file():
+            raise SuiteError(f"suite file {name_or_path!r} not found")
+        return p
+    for base in (Path.cwd() / "suites", SUITES_DIR):
+        candidate = base / f"{name_or_path}.toml"
+        if candidate.is_file():
+            return candidate
+    raise SuiteError(f"unknown suite {name_or_path!r}; available: {', '.join(available_suites()) or 'none'}")
+
+
+def available_suites() -> list[str]:
+    return sorted(p.stem for p in SUITES_DIR.glob("*.toml"))
+
+
+def _check_type(where: str, value: Any, typ: type) -> ParamValue:
+    if typ is bool:
+        if isinstance(value, bool):
+            return value
+    elif typ is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    elif typ is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+    elif typ is str and isinstance(value, str):
+        return value
+    raise SuiteError(f"{where}: expected {typ.__name__}, got {value!r}")
+
+
+def _values(where: str, raw: Any) -> list[Any]:
+    """A scalar, a list, or {range = [start, stop, step]} (stop inclusive)."""
+    if isinstance(raw, dict):
+        if set(raw) != {"range"} or not isinstance(raw["range"], list) or len(raw["range"]) != 3:
+            raise SuiteError(f"{where}: a table value must be {{range = [start, stop, step]}}")
+        start, stop, step = raw["range"]
+        if not all(isinstance(v, int) and not isinstance(v, bool) for v in (start, stop, step)) or step <= 0:
+            raise SuiteError(f"{where}.range: needs three integers with step > 0")
+        return list(range(start, stop + 1, step))
+    values = raw if isinstance(raw, list) else [raw]
+    if not values:
+        raise SuiteError(f"{where}: empty list")
+    return values
+
+
+def _timing(where: str, table: Mapping[str, Any], base: Timing) -> Timing:
+    updates = {}
+    for key in Timing.FIELDS:
+        if key in table:
+            typ = int if key in ("min_warmup", "min_reps", "max_reps") else float
+            value = _check_type(f"{where}.{key}", table[key], typ)
+            if value < 0:
+                raise SuiteError(f"{where}.{key}: must be >= 0, got {value}")
+            updates[key] = value
+    return Timing(**{**base.__dict__, **updates})
+
+
+def expand_entry(where: str, entry: Mapping[str, Any], bench: Benchmark) -> list[Case]:
+    """Validate one entry's parameters against the benchmark and expand list values (cartesian product)."""
+    grid: dict[str, list[ParamValue]] = {}
+    for key, raw in entry.items():
+        if key in ("benchmark", "label") or key in Timing.FIELDS:
+            continue
+        if key not in bench.params:
+            known = ", ".join(bench.params)
+            raise SuiteError(f"{where}.{key}: unknown parameter of {bench.name!r}; known: {known}")
+        spec = bench.params[key]
+        checked = []
+        for i, value in enumerate(_values(f"{where}.{key}", raw)):
+            item = f"{where}.{key}" if not isinstance(raw, list) else f"{where}.{key}[{i}]"
+            value = _check_type(item, value, spec.type)
+            if spec.choices is not None and value not in spec.choices:
+                choices = ", ".join(str(c) for c in spec.choices)
+                raise SuiteError(f"{item}: {value!r} is not one of {choices}")
+            if spec.minimum is not None and value < spec.minimum:
+                raise SuiteError(f"{item}: {value!r} is below the minimum {spec.minimum}")
+            checked.append(value)
+        grid[key] = checked
+    for name, spec in bench.params.items():
+        if name not in grid:
+            if spec.required:
+                raise SuiteError(f"{where}: missing required parameter {name!r} of {bench.name!r}")
+            grid[name] = [spec.default]
+    names = list(bench.params)  # declared order gives stable case ids
+    cases = []
+    for combo in itertools.product(*(grid[n] for n in names)):
+        params = dict(zip(names, combo, strict=True))
+        if bench.normalize is not None:
+            params = bench.normalize(params)
+        cases.append(Case.of(bench.name, params))
+    return cases
+
+
+def parse_suite(text: str, path: str, registry: Mapping[str, Benchmark]) -> Suite:
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise SuiteError(f"{path}: not valid TOML: {e}") from None
+    unknown = set(data) - {"name", "description", "defaults", "benchmarks"}
+    if unknown:
+        raise SuiteError(f"{path}: unknown top-level key(s): {', '.join(sorted(unknown))}")
+    name = data.get("name", Path(path).stem)
+    if not isinstance(name, str):
+        raise SuiteError(f"{path}: name: expected a string")
+    defaults = data.get("defaults", {})
+    if not isinstance(defaults, dict):
+        raise SuiteError(f"{path}: defaults: expected a table")
+    bad = set(defaults) - set(Timing.FIELDS)
+    if bad:
+        raise SuiteError(f"{path}: defaults.{sorted(bad)[0]}: unknown key; known: {', '.join(Timing.FIELDS)}")
+    base = _timing(f"{path}: defaults", defaults, Timing())
+    entries = data.get("benchmarks")
+    if not isinstance(entries, list) or not entries:
+        raise SuiteError(f"{path}: benchmarks: needs at least one [[benchmarks]] entry")
+    planned: dict[Case, PlannedCase] = {}
+    for i, entry in enumerate(entries):
+        where = f"{path}: benchmarks[{i}]"
+        if not isinstance(entry, dict):
+            raise SuiteError(f"{where}: expected a table")
+        bench_name = entry.get("benchmark")
+        if bench_name not in registry:
+            raise SuiteError(f"{where}.benchmark: {bench_name!r} is not one of {', '.join(sorted(registry))}")
+        timing = _timing(where, entry, base)
+        label = entry.get("label", "")
+        if not isinstance(label, str):
+            raise SuiteError(f"{where}.label: expected a string")
+        for case in expand_entry(where, entry, registry[bench_name]):
+            planned.setdefault(case, PlannedCase(case, timing, label))  # first entry wins on duplicates
+    digest = hashlib.sha256(text.encode()).hexdigest()
+    return Suite(name, str(data.get("description", "")), path, digest, tuple(planned.values()))
+
+
+def load_suite(name_or_path: str, registry: Mapping[str, Benchmark] | None = None) -> Suite:
+    if registry is None:
+        from gpubench.benchmarks import load_all
+
+        registry = load_all()
+    path = find_suite(name_or_path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise SuiteError(f"{path}: cannot read: {e}") from None
+    return parse_suite(text, str(path), registry)
