@@ -109,7 +109,9 @@ def load_prices(path: str | Path) -> dict[str, dict[str, float | None]]:
             header = [h.strip().lower() for h in (reader.fieldnames or [])]
             device_col = next((h for h in _DEVICE_KEYS if h in header), None)
             if device_col is None:
-                raise GpubenchError(f"{name}: header must have a 'device' column (got {', '.join(header) or 'none'})")
+                raise GpubenchError(
+                    f"{name}: header must have a 'device' column (got {', '.join(header) or 'none'})"
+                )
             for line, row in enumerate(reader, start=2):
                 fields = {k.strip().lower(): v for k, v in row.items() if k is not None}
                 device = (fields.pop(device_col) or "").strip()
@@ -284,7 +286,9 @@ def _resolve_prices(
     return resolved, unused
 
 
-def _check_args(budget_usd: float | None, kwh_price: float, hours_per_day: float, years: float, price_kind: str) -> None:
+def _check_args(
+    budget_usd: float | None, kwh_price: float, hours_per_day: float, years: float, price_kind: str
+) -> None:
     if budget_usd is not None and not (budget_usd >= 0):
         raise GpubenchError(f"budget must be a non-negative number of USD, got {budget_usd}")
     if not (kwh_price >= 0):
@@ -393,7 +397,9 @@ def recommend(
     return frame
 
 
-def _estimates(measured: Mapping[str, dict[str, Any]], catalog: Mapping[str, DeviceSpec], metric: str) -> list[dict[str, Any]]:
+def _estimates(
+    measured: Mapping[str, dict[str, Any]], catalog: Mapping[str, DeviceSpec], metric: str
+) -> list[dict[str, Any]]:
     """Unmeasured catalog devices, scaled from the measured device whose datasheet figure is closest."""
     refs = [r for r in measured.values() if _spec_metric(r["spec"], metric)]
     out = []
@@ -402,9 +408,14 @@ def _estimates(measured: Mapping[str, dict[str, Any]], catalog: Mapping[str, Dev
         if slug in measured or not target or not refs:
             continue
 
-        def closeness(ref: dict[str, Any], target: float = target, spec: DeviceSpec = spec) -> tuple[bool, float]:
+        def closeness(
+            ref: dict[str, Any], target: float = target, spec: DeviceSpec = spec
+        ) -> tuple[bool, float]:
             # Same vendor first (same software stack), then the nearest datasheet figure.
-            return (ref["spec"].vendor != spec.vendor, abs(math.log(target / _spec_metric(ref["spec"], metric))))
+            return (
+                ref["spec"].vendor != spec.vendor,
+                abs(math.log(target / _spec_metric(ref["spec"], metric))),
+            )
 
         ref = min(refs, key=closeness)
         ref_spec: DeviceSpec = ref["spec"]

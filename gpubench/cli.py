@@ -193,7 +193,14 @@ def run(
     report: Annotated[bool, typer.Option("--report/--no-report", help="write an HTML report of the run at the end")] = False,
 ) -> None:
     """Run a suite on one device and write a run folder (run.json, measurements.parquet, telemetry.parquet)."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
     from gpubench.runner import RunEvents, RunOptions, run_suite
     from gpubench.suite import load_suite
@@ -262,7 +269,8 @@ def monitor(
 ) -> None:
     """A live table of power, energy, temperature, clocks and throttle reasons (like `nvidia-smi dmon`)."""
     from gpubench.devices import describe, resolve_device
-    from gpubench.telemetry import decode_throttle, monitor as monitor_readings, open_reader
+    from gpubench.telemetry import decode_throttle, open_reader
+    from gpubench.telemetry import monitor as monitor_readings
 
     if not (0 < hz <= 100):
         raise GpubenchError(f"--hz {hz}: must be in (0, 100]")
@@ -285,6 +293,147 @@ def monitor(
         pass
     finally:
         reader.close()
+
+
+def _json_safe(value: Any) -> Any:
+    """NaN/inf become null and numpy scalars plain Python, so the output is strict JSON."""
+    if hasattr(value, "item") and not isinstance(value, (list, dict, str)):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+@app.command()
+@handle_errors
+def specs(
+    match: Annotated[
+        str | None, typer.Option("--match", help="show the entry a torch device name matches")
+    ] = None,
+    memory_gib: Annotated[
+        float | None, typer.Option("--memory-gib", help="with --match: device memory")
+    ] = None,
+    power_limit_w: Annotated[
+        float | None, typer.Option("--power-limit-w", help="with --match: power limit")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
+) -> None:
+    """The datasheet catalog: dense peaks per precision (TFLOP/s, TOP/s for int8), bandwidth, memory, TDP, price."""
+    from gpubench.specs import PRECISIONS, catalog_table, load_catalog, match_device
+
+    catalog = load_catalog()
+    if match is not None:
+        memory = None if memory_gib is None else memory_gib * 2**30
+        spec = match_device(match, memory, power_limit_w, catalog=catalog)
+        if spec is None:
+            raise GpubenchError(
+                f"{match!r} matches no catalog entry (or several that the hints cannot tell apart)"
+            )
+        if as_json:
+            figures = {k: {"value": v, "source": spec.source(k)} for k, v in spec.figures().items()}
+            print(
+                json.dumps(
+                    {"slug": spec.slug, "name": spec.name, "figures": figures, "notes": spec.notes}, indent=2
+                )
+            )
+            return
+        table = Table(title=f"{_escape(match)} -> {spec.slug} ({_escape(spec.name)})", title_justify="left")
+        for col in ("figure", "value", "source"):
+            table.add_column(col)
+        for key, value in spec.figures().items():
+            table.add_row(key, _fmt(value, 6), spec.source(key))
+        console.print(table)
+        if spec.notes:
+            console.print(_escape(spec.notes), highlight=False)
+        return
+    rows = catalog_table(catalog)
+    if as_json:
+        print(json.dumps([{k: _json_safe(v) for k, v in r.items()} for r in rows], indent=2))
+        return
+    table = Table(title="Datasheet peaks (dense; fp16/bf16/fp8 with FP32 accumulate)", title_justify="left")
+    cols = ("slug", *PRECISIONS, "GB/s", "GB", "W", "USD", "year")
+    for col in cols:
+        table.add_column(col, justify="left" if col == "slug" else "right")
+    for r in rows:
+        values = [r["slug"], *(r[p] for p in PRECISIONS), r["memory_bandwidth_gbps"], r["memory_gb"], r["tdp_w"],
+                  r["launch_price_usd"], r["year"]]  # fmt: skip
+        table.add_row(*(_fmt(v, 4) for v in values))
+    console.print(table)
+    console.print(
+        "Per torch device (MI250X/MI250: one GCD). Sources: gpubench specs --match NAME", highlight=False
+    )
+
+
+@app.command()
+@handle_errors
+def recommend(
+    runs: Annotated[list[Path], typer.Argument(help="run folders (or folders of run folders)")],
+    workload: Annotated[
+        str, typer.Option("--workload", "-w", help="e.g. resnet50/amp_bf16, matmul/bf16, memory/d2d")
+    ],
+    budget: Annotated[float | None, typer.Option("--budget", help="most USD to spend per card")] = None,
+    prices: Annotated[
+        Path | None,
+        typer.Option("--prices", help="CSV or TOML: device, new_usd, used_usd, cloud_usd_per_hour"),
+    ] = None,
+    kwh_price: Annotated[float, typer.Option("--kwh-price", help="electricity, USD per kWh")] = 0.15,
+    hours_per_day: Annotated[
+        float, typer.Option("--hours-per-day", help="hours a day the card works")
+    ] = 24.0,
+    years: Annotated[float, typer.Option("--years", help="lifetime in years")] = 3.0,
+    used: Annotated[bool, typer.Option("--used", help="rank by the used prices in --prices")] = False,
+    estimates: Annotated[
+        bool,
+        typer.Option(
+            "--estimates/--no-estimates", help="add unmeasured catalog devices, scaled by datasheet ratios"
+        ),
+    ] = True,
+    as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
+) -> None:
+    """Which card to buy for a workload: throughput per dollar and per watt, and cost of ownership per unit of work."""
+    from gpubench import load_runs
+    from gpubench.advisor import load_prices
+    from gpubench.advisor import recommend as advise
+
+    price_table = load_prices(prices) if prices is not None else None
+    df = load_runs([str(p) for p in runs])
+    out = advise(df, workload, budget_usd=budget, prices=price_table, kwh_price=kwh_price,
+                 hours_per_day=hours_per_day, years=years, price_kind="used" if used else "new",
+                 estimates=estimates)  # fmt: skip
+    if as_json:
+        records = [{k: _json_safe(v) for k, v in r.items()} for r in out.to_dict(orient="records")]
+        print(
+            json.dumps(
+                {"inputs": {k: _json_safe(v) for k, v in out.attrs.items()}, "devices": records}, indent=2
+            )
+        )
+        return
+    a = out.attrs
+    unit = next((u for u in out["work_unit"] if isinstance(u, str)), "unit")
+    title = (f"{a['workload']}: {a['hours_per_day']:g} h/day for {a['years']:g} years at {a['kwh_price']:g} USD/kWh"
+             + (f", budget {a['budget_usd']:,.0f} USD" if a["budget_usd"] is not None else ""))  # fmt: skip
+    table = Table(title=_escape(title), title_justify="left")
+    heads = ("#", "device", "basis", "throughput", "USD", "per 1k USD", "W", "per W", "TCO USD",
+             f"USD per M {unit}", "fits", "notes")  # fmt: skip
+    for h in heads:
+        table.add_column(_escape(h), justify="left" if h in ("device", "basis", "notes") else "right")
+    for r in out.to_dict(orient="records"):
+        per_kusd = r["throughput_per_usd"] * 1000 if _json_safe(r["throughput_per_usd"]) is not None else None
+        per_m = r["tco_per_unit_usd"] * 1e6 if _json_safe(r["tco_per_unit_usd"]) is not None else None
+        fits = {True: "yes", False: "NO"}.get(_json_safe(r["fits_memory"]), "-")
+        cells = [str(r["rank"]), _escape(r["device"]), _escape(r["basis"]),
+                 f"{_fmt(r['throughput'])} {_escape(r['throughput_unit'] or '')}", _fmt(_json_safe(r["price_usd"])),
+                 _fmt(per_kusd), _fmt(_json_safe(r["avg_power_w"])), _fmt(_json_safe(r["throughput_per_w"])),
+                 _fmt(_json_safe(r["tco_usd"])), _fmt(per_m, 4), fits, _escape(r["notes"])]  # fmt: skip
+        table.add_row(*cells, style="dim" if r["basis"] != "measured" else None)
+    console.print(table)
+    if a.get("unused_prices"):
+        err_console.print(
+            f"prices matched no device: {_escape(', '.join(a['unused_prices']))}", highlight=False
+        )
+    if (out["basis"] != "measured").any():
+        console.print("dim rows are estimates scaled from a measured device by datasheet ratios, not measurements",
+                      highlight=False)  # fmt: skip
 
 
 def main() -> None:

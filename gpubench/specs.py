@@ -160,7 +160,11 @@ def _entry(path: str, slug: str, raw: Any) -> DeviceSpec:
     peaks: dict[str, float] = {}
     for precision, value in raw["peak"].items():
         if precision not in PRECISIONS:
-            raise _err(path, f"{slug}.peak.{precision}", f"unknown precision; expected one of {', '.join(PRECISIONS)}")
+            raise _err(
+                path,
+                f"{slug}.peak.{precision}",
+                f"unknown precision; expected one of {', '.join(PRECISIONS)}",
+            )
         if not isinstance(value, (int, float)) or isinstance(value, bool):
             raise _err(path, f"{slug}.peak.{precision}", "must be a number (TFLOP/s or TOP/s)")
         peaks[precision] = float(value)
@@ -237,7 +241,7 @@ def _default_path() -> Path:
 
 
 @functools.lru_cache(maxsize=8)
-def _load(path: str) -> tuple[DeviceSpec, ...]:
+def _load(path: str, mtime_ns: int) -> tuple[DeviceSpec, ...]:  # mtime in the key: an edited file reloads
     try:
         with open(path, "rb") as fh:
             raw = tomllib.load(fh)
@@ -250,8 +254,12 @@ def _load(path: str) -> tuple[DeviceSpec, ...]:
 
 def load_catalog(path: str | Path | None = None) -> dict[str, DeviceSpec]:
     """The catalog as {slug: DeviceSpec}; `path` defaults to the packaged `data/specs.toml`."""
-    resolved = str(Path(path).resolve()) if path is not None else str(_default_path())
-    return {spec.slug: spec for spec in _load(resolved)}
+    resolved = Path(path).resolve() if path is not None else _default_path()
+    try:
+        mtime_ns = resolved.stat().st_mtime_ns
+    except OSError:
+        raise GpubenchError(f"{resolved}: catalog file not found") from None
+    return {spec.slug: spec for spec in _load(str(resolved), mtime_ns)}
 
 
 def _catalog(catalog: Mapping[str, DeviceSpec] | None) -> Mapping[str, DeviceSpec]:
@@ -313,7 +321,9 @@ def peak_for(
     catalog: Mapping[str, DeviceSpec] | None = None,
 ) -> float | None:
     """Dense datasheet peak (TFLOP/s or TOP/s) of `precision` on the named device, or None."""
-    spec = match_device(device_name, memory_bytes, power_limit_w, compute_units=compute_units, catalog=catalog)
+    spec = match_device(
+        device_name, memory_bytes, power_limit_w, compute_units=compute_units, catalog=catalog
+    )
     return None if spec is None else spec.peak(precision)
 
 
@@ -349,7 +359,9 @@ def pct_of_peak(
     compared with the datasheet bandwidth (which also counts both directions). Anything else, an unknown
     device or the CPU: None.
     """
-    spec = match_device(device_name, memory_bytes, power_limit_w, compute_units=compute_units, catalog=catalog)
+    spec = match_device(
+        device_name, memory_bytes, power_limit_w, compute_units=compute_units, catalog=catalog
+    )
     if spec is None:
         return None
     if benchmark == "matmul":

@@ -81,7 +81,8 @@ class CpuReader:
         self._have_meminfo = (self._proc / "meminfo").is_file()
         if not (self._domains or self._freq_files or self._have_stat or self._psutil is not None):
             raise BackendUnavailable(
-                f"no CPU telemetry readable under {self._sys} or {self._proc}, and psutil is not installed"
+                f"no CPU telemetry readable ({self._rapl_problem}; no cpufreq under {self._sys}, "
+                f"no {self._proc / 'stat'}, and psutil is not installed)"
             )
         self._static = self._probe_static()
         self.read()  # prime the counters: utilization and power are deltas between reads

@@ -155,17 +155,19 @@ def monitor(
     clock: Callable[[], int] = time.monotonic_ns,
     sleep: Callable[[float], Any] = time.sleep,
 ) -> Iterator[dict[str, float]]:
-    """Yield a reading with `t_ns` and `elapsed_s` every 1/hz seconds, for `seconds` (None: forever).
+    """Yield a reading plus `t_ns` (clock stamp) and `time_s` (seconds since the first reading) every
+    1/hz seconds, for `seconds` (None or <= 0: until the consumer stops iterating).
 
-    For a live table like `nvidia-smi dmon`; the consumer may stop early by breaking out of the loop.
+    For a live table like `nvidia-smi dmon`. Drift-free like the Sampler: a slow read shortens the
+    next sleep instead of delaying every later row.
     """
     period = _period_ns(hz)
-    limit_ns = None if seconds is None else int(seconds * 1e9)
+    limit_ns = None if seconds is None or seconds <= 0 else int(seconds * 1e9)
     start = clock()
     tick = 0
     while True:
         now = clock()
-        yield {"t_ns": now, "elapsed_s": (now - start) / 1e9, **reader.read()}
+        yield {"t_ns": now, "time_s": (now - start) / 1e9, **reader.read()}
         tick += 1
         now = clock()
         if start + tick * period <= now:  # fell behind: skip to the next tick still ahead

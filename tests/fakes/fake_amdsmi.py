@@ -127,7 +127,11 @@ class FakeAmdSmi:
 
     def amdsmi_get_energy_count(self, h: int) -> dict[str, Any]:
         gpu = self._gpu(h, "amdsmi_get_energy_count")
-        return {"energy_accumulator": gpu.energy_ticks, "counter_resolution": gpu.resolution_uj, "timestamp": 0}
+        return {
+            "energy_accumulator": gpu.energy_ticks,
+            "counter_resolution": gpu.resolution_uj,
+            "timestamp": 0,
+        }
 
     def amdsmi_get_temp_metric(self, h: int, sensor: int, metric: int) -> Any:
         gpu = self._gpu(h, "amdsmi_get_temp_metric")

@@ -1,0 +1,430 @@
+"""What the report shows, computed from run folders: series (one per run) with stable colours, headline
+metrics, environment differences that make comparisons unfair, and display-only downsampling.
+
+Everything here works on DataFrames from `gpubench.store`; nothing imports torch.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from gpubench.store import expand_paths, load_meta, load_runs, load_telemetry, read_meta
+
+MATMUL_DTYPES = ("fp64", "fp32", "tf32", "fp16", "bf16", "fp8", "int8")
+"""Display order of matmul precisions (widest first)."""
+
+# Input element sizes for a GEMM's A and B; C is written at OUTPUT_BYTES where it differs (int8 -> int32,
+# fp8 -> bf16 through torch._scaled_mm).
+ELEMENT_BYTES = {"fp64": 8, "fp32": 4, "tf32": 4, "fp16": 2, "bf16": 2, "fp8": 1, "int8": 1}
+OUTPUT_BYTES = {"fp8": 2, "int8": 4}
+
+# Distinct, colour-blind-friendlier first (Okabe-Ito-like), then more hues for big fleets.
+PALETTE = (
+    "#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#8C564B", "#7F7F7F", "#BCBD22",
+    "#17BECF", "#1F3A93", "#B22222", "#2E8B57", "#8B008B", "#FF8C00", "#4682B4", "#A0522D", "#556B2F",
+    "#C71585", "#008080", "#6A5ACD", "#DAA520", "#2F4F4F", "#DC143C",
+)  # fmt: skip
+
+
+def esc(value: Any) -> str:
+    """HTML-escape text that came from a results file. Plotly renders a subset of HTML in labels and hover
+    text, so the same escaping is needed there as in the page: a result file is someone else's data."""
+    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
+        return ""
+    return html.escape(str(value), quote=True)
+
+
+def is_num(value: Any) -> bool:
+    """A finite real number (not None, NaN, NA or a string)."""
+    try:
+        return value is not None and value is not pd.NA and math.isfinite(float(value))
+    except (TypeError, ValueError):
+        return False
+
+
+def fmt_num(value: Any, digits: int = 3) -> str:
+    """Compact number for tables and hover: 3 significant digits, thousands separators when large."""
+    if not is_num(value):
+        return "–"
+    v = float(value)
+    if v == 0:
+        return "0"
+    if abs(v) >= 10**digits:
+        return f"{v:,.0f}"
+    return f"{v:.{digits}g}"
+
+
+@dataclass(frozen=True)
+class Series:
+    """One run as it appears in every figure: a unique label and a colour that follows its device."""
+
+    run_id: str
+    label: str
+    color: str
+    device_name: str
+    vendor: str
+    host: str
+    folder: str
+    meta: dict[str, Any] = field(hash=False, compare=False)
+
+
+@dataclass
+class ReportData:
+    """Everything the sections draw from. `runs` has a row per case of every run (store.load_runs),
+    plus `series` (label) and `color` columns; `ok` is the subset with status 'ok'."""
+
+    runs: pd.DataFrame
+    telemetry: pd.DataFrame
+    series: list[Series]
+    baseline: Series
+    notes: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.by_run = {s.run_id: s for s in self.series}
+        status = self.runs["status"] if "status" in self.runs else pd.Series("ok", index=self.runs.index)
+        self.ok = self.runs[status.astype("string").fillna("") == "ok"]
+
+    def col(self, name: str, frame: pd.DataFrame | None = None) -> pd.Series:
+        """A column, or an all-missing one when the runs lack it (older runs, no telemetry, CPU)."""
+        frame = self.runs if frame is None else frame
+        return frame[name] if name in frame else pd.Series(np.nan, index=frame.index, dtype="float64")
+
+    def has(self, name: str, frame: pd.DataFrame | None = None) -> bool:
+        """True when the column exists and holds at least one value."""
+        frame = self.runs if frame is None else frame
+        return name in frame and frame[name].notna().any()
+
+
+def _shade(hex_color: str, k: int) -> str:
+    """The k-th variant of a colour (k=0 is the colour itself): alternately lighter and darker."""
+    if k == 0:
+        return hex_color
+    r, g, b = (int(hex_color[i : i + 2], 16) for i in (1, 3, 5))
+    amount = min(0.6, 0.22 * ((k + 1) // 2))
+    target = 255 if k % 2 else 0
+    mix = [round(c + (target - c) * amount) for c in (r, g, b)]
+    return "#" + "".join(f"{c:02X}" for c in mix)
+
+
+def device_colors(device_names: Iterable[str]) -> dict[str, str]:
+    """A colour per distinct device name, in order of first appearance."""
+    out: dict[str, str] = {}
+    for name in device_names:
+        if name not in out:
+            i = len(out)
+            if i < len(PALETTE):
+                out[name] = PALETTE[i]
+            else:  # beyond the palette: golden-angle hues keep neighbours apart
+                hue = (i * 137.508) % 360
+                out[name] = _hsl_hex(hue, 0.55, 0.45)
+    return out
+
+
+def _hsl_hex(h: float, s: float, lum: float) -> str:
+    c = (1 - abs(2 * lum - 1)) * s
+    x = c * (1 - abs((h / 60) % 2 - 1))
+    m = lum - c / 2
+    r, g, b = [(c, x, 0), (x, c, 0), (0, c, x), (0, x, c), (x, 0, c), (c, 0, x)][int(h // 60) % 6]
+    return "#" + "".join(f"{round((v + m) * 255):02X}" for v in (r, g, b))
+
+
+def make_series(metas: Sequence[dict[str, Any]], folders: Sequence[Path]) -> list[Series]:
+    """Series for runs in order. Runs of the same device share its colour in shades and get their host
+    (or start time, or a number) appended to the label so every label is unique."""
+    names = [str((m.get("device") or {}).get("name") or "unknown device") for m in metas]
+    colors = device_colors(names)
+    hosts = [str(m.get("host") or "") for m in metas]
+    labels = list(names)
+    for name in set(names):
+        idx = [i for i, n in enumerate(names) if n == name]
+        if len(idx) < 2:
+            continue
+        if len({hosts[i] for i in idx}) == len(idx):
+            for i in idx:
+                labels[i] = f"{name} · {hosts[i]}"
+        else:
+            for i in idx:
+                labels[i] = f"{name} · {hosts[i]} {str(metas[i].get('started_utc') or '')[:16]}".rstrip()
+    seen: dict[str, int] = {}
+    for i, label in enumerate(labels):
+        seen[label] = seen.get(label, 0) + 1
+        if seen[label] > 1:
+            labels[i] = f"{label} #{seen[label]}"
+    shade_count: dict[str, int] = {}
+    out = []
+    for i, meta in enumerate(metas):
+        k = shade_count.get(names[i], 0)
+        shade_count[names[i]] = k + 1
+        out.append(Series(
+            run_id=str(meta.get("run_id")), label=labels[i], color=_shade(colors[names[i]], k),
+            device_name=names[i], vendor=str((meta.get("device") or {}).get("vendor") or ""), host=hosts[i],
+            folder=str(folders[i]), meta=meta,
+        ))  # fmt: skip
+    return out
+
+
+def load_report_data(paths: Iterable[str | Path], baseline: str | Path | None = None) -> ReportData:
+    """Load run folders (paths and globs, any mix of machines) into what the report draws.
+
+    The baseline (default: the first run) is added when it is not among `paths`.
+    """
+    folders = expand_paths(list(paths))
+    notes: list[str] = []
+    base_id: str | None = None
+    if baseline is not None:
+        base_folder = Path(baseline).resolve()
+        base_id = read_meta(base_folder).get("run_id")
+        if base_folder not in folders:
+            folders.insert(0, base_folder)
+    metas = load_meta(folders)
+    # Two copies of one run folder would draw one run twice under one id: keep the first.
+    keep, seen_ids = [], set()
+    for folder, meta in zip(folders, metas):
+        rid = meta.get("run_id")
+        if rid in seen_ids:
+            notes.append(f"run {rid} appears twice ({folder}); the second copy is left out")
+            continue
+        seen_ids.add(rid)
+        keep.append((folder, meta))
+    folders = [f for f, _ in keep]
+    metas = [m for _, m in keep]
+    series = make_series(metas, folders)
+    runs = load_runs(folders)
+    if "run_id" not in runs:
+        runs["run_id"] = pd.Series(dtype=object)
+    runs = runs[runs["run_id"].isin(seen_ids)].reset_index(drop=True)
+    label_of = {s.run_id: s.label for s in series}
+    color_of = {s.run_id: s.color for s in series}
+    runs["series"] = runs["run_id"].map(label_of)
+    runs["color"] = runs["run_id"].map(color_of)
+    telemetry = load_telemetry(folders)
+    by_id = {s.run_id: s for s in series}
+    return ReportData(runs=runs, telemetry=telemetry, series=series,
+                      baseline=by_id.get(base_id, series[0]) if base_id else series[0], notes=notes)  # fmt: skip
+
+
+# ------------------------------------------------------------------------------------------ headline metrics
+
+
+@dataclass(frozen=True)
+class Metric:
+    """A headline figure of one run: the best case of a kind (e.g. matmul bf16) and the row it came from."""
+
+    run_id: str
+    key: str  # stable id across runs, e.g. "matmul/bf16"
+    label: str  # display, e.g. "matmul bf16"
+    unit: str
+    value: float
+    higher_is_better: bool
+    row: int  # index into ReportData.runs
+
+
+def _ordered_groups(frame: pd.DataFrame, cols: list[str]) -> list[tuple[Any, pd.DataFrame]]:
+    return list(frame.groupby(cols, sort=True, dropna=True)) if all(c in frame for c in cols) else []
+
+
+def headline_metrics(data: ReportData) -> list[Metric]:
+    """Per run: best TFLOP/s per matmul precision, best D2D/H2D/D2H GB/s, best samples/s per training and
+    inference workload (model, precision), and J per sample at the best training configuration."""
+    ok = data.ok
+    if ok.empty or "throughput" not in ok:
+        return []
+    ok = ok[pd.to_numeric(ok["throughput"], errors="coerce").notna()]
+    out: list[Metric] = []
+
+    def best(frame: pd.DataFrame) -> int:
+        return int(pd.to_numeric(frame["throughput"], errors="coerce").idxmax())
+
+    bench = data.col("benchmark", ok).astype("string")
+    mm = ok[bench == "matmul"]
+    order = {d: i for i, d in enumerate(MATMUL_DTYPES)}
+    for (run_id, dtype), g in sorted(_ordered_groups(mm, ["run_id", "dtype"]), key=lambda kv: order.get(kv[0][1], 99)):
+        i = best(g)
+        out.append(Metric(run_id, f"matmul/{dtype}", f"matmul {dtype}", str(ok.at[i, "throughput_unit"]),
+                          float(ok.at[i, "throughput"]), True, i))  # fmt: skip
+    mem = ok[bench == "memory"]
+    korder = {"d2d": 0, "h2d": 1, "d2h": 2}
+    for (run_id, kind), g in sorted(_ordered_groups(mem, ["run_id", "kind"]), key=lambda kv: korder.get(kv[0][1], 9)):
+        i = best(g)
+        out.append(Metric(run_id, f"memory/{kind}", f"{str(kind).upper()} bandwidth",
+                          str(ok.at[i, "throughput_unit"]), float(ok.at[i, "throughput"]), True, i))  # fmt: skip
+    for name in ("train", "infer"):
+        part = ok[bench == name]
+        for (run_id, model, precision), g in _ordered_groups(part, ["run_id", "model", "precision"]):
+            i = best(g)
+            out.append(Metric(run_id, f"{name}/{model}/{precision}", f"{name} {model} {precision}",
+                              str(ok.at[i, "throughput_unit"]), float(ok.at[i, "throughput"]), True, i))  # fmt: skip
+            epw = ok.at[i, "energy_per_work"] if "energy_per_work" in ok else None
+            if name == "train" and is_num(epw) and float(epw) > 0:
+                unit = ok.at[i, "energy_per_work_unit"] if "energy_per_work_unit" in ok else "J/sample"
+                out.append(Metric(run_id, f"energy/{model}/{precision}", f"{model} {precision} energy",
+                                  str(unit), float(epw), False, i))  # fmt: skip
+    # Stable column order: as first met, matmul -> memory -> train/infer -> energy.
+    rank = {"matmul": 0, "memory": 1, "train": 2, "infer": 3, "energy": 4}
+    return sorted(out, key=lambda m: rank.get(m.key.split("/")[0], 9))
+
+
+def scorecard(data: ReportData, metrics: list[Metric] | None = None) -> pd.DataFrame:
+    """Per run and metric: value, ratio to the baseline (>1 is better, energy inverted), and per run the
+    geometric-mean score over the metrics it shares with the baseline."""
+    metrics = headline_metrics(data) if metrics is None else metrics
+    if not metrics:
+        return pd.DataFrame()
+    frame = pd.DataFrame([m.__dict__ for m in metrics])
+    base = frame[frame["run_id"] == data.baseline.run_id].set_index("key")["value"]
+    ratio = []
+    for m in metrics:
+        b = base.get(m.key)
+        if b is None or not is_num(b) or b <= 0 or m.value <= 0:
+            ratio.append(math.nan)
+        else:
+            ratio.append(m.value / b if m.higher_is_better else b / m.value)
+    frame["ratio"] = ratio
+    logs = np.log(frame["ratio"].where(frame["ratio"] > 0))
+    frame["score"] = frame["run_id"].map(np.exp(logs.groupby(frame["run_id"]).mean()))
+    frame["score_n"] = frame["run_id"].map(frame["ratio"].notna().groupby(frame["run_id"]).sum())
+    return frame
+
+
+# --------------------------------------------------------------------------------- environment differences
+
+
+@dataclass(frozen=True)
+class Difference:
+    """A difference between runs that can make a comparison unfair. `field` names the Runs-table column."""
+
+    field: str
+    message: str
+
+
+def _values(series: list[Series], get: Any) -> dict[str, Any]:
+    out = {}
+    for s in series:
+        value = get(s.meta)
+        if value not in (None, "", {}) and not (isinstance(value, float) and math.isnan(value)):
+            out[s.label] = value
+    return out
+
+
+def _listing(values: dict[str, Any], limit: int = 6) -> str:
+    groups: dict[str, list[str]] = {}
+    for label, value in values.items():
+        groups.setdefault(str(value), []).append(label)
+    parts = [f"{v} ({', '.join(ls[:3])}{', …' if len(ls) > 3 else ''})" for v, ls in groups.items()]
+    return "; ".join(parts[:limit]) + ("; …" if len(parts) > limit else "")
+
+
+def environment_differences(data: ReportData) -> list[Difference]:
+    """Differences in torch/CUDA/HIP version, power limit, TF32 and benchmark method version."""
+    out: list[Difference] = []
+    ser = data.series
+
+    def sw(key: str) -> Any:
+        return lambda m: (m.get("software") or {}).get(key)
+
+    for fld, getter, what in (
+        ("torch", sw("torch"), "torch version"),
+        ("cuda", sw("cuda"), "CUDA version"),
+        ("hip", sw("hip"), "HIP version"),
+    ):
+        vals = _values(ser, getter)
+        if len(set(map(str, vals.values()))) > 1:
+            out.append(Difference(fld, f"{what} differs: {_listing(vals)}"))
+    # Power limits differ between device models by design; within one model, or below the datasheet TDP,
+    # they change the result.
+    limits = _values(ser, lambda m: (m.get("telemetry") or {}).get("power_limit_w"))
+    by_device: dict[str, dict[str, Any]] = {}
+    for s in ser:
+        if s.label in limits:
+            by_device.setdefault(s.device_name, {})[s.label] = limits[s.label]
+    for device, vals in by_device.items():
+        if len({float(v) for v in vals.values()}) > 1:
+            out.append(Difference("power_limit", f"power limit differs between runs of {device}: "
+                                  f"{_listing({k: f'{float(v):g} W' for k, v in vals.items()})}"))  # fmt: skip
+    match = _spec_matcher()
+    if match is not None:
+        for s in ser:
+            limit = limits.get(s.label)
+            spec = match(s.device_name, (s.meta.get("device") or {}).get("memory_bytes"), limit)
+            if spec is not None and is_num(limit) and float(limit) < 0.95 * spec.tdp_w:
+                out.append(Difference("power_limit", f"{s.label} ran at a {float(limit):g} W power limit, below "
+                                      f"its {spec.tdp_w:g} W datasheet TDP"))  # fmt: skip
+    runs = data.runs
+    if "tf32" in runs and "case_id" in runs:
+        flags = runs[runs["tf32"].notna()].groupby("case_id")["tf32"].agg(lambda s: len(set(map(bool, s))))
+        mixed = sorted(flags[flags > 1].index)
+        if mixed:
+            out.append(Difference("tf32", f"TF32 was on in some runs and off in others for {len(mixed)} case(s), "
+                                  f"e.g. {', '.join(mixed[:3])}"))  # fmt: skip
+    if "benchmark_version" in runs and "benchmark" in runs:
+        for bench, g in runs[runs["benchmark_version"].notna()].groupby("benchmark"):
+            per_run = g.groupby("run_id")["benchmark_version"].first()
+            if per_run.nunique() > 1:
+                vals = {data.by_run[r].label: f"v{int(v)}" for r, v in per_run.items() if r in data.by_run}
+                out.append(Difference("versions", f"{bench} method version differs ({_listing(vals)}): "
+                                      "its numbers measure different things"))  # fmt: skip
+    return out
+
+
+def _spec_matcher() -> Any:
+    """`gpubench.specs.match_device` when the catalog module is there; the report works without it."""
+    try:
+        from gpubench.specs import match_device
+    except ImportError:
+        return None
+    return match_device
+
+
+def device_spec(series: Series) -> Any:
+    """The datasheet entry of a run's device (gpubench.specs), or None when unknown or unavailable."""
+    match = _spec_matcher()
+    if match is None:
+        return None
+    dev = series.meta.get("device") or {}
+    limit = (series.meta.get("telemetry") or {}).get("power_limit_w")
+    return match(series.device_name, dev.get("memory_bytes"), limit)
+
+
+# --------------------------------------------------------------------------------------------- downsampling
+
+
+def downsample_minmax(t: np.ndarray, y: np.ndarray, max_points: int) -> np.ndarray:
+    """Indices of at most `max_points` samples keeping each bucket's minimum and maximum, in time order.
+
+    Display only (storage keeps every sample). Averaging would hide exactly what a power trace is read
+    for: short spikes and dips.
+    """
+    n = len(y)
+    if n <= max_points:
+        return np.arange(n)
+    buckets = max(1, max_points // 2)
+    edges = np.linspace(0, n, buckets + 1).astype(np.int64)
+    vals = np.where(np.isfinite(y), y, np.nan)
+    keep = []
+    for lo, hi in zip(edges[:-1], edges[1:]):
+        if hi <= lo:
+            continue
+        chunk = vals[lo:hi]
+        if np.isnan(chunk).all():
+            keep.append(lo)
+            continue
+        keep.append(lo + int(np.nanargmin(chunk)))
+        keep.append(lo + int(np.nanargmax(chunk)))
+    return np.unique(np.asarray(keep, dtype=np.int64))
+
+
+def matmul_bytes(dtype: str, m: float, n: float, k: float) -> float:
+    """Bytes a GEMM must move at least once: read A (m x k) and B (k x n), write C (m x n)."""
+    size = ELEMENT_BYTES.get(str(dtype))
+    if size is None:
+        return math.nan
+    out_size = OUTPUT_BYTES.get(str(dtype), size)
+    return float(m * k * size + k * n * size + m * n * out_size)

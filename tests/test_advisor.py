@@ -1,0 +1,433 @@
+"""Purchase advice on small hand-made result frames: TCO arithmetic, estimates, budget, prices files."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import pytest
+
+from gpubench.advisor import COLUMNS, available_workloads, load_prices, recommend
+from gpubench.errors import GpubenchError
+from gpubench.specs import load_catalog
+
+GIB = 2**30
+RTX4090 = {"device_name": "NVIDIA GeForce RTX 4090", "device_vendor": "nvidia",
+           "device_memory_bytes": 25_393_692_672, "power_limit_w": 450.0}  # fmt: skip
+H100 = {"device_name": "NVIDIA H100 80GB HBM3", "device_vendor": "nvidia",
+        "device_memory_bytes": 85_520_809_984, "power_limit_w": 700.0}  # fmt: skip
+CPU = {"device_name": "AMD EPYC 7763 64-Core Processor", "device_vendor": "cpu",
+       "device_memory_bytes": 512 * GIB, "power_limit_w": float("nan")}  # fmt: skip
+LIFETIME_H = 24 * 365 * 3  # the defaults: 24 h a day for 3 years
+
+
+def row(device: dict, benchmark: str, throughput: float, power_w: float | None = 400.0, **params) -> dict:
+    """One result row with the columns load_runs gives (params flattened, as the store writes them)."""
+    unit = {"matmul": "TFLOP/s", "memory": "GB/s"}.get(benchmark, "samples/s")
+    return {
+        "run_id": params.pop("run_id", f"run-{device['device_name']}"),
+        "case_id": f"{benchmark}[...]",
+        "benchmark": benchmark,
+        "status": params.pop("status", "ok"),
+        "throughput": throughput,
+        "throughput_unit": unit,
+        "median_s": 0.01, "p10_s": 0.009, "p90_s": 0.011,
+        "work_per_step": 1.0, "work_unit": "sample",
+        "host": "box",
+        "energy_j": (power_w or math.nan) * 10, "avg_power_w": power_w if power_w is not None else math.nan,
+        "peak_power_w": (power_w or math.nan) * 1.1, "energy_above_idle_j": math.nan, "n_reps": 100,
+        **device,
+        **params,
+    }  # fmt: skip
+
+
+def frame(*rows: dict) -> pd.DataFrame:
+    return pd.DataFrame(list(rows))
+
+
+@pytest.fixture(scope="module")
+def catalog():
+    return load_catalog()
+
+
+def subset(catalog, *slugs):
+    return {s: catalog[s] for s in slugs}
+
+
+# ------------------------------------------------------------------------------------------ arithmetic
+
+
+def test_tco_arithmetic_by_hand(catalog):
+    df = frame(row(RTX4090, "train", 1000.0, 400.0, model="resnet50", precision="amp_bf16", batch=128))
+    out = recommend(df, "resnet50/amp_bf16", catalog=subset(catalog, "rtx-4090"))
+    assert list(out.columns) == list(COLUMNS)
+    r = out.iloc[0]
+    # 400 W for 26,280 h = 10,512 kWh; at 0.15 USD/kWh = 1,576.80 USD; plus the 1,599 USD launch price.
+    assert r["price_usd"] == 1599 and r["price_source"] == "catalog launch price"
+    assert r["energy_cost_usd"] == pytest.approx(1576.8)
+    assert r["tco_usd"] == pytest.approx(3175.8)
+    # 1,000 samples/s for 26,280 h = 94.608e9 samples.
+    assert r["tco_per_unit_usd"] == pytest.approx(3175.8 / 94.608e9)
+    assert r["throughput_per_usd"] == pytest.approx(1000 / 1599)
+    assert r["throughput_per_w"] == pytest.approx(2.5)
+    assert r["work_unit"] == "samples"
+    assert r["basis"] == "measured" and r["rank"] == 1
+
+
+def test_tco_uses_the_lifetime_and_electricity_price_given(catalog):
+    df = frame(row(RTX4090, "matmul", 150.0, 400.0, dtype="bf16"))
+    out = recommend(
+        df, "matmul/bf16", kwh_price=0.30, hours_per_day=8, years=2, catalog=subset(catalog, "rtx-4090")
+    )
+    r = out.iloc[0]
+    hours = 8 * 365 * 2
+    assert out.attrs["lifetime_hours"] == hours
+    assert r["energy_cost_usd"] == pytest.approx(0.4 * hours * 0.30)
+    assert r["tco_per_unit_usd"] == pytest.approx((1599 + 0.4 * hours * 0.30) / (150.0 * hours * 3600))
+    assert r["work_unit"] == "TFLOP"
+
+
+def test_best_configuration_per_device_and_bad_rows_ignored(catalog):
+    df = frame(
+        row(RTX4090, "matmul", 120.0, dtype="bf16", m=2048),
+        row(RTX4090, "matmul", 160.0, 430.0, dtype="bf16", m=8192),
+        row(RTX4090, "matmul", 9999.0, dtype="bf16", m=4096, status="wrong"),  # fast but wrong: never counts
+        row(RTX4090, "matmul", 8888.0, dtype="bf16", m=1024, status="failed"),
+        row(RTX4090, "matmul", 80.0, dtype="fp32", m=8192),
+    )
+    out = recommend(df, "matmul/bf16", catalog=subset(catalog, "rtx-4090"))
+    assert len(out) == 1
+    assert out.iloc[0]["throughput"] == 160.0
+    assert out.iloc[0]["avg_power_w"] == 430.0  # power of the same (best) row
+
+
+def test_nested_params_column_is_understood(catalog):
+    r = row(RTX4090, "train", 900.0)
+    r["params"] = {"model": "gpt2", "precision": "amp_fp16", "batch": 8, "mode": "train"}
+    df = frame(r)
+    assert available_workloads(df) == ["gpt2/amp_fp16"]
+    assert recommend(df, "gpt2/amp_fp16", catalog=subset(catalog, "rtx-4090")).iloc[0]["throughput"] == 900.0
+
+
+def test_inference_rows_are_their_own_workload(catalog):
+    df = frame(
+        row(RTX4090, "train", 1000.0, model="resnet50", precision="amp_bf16"),
+        row(RTX4090, "infer", 4000.0, model="resnet50", precision="amp_bf16"),
+    )
+    assert available_workloads(df) == ["resnet50/amp_bf16", "resnet50/amp_bf16/infer"]
+    cat = subset(catalog, "rtx-4090")
+    assert recommend(df, "resnet50/amp_bf16", catalog=cat).iloc[0]["throughput"] == 1000.0
+    assert recommend(df, "resnet50/amp_bf16/train", catalog=cat).iloc[0]["throughput"] == 1000.0
+    assert recommend(df, "resnet50/amp_bf16/infer", catalog=cat).iloc[0]["throughput"] == 4000.0
+
+
+def test_unknown_workload_lists_the_available_ones(catalog):
+    df = frame(
+        row(RTX4090, "matmul", 150.0, dtype="bf16"),
+        row(RTX4090, "train", 1.0, model="lstm", precision="fp32"),
+    )
+    with pytest.raises(GpubenchError) as info:
+        recommend(df, "matmul/fp8", catalog=catalog)
+    message = str(info.value)
+    assert "matmul/fp8" in message and "matmul/bf16" in message and "lstm/fp32" in message
+    assert "\n" not in message
+
+
+def test_empty_results_say_so():
+    df = frame(row(RTX4090, "matmul", 150.0, dtype="bf16", status="failed"))
+    with pytest.raises(GpubenchError, match="no ok rows"):
+        recommend(df, "matmul/bf16")
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"hours_per_day": 25},
+        {"hours_per_day": 0},
+        {"years": 0},
+        {"kwh_price": -1},
+        {"budget_usd": -5},
+        {"price_kind": "refurbished"},
+    ],  # fmt: skip
+)
+def test_bad_arguments_are_user_errors(kwargs):
+    df = frame(row(RTX4090, "matmul", 150.0, dtype="bf16"))
+    with pytest.raises(GpubenchError):
+        recommend(df, "matmul/bf16", **kwargs)
+
+
+# ------------------------------------------------------------------------------------------- estimates
+
+
+def test_unmeasured_catalog_devices_are_labelled_estimates(catalog):
+    df = frame(row(RTX4090, "matmul", 150.0, 400.0, dtype="bf16"))
+    out = recommend(df, "matmul/bf16", catalog=subset(catalog, "rtx-4090", "rtx-3090"))
+    by_slug = out.set_index("slug")
+    assert by_slug.loc["rtx-4090", "basis"] == "measured"
+    assert by_slug.loc["rtx-4090", "throughput"] == 150.0  # never altered by the estimates
+    est = by_slug.loc["rtx-3090"]
+    assert est["basis"] == "estimate from NVIDIA GeForce RTX 4090"
+    assert est["throughput"] == pytest.approx(150.0 * 71 / 165.2)
+    # Power: the same fraction of TDP the reference drew (400 of 450 W), applied to the 3090's 350 W.
+    assert est["avg_power_w"] == pytest.approx(350 * 400 / 450)
+    assert est["n_runs"] == 0
+
+    plain = recommend(df, "matmul/bf16", catalog=subset(catalog, "rtx-4090", "rtx-3090"), estimates=False)
+    assert list(plain["basis"]) == ["measured"]
+
+
+def test_memory_workload_scales_estimates_by_bandwidth(catalog):
+    df = frame(
+        row(H100, "memory", 3000.0, 500.0, kind="d2d", size_bytes=2**31),
+        row(H100, "memory", 50.0, kind="h2d"),
+    )
+    assert available_workloads(df) == ["memory/d2d"]
+    out = recommend(df, "memory/d2d", catalog=subset(catalog, "h100-sxm", "h200-sxm"))
+    est = out.set_index("slug").loc["h200-sxm"]
+    assert est["throughput"] == pytest.approx(3000.0 * 4800 / 3350)
+    assert est["basis"].startswith("estimate from NVIDIA H100 SXM")
+
+
+def test_estimates_come_from_the_same_vendor_when_possible(catalog):
+    df = frame(row(H100, "matmul", 700.0, dtype="bf16"), row(RTX4090, "matmul", 150.0, dtype="bf16"))
+    out = recommend(df, "matmul/bf16", catalog=subset(catalog, "h100-sxm", "rtx-4090", "mi300x", "rtx-5090"))
+    basis = dict(zip(out["slug"], out["basis"], strict=True))
+    assert basis["rtx-5090"] == "estimate from NVIDIA GeForce RTX 4090"  # nearest bf16 peak among NVIDIA
+    assert basis["mi300x"] == "estimate from NVIDIA H100 SXM"  # no AMD measured: nearest peak
+
+
+def test_cards_that_cannot_hold_the_workload_are_marked_and_ranked_last(catalog):
+    df = frame(row(RTX4090, "train", 1000.0, 400.0, model="resnet50", precision="amp_bf16", batch=256,
+                   peak_memory_bytes=20 * GIB))  # fmt: skip
+    out = recommend(df, "resnet50/amp_bf16", catalog=subset(catalog, "rtx-4090", "rtx-3080", "rtx-3090"))
+    by_slug = out.set_index("slug")
+    assert by_slug.loc["rtx-3080", "fits_memory"] == False  # noqa: E712
+    assert "needs 20.0 GB" in by_slug.loc["rtx-3080", "notes"]
+    assert bool(by_slug.loc["rtx-3090", "fits_memory"]) and bool(by_slug.loc["rtx-4090", "fits_memory"])
+    assert by_slug.loc["rtx-3080", "required_memory_gb"] == pytest.approx(20.0)
+    assert out.iloc[-1]["slug"] == "rtx-3080"  # cheapest per sample on paper, but it does not fit
+
+
+def test_required_memory_comes_from_any_run_that_measured_it(catalog):
+    df = frame(
+        row(
+            RTX4090, "train", 1000.0, model="resnet50", precision="amp_bf16", batch=256
+        ),  # no peak memory here
+        row(
+            H100,
+            "train",
+            2600.0,
+            model="resnet50",
+            precision="amp_bf16",
+            batch=256,
+            peak_memory_bytes=40 * GIB,
+        ),
+    )
+    out = recommend(df, "resnet50/amp_bf16", catalog=subset(catalog, "rtx-4090", "h100-sxm", "rtx-5090"))
+    est = out.set_index("slug").loc["rtx-5090"]
+    assert est["required_memory_gb"] == pytest.approx(40.0)
+    assert est["fits_memory"] == False  # noqa: E712  (32 GB card)
+
+
+# ------------------------------------------------------------------------------------ budget and prices
+
+
+def test_budget_drops_dearer_and_unpriced_devices(catalog):
+    df = frame(row(RTX4090, "matmul", 150.0, dtype="bf16"), row(H100, "matmul", 700.0, dtype="bf16"))
+    cat = subset(catalog, "rtx-4090", "h100-sxm", "rtx-3080")
+    everything = recommend(df, "matmul/bf16", catalog=cat)
+    assert set(everything["slug"]) == {"rtx-4090", "h100-sxm", "rtx-3080"}
+    cheap = recommend(df, "matmul/bf16", budget_usd=1000, catalog=cat)
+    assert list(cheap["slug"]) == ["rtx-3080"]  # 4090 costs 1,599; the H100 has no known price
+    assert list(cheap["rank"]) == [1]
+    priced = recommend(
+        df, "matmul/bf16", budget_usd=30_000, prices={"h100-sxm": {"new_usd": 25_000}}, catalog=cat
+    )
+    assert set(priced["slug"]) == {"rtx-4090", "h100-sxm", "rtx-3080"}
+
+
+def _write_prices(tmp_path):
+    csv_path = tmp_path / "prices.csv"
+    csv_path.write_text(
+        "device,new_usd,used_usd,cloud_usd_per_hour\n"
+        "rtx-4090,1800,1200,0.40\n"
+        'NVIDIA H100 80GB HBM3,"$25,000",,2.50\n'
+        "AMD EPYC 7763 64-Core Processor,7000,,\n"
+    )
+    toml_path = tmp_path / "prices.toml"
+    toml_path.write_text(
+        "[rtx-4090]\nnew_usd = 1800\nused_usd = 1200\ncloud_usd_per_hour = 0.40\n\n"
+        '["NVIDIA H100 80GB HBM3"]\nnew_usd = 25_000\ncloud_usd_per_hour = 2.5\n\n'
+        '[[prices]]\ndevice = "AMD EPYC 7763 64-Core Processor"\nnew = 7000\n'
+    )
+    return csv_path, toml_path
+
+
+def test_prices_files_csv_and_toml_read_the_same(tmp_path):
+    csv_path, toml_path = _write_prices(tmp_path)
+    from_csv, from_toml = load_prices(csv_path), load_prices(toml_path)
+    assert from_csv == from_toml
+    assert from_csv["rtx-4090"] == {"new_usd": 1800.0, "used_usd": 1200.0, "cloud_usd_per_hour": 0.40}
+    assert from_csv["NVIDIA H100 80GB HBM3"] == {
+        "new_usd": 25000.0,
+        "used_usd": None,
+        "cloud_usd_per_hour": 2.5,
+    }
+
+
+def test_prices_override_catalog_and_reach_every_kind_of_device(tmp_path, catalog):
+    csv_path, _ = _write_prices(tmp_path)
+    prices = load_prices(csv_path)
+    df = frame(
+        row(RTX4090, "matmul", 150.0, 400.0, dtype="bf16"),
+        row(H100, "matmul", 700.0, 650.0, dtype="bf16"),
+        row(CPU, "matmul", 2.0, 280.0, dtype="bf16"),
+    )
+    out = recommend(
+        df, "matmul/bf16", prices=prices, catalog=subset(catalog, "rtx-4090", "h100-sxm")
+    ).set_index("device")
+    assert out.loc["NVIDIA GeForce RTX 4090", "price_usd"] == 1800  # the file beats the launch price
+    assert out.loc["NVIDIA GeForce RTX 4090", "price_source"] == "prices file (new)"
+    assert out.loc["NVIDIA H100 SXM", "price_usd"] == 25_000  # keyed by torch name, resolved to the entry
+    assert out.loc["AMD EPYC 7763 64-Core Processor", "price_usd"] == 7000  # not in the catalog: raw name
+    assert out.loc["NVIDIA H100 SXM", "cloud_usd_per_unit"] == pytest.approx(2.5 / (700.0 * 3600))
+
+    used = recommend(
+        df, "matmul/bf16", prices=prices, price_kind="used", catalog=subset(catalog, "rtx-4090", "h100-sxm")
+    )
+    used = used.set_index("device")
+    assert used.loc["NVIDIA GeForce RTX 4090", "price_usd"] == 1200
+    assert math.isnan(used.loc["NVIDIA H100 SXM", "price_usd"])  # no used price, and launch prices are new
+
+
+def test_unmatched_price_keys_are_reported(catalog):
+    df = frame(row(RTX4090, "matmul", 150.0, dtype="bf16"))
+    out = recommend(
+        df, "matmul/bf16", prices={"Voodoo 5 6000": {"new_usd": 600.0}}, catalog=subset(catalog, "rtx-4090")
+    )
+    assert out.attrs["unused_prices"] == ["Voodoo 5 6000"]
+
+
+def test_gcd_devices_pay_half_the_card_price(catalog):
+    gcd = {"device_name": "AMD Instinct MI250X/MI250", "device_vendor": "amd", "device_memory_bytes": 68_702_699_520,
+           "power_limit_w": 560.0, "device_multiprocessors": 110}  # fmt: skip
+    df = frame(row(gcd, "matmul", 150.0, 250.0, dtype="bf16"))
+    out = recommend(
+        df, "matmul/bf16", prices={"mi250x-gcd": {"new_usd": 10_000.0}}, catalog=subset(catalog, "mi250x-gcd")
+    )
+    r = out.iloc[0]
+    assert r["device"] == "AMD Instinct MI250X (one GCD)"
+    assert r["price_usd"] == 5000
+    assert recommend(df, "matmul/bf16", budget_usd=9000, prices={"mi250x-gcd": {"new_usd": 10_000.0}},
+                     catalog=subset(catalog, "mi250x-gcd")).empty  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "complaint"),
+    [
+        ("p.csv", "device,new_usd\nrtx-4090,-5\n", "non-negative"),
+        ("p.csv", "device,new_usd,colour\nrtx-4090,5,red\n", "unknown price field"),
+        ("p.csv", "gpu,new_usd\nrtx-4090,5\n", "'device' column"),
+        ("p.csv", "device,new_usd\nrtx-4090,cheap\n", "expected a number"),
+        ("p.csv", "device,new_usd\nrtx-4090,\n", "no price given"),
+        ("p.toml", "[rtx-4090]\nnew_usd = true\n", "expected a number"),
+        ("p.toml", "[rtx-4090\n", "not valid TOML"),
+        ("p.toml", "rtx = 5\n", "expected a table"),
+        ("p.json", "{}", ".csv or .toml"),
+        ("p.csv", "device,new_usd\n", "no prices"),
+    ],
+)
+def test_bad_prices_files_are_user_errors(tmp_path, name, text, complaint):
+    path = tmp_path / name
+    path.write_text(text)
+    with pytest.raises(GpubenchError) as info:
+        load_prices(path)
+    assert complaint in str(info.value)
+    assert name in str(info.value)
+
+
+def test_missing_prices_file(tmp_path):
+    with pytest.raises(GpubenchError, match="not found"):
+        load_prices(tmp_path / "nope.csv")
+
+
+# ------------------------------------------------------------------------------------------------- CLI
+
+
+@pytest.fixture
+def cli_runs(monkeypatch, tmp_path):
+    """`gpubench recommend` on a hand-made frame: load_runs is replaced, so no run folder is needed."""
+    import gpubench
+
+    df = frame(
+        row(RTX4090, "train", 1000.0, 400.0, model="resnet50", precision="amp_bf16", batch=256),
+        row(H100, "train", 2600.0, 650.0, model="resnet50", precision="amp_bf16", batch=256),
+    )
+    monkeypatch.setattr(gpubench, "load_runs", lambda paths, **kw: df)
+    return tmp_path
+
+
+def test_cli_recommend_json(cli_runs):
+    import json
+
+    from typer.testing import CliRunner
+
+    from gpubench.cli import app
+
+    prices = cli_runs / "p.toml"
+    prices.write_text('["NVIDIA H100 80GB HBM3"]\nnew_usd = 25000\n')
+    result = CliRunner().invoke(
+        app,
+        [
+            "recommend",
+            str(cli_runs),
+            "-w",
+            "resnet50/amp_bf16",
+            "--prices",
+            str(prices),
+            "--json",
+            "--years",
+            "2",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["inputs"]["years"] == 2 and data["inputs"]["workload"] == "resnet50/amp_bf16"
+    by_slug = {d["slug"]: d for d in data["devices"]}
+    assert by_slug["h100-sxm"]["price_usd"] == 25000 and by_slug["h100-sxm"]["basis"] == "measured"
+    assert by_slug["rtx-4090"]["tco_usd"] == pytest.approx(1599 + 0.4 * 24 * 365 * 2 * 0.15)
+    assert by_slug["h200-sxm"]["basis"] == "estimate from NVIDIA H100 SXM"
+    assert by_slug["h200-sxm"]["price_usd"] is None  # strict JSON: NaN became null
+
+
+def test_cli_recommend_table_and_errors(cli_runs):
+    from typer.testing import CliRunner
+
+    from gpubench.cli import app
+
+    runner = CliRunner()
+    ok = runner.invoke(app, ["recommend", str(cli_runs), "-w", "resnet50/amp_bf16", "--budget", "2000"])
+    assert ok.exit_code == 0, ok.output
+    assert "RTX 4090" in ok.output and "H100" not in ok.output  # no price known: over any budget
+    bad = runner.invoke(app, ["recommend", str(cli_runs), "-w", "vgg16/fp32"])
+    assert bad.exit_code == 2
+    assert "unknown workload" in bad.output and "resnet50/amp_bf16" in bad.output
+    assert "Traceback" not in bad.output
+
+
+def test_cli_specs():
+    import json
+
+    from typer.testing import CliRunner
+
+    from gpubench.cli import app
+
+    runner = CliRunner()
+    listing = runner.invoke(app, ["specs", "--json"])
+    assert listing.exit_code == 0
+    assert {r["slug"] for r in json.loads(listing.stdout)} >= {"h100-sxm", "mi300x", "rtx-4090"}
+    one = runner.invoke(app, ["specs", "--match", "NVIDIA H100 PCIe", "--json"])
+    assert one.exit_code == 0
+    assert json.loads(one.stdout)["figures"]["peak.bf16"]["value"] == 756.5
+    none = runner.invoke(app, ["specs", "--match", "NVIDIA GeForce GTX 1080"])
+    assert none.exit_code == 2 and "matches no catalog entry" in none.output
