@@ -135,9 +135,11 @@ def list_(as_json: Annotated[bool, typer.Option("--json", help="machine-readable
 
 def _summary_table(rows: list[dict[str, Any]]) -> Table:
     table = Table(title="summary", title_justify="left")
-    for col, just in (("case", "left"), ("status", "left"), ("throughput", "right"), ("unit", "left"),
-                      ("p10-p90", "right"), ("% peak", "right"), ("W", "right"), ("notes", "left")):  # fmt: skip
+    table.add_column("case", no_wrap=True)
+    for col, just in (("status", "left"), ("throughput", "right"), ("unit", "left"), ("p10-p90", "right"),
+                      ("% peak", "right"), ("W", "right")):  # fmt: skip
         table.add_column(col, justify=just)  # type: ignore[arg-type]
+    table.add_column("notes", overflow="ellipsis", max_width=60, no_wrap=True)
     colours = {"ok": "green", "skipped": "yellow", "failed": "red", "wrong": "bold red"}
     for r in rows:
         notes = []
@@ -225,7 +227,7 @@ def run(
         dev = store.meta["device"]
         err_console.print(f"[bold]{_escape(dev['name'])}[/] ({dev['vendor']}) - suite {loaded.name}: "
                           f"{len(todo)} case(s) to run" + (f", {done} already done" if done else "")
-                          + f"\nrun folder: {store.folder}")  # fmt: skip
+                          + f"\nrun folder: {store.folder}", soft_wrap=True)  # fmt: skip
         tel = store.meta.get("telemetry", {})
         if tel.get("reason"):
             err_console.print(f"[yellow]telemetry: {_escape(tel['reason'])}[/]")
@@ -248,14 +250,14 @@ def run(
     sweeps = _sweep_table(outcome.rows)
     if sweeps is not None:
         console.print(sweeps)
-    console.print(f"results: {outcome.folder}")
+    console.print(f"results: {outcome.folder}", soft_wrap=True)
     if outcome.interrupted:
         raise fail(f"interrupted: {len(outcome.rows)} finished case(s) kept; continue with --resume {outcome.folder}", 130)
     if report:
         from gpubench.report import render_report
 
         path = render_report([outcome.folder])
-        console.print(f"report: {path}")
+        console.print(f"report: {path}", soft_wrap=True)
     if outcome.any_failed:
         raise typer.Exit(1)
 
@@ -410,23 +412,33 @@ def recommend(
         return
     a = out.attrs
     unit = next((u for u in out["work_unit"] if isinstance(u, str)), "unit")
+    rate = next((u for u in out["throughput_unit"] if isinstance(u, str)), "")
     title = (f"{a['workload']}: {a['hours_per_day']:g} h/day for {a['years']:g} years at {a['kwh_price']:g} USD/kWh"
              + (f", budget {a['budget_usd']:,.0f} USD" if a["budget_usd"] is not None else ""))  # fmt: skip
+    show_fits = bool(out["fits_memory"].map(lambda v: _json_safe(v) is not None).any())
+    show_notes = bool((out["notes"].fillna("") != "").any())
     table = Table(title=_escape(title), title_justify="left")
-    heads = ("#", "device", "basis", "throughput", "USD", "per 1k USD", "W", "per W", "TCO USD",
-             f"USD per M {unit}", "fits", "notes")  # fmt: skip
+    heads = ["#", "device", "basis", rate, "USD", "/1k USD", "W", "/W", "TCO USD", f"USD/M {unit}"]
+    heads += ["fits"] * show_fits + ["notes"] * show_notes
     for h in heads:
-        table.add_column(_escape(h), justify="left" if h in ("device", "basis", "notes") else "right")
+        text = h in ("device", "basis", "notes")
+        table.add_column(
+            _escape(h), justify="left" if text else "right", overflow="fold", min_width=12 if text else 3
+        )
     for r in out.to_dict(orient="records"):
         per_kusd = r["throughput_per_usd"] * 1000 if _json_safe(r["throughput_per_usd"]) is not None else None
         per_m = r["tco_per_unit_usd"] * 1e6 if _json_safe(r["tco_per_unit_usd"]) is not None else None
-        fits = {True: "yes", False: "NO"}.get(_json_safe(r["fits_memory"]), "-")
-        cells = [str(r["rank"]), _escape(r["device"]), _escape(r["basis"]),
-                 f"{_fmt(r['throughput'])} {_escape(r['throughput_unit'] or '')}", _fmt(_json_safe(r["price_usd"])),
-                 _fmt(per_kusd), _fmt(_json_safe(r["avg_power_w"])), _fmt(_json_safe(r["throughput_per_w"])),
-                 _fmt(_json_safe(r["tco_usd"])), _fmt(per_m, 4), fits, _escape(r["notes"])]  # fmt: skip
+        cells = [str(r["rank"]), _escape(r["device"]), _escape(r["basis"]), _fmt(r["throughput"]),
+                 _fmt(_json_safe(r["price_usd"])), _fmt(per_kusd), _fmt(_json_safe(r["avg_power_w"])),
+                 _fmt(_json_safe(r["throughput_per_w"])), _fmt(_json_safe(r["tco_usd"])), _fmt(per_m, 4)]  # fmt: skip
+        if show_fits:
+            cells.append({True: "yes", False: "NO"}.get(_json_safe(r["fits_memory"]), "-"))
+        if show_notes:
+            cells.append(_escape(r["notes"]))
         table.add_row(*cells, style="dim" if r["basis"] != "measured" else None)
     console.print(table)
+    if out.empty:
+        console.print("no device left: none has a known price within the budget (add prices with --prices)")
     if a.get("unused_prices"):
         err_console.print(
             f"prices matched no device: {_escape(', '.join(a['unused_prices']))}", highlight=False

@@ -1,0 +1,483 @@
+"""Plotly figures from ReportData. A run keeps its colour in every figure; every string that came from a
+results file goes through `esc` (Plotly renders a subset of HTML in names, ticks and hover text)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from gpubench.report.data import (
+    MATMUL_DTYPES,
+    Metric,
+    ReportData,
+    Series,
+    downsample_minmax,
+    esc,
+    fmt_num,
+    is_num,
+    matmul_bytes,
+)
+
+TELEMETRY_POINTS = 1200
+"""Points per telemetry trace after downsampling (display only)."""
+
+_TEMPLATE = go.layout.Template(
+    layout=go.Layout(
+        font=dict(family="system-ui, -apple-system, 'Segoe UI', Roboto, Helvetica, Arial, sans-serif", size=12,
+                  color="#222"),
+        paper_bgcolor="white", plot_bgcolor="white",
+        xaxis=dict(gridcolor="#e5e5e5", zerolinecolor="#ccc", linecolor="#999", ticks="outside"),
+        yaxis=dict(gridcolor="#e5e5e5", zerolinecolor="#ccc", linecolor="#999", ticks="outside"),
+        hoverlabel=dict(align="left"),
+        margin=dict(l=70, r=20, t=50, b=60),
+        legend=dict(font=dict(size=11)),
+    )
+)  # fmt: skip
+HOVER = "%{hovertext}<extra></extra>"
+
+
+def new_figure(title: str, height: int = 420, **layout: Any) -> go.Figure:
+    """An empty figure with the report's look. `title` must already be escaped."""
+    fig = go.Figure()
+    fig.update_layout(template=_TEMPLATE, title=dict(text=title, x=0.01, font=dict(size=15)), height=height,
+                      **layout)  # fmt: skip
+    return fig
+
+
+def _row_value(row: pd.Series, name: str) -> Any:
+    return row[name] if name in row.index else None
+
+
+def row_hover(series: Series, row: pd.Series, value_col: str = "throughput", unit: str | None = None) -> str:
+    """Hover text for one measured case: value, spread, repetitions, run id (all escaped)."""
+    unit = unit if unit is not None else str(_row_value(row, "throughput_unit") or "")
+    parts = [f"<b>{esc(series.label)}</b>", esc(_row_value(row, "case_id"))]
+    value = _row_value(row, value_col)
+    line = f"{fmt_num(value, 4)} {esc(unit)}"
+    lo, hi = _row_value(row, "throughput_p10"), _row_value(row, "throughput_p90")
+    if value_col == "throughput" and is_num(lo) and is_num(hi):
+        line += f" (p10–p90 {fmt_num(lo, 4)}–{fmt_num(hi, 4)})"
+    parts.append(line)
+    n, cov = _row_value(row, "n_reps"), _row_value(row, "cov")
+    stats = []
+    if is_num(n):
+        stats.append(f"{int(n)} reps")
+    if is_num(cov):
+        stats.append(f"CoV {100 * float(cov):.1f}%")
+    if _row_value(row, "noisy") is True:
+        stats.append("noisy")
+    if stats:
+        parts.append(" · ".join(stats))
+    parts.append(f"run {esc(series.run_id)}")
+    return "<br>".join(parts)
+
+
+def _spread(frame: pd.DataFrame) -> dict[str, Any] | None:
+    """Asymmetric p10-p90 error bars of throughput (visible only where both are known)."""
+    if "throughput_p10" not in frame or "throughput_p90" not in frame:
+        return None
+    thr = pd.to_numeric(frame["throughput"], errors="coerce").to_numpy(float)
+    lo = pd.to_numeric(frame["throughput_p10"], errors="coerce").to_numpy(float)
+    hi = pd.to_numeric(frame["throughput_p90"], errors="coerce").to_numpy(float)
+    plus, minus = np.clip(hi - thr, 0, None), np.clip(thr - lo, 0, None)
+    if not np.isfinite(plus).any():
+        return None
+    return dict(type="data", symmetric=False, array=np.nan_to_num(plus), arrayminus=np.nan_to_num(minus),
+                thickness=1.2, width=3, color="#444")  # fmt: skip
+
+
+def _best_rows(frame: pd.DataFrame, by: Sequence[str], value: str = "throughput") -> pd.DataFrame:
+    if frame.empty or any(c not in frame for c in by):
+        return frame.iloc[0:0]
+    vals = pd.to_numeric(frame[value], errors="coerce")
+    frame = frame[vals.notna()]
+    if frame.empty:
+        return frame
+    idx = pd.to_numeric(frame[value], errors="coerce").groupby([frame[c] for c in by], dropna=True).idxmax()
+    return frame.loc[idx.to_numpy()]
+
+
+def grouped_bars(data: ReportData, frame: pd.DataFrame, category: pd.Series, title: str, y_title: str,
+                 value: str = "throughput", order: Sequence[str] | None = None, error: bool = True,
+                 unit: str | None = None, height: int = 420) -> go.Figure:  # fmt: skip
+    """One bar per run and category (categories escaped), hover with value, spread, reps and run id."""
+    fig = new_figure(title, height=height, barmode="group", yaxis_title=y_title, bargap=0.2)
+    cats = [str(c) for c in (order if order is not None else sorted(category.dropna().astype(str).unique()))]
+    present = set(category.dropna().astype(str))
+    cats = [c for c in cats if c in present]
+    for s in data.series:
+        part = frame[frame["run_id"] == s.run_id]
+        if part.empty:
+            continue
+        cat = category.loc[part.index].astype(str)
+        part = part.assign(_cat=pd.Categorical(cat, categories=cats, ordered=True)).sort_values("_cat")
+        fig.add_bar(
+            name=esc(s.label), legendgroup=s.run_id, marker_color=s.color,
+            x=[esc(c) for c in part["_cat"].astype(str)], y=pd.to_numeric(part[value], errors="coerce").to_numpy(float),
+            error_y=_spread(part) if error else None,
+            hovertext=[row_hover(s, r, value, unit) for _, r in part.iterrows()], hovertemplate=HOVER,
+        )  # fmt: skip
+    fig.update_xaxes(categoryorder="array", categoryarray=[esc(c) for c in cats], type="category")
+    return fig
+
+
+# ------------------------------------------------------------------------------------------------- matmul
+
+
+def matmul_by_precision(data: ReportData, ok: pd.DataFrame) -> go.Figure:
+    """Best TFLOP/s (TOP/s for int8) per precision per run, with p10-p90 of that case."""
+    best = _best_rows(ok, ["run_id", "dtype"])
+    return grouped_bars(data, best, best["dtype"], "Matmul: best throughput per precision",
+                        "TFLOP/s (int8: TOP/s)", order=MATMUL_DTYPES)  # fmt: skip
+
+
+def matmul_pct_of_peak(data: ReportData, ok: pd.DataFrame) -> go.Figure | None:
+    """Best % of datasheet peak per precision per run, where the catalog knows the device."""
+    if "pct_of_peak" not in ok:
+        return None
+    rows = ok[pd.to_numeric(ok["pct_of_peak"], errors="coerce").notna()]
+    if rows.empty:
+        return None
+    best = _best_rows(rows, ["run_id", "dtype"], "pct_of_peak")
+    fig = grouped_bars(data, best, best["dtype"], "Matmul: % of datasheet peak (dense)", "% of peak",
+                       value="pct_of_peak", order=MATMUL_DTYPES, error=False, unit="% of peak")  # fmt: skip
+    fig.add_hline(y=100, line=dict(color="#999", dash="dot", width=1))
+    return fig
+
+
+def matmul_sweeps(data: ReportData, sweeps: pd.DataFrame, ok: pd.DataFrame) -> go.Figure:
+    """TFLOP/s against M for each sweep (same dtype, n, k; several m): the MAMF method's search."""
+    fig = new_figure("Matmul shape sweeps (N, K fixed; M varied)", xaxis_title="M", yaxis_title="TFLOP/s")
+    dashes = ["solid", "dash", "dot", "dashdot", "longdash"]
+    dtype_dash = {d: dashes[i % len(dashes)] for i, d in enumerate(sorted(set(sweeps["dtype"].astype(str))))}
+    for s in data.series:
+        mine = sweeps[sweeps["run_id"] == s.run_id]
+        for _, sw in mine.iterrows():
+            part = ok[(ok["run_id"] == s.run_id) & (ok["dtype"].astype(str) == str(sw["dtype"]))
+                      & (ok["n"] == sw["n"]) & (ok["k"] == sw["k"])].sort_values("m")  # fmt: skip
+            fig.add_scatter(
+                x=part["m"].astype(float).to_numpy(), y=part["throughput"].astype(float).to_numpy(),
+                mode="lines+markers", line=dict(color=s.color, dash=dtype_dash[str(sw["dtype"])]),
+                name=esc(f"{s.label} · {sw['dtype']} n={sw['n']} k={sw['k']}"), legendgroup=s.run_id,
+                hovertext=[row_hover(s, r) for _, r in part.iterrows()], hovertemplate=HOVER,
+            )  # fmt: skip
+    return fig
+
+
+# ------------------------------------------------------------------------------------------------- memory
+
+
+def memory_bandwidth(data: ReportData, ok: pd.DataFrame) -> go.Figure:
+    """GB/s against buffer size (log x), a panel per copy kind; pinned solid, pageable dashed."""
+    kinds = [k for k in ("d2d", "h2d", "d2h") if (ok["kind"].astype(str) == k).any()]
+    kinds += sorted(set(ok["kind"].dropna().astype(str)) - set(kinds))
+    units = {k: str(ok.loc[ok["kind"].astype(str) == k, "throughput_unit"].iloc[0]) for k in kinds}
+    fig = make_subplots(rows=1, cols=len(kinds), subplot_titles=[esc(f"{k.upper()} · {units[k]}") for k in kinds],
+                        horizontal_spacing=0.06)  # fmt: skip
+    fig.update_layout(template=_TEMPLATE, height=430, title=dict(text="Memory bandwidth vs buffer size", x=0.01))
+    pinned_col = ok["pinned"] if "pinned" in ok else pd.Series(pd.NA, index=ok.index)
+    shown: set[str] = set()
+    for col, kind in enumerate(kinds, start=1):
+        for s in data.series:
+            part = ok[(ok["run_id"] == s.run_id) & (ok["kind"].astype(str) == kind)]
+            if part.empty:
+                continue
+            pin = pinned_col.loc[part.index]
+            for pinned in (True, False):
+                sel = part[(pin.fillna(False).astype(bool) == pinned)].sort_values("size_bytes")
+                if sel.empty:
+                    continue
+                host_link = kind in ("h2d", "d2h")
+                suffix = (" · pinned" if pinned else " · pageable") if host_link else ""
+                fig.add_scatter(
+                    x=sel["size_bytes"].astype(float).to_numpy(), y=sel["throughput"].astype(float).to_numpy(),
+                    mode="lines+markers", name=esc(s.label), legendgroup=s.run_id, showlegend=s.run_id not in shown,
+                    line=dict(color=s.color, dash="dash" if host_link and not pinned else "solid"),
+                    marker=dict(symbol="circle" if pinned or not host_link else "circle-open"),
+                    hovertext=[row_hover(s, r) + esc(suffix) for _, r in sel.iterrows()], hovertemplate=HOVER,
+                    row=1, col=col,
+                )  # fmt: skip
+                shown.add(s.run_id)
+        fig.update_xaxes(type="log", title_text="buffer size (bytes)", exponentformat="SI", row=1, col=col)
+    fig.update_yaxes(title_text="GB/s", row=1, col=1)
+    return fig
+
+
+# ------------------------------------------------------------------------------------------ train / infer
+
+
+def workload_label(frame: pd.DataFrame) -> pd.Series:
+    """'model · precision · b64' (+ ' · compiled') per training / inference row."""
+    def part(col: str) -> pd.Series:
+        return frame[col].astype("string").fillna("?") if col in frame else pd.Series("?", index=frame.index)
+
+    label = part("model") + " · " + part("precision")
+    if "batch" in frame:
+        label = label + " · b" + frame["batch"].astype("string").fillna("?")
+    if "compile" in frame:
+        label = label + frame["compile"].map(lambda c: " · compiled" if c is True else "").astype("string")
+    return label
+
+
+def model_throughput(data: ReportData, ok: pd.DataFrame, benchmark: str) -> go.Figure:
+    """Throughput per workload (model, precision, batch) per run, with p10-p90 error bars."""
+    label = workload_label(ok)
+    unit = str(ok["throughput_unit"].dropna().iloc[0]) if ok["throughput_unit"].notna().any() else ""
+    title = {"train": "Training throughput", "infer": "Inference throughput"}.get(benchmark, benchmark)
+    fig = grouped_bars(data, ok, label, f"{esc(title)} (p10–p90 bars)", esc(unit), height=460)
+    fig.update_xaxes(tickangle=-30)
+    return fig
+
+
+def inference_latency(data: ReportData, rows: pd.DataFrame) -> go.Figure:
+    """Batch-1 latency: median bar, whisker up to p99 (ms)."""
+    rows = rows.assign(median_ms=pd.to_numeric(rows["median_s"], errors="coerce") * 1e3,
+                       p99_ms=pd.to_numeric(rows.get("p99_s", rows["median_s"]), errors="coerce") * 1e3)  # fmt: skip
+    label = workload_label(rows)
+    fig = new_figure("Inference latency at batch 1 (bar: median, whisker: p99)", barmode="group",
+                     yaxis_title="ms per batch")  # fmt: skip
+    cats = sorted(label.unique())
+    for s in data.series:
+        part = rows[rows["run_id"] == s.run_id]
+        if part.empty:
+            continue
+        hover = [f"<b>{esc(s.label)}</b><br>{esc(r['case_id'])}<br>median {fmt_num(r['median_ms'], 4)} ms · "
+                 f"p99 {fmt_num(r['p99_ms'], 4)} ms<br>{int(r['n_reps']) if is_num(r.get('n_reps')) else '?'} reps"
+                 f"<br>run {esc(s.run_id)}" for _, r in part.iterrows()]  # fmt: skip
+        fig.add_bar(
+            name=esc(s.label), legendgroup=s.run_id, marker_color=s.color,
+            x=[esc(c) for c in label.loc[part.index]], y=part["median_ms"].to_numpy(float),
+            error_y=dict(type="data", symmetric=False, array=np.nan_to_num(np.clip(
+                (part["p99_ms"] - part["median_ms"]).to_numpy(float), 0, None)), arrayminus=np.zeros(len(part)),
+                thickness=1.2, width=3, color="#444"),
+            hovertext=hover, hovertemplate=HOVER,
+        )  # fmt: skip
+    fig.update_xaxes(categoryorder="array", categoryarray=[esc(c) for c in cats], tickangle=-30)
+    return fig
+
+
+# ------------------------------------------------------------------------------------ power and thermals
+
+_TELEMETRY_ROWS = (("power_w", "power (W)"), ("temp_c", "temperature (°C)"), ("sm_clock_mhz", "SM clock (MHz)"))
+
+
+def telemetry_timeline(series: Series, tel: pd.DataFrame, cases: pd.DataFrame) -> go.Figure | None:
+    """Power, temperature and SM clock over the run; each case's timed window shaded (red: throttled)."""
+    tel = tel.sort_values("t_ns")
+    metrics = [(c, t) for c, t in _TELEMETRY_ROWS if c in tel and np.isfinite(tel[c].to_numpy(float)).any()]
+    if not metrics or tel.empty:
+        return None
+    t0 = int(tel["t_ns"].iloc[0])
+    t_s = (tel["t_ns"].to_numpy(np.int64) - t0) / 1e9
+    fig = make_subplots(rows=len(metrics), cols=1, shared_xaxes=True, vertical_spacing=0.04,
+                        subplot_titles=None)  # fmt: skip
+    fig.update_layout(template=_TEMPLATE, height=170 * len(metrics) + 90, showlegend=False,
+                      title=dict(text=f"{esc(series.label)}: power, temperature and clock over the run "
+                                      "(shaded: cases; red: throttled)", x=0.01, font=dict(size=14)))  # fmt: skip
+    for i, (col, title) in enumerate(metrics, start=1):
+        y = tel[col].to_numpy(float)
+        keep = downsample_minmax(t_s, y, TELEMETRY_POINTS)
+        fig.add_scatter(x=t_s[keep].astype(np.float32), y=y[keep].astype(np.float32), mode="lines",
+                        line=dict(color=series.color, width=1.2), name=esc(title),
+                        hovertemplate=f"%{{y:.1f}} at %{{x:.1f}} s<extra>{esc(title)}</extra>", row=i, col=1)  # fmt: skip
+        fig.update_yaxes(title_text=esc(title), row=i, col=1)
+    fig.update_xaxes(title_text="seconds since the first sample", row=len(metrics), col=1)
+    shapes, mids, texts, colors = [], [], [], []
+    if {"start_ns", "end_ns"} <= set(cases.columns):
+        windows = cases[pd.to_numeric(cases["start_ns"], errors="coerce").notna()]
+        for j, (_, r) in enumerate(windows.iterrows()):
+            x0, x1 = (float(r["start_ns"]) - t0) / 1e9, (float(r["end_ns"]) - t0) / 1e9
+            throttled = r.get("throttled") is True
+            fill = "rgba(214,39,40,0.22)" if throttled else ("rgba(0,0,0,0.06)" if j % 2 else "rgba(0,0,0,0.11)")
+            shapes.append(dict(type="rect", xref="x", yref="paper", x0=x0, x1=x1, y0=0, y1=1, fillcolor=fill,
+                               line=dict(width=0), layer="below"))  # fmt: skip
+            mids.append((x0 + x1) / 2)
+            tip = f"{esc(r['case_id'])}<br>{esc(r.get('status'))}"
+            if is_num(r.get("energy_j")):
+                tip += f" · {fmt_num(r['energy_j'])} J · avg {fmt_num(r.get('avg_power_w'))} W"
+            if throttled:
+                tip += f"<br>throttled: {esc(r.get('throttle_reasons'))}"
+            texts.append(tip)
+            colors.append("#d62728" if throttled else "#666")
+    if shapes:
+        fig.update_layout(shapes=shapes)
+        top = np.nanmax(tel[metrics[0][0]].to_numpy(float))
+        # One marker per case on the top panel: hovering it names the case (shapes have no hover).
+        fig.add_scatter(x=mids, y=[top * 1.04] * len(mids), mode="markers", hovertext=texts, hovertemplate=HOVER,
+                        marker=dict(symbol="triangle-down", size=7, color=colors), name="cases", row=1, col=1)  # fmt: skip
+    return fig
+
+
+def energy_per_case(data: ReportData, rows: pd.DataFrame) -> go.Figure:
+    """Energy of each case's timed window per run; throttled cases hatched."""
+    fig = new_figure("Energy per case (timed window; hatched: throttled)", height=480, barmode="group",
+                     yaxis_title="J")  # fmt: skip
+    cats = list(dict.fromkeys(rows["case_id"].astype(str)))
+    for s in data.series:
+        part = rows[rows["run_id"] == s.run_id]
+        if part.empty:
+            continue
+        throttled = part["throttled"].fillna(False).astype(bool) if "throttled" in part else pd.Series(False, index=part.index)
+        hover = []
+        for _, r in part.iterrows():
+            tip = (f"<b>{esc(s.label)}</b><br>{esc(r['case_id'])}<br>{fmt_num(r['energy_j'], 4)} J · avg "
+                   f"{fmt_num(r.get('avg_power_w'))} W · peak {fmt_num(r.get('peak_power_w'))} W")  # fmt: skip
+            if is_num(r.get("peak_temp_c")):
+                tip += f" · {fmt_num(r['peak_temp_c'])} °C"
+            if is_num(r.get("energy_per_work")):
+                tip += f"<br>{fmt_num(r['energy_per_work'], 4)} {esc(r.get('energy_per_work_unit'))}"
+            if r.get("throttled") is True:
+                tip += f"<br>throttled: {esc(r.get('throttle_reasons'))}"
+            hover.append(tip + f"<br>run {esc(s.run_id)}")
+        fig.add_bar(
+            name=esc(s.label), legendgroup=s.run_id, x=[esc(c) for c in part["case_id"]],
+            y=pd.to_numeric(part["energy_j"], errors="coerce").to_numpy(float),
+            marker=dict(color=s.color, pattern=dict(shape=["x" if t else "" for t in throttled], fgcolor="#d62728")),
+            hovertext=hover, hovertemplate=HOVER,
+        )  # fmt: skip
+    fig.update_xaxes(categoryorder="array", categoryarray=[esc(c) for c in cats], tickangle=-40,
+                     tickfont=dict(size=9))  # fmt: skip
+    return fig
+
+
+# ------------------------------------------------------------------------------------------- efficiency
+
+
+def metric_facets(data: ReportData, metrics: list[Metric], values: dict[int, float], title: str,
+                  unit_of: dict[str, str], hover_extra: dict[int, str] | None = None) -> go.Figure | None:  # fmt: skip
+    """A small bar panel per metric key (own y axis and unit), a bar per run. `values` maps
+    id(metric) -> value to draw."""
+    keys = list(dict.fromkeys(m.key for m in metrics if id(m) in values))
+    if not keys:
+        return None
+    cols = min(4, len(keys))
+    nrows = math.ceil(len(keys) / cols)
+    labels = {m.key: m.label for m in metrics}
+    fig = make_subplots(rows=nrows, cols=cols, subplot_titles=[esc(f"{labels[k]} · {unit_of[k]}") for k in keys],
+                        horizontal_spacing=0.07, vertical_spacing=0.22 / max(1, nrows - 1) if nrows > 1 else 0.1)  # fmt: skip
+    fig.update_layout(template=_TEMPLATE, height=260 * nrows + 110, title=dict(text=title, x=0.01), bargap=0.15)
+    shown: set[str] = set()
+    for i, key in enumerate(keys):
+        r, c = i // cols + 1, i % cols + 1
+        for s in data.series:
+            mine = [m for m in metrics if m.key == key and m.run_id == s.run_id and id(m) in values]
+            if not mine:
+                continue
+            m = mine[0]
+            tip = f"<b>{esc(s.label)}</b><br>{esc(m.label)}: {fmt_num(values[id(m)], 4)} {esc(unit_of[key])}"
+            if hover_extra and id(m) in hover_extra:
+                tip += "<br>" + hover_extra[id(m)]
+            fig.add_bar(x=[esc(s.label)], y=[values[id(m)]], marker_color=s.color, name=esc(s.label),
+                        legendgroup=s.run_id, showlegend=s.run_id not in shown, hovertext=[tip + f"<br>run {esc(s.run_id)}"],
+                        hovertemplate=HOVER, row=r, col=c)  # fmt: skip
+            shown.add(s.run_id)
+    fig.update_xaxes(showticklabels=False)
+    for ann in fig.layout.annotations:
+        ann.font = dict(size=11)
+    return fig
+
+
+# ---------------------------------------------------------------------------------------------- roofline
+
+
+def roofline(data: ReportData, ok: pd.DataFrame) -> go.Figure | None:
+    """Per run: measured ceilings (best matmul throughput per precision, best device-copy bandwidth) and
+    each matmul case placed at its arithmetic intensity (FLOP per byte moved)."""
+    bench = ok["benchmark"].astype(str)
+    mm = ok[bench == "matmul"]
+    if mm.empty or not {"dtype", "m", "n", "k"} <= set(mm.columns):
+        return None
+    mm = mm.assign(_bytes=[matmul_bytes(d, m, n, k) for d, m, n, k in zip(mm["dtype"], mm["m"], mm["n"], mm["k"])])
+    flops = pd.to_numeric(mm["flops_per_step"] if "flops_per_step" in mm else mm["work_per_step"], errors="coerce")
+    mm = mm.assign(_ai=flops / mm["_bytes"])
+    mm = mm[np.isfinite(mm["_ai"].astype(float))]
+    d2d = ok[(bench == "memory") & (ok["kind"].astype(str) == "d2d")] if "kind" in ok else ok.iloc[0:0]
+    shown = [s for s in data.series if (mm["run_id"] == s.run_id).any()]
+    if not shown:
+        return None
+    cols = min(3, len(shown))
+    nrows = math.ceil(len(shown) / cols)
+    fig = make_subplots(rows=nrows, cols=cols, subplot_titles=[esc(s.label) for s in shown],
+                        horizontal_spacing=0.07, vertical_spacing=0.25 / nrows)  # fmt: skip
+    fig.update_layout(template=_TEMPLATE, height=330 * nrows + 100, showlegend=False,
+                      title=dict(text="Roofline: measured ceilings, matmul cases by arithmetic intensity", x=0.01))  # fmt: skip
+    symbols = {d: s for d, s in zip(MATMUL_DTYPES, ("square", "circle", "diamond", "triangle-up", "star",
+                                                     "hexagon", "cross"))}  # fmt: skip
+    for i, s in enumerate(shown):
+        r, c = i // cols + 1, i % cols + 1
+        mine = mm[mm["run_id"] == s.run_id]
+        bw_rows = d2d[d2d["run_id"] == s.run_id]
+        bw = float(pd.to_numeric(bw_rows["throughput"], errors="coerce").max()) if not bw_rows.empty else math.nan
+        ai = mine["_ai"].astype(float)
+        x_lo, x_hi = max(0.5, float(ai.min()) / 8), float(ai.max()) * 4
+        for dtype, g in mine.groupby(mine["dtype"].astype(str)):
+            peak = float(g["throughput"].astype(float).max())
+            ridge = peak * 1e3 / bw if math.isfinite(bw) and bw > 0 else x_lo
+            fig.add_scatter(x=[max(ridge, x_lo), x_hi], y=[peak, peak], mode="lines+text",
+                            text=["", esc(f"{dtype} {fmt_num(peak)}")], textposition="top left",
+                            textfont=dict(size=9, color="#555"), line=dict(color="#777", dash="dot", width=1),
+                            hoverinfo="skip", row=r, col=c)  # fmt: skip
+            fig.add_scatter(x=g["_ai"].astype(float).to_numpy(), y=g["throughput"].astype(float).to_numpy(),
+                            mode="markers", marker=dict(color=s.color, symbol=symbols.get(dtype, "circle"), size=8,
+                                                        line=dict(width=0.5, color="#222")),
+                            hovertext=[row_hover(s, rr) + f"<br>{fmt_num(rr['_ai'])} FLOP/byte" for _, rr in g.iterrows()],
+                            hovertemplate=HOVER, row=r, col=c)  # fmt: skip
+        if math.isfinite(bw) and bw > 0:
+            top = float(mine["throughput"].astype(float).max())
+            ridge = top * 1e3 / bw
+            # GB/s x FLOP/byte = GFLOP/s; / 1e3 -> TFLOP/s.
+            fig.add_scatter(x=[x_lo, ridge], y=[bw * x_lo / 1e3, top], mode="lines",
+                            line=dict(color=s.color, width=2), hovertext=[esc(f"device copy {fmt_num(bw)} GB/s")] * 2,
+                            hovertemplate=HOVER, row=r, col=c)  # fmt: skip
+        fig.update_xaxes(type="log", title_text="FLOP / byte", row=r, col=c)
+        fig.update_yaxes(type="log", title_text="TFLOP/s" if c == 1 else None, row=r, col=c)
+    for ann in fig.layout.annotations:
+        ann.font = dict(size=12)
+    return fig
+
+
+# ----------------------------------------------------------------------------------------------- others
+
+
+def score_bars(data: ReportData, scores: pd.DataFrame) -> go.Figure:
+    """Geometric-mean speed-up over the baseline per run."""
+    fig = new_figure(f"Score: geometric mean of speed-ups over {esc(data.baseline.label)}", height=360,
+                     yaxis_title="× baseline", showlegend=False)  # fmt: skip
+    for s in data.series:
+        row = scores[scores["run_id"] == s.run_id]
+        if row.empty or not is_num(row["score"].iloc[0]):
+            continue
+        score, n = float(row["score"].iloc[0]), int(row["score_n"].iloc[0])
+        fig.add_bar(x=[esc(s.label)], y=[score], marker_color=s.color, name=esc(s.label),
+                    hovertext=[f"<b>{esc(s.label)}</b><br>{score:.3g}× over {n} shared metric(s)<br>run {esc(s.run_id)}"],
+                    hovertemplate=HOVER, text=[f"{score:.2f}×"], textposition="outside")  # fmt: skip
+    fig.add_hline(y=1.0, line=dict(color="#999", dash="dot", width=1))
+    return fig
+
+
+def collectives(data: ReportData, rows: pd.DataFrame) -> go.Figure:
+    """Bus bandwidth against message size per collective op (nccl-tests' busbw), per run."""
+    ycol = next((c for c in ("busbw_gbps", "busbw", "throughput") if c in rows and rows[c].notna().any()), "throughput")
+    op = rows["op"].astype(str) if "op" in rows else pd.Series("collective", index=rows.index)
+    fig = new_figure("Collectives: bus bandwidth vs message size", xaxis_title="message size (bytes)",
+                     yaxis_title="bus bandwidth (GB/s)")  # fmt: skip
+    dashes = ["solid", "dash", "dot", "dashdot", "longdash"]
+    op_dash = {o: dashes[i % len(dashes)] for i, o in enumerate(sorted(op.unique()))}
+    for s in data.series:
+        for o in op_dash:
+            part = rows[(rows["run_id"] == s.run_id) & (op == o)].sort_values("size_bytes")
+            if part.empty:
+                continue
+            fig.add_scatter(x=part["size_bytes"].astype(float).to_numpy(), y=part[ycol].astype(float).to_numpy(),
+                            mode="lines+markers", line=dict(color=s.color, dash=op_dash[o]),
+                            name=esc(f"{s.label} · {o}"), legendgroup=s.run_id,
+                            hovertext=[row_hover(s, r, ycol, "GB/s") for _, r in part.iterrows()],
+                            hovertemplate=HOVER)  # fmt: skip
+    fig.update_xaxes(type="log", exponentformat="SI")
+    return fig

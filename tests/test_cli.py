@@ -1,0 +1,114 @@
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+import gpubench.benchmarks as benchmarks
+from fakebench import FAKES, suite_text
+from gpubench.cli import app
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def fakes(monkeypatch):
+    benchmarks.load_all()
+    for name, bench in FAKES.items():
+        monkeypatch.setitem(benchmarks.REGISTRY, name, bench)
+
+
+def write_suite(tmp_path, *entries):
+    path = tmp_path / "t.toml"
+    path.write_text(suite_text(*entries))
+    return str(path)
+
+
+def invoke(*args):
+    return runner.invoke(app, list(args))
+
+
+def one_line_error(result, fragment):
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1, result.output
+    assert fragment in lines[0]
+
+
+def test_exit_0_when_all_ok_or_skipped(tmp_path, fakes):
+    suite = write_suite(tmp_path, 'benchmark = "t_ok"', 'benchmark = "t_skip"')
+    r = invoke("run", suite, "--device", "cpu", "--out", str(tmp_path / "res"), "--telemetry", "off")
+    assert r.exit_code == 0, r.output
+    assert "t_ok[n=1]" in r.output and "skipped" in r.output
+
+
+@pytest.mark.parametrize("bad", ["t_fail", "t_wrong"])
+def test_exit_1_when_a_case_failed_or_was_wrong(tmp_path, fakes, bad):
+    suite = write_suite(tmp_path, 'benchmark = "t_ok"', f'benchmark = "{bad}"')
+    r = invoke("run", suite, "--device", "cpu", "--out", str(tmp_path / "res"), "--telemetry", "off")
+    assert r.exit_code == 1, r.output
+    folders = list((tmp_path / "res").iterdir())
+    assert len(folders) == 1 and (folders[0] / "measurements.parquet").exists()
+
+
+def test_interrupt_exit_130_names_resume(tmp_path, fakes):
+    suite = write_suite(tmp_path, 'benchmark = "t_ok"', 'benchmark = "t_interrupt"')
+    r = invoke("run", suite, "--device", "cpu", "--out", str(tmp_path / "res"), "--telemetry", "off")
+    assert r.exit_code == 130
+    assert "--resume" in r.output and "1 finished case(s) kept" in r.output
+
+
+@pytest.mark.parametrize(
+    "args, fragment",
+    [
+        (["run", "nosuchsuite", "--device", "cpu"], "unknown suite 'nosuchsuite'"),
+        (["run", "quick", "--device", "tpu"], "unknown device 'tpu'"),
+        (["run", "quick", "--device", "cpu", "--telemetry", "maybe"], "--telemetry 'maybe'"),
+        (["run", "quick", "--device", "cpu", "--only", "zzz*", "--telemetry", "off"], "matches no case"),
+        (["run", "quick", "--device", "cpu", "--resume", "/nonexistent/run"], "no such run folder"),
+        (["run", "quick", "--device", "cpu", "--sample-hz", "0"], "--sample-hz"),
+    ],
+)
+def test_bad_input_is_one_line_exit_2(args, fragment, tmp_path):
+    one_line_error(invoke(*args, "--out", str(tmp_path / "res")), fragment)
+
+
+def test_cuda_without_gpu_is_one_line(tmp_path):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    one_line_error(invoke("run", "quick", "--device", "cuda:0", "--out", str(tmp_path)), "no CUDA/ROCm GPU")
+
+
+def test_bad_suite_file_is_one_line(tmp_path):
+    path = tmp_path / "bad.toml"
+    path.write_text('[[benchmarks]]\nbenchmark = "matmul"\ndtype = "fp9"\nm = 8\n')
+    one_line_error(invoke("run", str(path), "--device", "cpu"), "benchmarks[0].dtype: 'fp9' is not one of")
+
+
+def test_devices_json_lists_the_cpu():
+    r = invoke("devices", "--json")
+    assert r.exit_code == 0
+    found = json.loads(r.output)
+    cpu = found[-1]
+    assert cpu["vendor"] == "cpu" and cpu["threads"] >= 1 and isinstance(cpu["isa"], list)
+
+
+def test_list_shows_benchmarks_and_suites():
+    r = invoke("list", "--json")
+    assert r.exit_code == 0
+    data = json.loads(r.output)
+    assert data["benchmarks"]["matmul"]["params"]["dtype"]["choices"][:2] == ["fp64", "fp32"]
+    assert {"quick", "standard", "full"} <= set(data["suites"])
+
+
+def test_only_and_resume_through_the_cli(tmp_path, fakes):
+    suite = write_suite(tmp_path, 'benchmark = "t_ok"\nn = [1, 2]')
+    out = tmp_path / "res"
+    r = invoke("run", suite, "--device", "cpu", "--out", str(out), "--telemetry", "off", "--only", "t_ok[n=1]")
+    assert r.exit_code == 0, r.output
+    (folder,) = out.iterdir()
+    r = invoke("run", suite, "--device", "cpu", "--telemetry", "off", "--resume", str(folder))
+    assert r.exit_code == 0, r.output
+    assert "1 case(s) to run, 1 already done" in r.output
