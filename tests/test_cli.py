@@ -7,7 +7,7 @@ import gpubench.benchmarks as benchmarks
 from fakebench import FAKES, suite_text
 from gpubench.cli import app
 
-runner = CliRunner()
+runner = CliRunner(env={"COLUMNS": "200"})
 
 
 @pytest.fixture
