@@ -10,8 +10,9 @@ Total cost of ownership over the lifetime (`years` x 365 days x `hours_per_day` 
     tco_usd          = price_usd + avg_power_w / 1000 * lifetime_hours * kwh_price
     tco_per_unit_usd = tco_usd / (throughput * lifetime_hours * 3600)
 
-with the power measured while the workload ran, so the energy term is what that work costs at the wall
-of the card (not the host, not cooling).
+with the power measured while the workload ran, so the energy term is what that work costs at the card
+(not the host, not cooling). `memory_gb` / `required_memory_gb` are in GB the way GPU memory is marketed
+(GiB-sized: an "80 GB" card holds 80 GiB); a measured device held its own configuration by running it.
 """
 
 from __future__ import annotations

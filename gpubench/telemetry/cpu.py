@@ -75,6 +75,7 @@ class CpuReader:
         cpu_dir = self._sys / "devices/system/cpu"
         self._freq_files = sorted(cpu_dir.glob("cpu[0-9]*/cpufreq/scaling_cur_freq"))
         self._temp_files = self._find_temp_files()
+        self._psutil_temps = psutil is not None and not self._temp_files
         self._last_energy: tuple[int, float] | None = None
         self._last_cpu_times: tuple[float, float] | None = None
         self._have_stat = (self._proc / "stat").is_file()
@@ -250,9 +251,11 @@ class CpuReader:
                 temps.append(int(_read_text(path)) / 1000.0)  # millidegrees
             except (OSError, ValueError):
                 continue
-        if not temps and self._psutil is not None:
+        if not temps and self._psutil_temps:
             sensors = self._psutil_call("sensors_temperatures") or {}
             temps = [float(t.current) for name in _CPU_SENSORS for t in sensors.get(name, [])]
+            # psutil scans every hwmon device each call; a machine without CPU sensors never grows one.
+            self._psutil_temps = bool(temps)
         return max(temps) if temps else NAN
 
     def _mem_used_bytes(self) -> float:
@@ -264,6 +267,8 @@ class CpuReader:
                         key, _, rest = line.partition(":")
                         if key in ("MemTotal", "MemAvailable"):
                             info[key] = int(rest.split()[0]) * 1024  # kB
+                            if len(info) == 2:
+                                break  # both are near the top; the rest of the file is not needed
                 if len(info) == 2:
                     return float(info["MemTotal"] - info["MemAvailable"])
             except (OSError, ValueError):
