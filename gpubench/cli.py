@@ -448,6 +448,70 @@ def recommend(
                       highlight=False)  # fmt: skip
 
 
+@app.command()
+@handle_errors
+def report(
+    runs: Annotated[list[str], typer.Argument(help="run folders, globs (results/*) or folders of run folders")],
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="HTML file to write (default reports/<name>.html)")] = None,
+    baseline: Annotated[Path | None, typer.Option("--baseline", help="run folder the speed-ups are relative to (default: the first)")] = None,
+    title: Annotated[str | None, typer.Option("--title", help="page title")] = None,
+) -> None:
+    """Write one self-contained HTML report (works offline) comparing runs from any machines."""
+    from gpubench.report import render_report
+
+    path = render_report(runs, out=out, baseline=baseline, title=title)
+    console.print(f"report: {path}", highlight=False)
+
+
+@app.command()
+@handle_errors
+def compare(
+    a: Annotated[Path, typer.Argument(help="run folder A (before / reference)")],
+    b: Annotated[Path, typer.Argument(help="run folder B (after / candidate)")],
+    threshold: Annotated[float, typer.Option("--threshold", help="percent change that counts (exit 1 if B is slower by more)")] = 5.0,
+    as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
+) -> None:
+    """Case by case: throughput ratio B/A with a 95% bootstrap interval; exit code 1 when a case got
+    significantly slower than --threshold or broke (failed / wrong in B)."""
+    from gpubench.report.compare import compare_runs, regressions
+
+    frame = compare_runs(a, b, threshold_pct=threshold)
+    bad = regressions(frame)
+    if as_json:
+        rows = [{k: _json_safe(v) for k, v in r.items()} for r in frame.to_dict(orient="records")]
+        print(json.dumps({"inputs": {k: _json_safe(v) for k, v in frame.attrs.items()}, "cases": rows,
+                          "regressions": len(bad)}, indent=2))  # fmt: skip
+    else:
+        at = frame.attrs
+        table = Table(title=_escape(f"B/A: {at['b_run_id']} vs {at['a_run_id']} (threshold {threshold:g}%)"),
+                      title_justify="left")  # fmt: skip
+        for col, just in (("case", "left"), ("A", "right"), ("B", "right"), ("unit", "left"), ("B/A", "right"),
+                          ("95% CI", "right"), ("verdict", "left"), ("note", "left")):  # fmt: skip
+            table.add_column(col, justify=just, overflow="fold")  # type: ignore[arg-type]
+        colours = {"faster": "green", "slower": "bold red", "now failed": "bold red", "now wrong": "bold red"}
+        for r in frame.to_dict(orient="records"):
+            ci = f"{_fmt(r['ci_low'], 3)}-{_fmt(r['ci_high'], 3)}" if _json_safe(r["ci_low"]) is not None else "-"
+            colour = colours.get(r["verdict"], "white")
+            table.add_row(_escape(r["case_id"]), _fmt(_json_safe(r["a"])), _fmt(_json_safe(r["b"])),
+                          _escape(r["unit"] or ""), _fmt(_json_safe(r["ratio"]), 3), ci,
+                          f"[{colour}]{_escape(r['verdict'])}[/]", _escape(r["note"] or ""))  # fmt: skip
+        console.print(table)
+        for diff in at.get("differences", []):
+            err_console.print(f"[yellow]differs:[/] {_escape(diff)}", highlight=False)
+        for side in ("a", "b"):
+            only = at.get(f"only_in_{side}", [])
+            if only:
+                err_console.print(f"{len(only)} case(s) only in {side.upper()}: {_escape(', '.join(only[:5]))}"
+                                  + (" ..." if len(only) > 5 else ""), highlight=False)  # fmt: skip
+        if frame.empty:
+            err_console.print("no case is ok in both runs: nothing to compare", highlight=False)
+        else:
+            counts = frame["verdict"].value_counts()
+            console.print(", ".join(f"{n} {v}" for v, n in counts.items()), highlight=False)
+    if len(bad):
+        raise typer.Exit(1)
+
+
 def main() -> None:
     app()
 

@@ -137,11 +137,14 @@ def _peak_columns(row: dict[str, Any]) -> None:
     except ImportError:
         return
     name, mem, plimit = row.get("device_name"), row.get("device_memory_bytes"), row.get("power_limit_w")
+    units = row.get("device_multiprocessors")  # tells MI250X (110 CUs) from MI250 (104): same torch name
     params = json.loads(row["params_json"])
     if row.get("throughput") is not None:
-        row["pct_of_peak"] = specs.pct_of_peak(name, mem, plimit, row["benchmark"], params, row["throughput"])
+        row["pct_of_peak"] = specs.pct_of_peak(
+            name, mem, plimit, row["benchmark"], params, row["throughput"], compute_units=units
+        )
     if row.get("tflops") is not None and params.get("precision"):
-        row["mfu"] = specs.mfu(name, mem, plimit, params["precision"], row["tflops"])
+        row["mfu"] = specs.mfu(name, mem, plimit, params["precision"], row["tflops"], compute_units=units)
 
 
 class Runner:
@@ -161,6 +164,7 @@ class Runner:
             "device_name": info["name"],
             "device_vendor": info["vendor"],
             "device_memory_bytes": info.get("memory_bytes"),
+            "device_multiprocessors": info.get("multiprocessors"),
             "power_limit_w": power_limit_w,
         }
 

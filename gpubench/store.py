@@ -273,6 +273,7 @@ def _run_columns(meta: Mapping[str, Any]) -> dict[str, Any]:
         "hip_version": sw.get("hip"),
         "driver_version": dev.get("driver"),
         "device_memory_bytes": dev.get("memory_bytes"),
+        "device_multiprocessors": dev.get("multiprocessors"),
         "device_uuid": dev.get("uuid"),
         "compute_capability": dev.get("compute_capability") or dev.get("gcn_arch"),
         "power_limit_w": tel.get("power_limit_w"),

@@ -26,8 +26,9 @@ from gpubench.records import WORK_UNITS, Case
 from gpubench.stats import summarize
 from gpubench.store import RunStore
 
-HOSTILE = "<script>alert(1)</script>\"q'</div><b>x</b>&amp;"
-"""A string that breaks a page that forgets to escape data from a results file."""
+HOSTILE = "<script>alert(1)</script>\"q'</div><b>x</b>&amp;<img src=x onerror=\"document.body.dataset.pwned=1\">"
+"""A string that breaks a page that forgets to escape data from a results file (and, in a browser, marks the
+page `data-pwned` if any of it ever runs)."""
 
 ENERGY_UNITS = {"flop": "J/TFLOP", "op": "J/TOP", "byte": "J/GB", "byte_rw": "J/GB", "sample": "J/sample",
                 "token": "J/token"}  # fmt: skip
@@ -117,7 +118,7 @@ def default_cases(dev: FakeDevice, speed: float = 1.0, hostile: bool = False) ->
         for kind in ("h2d", "d2h"):
             for pinned in (True, False):
                 for size in (1 << 24, 1 << 28):
-                    bw = dev.h2d_gbps * (1.0 if pinned else 0.5) * size / (size + 2e6)
+                    bw = dev.h2d_gbps * (1.0 if pinned else 0.5) * size / (size + 2e6) * speed
                     cases.append(CaseSpec("memory", {"kind": kind, "size_bytes": size, "pinned": pinned}, bw, "byte",
                                           float(size)))  # fmt: skip
     amp = "amp_bf16" if "bf16" in dev.matmul_tflops and dev.vendor != "cpu" else None
@@ -278,6 +279,8 @@ def write_run(
     }  # fmt: skip
     store = RunStore.create(out_dir, info)
     specs = cases if cases is not None else default_cases(dev, speed, hostile)
+    # One row per case id, as RunStore.add keeps (a sweep point can repeat a square shape).
+    specs = list({Case.of(c.benchmark, c.params).id: c for c in specs}.values())
     t0 = 1_000_000_000_000
     t = t0 + int(1e9)  # a second of idle before the first case
     windows: list[tuple[str, int, int, bool]] = []
@@ -312,8 +315,9 @@ def write_run(
     _peak_columns(rows)
     # The runner adds rows one by one (each add rewrites the file); writing all but the last at once goes
     # through the same add -> parquet path and keeps a 20-run fixture fast.
-    store.rows = [{"run_id": store.run_id, **r} for r in rows[:-1]]
-    store.add(rows[-1])
+    if rows:
+        store.rows = [{"run_id": store.run_id, **r} for r in rows[:-1]]
+        store.add(rows[-1])
     store.finish("complete")
     return store.folder
 

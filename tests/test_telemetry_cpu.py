@@ -150,3 +150,22 @@ def test_root_only_energy_file_says_how_to_fix_it(tree, monkeypatch):
     reader = CpuReader(sys_root, proc_root, psutil=None)
     assert reader.name == "cpu"
     assert "root only" in reader.static_info()["reason"]
+
+
+def test_psutil_clock_fallback_is_asked_at_most_once_a_second(tmp_path):
+    proc_root = tmp_path / "proc"
+    sysfs.proc_stat(proc_root, user=1, system=1, idle=10)
+    calls = []
+
+    def cpu_freq():
+        calls.append(1)
+        return SimpleNamespace(current=2000.0 + len(calls), min=0.0, max=0.0)
+
+    clock = FakeClock()
+    reader = CpuReader(tmp_path / "sys", proc_root, psutil=SimpleNamespace(cpu_freq=cpu_freq), clock=clock)
+    before = len(calls)
+    first = reader.read()["sm_clock_mhz"]
+    clock.advance(0.3)
+    assert reader.read()["sm_clock_mhz"] == first and len(calls) == before
+    clock.advance(0.8)
+    assert reader.read()["sm_clock_mhz"] > first and len(calls) == before + 1

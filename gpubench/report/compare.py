@@ -97,6 +97,10 @@ def _times(value: Any) -> np.ndarray:
     return np.asarray(list(value), dtype=float)
 
 
+def _true(value: Any) -> bool:
+    return isinstance(value, (bool, np.bool_)) and bool(value)
+
+
 def _num(row: pd.Series, col: str) -> float:
     value = row.get(col) if col in row.index else None
     try:
@@ -158,7 +162,7 @@ def compare_runs(
                                               resamples, confidence, seed)  # fmt: skip
         if not math.isfinite(ratio) and math.isfinite(base["a"]) and math.isfinite(base["b"]) and base["a"] > 0:
             ratio = base["b"] / base["a"]  # no raw times stored: the point estimate still says something
-        note = "noisy" if bool(ra.get("noisy") is True or rb.get("noisy") is True) else ""
+        note = "noisy" if _true(ra.get("noisy")) or _true(rb.get("noisy")) else ""
         out.append({**base, "ratio": ratio, "ci_low": low, "ci_high": high,
                     "verdict": verdict(ratio, low, high, threshold_pct), "note": note})  # fmt: skip
     frame = pd.DataFrame(out, columns=list(COLUMNS))

@@ -35,11 +35,12 @@ PALETTE = (
 
 
 def esc(value: Any) -> str:
-    """HTML-escape text that came from a results file. Plotly renders a subset of HTML in labels and hover
-    text, so the same escaping is needed there as in the page: a result file is someone else's data."""
+    """Escape text that came from a results file for Plotly, which renders a subset of HTML (tags and a few
+    entities) in names, ticks and hover text: a result file is someone else's data. Quotes stay as they are:
+    outside a tag they are inert, and Plotly does not decode &quot;. The page escapes its own HTML."""
     if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
         return ""
-    return html.escape(str(value), quote=True)
+    return html.escape(str(value), quote=False)
 
 
 def is_num(value: Any) -> bool:
@@ -200,7 +201,13 @@ def load_report_data(paths: Iterable[str | Path], baseline: str | Path | None = 
     runs = load_runs(folders)
     if "run_id" not in runs:
         runs["run_id"] = pd.Series(dtype=object)
+    # Raw step times are for `compare`; the report draws summaries, and the list column makes every
+    # filter copy megabytes.
+    runs = runs.drop(columns=[c for c in ("times_s",) if c in runs])
     runs = runs[runs["run_id"].isin(seen_ids)].reset_index(drop=True)
+    # Arrow-backed string columns make each row filter a pyarrow `take` per column; the report filters
+    # hundreds of times, so plain object columns (one consolidated block) are several times faster.
+    runs = runs.astype({c: object for c, t in runs.dtypes.items() if isinstance(t, pd.StringDtype)}).copy()
     label_of = {s.run_id: s.label for s in series}
     color_of = {s.run_id: s.color for s in series}
     runs["series"] = runs["run_id"].map(label_of)
@@ -406,19 +413,16 @@ def downsample_minmax(t: np.ndarray, y: np.ndarray, max_points: int) -> np.ndarr
     if n <= max_points:
         return np.arange(n)
     buckets = max(1, max_points // 2)
-    edges = np.linspace(0, n, buckets + 1).astype(np.int64)
-    vals = np.where(np.isfinite(y), y, np.nan)
-    keep = []
-    for lo, hi in zip(edges[:-1], edges[1:]):
-        if hi <= lo:
-            continue
-        chunk = vals[lo:hi]
-        if np.isnan(chunk).all():
-            keep.append(lo)
-            continue
-        keep.append(lo + int(np.nanargmin(chunk)))
-        keep.append(lo + int(np.nanargmax(chunk)))
-    return np.unique(np.asarray(keep, dtype=np.int64))
+    width = -(-n // buckets)  # ceil
+    padded = np.full(buckets * width, np.nan)
+    padded[:n] = np.where(np.isfinite(y), y, np.nan)
+    grid = padded.reshape(buckets, width)
+    # NaN never wins: +inf for the minimum, -inf for the maximum (an all-NaN bucket keeps its first index).
+    lo = np.argmin(np.where(np.isnan(grid), np.inf, grid), axis=1)
+    hi = np.argmax(np.where(np.isnan(grid), -np.inf, grid), axis=1)
+    base = np.arange(buckets) * width
+    keep = np.concatenate([base + lo, base + hi])
+    return np.unique(keep[keep < n])
 
 
 def matmul_bytes(dtype: str, m: float, n: float, k: float) -> float:

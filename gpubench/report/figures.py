@@ -4,7 +4,7 @@ results file goes through `esc` (Plotly renders a subset of HTML in names, ticks
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -32,8 +32,8 @@ _TEMPLATE = go.layout.Template(
         font=dict(family="system-ui, -apple-system, 'Segoe UI', Roboto, Helvetica, Arial, sans-serif", size=12,
                   color="#222"),
         paper_bgcolor="white", plot_bgcolor="white",
-        xaxis=dict(gridcolor="#e5e5e5", zerolinecolor="#ccc", linecolor="#999", ticks="outside"),
-        yaxis=dict(gridcolor="#e5e5e5", zerolinecolor="#ccc", linecolor="#999", ticks="outside"),
+        xaxis=dict(gridcolor="#e5e5e5", zerolinecolor="#ccc", linecolor="#999", ticks="outside", automargin=True),
+        yaxis=dict(gridcolor="#e5e5e5", zerolinecolor="#ccc", linecolor="#999", ticks="outside", automargin=True),
         hoverlabel=dict(align="left"),
         margin=dict(l=70, r=20, t=50, b=60),
         legend=dict(font=dict(size=11)),
@@ -50,11 +50,34 @@ def new_figure(title: str, height: int = 420, **layout: Any) -> go.Figure:
     return fig
 
 
-def _row_value(row: pd.Series, name: str) -> Any:
-    return row[name] if name in row.index else None
+_HOVER_COLS = ("case_id", "throughput", "throughput_unit", "throughput_p10", "throughput_p90", "n_reps", "cov",
+               "noisy")  # fmt: skip
 
 
-def row_hover(series: Series, row: pd.Series, value_col: str = "throughput", unit: str | None = None) -> str:
+def is_true(value: Any) -> bool:
+    """True for a real boolean True (not NA, not NaN, which `bool()` would call true)."""
+    return isinstance(value, (bool, np.bool_)) and bool(value)
+
+
+def records(frame: pd.DataFrame, *extra: str) -> list[dict[str, Any]]:
+    """Rows as dicts, only the columns hover text needs (iterrows or to_dict on a wide frame is slow)."""
+    cols = list(dict.fromkeys(c for c in (*_HOVER_COLS, *extra) if c in frame.columns))
+    values = [frame[c].tolist() for c in cols]
+    return [dict(zip(cols, row)) for row in zip(*values)]
+
+
+def by_run(frame: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """Rows per run id, split once (filtering a wide frame per run costs a copy each time)."""
+    if frame.empty or "run_id" not in frame:
+        return {}
+    return {str(k): g for k, g in frame.groupby("run_id", sort=False)}
+
+
+def _row_value(row: Mapping[str, Any], name: str) -> Any:
+    return row.get(name)
+
+
+def row_hover(series: Series, row: Mapping[str, Any], value_col: str = "throughput", unit: str | None = None) -> str:
     """Hover text for one measured case: value, spread, repetitions, run id (all escaped)."""
     unit = unit if unit is not None else str(_row_value(row, "throughput_unit") or "")
     parts = [f"<b>{esc(series.label)}</b>", esc(_row_value(row, "case_id"))]
@@ -70,7 +93,7 @@ def row_hover(series: Series, row: pd.Series, value_col: str = "throughput", uni
         stats.append(f"{int(n)} reps")
     if is_num(cov):
         stats.append(f"CoV {100 * float(cov):.1f}%")
-    if _row_value(row, "noisy") is True:
+    if is_true(_row_value(row, "noisy")):
         stats.append("noisy")
     if stats:
         parts.append(" · ".join(stats))
@@ -111,9 +134,10 @@ def grouped_bars(data: ReportData, frame: pd.DataFrame, category: pd.Series, tit
     cats = [str(c) for c in (order if order is not None else sorted(category.dropna().astype(str).unique()))]
     present = set(category.dropna().astype(str))
     cats = [c for c in cats if c in present]
+    parts = by_run(frame)
     for s in data.series:
-        part = frame[frame["run_id"] == s.run_id]
-        if part.empty:
+        part = parts.get(s.run_id)
+        if part is None:
             continue
         cat = category.loc[part.index].astype(str)
         part = part.assign(_cat=pd.Categorical(cat, categories=cats, ordered=True)).sort_values("_cat")
@@ -121,7 +145,7 @@ def grouped_bars(data: ReportData, frame: pd.DataFrame, category: pd.Series, tit
             name=esc(s.label), legendgroup=s.run_id, marker_color=s.color,
             x=[esc(c) for c in part["_cat"].astype(str)], y=pd.to_numeric(part[value], errors="coerce").to_numpy(float),
             error_y=_spread(part) if error else None,
-            hovertext=[row_hover(s, r, value, unit) for _, r in part.iterrows()], hovertemplate=HOVER,
+            hovertext=[row_hover(s, r, value, unit) for r in records(part, value)], hovertemplate=HOVER,
         )  # fmt: skip
     fig.update_xaxes(categoryorder="array", categoryarray=[esc(c) for c in cats], type="category")
     return fig
@@ -156,16 +180,18 @@ def matmul_sweeps(data: ReportData, sweeps: pd.DataFrame, ok: pd.DataFrame) -> g
     fig = new_figure("Matmul shape sweeps (N, K fixed; M varied)", xaxis_title="M", yaxis_title="TFLOP/s")
     dashes = ["solid", "dash", "dot", "dashdot", "longdash"]
     dtype_dash = {d: dashes[i % len(dashes)] for i, d in enumerate(sorted(set(sweeps["dtype"].astype(str))))}
+    parts = by_run(ok)
     for s in data.series:
         mine = sweeps[sweeps["run_id"] == s.run_id]
-        for _, sw in mine.iterrows():
-            part = ok[(ok["run_id"] == s.run_id) & (ok["dtype"].astype(str) == str(sw["dtype"]))
-                      & (ok["n"] == sw["n"]) & (ok["k"] == sw["k"])].sort_values("m")  # fmt: skip
+        for sw in mine.to_dict("records"):
+            run = parts[s.run_id]
+            part = run[(run["dtype"].astype(str) == str(sw["dtype"])) & (run["n"] == sw["n"])
+                       & (run["k"] == sw["k"])].sort_values("m")  # fmt: skip
             fig.add_scatter(
                 x=part["m"].astype(float).to_numpy(), y=part["throughput"].astype(float).to_numpy(),
                 mode="lines+markers", line=dict(color=s.color, dash=dtype_dash[str(sw["dtype"])]),
                 name=esc(f"{s.label} · {sw['dtype']} n={sw['n']} k={sw['k']}"), legendgroup=s.run_id,
-                hovertext=[row_hover(s, r) for _, r in part.iterrows()], hovertemplate=HOVER,
+                hovertext=[row_hover(s, r) for r in records(part)], hovertemplate=HOVER,
             )  # fmt: skip
     return fig
 
@@ -180,12 +206,15 @@ def memory_bandwidth(data: ReportData, ok: pd.DataFrame) -> go.Figure:
     units = {k: str(ok.loc[ok["kind"].astype(str) == k, "throughput_unit"].iloc[0]) for k in kinds}
     fig = make_subplots(rows=1, cols=len(kinds), subplot_titles=[esc(f"{k.upper()} · {units[k]}") for k in kinds],
                         horizontal_spacing=0.06)  # fmt: skip
-    fig.update_layout(template=_TEMPLATE, height=430, title=dict(text="Memory bandwidth vs buffer size", x=0.01))
+    fig.update_layout(template=_TEMPLATE, height=450, title=dict(text="Memory bandwidth vs buffer size", x=0.01),
+                      margin=dict(t=90))  # fmt: skip
     pinned_col = ok["pinned"] if "pinned" in ok else pd.Series(pd.NA, index=ok.index)
     shown: set[str] = set()
+    parts = by_run(ok)
     for col, kind in enumerate(kinds, start=1):
         for s in data.series:
-            part = ok[(ok["run_id"] == s.run_id) & (ok["kind"].astype(str) == kind)]
+            run = parts.get(s.run_id)
+            part = run[run["kind"].astype(str) == kind] if run is not None else ok.iloc[0:0]
             if part.empty:
                 continue
             pin = pinned_col.loc[part.index]
@@ -200,7 +229,7 @@ def memory_bandwidth(data: ReportData, ok: pd.DataFrame) -> go.Figure:
                     mode="lines+markers", name=esc(s.label), legendgroup=s.run_id, showlegend=s.run_id not in shown,
                     line=dict(color=s.color, dash="dash" if host_link and not pinned else "solid"),
                     marker=dict(symbol="circle" if pinned or not host_link else "circle-open"),
-                    hovertext=[row_hover(s, r) + esc(suffix) for _, r in sel.iterrows()], hovertemplate=HOVER,
+                    hovertext=[row_hover(s, r) + esc(suffix) for r in records(sel)], hovertemplate=HOVER,
                     row=1, col=col,
                 )  # fmt: skip
                 shown.add(s.run_id)
@@ -243,13 +272,14 @@ def inference_latency(data: ReportData, rows: pd.DataFrame) -> go.Figure:
     fig = new_figure("Inference latency at batch 1 (bar: median, whisker: p99)", barmode="group",
                      yaxis_title="ms per batch")  # fmt: skip
     cats = sorted(label.unique())
+    parts = by_run(rows)
     for s in data.series:
-        part = rows[rows["run_id"] == s.run_id]
-        if part.empty:
+        part = parts.get(s.run_id)
+        if part is None:
             continue
         hover = [f"<b>{esc(s.label)}</b><br>{esc(r['case_id'])}<br>median {fmt_num(r['median_ms'], 4)} ms · "
                  f"p99 {fmt_num(r['p99_ms'], 4)} ms<br>{int(r['n_reps']) if is_num(r.get('n_reps')) else '?'} reps"
-                 f"<br>run {esc(s.run_id)}" for _, r in part.iterrows()]  # fmt: skip
+                 f"<br>run {esc(s.run_id)}" for r in records(part, "median_ms", "p99_ms")]  # fmt: skip
         fig.add_bar(
             name=esc(s.label), legendgroup=s.run_id, marker_color=s.color,
             x=[esc(c) for c in label.loc[part.index]], y=part["median_ms"].to_numpy(float),
@@ -267,6 +297,16 @@ def inference_latency(data: ReportData, rows: pd.DataFrame) -> go.Figure:
 _TELEMETRY_ROWS = (("power_w", "power (W)"), ("temp_c", "temperature (°C)"), ("sm_clock_mhz", "SM clock (MHz)"))
 
 
+def _rects(windows: list[tuple[float, float]], y0: float, y1: float) -> tuple[list[float | None], list[float | None]]:
+    """Closed rectangles for a filled scatter trace, separated by None."""
+    xs: list[float | None] = []
+    ys: list[float | None] = []
+    for x0, x1 in windows:
+        xs += [x0, x1, x1, x0, x0, None]
+        ys += [y0, y0, y1, y1, y0, None]
+    return xs, ys
+
+
 def telemetry_timeline(series: Series, tel: pd.DataFrame, cases: pd.DataFrame) -> go.Figure | None:
     """Power, temperature and SM clock over the run; each case's timed window shaded (red: throttled)."""
     tel = tel.sort_values("t_ns")
@@ -275,28 +315,23 @@ def telemetry_timeline(series: Series, tel: pd.DataFrame, cases: pd.DataFrame) -
         return None
     t0 = int(tel["t_ns"].iloc[0])
     t_s = (tel["t_ns"].to_numpy(np.int64) - t0) / 1e9
-    fig = make_subplots(rows=len(metrics), cols=1, shared_xaxes=True, vertical_spacing=0.04,
-                        subplot_titles=None)  # fmt: skip
+    fig = make_subplots(rows=len(metrics), cols=1, shared_xaxes=True, vertical_spacing=0.04)
     fig.update_layout(template=_TEMPLATE, height=170 * len(metrics) + 90, showlegend=False,
                       title=dict(text=f"{esc(series.label)}: power, temperature and clock over the run "
                                       "(shaded: cases; red: throttled)", x=0.01, font=dict(size=14)))  # fmt: skip
-    for i, (col, title) in enumerate(metrics, start=1):
-        y = tel[col].to_numpy(float)
-        keep = downsample_minmax(t_s, y, TELEMETRY_POINTS)
-        fig.add_scatter(x=t_s[keep].astype(np.float32), y=y[keep].astype(np.float32), mode="lines",
-                        line=dict(color=series.color, width=1.2), name=esc(title),
-                        hovertemplate=f"%{{y:.1f}} at %{{x:.1f}} s<extra>{esc(title)}</extra>", row=i, col=1)  # fmt: skip
-        fig.update_yaxes(title_text=esc(title), row=i, col=1)
-    fig.update_xaxes(title_text="seconds since the first sample", row=len(metrics), col=1)
-    shapes, mids, texts, colors = [], [], [], []
+    # Case windows: (x0, x1) in seconds, split by shade. Filled traces, not layout shapes: hundreds of
+    # shapes make building and drawing the figure slow.
+    shades: dict[str, list[tuple[float, float]]] = {"rgba(0,0,0,0.11)": [], "rgba(0,0,0,0.05)": [],
+                                                    "rgba(214,39,40,0.25)": []}  # fmt: skip
+    mids, texts, colors = [], [], []
     if {"start_ns", "end_ns"} <= set(cases.columns):
         windows = cases[pd.to_numeric(cases["start_ns"], errors="coerce").notna()]
-        for j, (_, r) in enumerate(windows.iterrows()):
+        cols = ("start_ns", "end_ns", "status", "energy_j", "avg_power_w", "throttled", "throttle_reasons")
+        for j, r in enumerate(records(windows, *(c for c in cols if c in windows))):
             x0, x1 = (float(r["start_ns"]) - t0) / 1e9, (float(r["end_ns"]) - t0) / 1e9
-            throttled = r.get("throttled") is True
-            fill = "rgba(214,39,40,0.22)" if throttled else ("rgba(0,0,0,0.06)" if j % 2 else "rgba(0,0,0,0.11)")
-            shapes.append(dict(type="rect", xref="x", yref="paper", x0=x0, x1=x1, y0=0, y1=1, fillcolor=fill,
-                               line=dict(width=0), layer="below"))  # fmt: skip
+            throttled = is_true(r.get("throttled"))
+            fill = "rgba(214,39,40,0.25)" if throttled else ("rgba(0,0,0,0.05)" if j % 2 else "rgba(0,0,0,0.11)")
+            shades[fill].append((x0, x1))
             mids.append((x0 + x1) / 2)
             tip = f"{esc(r['case_id'])}<br>{esc(r.get('status'))}"
             if is_num(r.get("energy_j")):
@@ -305,34 +340,52 @@ def telemetry_timeline(series: Series, tel: pd.DataFrame, cases: pd.DataFrame) -
                 tip += f"<br>throttled: {esc(r.get('throttle_reasons'))}"
             texts.append(tip)
             colors.append("#d62728" if throttled else "#666")
-    if shapes:
-        fig.update_layout(shapes=shapes)
-        top = np.nanmax(tel[metrics[0][0]].to_numpy(float))
-        # One marker per case on the top panel: hovering it names the case (shapes have no hover).
-        fig.add_scatter(x=mids, y=[top * 1.04] * len(mids), mode="markers", hovertext=texts, hovertemplate=HOVER,
-                        marker=dict(symbol="triangle-down", size=7, color=colors), name="cases", row=1, col=1)  # fmt: skip
+    for i, (col, title) in enumerate(metrics, start=1):
+        y = tel[col].to_numpy(float)
+        lo, hi = float(np.nanmin(y)), float(np.nanmax(y))
+        pad = (hi - lo) * 0.08 or max(abs(hi) * 0.05, 1.0)
+        y_lo, y_hi = lo - pad, hi + pad * (2.5 if i == 1 and mids else 1)  # room for the case markers on top
+        for fill, spans in shades.items():
+            if spans:
+                xs, ys = _rects(spans, y_lo, y_hi)
+                fig.add_scatter(x=xs, y=ys, fill="toself", fillcolor=fill, mode="none", hoverinfo="skip",
+                                row=i, col=1)  # fmt: skip
+        keep = downsample_minmax(t_s, y, TELEMETRY_POINTS)
+        fig.add_scatter(x=t_s[keep].astype(np.float32), y=y[keep].astype(np.float32), mode="lines",
+                        line=dict(color=series.color, width=1.2), name=esc(title),
+                        hovertemplate=f"%{{y:.1f}} at %{{x:.1f}} s<extra>{esc(title)}</extra>", row=i, col=1)  # fmt: skip
+        fig.update_yaxes(title_text=esc(title), range=[y_lo, y_hi], row=i, col=1)
+        if i == 1 and mids:
+            # One marker per case on the top panel: hovering it names the case.
+            fig.add_scatter(x=mids, y=[hi + pad * 1.4] * len(mids), mode="markers", hovertext=texts,
+                            hovertemplate=HOVER, marker=dict(symbol="triangle-down", size=7, color=colors),
+                            name="cases", row=1, col=1)  # fmt: skip
+    fig.update_xaxes(title_text="seconds since the first sample", row=len(metrics), col=1)
     return fig
 
 
 def energy_per_case(data: ReportData, rows: pd.DataFrame) -> go.Figure:
     """Energy of each case's timed window per run; throttled cases hatched."""
-    fig = new_figure("Energy per case (timed window; hatched: throttled)", height=480, barmode="group",
+    fig = new_figure("Energy per case (timed window; hatched: throttled)", height=560, barmode="group",
                      yaxis_title="J")  # fmt: skip
     cats = list(dict.fromkeys(rows["case_id"].astype(str)))
+    parts = by_run(rows)
+    extra = ("energy_j", "avg_power_w", "peak_power_w", "peak_temp_c", "energy_per_work", "energy_per_work_unit",
+             "throttled", "throttle_reasons")  # fmt: skip
     for s in data.series:
-        part = rows[rows["run_id"] == s.run_id]
-        if part.empty:
+        part = parts.get(s.run_id)
+        if part is None:
             continue
         throttled = part["throttled"].fillna(False).astype(bool) if "throttled" in part else pd.Series(False, index=part.index)
         hover = []
-        for _, r in part.iterrows():
+        for r in records(part, *extra):
             tip = (f"<b>{esc(s.label)}</b><br>{esc(r['case_id'])}<br>{fmt_num(r['energy_j'], 4)} J · avg "
                    f"{fmt_num(r.get('avg_power_w'))} W · peak {fmt_num(r.get('peak_power_w'))} W")  # fmt: skip
             if is_num(r.get("peak_temp_c")):
                 tip += f" · {fmt_num(r['peak_temp_c'])} °C"
             if is_num(r.get("energy_per_work")):
                 tip += f"<br>{fmt_num(r['energy_per_work'], 4)} {esc(r.get('energy_per_work_unit'))}"
-            if r.get("throttled") is True:
+            if is_true(r.get("throttled")):
                 tip += f"<br>throttled: {esc(r.get('throttle_reasons'))}"
             hover.append(tip + f"<br>run {esc(s.run_id)}")
         fig.add_bar(
@@ -356,30 +409,37 @@ def metric_facets(data: ReportData, metrics: list[Metric], values: dict[int, flo
     keys = list(dict.fromkeys(m.key for m in metrics if id(m) in values))
     if not keys:
         return None
-    cols = min(4, len(keys))
+    cols = min(3, len(keys))
     nrows = math.ceil(len(keys) / cols)
     labels = {m.key: m.label for m in metrics}
     fig = make_subplots(rows=nrows, cols=cols, subplot_titles=[esc(f"{labels[k]} · {unit_of[k]}") for k in keys],
                         horizontal_spacing=0.07, vertical_spacing=0.22 / max(1, nrows - 1) if nrows > 1 else 0.1)  # fmt: skip
-    fig.update_layout(template=_TEMPLATE, height=260 * nrows + 110, title=dict(text=title, x=0.01), bargap=0.15)
-    shown: set[str] = set()
+    fig.update_layout(template=_TEMPLATE, height=240 * nrows + 120, title=dict(text=title, x=0.01), bargap=0.15,
+                      margin=dict(t=90))  # fmt: skip
+    # One trace per panel (a bar per run, coloured by run) and one legend-only entry per run: a trace per
+    # run and panel would be hundreds of traces for a big fleet.
     for i, key in enumerate(keys):
         r, c = i // cols + 1, i % cols + 1
+        xs, ys, colors, tips = [], [], [], []
         for s in data.series:
-            mine = [m for m in metrics if m.key == key and m.run_id == s.run_id and id(m) in values]
-            if not mine:
+            m = next((m for m in metrics if m.key == key and m.run_id == s.run_id and id(m) in values), None)
+            if m is None:
                 continue
-            m = mine[0]
             tip = f"<b>{esc(s.label)}</b><br>{esc(m.label)}: {fmt_num(values[id(m)], 4)} {esc(unit_of[key])}"
             if hover_extra and id(m) in hover_extra:
                 tip += "<br>" + hover_extra[id(m)]
-            fig.add_bar(x=[esc(s.label)], y=[values[id(m)]], marker_color=s.color, name=esc(s.label),
-                        legendgroup=s.run_id, showlegend=s.run_id not in shown, hovertext=[tip + f"<br>run {esc(s.run_id)}"],
-                        hovertemplate=HOVER, row=r, col=c)  # fmt: skip
-            shown.add(s.run_id)
+            xs.append(esc(s.label))
+            ys.append(values[id(m)])
+            colors.append(s.color)
+            tips.append(tip + f"<br>run {esc(s.run_id)}")
+        fig.add_bar(x=xs, y=ys, marker_color=colors, showlegend=False, hovertext=tips, hovertemplate=HOVER,
+                    row=r, col=c)  # fmt: skip
+    for s in data.series:
+        if any(m.run_id == s.run_id and id(m) in values for m in metrics):
+            fig.add_bar(x=[None], y=[None], name=esc(s.label), marker_color=s.color, showlegend=True, row=1, col=1)
     fig.update_xaxes(showticklabels=False)
     for ann in fig.layout.annotations:
-        ann.font = dict(size=11)
+        ann.font = dict(size=10)
     return fig
 
 
@@ -398,7 +458,8 @@ def roofline(data: ReportData, ok: pd.DataFrame) -> go.Figure | None:
     mm = mm.assign(_ai=flops / mm["_bytes"])
     mm = mm[np.isfinite(mm["_ai"].astype(float))]
     d2d = ok[(bench == "memory") & (ok["kind"].astype(str) == "d2d")] if "kind" in ok else ok.iloc[0:0]
-    shown = [s for s in data.series if (mm["run_id"] == s.run_id).any()]
+    parts = by_run(mm)
+    shown = [s for s in data.series if s.run_id in parts]
     if not shown:
         return None
     cols = min(3, len(shown))
@@ -411,23 +472,33 @@ def roofline(data: ReportData, ok: pd.DataFrame) -> go.Figure | None:
                                                      "hexagon", "cross"))}  # fmt: skip
     for i, s in enumerate(shown):
         r, c = i // cols + 1, i % cols + 1
-        mine = mm[mm["run_id"] == s.run_id]
+        mine = parts[s.run_id]
         bw_rows = d2d[d2d["run_id"] == s.run_id]
         bw = float(pd.to_numeric(bw_rows["throughput"], errors="coerce").max()) if not bw_rows.empty else math.nan
         ai = mine["_ai"].astype(float)
-        x_lo, x_hi = max(0.5, float(ai.min()) / 8), float(ai.max()) * 4
+        lowest = float(mine["throughput"].astype(float).min())
+        # Start the slope left of both the cases and the lowest ridge point, so every ceiling meets it.
+        first_ridge = lowest * 1e3 / bw if math.isfinite(bw) and bw > 0 else float(ai.min())
+        x_lo, x_hi = max(1e-3, min(float(ai.min()), first_ridge) / 4), float(ai.max()) * 4
+        # One trace for all ceilings and one for all cases of a run (None breaks the line): hundreds of
+        # traces make Plotly slow to build and to draw.
+        cx: list[float | None] = []
+        cy: list[float | None] = []
+        ctext: list[str] = []
         for dtype, g in mine.groupby(mine["dtype"].astype(str)):
             peak = float(g["throughput"].astype(float).max())
             ridge = peak * 1e3 / bw if math.isfinite(bw) and bw > 0 else x_lo
-            fig.add_scatter(x=[max(ridge, x_lo), x_hi], y=[peak, peak], mode="lines+text",
-                            text=["", esc(f"{dtype} {fmt_num(peak)}")], textposition="top left",
-                            textfont=dict(size=9, color="#555"), line=dict(color="#777", dash="dot", width=1),
-                            hoverinfo="skip", row=r, col=c)  # fmt: skip
-            fig.add_scatter(x=g["_ai"].astype(float).to_numpy(), y=g["throughput"].astype(float).to_numpy(),
-                            mode="markers", marker=dict(color=s.color, symbol=symbols.get(dtype, "circle"), size=8,
-                                                        line=dict(width=0.5, color="#222")),
-                            hovertext=[row_hover(s, rr) + f"<br>{fmt_num(rr['_ai'])} FLOP/byte" for _, rr in g.iterrows()],
-                            hovertemplate=HOVER, row=r, col=c)  # fmt: skip
+            cx += [max(ridge, x_lo), x_hi, None]
+            cy += [peak, peak, None]
+            ctext += ["", esc(f"{dtype} {fmt_num(peak)}"), ""]
+        fig.add_scatter(x=cx, y=cy, mode="lines+text", text=ctext, textposition="top left",
+                        textfont=dict(size=9, color="#555"), line=dict(color="#777", dash="dot", width=1),
+                        hoverinfo="skip", row=r, col=c)  # fmt: skip
+        fig.add_scatter(x=mine["_ai"].astype(float).to_numpy(), y=mine["throughput"].astype(float).to_numpy(),
+                        mode="markers", marker=dict(color=s.color, size=8, line=dict(width=0.5, color="#222"),
+                                                    symbol=[symbols.get(str(d), "circle") for d in mine["dtype"]]),
+                        hovertext=[row_hover(s, rr) + f"<br>{fmt_num(rr['_ai'])} FLOP/byte" for rr in records(mine, "_ai")],
+                        hovertemplate=HOVER, row=r, col=c)  # fmt: skip
         if math.isfinite(bw) and bw > 0:
             top = float(mine["throughput"].astype(float).max())
             ridge = top * 1e3 / bw
@@ -477,7 +548,7 @@ def collectives(data: ReportData, rows: pd.DataFrame) -> go.Figure:
             fig.add_scatter(x=part["size_bytes"].astype(float).to_numpy(), y=part[ycol].astype(float).to_numpy(),
                             mode="lines+markers", line=dict(color=s.color, dash=op_dash[o]),
                             name=esc(f"{s.label} · {o}"), legendgroup=s.run_id,
-                            hovertext=[row_hover(s, r, ycol, "GB/s") for _, r in part.iterrows()],
+                            hovertext=[row_hover(s, r, ycol, "GB/s") for r in records(part, ycol)],
                             hovertemplate=HOVER)  # fmt: skip
     fig.update_xaxes(type="log", exponentformat="SI")
     return fig

@@ -188,10 +188,11 @@ def build_matmul(data: ReportData) -> list[Block]:
                                   "Best shape per precision; bars show that case's p10–p90.")]  # fmt: skip
     if {"m", "n", "k"} <= set(ok.columns):
         found = []
-        for s in data.series:
-            mine = ok[ok["run_id"] == s.run_id]
-            for sw in sweep_summary(mine.to_dict("records")):
-                found.append({"run_id": s.run_id, **sw})
+        cols = [c for c in ("benchmark", "status", "device_name", "dtype", "m", "n", "k", "throughput",
+                            "throughput_unit") if c in ok]  # fmt: skip
+        for run_id, mine in F.by_run(ok).items():
+            for sw in sweep_summary(mine[cols].to_dict("records")):
+                found.append({"run_id": run_id, **sw})
         if found:
             sweeps = pd.DataFrame(found)
             blocks.append(Figure(F.matmul_sweeps(data, sweeps, ok),
@@ -259,7 +260,7 @@ def build_power(data: ReportData) -> list[Block]:
         if not hit.empty:
             rows = [[_swatch(data, r["run_id"]), Cell(str(r["case_id"])), Cell(str(r.get("throttle_reasons") or "")),
                      Cell(f"{float(r['throttled_pct']):.0f}%" if is_num(r.get("throttled_pct")) else "–", cls="num"),
-                     Cell(fmt_num(r.get("mean_sm_clock_mhz")), cls="num")] for _, r in hit.iterrows()]  # fmt: skip
+                     Cell(fmt_num(r.get("mean_sm_clock_mhz")), cls="num")] for r in hit.to_dict("records")]  # fmt: skip
             blocks.append(Table(["run", "throttled case", "reasons", "samples throttled", "mean SM clock (MHz)"], rows,
                                 "A throttled case ran slower than the card can: power cap or heat."))  # fmt: skip
     return blocks
@@ -340,7 +341,13 @@ def build_value(data: ReportData, max_workloads: int = 6) -> list[Block]:
     if ok.empty:
         return []
     blocks: list[Block] = []
-    for workload in advisor.available_workloads(ok)[:max_workloads]:
+    # Models first (what people buy cards for), then the headline precisions and bandwidth.
+    def priority(w: str) -> tuple[int, str]:
+        if not w.startswith(("matmul/", "memory/")):
+            return (0, w)
+        return ({"matmul/bf16": 1, "matmul/fp16": 2, "memory/d2d": 3}.get(w, 4), w)
+
+    for workload in sorted(advisor.available_workloads(ok), key=priority)[:max_workloads]:
         try:
             ranked = advisor.recommend(ok, workload, estimates=False)
         except GpubenchError:
@@ -353,7 +360,7 @@ def build_value(data: ReportData, max_workloads: int = 6) -> list[Block]:
                  Cell(fmt_num(r.get("throughput_per_usd")), cls="num"),
                  Cell(fmt_num(r.get("avg_power_w")), cls="num"),
                  Cell(f"${r['tco_usd']:,.0f}" if is_num(r.get("tco_usd")) else "–", cls="num")]
-                for _, r in ranked.iterrows()]  # fmt: skip
+                for r in ranked.to_dict("records")]  # fmt: skip
         blocks.append(Table(["rank", "device", "throughput", "price", "per $", "avg W", "3-year TCO"], rows,
                             f"{workload}: ranked by total cost of ownership per unit of work"))  # fmt: skip
     return blocks
@@ -381,10 +388,10 @@ def build_problems(data: ReportData) -> list[Block]:
     rows = []
     order = {"failed": 0, "wrong": 1, "skipped": 2, "ok": 3}
     problem = runs[(status != "ok") | noisy]
-    for _, r in sorted(problem.iterrows(), key=lambda kv: order.get(str(kv[1]["status"]), 9)):
+    for r in sorted(problem.to_dict("records"), key=lambda row: order.get(str(row["status"]), 9)):
         st = str(r["status"])
         reason = str(r.get("reason") or "") if not _missing(r.get("reason")) else ""
-        if st == "ok" and bool(r.get("noisy")):
+        if st == "ok" and F.is_true(r.get("noisy")):
             st = "noisy"
             iqr = r.get("iqr_s")
             med = r.get("median_s")

@@ -112,7 +112,7 @@ class AmdSmiReader:
     ) -> None:
         if amdsmi is None:
             try:
-                import amdsmi  # noqa: PLC0415 - optional dependency (ROCm)
+                import amdsmi  # optional dependency (ROCm)
             except ImportError as exc:
                 raise BackendUnavailable(
                     f"amdsmi is not importable ({exc}); install ROCm's amdsmi package"

@@ -66,7 +66,7 @@ class NvmlReader:
     def __init__(self, device_info: Mapping[str, Any], nvml: Any | None = None) -> None:
         if nvml is None:
             try:
-                import pynvml as nvml  # noqa: PLC0415 - optional at import time of the package
+                import pynvml as nvml  # optional: imported only when an NVIDIA reader opens
             except ImportError as exc:
                 raise BackendUnavailable(
                     f"pynvml is not importable ({exc}); pip install nvidia-ml-py"
@@ -115,9 +115,12 @@ class NvmlReader:
         if tried:
             raise BackendUnavailable("NVML found no GPU with " + "; ".join(tried))
         # Without an identity, only a machine with exactly one GPU is unambiguous.
-        count = nvml.nvmlDeviceGetCount()
-        if count == 1:
-            return nvml.nvmlDeviceGetHandleByIndex(0), "only_device"
+        try:
+            count = nvml.nvmlDeviceGetCount()
+            if count == 1:
+                return nvml.nvmlDeviceGetHandleByIndex(0), "only_device"
+        except nvml.NVMLError as exc:
+            raise BackendUnavailable(f"NVML could not list GPUs: {exc}") from None
         raise BackendUnavailable(
             f"device has no UUID or PCI bus id and NVML sees {count} GPUs; "
             "refusing to guess by index (CUDA_VISIBLE_DEVICES reorders them)"
@@ -229,6 +232,9 @@ class NvmlReader:
             mw = gate.call("power_usage", lambda: nvml.nvmlDeviceGetPowerUsage(h))
             if mw is not None:
                 out["power_w"] = _mw_to_w(mw)
+        # The energy counter is the slow call: ~4 ms on an H100 (driver 580; every other call here takes
+        # microseconds). The driver waits for a fresh value rather than spinning, and the sample is
+        # stamped at the midpoint of the whole read, which this call dominates.
         out["energy_j"] = self._read_energy()
         temp = gate.call("temp_c", lambda: nvml.nvmlDeviceGetTemperature(h, nvml.NVML_TEMPERATURE_GPU))
         if temp is not None:

@@ -110,7 +110,7 @@ class Sampler:
                 if self._stop_event.wait((due - now) / 1e9):
                     break
             self._poll()
-        except BaseException as exc:  # noqa: BLE001 - kept for the runner; telemetry must not kill a run
+        except BaseException as exc:  # kept for the runner: telemetry must never kill a run
             self.error = exc
 
     # -- results ---------------------------------------------------------------------------------
@@ -123,7 +123,7 @@ class Sampler:
 
     def frame(self, since_ns: int | None = None) -> pd.DataFrame:
         """Samples (from `since_ns` on, if given) as a DataFrame: `t_ns` plus one column per metric."""
-        import pandas as pd  # noqa: PLC0415 - keep `import gpubench.telemetry` light
+        import pandas as pd  # keeps `import gpubench.telemetry` light
 
         with self._lock:
             first = 0 if since_ns is None else bisect.bisect_left(self._times, since_ns)

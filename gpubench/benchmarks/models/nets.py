@@ -58,7 +58,9 @@ class Bottleneck(nn.Module):
         self.relu = nn.ReLU()
         self.downsample: nn.Module = nn.Identity()
         if stride != 1 or in_ch != out_ch:
-            self.downsample = nn.Sequential(nn.Conv2d(in_ch, out_ch, 1, stride=stride, bias=False), nn.BatchNorm2d(out_ch))
+            self.downsample = nn.Sequential(
+                nn.Conv2d(in_ch, out_ch, 1, stride=stride, bias=False), nn.BatchNorm2d(out_ch)
+            )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.relu(self.bn1(self.conv1(x)))
@@ -145,7 +147,9 @@ class MnistGenerator(nn.Module):
 
     def __init__(self, nz: int = 100) -> None:
         super().__init__()
-        self.fc = nn.Sequential(nn.Linear(nz, 7 * 7 * 256, bias=False), nn.BatchNorm1d(7 * 7 * 256), nn.LeakyReLU(0.3))
+        self.fc = nn.Sequential(
+            nn.Linear(nz, 7 * 7 * 256, bias=False), nn.BatchNorm1d(7 * 7 * 256), nn.LeakyReLU(0.3)
+        )
         self.convs = nn.Sequential(
             _same_convt(256, 128, 1), nn.BatchNorm2d(128), nn.LeakyReLU(0.3),
             _same_convt(128, 64, 2), nn.BatchNorm2d(64), nn.LeakyReLU(0.3),
@@ -187,7 +191,11 @@ class DCGAN64Generator(nn.Module):
     def __init__(self, nz: int = 100, ngf: int = 64, channels: int = 3) -> None:
         super().__init__()
         chans = (ngf * 8, ngf * 4, ngf * 2, ngf)
-        layers: list[nn.Module] = [nn.ConvTranspose2d(nz, chans[0], 4, 1, 0, bias=False), nn.BatchNorm2d(chans[0]), nn.ReLU()]
+        layers: list[nn.Module] = [
+            nn.ConvTranspose2d(nz, chans[0], 4, 1, 0, bias=False),
+            nn.BatchNorm2d(chans[0]),
+            nn.ReLU(),
+        ]
         for a, b in zip(chans, chans[1:], strict=False):
             layers += [nn.ConvTranspose2d(a, b, 4, 2, 1, bias=False), nn.BatchNorm2d(b), nn.ReLU()]
         layers += [nn.ConvTranspose2d(ngf, channels, 4, 2, 1, bias=False), nn.Tanh()]
@@ -243,7 +251,9 @@ class GPT2(nn.Module):
     """GPT-2-style decoder (Radford et al. 2019); small = 12 layers, width 768, 12 heads: 124,439,808 params
     with the LM head tied to the token embedding."""
 
-    def __init__(self, vocab: int = 50257, seq: int = 1024, layers: int = 12, width: int = 768, heads: int = 12) -> None:
+    def __init__(
+        self, vocab: int = 50257, seq: int = 1024, layers: int = 12, width: int = 768, heads: int = 12
+    ) -> None:
         super().__init__()
         if width % heads:
             raise ValueError(f"width {width} is not a multiple of heads {heads}")

@@ -26,6 +26,7 @@ from gpubench.benchmarks.models.zoo import (
     classifier_loss,
     count_flops,
     cpu_state,
+    first_call,
     gan_step,
     make_batch,
     make_normalize,
@@ -51,7 +52,9 @@ class Trainer:
     """Model(s), optimizer(s), precision and the fixed batch of one training case. `step()` is one optimizer
     step (for a GAN: one discriminator step, then one generator step); it never synchronizes."""
 
-    def __init__(self, defn: ModelDef, sizes: dict[str, int], precision: str, device: torch.device, compile_: bool):
+    def __init__(
+        self, defn: ModelDef, sizes: dict[str, int], precision: str, device: torch.device, compile_: bool
+    ):
         self.defn = defn
         self.sizes = sizes
         self.device = device
@@ -61,7 +64,9 @@ class Trainer:
             net.train()
         fused = device.type == "cuda"
         self.opts = {k: defn.optimizer(list(m.parameters()), fused) for k, m in self.nets.items()}
-        self.run: dict[str, nn.Module] = {k: torch.compile(m) if compile_ else m for k, m in self.nets.items()}
+        self.run: dict[str, nn.Module] = {
+            k: torch.compile(m) if compile_ else m for k, m in self.nets.items()
+        }
         # fp16 gradients underflow without loss scaling; bf16 has fp32's exponent range and needs none.
         self.scaler = torch.amp.GradScaler(device.type) if self.amp_dtype == torch.float16 else None
         self.batch: Batch = {}
@@ -87,7 +92,12 @@ class Trainer:
             opt.zero_grad(set_to_none=True)
         if self.defn.kind == "gan":
             out: Any = gan_step(
-                self.run["G"], self.run["D"], self.batch, self.amp, self._update(self.opts["D"]), self._update(self.opts["G"])
+                self.run["G"],
+                self.run["D"],
+                self.batch,
+                self.amp,
+                self._update(self.opts["D"]),
+                self._update(self.opts["G"]),
             )
         else:
             with self.amp():
@@ -121,10 +131,13 @@ def _support(precision: str, device: torch.device) -> None:
 
 def _classifier_check(trainer: Trainer, initial: dict[str, dict[str, torch.Tensor]]) -> CheckResult:
     trainer.restore(initial)
-    losses = [float(trainer.step()) for _ in range(CHECK_STEPS + 1)]  # the last loss is after CHECK_STEPS updates
+    # Each step returns the loss before its update: the last one is the loss after CHECK_STEPS updates.
+    losses = [float(trainer.step()) for _ in range(CHECK_STEPS + 1)]
     ratio = losses[-1] / losses[0] if losses[0] > 0 else float("nan")
     return CheckResult(
-        ratio, LOSS_RATIO_TOL, f"loss {losses[0]:.4g} -> {losses[-1]:.4g} after {CHECK_STEPS} steps from the initial weights"
+        ratio,
+        LOSS_RATIO_TOL,
+        f"loss {losses[0]:.4g} -> {losses[-1]:.4g} after {CHECK_STEPS} steps from the initial weights",
     )
 
 
@@ -146,7 +159,9 @@ def _gan_check(trainer: Trainer) -> CheckResult:
     return CheckResult(float(failures), 0.0, detail)
 
 
-def training_workload(params: dict[str, ParamValue], device: torch.device, extra_info: dict[str, Any] | None = None) -> Workload:
+def training_workload(
+    params: dict[str, ParamValue], device: torch.device, extra_info: dict[str, Any] | None = None
+) -> Workload:
     """The training Workload for normalized params (model, precision, batch, compile, sizes)."""
     model, precision, batch = str(params["model"]), str(params["precision"]), int(params["batch"])
     compile_ = bool(params.get("compile", False))
@@ -156,8 +171,9 @@ def training_workload(params: dict[str, ParamValue], device: torch.device, extra
     trainer = Trainer(defn, sizes, precision, device, compile_)
     trainer.batch = make_batch(defn, batch, sizes, device)
     initial = cpu_state(trainer.nets) if defn.kind != "gan" else {}
-    if compile_:
-        trainer.step()  # the first call compiles (minutes for big models): do it here, not in the warm-up
+    # The first step compiles (minutes for big models with compile=true), allocates optimizer state and
+    # initialises kernels: here, not in the warm-up. A dtype with no kernel on this device -> Unsupported.
+    first_call(trainer.step, f"{model} training in {precision}", device)
     flops = count_flops(defn, sizes, batch, train=True)
     per_item = sizes["seq"] if defn.unit == "token" else 1
     info: dict[str, Any] = {
@@ -169,7 +185,11 @@ def training_workload(params: dict[str, ParamValue], device: torch.device, extra
         "optimizer": ", ".join(f"{k}: {type(o).__name__}" for k, o in trainer.opts.items()),
         "channels_last": defn.channels_last,
         "grad_scaler": trainer.scaler is not None,
-        **{f"params_count_{k}": sum(p.numel() for p in net.parameters()) for k, net in trainer.nets.items() if defn.kind == "gan"},
+        **{
+            f"params_count_{k}": sum(p.numel() for p in net.parameters())
+            for k, net in trainer.nets.items()
+            if defn.kind == "gan"
+        },
         **(extra_info or {}),
     }
     if defn.kind == "gan":
@@ -196,7 +216,9 @@ _normalize_train = make_normalize(_TRAIN_KEYS)
     description="Training throughput: one optimizer step on a fixed synthetic batch; samples/s or tokens/s",
     params={
         "model": Param(str, choices=MODEL_NAMES, help="network: " + ", ".join(MODEL_NAMES)),
-        "precision": Param(str, choices=PRECISIONS, help="fp32, tf32 (TF32 tensor cores), amp_fp16 (+GradScaler), amp_bf16"),
+        "precision": Param(
+            str, choices=PRECISIONS, help="fp32, tf32 (TF32 tensor cores), amp_fp16 (+GradScaler), amp_bf16"
+        ),
         "batch": Param(int, default=0, minimum=0, help="samples (sequences) per step (0 = model default)"),
         "compile": Param(bool, default=False, help="torch.compile the network(s)"),
         **size_params(),
@@ -299,8 +321,7 @@ def max_batch(case: Case, device: torch.device) -> Workload:
         return ok
 
     best = find_max_batch(fits)
-    trainer.close()
-    del trainer
+    trainer.close()  # drops every tensor it holds before the final workload allocates its own
     _free(device)
     if best == 0:
         raise Unsupported(f"{model} does not fit in GPU memory even at batch 1 in {precision}")

@@ -64,7 +64,9 @@ def _prototype_images(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Images = class prototype + noise; the label is the prototype's class, so it can be learnt."""
     if device.type == "meta":
-        return torch.empty((batch, *shape), device=device), torch.empty(batch, dtype=torch.long, device=device)
+        return torch.empty((batch, *shape), device=device), torch.empty(
+            batch, dtype=torch.long, device=device
+        )
     y = torch.randint(0, classes, (batch,), device=device, generator=gen)
     used, index = torch.unique(y, return_inverse=True)  # only the prototypes this batch uses
     protos = torch.randn((used.numel(), *shape), device=device, generator=gen)
@@ -88,25 +90,33 @@ def _token_chains(
 
 
 def _image_data(classes: int, shape: tuple[int, int, int]):
-    def data(batch: int, sizes: Mapping[str, int], device: torch.device, gen: torch.Generator | None) -> Batch:
+    def data(
+        batch: int, sizes: Mapping[str, int], device: torch.device, gen: torch.Generator | None
+    ) -> Batch:
         x, y = _prototype_images(batch, classes, shape, device, gen)
         return {"x": x, "y": y}
 
     return data
 
 
-def _char_data(batch: int, sizes: Mapping[str, int], device: torch.device, gen: torch.Generator | None) -> Batch:
+def _char_data(
+    batch: int, sizes: Mapping[str, int], device: torch.device, gen: torch.Generator | None
+) -> Batch:
     tokens = _token_chains(batch, sizes["seq"] + 1, sizes["vocab"], device, gen)
     return {"x": tokens[:, :-1], "y": tokens[:, -1]}  # the character after the sequence
 
 
-def _lm_data(batch: int, sizes: Mapping[str, int], device: torch.device, gen: torch.Generator | None) -> Batch:
+def _lm_data(
+    batch: int, sizes: Mapping[str, int], device: torch.device, gen: torch.Generator | None
+) -> Batch:
     tokens = _token_chains(batch, sizes["seq"] + 1, sizes["vocab"], device, gen)
     return {"x": tokens[:, :-1].contiguous(), "y": tokens[:, 1:].contiguous()}  # next token at every position
 
 
 def _gan_data(shape: tuple[int, int, int], z_shape: tuple[int, ...]):
-    def data(batch: int, sizes: Mapping[str, int], device: torch.device, gen: torch.Generator | None) -> Batch:
+    def data(
+        batch: int, sizes: Mapping[str, int], device: torch.device, gen: torch.Generator | None
+    ) -> Batch:
         x, _ = _prototype_images(batch, 10, shape, device, gen)
         real = x if device.type == "meta" else torch.tanh(x)  # "real" images in the generator's range [-1, 1]
         return {
@@ -218,7 +228,9 @@ def size_params() -> dict[str, Param]:
     users = {key: [d.name for d in MODELS.values() if key in d.sizes] for key in SIZE_KEYS}
     what = {"seq": "sequence length", "vocab": "vocabulary size", "layers": "layers", "width": "hidden width"}
     return {
-        key: Param(int, default=0, minimum=0, help=f"{what[key]} for {', '.join(users[key])} (0 = model default)")
+        key: Param(
+            int, default=0, minimum=0, help=f"{what[key]} for {', '.join(users[key])} (0 = model default)"
+        )
         for key in SIZE_KEYS
     }
 
@@ -270,7 +282,9 @@ def require_tf32(device: torch.device) -> None:
         if not arch.startswith(("gfx942", "gfx950")):
             raise Unsupported(f"TF32 (xf32) needs MI300-class hardware (gfx942/gfx950); this is {arch}")
     elif (props.major, props.minor) < (8, 0):
-        raise Unsupported(f"TF32 needs compute capability 8.0+ (Ampere); this device is {props.major}.{props.minor}")
+        raise Unsupported(
+            f"TF32 needs compute capability 8.0+ (Ampere); this device is {props.major}.{props.minor}"
+        )
 
 
 def require_half(dtype: torch.dtype, device: torch.device) -> None:
@@ -340,7 +354,9 @@ def make_batch(defn: ModelDef, batch: int, sizes: Mapping[str, int], device: tor
     gen = None if device.type == "meta" else torch.Generator(device=device).manual_seed(SEED)
     data = defn.data(batch, sizes, device, gen)
     if defn.channels_last:
-        data = {k: v.contiguous(memory_format=torch.channels_last) if v.dim() == 4 else v for k, v in data.items()}
+        data = {
+            k: v.contiguous(memory_format=torch.channels_last) if v.dim() == 4 else v for k, v in data.items()
+        }
     return data
 
 
@@ -395,9 +411,32 @@ def calibrate_batchnorm(net: nn.Module, inputs: torch.Tensor) -> None:
         m.momentum = momentum
 
 
+# Errors that mean "this device/dtype has no kernel for an op of this model", not a bug in the model.
+_MISSING_KERNEL = (
+    "not implemented for",
+    "could not create a primitive",
+    "Unsupported dtype",
+    "does not support",
+)
+
+
+def first_call(step: Callable[[], Any], what: str, device: torch.device) -> Any:
+    """Run the first step in the factory: it compiles (torch.compile) and lazily initialises kernels, which
+    belongs out of the warm-up, and a missing kernel becomes Unsupported instead of a failed case."""
+    try:
+        return step()
+    except (RuntimeError, NotImplementedError) as e:
+        message = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        if any(m in str(e) for m in _MISSING_KERNEL):
+            raise Unsupported(f"{what} has no kernel on {device.type}: {message[:200]}") from None
+        raise
+
+
 def cpu_state(modules: Nets) -> dict[str, dict[str, torch.Tensor]]:
     """A CPU copy of every network's state (not on the device: it would count towards peak memory)."""
-    return {k: {n: t.detach().to("cpu", copy=True) for n, t in m.state_dict().items()} for k, m in modules.items()}
+    return {
+        k: {n: t.detach().to("cpu", copy=True) for n, t in m.state_dict().items()} for k, m in modules.items()
+    }
 
 
 @contextlib.contextmanager

@@ -1,0 +1,327 @@
+"""The HTML report: sections from synthetic run folders, escaping, self-containment, colours, downsampling."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import plotly.io as pio
+import pytest
+from fixtures_runs import DEVICES, HOSTILE, CaseSpec, write_fleet, write_run
+from typer.testing import CliRunner
+
+from gpubench.errors import GpubenchError
+from gpubench.report import build_report, build_sections, load_report_data, render_report
+from gpubench.report.data import downsample_minmax, environment_differences, headline_metrics, matmul_bytes, scorecard
+from gpubench.report.figures import TELEMETRY_POINTS
+from gpubench.report.page import script_json
+from gpubench.report.sections import Figure, Table
+
+ALL_SECTIONS = {"runs", "scorecard", "matmul", "memory", "models", "power", "efficiency", "roofline", "problems"}
+
+
+@pytest.fixture(scope="module")
+def fleet(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    return write_fleet(tmp_path_factory.mktemp("fleet"))
+
+
+@pytest.fixture(scope="module")
+def hostile_fleet(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    return write_fleet(tmp_path_factory.mktemp("hostile"), hostile=True)
+
+
+@pytest.fixture(scope="module")
+def fleet_sections(fleet: list[Path]) -> list[tuple[str, str, list[Any]]]:
+    return build_sections(load_report_data(fleet))
+
+
+def _figures(sections: list[tuple[str, str, list[Any]]]) -> list[Any]:
+    return [b.figure for _, _, blocks in sections for b in blocks if isinstance(b, Figure)]
+
+
+def _strings(obj: Any) -> list[str]:
+    """Every string inside a figure's JSON-able structure."""
+    if isinstance(obj, str):
+        return [obj]
+    if isinstance(obj, dict):
+        return [s for v in obj.values() for s in _strings(v)]
+    if isinstance(obj, (list, tuple)):
+        return [s for v in obj for s in _strings(v)]
+    if isinstance(obj, np.ndarray) and obj.dtype == object:
+        return [s for v in obj.tolist() for s in _strings(v)]
+    return []
+
+
+# ------------------------------------------------------------------------------------------------- sections
+
+
+def test_fleet_produces_every_section(fleet_sections: list[tuple[str, str, list[Any]]]) -> None:
+    keys = {key for key, _, _ in fleet_sections}
+    assert ALL_SECTIONS <= keys
+    assert "collectives" not in keys  # no collective rows: no empty section
+
+
+def test_sections_only_where_the_data_is(tmp_path: Path) -> None:
+    dev = DEVICES["cpu"]
+    cases = [CaseSpec("matmul", {"dtype": "fp32", "m": m, "n": m, "k": m}, 2.0, "flop", 2.0 * m**3, 2.0 * m**3)
+             for m in (256, 512)]  # fmt: skip
+    folder = write_run(tmp_path, "cpu", telemetry=False, cases=cases, reps=10)
+    keys = {key for key, _, _ in build_sections(load_report_data([folder]))}
+    assert {"runs", "scorecard", "matmul", "problems"} <= keys
+    assert not keys & {"memory", "models", "power", "efficiency", "collectives"}
+    assert dev.vendor == "cpu"
+
+
+def test_run_without_measurements_still_renders(tmp_path: Path) -> None:
+    folder = write_run(tmp_path, "cpu", telemetry=False, cases=[], reps=10)
+    text = build_report([folder])
+    assert "Runs" in text and "AMD EPYC" in text
+
+
+def test_collective_rows_get_their_section(tmp_path: Path) -> None:
+    cases = [CaseSpec("collective", {"op": "all_reduce", "size_bytes": s, "world_size": 8}, 100.0 * s / (s + 1e6),
+                      "byte", float(s)) for s in (1 << 20, 1 << 24, 1 << 28)]  # fmt: skip
+    folder = write_run(tmp_path, "h100", telemetry=False, cases=cases, reps=10)
+    sections = dict((k, b) for k, _, b in build_sections(load_report_data([folder])))
+    assert "collectives" in sections
+    fig = sections["collectives"][0].figure
+    assert len(fig.data) == 1 and len(fig.data[0].x) == 3
+
+
+# --------------------------------------------------------------------------------------------- the page
+
+
+def test_render_report_default_path_and_self_contained(fleet: list[Path], tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    monkeypatch.chdir(tmp_path)
+    path = render_report([str(fleet[0].parent / "*")])
+    assert path.parent == Path("reports") and path.suffix == ".html" and path.is_file()
+    text = path.read_text(encoding="utf-8")
+    # plotly.js exactly once, inline; nothing fetched from anywhere.
+    assert text.count("Plotly.newPlot") >= 1
+    assert len(re.findall(r"<script[^>]*>", text)) == 4  # error hook, plotly.js, figure JSON, renderer
+    assert not re.search(r"<script[^>]*\bsrc\s*=", text, re.I)
+    assert not re.search(r"<link\b", text, re.I)
+    assert not re.search(r"@import|url\(\s*['\"]?https?:", text, re.I)
+    assert not re.search(r"<(img|iframe)[^>]*\bsrc\s*=\s*['\"]?https?:", text, re.I)
+    n_figs = int(re.search(r'data-figures="(\d+)"', text).group(1))
+    assert n_figs == len(re.findall(r'<div class="fig" id="fig-\d+"', text)) and n_figs >= 10
+    # The figure JSON parses back (script_json escaping keeps it valid JSON).
+    blob = re.search(r'<script type="application/json" id="gb-figures">(.*?)</script>', text, re.S).group(1)
+    figs = json.loads(blob)
+    assert len(figs) == n_figs and all("data" in f["spec"] and "layout" in f["spec"] for f in figs)
+
+
+def test_explicit_out_path(fleet: list[Path], tmp_path: Path) -> None:
+    out = tmp_path / "deep" / "r.html"
+    assert render_report(fleet, out=out) == out and out.is_file()
+
+
+def test_hostile_strings_are_escaped_in_page_and_figures(hostile_fleet: list[Path]) -> None:
+    data = load_report_data(hostile_fleet)
+    sections = build_sections(data)
+    # Figures: no raw tag from a results file reaches Plotly (it renders a subset of HTML in text).
+    for fig in _figures(sections):
+        for s in _strings(fig.to_plotly_json()):
+            assert "<script" not in s and "</div>" not in s and "<img" not in s, s[:120]
+    labels = [s for fig in _figures(sections) for s in _strings(fig.to_plotly_json())]
+    assert any("&lt;script&gt;alert(1)&lt;/script&gt;" in s for s in labels)  # shown, escaped
+    text = build_report(hostile_fleet)
+    for raw in (HOSTILE, "<script>alert(1)</script>", "</div><b>x</b>", "<img src=x"):
+        assert raw not in text
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in text  # device name, host, reasons are displayed
+    assert "out of memory" in text  # reasons shown
+
+
+def test_script_json_cannot_close_the_tag() -> None:
+    value = {"a": "</script><script>alert(1)</script>", "b": "x & y <!-- z -->", "c": "\u2028"}
+    out = script_json(json.dumps(value))
+    assert "</" not in out and "<!--" not in out and "&" not in out
+    assert json.loads(out) == value
+
+
+def test_report_never_imports_torch(fleet: list[Path], tmp_path: Path) -> None:
+    code = (
+        "import sys; import gpubench.report as r; "
+        f"r.render_report([{str(fleet[0])!r}, {str(fleet[2])!r}], out={str(tmp_path / 'x.html')!r}); "
+        "r.compare_runs(" + repr(str(fleet[0])) + ", " + repr(str(fleet[1])) + "); "
+        "assert 'torch' not in sys.modules, 'torch imported'"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).parents[1], timeout=120)
+
+
+def test_bad_paths_raise_gpubench_errors(tmp_path: Path) -> None:
+    with pytest.raises(GpubenchError):
+        render_report([str(tmp_path / "missing")])
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(GpubenchError):
+        render_report([str(tmp_path / "empty")])
+
+
+# ------------------------------------------------------------------------------------------ colours, labels
+
+
+def _trace_colors(fig: Any) -> list[tuple[str, str]]:
+    out = []
+    for tr in fig.data:
+        group = getattr(tr, "legendgroup", None)
+        marker = getattr(tr, "marker", None)
+        color = marker.color if marker is not None and isinstance(marker.color, str) else None
+        line = getattr(tr, "line", None)
+        if color is None and line is not None and isinstance(line.color, str):
+            color = line.color
+        if group and color:
+            out.append((group, color))
+    return out
+
+
+def test_each_run_keeps_one_colour_everywhere(fleet: list[Path], fleet_sections: list[Any]) -> None:
+    data = load_report_data(fleet)
+    expected = {s.run_id: s.color for s in data.series}
+    seen: dict[str, set[str]] = {}
+    for fig in _figures(fleet_sections):
+        for group, color in _trace_colors(fig):
+            seen.setdefault(group, set()).add(color)
+    assert set(seen) == set(expected)
+    for run_id, colors in seen.items():
+        assert colors == {expected[run_id]}
+
+
+def test_runs_of_one_device_get_distinct_labels_and_shades(tmp_path: Path) -> None:
+    a = write_run(tmp_path, "4090", host="box", seed=1, telemetry=False)
+    b = write_run(tmp_path, "4090", host="box", seed=2, telemetry=False)
+    c = write_run(tmp_path, "h100", host="other", seed=3, telemetry=False)
+    data = load_report_data([a, b, c])
+    labels = [s.label for s in data.series]
+    assert len(set(labels)) == 3
+    assert data.series[0].color != data.series[1].color
+    assert data.series[2].label == DEVICES["h100"].name  # a unique device keeps its plain name
+
+
+# ------------------------------------------------------------------------------------- scorecard, metrics
+
+
+def test_scorecard_speedup_and_geomean(tmp_path: Path) -> None:
+    a = write_run(tmp_path, "4090", host="a", seed=1, speed=1.0)
+    b = write_run(tmp_path, "4090", host="b", seed=2, speed=1.25)
+    data = load_report_data([a, b])
+    card = scorecard(data)
+    b_id = data.series[1].run_id
+    mine = card[card["run_id"] == b_id]
+    assert mine["score"].iloc[0] == pytest.approx(1.25, rel=0.03)
+    # Energy per sample: same power, 1.25x the samples -> 1.25x better after inversion.
+    energy = mine[mine["key"].str.startswith("energy/")]
+    assert len(energy) and (energy["ratio"] > 1.15).all()
+    assert card.loc[card["run_id"] == data.series[0].run_id, "score"].iloc[0] == pytest.approx(1.0)
+    # --baseline: the other run becomes 1.0 and the first ~0.8.
+    data2 = load_report_data([a, b], baseline=b)
+    card2 = scorecard(data2)
+    assert card2.loc[card2["run_id"] == b_id, "score"].iloc[0] == pytest.approx(1.0)
+    assert card2.loc[card2["run_id"] == data.series[0].run_id, "score"].iloc[0] == pytest.approx(0.8, rel=0.03)
+
+
+def test_baseline_outside_the_list_is_added(tmp_path: Path) -> None:
+    a = write_run(tmp_path, "4090", host="a", seed=1, telemetry=False)
+    b = write_run(tmp_path, "h100", host="b", seed=2, telemetry=False)
+    data = load_report_data([a], baseline=b)
+    assert [s.host for s in data.series] == ["b", "a"] and data.baseline.host == "b"
+
+
+def test_headline_metrics_pick_the_best_case(fleet: list[Path]) -> None:
+    data = load_report_data(fleet)
+    h100 = next(s for s in data.series if s.device_name == DEVICES["h100"].name)
+    metrics = {m.key: m for m in headline_metrics(data) if m.run_id == h100.run_id}
+    ok = data.ok[(data.ok["run_id"] == h100.run_id) & (data.ok["benchmark"] == "matmul")]
+    assert metrics["matmul/bf16"].value == pytest.approx(ok.loc[ok["dtype"] == "bf16", "throughput"].max())
+    assert {"memory/d2d", "memory/h2d", "train/resnet50/amp_bf16", "energy/resnet50/amp_bf16"} <= set(metrics)
+    assert not metrics["energy/resnet50/amp_bf16"].higher_is_better
+    # The failed fp8 16384 case never counts.
+    assert metrics["matmul/fp8"].row in set(ok.index)
+
+
+def test_environment_differences_flag_torch_power_tf32_and_versions(tmp_path: Path) -> None:
+    tf32_on = [CaseSpec("matmul", {"dtype": "fp32", "m": 512, "n": 512, "k": 512}, 10.0, "flop", 2.0 * 512**3)]
+    a = write_run(tmp_path, "4090", host="a", seed=1, telemetry=False, cases=tf32_on, reps=10, torch_version="2.4.0")
+    b = write_run(tmp_path, "4090", host="b", seed=2, telemetry=False, cases=tf32_on, reps=10, torch_version="2.5.1",
+                  power_limit_w=300.0, benchmark_version=2)  # fmt: skip
+    # Mark run b's fp32 case as run with TF32 on: rewrite through the store like the runner would.
+    from gpubench.store import RunStore
+
+    store = RunStore.resume(b)
+    row = dict(store.rows[0], tf32=True)
+    store.add(row)
+    store.finish("complete")
+    data = load_report_data([a, b])
+    fields = {d.field for d in environment_differences(data)}
+    assert {"torch", "power_limit", "tf32", "versions"} <= fields
+    runs_table = next(b for k, _, bl in build_sections(data) if k == "runs" for b in bl if isinstance(b, Table))
+    header = runs_table.header
+    torch_col = header.index("torch")
+    assert all("diff" in row[torch_col].cls for row in runs_table.rows)
+    assert all("diff" not in row[header.index("host")].cls for row in runs_table.rows)
+
+
+def test_matmul_bytes_and_roofline_intensity(fleet: list[Path], fleet_sections: list[Any]) -> None:
+    assert matmul_bytes("bf16", 4096, 4096, 4096) == 3 * 4096 * 4096 * 2
+    assert matmul_bytes("int8", 2, 3, 4) == 2 * 4 + 4 * 3 + 2 * 3 * 4  # int32 output
+    assert math.isnan(matmul_bytes("fp9", 1, 1, 1))
+    roof = next(b.figure for k, _, bl in fleet_sections if k == "roofline" for b in bl)
+    xs = [x for tr in roof.data if tr.mode == "markers" and tr.x is not None for x in tr.x]
+    # The square bf16 4096 GEMM: 2*4096^3 FLOP over 3*4096^2*2 bytes = 4096/3 FLOP/byte.
+    assert any(x == pytest.approx(4096 / 3) for x in xs)
+
+
+# ------------------------------------------------------------------------------------------- downsampling
+
+
+def test_downsample_minmax_keeps_extremes() -> None:
+    t = np.arange(100_000, dtype=float)
+    y = np.sin(t / 1000.0)
+    y[54_321] = 50.0  # a one-sample power spike
+    y[12_345] = -50.0
+    y[200:300] = np.nan
+    keep = downsample_minmax(t, y, 1000)
+    assert len(keep) <= 1000 and np.all(np.diff(keep) > 0)
+    assert 54_321 in keep and 12_345 in keep
+    short = downsample_minmax(t[:50], y[:50], 1000)
+    assert list(short) == list(range(50))
+    all_nan = downsample_minmax(t, np.full(len(t), np.nan), 100)
+    assert len(all_nan) <= 100
+
+
+def test_long_telemetry_is_downsampled_for_display(tmp_path: Path) -> None:
+    folder = write_run(tmp_path, "4090", telemetry=True, hz=200.0, case_s=2.0)
+    data = load_report_data([folder])
+    assert len(data.telemetry) > 3 * TELEMETRY_POINTS
+    power = next(b for k, _, bl in build_sections(data) if k == "power" for b in bl)
+    lines = [tr for tr in power.figure.data if tr.mode == "lines"]
+    assert len(lines) == 3 and all(len(tr.x) <= TELEMETRY_POINTS for tr in lines)
+    assert max(float(np.max(tr.y)) for tr in lines[:1]) == pytest.approx(
+        float(data.telemetry["power_w"].max()), rel=1e-5)  # the peak survives  # fmt: skip
+
+
+def test_figures_serialize(fleet_sections: list[Any]) -> None:
+    for fig in _figures(fleet_sections):
+        spec = json.loads(pio.to_json(fig, validate=False))
+        assert spec["data"], spec["layout"].get("title")
+
+
+# ------------------------------------------------------------------------------------------------------ CLI
+
+
+def test_cli_report(fleet: list[Path], tmp_path: Path) -> None:
+    from gpubench.cli import app
+
+    out = tmp_path / "r.html"
+    res = CliRunner().invoke(app, ["report", str(fleet[0]), str(fleet[1]), "-o", str(out), "--baseline", str(fleet[1])])
+    assert res.exit_code == 0, res.output
+    assert out.is_file() and str(out) in res.output.replace("\n", "")
+    res = CliRunner().invoke(app, ["report", str(tmp_path / "nope")])
+    assert res.exit_code == 2
+    assert "not found" in res.output
