@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +26,9 @@ from gpubench.records import WORK_UNITS, Case
 from gpubench.stats import summarize
 from gpubench.store import RunStore
 
-HOSTILE = "<script>alert(1)</script>\"q'</div><b>x</b>&amp;<img src=x onerror=\"document.body.dataset.pwned=1\">"
+HOSTILE = (
+    '<script>alert(1)</script>"q\'</div><b>x</b>&amp;<img src=x onerror="document.body.dataset.pwned=1">'
+)
 """A string that breaks a page that forgets to escape data from a results file (and, in a browser, marks the
 page `data-pwned` if any of it ever runs)."""
 
@@ -54,21 +56,51 @@ class FakeDevice:
 
 DEVICES: dict[str, FakeDevice] = {
     "h100": FakeDevice(
-        "NVIDIA H100 80GB HBM3", "nvidia", 85_520_809_984,
-        {"fp64": 52.0, "fp32": 50.0, "tf32": 380.0, "fp16": 720.0, "bf16": 760.0, "fp8": 1350.0, "int8": 1400.0},
-        2900.0, 52.0, {"resnet50": 1700.0, "transformer": 900.0}, 620.0, 70.0, 700.0,
+        "NVIDIA H100 80GB HBM3",
+        "nvidia",
+        85_520_809_984,
+        {
+            "fp64": 52.0,
+            "fp32": 50.0,
+            "tf32": 380.0,
+            "fp16": 720.0,
+            "bf16": 760.0,
+            "fp8": 1350.0,
+            "int8": 1400.0,
+        },
+        2900.0,
+        52.0,
+        {"resnet50": 1700.0, "transformer": 900.0},
+        620.0,
+        70.0,
+        700.0,
         {"compute_capability": "9.0", "sm_count": 132, "uuid": "GPU-11111111"},
     ),  # fmt: skip
     "4090": FakeDevice(
-        "NVIDIA GeForce RTX 4090", "nvidia", 25_393_692_672,
+        "NVIDIA GeForce RTX 4090",
+        "nvidia",
+        25_393_692_672,
         {"fp64": 1.2, "fp32": 70.0, "tf32": 80.0, "fp16": 160.0, "bf16": 160.0, "fp8": 300.0, "int8": 600.0},
-        950.0, 24.0, {"resnet50": 720.0, "transformer": 380.0}, 420.0, 25.0, 450.0,
+        950.0,
+        24.0,
+        {"resnet50": 720.0, "transformer": 380.0},
+        420.0,
+        25.0,
+        450.0,
         {"compute_capability": "8.9", "sm_count": 128, "uuid": "GPU-22222222"},
     ),  # fmt: skip
     "cpu": FakeDevice(
-        "AMD EPYC 7763 64-Core Processor", "cpu", 540_000_000_000,
+        "AMD EPYC 7763 64-Core Processor",
+        "cpu",
+        540_000_000_000,
         {"fp64": 1.5, "fp32": 3.0, "bf16": 2.0},
-        150.0, 0.0, {"resnet50": 40.0, "transformer": 20.0}, 280.0, 90.0, None, {},
+        150.0,
+        0.0,
+        {"resnet50": 40.0, "transformer": 20.0},
+        280.0,
+        90.0,
+        None,
+        {},
     ),  # fmt: skip
 }
 
@@ -113,7 +145,11 @@ def default_cases(dev: FakeDevice, speed: float = 1.0, hostile: bool = False) ->
                                   dev.matmul_tflops["bf16"] * eff * speed, unit, amount, flops))  # fmt: skip
     for size in (1 << 20, 1 << 24, 1 << 28, 1 << 30):
         bw = dev.d2d_gbps * size / (size + 4e6) * speed
-        cases.append(CaseSpec("memory", {"kind": "d2d", "size_bytes": size, "pinned": False}, bw, "byte_rw", 2.0 * size))
+        cases.append(
+            CaseSpec(
+                "memory", {"kind": "d2d", "size_bytes": size, "pinned": False}, bw, "byte_rw", 2.0 * size
+            )
+        )
     if dev.vendor != "cpu":
         for kind in ("h2d", "d2h"):
             for pinned in (True, False):
@@ -229,8 +265,14 @@ def _peak_columns(rows: list[dict[str, Any]]) -> None:
     for row in rows:
         if row.get("throughput") is None:
             continue
-        pct = specs.pct_of_peak(row["device_name"], row["device_memory_bytes"], row["power_limit_w"],
-                                row["benchmark"], json.loads(row["params_json"]), row["throughput"])
+        pct = specs.pct_of_peak(
+            row["device_name"],
+            row["device_memory_bytes"],
+            row["power_limit_w"],
+            row["benchmark"],
+            json.loads(row["params_json"]),
+            row["throughput"],
+        )
         row["pct_of_peak"] = math.nan if pct is None else pct
 
 
@@ -278,7 +320,10 @@ def write_run(
                                          "power_limit_w": limit}),
     }  # fmt: skip
     store = RunStore.create(out_dir, info)
-    specs = cases if cases is not None else default_cases(dev, speed, hostile)
+    if cases is not None:
+        specs = [replace(c, throughput=c.throughput * speed) for c in cases]
+    else:
+        specs = default_cases(dev, speed, hostile)
     # One row per case id, as RunStore.add keeps (a sweep point can repeat a square shape).
     specs = list({Case.of(c.benchmark, c.params).id: c for c in specs}.values())
     t0 = 1_000_000_000_000

@@ -22,7 +22,9 @@ DEFAULT_DIR = Path("reports")
 PathLike = str | os.PathLike[str]
 
 
-def build_sections(data: ReportData, sections: Sequence[Section] | None = None) -> list[tuple[str, str, list[Block]]]:
+def build_sections(
+    data: ReportData, sections: Sequence[Section] | None = None
+) -> list[tuple[str, str, list[Block]]]:
     """Run every section builder; keep those with something to show: (key, title, blocks)."""
     out = []
     for section in SECTIONS if sections is None else sections:
@@ -39,7 +41,9 @@ def _default_name(data: ReportData) -> str:
     return f"{stamp}_{len(data.series)}-runs"
 
 
-def build_report(paths: Iterable[PathLike], baseline: PathLike | None = None, title: str | None = None) -> str:
+def build_report(
+    paths: Iterable[PathLike], baseline: PathLike | None = None, title: str | None = None
+) -> str:
     """The report's HTML text for run folders (paths or globs), baseline defaulting to the first run."""
     data = load_report_data(paths, baseline)
     return _html(data, title)
@@ -67,7 +71,11 @@ def render_report(
     """
     data = load_report_data(paths, baseline)
     text = _html(data, title)
-    path = Path(out) if out is not None else DEFAULT_DIR / f"{re.sub(r'[^A-Za-z0-9._-]+', '-', _default_name(data))}.html"
+    path = (
+        Path(out)
+        if out is not None
+        else DEFAULT_DIR / f"{re.sub(r'[^A-Za-z0-9._-]+', '-', _default_name(data))}.html"
+    )
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(text, encoding="utf-8")

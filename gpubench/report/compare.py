@@ -160,7 +160,12 @@ def compare_runs(
         work_ratio = wb / wa if math.isfinite(wa) and math.isfinite(wb) and wa > 0 else 1.0
         ratio, low, high = bootstrap_ratio_ci(_times(ra.get("times_s")), _times(rb.get("times_s")), work_ratio,
                                               resamples, confidence, seed)  # fmt: skip
-        if not math.isfinite(ratio) and math.isfinite(base["a"]) and math.isfinite(base["b"]) and base["a"] > 0:
+        if (
+            not math.isfinite(ratio)
+            and math.isfinite(base["a"])
+            and math.isfinite(base["b"])
+            and base["a"] > 0
+        ):
             ratio = base["b"] / base["a"]  # no raw times stored: the point estimate still says something
         note = "noisy" if _true(ra.get("noisy")) or _true(rb.get("noisy")) else ""
         out.append({**base, "ratio": ratio, "ci_low": low, "ci_high": high,
@@ -186,9 +191,9 @@ def _differences(a_dir: Any, b_dir: Any, meta_a: dict[str, Any], meta_b: dict[st
                  rows_b: pd.DataFrame) -> list[str]:  # fmt: skip
     from gpubench.report.data import ReportData, environment_differences, make_series
 
-    series = make_series([meta_a, meta_b], [a_dir, b_dir])
-    if series[0].label == series[1].label:  # same device, same host: call them A and B
-        series = [s.__class__(**{**s.__dict__, "label": f"{tag}: {s.label}"}) for tag, s in zip("AB", series)]
-    runs = pd.concat([rows_a.reset_index(drop=True), rows_b.reset_index(drop=True)], ignore_index=True, sort=False)
+    series = make_series([meta_a, meta_b], [a_dir, b_dir])  # labels unique even for one device on one host
+    runs = pd.concat(
+        [rows_a.reset_index(drop=True), rows_b.reset_index(drop=True)], ignore_index=True, sort=False
+    )
     data = ReportData(runs=runs, telemetry=pd.DataFrame(), series=series, baseline=series[0])
     return [d.message for d in environment_differences(data)]

@@ -188,7 +188,7 @@ def load_report_data(paths: Iterable[str | Path], baseline: str | Path | None = 
     metas = load_meta(folders)
     # Two copies of one run folder would draw one run twice under one id: keep the first.
     keep, seen_ids = [], set()
-    for folder, meta in zip(folders, metas):
+    for folder, meta in zip(folders, metas, strict=True):
         rid = meta.get("run_id")
         if rid in seen_ids:
             notes.append(f"run {rid} appears twice ({folder}); the second copy is left out")
@@ -253,13 +253,17 @@ def headline_metrics(data: ReportData) -> list[Metric]:
     bench = data.col("benchmark", ok).astype("string")
     mm = ok[bench == "matmul"]
     order = {d: i for i, d in enumerate(MATMUL_DTYPES)}
-    for (run_id, dtype), g in sorted(_ordered_groups(mm, ["run_id", "dtype"]), key=lambda kv: order.get(kv[0][1], 99)):
+    for (run_id, dtype), g in sorted(
+        _ordered_groups(mm, ["run_id", "dtype"]), key=lambda kv: order.get(kv[0][1], 99)
+    ):
         i = best(g)
         out.append(Metric(run_id, f"matmul/{dtype}", f"matmul {dtype}", str(ok.at[i, "throughput_unit"]),
                           float(ok.at[i, "throughput"]), True, i))  # fmt: skip
     mem = ok[bench == "memory"]
     korder = {"d2d": 0, "h2d": 1, "d2h": 2}
-    for (run_id, kind), g in sorted(_ordered_groups(mem, ["run_id", "kind"]), key=lambda kv: korder.get(kv[0][1], 9)):
+    for (run_id, kind), g in sorted(
+        _ordered_groups(mem, ["run_id", "kind"]), key=lambda kv: korder.get(kv[0][1], 9)
+    ):
         i = best(g)
         out.append(Metric(run_id, f"memory/{kind}", f"{str(kind).upper()} bandwidth",
                           str(ok.at[i, "throughput_unit"]), float(ok.at[i, "throughput"]), True, i))  # fmt: skip

@@ -63,7 +63,7 @@ def records(frame: pd.DataFrame, *extra: str) -> list[dict[str, Any]]:
     """Rows as dicts, only the columns hover text needs (iterrows or to_dict on a wide frame is slow)."""
     cols = list(dict.fromkeys(c for c in (*_HOVER_COLS, *extra) if c in frame.columns))
     values = [frame[c].tolist() for c in cols]
-    return [dict(zip(cols, row)) for row in zip(*values)]
+    return [dict(zip(cols, row, strict=True)) for row in zip(*values, strict=True)]
 
 
 def by_run(frame: pd.DataFrame) -> dict[str, pd.DataFrame]:
@@ -77,7 +77,9 @@ def _row_value(row: Mapping[str, Any], name: str) -> Any:
     return row.get(name)
 
 
-def row_hover(series: Series, row: Mapping[str, Any], value_col: str = "throughput", unit: str | None = None) -> str:
+def row_hover(
+    series: Series, row: Mapping[str, Any], value_col: str = "throughput", unit: str | None = None
+) -> str:
     """Hover text for one measured case: value, spread, repetitions, run id (all escaped)."""
     unit = unit if unit is not None else str(_row_value(row, "throughput_unit") or "")
     parts = [f"<b>{esc(series.label)}</b>", esc(_row_value(row, "case_id"))]
@@ -243,6 +245,7 @@ def memory_bandwidth(data: ReportData, ok: pd.DataFrame) -> go.Figure:
 
 def workload_label(frame: pd.DataFrame) -> pd.Series:
     """'model · precision · b64' (+ ' · compiled') per training / inference row."""
+
     def part(col: str) -> pd.Series:
         return frame[col].astype("string").fillna("?") if col in frame else pd.Series("?", index=frame.index)
 
@@ -294,10 +297,16 @@ def inference_latency(data: ReportData, rows: pd.DataFrame) -> go.Figure:
 
 # ------------------------------------------------------------------------------------ power and thermals
 
-_TELEMETRY_ROWS = (("power_w", "power (W)"), ("temp_c", "temperature (°C)"), ("sm_clock_mhz", "SM clock (MHz)"))
+_TELEMETRY_ROWS = (
+    ("power_w", "power (W)"),
+    ("temp_c", "temperature (°C)"),
+    ("sm_clock_mhz", "SM clock (MHz)"),
+)
 
 
-def _rects(windows: list[tuple[float, float]], y0: float, y1: float) -> tuple[list[float | None], list[float | None]]:
+def _rects(
+    windows: list[tuple[float, float]], y0: float, y1: float
+) -> tuple[list[float | None], list[float | None]]:
     """Closed rectangles for a filled scatter trace, separated by None."""
     xs: list[float | None] = []
     ys: list[float | None] = []
@@ -330,7 +339,9 @@ def telemetry_timeline(series: Series, tel: pd.DataFrame, cases: pd.DataFrame) -
         for j, r in enumerate(records(windows, *(c for c in cols if c in windows))):
             x0, x1 = (float(r["start_ns"]) - t0) / 1e9, (float(r["end_ns"]) - t0) / 1e9
             throttled = is_true(r.get("throttled"))
-            fill = "rgba(214,39,40,0.25)" if throttled else ("rgba(0,0,0,0.05)" if j % 2 else "rgba(0,0,0,0.11)")
+            fill = (
+                "rgba(214,39,40,0.25)" if throttled else ("rgba(0,0,0,0.05)" if j % 2 else "rgba(0,0,0,0.11)")
+            )
             shades[fill].append((x0, x1))
             mids.append((x0 + x1) / 2)
             tip = f"{esc(r['case_id'])}<br>{esc(r.get('status'))}"
@@ -376,7 +387,11 @@ def energy_per_case(data: ReportData, rows: pd.DataFrame) -> go.Figure:
         part = parts.get(s.run_id)
         if part is None:
             continue
-        throttled = part["throttled"].fillna(False).astype(bool) if "throttled" in part else pd.Series(False, index=part.index)
+        throttled = (
+            part["throttled"].fillna(False).astype(bool)
+            if "throttled" in part
+            else pd.Series(False, index=part.index)
+        )
         hover = []
         for r in records(part, *extra):
             tip = (f"<b>{esc(s.label)}</b><br>{esc(r['case_id'])}<br>{fmt_num(r['energy_j'], 4)} J · avg "
@@ -436,7 +451,9 @@ def metric_facets(data: ReportData, metrics: list[Metric], values: dict[int, flo
                     row=r, col=c)  # fmt: skip
     for s in data.series:
         if any(m.run_id == s.run_id and id(m) in values for m in metrics):
-            fig.add_bar(x=[None], y=[None], name=esc(s.label), marker_color=s.color, showlegend=True, row=1, col=1)
+            fig.add_bar(
+                x=[None], y=[None], name=esc(s.label), marker_color=s.color, showlegend=True, row=1, col=1
+            )
     fig.update_xaxes(showticklabels=False)
     for ann in fig.layout.annotations:
         ann.font = dict(size=10)
@@ -453,8 +470,15 @@ def roofline(data: ReportData, ok: pd.DataFrame) -> go.Figure | None:
     mm = ok[bench == "matmul"]
     if mm.empty or not {"dtype", "m", "n", "k"} <= set(mm.columns):
         return None
-    mm = mm.assign(_bytes=[matmul_bytes(d, m, n, k) for d, m, n, k in zip(mm["dtype"], mm["m"], mm["n"], mm["k"])])
-    flops = pd.to_numeric(mm["flops_per_step"] if "flops_per_step" in mm else mm["work_per_step"], errors="coerce")
+    mm = mm.assign(
+        _bytes=[
+            matmul_bytes(d, m, n, k)
+            for d, m, n, k in zip(mm["dtype"], mm["m"], mm["n"], mm["k"], strict=True)
+        ]
+    )
+    flops = pd.to_numeric(
+        mm["flops_per_step"] if "flops_per_step" in mm else mm["work_per_step"], errors="coerce"
+    )
     mm = mm.assign(_ai=flops / mm["_bytes"])
     mm = mm[np.isfinite(mm["_ai"].astype(float))]
     d2d = ok[(bench == "memory") & (ok["kind"].astype(str) == "d2d")] if "kind" in ok else ok.iloc[0:0]
@@ -468,13 +492,17 @@ def roofline(data: ReportData, ok: pd.DataFrame) -> go.Figure | None:
                         horizontal_spacing=0.07, vertical_spacing=0.25 / nrows)  # fmt: skip
     fig.update_layout(template=_TEMPLATE, height=330 * nrows + 100, showlegend=False,
                       title=dict(text="Roofline: measured ceilings, matmul cases by arithmetic intensity", x=0.01))  # fmt: skip
-    symbols = {d: s for d, s in zip(MATMUL_DTYPES, ("square", "circle", "diamond", "triangle-up", "star",
-                                                     "hexagon", "cross"))}  # fmt: skip
+    shapes = ("square", "circle", "diamond", "triangle-up", "star", "hexagon", "cross")
+    symbols = dict(zip(MATMUL_DTYPES, shapes, strict=True))
     for i, s in enumerate(shown):
         r, c = i // cols + 1, i % cols + 1
         mine = parts[s.run_id]
         bw_rows = d2d[d2d["run_id"] == s.run_id]
-        bw = float(pd.to_numeric(bw_rows["throughput"], errors="coerce").max()) if not bw_rows.empty else math.nan
+        bw = (
+            float(pd.to_numeric(bw_rows["throughput"], errors="coerce").max())
+            if not bw_rows.empty
+            else math.nan
+        )
         ai = mine["_ai"].astype(float)
         lowest = float(mine["throughput"].astype(float).min())
         # Start the slope left of both the cases and the lowest ridge point, so every ceiling meets it.
@@ -534,7 +562,10 @@ def score_bars(data: ReportData, scores: pd.DataFrame) -> go.Figure:
 
 def collectives(data: ReportData, rows: pd.DataFrame) -> go.Figure:
     """Bus bandwidth against message size per collective op (nccl-tests' busbw), per run."""
-    ycol = next((c for c in ("busbw_gbps", "busbw", "throughput") if c in rows and rows[c].notna().any()), "throughput")
+    ycol = next(
+        (c for c in ("busbw_gbps", "busbw", "throughput") if c in rows and rows[c].notna().any()),
+        "throughput",
+    )
     op = rows["op"].astype(str) if "op" in rows else pd.Series("collective", index=rows.index)
     fig = new_figure("Collectives: bus bandwidth vs message size", xaxis_title="message size (bytes)",
                      yaxis_title="bus bandwidth (GB/s)")  # fmt: skip

@@ -102,7 +102,9 @@ def script_json(text: str) -> str:
 def _cell(cell: Cell) -> str:
     cls = f' class="{html.escape(cell.cls)}"' if cell.cls else ""
     title = f' title="{html.escape(cell.title)}"' if cell.title else ""
-    swatch = f'<span class="sw" style="background:{cell.color}"></span>' if _HEX.match(cell.color or "") else ""
+    swatch = (
+        f'<span class="sw" style="background:{cell.color}"></span>' if _HEX.match(cell.color or "") else ""
+    )
     return f"<td{cls}{title}>{swatch}{html.escape(cell.text)}</td>"
 
 
@@ -143,7 +145,9 @@ def render_page(sections: Sequence[tuple[str, str, list[Block]]], title: str, su
                 body.append(_table(block))
             elif isinstance(block, Note):
                 body.append(_note(block))
-        parts.append(f'<section id="{anchor}"><h2>{html.escape(sec_title)}</h2>\n' + "\n".join(body) + "</section>")
+        parts.append(
+            f'<section id="{anchor}"><h2>{html.escape(sec_title)}</h2>\n' + "\n".join(body) + "</section>"
+        )
     generated = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     meta = f"{html.escape(subtitle)} · generated {generated} by gpubench {html.escape(__version__)}"
     return "\n".join([

@@ -120,8 +120,10 @@ def build_runs(data: ReportData) -> list[Block]:
             f"{int((status == 'ok').sum())} / {len(mine)}", reader,
         ]  # fmt: skip
         cells = [_swatch(data, s.run_id)]
-        for value, fld in zip(values[1:], fields[1:]):
-            cells.append(Cell("–" if value in (None, "") else str(value), cls="diff" if fld in flagged else ""))
+        for value, fld in zip(values[1:], fields[1:], strict=True):
+            cells.append(
+                Cell("–" if value in (None, "") else str(value), cls="diff" if fld in flagged else "")
+            )
         rows.append(cells)
     blocks: list[Block] = [Table(header, rows)]
     if diffs:
@@ -204,7 +206,11 @@ def build_matmul(data: ReportData) -> list[Block]:
             blocks.append(Table(["run", "dtype", "N × K", "shapes", "best", "at M", "geomean", "unit"], rows))
     pct = F.matmul_pct_of_peak(data, ok)
     if pct is not None:
-        blocks.append(Figure(pct, "Dense datasheet peaks from the gpubench catalog; GeForce boost clocks can pass 100%."))
+        blocks.append(
+            Figure(
+                pct, "Dense datasheet peaks from the gpubench catalog; GeForce boost clocks can pass 100%."
+            )
+        )
     return blocks
 
 
@@ -341,6 +347,7 @@ def build_value(data: ReportData, max_workloads: int = 6) -> list[Block]:
     if ok.empty:
         return []
     blocks: list[Block] = []
+
     # Models first (what people buy cards for), then the headline precisions and bandwidth.
     def priority(w: str) -> tuple[int, str]:
         if not w.startswith(("matmul/", "memory/")):
@@ -373,7 +380,9 @@ def build_collectives(data: ReportData) -> list[Block]:
     rows = _bench(data, "collective")
     if rows.empty or "size_bytes" not in rows:
         return []
-    return [Figure(F.collectives(data, rows), "busbw = algbw × 2(n−1)/n for all_reduce (nccl-tests convention).")]
+    return [
+        Figure(F.collectives(data, rows), "busbw = algbw × 2(n−1)/n for all_reduce (nccl-tests convention).")
+    ]
 
 
 # ---------------------------------------------------------------------------------------------- problems
@@ -384,7 +393,9 @@ def build_problems(data: ReportData) -> list[Block]:
     if runs.empty or "status" not in runs:
         return []
     status = runs["status"].astype("string").fillna("")
-    noisy = runs["noisy"].fillna(False).astype(bool) if "noisy" in runs else pd.Series(False, index=runs.index)
+    noisy = (
+        runs["noisy"].fillna(False).astype(bool) if "noisy" in runs else pd.Series(False, index=runs.index)
+    )
     rows = []
     order = {"failed": 0, "wrong": 1, "skipped": 2, "ok": 3}
     problem = runs[(status != "ok") | noisy]
@@ -395,13 +406,22 @@ def build_problems(data: ReportData) -> list[Block]:
             st = "noisy"
             iqr = r.get("iqr_s")
             med = r.get("median_s")
-            detail = f"IQR/median {100 * float(iqr) / float(med):.0f}%" if is_num(iqr) and is_num(med) and float(med) > 0 else ""
+            detail = (
+                f"IQR/median {100 * float(iqr) / float(med):.0f}%"
+                if is_num(iqr) and is_num(med) and float(med) > 0
+                else ""
+            )
             cov = r.get("cov")
             reason = "; ".join(x for x in (detail, f"CoV {100 * float(cov):.0f}%" if is_num(cov) else "",
                                            f"{int(r['n_reps'])} reps" if is_num(r.get("n_reps")) else "") if x)  # fmt: skip
         elif st == "wrong" and is_num(r.get("check_error")):
-            reason = reason or f"error {float(r['check_error']):.3g} > {float(r.get('check_tolerance', math.nan)):.3g}"
-        rows.append([_swatch(data, r["run_id"]), Cell(str(r.get("case_id"))), Cell(st, cls=f"st-{st}"), Cell(reason)])
+            reason = (
+                reason
+                or f"error {float(r['check_error']):.3g} > {float(r.get('check_tolerance', math.nan)):.3g}"
+            )
+        rows.append(
+            [_swatch(data, r["run_id"]), Cell(str(r.get("case_id"))), Cell(st, cls=f"st-{st}"), Cell(reason)]
+        )
     if not rows:
         return [Note("No failed, skipped, wrong or noisy cases.")]
     return [Table(["run", "case", "status", "reason"], rows,
