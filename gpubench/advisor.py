@@ -175,6 +175,8 @@ def _text(value: Any) -> str | None:
 def _workload_name(benchmark: Any, p: Mapping[str, Any]) -> str | None:
     """The workload a result row belongs to, or None: matmul/<dtype>, memory/d2d, <model>/<precision>[/infer]."""
     bench = _text(benchmark)
+    if bench in ("ddp_train", "collective", "max_batch"):
+        return None  # many-GPU throughput, or a batch search: not what one card does on the workload
     if bench == "matmul" and _text(p["dtype"]):
         return f"matmul/{_text(p['dtype'])}"
     if bench == "memory" and _text(p["kind"]) == "d2d":

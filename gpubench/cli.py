@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import json
 import math
+import os
 import shlex
 import sys
 from collections.abc import Callable
@@ -27,8 +28,10 @@ app = typer.Typer(
     help="Benchmark accelerators for deep-learning work: speed, power, and which card to buy.",
     pretty_exceptions_enable=False,
 )
-console = Console()
-err_console = Console(stderr=True)
+# Piped into a file or a CI log there is no terminal width to fit: use a wide page rather than rich's 80 columns.
+_WIDTH = None if sys.stdout.isatty() or "COLUMNS" in os.environ else 200
+console = Console(width=_WIDTH)
+err_console = Console(stderr=True, width=_WIDTH)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -135,11 +138,12 @@ def list_(as_json: Annotated[bool, typer.Option("--json", help="machine-readable
 
 def _summary_table(rows: list[dict[str, Any]]) -> Table:
     table = Table(title="summary", title_justify="left")
-    table.add_column("case", no_wrap=True)
-    for col, just in (("status", "left"), ("throughput", "right"), ("unit", "left"), ("p10-p90", "right"),
-                      ("% peak", "right"), ("W", "right")):  # fmt: skip
-        table.add_column(col, justify=just)  # type: ignore[arg-type]
-    table.add_column("notes", overflow="ellipsis", max_width=60, no_wrap=True)
+    # Numbers never wrap or shrink away; the case id folds and the notes wrap when the terminal is narrow.
+    table.add_column("case", overflow="fold", min_width=28)
+    for col, just, width in (("status", "left", 7), ("throughput", "right", 10), ("unit", "left", 9),
+                             ("p10-p90", "right", 11), ("% peak", "right", 6), ("W", "right", 5)):  # fmt: skip
+        table.add_column(col, justify=just, min_width=width, no_wrap=col != "unit")  # type: ignore[arg-type]
+    table.add_column("notes", overflow="fold", min_width=8)
     colours = {"ok": "green", "skipped": "yellow", "failed": "red", "wrong": "bold red"}
     for r in rows:
         notes = []
@@ -181,9 +185,104 @@ def _sweep_table(rows: list[dict[str, Any]]) -> Table | None:
     return table
 
 
+_DIST = "Distributed (torchrun)"
+# `run` options that belong to the launching process, not to the ranks it starts.
+_LAUNCHER_PARAMS = {"nproc", "nnodes", "node_rank", "rdzv_endpoint", "rdzv_backend", "rdzv_id", "master_addr",
+                    "master_port", "report"}  # fmt: skip
+
+
+def _child_args(ctx: typer.Context) -> list[str]:
+    """The `run` command line again, from its parsed parameters, without the launcher's own options."""
+    positional, options = [], []
+    for param in ctx.command.params:
+        value = ctx.params.get(param.name or "")
+        if param.name in _LAUNCHER_PARAMS or value is None:
+            continue
+        if param.param_type_name == "argument":
+            positional.append(str(value))
+        elif param.param_type_name == "option":
+            flag = max(param.opts, key=len)
+            if getattr(param, "is_flag", False):
+                if param.secondary_opts:
+                    options.append(flag if value else max(param.secondary_opts, key=len))
+                elif value:
+                    options.append(flag)
+            elif param.multiple:
+                for v in value:
+                    options += [flag, str(v)]
+            else:
+                options += [flag, str(value)]
+    return [ctx.info_name or "run", *positional, *options]
+
+
+def _launch_ranks(ctx: typer.Context, nproc: int, torchrun: dict[str, Any], report: bool) -> None:
+    """`gpubench run --nproc N`: start the ranks through torchrun, wait, then report like a single run."""
+    from gpubench.dist.launch import launch
+
+    if nproc < 1:
+        raise GpubenchError("torchrun options need --nproc N, the number of ranks on this node")
+    result = launch(_child_args(ctx), nproc, torchrun, command=shlex.join(sys.argv))
+    folder = result.folder
+    if result.interrupted:
+        where = f"; continue with --resume {folder}" if folder else ""
+        raise fail(f"interrupted: finished cases kept{where}", 130)
+    failure = result.failure()
+    if failure:
+        raise fail(_escape(failure) + (f"; finished cases are kept in {folder}" if folder else ""), 1)
+    if report and folder is not None:
+        from gpubench.report import render_report
+
+        path = render_report([folder])
+        console.print(f"report: {path}", soft_wrap=True)
+    if result.result and result.result.get("any_failed"):
+        raise typer.Exit(1)
+
+
+class _Terminated(BaseException):
+    """torchrun stopped this rank (SIGTERM), usually because another rank failed."""
+
+
+def _run_rank(loaded: Any, options: Any, events: Any, timeout_s: float) -> Any:
+    """One rank of a distributed run (started by torchrun): rank 0 returns the outcome, the others None.
+    Each rank leaves its state for the launching process, which names the rank that failed."""
+    import os
+    import signal
+
+    from gpubench.dist.launch import write_rank_state
+    from gpubench.errors import RankLost
+
+    rank = int(os.environ.get("RANK", "0"))
+
+    def on_term(signum: int, frame: Any) -> None:
+        write_rank_state("terminated", rank, "stopped by torchrun")
+        raise _Terminated()
+
+    signal.signal(signal.SIGTERM, on_term)
+    write_rank_state("running", rank)
+    try:
+        from gpubench.dist.context import init_rank, shutdown
+        from gpubench.dist.rank import run_rank
+
+        dist_ctx = init_rank(options.device, timeout_s)
+        outcome = run_rank(loaded, options, dist_ctx, events if dist_ctx.rank == 0 else None)
+        shutdown()
+    except _Terminated:
+        raise fail(f"rank {rank}: stopped by torchrun (another rank failed)", 1) from None
+    except RankLost as e:
+        write_rank_state("error", rank, str(e))
+        raise fail(_escape(f"rank {rank}: {e}"), 1) from None
+    except BaseException as e:
+        text = str(e).strip().splitlines()[0] if str(e).strip() else ""
+        write_rank_state("error", rank, f"{type(e).__name__}: {text}" if text else type(e).__name__)
+        raise
+    write_rank_state("done", rank)
+    return outcome
+
+
 @app.command()
 @handle_errors
 def run(
+    ctx: typer.Context,
     suite: Annotated[str, typer.Argument(help="suite name (quick, standard, full, training ...) or a .toml path")] = "quick",
     device: DeviceOpt = "auto",
     only: Annotated[list[str] | None, typer.Option("--only", help="glob over case ids / benchmark names; repeatable")] = None,
@@ -193,8 +292,19 @@ def run(
     sample_hz: Annotated[float, typer.Option("--sample-hz", help="telemetry sampling rate")] = 20.0,
     idle_s: Annotated[float, typer.Option("--idle-s", help="seconds of idle sampling before the first case")] = 2.0,
     report: Annotated[bool, typer.Option("--report/--no-report", help="write an HTML report of the run at the end")] = False,
+    nproc: Annotated[int, typer.Option("--nproc", min=0, help="ranks on this node, launched with torchrun (one per GPU); 0 = one process", rich_help_panel=_DIST)] = 0,
+    nnodes: Annotated[str | None, typer.Option("--nnodes", help="torchrun: number of nodes (or MIN:MAX)", rich_help_panel=_DIST)] = None,
+    node_rank: Annotated[int | None, typer.Option("--node-rank", help="torchrun: this node's rank (static rendezvous)", rich_help_panel=_DIST)] = None,
+    rdzv_endpoint: Annotated[str | None, typer.Option("--rdzv-endpoint", help="torchrun: HOST:PORT of the rendezvous", rich_help_panel=_DIST)] = None,
+    rdzv_backend: Annotated[str | None, typer.Option("--rdzv-backend", help="torchrun: rendezvous backend (c10d, static, etcd-v2)", rich_help_panel=_DIST)] = None,
+    rdzv_id: Annotated[str | None, typer.Option("--rdzv-id", help="torchrun: job id, the same on every node", rich_help_panel=_DIST)] = None,
+    master_addr: Annotated[str | None, typer.Option("--master-addr", help="torchrun: address of the node of rank 0 (static rendezvous)", rich_help_panel=_DIST)] = None,
+    master_port: Annotated[int | None, typer.Option("--master-port", help="torchrun: port on the node of rank 0 (static rendezvous)", rich_help_panel=_DIST)] = None,
+    dist_timeout_s: Annotated[float, typer.Option("--dist-timeout-s", min=1.0, help="seconds a rank waits for the others before the run stops, naming the missing rank", rich_help_panel=_DIST)] = 600.0,
 ) -> None:
-    """Run a suite on one device and write a run folder (run.json, measurements.parquet, telemetry.parquet)."""
+    """Run a suite on one device and write a run folder (run.json, measurements.parquet, telemetry.parquet).
+
+    With --nproc N: N ranks through torchrun (more nodes with torchrun's rendezvous options), one run folder."""
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -214,8 +324,16 @@ def run(
     if resume is not None and not resume.is_dir():
         raise GpubenchError(f"--resume {resume}: no such run folder")
     loaded = load_suite(suite)
+    from gpubench.dist.launch import is_rank_process, launched_by_gpubench, parent_command, write_result
+
+    torchrun = {"nnodes": nnodes, "node-rank": node_rank, "rdzv-endpoint": rdzv_endpoint, "rdzv-backend": rdzv_backend,
+                "rdzv-id": rdzv_id, "master-addr": master_addr, "master-port": master_port}  # fmt: skip
+    in_rank = is_rank_process()
+    if not in_rank and (nproc or any(v is not None for v in torchrun.values())):
+        _launch_ranks(ctx, nproc, torchrun, report)
+        return
     options = RunOptions(device=device, out_dir=out, only=tuple(only or ()), resume=resume, telemetry=telemetry,
-                         sample_hz=sample_hz, idle_s=idle_s, command=shlex.join(sys.argv))  # fmt: skip
+                         sample_hz=sample_hz, idle_s=idle_s, command=(in_rank and parent_command()) or shlex.join(sys.argv))  # fmt: skip
     progress = Progress(
         TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
         TextColumn("eta"), TimeRemainingColumn(), console=err_console, transient=True,
@@ -228,6 +346,10 @@ def run(
         err_console.print(f"[bold]{_escape(dev['name'])}[/] ({dev['vendor']}) - suite {loaded.name}: "
                           f"{len(todo)} case(s) to run" + (f", {done} already done" if done else "")
                           + f"\nrun folder: {store.folder}", soft_wrap=True)  # fmt: skip
+        dist_info = store.meta.get("distributed")
+        if dist_info:
+            err_console.print(f"{dist_info['world_size']} ranks on {dist_info['n_nodes']} node(s), {dist_info['backend']}",
+                              highlight=False)  # fmt: skip
         tel = store.meta.get("telemetry", {})
         if tel.get("reason"):
             err_console.print(f"[yellow]telemetry: {_escape(tel['reason'])}[/]")
@@ -242,8 +364,14 @@ def run(
     def on_case_end(planned: Any, row: dict[str, Any]) -> None:
         progress.advance(task)
 
+    events = RunEvents(on_start, on_case_start, on_case_end)
     try:
-        outcome = run_suite(loaded, options, RunEvents(on_start, on_case_start, on_case_end))
+        if in_rank:
+            outcome = _run_rank(loaded, options, events, dist_timeout_s)
+            if outcome is None:  # ranks other than 0: rank 0 reports
+                return
+        else:
+            outcome = run_suite(loaded, options, events)
     finally:
         progress.stop()
     console.print(_summary_table(outcome.rows))
@@ -251,6 +379,12 @@ def run(
     if sweeps is not None:
         console.print(sweeps)
     console.print(f"results: {outcome.folder}", soft_wrap=True)
+    if in_rank and launched_by_gpubench():
+        # The launching `gpubench run --nproc` reports, renders and sets the exit code: a non-zero exit here
+        # would make torchrun report rank 0 as crashed.
+        write_result(outcome.folder, any_failed=outcome.any_failed, interrupted=outcome.interrupted,
+                     cases=len(outcome.rows))  # fmt: skip
+        return
     if outcome.interrupted:
         raise fail(f"interrupted: {len(outcome.rows)} finished case(s) kept; continue with --resume {outcome.folder}", 130)
     if report:

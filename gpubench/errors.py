@@ -19,6 +19,13 @@ class BackendUnavailable(GpubenchError):
     """A device, library or reader is not available here. The message says why."""
 
 
+class RankLost(GpubenchError):
+    """A rank of a distributed run died, hung or lost contact: the whole run stops (finished cases are kept).
+
+    The message names the rank. The runner lets it through instead of recording a failed case.
+    """
+
+
 class Unsupported(Exception):
     """Raised by a benchmark factory when the device cannot run a case (e.g. fp8 before Hopper).
 

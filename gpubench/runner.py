@@ -19,7 +19,7 @@ import torch
 
 from gpubench import devices, stats
 from gpubench.benchmarks import Benchmark, load_all
-from gpubench.errors import BackendUnavailable, Unsupported
+from gpubench.errors import BackendUnavailable, RankLost, Unsupported
 from gpubench.records import WORK_UNITS, Workload
 from gpubench.store import RunStore
 from gpubench.suite import PlannedCase, Suite, Timing
@@ -96,17 +96,19 @@ def _reason(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text[:300]}" if text else type(exc).__name__
 
 
-def warm_up(timer: devices.StepTimer, workload: Workload, timing: Timing) -> tuple[int, float]:
+def warm_up(timer: devices.StepTimer, workload: Workload, timing: Timing,
+            clock: Callable[[], float] = time.perf_counter) -> tuple[int, float]:  # fmt: skip
     """Run steps until the minimum warm-up time and count are reached and timings have settled.
 
     The first steps pay for kernel selection, allocator growth, cuDNN autotuning and clock ramp-up.
+    `clock` is wall time in seconds; a distributed run passes rank 0's, so every rank stops together.
     """
     times: list[float] = []
-    t0 = time.perf_counter()
+    t0 = clock()
     burst = 1
     while True:
         times += timer.burst(workload.step, burst, workload.reset)
-        elapsed = time.perf_counter() - t0
+        elapsed = clock() - t0
         enough = len(times) >= timing.min_warmup and elapsed >= timing.warmup_s
         if (enough and stats.settled(times)) or elapsed >= timing.max_warmup_s:
             return len(times), elapsed
@@ -114,13 +116,14 @@ def warm_up(timer: devices.StepTimer, workload: Workload, timing: Timing) -> tup
         burst = max(1, min(1000, int(BURST_TARGET_S / recent) if recent > 0 else 1))
 
 
-def measure(timer: devices.StepTimer, workload: Workload, timing: Timing) -> list[float]:
+def measure(timer: devices.StepTimer, workload: Workload, timing: Timing,
+            clock: Callable[[], float] = time.perf_counter) -> list[float]:  # fmt: skip
     """Time steps until both `min_reps` and `min_time_s` are reached (or a maximum is hit). Raw times returned."""
     times: list[float] = []
-    t0 = time.perf_counter()
+    t0 = clock()
     while True:
         total = sum(times)
-        if len(times) >= timing.max_reps or (times and time.perf_counter() - t0 >= timing.max_time_s):
+        if len(times) >= timing.max_reps or (times and clock() - t0 >= timing.max_time_s):
             return times
         if len(times) >= timing.min_reps and total >= timing.min_time_s:
             return times
@@ -150,16 +153,23 @@ def _peak_columns(row: dict[str, Any]) -> None:
 class Runner:
     """Runs planned cases on one device into one run folder, with optional telemetry."""
 
-    def __init__(self, device: torch.device, store: RunStore, registry: dict[str, Benchmark],
-                 sampler: Any = None, idle_power_w: float = math.nan, power_limit_w: float | None = None) -> None:  # fmt: skip
+    def __init__(self, device: torch.device, store: RunStore | None, registry: dict[str, Benchmark],
+                 sampler: Any = None, idle_power_w: float = math.nan, power_limit_w: float | None = None, *,
+                 timer: Any = None, clock: Callable[[], float] = time.perf_counter,
+                 build: Callable[[Benchmark, Any, torch.device], Workload] | None = None,
+                 device_info: dict[str, Any] | None = None) -> None:  # fmt: skip
+        """`timer`, `clock` and `build` are seams for distributed runs (gpubench.dist.rank): a timer that keeps
+        the ranks in step, rank 0's wall clock, and a build that agrees on success across ranks."""
         self.device = device
         self.store = store
         self.registry = registry
-        self.timer = devices.StepTimer(device)
+        self.timer = timer if timer is not None else devices.StepTimer(device)
+        self.clock = clock
+        self.build = build if build is not None else (lambda bench, case, device: bench.factory(case, device))
         self.sampler = sampler
         self.idle_power_w = idle_power_w
         self.power_limit_w = power_limit_w
-        info = store.meta["device"]
+        info = device_info if device_info is not None else store.meta["device"]  # type: ignore[union-attr]
         self.device_columns = {
             "device_name": info["name"],
             "device_vendor": info["vendor"],
@@ -188,14 +198,14 @@ class Runner:
         try:
             if self.device.type == "cuda":
                 torch.cuda.reset_peak_memory_stats(self.device)
-            workload = bench.factory(case, self.device)
+            workload = self.build(bench, case, self.device)
             row.update({k: v for k, v in workload.info.items() if isinstance(v, (int, float, str, bool))})
             with devices.precision_flags(workload.flags):
                 row["tf32"] = bool(workload.flags.get("allow_tf32", False))
-                row["warmup_steps"], row["warmup_s"] = warm_up(self.timer, workload, timing)
+                row["warmup_steps"], row["warmup_s"] = warm_up(self.timer, workload, timing, self.clock)
                 devices.synchronize(self.device)
                 start_ns = time.monotonic_ns()
-                times = measure(self.timer, workload, timing)
+                times = measure(self.timer, workload, timing, self.clock)
                 end_ns = time.monotonic_ns()
                 row["peak_memory_bytes"] = self._peak_memory(rss0)
                 result = workload.check() if workload.check is not None else None
@@ -208,8 +218,8 @@ class Runner:
             _peak_columns(row)
         except Unsupported as e:
             row.update(status="skipped", reason=str(e))
-        except KeyboardInterrupt:
-            raise
+        except (KeyboardInterrupt, RankLost):
+            raise  # RankLost: a rank of a distributed run died or hung; the run cannot go on
         except Exception as e:  # noqa: BLE001 - one case failing must never lose the others
             row.update(status="failed", reason=_reason(e))
         finally:

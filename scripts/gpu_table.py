@@ -13,19 +13,22 @@ from gpubench.store import load_meta, load_runs
 def best(df, **eq):
     sel = df[df.status == "ok"]
     for k, v in eq.items():
+        if k not in sel.columns:
+            return None
         sel = sel[sel[k] == v]
     return sel.sort_values("throughput", ascending=False).iloc[0] if len(sel) else None
 
 
 def main(results: str, ref_path: str) -> None:
-    ref = json.load(open(ref_path))
+    with open(ref_path) as f:
+        ref = json.load(f)
     df = load_runs([results])
     metas = {m["run_id"]: m for m in load_meta([results])}
     std = df[df.suite == "standard"]
-    sweep = std[(std.benchmark == "matmul") & (std.dtype == "bf16") & (std.n == 4096) & (std.k == 4096)]
+    sweep = std[(std.benchmark == "matmul") & (std.get("dtype") == "bf16") & (std.get("n") == 4096)]
     rows = [
         ("bf16 GEMM 8192^3 TFLOP/s", best(std, benchmark="matmul", dtype="bf16", m=8192), ref.get("bf16_8192_tflops")),
-        ("bf16 MAMF best (N=K=4096) TFLOP/s", best(sweep), ref.get("mamf_best_tflops")),
+        ("bf16 MAMF best (N=K=4096) TFLOP/s", best(sweep, k=4096), ref.get("mamf_best_tflops")),
         ("D2D copy 2 GiB GB/s (r+w)", best(std, benchmark="memory", kind="d2d", size_bytes=2 << 30),
          ref.get("d2d_2gib_gbps_rw")),
         ("H2D pinned 1 GiB GB/s", best(std, benchmark="memory", kind="h2d", pinned=True, size_bytes=1 << 30),

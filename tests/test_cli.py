@@ -1,10 +1,10 @@
 import json
 
 import pytest
+from fakebench import FAKES, suite_text
 from typer.testing import CliRunner
 
 import gpubench.benchmarks as benchmarks
-from fakebench import FAKES, suite_text
 from gpubench.cli import app
 
 runner = CliRunner(env={"COLUMNS": "200"})

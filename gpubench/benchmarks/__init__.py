@@ -18,6 +18,7 @@ BENCHMARK_MODULES = (
     "gpubench.benchmarks.matmul",
     "gpubench.benchmarks.memory",
     "gpubench.benchmarks.models",
+    "gpubench.benchmarks.collective",
 )
 
 

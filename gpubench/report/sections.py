@@ -252,6 +252,8 @@ def build_power(data: ReportData) -> list[Block]:
     if not tel.empty and "run_id" in tel and "t_ns" in tel:
         for s in data.series:
             mine = tel[tel["run_id"] == s.run_id]
+            if "rank" in mine:  # distributed run: rank 0's device (the case windows are on its clock)
+                mine = mine[mine["rank"].isna() | (mine["rank"] == 0)]
             if mine.empty:
                 continue
             cases = data.runs[data.runs["run_id"] == s.run_id]
@@ -380,9 +382,75 @@ def build_collectives(data: ReportData) -> list[Block]:
     rows = _bench(data, "collective")
     if rows.empty or "size_bytes" not in rows:
         return []
-    return [
-        Figure(F.collectives(data, rows), "busbw = algbw × 2(n−1)/n for all_reduce (nccl-tests convention).")
-    ]
+    blocks: list[Block] = [
+        Figure(F.collectives(data, rows),
+               "algbw = message bytes / the slowest rank's median time; busbw = algbw × 2(n−1)/n for all_reduce, "
+               "× (n−1)/n for all_gather, reduce_scatter and all_to_all, × 1 for broadcast and send/recv "
+               "(nccl-tests convention): compare busbw with the link's unidirectional bandwidth.")
+    ]  # fmt: skip
+    if "busbw_gbps" in rows and "op" in rows and rows["busbw_gbps"].notna().any():
+        measured = rows[rows["busbw_gbps"].notna()].sort_values("busbw_gbps")
+        best = measured.groupby(["run_id", "op"], sort=False).tail(1)
+        table = []
+        for r in best.sort_values(["run_id", "op"]).to_dict("records"):
+            if r["run_id"] not in data.by_run:
+                continue
+            table.append([_swatch(data, r["run_id"]), Cell(str(r["op"])), Cell(str(r.get("dtype") or "")),
+                          Cell(fmt_num(r.get("world_size")), cls="num"), Cell(str(r.get("dist_backend") or "")),
+                          Cell(fmt_num(r["busbw_gbps"]), cls="num"), Cell(fmt_num(r.get("algbw_gbps")), cls="num"),
+                          Cell(fmt_num(r.get("size_bytes")), cls="num")])  # fmt: skip
+        blocks.append(Table(["run", "op", "dtype", "ranks", "backend", "peak busbw (GB/s)", "algbw (GB/s)",
+                             "at size (bytes)"], table, "Best message size of each collective."))  # fmt: skip
+    return blocks
+
+
+# ------------------------------------------------------------------------------------------------ scaling
+
+
+def build_scaling(data: ReportData) -> list[Block]:
+    """Data-parallel scaling (ddp_train): efficiency = throughput at N ranks / (N × throughput at 1 rank)."""
+    from gpubench.dist.results import scaling_table  # torch-free
+
+    table = scaling_table(data.ok)
+    if table.empty:
+        return []
+    fig = F.new_figure("Data-parallel scaling efficiency", xaxis_title="ranks (devices)",
+                       yaxis_title="throughput at N / (N × at 1)")  # fmt: skip
+    dashes = ["solid", "dash", "dot", "dashdot", "longdash"]
+    configs = list(dict.fromkeys(zip(table["model"], table["precision"], table["batch"], strict=True)))
+    rows = []
+    for s in data.series:
+        mine = table[table["run_id"] == s.run_id]
+        for i, config in enumerate(configs):
+            keys = zip(mine["model"], mine["precision"], mine["batch"], strict=True)
+            part = mine[[c == config for c in keys]].sort_values("ranks")
+            if part.empty:
+                continue
+            hover = [f"<b>{esc(s.label)}</b><br>{esc(r['case_id'])}<br>{int(r['ranks'])} ranks: "
+                     f"{fmt_num(r['throughput'])} {esc(r['throughput_unit'] or '')}<br>speed-up "
+                     f"{fmt_num(r['speedup'])}×, efficiency {fmt_num(r['scaling_efficiency'])}"
+                     for r in part.to_dict("records")]  # fmt: skip
+            fig.add_scatter(x=part["ranks"].astype(float).to_numpy(), y=part["scaling_efficiency"].astype(float).to_numpy(),
+                            mode="lines+markers", line=dict(color=s.color, dash=dashes[i % len(dashes)]),
+                            name=esc(f"{s.label} · {config[0]} {config[1]} ×{config[2]}"), legendgroup=s.run_id,
+                            hovertext=hover, hovertemplate=F.HOVER)  # fmt: skip
+            for r in part.to_dict("records"):
+                other = r["baseline_run_id"] not in (None, r["run_id"])
+                rows.append([_swatch(data, s.run_id), Cell(str(r["model"])), Cell(str(r["precision"])),
+                             Cell(fmt_num(r["batch"]), cls="num"), Cell(f"{int(r['ranks'])}", cls="num"),
+                             Cell(f"{fmt_num(r['throughput'])} {r['throughput_unit'] or ''}", cls="num"),
+                             Cell(fmt_num(r["speedup"]), cls="num"),
+                             Cell(f"{100 * r['scaling_efficiency']:.0f}%" if is_num(r["scaling_efficiency"]) else "–",
+                                  cls="num", title=f"1 rank from {r['baseline_run_id']}" if other else ""),
+                             Cell("other run" if other else ("this run" if r["baseline_run_id"] else "none"))])  # fmt: skip
+    fig.add_hline(y=1.0, line_dash="dot", line_color="#888")
+    ticks = sorted({float(x) for x in table["ranks"] if is_num(x)})
+    fig.update_xaxes(type="log", tickvals=ticks, ticktext=[f"{int(t)}" for t in ticks])
+    caption = ("Weak scaling under DistributedDataParallel: each rank trains on its own batch; throughput counts "
+               "every rank's samples. Efficiency 100% = perfectly linear.")  # fmt: skip
+    header = ["run", "model", "precision", "batch / rank", "ranks", "throughput", "speed-up", "efficiency",
+              "1-rank baseline"]  # fmt: skip
+    return [Figure(fig, caption), Table(header, rows)]
 
 
 # ---------------------------------------------------------------------------------------------- problems
@@ -440,6 +508,7 @@ SECTIONS: list[Section] = [
     Section("memory", "Memory", build_memory),
     Section("models", "Training and inference", build_models),
     Section("collectives", "Collectives", build_collectives),
+    Section("scaling", "Scaling", build_scaling),
     Section("power", "Power and thermals", build_power),
     Section("efficiency", "Efficiency", build_efficiency),
     Section("roofline", "Roofline", build_roofline),

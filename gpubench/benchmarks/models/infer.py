@@ -41,6 +41,9 @@ HALF = {"fp16": torch.float16, "bf16": torch.bfloat16}
 # Relative error ||out - ref|| / ||ref|| of the outputs against a float64 CPU reference on a slice of the batch.
 # fp32 stays well under what TF32 gives (~1e-3), so a TF32 flag leaking into an fp32 case is caught.
 REL_TOL = {"fp32": 2e-4, "fp16": 2e-2, "bf16": 8e-2}
+# Deep nets amplify half-precision rounding: an untrained, BatchNorm-calibrated ResNet-50 measured 0.031 (fp16)
+# and 0.13-0.16 (bf16) on an H200; broken kernels give ~1.
+REL_TOL_SCALE = {"resnet50": 4.0}
 CHECK_FLOPS = 20e9  # cost cap of the float64 CPU reference (forward FLOPs)
 CALIBRATION_FLOPS = 50e9  # cost cap of the pass that sets BatchNorm statistics and int8 activation ranges
 CALIBRATION_SAMPLES = 32
@@ -92,7 +95,7 @@ def _finetune(defn: ModelDef, net: nn.Module, batch: Batch, steps: int) -> tuple
     for _ in range(steps + 1):
         opt.zero_grad(set_to_none=True)
         loss = classifier_loss(net, batch)
-        losses.append(float(loss))
+        losses.append(loss.item())
         loss.backward()
         opt.step()
     net.eval()
@@ -118,7 +121,9 @@ def _take(t: torch.Tensor, n: int, tokens: int) -> torch.Tensor:
     return t[:n, :tokens] if tokens else t[:n]
 
 
-def _compare(precision: str, mode: str, out: torch.Tensor, ref: torch.Tensor) -> CheckResult:
+def _compare(
+    precision: str, mode: str, out: torch.Tensor, ref: torch.Tensor, tol_scale: float = 1.0
+) -> CheckResult:
     out, ref = out.detach().to("cpu", torch.float64), ref.detach().to("cpu", torch.float64)
     if mode == "agreement":
         top_out, top_ref = out.argmax(-1), ref.argmax(-1)
@@ -134,7 +139,9 @@ def _compare(precision: str, mode: str, out: torch.Tensor, ref: torch.Tensor) ->
             err, INT8_REL_TOL, "relative error vs fp32 (untrained weights; fine-tune too costly here)"
         )
     return CheckResult(
-        err, REL_TOL[precision], f"relative error vs a float64 CPU reference on {ref.shape[0]} sample(s)"
+        err,
+        REL_TOL[precision] * tol_scale,
+        f"relative error vs a float64 CPU reference on {ref.shape[0]} sample(s)",
     )
 
 
@@ -233,7 +240,7 @@ def infer(case: Case, device: torch.device) -> Workload:
             else:
                 # .double() converts the check-only copy in place.
                 ref = ref_net.double()(ref_x.double() if ref_x.is_floating_point() else ref_x)
-        return _compare(precision, mode, got, ref)
+        return _compare(precision, mode, got, ref, REL_TOL_SCALE.get(model, 1.0))
 
     def close() -> None:
         nonlocal net, run, x, ref_net

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -34,6 +35,7 @@ from gpubench.benchmarks.models.zoo import (
     require_tf32,
     size_params,
     sizes_of,
+    tf32_flags,
 )
 from gpubench.errors import Unsupported
 from gpubench.records import Case, CheckResult, ParamValue, Work, Workload
@@ -44,6 +46,9 @@ AMP_DTYPES = {"amp_fp16": torch.float16, "amp_bf16": torch.bfloat16}
 CHECK_STEPS = 30  # optimizer steps from the initial weights before the loss is compared
 LOSS_RATIO_TOL = 0.9  # loss after CHECK_STEPS / loss before must be at most this
 GAN_CHECK_STEPS = 2
+# A loss scale this small means fp16 gradients kept overflowing and GradScaler skipped the updates: the timed
+# steps were not training. Healthy runs stay near 2**10..2**16 (backoff halves it on each overflow).
+MIN_LOSS_SCALE = 1.0
 
 MAX_BATCH_LIMIT = 1 << 16  # stop doubling here: tiny models would otherwise fill 80 GB with one batch
 
@@ -69,6 +74,7 @@ class Trainer:
         }
         # fp16 gradients underflow without loss scaling; bf16 has fp32's exponent range and needs none.
         self.scaler = torch.amp.GradScaler(device.type) if self.amp_dtype == torch.float16 else None
+        self.scaler_state = self.scaler.state_dict() if self.scaler is not None else {}
         self.batch: Batch = {}
 
     def amp(self) -> contextlib.AbstractContextManager[Any]:
@@ -114,6 +120,20 @@ class Trainer:
             net.load_state_dict(state[k])
         for opt in self.opts.values():
             opt.state.clear()
+        if self.scaler is not None:
+            self.scaler.load_state_dict(self.scaler_state)
+
+    def unhealthy(self, losses: tuple[torch.Tensor, ...]) -> str | None:
+        """Why the state the timed steps left is not training (diverged, or every update skipped), if so."""
+        if not all(bool(torch.isfinite(t).all()) for t in losses):
+            return "training diverged during the timed steps: loss " + ", ".join(
+                f"{float(t):.4g}" for t in losses
+            )
+        if self.scaler is not None:
+            scale = self.scaler.get_scale()
+            if not scale >= MIN_LOSS_SCALE:  # also catches NaN
+                return f"GradScaler's loss scale fell to {scale:.3g}: fp16 gradients kept overflowing, updates were skipped"
+        return None
 
     def close(self) -> None:
         self.batch = {}
@@ -130,6 +150,9 @@ def _support(precision: str, device: torch.device) -> None:
 
 
 def _classifier_check(trainer: Trainer, initial: dict[str, dict[str, torch.Tensor]]) -> CheckResult:
+    problem = trainer.unhealthy((trainer.step(),))  # one more step from where the timed steps left it
+    if problem:
+        return CheckResult(math.inf, LOSS_RATIO_TOL, problem)
     trainer.restore(initial)
     # Each step returns the loss before its update: the last one is the loss after CHECK_STEPS updates.
     losses = [float(trainer.step()) for _ in range(CHECK_STEPS + 1)]
@@ -142,6 +165,9 @@ def _classifier_check(trainer: Trainer, initial: dict[str, dict[str, torch.Tenso
 
 
 def _gan_check(trainer: Trainer) -> CheckResult:
+    problem = trainer.unhealthy(trainer.step())
+    if problem:
+        return CheckResult(math.inf, 0.0, problem)
     before = {k: [p.detach().clone() for p in net.parameters()] for k, net in trainer.nets.items()}
     losses = [trainer.step() for _ in range(GAN_CHECK_STEPS)]
     finite = all(bool(torch.isfinite(t).all()) for pair in losses for t in pair)
@@ -173,7 +199,7 @@ def training_workload(
     initial = cpu_state(trainer.nets) if defn.kind != "gan" else {}
     # The first step compiles (minutes for big models with compile=true), allocates optimizer state and
     # initialises kernels: here, not in the warm-up. A dtype with no kernel on this device -> Unsupported.
-    first_call(trainer.step, f"{model} training in {precision}", device)
+    first_call(trainer.step, f"{model} training in {precision}", device, allow_tf32=precision == "tf32")
     flops = count_flops(defn, sizes, batch, train=True)
     per_item = sizes["seq"] if defn.unit == "token" else 1
     info: dict[str, Any] = {
@@ -307,8 +333,9 @@ def max_batch(case: Case, device: torch.device) -> Workload:
         try:
             trainer.batch = make_batch(defn, batch, sizes, device)
             # Two steps: the first allocates optimizer state, the second is the steady state.
-            trainer.step()
-            trainer.step()
+            with tf32_flags(precision == "tf32"):  # cuDNN picks workspaces per precision
+                trainer.step()
+                trainer.step()
             torch.cuda.synchronize(device)
         except Exception as e:
             if not _is_oom(e):

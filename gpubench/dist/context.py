@@ -1,0 +1,124 @@
+"""The process group of one rank: which rank, which device, which backend. Started by torchrun.
+
+NCCL on NVIDIA GPUs, RCCL on AMD GPUs (PyTorch calls both "nccl"), gloo on the CPU. Beside the benchmark's
+group every rank also joins a gloo group for control messages (barriers that name a missing rank, rank 0's
+clock, gathering rows), so control traffic never queues behind a benchmark's collectives on the GPU.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import os
+import socket
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+import torch.distributed as dist
+
+from gpubench.errors import BackendUnavailable, GpubenchError
+
+_CURRENT: DistContext | None = None
+
+
+@dataclass
+class DistContext:
+    rank: int
+    world_size: int
+    local_rank: int
+    local_world_size: int
+    node: str
+    backend: str  # torch's name: "nccl" (also RCCL on ROCm) or "gloo"
+    library: str  # what does the work: nccl, rccl or gloo
+    device: torch.device
+    timeout_s: float
+    control: Any = None  # gloo ProcessGroup for control messages
+    _subgroups: dict[int, Any] = field(default_factory=dict)
+
+    def subgroup(self, ranks: int) -> Any:
+        """The process group of ranks 0..ranks-1 (None = the whole world). Every rank must call this for the
+        same `ranks` in the same order (torch creates groups collectively); groups are kept for the run."""
+        if not 1 <= ranks <= self.world_size:
+            raise ValueError(f"ranks must be in 1..{self.world_size}, got {ranks}")
+        if ranks == self.world_size:
+            return None
+        if ranks not in self._subgroups:
+            self._subgroups[ranks] = dist.new_group(
+                list(range(ranks)), timeout=self.timeout, backend=self.backend
+            )
+        return self._subgroups[ranks]
+
+    @property
+    def timeout(self) -> datetime.timedelta:
+        return datetime.timedelta(seconds=self.timeout_s)
+
+
+def env_ranks(env: dict[str, str] | None = None) -> tuple[int, int, int, int]:
+    """(rank, world size, local rank, local world size) from torchrun's environment."""
+    env = dict(os.environ) if env is None else env
+    try:
+        rank, world = int(env["RANK"]), int(env["WORLD_SIZE"])
+        local = int(env.get("LOCAL_RANK", rank))
+        local_world = int(env.get("LOCAL_WORLD_SIZE", world))
+    except (KeyError, ValueError):
+        raise GpubenchError("not started by torchrun: RANK and WORLD_SIZE are not set") from None
+    return rank, world, local, local_world
+
+
+def rank_device(spec: str, local_rank: int) -> torch.device:
+    """This rank's device: GPU number LOCAL_RANK for `auto` (when torch sees GPUs) and `cuda`, else the CPU."""
+    spec = (spec or "auto").strip().lower()
+    if spec == "cpu" or (spec == "auto" and not torch.cuda.is_available()):
+        return torch.device("cpu")
+    if spec not in ("auto", "cuda", "gpu", "rocm"):
+        raise GpubenchError(
+            f"--device {spec!r} with --nproc: use auto, cuda or cpu (rank r takes GPU LOCAL_RANK)"
+        )
+    if not torch.cuda.is_available():
+        raise BackendUnavailable(f"--device {spec!r} asked for, but torch sees no CUDA/ROCm GPU here")
+    count = torch.cuda.device_count()
+    if local_rank >= count:
+        raise BackendUnavailable(f"local rank {local_rank} on {socket.gethostname()} has no GPU: torch sees {count}; "
+                                 f"use --nproc {count} or fewer on this node")  # fmt: skip
+    return torch.device("cuda", local_rank)
+
+
+def init_rank(device_spec: str = "auto", timeout_s: float = 600.0) -> DistContext:
+    """Join the process group torchrun set up: pick the device and backend, create the control group.
+
+    `timeout_s` bounds every wait on another rank: a rank that dies or hangs ends the run after at most that.
+    """
+    global _CURRENT
+    rank, world, local, local_world = env_ranks()
+    device = rank_device(device_spec, local)
+    if device.type == "cuda":
+        torch.cuda.set_device(device)
+        backend, library = "nccl", "rccl" if torch.version.hip else "nccl"
+        if not dist.is_nccl_available():
+            raise BackendUnavailable("this torch build has no NCCL/RCCL: run the GPUs with --device cpu (gloo) or "
+                                     "install a CUDA/ROCm build of torch")  # fmt: skip
+    else:
+        backend = library = "gloo"
+    timeout = datetime.timedelta(seconds=timeout_s)
+    if not dist.is_initialized():
+        kwargs: dict[str, Any] = {"device_id": device} if device.type == "cuda" else {}
+        dist.init_process_group(backend, timeout=timeout, **kwargs)
+    control = dist.new_group(backend="gloo", timeout=timeout)
+    _CURRENT = DistContext(rank, world, local, local_world, socket.gethostname(), backend, library, device,
+                           float(timeout_s), control)  # fmt: skip
+    return _CURRENT
+
+
+def current() -> DistContext | None:
+    """The context of this rank, or None outside a distributed run. Benchmarks ask for it."""
+    return _CURRENT
+
+
+def shutdown() -> None:
+    """Leave the process group (best effort: after a lost rank, destroying it may fail)."""
+    global _CURRENT
+    _CURRENT = None
+    if dist.is_initialized():
+        with contextlib.suppress(Exception):  # after a lost rank this may fail; nothing left to save
+            dist.destroy_process_group()
