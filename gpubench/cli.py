@@ -410,7 +410,10 @@ def monitor(
 
     if not (0 < hz <= 100):
         raise GpubenchError(f"--hz {hz}: must be in (0, 100]")
-    reader, reason = open_reader(describe(resolve_device(device)), "required")
+    # "auto": a CPU without RAPL still shows clocks and memory; only no reader at all is an error.
+    reader, reason = open_reader(describe(resolve_device(device)), "auto")
+    if reason is not None:
+        raise GpubenchError(f"no telemetry for this device: {reason}")
     cols = ("time_s", "power_w", "energy_j", "temp_c", "mem_temp_c", "sm_clock_mhz", "mem_clock_mhz", "util_pct",
             "mem_used_gib", "throttle")  # fmt: skip
     console.print(f"reader: {reader.name}  " + "  ".join(f"{k}={_fmt(v)}" for k, v in reader.static_info().items()
@@ -421,7 +424,7 @@ def monitor(
             mask = reading.get("throttle_mask", math.nan)
             throttle = ",".join(decode_throttle(int(mask))) if isinstance(mask, float) and math.isfinite(mask) else "-"
             used = reading.get("mem_used_bytes", math.nan)
-            values = [reading.get("time_s"), reading.get("power_w"), reading.get("energy_j"), reading.get("temp_c"),
+            values = [round(reading.get("time_s", math.nan), 1), reading.get("power_w"), reading.get("energy_j"), reading.get("temp_c"),
                       reading.get("mem_temp_c"), reading.get("sm_clock_mhz"), reading.get("mem_clock_mhz"),
                       reading.get("util_pct"), used / 2**30 if used == used else math.nan]  # fmt: skip
             console.print(" ".join(f"{_fmt(v):>13}" for v in values) + f" {throttle:>13}", highlight=False)

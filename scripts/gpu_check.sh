@@ -28,7 +28,7 @@ nvidia-smi --query-gpu=name,driver_version,power.limit,clocks.max.sm,temperature
 
 stamp "GPU tests"
 timeout -s INT 80 $PY -m pytest -q -m gpu -p no:cacheprovider tests/test_gpu.py tests/test_telemetry_gpu.py \
-  tests/test_models.py 2>&1 | tail -15
+  tests/test_models.py "tests/test_distributed.py::test_nccl_ranks_on_this_machines_gpus" 2>&1 | tail -15
 
 stamp "reference measurements (plain torch)"
 timeout 45 $PY scripts/reference_bench.py $short >"$OUT/reference.json" 2>/dev/null

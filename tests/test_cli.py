@@ -112,3 +112,15 @@ def test_only_and_resume_through_the_cli(tmp_path, fakes):
     r = invoke("run", suite, "--device", "cpu", "--telemetry", "off", "--resume", str(folder))
     assert r.exit_code == 0, r.output
     assert "1 case(s) to run, 1 already done" in r.output
+
+
+def test_monitor_prints_readings_and_stops():
+    r = invoke("monitor", "--device", "cpu", "--seconds", "0.3", "--hz", "10")
+    assert r.exit_code == 0, r.output
+    lines = r.output.splitlines()
+    header = next(i for i, line in enumerate(lines) if "sm_clock_mhz" in line)
+    assert len(lines) - header - 1 >= 2  # at least two timed readings after the header
+
+
+def test_monitor_rejects_bad_rate():
+    one_line_error(invoke("monitor", "--device", "cpu", "--hz", "0"), "--hz")

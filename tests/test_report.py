@@ -110,6 +110,19 @@ def test_collective_rows_get_their_section(tmp_path: Path) -> None:
     assert len(fig.data) == 1 and len(fig.data[0].x) == 3
 
 
+def test_samples_and_tokens_never_share_an_axis(tmp_path: Path) -> None:
+    cases = [
+        CaseSpec("train", {"model": "resnet50", "precision": "amp_bf16", "batch": 256}, 3000.0, "sample", 256.0),
+        CaseSpec("train", {"model": "gpt2", "precision": "amp_bf16", "batch": 8}, 200_000.0, "token", 8192.0),
+    ]
+    folder = write_run(tmp_path, "h100", telemetry=False, cases=cases, reps=10)
+    sections = dict((k, b) for k, _, b in build_sections(load_report_data([folder])))
+    titles = [b.figure.layout.title.text for b in sections["models"] if hasattr(b, "figure")]
+    training = [t for t in titles if t.startswith("Training throughput")]
+    assert len(training) == 2
+    assert any("samples/s" in t for t in training) and any("tokens/s" in t for t in training)
+
+
 # --------------------------------------------------------------------------------------------- the page
 
 

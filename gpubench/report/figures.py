@@ -262,7 +262,7 @@ def model_throughput(data: ReportData, ok: pd.DataFrame, benchmark: str) -> go.F
     label = workload_label(ok)
     unit = str(ok["throughput_unit"].dropna().iloc[0]) if ok["throughput_unit"].notna().any() else ""
     title = {"train": "Training throughput", "infer": "Inference throughput"}.get(benchmark, benchmark)
-    fig = grouped_bars(data, ok, label, f"{esc(title)} (p10–p90 bars)", esc(unit), height=460)
+    fig = grouped_bars(data, ok, label, f"{esc(title)}, {esc(unit)} (p10–p90 bars)", esc(unit), height=460)
     fig.update_xaxes(tickangle=-30)
     return fig
 

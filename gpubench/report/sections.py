@@ -234,7 +234,10 @@ def build_models(data: ReportData) -> list[Block]:
     for name in ("train", "infer"):
         ok = _bench(data, name)
         if not ok.empty and "throughput" in ok:
-            blocks.append(Figure(F.model_throughput(data, ok, name)))
+            # samples/s and tokens/s never share an axis: one figure per unit.
+            units = ok["throughput_unit"].astype("string").fillna("")
+            for unit in sorted(units.unique()):
+                blocks.append(Figure(F.model_throughput(data, ok[units == unit], name)))
     infer = _bench(data, "infer")
     if not infer.empty and "batch" in infer and "median_s" in infer:
         b1 = infer[pd.to_numeric(infer["batch"], errors="coerce") == 1]
