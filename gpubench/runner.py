@@ -19,13 +19,12 @@ import torch
 
 from gpubench import devices, stats
 from gpubench.benchmarks import Benchmark, load_all
-from gpubench.errors import BackendUnavailable, RankLost, Unsupported
-from gpubench.records import WORK_UNITS, Workload
+from gpubench.errors import BackendUnavailable, GpubenchError, RankLost, Unsupported
+from gpubench.records import Workload
+from gpubench.stats import add_efficiency_columns
 from gpubench.store import RunStore
 from gpubench.suite import PlannedCase, Suite, Timing
 
-ENERGY_UNITS = {"flop": "J/TFLOP", "op": "J/TOP", "byte": "J/GB", "byte_rw": "J/GB", "sample": "J/sample",
-                "token": "J/token"}  # fmt: skip
 BURST_TARGET_S = 0.05  # a burst of steps between stop checks: long enough to amortise the synchronize
 
 
@@ -150,6 +149,20 @@ def _peak_columns(row: dict[str, Any]) -> None:
         row["mfu"] = specs.mfu(name, mem, plimit, params["precision"], row["tflops"], compute_units=units)
 
 
+def open_run_store(suite: Suite, options: RunOptions, device: torch.device) -> tuple[RunStore, set[str]]:
+    """A new run folder, or the `--resume` one with the ids of the cases it already finished."""
+    if options.resume is None:
+        store = RunStore.create(options.out_dir, devices.collect_run_info(device))
+        store.meta["suite"] = {"name": suite.name, "path": suite.path, "sha256": suite.sha256}
+        store.meta["command"] = options.command
+        return store, set()
+    store = RunStore.resume(options.resume)
+    if store.meta.get("suite", {}).get("name") != suite.name:
+        raise GpubenchError(f"{options.resume} is a run of suite {store.meta.get('suite', {}).get('name')!r}, "
+                            f"not {suite.name!r}")  # fmt: skip
+    return store, store.finished_case_ids()
+
+
 class Runner:
     """Runs planned cases on one device into one run folder, with optional telemetry."""
 
@@ -260,15 +273,8 @@ class Runner:
         from gpubench.telemetry import case_aggregates
 
         frame = self.sampler.frame(since_ns=start_ns - 2_000_000_000)
-        agg = case_aggregates(frame, start_ns, end_ns, self.idle_power_w)
-        row.update(agg)
-        power = agg.get("avg_power_w")
-        if power is not None and math.isfinite(power) and power > 0:
-            # J per unit of work = W / (units per second); same units as the throughput column.
-            row["energy_per_work"] = power / row["throughput"]
-            row["energy_per_work_unit"] = ENERGY_UNITS[row["work_unit"]]
-            row["throughput_per_watt"] = row["throughput"] / power
-            row["throughput_per_watt_unit"] = f"{WORK_UNITS[row['work_unit']][1]}/W"
+        row.update(case_aggregates(frame, start_ns, end_ns, self.idle_power_w))
+        add_efficiency_columns(row)
 
     def telemetry_frame(self, windows: list[tuple[str, int, int]]) -> Any:
         """The whole series so far, each sample tagged with the case whose timed window holds it."""
@@ -315,22 +321,8 @@ def run_suite(suite: Suite, options: RunOptions, events: RunEvents | None = None
     device = devices.resolve_device(options.device)
     planned = select_cases(suite, options.only)
     if not planned:
-        from gpubench.errors import GpubenchError
-
         raise GpubenchError(f"--only {' '.join(options.only)} matches no case of suite {suite.name!r}")
-    if options.resume is not None:
-        store = RunStore.resume(options.resume)
-        if store.meta.get("suite", {}).get("name") != suite.name:
-            from gpubench.errors import GpubenchError
-
-            raise GpubenchError(f"{options.resume} is a run of suite {store.meta.get('suite', {}).get('name')!r}, "
-                                f"not {suite.name!r}")  # fmt: skip
-        done = store.finished_case_ids()
-    else:
-        store = RunStore.create(options.out_dir, devices.collect_run_info(device))
-        store.meta["suite"] = {"name": suite.name, "path": suite.path, "sha256": suite.sha256}
-        store.meta["command"] = options.command
-        done = set()
+    store, done = open_run_store(suite, options, device)
     todo = [pc for pc in planned if pc.case.id not in done]
     sampler, tel_info = open_telemetry(store.meta["device"], options.telemetry, options.sample_hz, options.idle_s)
     store.meta["telemetry"] = tel_info

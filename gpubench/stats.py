@@ -5,6 +5,9 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from typing import Any
+
+from gpubench.records import WORK_UNITS
 
 NOISY_IQR_RATIO = 0.10
 """A case is `noisy` when IQR / median exceeds this (torch.utils.benchmark warns at the same point)."""
@@ -106,3 +109,18 @@ def sweep_summary(rows: Sequence[dict]) -> list[dict]:
             "geomean_throughput": geomean([r["throughput"] for r in members]),
         })  # fmt: skip
     return out
+
+
+ENERGY_UNITS = {"flop": "J/TFLOP", "op": "J/TOP", "byte": "J/GB", "byte_rw": "J/GB", "sample": "J/sample",
+                "token": "J/token"}  # fmt: skip
+
+
+def add_efficiency_columns(row: dict[str, Any]) -> None:
+    """J per unit of work and throughput per watt, from a row's throughput and measured average power."""
+    power = row.get("avg_power_w")
+    if power is not None and math.isfinite(power) and power > 0 and row.get("throughput"):
+        # J per unit of work = W / (units per second), in the throughput column's units.
+        row["energy_per_work"] = power / row["throughput"]
+        row["energy_per_work_unit"] = ENERGY_UNITS[row["work_unit"]]
+        row["throughput_per_watt"] = row["throughput"] / power
+        row["throughput_per_watt_unit"] = f"{WORK_UNITS[row['work_unit']][1]}/W"

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from gpubench.records import WORK_UNITS, Case
-from gpubench.stats import summarize
+from gpubench.stats import add_efficiency_columns, summarize
 from gpubench.store import RunStore
 
 HOSTILE = (
@@ -32,8 +32,6 @@ HOSTILE = (
 """A string that breaks a page that forgets to escape data from a results file (and, in a browser, marks the
 page `data-pwned` if any of it ever runs)."""
 
-ENERGY_UNITS = {"flop": "J/TFLOP", "op": "J/TOP", "byte": "J/GB", "byte_rw": "J/GB", "sample": "J/sample",
-                "token": "J/token"}  # fmt: skip
 _ELEMENT_BYTES = {"fp64": 8, "fp32": 4, "tf32": 4, "fp16": 2, "bf16": 2, "fp8": 1, "int8": 1}
 
 
@@ -348,14 +346,8 @@ def write_run(
         frame = _telemetry_for(dev, windows, t0, hz, rng)
         for row in rows:
             if row.get("start_ns"):
-                agg = case_aggregates(frame, row["start_ns"], row["end_ns"], dev.idle_w)
-                row.update(agg)
-                power = agg.get("avg_power_w")
-                if power is not None and math.isfinite(power) and power > 0:
-                    row["energy_per_work"] = power / row["throughput"]
-                    row["energy_per_work_unit"] = ENERGY_UNITS[row["work_unit"]]
-                    row["throughput_per_watt"] = row["throughput"] / power
-                    row["throughput_per_watt_unit"] = f"{row['throughput_unit']}/W"
+                row.update(case_aggregates(frame, row["start_ns"], row["end_ns"], dev.idle_w))
+                add_efficiency_columns(row)
         store.write_telemetry(frame)
     _peak_columns(rows)
     # The runner adds rows one by one (each add rewrites the file); writing all but the last at once goes

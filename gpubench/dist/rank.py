@@ -29,7 +29,16 @@ from gpubench.dist.context import DistContext
 from gpubench.dist.results import add_scaling_columns, load_rank_rows, merge_rank_rows, write_rank_rows
 from gpubench.errors import GpubenchError, RankLost, Unsupported
 from gpubench.records import Case, Workload
-from gpubench.runner import RunEvents, Runner, RunOptions, RunOutcome, _reason, open_telemetry, select_cases
+from gpubench.runner import (
+    RunEvents,
+    Runner,
+    RunOptions,
+    RunOutcome,
+    _reason,
+    open_run_store,
+    open_telemetry,
+    select_cases,
+)
 from gpubench.store import RunStore
 from gpubench.suite import Suite
 
@@ -236,17 +245,7 @@ def run_rank(suite: Suite, options: RunOptions, ctx: DistContext, events: RunEve
     def open_store() -> tuple[RunStore | None, list[str]]:
         if not lead:
             return None, []
-        if options.resume is not None:
-            store = RunStore.resume(options.resume)
-            if store.meta.get("suite", {}).get("name") != suite.name:
-                raise GpubenchError(f"{options.resume} is a run of suite {store.meta.get('suite', {}).get('name')!r}, "
-                                    f"not {suite.name!r}")  # fmt: skip
-            done = store.finished_case_ids()
-        else:
-            store = RunStore.create(options.out_dir, devices.collect_run_info(device))
-            store.meta["suite"] = {"name": suite.name, "path": suite.path, "sha256": suite.sha256}
-            store.meta["command"] = options.command
-            done = set()
+        store, done = open_run_store(suite, options, device)
         nodes = list(dict.fromkeys(i["node"] for i in identity))
         store.meta["distributed"] = {"world_size": ctx.world_size, "backend": ctx.library, "nodes": nodes,
                                      "n_nodes": len(nodes), "timeout_s": ctx.timeout_s, "ranks": identity}  # fmt: skip
