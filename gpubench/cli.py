@@ -650,7 +650,12 @@ def compare(
 
 
 def main() -> None:
-    app()
+    try:
+        app()
+    except KeyboardInterrupt:
+        # Ctrl-C outside a run's case loop (while torch imports, say): nothing to keep, no traceback.
+        err_console.print("[bold red]interrupted[/]")
+        raise SystemExit(130) from None
 
 
 if __name__ == "__main__":

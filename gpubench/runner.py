@@ -9,6 +9,7 @@ import gc
 import json
 import math
 import os
+import shutil
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -306,10 +307,14 @@ def open_telemetry(device_info: dict[str, Any], mode: str, hz: float, idle_s: fl
     if reason is not None or reader.name == "null":
         info["reader"] = "null"
         return None, info
-    info["idle_power_w"] = measure_idle(reader, seconds=idle_s, hz=hz) if idle_s > 0 else math.nan
-    info["sample_hz"] = hz
-    sampler = Sampler(reader, hz=hz)
-    sampler.start()
+    try:
+        info["idle_power_w"] = measure_idle(reader, seconds=idle_s, hz=hz) if idle_s > 0 else math.nan
+        info["sample_hz"] = hz
+        sampler = Sampler(reader, hz=hz)
+        sampler.start()
+    except BaseException:
+        reader.close()
+        raise
     return sampler, info
 
 
@@ -324,18 +329,20 @@ def run_suite(suite: Suite, options: RunOptions, events: RunEvents | None = None
         raise GpubenchError(f"--only {' '.join(options.only)} matches no case of suite {suite.name!r}")
     store, done = open_run_store(suite, options, device)
     todo = [pc for pc in planned if pc.case.id not in done]
-    sampler, tel_info = open_telemetry(store.meta["device"], options.telemetry, options.sample_hz, options.idle_s)
-    store.meta["telemetry"] = tel_info
-    store.save_meta()
-    runner = Runner(device, store, registry, sampler, tel_info.get("idle_power_w", math.nan),
-                    tel_info.get("power_limit_w"))  # fmt: skip
-    outcome = RunOutcome(store.folder, telemetry_reason=tel_info.get("reason"))
+    outcome = RunOutcome(store.folder)
     windows: list[tuple[str, int, int]] = [
         (r["case_id"], int(r["start_ns"]), int(r["end_ns"])) for r in store.rows
         if r.get("start_ns") is not None and not (isinstance(r["start_ns"], float) and math.isnan(r["start_ns"]))
     ]  # fmt: skip
-    events.on_start(store, todo, len(planned) - len(todo))
+    sampler = runner = None
     try:
+        sampler, tel_info = open_telemetry(store.meta["device"], options.telemetry, options.sample_hz, options.idle_s)
+        store.meta["telemetry"] = tel_info
+        store.save_meta()
+        outcome.telemetry_reason = tel_info.get("reason")
+        runner = Runner(device, store, registry, sampler, tel_info.get("idle_power_w", math.nan),
+                        tel_info.get("power_limit_w"))  # fmt: skip
+        events.on_start(store, todo, len(planned) - len(todo))
         for i, pc in enumerate(todo):
             events.on_case_start(pc, i)
             row = runner.run_case(pc)
@@ -347,10 +354,18 @@ def run_suite(suite: Suite, options: RunOptions, events: RunEvents | None = None
             events.on_case_end(pc, row)
     except KeyboardInterrupt:
         outcome.interrupted = True
+    except GpubenchError:
+        if options.resume is None and not store.rows:
+            shutil.rmtree(store.folder, ignore_errors=True)  # nothing ran: leave no empty run folder behind
+            raise
+        store.finish("failed")
+        raise
     finally:
         if sampler is not None:
             sampler.stop()
-            store.write_telemetry(runner.telemetry_frame(windows))
+            if runner is not None:
+                store.write_telemetry(runner.telemetry_frame(windows))
             sampler.reader.close()
+    if store.folder.exists():
         store.finish("interrupted" if outcome.interrupted else "complete")
     return outcome

@@ -140,3 +140,32 @@ def test_load_runs_does_not_import_torch(tmp_path):
     res = subprocess.run([sys.executable, "-c", code, str(folder)], capture_output=True, text=True, timeout=120)
     assert res.returncode == 0, res.stderr
     assert res.stdout.strip() == "ok"
+
+
+def test_required_telemetry_missing_leaves_no_empty_run_folder(tmp_path, monkeypatch):
+    import gpubench.telemetry as telemetry
+    from gpubench.errors import BackendUnavailable
+
+    def no_reader(device_info, mode="auto", **kw):
+        raise BackendUnavailable("no CPU energy telemetry: planted")
+
+    monkeypatch.setattr(telemetry, "open_reader", no_reader)
+    suite = make_suite(tmp_path, 'benchmark = "t_ok"')
+    options = RunOptions(device="cpu", out_dir=tmp_path / "results", telemetry="required")
+    with pytest.raises(BackendUnavailable, match="planted"):
+        run_suite(suite, options, registry=REG)
+    assert list((tmp_path / "results").iterdir()) == []
+
+
+def test_interrupt_before_the_first_case_marks_the_run(tmp_path, monkeypatch):
+    import gpubench.telemetry as telemetry
+
+    def interrupted(*a, **kw):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(telemetry, "measure_idle", interrupted)
+    suite = make_suite(tmp_path, 'benchmark = "t_ok"')
+    out = run_suite(suite, RunOptions(device="cpu", out_dir=tmp_path / "results", telemetry="auto", idle_s=1.0),
+                    registry=REG)  # fmt: skip
+    assert out.interrupted and out.rows == []
+    assert read_meta(out.folder)["status"] == "interrupted"
