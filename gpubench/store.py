@@ -180,7 +180,10 @@ class RunStore:
 
     def write_telemetry(self, frame: pd.DataFrame) -> None:
         if frame is not None and not frame.empty:
-            _write_frame(self.folder / TELEMETRY, frame.assign(run_id=self.run_id))
+            frame = frame.assign(run_id=self.run_id)
+            if "device_name" not in frame.columns:
+                frame = frame.assign(device_name=(self.meta.get("device") or {}).get("name"))
+            _write_frame(self.folder / TELEMETRY, frame)
 
     def finish(self, status: str, **extra: Any) -> None:
         self.meta.update(status=status, finished_utc=utc_now(), **extra)
@@ -313,7 +316,8 @@ def load_telemetry(paths: Iterable[str | os.PathLike[str]] | str | os.PathLike[s
         if tpath.exists():
             frame = _read_parquet(tpath)
             frame["run_id"] = meta.get("run_id")
-            frame["device_name"] = (meta.get("device") or {}).get("name")
+            if "device_name" not in frame.columns:
+                frame["device_name"] = (meta.get("device") or {}).get("name")
             frames.append(frame)
     return pd.concat(frames, ignore_index=True, sort=False) if frames else pd.DataFrame()
 

@@ -169,3 +169,18 @@ def test_interrupt_before_the_first_case_marks_the_run(tmp_path, monkeypatch):
                     registry=REG)  # fmt: skip
     assert out.interrupted and out.rows == []
     assert read_meta(out.folder)["status"] == "interrupted"
+
+
+def test_telemetry_series_carries_run_device_and_case(tmp_path):
+    import pandas as pd
+
+    suite = make_suite(tmp_path, 'benchmark = "matmul"\ndtype = "fp32"\nm = 64\nmin_time_s = 0.3')
+    out = run_suite(suite, RunOptions(device="cpu", out_dir=tmp_path / "r", telemetry="auto", idle_s=0.2,
+                                      sample_hz=50), registry=REG)  # fmt: skip
+    series = pd.read_parquet(out.folder / "telemetry.parquet")
+    assert {"t_ns", "run_id", "device_name", "case_id"} <= set(series.columns)
+    assert (series["run_id"] == out.folder.name).all()
+    inside = series[series["case_id"] == "matmul[dtype=fp32,m=64,n=64,k=64]"]
+    row = out.rows[0]
+    assert len(inside) >= 3
+    assert inside["t_ns"].between(row["start_ns"], row["end_ns"]).all()
