@@ -27,6 +27,8 @@ from gpubench.store import RunStore
 from gpubench.suite import PlannedCase, Suite, Timing
 
 BURST_TARGET_S = 0.05  # a burst of steps between stop checks: long enough to amortise the synchronize
+MIN_SAMPLE_S = 50e-6  # shorter timed samples are dominated by event/launch/clock overhead
+MAX_STEPS_PER_SAMPLE = 10_000
 
 
 @dataclass
@@ -116,21 +118,45 @@ def warm_up(timer: devices.StepTimer, workload: Workload, timing: Timing,
         burst = max(1, min(1000, int(BURST_TARGET_S / recent) if recent > 0 else 1))
 
 
+def steps_per_sample(timer: devices.StepTimer, workload: Workload, probe: int = 5) -> int:
+    """How many back-to-back steps one timed sample holds: 1, unless a step is so short that an event pair or a
+    clock read around it would measure mostly overhead (a 1 MiB device copy takes under a microsecond; a
+    launch takes several). Then the sample spans enough steps to last MIN_SAMPLE_S and its time is divided
+    among them, as nvbandwidth queues many copies. Workloads with a reset between steps keep 1: the reset
+    must stay outside the timing."""
+    if workload.reset is not None:
+        return 1
+    t = stats.percentile(timer.burst(workload.step, probe), 50)
+    if not t > 0 or t >= MIN_SAMPLE_S:
+        return 1
+    return min(MAX_STEPS_PER_SAMPLE, math.ceil(MIN_SAMPLE_S / t))
+
+
 def measure(timer: devices.StepTimer, workload: Workload, timing: Timing,
-            clock: Callable[[], float] = time.perf_counter) -> list[float]:  # fmt: skip
-    """Time steps until both `min_reps` and `min_time_s` are reached (or a maximum is hit). Raw times returned."""
-    times: list[float] = []
+            clock: Callable[[], float] = time.perf_counter, group: int = 1) -> list[float]:  # fmt: skip
+    """Time samples until both `min_reps` and `min_time_s` are reached (or a maximum is hit).
+
+    Returns the raw time per step of every sample (a sample is `group` back-to-back steps)."""
+    step = workload.step
+    if group > 1:
+
+        def step() -> None:
+            for _ in range(group):
+                workload.step()
+
+    samples: list[float] = []
     t0 = clock()
     while True:
-        total = sum(times)
-        if len(times) >= timing.max_reps or (times and clock() - t0 >= timing.max_time_s):
-            return times
-        if len(times) >= timing.min_reps and total >= timing.min_time_s:
-            return times
-        per_step = total / len(times) if times else 0.0
-        want = max(timing.min_reps - len(times), math.ceil((timing.min_time_s - total) / per_step) if per_step else 1)
-        cap = max(1, int(BURST_TARGET_S * 4 / per_step)) if per_step > 0 else 1
-        times += timer.burst(workload.step, max(1, min(want, cap, timing.max_reps - len(times))), workload.reset)
+        total = sum(samples)
+        if len(samples) >= timing.max_reps or (samples and clock() - t0 >= timing.max_time_s):
+            break
+        if len(samples) >= timing.min_reps and total >= timing.min_time_s:
+            break
+        per = total / len(samples) if samples else 0.0
+        want = max(timing.min_reps - len(samples), math.ceil((timing.min_time_s - total) / per) if per else 1)
+        cap = max(1, int(BURST_TARGET_S * 4 / per)) if per > 0 else 1
+        samples += timer.burst(step, max(1, min(want, cap, timing.max_reps - len(samples))), workload.reset)
+    return [s / group for s in samples]
 
 
 def _peak_columns(row: dict[str, Any]) -> None:
@@ -217,9 +243,12 @@ class Runner:
             with devices.precision_flags(workload.flags):
                 row["tf32"] = bool(workload.flags.get("allow_tf32", False))
                 row["warmup_steps"], row["warmup_s"] = warm_up(self.timer, workload, timing, self.clock)
+                # Distributed timers keep ranks in lockstep by step count: they always time single steps.
+                group = steps_per_sample(self.timer, workload) if isinstance(self.timer, devices.StepTimer) else 1
+                row["steps_per_sample"] = group
                 devices.synchronize(self.device)
                 start_ns = time.monotonic_ns()
-                times = measure(self.timer, workload, timing, self.clock)
+                times = measure(self.timer, workload, timing, self.clock, group)
                 end_ns = time.monotonic_ns()
                 row["peak_memory_bytes"] = self._peak_memory(rss0)
                 result = workload.check() if workload.check is not None else None

@@ -1,5 +1,7 @@
 """The runner's timing loop against a fake clock and a fake timer: no real time is measured."""
 
+import math
+
 import torch
 
 from gpubench.devices import StepTimer
@@ -75,3 +77,34 @@ def test_warm_up_waits_for_timings_to_settle():
     timer = ScriptedTimer(ramp)
     steps, _ = warm_up(timer, _workload(), Timing(warmup_s=0.0, min_warmup=3, max_warmup_s=60))
     assert steps >= 12 + 5  # past the ramp, and two windows of settled times
+
+
+def test_tiny_steps_are_timed_in_groups():
+    from gpubench.runner import MIN_SAMPLE_S, steps_per_sample
+
+    timer = ScriptedTimer([1e-6] * 5)
+    assert steps_per_sample(timer, _workload()) == math.ceil(MIN_SAMPLE_S / 1e-6)
+    with_reset = Workload(step=lambda: None, work=Work(1.0, "sample"), reset=lambda: None)
+    assert steps_per_sample(ScriptedTimer([1e-6] * 5), with_reset) == 1  # the reset must stay untimed
+    assert steps_per_sample(ScriptedTimer([1e-3] * 5), _workload()) == 1
+
+
+def test_grouped_samples_report_time_per_step():
+    calls = []
+    w = Workload(step=lambda: calls.append(1), work=Work(1.0, "sample"))
+    clock = FakeClock([])
+
+    class GroupTimer:
+        """Each sample costs 1 us per step it runs."""
+
+        def burst(self, step, n, reset=None):
+            out = []
+            for _ in range(n):
+                before = len(calls)
+                step()
+                out.append((len(calls) - before) * 1e-6)
+            return out
+
+    times = measure(GroupTimer(), w, Timing(min_reps=4, min_time_s=0.0, max_time_s=60), clock=lambda: clock(), group=50)
+    assert len(times) == 4 and all(t == 1e-6 for t in times)
+    assert len(calls) == 200
