@@ -71,6 +71,13 @@ def _escape(text: Any) -> str:
     return escape(str(text))
 
 
+def json_value(value: Any) -> Any:
+    """store.json_value, imported on first use: `gpubench --help` should not pay for pandas."""
+    from gpubench.store import json_value as convert
+
+    return convert(value)
+
+
 DeviceOpt = Annotated[str, typer.Option("--device", "-d", help="auto (first GPU, else CPU), cpu, cuda, cuda:N")]
 
 
@@ -434,15 +441,6 @@ def monitor(
         reader.close()
 
 
-def _json_safe(value: Any) -> Any:
-    """NaN/inf become null and numpy scalars plain Python, so the output is strict JSON."""
-    if hasattr(value, "item") and not isinstance(value, (list, dict, str)):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
-
-
 @app.command()
 @handle_errors
 def specs(
@@ -487,7 +485,7 @@ def specs(
         return
     rows = catalog_table(catalog)
     if as_json:
-        print(json.dumps([{k: _json_safe(v) for k, v in r.items()} for r in rows], indent=2))
+        print(json.dumps([{k: json_value(v) for k, v in r.items()} for r in rows], indent=2))
         return
     table = Table(title="Datasheet peaks (dense; fp16/bf16/fp8 with FP32 accumulate)", title_justify="left")
     cols = ("slug", *PRECISIONS, "GB/s", "GB", "W", "USD", "year")
@@ -540,10 +538,10 @@ def recommend(
                  hours_per_day=hours_per_day, years=years, price_kind="used" if used else "new",
                  estimates=estimates)  # fmt: skip
     if as_json:
-        records = [{k: _json_safe(v) for k, v in r.items()} for r in out.to_dict(orient="records")]
+        records = [{k: json_value(v) for k, v in r.items()} for r in out.to_dict(orient="records")]
         print(
             json.dumps(
-                {"inputs": {k: _json_safe(v) for k, v in out.attrs.items()}, "devices": records}, indent=2
+                {"inputs": {k: json_value(v) for k, v in out.attrs.items()}, "devices": records}, indent=2
             )
         )
         return
@@ -552,7 +550,7 @@ def recommend(
     rate = next((u for u in out["throughput_unit"] if isinstance(u, str)), "")
     title = (f"{a['workload']}: {a['hours_per_day']:g} h/day for {a['years']:g} years at {a['kwh_price']:g} USD/kWh"
              + (f", budget {a['budget_usd']:,.0f} USD" if a["budget_usd"] is not None else ""))  # fmt: skip
-    show_fits = bool(out["fits_memory"].map(lambda v: _json_safe(v) is not None).any())
+    show_fits = bool(out["fits_memory"].map(lambda v: json_value(v) is not None).any())
     show_notes = bool((out["notes"].fillna("") != "").any())
     table = Table(title=_escape(title), title_justify="left")
     heads = ["#", "device", "basis", rate, "USD", "/1k USD", "W", "/W", "TCO USD", f"USD/M {unit}"]
@@ -563,13 +561,13 @@ def recommend(
             _escape(h), justify="left" if text else "right", overflow="fold", min_width=12 if text else 3
         )
     for r in out.to_dict(orient="records"):
-        per_kusd = r["throughput_per_usd"] * 1000 if _json_safe(r["throughput_per_usd"]) is not None else None
-        per_m = r["tco_per_unit_usd"] * 1e6 if _json_safe(r["tco_per_unit_usd"]) is not None else None
+        per_kusd = r["throughput_per_usd"] * 1000 if json_value(r["throughput_per_usd"]) is not None else None
+        per_m = r["tco_per_unit_usd"] * 1e6 if json_value(r["tco_per_unit_usd"]) is not None else None
         cells = [str(r["rank"]), _escape(r["device"]), _escape(r["basis"]), _fmt(r["throughput"]),
-                 _fmt(_json_safe(r["price_usd"])), _fmt(per_kusd), _fmt(_json_safe(r["avg_power_w"])),
-                 _fmt(_json_safe(r["throughput_per_w"])), _fmt(_json_safe(r["tco_usd"])), _fmt(per_m, 4)]  # fmt: skip
+                 _fmt(json_value(r["price_usd"])), _fmt(per_kusd), _fmt(json_value(r["avg_power_w"])),
+                 _fmt(json_value(r["throughput_per_w"])), _fmt(json_value(r["tco_usd"])), _fmt(per_m, 4)]  # fmt: skip
         if show_fits:
-            cells.append({True: "yes", False: "NO"}.get(_json_safe(r["fits_memory"]), "-"))
+            cells.append({True: "yes", False: "NO"}.get(json_value(r["fits_memory"]), "-"))
         if show_notes:
             cells.append(_escape(r["notes"]))
         table.add_row(*cells, style="dim" if r["basis"] != "measured" else None)
@@ -615,8 +613,8 @@ def compare(
     frame = compare_runs(a, b, threshold_pct=threshold)
     bad = regressions(frame)
     if as_json:
-        rows = [{k: _json_safe(v) for k, v in r.items()} for r in frame.to_dict(orient="records")]
-        print(json.dumps({"inputs": {k: _json_safe(v) for k, v in frame.attrs.items()}, "cases": rows,
+        rows = [{k: json_value(v) for k, v in r.items()} for r in frame.to_dict(orient="records")]
+        print(json.dumps({"inputs": {k: json_value(v) for k, v in frame.attrs.items()}, "cases": rows,
                           "regressions": len(bad)}, indent=2))  # fmt: skip
     else:
         at = frame.attrs
@@ -627,10 +625,10 @@ def compare(
             table.add_column(col, justify=just, overflow="fold")  # type: ignore[arg-type]
         colours = {"faster": "green", "slower": "bold red", "now failed": "bold red", "now wrong": "bold red"}
         for r in frame.to_dict(orient="records"):
-            ci = f"{_fmt(r['ci_low'], 3)}-{_fmt(r['ci_high'], 3)}" if _json_safe(r["ci_low"]) is not None else "-"
+            ci = f"{_fmt(r['ci_low'], 3)}-{_fmt(r['ci_high'], 3)}" if json_value(r["ci_low"]) is not None else "-"
             colour = colours.get(r["verdict"], "white")
-            table.add_row(_escape(r["case_id"]), _fmt(_json_safe(r["a"])), _fmt(_json_safe(r["b"])),
-                          _escape(r["unit"] or ""), _fmt(_json_safe(r["ratio"]), 3), ci,
+            table.add_row(_escape(r["case_id"]), _fmt(json_value(r["a"])), _fmt(json_value(r["b"])),
+                          _escape(r["unit"] or ""), _fmt(json_value(r["ratio"]), 3), ci,
                           f"[{colour}]{_escape(r['verdict'])}[/]", _escape(r["note"] or ""))  # fmt: skip
         console.print(table)
         for diff in at.get("differences", []):

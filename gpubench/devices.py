@@ -49,11 +49,6 @@ def resolve_device(spec: str = "auto") -> torch.device:
     return torch.device("cuda", index)
 
 
-def device_slug(name: str) -> str:
-    """File-name-safe short form of a device name: 'NVIDIA H100 80GB HBM3' -> 'nvidia-h100-80gb-hbm3'."""
-    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:48] or "device"
-
-
 def _read(path: str) -> str:
     try:
         with open(path, encoding="utf-8", errors="replace") as f:

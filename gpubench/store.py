@@ -61,28 +61,23 @@ def _atomic_write_bytes(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
-def _json_default(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
+def json_value(obj: Any) -> Any:
+    """The strict-JSON form of a value: NaN, inf and pandas NA become null; numpy scalars and arrays become
+    Python values; dicts and lists are converted all the way down."""
+    if isinstance(obj, dict):
+        return {k: json_value(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [json_value(v) for v in obj]
+    if hasattr(obj, "tolist") and not isinstance(obj, (str, bytes)):
+        return json_value(obj.tolist())  # numpy scalar or array
+    if obj is pd.NA or obj is pd.NaT or (isinstance(obj, float) and not math.isfinite(obj)):
         return None
-    if hasattr(value, "item"):
-        return value.item()
-    return str(value)
+    return obj
 
 
 def write_json(path: Path, data: Mapping[str, Any]) -> None:
-    text = json.dumps(data, indent=2, sort_keys=True, default=_json_default, allow_nan=False)
+    text = json.dumps(json_value(data), indent=2, sort_keys=True, default=str, allow_nan=False)
     _atomic_write_bytes(path, text.encode())
-
-
-def _clean_nan(obj: Any) -> Any:
-    """JSON has no NaN: store None."""
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    if isinstance(obj, dict):
-        return {k: _clean_nan(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_clean_nan(v) for v in obj]
-    return obj
 
 
 # Integer columns that some rows lack (skipped cases have no timings): kept as nullable integers, not floats.
@@ -170,7 +165,7 @@ class RunStore:
         return {r["case_id"] for r in self.rows if not (retry_failed and r.get("status") == "failed")}
 
     def save_meta(self) -> None:
-        write_json(self.folder / RUN_JSON, _clean_nan(self.meta))
+        write_json(self.folder / RUN_JSON, self.meta)
 
     def add(self, row: dict[str, Any]) -> None:
         """Append (or replace by case id) one case's row and rewrite measurements.parquet atomically."""
