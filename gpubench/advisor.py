@@ -29,6 +29,7 @@ import pandas as pd
 
 from gpubench.errors import GpubenchError
 from gpubench.specs import DeviceSpec, load_catalog, match_device, normalize_device_name, normalize_precision
+from gpubench.stats import finite_or_none
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -231,14 +232,6 @@ def _ok_rows(df: pd.DataFrame) -> pd.DataFrame:
     return ok[throughput.notna() & (throughput > 0) & ok["device_name"].notna()]
 
 
-def _num(value: Any) -> float | None:
-    try:
-        out = float(value)
-    except (TypeError, ValueError):
-        return None
-    return out if math.isfinite(out) else None
-
-
 def _col(row: pd.Series, name: str) -> Any:
     return row[name] if name in row.index else None
 
@@ -246,9 +239,9 @@ def _col(row: pd.Series, name: str) -> Any:
 def _device_of(row: pd.Series, catalog: Mapping[str, DeviceSpec]) -> DeviceSpec | None:
     return match_device(
         str(row["device_name"]),
-        _num(_col(row, "device_memory_bytes")),
-        _num(_col(row, "power_limit_w")),
-        compute_units=_num(_col(row, "device_multiprocessors")),
+        finite_or_none(_col(row, "device_memory_bytes")),
+        finite_or_none(_col(row, "power_limit_w")),
+        compute_units=finite_or_none(_col(row, "device_multiprocessors")),
         catalog=catalog,
     )
 
@@ -355,7 +348,7 @@ def recommend(
         best = group.idxmax()
         row = rows.loc[best]
         spec = specs[best]
-        mem_bytes = _num(_col(row, "device_memory_bytes"))
+        mem_bytes = finite_or_none(_col(row, "device_memory_bytes"))
         required = _required_memory_bytes(rows, params, params.at[best, "batch"]) if is_model else None
         measured[key] = {
             "device": spec.name if spec else str(row["device_name"]),
@@ -364,7 +357,7 @@ def recommend(
             "basis": "measured",
             "throughput": float(group.max()),
             "throughput_unit": _text(_col(row, "throughput_unit")),
-            "avg_power_w": _num(_col(row, "avg_power_w")),
+            "avg_power_w": finite_or_none(_col(row, "avg_power_w")),
             "memory_gb": spec.memory_gb if spec else (mem_bytes / 2**30 if mem_bytes else None),
             "required_memory_bytes": required,
             # It ran this configuration to completion, so it held it.

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from gpubench.errors import GpubenchError
+from gpubench.stats import finite_or_none
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -266,15 +267,6 @@ def _catalog(catalog: Mapping[str, DeviceSpec] | None) -> Mapping[str, DeviceSpe
     return load_catalog() if catalog is None else catalog
 
 
-def _number(value: Any) -> float | None:
-    """A usable float, or None for None / NaN / non-numbers (DataFrame cells come as NaN)."""
-    try:
-        out = float(value)
-    except (TypeError, ValueError):
-        return None
-    return out if math.isfinite(out) else None
-
-
 def _memory_fits(spec: DeviceSpec, memory_bytes: float) -> bool:
     ratio = memory_bytes / 2**30 / spec.memory_gb
     return _MEMORY_RATIO_MIN <= ratio <= _MEMORY_RATIO_MAX
@@ -299,13 +291,13 @@ def match_device(
         return None
     key = normalize_device_name(name)
     candidates = [s for s in _catalog(catalog).values() if any(_compile(p).fullmatch(key) for p in s.match)]
-    memory = _number(memory_bytes)
+    memory = finite_or_none(memory_bytes)
     if memory is not None and memory > 0:
         candidates = [s for s in candidates if _memory_fits(s, memory)]
-    units = _number(compute_units)
+    units = finite_or_none(compute_units)
     if units is not None:
         candidates = [s for s in candidates if s.compute_units is None or s.compute_units == int(units)]
-    power = _number(power_limit_w)
+    power = finite_or_none(power_limit_w)
     if len(candidates) > 1 and power is not None and power > 0:
         candidates = [s for s in candidates if power <= s.tdp_w * _POWER_LIMIT_SLACK]
     return candidates[0] if len(candidates) == 1 else None
@@ -335,7 +327,7 @@ def _param(params: Mapping[str, Any] | None, name: str) -> Any:
 
 
 def _percent(achieved: Any, peak: float | None) -> float | None:
-    value = _number(achieved)
+    value = finite_or_none(achieved)
     if value is None or value <= 0 or not peak:
         return None
     return 100.0 * value / peak

@@ -13,6 +13,20 @@ NOISY_IQR_RATIO = 0.10
 """A case is `noisy` when IQR / median exceeds this (torch.utils.benchmark warns at the same point)."""
 
 
+def to_float(value: Any) -> float:
+    """A float from a result cell (None, pandas NA, numpy scalars, strings of numbers); NaN when it is none."""
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return math.nan
+
+
+def finite_or_none(value: Any) -> float | None:
+    """A usable number, or None for missing, NaN, inf and non-numbers."""
+    out = to_float(value)
+    return out if math.isfinite(out) else None
+
+
 def percentile(values: Sequence[float], q: float) -> float:
     """Linear-interpolation percentile (numpy's default method), q in [0, 100]."""
     if not values:
@@ -117,10 +131,10 @@ ENERGY_UNITS = {"flop": "J/TFLOP", "op": "J/TOP", "byte": "J/GB", "byte_rw": "J/
 
 def add_efficiency_columns(row: dict[str, Any]) -> None:
     """J per unit of work and throughput per watt, from a row's throughput and measured average power."""
-    power = row.get("avg_power_w")
-    if power is not None and math.isfinite(power) and power > 0 and row.get("throughput"):
+    power, throughput = to_float(row.get("avg_power_w")), to_float(row.get("throughput"))
+    if power > 0 and throughput > 0 and row.get("work_unit") in ENERGY_UNITS:  # NaN compares False
         # J per unit of work = W / (units per second), in the throughput column's units.
-        row["energy_per_work"] = power / row["throughput"]
+        row["energy_per_work"] = power / throughput
         row["energy_per_work_unit"] = ENERGY_UNITS[row["work_unit"]]
-        row["throughput_per_watt"] = row["throughput"] / power
+        row["throughput_per_watt"] = throughput / power
         row["throughput_per_watt_unit"] = f"{WORK_UNITS[row['work_unit']][1]}/W"

@@ -141,7 +141,7 @@ def test_merge_gives_the_failing_ranks_own_error():
 def test_merge_slowest_rank_busbw_and_telemetry():
     tel = {"telemetry_samples": 10, "energy_j": 100.0, "avg_power_w": 200.0, "peak_power_w": 250.0,
            "energy_source": "counter", "throttled": False, "throttle_reasons": "", "energy_per_work_unit": "J/GB",
-           "energy_per_work": 1.0}  # fmt: skip
+           "energy_per_work": 1.0, "work_unit": "byte"}  # fmt: skip
     rows = [_row(0, busbw_factor=1.5, peak_temp_c=60.0, mean_sm_clock_mhz=1000.0, **tel),
             _row(1, busbw_factor=1.5, peak_temp_c=70.0, mean_sm_clock_mhz=2000.0, **{**tel, "throttled": True,
                  "throttle_reasons": "sw_power_cap"})]  # fmt: skip

@@ -65,16 +65,8 @@ _STATUS_ORDER = {"failed": 0, "wrong": 1, "skipped": 2, "ok": 3}
 _RANK_FAILED = "RankFailed: "  # the runner's reason for a case that failed because another rank's did
 
 
-def _num(value: Any) -> float:
-    try:
-        out = float(value)
-    except (TypeError, ValueError):
-        return math.nan
-    return out
-
-
 def _finite(values: Iterable[Any]) -> list[float]:
-    return [v for v in (_num(x) for x in values) if math.isfinite(v)]
+    return [v for v in (stats.to_float(x) for x in values) if math.isfinite(v)]
 
 
 def _merge_telemetry(merged: dict[str, Any], rows: Sequence[Mapping[str, Any]]) -> None:
@@ -84,7 +76,7 @@ def _merge_telemetry(merged: dict[str, Any], rows: Sequence[Mapping[str, Any]]) 
     if not sampled:
         return
     for key in _TELEMETRY_SUM:
-        values = [_num(r.get(key)) for r in sampled]
+        values = [stats.to_float(r.get(key)) for r in sampled]
         # A sum over devices is only meaningful when every device measured it.
         merged[key] = sum(values) if values and all(math.isfinite(v) for v in values) else math.nan
     # Sum of each device's peak: an upper bound of the simultaneous peak (the peaks need not coincide).
@@ -100,15 +92,10 @@ def _merge_telemetry(merged: dict[str, Any], rows: Sequence[Mapping[str, Any]]) 
     sources = {str(r.get("energy_source") or "") for r in sampled}
     merged["energy_source"] = sources.pop() if len(sources) == 1 else "mixed"
     merged["telemetry_devices"] = len(sampled)
-    power, throughput = _num(merged.get("avg_power_w")), _num(merged.get("throughput"))
-    if math.isfinite(power) and power > 0 and throughput > 0 and "energy_per_work_unit" in merged:
-        # Same units as the single-device runner: W / (work per second), work per second per W.
-        merged["energy_per_work"] = power / throughput
-        merged["throughput_per_watt"] = throughput / power
-    else:
-        for key in ("energy_per_work", "throughput_per_watt"):
-            if key in merged:
-                merged[key] = math.nan
+    # The rank rows' efficiency columns are per device; recompute from the summed power, as the runner does.
+    for key in ("energy_per_work", "throughput_per_watt"):
+        merged.pop(key, None)
+    stats.add_efficiency_columns(merged)
 
 
 def merge_rank_rows(rows: Sequence[Mapping[str, Any]], rank_times: Sequence[Sequence[float]], *,
@@ -157,14 +144,14 @@ def merge_rank_rows(rows: Sequence[Mapping[str, Any]], rank_times: Sequence[Sequ
         merged["rank_spread"] = max(m for m, _ in finite) / lo - 1.0 if lo > 0 else math.nan
 
     factor = merged.get("busbw_factor")
-    throughput = _num(merged.get("throughput"))
+    throughput = stats.to_float(merged.get("throughput"))
     if factor is not None and math.isfinite(throughput):
         # throughput of a collective is algbw (message bytes / slowest rank's median time), in GB/s.
         merged["algbw_gbps"] = throughput
         merged["busbw_gbps"] = throughput * float(factor)
-    dp = _num(merged.get("dp_ranks"))
-    if dp > 1 and math.isfinite(_num(merged.get("mfu"))):
-        merged["mfu"] = _num(merged["mfu"]) / dp  # tflops covers every device; MFU is per device
+    dp = stats.to_float(merged.get("dp_ranks"))
+    if dp > 1 and math.isfinite(stats.to_float(merged.get("mfu"))):
+        merged["mfu"] = stats.to_float(merged["mfu"]) / dp  # tflops covers every device; MFU is per device
     _merge_telemetry(merged, [rows[r] for r in range(world)])
 
     rank_rows = []
@@ -194,7 +181,7 @@ def _config(row: Mapping[str, Any]) -> str:
 
 def _ranks_of(row: Mapping[str, Any]) -> float:
     for key in ("dp_ranks", "ranks_active", "world_size"):
-        value = _num(row.get(key))
+        value = stats.to_float(row.get(key))
         if math.isfinite(value) and value >= 1:
             return value
     return math.nan
@@ -211,7 +198,7 @@ def add_scaling_columns(row: dict[str, Any], previous: Iterable[Mapping[str, Any
                  and _config(p) == key), None)  # fmt: skip
     if base is None:
         return
-    t1, tn = _num(base.get("throughput")), _num(row.get("throughput"))
+    t1, tn = stats.to_float(base.get("throughput")), stats.to_float(row.get("throughput"))
     row["speedup"] = tn / t1 if t1 > 0 else math.nan
     row["scaling_efficiency"] = scaling_efficiency(tn, int(ranks), t1)
 
@@ -238,8 +225,8 @@ def scaling_table(frame: pd.DataFrame) -> pd.DataFrame:
             b for b in ones if b["_config"] == r["_config"] and b.get("device_name") == r.get("device_name")
         ]
         base = (same_run or same_device or [None])[0]
-        t1 = _num(base.get("throughput")) if base else math.nan
-        tn = _num(r.get("throughput"))
+        t1 = stats.to_float(base.get("throughput")) if base else math.nan
+        tn = stats.to_float(r.get("throughput"))
         out.append({
             "run_id": r.get("run_id"), "case_id": r.get("case_id"), "device_name": r.get("device_name"),
             "model": r.get("model"), "precision": r.get("precision"), "batch": r.get("batch"),

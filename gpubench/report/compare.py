@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from gpubench.errors import GpubenchError
+from gpubench.stats import to_float
 from gpubench.store import load_runs, read_meta
 
 FASTER, SLOWER = "faster", "slower"
@@ -102,12 +103,7 @@ def _true(value: Any) -> bool:
 
 
 def _num(row: pd.Series, col: str) -> float:
-    value = row.get(col) if col in row.index else None
-    try:
-        out = float(value)
-    except (TypeError, ValueError):
-        return math.nan
-    return out
+    return to_float(row.get(col) if col in row.index else None)
 
 
 def compare_runs(
