@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from gpubench import devices, stats
@@ -233,8 +234,7 @@ class Runner:
             "started_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         }
         workload: Workload | None = None
-        _free(self.device)
-        rss0 = _rss_bytes()
+        rss0 = _rss_bytes()  # the previous case freed its memory in its `finally`
         try:
             if self.device.type == "cuda":
                 torch.cuda.reset_peak_memory_stats(self.device)
@@ -313,11 +313,11 @@ class Runner:
         frame = self.sampler.frame()
         if frame.empty:
             return frame
-        case_ids: list[str | None] = [None] * len(frame)
+        # Samples come sorted by time: each window is one slice, found by bisection.
         t = frame["t_ns"].to_numpy()
+        case_ids = np.full(len(frame), None, dtype=object)
         for case_id, lo, hi in windows:
-            for i in ((t >= lo) & (t <= hi)).nonzero()[0]:
-                case_ids[i] = case_id
+            case_ids[np.searchsorted(t, lo, "left") : np.searchsorted(t, hi, "right")] = case_id
         return frame.assign(case_id=case_ids)
 
 
