@@ -61,7 +61,7 @@ def _fmt(value: Any, digits: int = 3) -> str:
         if value == 0:
             return "0"
         mag = abs(value)
-        return f"{value:.{digits}g}" if mag < 10 ** digits else f"{value:,.0f}"
+        return f"{value:.{digits}g}" if mag < 10**digits else f"{value:,.0f}"
     return str(value)
 
 
@@ -78,7 +78,9 @@ def json_value(value: Any) -> Any:
     return convert(value)
 
 
-DeviceOpt = Annotated[str, typer.Option("--device", "-d", help="auto (first GPU, else CPU), cpu, cuda, cuda:N")]
+DeviceOpt = Annotated[
+    str, typer.Option("--device", "-d", help="auto (first GPU, else CPU), cpu, cuda, cuda:N")
+]
 
 
 @app.command()
@@ -92,7 +94,9 @@ def devices(as_json: Annotated[bool, typer.Option("--json", help="machine-readab
         print(json.dumps(found, indent=2, default=str))
         return
     for d in found:
-        table = Table(title=f"{d['torch_device']}: {_escape(d['name'])}", show_header=False, title_justify="left")
+        table = Table(
+            title=f"{d['torch_device']}: {_escape(d['name'])}", show_header=False, title_justify="left"
+        )
         for key, value in d.items():
             if key in ("name", "torch_device") or value in (None, [], ""):
                 continue
@@ -161,7 +165,9 @@ def _summary_table(rows: list[dict[str, Any]]) -> Table:
         if r["status"] != "ok" and r.get("reason"):
             notes.append(str(r["reason"])[:90])
         spread = (
-            f"{_fmt(r.get('throughput_p10'))}-{_fmt(r.get('throughput_p90'))}" if r["status"] in ("ok", "wrong") else ""
+            f"{_fmt(r.get('throughput_p10'))}-{_fmt(r.get('throughput_p90'))}"
+            if r["status"] in ("ok", "wrong")
+            else ""
         )
         pct = r.get("pct_of_peak")
         table.add_row(
@@ -290,24 +296,87 @@ def _run_rank(loaded: Any, options: Any, events: Any, timeout_s: float) -> Any:
 @handle_errors
 def run(
     ctx: typer.Context,
-    suite: Annotated[str, typer.Argument(help="suite name (quick, standard, full, training ...) or a .toml path")] = "quick",
+    suite: Annotated[
+        str, typer.Argument(help="suite name (quick, standard, full, training ...) or a .toml path")
+    ] = "quick",
     device: DeviceOpt = "auto",
-    only: Annotated[list[str] | None, typer.Option("--only", help="glob over case ids / benchmark names; repeatable")] = None,
-    out: Annotated[Path, typer.Option("--out", help="folder that receives the new run folder")] = Path("results"),
-    resume: Annotated[Path | None, typer.Option("--resume", help="continue this run folder, skipping finished cases")] = None,
+    only: Annotated[
+        list[str] | None, typer.Option("--only", help="glob over case ids / benchmark names; repeatable")
+    ] = None,
+    out: Annotated[Path, typer.Option("--out", help="folder that receives the new run folder")] = Path(
+        "results"
+    ),
+    resume: Annotated[
+        Path | None, typer.Option("--resume", help="continue this run folder, skipping finished cases")
+    ] = None,
     telemetry: Annotated[str, typer.Option("--telemetry", help="auto | required | off")] = "auto",
     sample_hz: Annotated[float, typer.Option("--sample-hz", help="telemetry sampling rate")] = 20.0,
-    idle_s: Annotated[float, typer.Option("--idle-s", help="seconds of idle sampling before the first case")] = 2.0,
-    report: Annotated[bool, typer.Option("--report/--no-report", help="write an HTML report of the run at the end")] = False,
-    nproc: Annotated[int, typer.Option("--nproc", min=0, help="ranks on this node, launched with torchrun (one per GPU); 0 = one process", rich_help_panel=_DIST)] = 0,
-    nnodes: Annotated[str | None, typer.Option("--nnodes", help="torchrun: number of nodes (or MIN:MAX)", rich_help_panel=_DIST)] = None,
-    node_rank: Annotated[int | None, typer.Option("--node-rank", help="torchrun: this node's rank (static rendezvous)", rich_help_panel=_DIST)] = None,
-    rdzv_endpoint: Annotated[str | None, typer.Option("--rdzv-endpoint", help="torchrun: HOST:PORT of the rendezvous", rich_help_panel=_DIST)] = None,
-    rdzv_backend: Annotated[str | None, typer.Option("--rdzv-backend", help="torchrun: rendezvous backend (c10d, static, etcd-v2)", rich_help_panel=_DIST)] = None,
-    rdzv_id: Annotated[str | None, typer.Option("--rdzv-id", help="torchrun: job id, the same on every node", rich_help_panel=_DIST)] = None,
-    master_addr: Annotated[str | None, typer.Option("--master-addr", help="torchrun: address of the node of rank 0 (static rendezvous)", rich_help_panel=_DIST)] = None,
-    master_port: Annotated[int | None, typer.Option("--master-port", help="torchrun: port on the node of rank 0 (static rendezvous)", rich_help_panel=_DIST)] = None,
-    dist_timeout_s: Annotated[float, typer.Option("--dist-timeout-s", min=1.0, help="seconds a rank waits for the others before the run stops, naming the missing rank", rich_help_panel=_DIST)] = 600.0,
+    idle_s: Annotated[
+        float, typer.Option("--idle-s", help="seconds of idle sampling before the first case")
+    ] = 2.0,
+    report: Annotated[
+        bool, typer.Option("--report/--no-report", help="write an HTML report of the run at the end")
+    ] = False,
+    nproc: Annotated[
+        int,
+        typer.Option(
+            "--nproc",
+            min=0,
+            help="ranks on this node, launched with torchrun (one per GPU); 0 = one process",
+            rich_help_panel=_DIST,
+        ),
+    ] = 0,
+    nnodes: Annotated[
+        str | None,
+        typer.Option("--nnodes", help="torchrun: number of nodes (or MIN:MAX)", rich_help_panel=_DIST),
+    ] = None,
+    node_rank: Annotated[
+        int | None,
+        typer.Option(
+            "--node-rank", help="torchrun: this node's rank (static rendezvous)", rich_help_panel=_DIST
+        ),
+    ] = None,
+    rdzv_endpoint: Annotated[
+        str | None,
+        typer.Option("--rdzv-endpoint", help="torchrun: HOST:PORT of the rendezvous", rich_help_panel=_DIST),
+    ] = None,
+    rdzv_backend: Annotated[
+        str | None,
+        typer.Option(
+            "--rdzv-backend",
+            help="torchrun: rendezvous backend (c10d, static, etcd-v2)",
+            rich_help_panel=_DIST,
+        ),
+    ] = None,
+    rdzv_id: Annotated[
+        str | None,
+        typer.Option("--rdzv-id", help="torchrun: job id, the same on every node", rich_help_panel=_DIST),
+    ] = None,
+    master_addr: Annotated[
+        str | None,
+        typer.Option(
+            "--master-addr",
+            help="torchrun: address of the node of rank 0 (static rendezvous)",
+            rich_help_panel=_DIST,
+        ),
+    ] = None,
+    master_port: Annotated[
+        int | None,
+        typer.Option(
+            "--master-port",
+            help="torchrun: port on the node of rank 0 (static rendezvous)",
+            rich_help_panel=_DIST,
+        ),
+    ] = None,
+    dist_timeout_s: Annotated[
+        float,
+        typer.Option(
+            "--dist-timeout-s",
+            min=1.0,
+            help="seconds a rank waits for the others before the run stops, naming the missing rank",
+            rich_help_panel=_DIST,
+        ),
+    ] = 600.0,
 ) -> None:
     """Run a suite on one device and write a run folder (run.json, measurements.parquet, telemetry.parquet).
 
@@ -393,7 +462,10 @@ def run(
                      cases=len(outcome.rows))  # fmt: skip
         return
     if outcome.interrupted:
-        raise fail(f"interrupted: {len(outcome.rows)} finished case(s) kept; continue with --resume {outcome.folder}", 130)
+        raise fail(
+            f"interrupted: {len(outcome.rows)} finished case(s) kept; continue with --resume {outcome.folder}",
+            130,
+        )
     if report:
         from gpubench.report import render_report
 
@@ -407,7 +479,9 @@ def run(
 @handle_errors
 def monitor(
     device: DeviceOpt = "auto",
-    seconds: Annotated[float, typer.Option("--seconds", help="stop after this long (0 = until Ctrl-C)")] = 0.0,
+    seconds: Annotated[
+        float, typer.Option("--seconds", help="stop after this long (0 = until Ctrl-C)")
+    ] = 0.0,
     hz: Annotated[float, typer.Option("--hz", help="readings per second")] = 1.0,
 ) -> None:
     """A live table of power, energy, temperature, clocks and throttle reasons (like `nvidia-smi dmon`)."""
@@ -429,7 +503,11 @@ def monitor(
     try:
         for reading in monitor_readings(reader, seconds=seconds, hz=hz):
             mask = reading.get("throttle_mask", math.nan)
-            throttle = ",".join(decode_throttle(int(mask))) if isinstance(mask, float) and math.isfinite(mask) else "-"
+            throttle = (
+                ",".join(decode_throttle(int(mask)))
+                if isinstance(mask, float) and math.isfinite(mask)
+                else "-"
+            )
             used = reading.get("mem_used_bytes", math.nan)
             values = [round(reading.get("time_s", math.nan), 1), reading.get("power_w"), reading.get("energy_j"), reading.get("temp_c"),
                       reading.get("mem_temp_c"), reading.get("sm_clock_mhz"), reading.get("mem_clock_mhz"),
@@ -586,9 +664,16 @@ def recommend(
 @app.command()
 @handle_errors
 def report(
-    runs: Annotated[list[str], typer.Argument(help="run folders, globs (results/*) or folders of run folders")],
-    out: Annotated[Path | None, typer.Option("--out", "-o", help="HTML file to write (default reports/<name>.html)")] = None,
-    baseline: Annotated[Path | None, typer.Option("--baseline", help="run folder the speed-ups are relative to (default: the first)")] = None,
+    runs: Annotated[
+        list[str], typer.Argument(help="run folders, globs (results/*) or folders of run folders")
+    ],
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="HTML file to write (default reports/<name>.html)")
+    ] = None,
+    baseline: Annotated[
+        Path | None,
+        typer.Option("--baseline", help="run folder the speed-ups are relative to (default: the first)"),
+    ] = None,
     title: Annotated[str | None, typer.Option("--title", help="page title")] = None,
 ) -> None:
     """Write one self-contained HTML report (works offline) comparing runs from any machines."""
@@ -603,7 +688,9 @@ def report(
 def compare(
     a: Annotated[Path, typer.Argument(help="run folder A (before / reference)")],
     b: Annotated[Path, typer.Argument(help="run folder B (after / candidate)")],
-    threshold: Annotated[float, typer.Option("--threshold", help="percent change that counts (exit 1 if B is slower by more)")] = 5.0,
+    threshold: Annotated[
+        float, typer.Option("--threshold", help="percent change that counts (exit 1 if B is slower by more)")
+    ] = 5.0,
     as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
 ) -> None:
     """Case by case: throughput ratio B/A with a 95% bootstrap interval; exit code 1 when a case got
@@ -625,7 +712,11 @@ def compare(
             table.add_column(col, justify=just, overflow="fold")  # type: ignore[arg-type]
         colours = {"faster": "green", "slower": "bold red", "now failed": "bold red", "now wrong": "bold red"}
         for r in frame.to_dict(orient="records"):
-            ci = f"{_fmt(r['ci_low'], 3)}-{_fmt(r['ci_high'], 3)}" if json_value(r["ci_low"]) is not None else "-"
+            ci = (
+                f"{_fmt(r['ci_low'], 3)}-{_fmt(r['ci_high'], 3)}"
+                if json_value(r["ci_low"]) is not None
+                else "-"
+            )
             colour = colours.get(r["verdict"], "white")
             table.add_row(_escape(r["case_id"]), _fmt(json_value(r["a"])), _fmt(json_value(r["b"])),
                           _escape(r["unit"] or ""), _fmt(json_value(r["ratio"]), 3), ci,

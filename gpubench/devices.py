@@ -45,7 +45,9 @@ def resolve_device(spec: str = "auto") -> torch.device:
     index = int(m.group(2) or 0)
     count = torch.cuda.device_count()
     if index >= count:
-        raise GpubenchError(f"device {spec!r} does not exist: torch sees {count} GPU(s), cuda:0..cuda:{count - 1}")
+        raise GpubenchError(
+            f"device {spec!r} does not exist: torch sees {count} GPU(s), cuda:0..cuda:{count - 1}"
+        )
     return torch.device("cuda", index)
 
 
@@ -232,7 +234,9 @@ class StepTimer:
     def _burst_cuda(self, step: Callable[[], Any], n: int, reset: Callable[[], Any] | None) -> list[float]:
         with torch.cuda.device(self.device):
             stream = torch.cuda.current_stream(self.device)
-            pairs = [(torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)) for _ in range(n)]
+            pairs = [
+                (torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)) for _ in range(n)
+            ]
             for start, end in pairs:
                 if reset is not None:
                     reset()  # outside the event pair: not timed

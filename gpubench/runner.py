@@ -74,7 +74,9 @@ def select_cases(suite: Suite, patterns: Sequence[str]) -> list[PlannedCase]:
     return [
         pc
         for pc in suite.cases
-        if any(fnmatch.fnmatchcase(pc.case.id, p) or fnmatch.fnmatchcase(pc.case.benchmark, p) for p in escaped)
+        if any(
+            fnmatch.fnmatchcase(pc.case.id, p) or fnmatch.fnmatchcase(pc.case.benchmark, p) for p in escaped
+        )
     ]
 
 
@@ -244,7 +246,9 @@ class Runner:
                 row["tf32"] = bool(workload.flags.get("allow_tf32", False))
                 row["warmup_steps"], row["warmup_s"] = warm_up(self.timer, workload, timing, self.clock)
                 # Distributed timers keep ranks in lockstep by step count: they always time single steps.
-                group = steps_per_sample(self.timer, workload) if isinstance(self.timer, devices.StepTimer) else 1
+                group = (
+                    steps_per_sample(self.timer, workload) if isinstance(self.timer, devices.StepTimer) else 1
+                )
                 row["steps_per_sample"] = group
                 devices.synchronize(self.device)
                 start_ns = time.monotonic_ns()
@@ -254,9 +258,15 @@ class Runner:
                 result = workload.check() if workload.check is not None else None
             self._timing_columns(row, workload, times, start_ns, end_ns)
             if result is not None:
-                row.update(check_error=result.error, check_tolerance=result.tolerance, check_detail=result.detail)
+                row.update(
+                    check_error=result.error, check_tolerance=result.tolerance, check_detail=result.detail
+                )
             row["status"] = "ok" if result is None or result.ok else "wrong"
-            row["reason"] = "" if row["status"] == "ok" else f"check failed: {result.detail} (error {result.error:.3g} > {result.tolerance:.3g})"
+            row["reason"] = (
+                ""
+                if row["status"] == "ok"
+                else f"check failed: {result.detail} (error {result.error:.3g} > {result.tolerance:.3g})"
+            )
             self._telemetry_columns(row, start_ns, end_ns)
             _peak_columns(row)
         except Unsupported as e:
@@ -280,7 +290,9 @@ class Runner:
         return max(0, rss1 - rss0) if rss0 is not None and rss1 is not None else None
 
     @staticmethod
-    def _timing_columns(row: dict[str, Any], workload: Workload, times: list[float], start_ns: int, end_ns: int) -> None:
+    def _timing_columns(
+        row: dict[str, Any], workload: Workload, times: list[float], start_ns: int, end_ns: int
+    ) -> None:
         s = stats.summarize(times)
         work = workload.work
         row.update(
@@ -321,7 +333,9 @@ class Runner:
         return frame.assign(case_id=case_ids)
 
 
-def open_telemetry(device_info: dict[str, Any], mode: str, hz: float, idle_s: float) -> tuple[Any, dict[str, Any]]:
+def open_telemetry(
+    device_info: dict[str, Any], mode: str, hz: float, idle_s: float
+) -> tuple[Any, dict[str, Any]]:
     """Start the sampler for the run and measure idle power. Returns (sampler or None, run.json telemetry info)."""
     if mode == "off":
         return None, {"reader": "null", "reason": "telemetry off (--telemetry off)"}
@@ -365,7 +379,9 @@ def run_suite(suite: Suite, options: RunOptions, events: RunEvents | None = None
     ]  # fmt: skip
     sampler = runner = None
     try:
-        sampler, tel_info = open_telemetry(store.meta["device"], options.telemetry, options.sample_hz, options.idle_s)
+        sampler, tel_info = open_telemetry(
+            store.meta["device"], options.telemetry, options.sample_hz, options.idle_s
+        )
         store.meta["telemetry"] = tel_info
         store.save_meta()
         outcome.telemetry_reason = tel_info.get("reason")

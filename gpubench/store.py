@@ -198,7 +198,9 @@ def _read_parquet(path: Path) -> pd.DataFrame:
     try:
         return pd.read_parquet(path)
     except Exception as e:  # noqa: BLE001 - pyarrow raises many types for a damaged file
-        raise ResultFormatError(f"{path} is damaged and cannot be read ({type(e).__name__}: {e}); re-run the suite") from None
+        raise ResultFormatError(
+            f"{path} is damaged and cannot be read ({type(e).__name__}: {e}); re-run the suite"
+        ) from None
 
 
 def read_meta(folder: Path) -> dict[str, Any]:

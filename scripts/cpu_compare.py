@@ -69,23 +69,34 @@ def _timed(fn):
 def main():
     rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 3
     binary = Path(tempfile.mkdtemp()) / "stream_copy"
-    subprocess.run(["gcc", "-O3", "-march=native", "-fopenmp", str(HERE / "stream_copy.c"), "-o", str(binary)], check=True)
+    subprocess.run(
+        ["gcc", "-O3", "-march=native", "-fopenmp", str(HERE / "stream_copy.c"), "-o", str(binary)],
+        check=True,
+    )
     size = 1 << 30
-    results = {k: [] for k in ("gb_fp32", "direct_fp32", "gb_bf16", "direct_bf16", "gb_copy", "stream", "torch_copy")}
+    results = {
+        k: [] for k in ("gb_fp32", "direct_fp32", "gb_bf16", "direct_bf16", "gb_copy", "stream", "torch_copy")
+    }
     for _ in range(rounds):
         for dtype in ("fp32", "bf16"):
             case = Case.of("matmul", {"dtype": dtype, "m": 4096, "n": 4096, "k": 4096})
             results[f"gb_{dtype}"].append(gpubench_figure(case))
             results[f"direct_{dtype}"].append(direct_matmul(dtype, 4096))
-        results["gb_copy"].append(gpubench_figure(Case.of("memory", {"kind": "d2d", "size_bytes": size, "pinned": False})))
+        results["gb_copy"].append(
+            gpubench_figure(Case.of("memory", {"kind": "d2d", "size_bytes": size, "pinned": False}))
+        )
         results["stream"].append(stream_copy(binary, size))
         results["torch_copy"].append(torch_copy(size))
     med = {k: statistics.median(v) for k, v in results.items()}
-    print(f"{'figure':34s} {'gpubench':>10s} {'independent':>12s} {'ratio':>7s}   (median of {rounds} interleaved rounds)")
+    print(
+        f"{'figure':34s} {'gpubench':>10s} {'independent':>12s} {'ratio':>7s}   (median of {rounds} interleaved rounds)"
+    )
     for dtype in ("fp32", "bf16"):
         g, d = med[f"gb_{dtype}"], med[f"direct_{dtype}"]
         print(f"{'matmul ' + dtype + ' 4096^3 TFLOP/s':34s} {g:10.3f} {d:12.3f} {g / d:7.3f}")
-    print(f"{'host copy 1 GiB GB/s (r+w) vs STREAM':34s} {med['gb_copy']:10.1f} {med['stream']:12.1f} {med['gb_copy'] / med['stream']:7.3f}")
+    print(
+        f"{'host copy 1 GiB GB/s (r+w) vs STREAM':34s} {med['gb_copy']:10.1f} {med['stream']:12.1f} {med['gb_copy'] / med['stream']:7.3f}"
+    )
     print(f"{'  (plain torch copy_ GB/s (r+w))':34s} {'':10s} {med['torch_copy']:12.1f}")
     print("raw:", {k: [round(x, 3) for x in v] for k, v in results.items()})
 

@@ -22,7 +22,9 @@ def _fail(case, device):
 
 
 def _wrong(case, device):
-    return Workload(step=lambda: None, work=Work(1.0, "flop"), check=lambda: CheckResult(0.5, 1e-3, "planted"))
+    return Workload(
+        step=lambda: None, work=Work(1.0, "flop"), check=lambda: CheckResult(0.5, 1e-3, "planted")
+    )
 
 
 def _skip(case, device):
@@ -39,8 +41,13 @@ def _interrupt(case, device):
 PARAMS = {"n": Param(int, default=1, minimum=0)}
 FAKES = {
     name: Benchmark(name, 1, factory, PARAMS)
-    for name, factory in (("t_ok", _ok), ("t_fail", _fail), ("t_wrong", _wrong), ("t_skip", _skip),
-                          ("t_interrupt", _interrupt))  # fmt: skip
+    for name, factory in (
+        ("t_ok", _ok),
+        ("t_fail", _fail),
+        ("t_wrong", _wrong),
+        ("t_skip", _skip),
+        ("t_interrupt", _interrupt),
+    )  # fmt: skip
 }
 
 FAST = "[defaults]\nwarmup_s = 0\nmin_warmup = 1\nmax_warmup_s = 0.05\nmin_reps = 3\nmin_time_s = 0\nmax_time_s = 1\n"

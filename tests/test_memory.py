@@ -10,7 +10,9 @@ CPU = torch.device("cpu")
 
 
 def build(kind="d2d", size=1 << 20, pinned=False):
-    return MEMORY.factory(Case.of("memory", MEMORY.normalize({"kind": kind, "size_bytes": size, "pinned": pinned})), CPU)
+    return MEMORY.factory(
+        Case.of("memory", MEMORY.normalize({"kind": kind, "size_bytes": size, "pinned": pinned})), CPU
+    )
 
 
 def test_cpu_copy_moves_every_byte_and_counts_read_plus_write():
@@ -27,7 +29,9 @@ def test_check_catches_a_bad_copy():
     w = build(size=1 << 16)
     w.step()
     assert w.check().ok
-    first, second = [c.cell_contents for c in w.check.__closure__ if isinstance(c.cell_contents, torch.Tensor)]
+    first, second = [
+        c.cell_contents for c in w.check.__closure__ if isinstance(c.cell_contents, torch.Tensor)
+    ]
     second[17] ^= 0xFF  # one flipped byte in either buffer breaks source == destination
     result = w.check()
     assert not result.ok and result.error == 1.0

@@ -112,7 +112,9 @@ def test_collective_rows_get_their_section(tmp_path: Path) -> None:
 
 def test_samples_and_tokens_never_share_an_axis(tmp_path: Path) -> None:
     cases = [
-        CaseSpec("train", {"model": "resnet50", "precision": "amp_bf16", "batch": 256}, 3000.0, "sample", 256.0),
+        CaseSpec(
+            "train", {"model": "resnet50", "precision": "amp_bf16", "batch": 256}, 3000.0, "sample", 256.0
+        ),
         CaseSpec("train", {"model": "gpt2", "precision": "amp_bf16", "batch": 8}, 200_000.0, "token", 8192.0),
     ]
     folder = write_run(tmp_path, "h100", telemetry=False, cases=cases, reps=10)

@@ -66,7 +66,9 @@ def test_run_folder_round_trip(tmp_path):
 
 
 def test_interrupted_run_keeps_finished_rows_and_resume_finishes(tmp_path):
-    suite = make_suite(tmp_path, 'benchmark = "t_ok"\nn = [1, 2]', 'benchmark = "t_interrupt"', 'benchmark = "t_ok"\nn = 3')
+    suite = make_suite(
+        tmp_path, 'benchmark = "t_ok"\nn = [1, 2]', 'benchmark = "t_interrupt"', 'benchmark = "t_ok"\nn = 3'
+    )
     out = run_suite(suite, opts(tmp_path), registry=REG)
     assert out.interrupted
     assert read_meta(out.folder)["status"] == "interrupted"
@@ -137,7 +139,9 @@ def test_load_runs_does_not_import_torch(tmp_path):
         "import sys, gpubench; df = gpubench.load_runs([sys.argv[1]]); import gpubench.cli; "
         "assert len(df) == 1; assert 'torch' not in sys.modules, 'torch imported'; print('ok')"
     )
-    res = subprocess.run([sys.executable, "-c", code, str(folder)], capture_output=True, text=True, timeout=120)
+    res = subprocess.run(
+        [sys.executable, "-c", code, str(folder)], capture_output=True, text=True, timeout=120
+    )
     assert res.returncode == 0, res.stderr
     assert res.stdout.strip() == "ok"
 

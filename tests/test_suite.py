@@ -22,17 +22,38 @@ def test_bad_dtype_names_file_and_key_path():
     "text, fragment",
     [
         ('[[benchmarks]]\nbenchmark = "matmull"\nm = 1', "benchmarks[0].benchmark: 'matmull' is not one of"),
-        ('[[benchmarks]]\nbenchmark = "matmul"\ndtype = "fp32"', "benchmarks[0]: missing required parameter 'm'"),
+        (
+            '[[benchmarks]]\nbenchmark = "matmul"\ndtype = "fp32"',
+            "benchmarks[0]: missing required parameter 'm'",
+        ),
         ('[[benchmarks]]\nbenchmark = "matmul"\ndtype = "fp32"\nm = "big"', "benchmarks[0].m: expected int"),
-        ('[[benchmarks]]\nbenchmark = "matmul"\ndtype = "fp32"\nm = 0', "benchmarks[0].m: 0 is below the minimum"),
-        ('[[benchmarks]]\nbenchmark = "matmul"\ndtype = "fp32"\nm = 8\nq = 1', "benchmarks[0].q: unknown parameter"),
-        ('[[benchmarks]]\nbenchmark = "matmul"\ndtype = "fp32"\nm = 8\nmin_reps = -1', "min_reps: must be >= 0"),
-        ('[[benchmarks]]\nbenchmark = "matmul"\ndtype = "fp32"\nm = {range = [1, 2]}', "benchmarks[0].m: a table"),
+        (
+            '[[benchmarks]]\nbenchmark = "matmul"\ndtype = "fp32"\nm = 0',
+            "benchmarks[0].m: 0 is below the minimum",
+        ),
+        (
+            '[[benchmarks]]\nbenchmark = "matmul"\ndtype = "fp32"\nm = 8\nq = 1',
+            "benchmarks[0].q: unknown parameter",
+        ),
+        (
+            '[[benchmarks]]\nbenchmark = "matmul"\ndtype = "fp32"\nm = 8\nmin_reps = -1',
+            "min_reps: must be >= 0",
+        ),
+        (
+            '[[benchmarks]]\nbenchmark = "matmul"\ndtype = "fp32"\nm = {range = [1, 2]}',
+            "benchmarks[0].m: a table",
+        ),
         ('[[benchmarks]]\nbenchmark = "matmul"\ndtype = []\nm = 8', "benchmarks[0].dtype: empty list"),
-        ("[defaults]\nwarmup = 1\n[[benchmarks]]\nbenchmark = 'matmul'\ndtype='fp32'\nm=8", "defaults.warmup: unknown key"),
+        (
+            "[defaults]\nwarmup = 1\n[[benchmarks]]\nbenchmark = 'matmul'\ndtype='fp32'\nm=8",
+            "defaults.warmup: unknown key",
+        ),
         ('name = "x"\nbenchmarks = []', "benchmarks: needs at least one"),
         ("[[benchmarks]\n", "not valid TOML"),
-        ('colour = 1\n[[benchmarks]]\nbenchmark = "matmul"\ndtype="fp32"\nm=8', "unknown top-level key(s): colour"),
+        (
+            'colour = 1\n[[benchmarks]]\nbenchmark = "matmul"\ndtype="fp32"\nm=8',
+            "unknown top-level key(s): colour",
+        ),
     ],
 )
 def test_validation_errors(text, fragment):
@@ -44,7 +65,7 @@ def test_validation_errors(text, fragment):
 
 def test_grid_expansion_range_and_square_default():
     suite = parse(
-        '[defaults]\nmin_reps = 3\n'
+        "[defaults]\nmin_reps = 3\n"
         '[[benchmarks]]\nbenchmark = "matmul"\ndtype = ["fp32", "bf16"]\nm = {range = [256, 768, 256]}\nn = 64\nk = 32\n'
         '[[benchmarks]]\nbenchmark = "matmul"\ndtype = "fp32"\nm = 128\nmin_reps = 9\n'
     )
@@ -61,7 +82,9 @@ def test_duplicate_cases_run_once():
 
 
 def test_memory_pinned_only_for_host_transfers():
-    suite = parse('[[benchmarks]]\nbenchmark = "memory"\nkind = ["d2d", "h2d"]\npinned = [true, false]\nsize_bytes = 4099\n')
+    suite = parse(
+        '[[benchmarks]]\nbenchmark = "memory"\nkind = ["d2d", "h2d"]\npinned = [true, false]\nsize_bytes = 4099\n'
+    )
     ids = [pc.case.id for pc in suite.cases]
     assert ids == [
         "memory[kind=d2d,size_bytes=4096,pinned=false]",

@@ -70,7 +70,9 @@ def _support(dtype: str, device: torch.device) -> None:
     if dtype == "bf16" and cc < (8, 0):
         raise Unsupported(f"bf16 tensor cores need compute capability 8.0+; this device is {cc[0]}.{cc[1]}")
     if dtype == "fp8" and cc < (8, 9):
-        raise Unsupported(f"fp8 matmul needs compute capability 8.9+ (Ada/Hopper); this device is {cc[0]}.{cc[1]}")
+        raise Unsupported(
+            f"fp8 matmul needs compute capability 8.9+ (Ada/Hopper); this device is {cc[0]}.{cc[1]}"
+        )
     if dtype == "int8" and cc < (7, 5):
         raise Unsupported(f"int8 torch._int_mm needs compute capability 7.5+; this device is {cc[0]}.{cc[1]}")
 

@@ -30,7 +30,9 @@ def _normalize(params: dict[str, ParamValue]) -> dict[str, ParamValue]:
     return {"kind": kind, "size_bytes": size, "pinned": pinned}
 
 
-def _random_bytes(n_bytes: int, device: torch.device, gen: torch.Generator, pinned: bool = False) -> torch.Tensor:
+def _random_bytes(
+    n_bytes: int, device: torch.device, gen: torch.Generator, pinned: bool = False
+) -> torch.Tensor:
     """A uint8 view of random int64 words: never time copies of zeros or uninitialised memory."""
     words = torch.empty(n_bytes // 8, dtype=torch.int64, pin_memory=pinned)
     words.random_(generator=gen)
