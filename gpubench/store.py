@@ -194,7 +194,9 @@ class RunStore:
         try:
             rows = []
             if (folder / MEASUREMENTS).exists():
-                rows = _read_parquet(folder / MEASUREMENTS).to_dict("records")
+                rows = check_measurements(
+                    folder / MEASUREMENTS, _read_parquet(folder / MEASUREMENTS)
+                ).to_dict("records")
                 rows = [{k: _from_parquet(v) for k, v in r.items()} for r in rows]
             telemetry = _read_parquet(folder / TELEMETRY) if (folder / TELEMETRY).exists() else None
             for tmp in folder.glob(".*.tmp"):
@@ -289,6 +291,35 @@ def _read_parquet(path: Path) -> pd.DataFrame:
         ) from None
 
 
+# Columns every reader relies on, and numeric ones that reports, compare and the advisor compute with.
+_TEXT_COLUMNS = ("case_id", "status")
+_NUMERIC_COLUMNS = ("median_s", "p10_s", "p90_s", "mean_s", "cov", "throughput", "throughput_p10", "throughput_p90",
+                    "pct_of_peak", "work_per_step", "n_reps", "energy_j", "avg_power_w", "peak_power_w")  # fmt: skip
+
+
+def check_measurements(path: Path, frame: pd.DataFrame) -> pd.DataFrame:
+    """The frame, if it has the shape gpubench writes; else ResultFormatError naming the file and the column
+    (a measurements.parquet edited by hand or written by something else must not end in a traceback)."""
+    if frame.empty:
+        return frame
+    for col in _TEXT_COLUMNS:
+        if col not in frame.columns:
+            raise ResultFormatError(
+                f"{path}: no {col!r} column; it was not written by gpubench (or was edited)"
+            )
+        if not frame[col].map(lambda v: isinstance(v, str)).all():
+            raise ResultFormatError(
+                f"{path}: column {col!r} must hold text in every row; the file was edited"
+            )
+    for col in _NUMERIC_COLUMNS:
+        if col in frame.columns and not (
+            pd.api.types.is_numeric_dtype(frame[col]) or frame[col].isna().all()
+        ):
+            raise ResultFormatError(f"{path}: column {col!r} holds {frame[col].dtype} values, not numbers; "
+                                    "the file was edited or written by something else")  # fmt: skip
+    return frame
+
+
 def read_meta(folder: Path) -> dict[str, Any]:
     """run.json of a run folder, with its schema version checked."""
     path = Path(folder) / RUN_JSON
@@ -376,7 +407,11 @@ def load_runs(paths: Iterable[str | os.PathLike[str]] | str | os.PathLike[str]) 
     for folder in expand_paths(paths):
         meta = read_meta(folder)
         mpath = folder / MEASUREMENTS
-        frame = _read_parquet(mpath) if mpath.exists() else pd.DataFrame({"case_id": pd.Series(dtype=str)})
+        frame = (
+            check_measurements(mpath, _read_parquet(mpath))
+            if mpath.exists()
+            else pd.DataFrame({"case_id": pd.Series(dtype=str)})
+        )
         dev = meta.get("device", {}) or {}
         for col, value in _run_columns(meta).items():
             if col not in frame.columns or col == "run_id":
