@@ -119,7 +119,7 @@ def pipeline(case: Case, device: torch.device) -> Workload:
 
         def check_single() -> CheckResult:
             full.load_state_dict(initial)
-            loss = float(F.cross_entropy(full(x), y))
+            loss = float(F.cross_entropy(full(x), y).detach())
             ok = math.isfinite(loss) and loss > 0
             return CheckResult(0.0 if ok else math.inf, 0.0, f"single-device loss {loss:.4g}")
 
@@ -161,9 +161,9 @@ def pipeline(case: Case, device: torch.device) -> Workload:
         detail = f"stage {ctx.rank}: gradients differ by {err:.2g} (relative)"
         if last:
             pipe_loss = float(torch.stack([t.detach() for t in losses]).mean())
-            loss_err = abs(pipe_loss - float(ref_loss)) / abs(float(ref_loss))
-            err = max(err, loss_err)
-            detail += f"; pipelined loss {pipe_loss:.6g} vs single-device {float(ref_loss):.6g}"
+            ref = float(ref_loss.detach())
+            err = max(err, abs(pipe_loss - ref) / abs(ref))
+            detail += f"; pipelined loss {pipe_loss:.6g} vs single-device {ref:.6g}"
         opt.zero_grad(set_to_none=True)
         return CheckResult(err, TOLERANCE, detail)
 
