@@ -269,7 +269,9 @@ class Runner:
             )
             self._telemetry_columns(row, start_ns, end_ns)
             if workload.summarize is not None:
-                row.update(workload.summarize(list(times), self._window_frame(start_ns, end_ns), start_ns, end_ns))
+                row.update(
+                    workload.summarize(list(times), self._window_frame(start_ns, end_ns), start_ns, end_ns)
+                )
             _peak_columns(row)
         except Unsupported as e:
             row.update(status="skipped", reason=str(e))

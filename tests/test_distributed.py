@@ -373,7 +373,9 @@ def test_pipelined_loss_and_gradients_match_one_device(two_rank_run):
     ranks = load_rank_rows(folders[0])
     pipelined = ranks.case_id.str.startswith("pipeline[") & ~ranks.case_id.str.contains("schedule=single")
     last = ranks[pipelined & (ranks["rank"] == 1) & ranks.status.eq("ok")]
-    assert len(last) == 3 and last["check_detail"].str.contains("pipelined loss").all()  # the last stage compared the loss
+    assert (
+        len(last) == 3 and last["check_detail"].str.contains("pipelined loss").all()
+    )  # the last stage compared the loss
     assert (ok.loc[ok.schedule != "single", "bubble_theory"] == [0.5, 0.2, 0.2]).all()
     table = pipeline_table(ok.reset_index())
     assert len(table) == 3 and table["bubble_measured"].notna().all()

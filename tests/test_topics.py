@@ -12,8 +12,8 @@ import pytest
 import torch
 from fixtures_runs import write_fleet
 
-from gpubench.benchmarks import Param, load_all
 from gpubench.benchmarks import Benchmark as Bench
+from gpubench.benchmarks import Param, load_all
 from gpubench.benchmarks.input_pipeline import SyntheticImages, input_pipeline
 from gpubench.benchmarks.memory_stride import beyond_cache_bytes, memory_stride
 from gpubench.benchmarks.overlap import overlap, summarize_overlap
@@ -46,7 +46,9 @@ def _case(name: str, **params) -> Case:
 @pytest.mark.parametrize("stride", [1, 4, 64])
 def test_stride_counts_only_the_bytes_requested(dtype, elem, stride):
     size = 1 << 20
-    wl = memory_stride(_case("memory_stride", dtype=dtype, access="stride", stride=stride, size_bytes=size), CPU)
+    wl = memory_stride(
+        _case("memory_stride", dtype=dtype, access="stride", stride=stride, size_bytes=size), CPU
+    )
     n = size // elem
     assert wl.info["elements_read"] == math.ceil(n / stride)
     assert wl.work.amount == math.ceil(n / stride) * elem and wl.work.unit == "byte"
@@ -61,7 +63,9 @@ def test_gather_reads_one_element_in_sixteen_and_checks_its_sum():
 
 
 def test_stride_check_catches_a_wrong_sum():
-    wl = memory_stride(_case("memory_stride", dtype="fp32", access="stride", stride=2, size_bytes=1 << 16), CPU)
+    wl = memory_stride(
+        _case("memory_stride", dtype="fp32", access="stride", stride=2, size_bytes=1 << 16), CPU
+    )
     right = wl.step
     wl.step = lambda: right() * 1.01  # a device that sums 1% off
     result = wl.check()
@@ -246,7 +250,11 @@ def test_energy_table_compares_each_precision_with_fp32_of_the_same_workload(tmp
     assert not table.empty
     mm = table[table["benchmark"] == "matmul"]
     for r in mm.to_dict("records"):
-        ref = mm[(mm["run_id"] == r["run_id"]) & (mm["workload"] == r["workload"]) & (mm["precision_name"] == "fp32")]
+        ref = mm[
+            (mm["run_id"] == r["run_id"])
+            & (mm["workload"] == r["workload"])
+            & (mm["precision_name"] == "fp32")
+        ]
         if ref.empty:
             assert math.isnan(r["ratio_to_fp32"])
         else:

@@ -85,7 +85,9 @@ def memory_stride(case: Case, device: torch.device) -> Workload:
         got = float(workload.step().double().sum())  # what the timed step computes, vs float64
         ref = reference()
         err = abs(got - ref) / abs(ref)
-        return CheckResult(err, TOLERANCE[dtype_name], f"relative error of the sum of {count} elements vs float64")
+        return CheckResult(
+            err, TOLERANCE[dtype_name], f"relative error of the sum of {count} elements vs float64"
+        )
 
     def close() -> None:
         nonlocal buf

@@ -167,5 +167,7 @@ def pipeline(case: Case, device: torch.device) -> Workload:
         opt.zero_grad(set_to_none=True)
         return CheckResult(err, TOLERANCE, detail)
 
-    info.update(microbatches=micro, bubble_theory=(stages - 1) / (micro + stages - 1), stage_modules=f"{lo}-{hi - 1}")
+    info.update(
+        microbatches=micro, bubble_theory=(stages - 1) / (micro + stages - 1), stage_modules=f"{lo}-{hi - 1}"
+    )
     return Workload(step=step, work=work, check=check, info=info)

@@ -105,7 +105,9 @@ def summarize_sustained(
     params={
         "dtype": Param(str, choices=DTYPES, help="GEMM precision (as matmul)"),
         "m": Param(int, minimum=16, help="square GEMM size M = N = K"),
-        "burst_s": Param(float, default=5.0, minimum=0.0, help="seconds at the start that count as the burst"),
+        "burst_s": Param(
+            float, default=5.0, minimum=0.0, help="seconds at the start that count as the burst"
+        ),
         "bin_s": Param(float, default=1.0, minimum=0.01, help="width of one bin of the per-second series"),
     },
 )
@@ -118,4 +120,6 @@ def sustained(case: Case, device: torch.device) -> Workload:
         return summarize_sustained(times_s, telemetry, start_ns, end_ns, base.work, burst_s, bin_s)
 
     # No cache flush between steps: a held GEMM is a hot loop, as in training.
-    return dataclasses.replace(base, reset=None, summarize=summarize, info={**base.info, "held_gemm": f"{m}^3"})
+    return dataclasses.replace(
+        base, reset=None, summarize=summarize, info={**base.info, "held_gemm": f"{m}^3"}
+    )

@@ -9,13 +9,14 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from gpubench.report import figures as F
-from gpubench.report.data import ReportData, esc, fmt_num, is_num
+from gpubench.report.data import ReportData, Series, esc, fmt_num, is_num
 from gpubench.report.sections import Block, Cell, Figure, Note, Table, _bench, _swatch
 
 EXPLAIN = {
@@ -66,6 +67,25 @@ def _pct(value: Any) -> str:
     return f"{100 * float(value):.0f}%" if is_num(value) else "–"
 
 
+def _groups(data: ReportData, rows: pd.DataFrame, by: str) -> Iterator[tuple[Series, Any, pd.DataFrame]]:
+    """(series, group value, rows) for each run in the report and each value of column `by`."""
+    for run_id, mine in rows.groupby("run_id", sort=False):
+        s = data.by_run.get(run_id)
+        if s is not None:
+            for value, part in mine.groupby(by, sort=False):
+                yield s, value, part
+
+
+def _line(fig: Any, s: Series, part: pd.DataFrame, x: str, name: str, dash: str) -> None:
+    """One run's throughput against column `x`, in the run's colour."""
+    part = part.sort_values(x)
+    hover = [f"<b>{esc(s.label)}</b><br>{esc(r['case_id'])}<br>{fmt_num(r['throughput'])} "
+             f"{esc(r.get('throughput_unit') or '')}" for r in part.to_dict("records")]  # fmt: skip
+    fig.add_scatter(x=part[x].astype(float).to_numpy(), y=part["throughput"].astype(float).to_numpy(),
+                    mode="lines+markers", name=esc(f"{s.label} · {name}"), legendgroup=s.run_id,
+                    line=dict(color=s.color, dash=dash), hovertext=hover, hovertemplate=F.HOVER)  # fmt: skip
+
+
 def _stride(data: ReportData) -> list[Block]:
     rows = _bench(data, "memory_stride")
     if rows.empty or "access" not in rows:
@@ -74,32 +94,26 @@ def _stride(data: ReportData) -> list[Block]:
                        yaxis_title="GB/s requested")  # fmt: skip
     dashes = {"fp32": "solid", "bf16": "dash"}
     table = []
-    for run_id, mine in rows.groupby("run_id", sort=False):
-        s = data.by_run.get(run_id)
-        if s is None:
-            continue
-        for dtype, part in mine.groupby("dtype", sort=False):
-            strided = part[part["access"] == "stride"].sort_values("stride")
-            gather = part[part["access"] == "gather"]
-            if not strided.empty:
-                hover = [f"<b>{esc(s.label)}</b><br>{esc(r['case_id'])}<br>{fmt_num(r['throughput'])} GB/s"
-                         for r in strided.to_dict("records")]  # fmt: skip
-                fig.add_scatter(x=strided["stride"].astype(float).to_numpy(), y=strided["throughput"].astype(float).to_numpy(),
-                                mode="lines+markers", name=esc(f"{s.label} · {dtype}"), legendgroup=run_id,
-                                line=dict(color=s.color, dash=dashes.get(str(dtype), "dot")),
-                                hovertext=hover, hovertemplate=F.HOVER)  # fmt: skip
-            if not gather.empty:
-                g = float(gather["throughput"].iloc[0])
-                fig.add_hline(y=g, line_dash="dot", line_color=s.color,
-                              annotation_text=esc(f"random gather {dtype}: {fmt_num(g)} GB/s"))  # fmt: skip
-            unit = strided[strided["stride"] == 1]["throughput"]
-            base = float(unit.iloc[0]) if len(unit) else math.nan
-            for r in part.sort_values(["access", "stride"], ascending=[False, True]).to_dict("records"):
-                what = f"stride {int(r['stride'])}" if r["access"] == "stride" else "random gather"
-                table.append([_swatch(data, run_id), Cell(str(dtype)), Cell(what),
-                              Cell(fmt_num(r["throughput"]), cls="num"),
-                              Cell(_pct(float(r["throughput"]) / base) if base > 0 else "–", cls="num")])  # fmt: skip
-    fig.update_xaxes(type="log", tickvals=[1, 2, 4, 8, 16, 32, 64], ticktext=["1", "2", "4", "8", "16", "32", "64"])
+    for s, dtype, part in _groups(data, rows, "dtype"):
+        run_id = s.run_id
+        strided = part[part["access"] == "stride"]
+        gather = part[part["access"] == "gather"]
+        if not strided.empty:
+            _line(fig, s, strided, "stride", str(dtype), dashes.get(str(dtype), "dot"))
+        if not gather.empty:
+            g = float(gather["throughput"].iloc[0])
+            fig.add_hline(y=g, line_dash="dot", line_color=s.color,
+                          annotation_text=esc(f"random gather {dtype}: {fmt_num(g)} GB/s"))  # fmt: skip
+        unit = strided[strided["stride"] == 1]["throughput"]
+        base = float(unit.iloc[0]) if len(unit) else math.nan
+        for r in part.sort_values(["access", "stride"], ascending=[False, True]).to_dict("records"):
+            what = f"stride {int(r['stride'])}" if r["access"] == "stride" else "random gather"
+            table.append([_swatch(data, run_id), Cell(str(dtype)), Cell(what),
+                          Cell(fmt_num(r["throughput"]), cls="num"),
+                          Cell(_pct(float(r["throughput"]) / base) if base > 0 else "–", cls="num")])  # fmt: skip
+    fig.update_xaxes(
+        type="log", tickvals=[1, 2, 4, 8, 16, 32, 64], ticktext=["1", "2", "4", "8", "16", "32", "64"]
+    )
     return [Note(EXPLAIN["memory_stride"]), Figure(fig),
             Table(["run", "dtype", "access", "GB/s requested", "of stride 1"], table)]  # fmt: skip
 
@@ -110,8 +124,14 @@ def _overlap(data: ReportData) -> list[Block]:
         skipped = data.runs[(data.runs.get("benchmark") == "overlap")] if "benchmark" in data.runs else rows
         if skipped.empty:
             return []
-        reasons = sorted({str(r) for r in skipped["reason"].dropna() if str(r)}) if "reason" in skipped else []
-        return [Note(EXPLAIN["overlap"]), Note("Not measured here: " + "; ".join(reasons), "warn")] if reasons else []
+        reasons = (
+            sorted({str(r) for r in skipped["reason"].dropna() if str(r)}) if "reason" in skipped else []
+        )
+        return (
+            [Note(EXPLAIN["overlap"]), Note("Not measured here: " + "; ".join(reasons), "warn")]
+            if reasons
+            else []
+        )
     table = [[_swatch(data, r["run_id"]), Cell(str(r["case_id"])), Cell(fmt_num(1e3 * r["serial_s"]), cls="num"),
               Cell(fmt_num(1e3 * r["overlapped_s"]), cls="num"), Cell(_pct(r["overlap_fraction"]), cls="num")]
              for r in rows.to_dict("records") if r["run_id"] in data.by_run]  # fmt: skip
@@ -132,8 +152,14 @@ def _input_pipeline(data: ReportData) -> list[Block]:
         wait = math.nan
         if r["source"] == "loader" and not same.empty and float(r["median_s"]) > 0:
             wait = max(0.0, 1.0 - float(same["median_s"].iloc[0]) / float(r["median_s"]))
-        feed = "on the device" if r["source"] == "device" else (
-            f"DataLoader, {int(r['workers'])} workers" + (", pinned" if F.is_true(r.get("pin_memory")) else ""))
+        feed = (
+            "on the device"
+            if r["source"] == "device"
+            else (
+                f"DataLoader, {int(r['workers'])} workers"
+                + (", pinned" if F.is_true(r.get("pin_memory")) else "")
+            )
+        )
         table.append([_swatch(data, r["run_id"]), Cell(feed), Cell(fmt_num(r["batch"]), cls="num"),
                       Cell(fmt_num(r["throughput"]), cls="num"),
                       Cell(_pct(wait) if r["source"] == "loader" else "–", cls="num")])  # fmt: skip
@@ -167,25 +193,18 @@ def _pipeline(data: ReportData) -> list[Block]:
     fig = F.new_figure("Pipeline parallelism: throughput by micro-batch count", xaxis_title="micro-batches",
                        yaxis_title="samples/s")  # fmt: skip
     rows_out = []
-    for run_id, mine in table.groupby("run_id", sort=False):
-        s = data.by_run.get(run_id)
-        if s is None:
-            continue
-        for schedule, part in mine.groupby("schedule", sort=False):
-            part = part.sort_values("microbatches")
-            fig.add_scatter(x=part["microbatches"].astype(float).to_numpy(), y=part["throughput"].astype(float).to_numpy(),
-                            mode="lines+markers", name=esc(f"{s.label} · {schedule}"), legendgroup=run_id,
-                            line=dict(color=s.color, dash="solid" if schedule == "gpipe" else "dash"),
-                            hovertext=[esc(c) for c in part["case_id"]], hovertemplate=F.HOVER)  # fmt: skip
-            for r in part.to_dict("records"):
-                rows_out.append([_swatch(data, run_id), Cell(str(schedule)), Cell(f"{int(r['microbatches'])}", cls="num"),
-                                 Cell(fmt_num(r["throughput"]), cls="num"), Cell(fmt_num(r["speedup"]), cls="num"),
-                                 Cell(_pct(r.get("bubble_theory")), cls="num"),
-                                 Cell(_pct(r["bubble_measured"]), cls="num")])  # fmt: skip
-        single = rows[(rows["run_id"] == run_id) & (rows["schedule"] == "single")]
-        if not single.empty:
-            fig.add_hline(y=float(single["throughput"].iloc[0]), line_dash="dot", line_color=s.color,
-                          annotation_text=esc(f"{s.label}: one device"))  # fmt: skip
+    for s, schedule, part in _groups(data, table, "schedule"):
+        run_id = s.run_id
+        part = part.sort_values("microbatches")
+        _line(fig, s, part, "microbatches", str(schedule), "solid" if schedule == "gpipe" else "dash")
+        for r in part.to_dict("records"):
+            rows_out.append([_swatch(data, run_id), Cell(str(schedule)), Cell(f"{int(r['microbatches'])}", cls="num"),
+                             Cell(fmt_num(r["throughput"]), cls="num"), Cell(fmt_num(r["speedup"]), cls="num"),
+                             Cell(_pct(r.get("bubble_theory")), cls="num"),
+                             Cell(_pct(r["bubble_measured"]), cls="num")])  # fmt: skip
+    for s, _, single in _groups(data, rows[rows["schedule"] == "single"], "schedule"):
+        fig.add_hline(y=float(single["throughput"].iloc[0]), line_dash="dot", line_color=s.color,
+                      annotation_text=esc(f"{s.label}: one device"))  # fmt: skip
     return [Note(EXPLAIN["pipeline"]), Figure(fig),
             Table(["run", "schedule", "micro-batches", "samples/s", "speed-up vs one device", "bubble (theory)",
                    "bubble (measured)"], rows_out)]  # fmt: skip
@@ -215,7 +234,9 @@ def _sustained(data: ReportData) -> list[Block]:
                            yaxis2=dict(title="power (W)", overlaying="y", side="right", showgrid=False))  # fmt: skip
         fig.add_scatter(x=x, y=thr, mode="lines+markers", name="throughput", line=dict(color=s.color))
         if len(power) and np.isfinite(power).any():
-            fig.add_scatter(x=x, y=power, mode="lines", name="power (W)", yaxis="y2", line=dict(color="#888", dash="dot"))
+            fig.add_scatter(
+                x=x, y=power, mode="lines", name="power (W)", yaxis="y2", line=dict(color="#888", dash="dot")
+            )
         blocks.append(Figure(fig))
         table.append([_swatch(data, r["run_id"]), Cell(str(r["case_id"])),
                       Cell(fmt_num(r.get("burst_throughput")), cls="num"),
@@ -239,7 +260,10 @@ def energy_table(rows: pd.DataFrame) -> pd.DataFrame:
     (same run, same parameters but the precision)."""
     if rows.empty or "energy_per_work" not in rows:
         return pd.DataFrame()
-    rows = rows[rows["benchmark"].isin(ENERGY_BENCHMARKS) & pd.to_numeric(rows["energy_per_work"], errors="coerce").notna()]
+    rows = rows[
+        rows["benchmark"].isin(ENERGY_BENCHMARKS)
+        & pd.to_numeric(rows["energy_per_work"], errors="coerce").notna()
+    ]
     out = []
     for r in rows.to_dict("records"):
         params = _params(r)
@@ -252,7 +276,8 @@ def energy_table(rows: pd.DataFrame) -> pd.DataFrame:
     fp32 = table[table["precision_name"] == "fp32"].set_index(["run_id", "workload"])["energy_per_work"]
     table["ratio_to_fp32"] = [
         float(r["energy_per_work"]) / float(fp32[(r["run_id"], r["workload"])])
-        if (r["run_id"], r["workload"]) in fp32.index else math.nan
+        if (r["run_id"], r["workload"]) in fp32.index
+        else math.nan
         for r in table.to_dict("records")
     ]
     return table
