@@ -103,7 +103,8 @@ def _stride(data: ReportData) -> list[Block]:
         if not gather.empty:
             g = float(gather["throughput"].iloc[0])
             fig.add_hline(y=g, line_dash="dot", line_color=s.color,
-                          annotation_text=esc(f"random gather {dtype}: {fmt_num(g)} GB/s"))  # fmt: skip
+                          annotation_text=esc(f"{s.label}: random gather {dtype}, {fmt_num(g)} GB/s"),
+                          annotation_position="top left" if dtype == "fp32" else "bottom left")  # fmt: skip
         unit = strided[strided["stride"] == 1]["throughput"]
         base = float(unit.iloc[0]) if len(unit) else math.nan
         for r in part.sort_values(["access", "stride"], ascending=[False, True]).to_dict("records"):
