@@ -74,13 +74,13 @@ def overlap(case: Case, device: torch.device) -> Workload:
             return
         modes.append("overlapped")
         side.wait_stream(current)
-        with torch.cuda.stream(side):
+        with torch.cuda.stream(side):  # device-kind
             dst.copy_(host, non_blocking=True)
         gemm.step()
         current.wait_stream(side)  # join: the end event waits for the copy too
 
     def check() -> CheckResult:
-        torch.cuda.synchronize(device)
+        torch.cuda.synchronize(device)  # device-kind
         differ = int((dst.cpu() != host).sum())
         if differ:
             return CheckResult(float(differ), 0.0, f"{differ} of {host.numel()} copied words differ")
