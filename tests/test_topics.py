@@ -330,3 +330,16 @@ def test_report_section_shows_every_topic_the_run_holds(tmp_path):
     waiting = next(t for t in tables if "waiting for data" in t.header)
     loader_row = next(r for r in waiting.rows if r[1].text.startswith("DataLoader"))
     assert loader_row[4].text.endswith("%")
+
+
+def test_rank_telemetry_of_a_skipped_case_is_tagged_with_no_case():
+    from types import SimpleNamespace
+
+    from gpubench.dist.rank import _tagged
+
+    frame = pd.DataFrame({"t_ns": [1, 2, 3], "temp_c": [40.0, 41.0, 42.0]})
+    ctx = SimpleNamespace(rank=1, node="n")
+    skipped = _tagged(frame, "pipeline[x]", {"status": "skipped"}, ctx)  # type: ignore[arg-type]
+    assert skipped["case_id"].isna().all() and (skipped["rank"] == 1).all()
+    timed = _tagged(frame, "pipeline[x]", {"start_ns": 2, "end_ns": 3}, ctx)  # type: ignore[arg-type]
+    assert list(timed["case_id"]) == [None, "pipeline[x]", "pipeline[x]"]

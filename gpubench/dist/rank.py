@@ -219,7 +219,10 @@ def agreed_build(
 def _tagged(frame: pd.DataFrame, case_id: str, row: dict[str, Any], ctx: DistContext) -> pd.DataFrame:
     """This rank's new telemetry samples, each tagged with the case whose timed window holds it."""
     lo, hi = row.get("start_ns"), row.get("end_ns")
-    inside = (frame["t_ns"] >= lo) & (frame["t_ns"] <= hi) if lo is not None and hi is not None else False
+    if lo is None or hi is None:  # a skipped or failed case has no timed window: no sample belongs to it
+        inside = pd.Series(False, index=frame.index)
+    else:
+        inside = (frame["t_ns"] >= lo) & (frame["t_ns"] <= hi)
     case_ids = pd.Series([None] * len(frame), index=frame.index, dtype=object)
     case_ids[inside] = case_id
     return frame.assign(case_id=case_ids, rank=ctx.rank, node=ctx.node)
