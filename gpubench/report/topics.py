@@ -290,7 +290,8 @@ def _energy(data: ReportData) -> list[Block]:
         return []
     blocks: list[Block] = [Note(EXPLAIN["energy"])]
     table = energy_table(candidates)
-    missing = [s for s in data.series if table.empty or s.run_id not in set(table["run_id"])]
+    measured = set() if table.empty else set(table["run_id"])
+    missing = [s for s in data.series if s.run_id in set(candidates["run_id"]) and s.run_id not in measured]
     for s in missing:
         tel = s.meta.get("telemetry") or {}
         why = tel.get("reason") or "the telemetry reader gave no power or energy for these cases"
