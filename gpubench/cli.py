@@ -534,6 +534,7 @@ def specs(
     as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
 ) -> None:
     """The datasheet catalog: dense peaks per precision (TFLOP/s, TOP/s for int8), bandwidth, memory, TDP, price."""
+    from gpubench.model import load_published
     from gpubench.specs import PRECISIONS, catalog_table, load_catalog, match_device
 
     catalog = load_catalog()
@@ -560,9 +561,24 @@ def specs(
         console.print(table)
         if spec.notes:
             console.print(_escape(spec.notes), highlight=False)
+        mine = [p for p in load_published() if p.device == spec.slug]
+        if mine:
+            pub = Table(title="Published results", title_justify="left")
+            for col in ("workload", "value", "conditions", "source", "date"):
+                pub.add_column(col, overflow="fold")
+            for p in mine:
+                pub.add_row(p.workload, f"{_fmt(p.value, 6)} {p.unit}", _escape(p.conditions), p.source, p.date)
+            console.print(pub)
         return
     rows = catalog_table(catalog)
+    published = load_published()
+    by_device: dict[str, list[Any]] = {}
+    for p in published:
+        by_device.setdefault(p.device, []).append(p)
     if as_json:
+        for r in rows:
+            r["published"] = [{"workload": p.workload, "value": p.value, "unit": p.unit, "source": p.source,
+                               "date": p.date} for p in by_device.get(r["slug"], [])]  # fmt: skip
         print(json.dumps([{k: json_value(v) for k, v in r.items()} for r in rows], indent=2))
         return
     table = Table(title="Datasheet peaks (dense; fp16/bf16/fp8 with FP32 accumulate)", title_justify="left")
@@ -577,6 +593,15 @@ def specs(
     console.print(
         "Per torch device (MI250X/MI250: one GCD). Sources: gpubench specs --match NAME", highlight=False
     )
+    pub = Table(title="Published results the model is fitted on (gpubench/data/published/)", title_justify="left")
+    for col in ("slug", "workloads", "files"):
+        pub.add_column(col, overflow="fold")
+    for slug, items in by_device.items():
+        works = ", ".join(f"{p.workload} {_fmt(p.value, 4)}" for p in items)
+        pub.add_row(slug, works, ", ".join(sorted({p.file for p in items})))
+    console.print(pub)
+    missing = [r["slug"] for r in rows if r["slug"] not in by_device]
+    console.print(f"No published result yet (estimated from datasheets): {', '.join(missing)}", highlight=False)
 
 
 @app.command()
