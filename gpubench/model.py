@@ -297,6 +297,13 @@ def _efficiency(ctx: _Context, wl: WorkloadName, spec: DeviceSpec) -> tuple[floa
         sheet = _datasheet(dev, pw)
         if sheet:
             (same if pw.name == wl.name else other).append((dev, p.value / sheet))
+    # With no published figure at all (a catalog of the user's own), the user's runs set the efficiency;
+    # otherwise they act through `_calibrate` only, so a run is not counted twice.
+    for (name, slug), (value, _) in ([] if same or other else ctx.measured.items()):
+        dev = ctx.catalog.get(slug)
+        pw = parse_workload(name)
+        if dev is not None and pw is not None and pw.kind == wl.kind and (sheet := _datasheet(dev, pw)):
+            (same if pw.name == wl.name else other).append((dev, value / sheet))
     groups = (
         (same, f"{spec.family} family", lambda s: s.family == spec.family),
         (same, f"{spec.vendor} devices", lambda s: s.vendor == spec.vendor),
@@ -596,7 +603,8 @@ def estimate(
     device.
     """
     cat = load_catalog() if catalog is None else catalog
-    ctx = _Context(cat, load_published() if published is None else published, measured_table(runs, cat))
+    pub = load_published() if published is None else published
+    ctx = _Context(cat, [p for p in pub if p.device in cat], measured_table(runs, cat))
     return _estimate(ctx, workload, device)
 
 
@@ -631,7 +639,8 @@ def estimate_all(
 ) -> dict[str, Estimate]:
     """`estimate` for every catalog device that has the figures the workload needs: {slug: Estimate}."""
     cat = load_catalog() if catalog is None else catalog
-    ctx = _Context(cat, load_published() if published is None else published, measured_table(runs, cat))
+    pub = load_published() if published is None else published
+    ctx = _Context(cat, [p for p in pub if p.device in cat], measured_table(runs, cat))
     return {slug: e for slug in cat if (e := _estimate(ctx, workload, slug)) is not None}
 
 
