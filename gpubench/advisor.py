@@ -220,7 +220,12 @@ def _resolve_prices(
 
 
 def _check_args(
-    budget_usd: float | None, kwh_price: float, hours_per_day: float, years: float, price_kind: str, objective: str
+    budget_usd: float | None,
+    kwh_price: float,
+    hours_per_day: float,
+    years: float,
+    price_kind: str,
+    objective: str,
 ) -> None:
     if budget_usd is not None and not (budget_usd >= 0):
         raise GpubenchError(f"budget must be a non-negative number of USD, got {budget_usd}")
@@ -306,7 +311,11 @@ def recommend(
     priced = frame[frame["_card_price"].notna()]
     if len(priced):
         best = priced.loc[priced["_card_price"].idxmin()]
-        cheapest = {"device": best["device"], "price_usd": float(best["_card_price"]), "source": best["price_source"]}
+        cheapest = {
+            "device": best["device"],
+            "price_usd": float(best["_card_price"]),
+            "source": best["price_source"],
+        }
     if budget_usd is not None:
         frame = frame[frame["_card_price"].notna() & (frame["_card_price"] <= budget_usd)]
     frame = frame.drop(columns="_card_price")
@@ -378,7 +387,9 @@ def _record(
     memory_gb = spec.memory_gb if spec else (mem_bytes / 2**30 if mem_bytes else None)
     required, fits, max_batch, fit_note = None, None, None, ""
     if is_model:
-        required, fits, max_batch, fit_note = _memory_fit(rows, mrow if measured else None, memory_gb, workload)
+        required, fits, max_batch, fit_note = _memory_fit(
+            rows, mrow if measured else None, memory_gb, workload
+        )
     return {
         "device": spec.name if spec else str(mrow["device_name"]) if mrow is not None else key,
         "slug": spec.slug if spec else None,
@@ -414,7 +425,12 @@ def _memory_fit(
     static part is known: a lower bound.
     """
     if mrow is not None:
-        return _col_float(mrow, "peak_memory_bytes"), True, _max_batch(rows, memory_gb, workload), "it ran here"
+        return (
+            _col_float(mrow, "peak_memory_bytes"),
+            True,
+            _max_batch(rows, memory_gb, workload),
+            "it ran here",
+        )
     peaks = _peak_rows(rows)
     if peaks:
         batch, peak = max(peaks)

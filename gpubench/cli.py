@@ -567,7 +567,9 @@ def specs(
             for col in ("workload", "value", "conditions", "source", "date"):
                 pub.add_column(col, overflow="fold")
             for p in mine:
-                pub.add_row(p.workload, f"{_fmt(p.value, 6)} {p.unit}", _escape(p.conditions), p.source, p.date)
+                pub.add_row(
+                    p.workload, f"{_fmt(p.value, 6)} {p.unit}", _escape(p.conditions), p.source, p.date
+                )
             console.print(pub)
         return
     rows = catalog_table(catalog)
@@ -593,7 +595,9 @@ def specs(
     console.print(
         "Per torch device (MI250X/MI250: one GCD). Sources: gpubench specs --match NAME", highlight=False
     )
-    pub = Table(title="Published results the model is fitted on (gpubench/data/published/)", title_justify="left")
+    pub = Table(
+        title="Published results the model is fitted on (gpubench/data/published/)", title_justify="left"
+    )
     for col in ("slug", "workloads", "files"):
         pub.add_column(col, overflow="fold")
     for slug, items in by_device.items():
@@ -601,14 +605,17 @@ def specs(
         pub.add_row(slug, works, ", ".join(sorted({p.file for p in items})))
     console.print(pub)
     missing = [r["slug"] for r in rows if r["slug"] not in by_device]
-    console.print(f"No published result yet (estimated from datasheets): {', '.join(missing)}", highlight=False)
+    console.print(
+        f"No published result yet (estimated from datasheets): {', '.join(missing)}", highlight=False
+    )
 
 
 @app.command()
 @handle_errors
 def recommend(
     runs: Annotated[
-        list[Path] | None, typer.Argument(help="run folders (or folders of run folders); none: the catalog alone")
+        list[Path] | None,
+        typer.Argument(help="run folders (or folders of run folders); none: the catalog alone"),
     ] = None,
     workload: Annotated[
         str | None, typer.Option("--workload", "-w", help="e.g. resnet50/amp_bf16, matmul/bf16, memory/d2d")
@@ -645,7 +652,9 @@ def recommend(
 
         df = load_runs([str(p) for p in runs])
     if list_workloads:
-        names = list(dict.fromkeys([*(available_workloads(df) if df is not None else []), *predictable_workloads()]))
+        names = list(
+            dict.fromkeys([*(available_workloads(df) if df is not None else []), *predictable_workloads()])
+        )
         print("\n".join(names))
         return
     if workload is None:
@@ -679,7 +688,11 @@ def recommend(
         per_kusd = r["throughput_per_usd"] * 1000 if json_value(r["throughput_per_usd"]) is not None else None
         per_m = r["tco_per_unit_usd"] * 1e6 if json_value(r["tco_per_unit_usd"]) is not None else None
         cloud_m = r["cloud_usd_per_unit"] * 1e6 if json_value(r["cloud_usd_per_unit"]) is not None else None
-        spread = "-" if r["basis"] == "measured" or json_value(r["low"]) is None else f"{_fmt(r['low'])}-{_fmt(r['high'])}"
+        spread = (
+            "-"
+            if r["basis"] == "measured" or json_value(r["low"]) is None
+            else f"{_fmt(r['low'])}-{_fmt(r['high'])}"
+        )
         basis = r["basis"] if r["basis"] != "published" else f"published ({_source_name(r['basis_detail'])})"
         fits = {True: "yes", False: "NO"}.get(json_value(r["fits_memory"]), "-")
         if fits == "-" and json_value(r["required_memory_gb"]) is not None:

@@ -299,7 +299,7 @@ def _efficiency(ctx: _Context, wl: WorkloadName, spec: DeviceSpec) -> tuple[floa
             (same if pw.name == wl.name else other).append((dev, p.value / sheet))
     # With no published figure at all (a catalog of the user's own), the user's runs set the efficiency;
     # otherwise they act through `_calibrate` only, so a run is not counted twice.
-    for (name, slug), (value, _) in ([] if same or other else ctx.measured.items()):
+    for (name, slug), (value, _) in [] if same or other else ctx.measured.items():
         dev = ctx.catalog.get(slug)
         pw = parse_workload(name)
         if dev is not None and pw is not None and pw.kind == wl.kind and (sheet := _datasheet(dev, pw)):
@@ -325,7 +325,9 @@ def _ceiling(ctx: _Context, wl: WorkloadName, spec: DeviceSpec) -> _Raw | None:
         return _Raw(measured[0], "measured", measured[1])
     pts = _points(ctx, wl.name).get(spec.slug)
     if pts:
-        return _Raw(statistics.median(p.value for p in pts), "published", "; ".join(sorted({p.source for p in pts})))
+        return _Raw(
+            statistics.median(p.value for p in pts), "published", "; ".join(sorted({p.source for p in pts}))
+        )
     sheet = _datasheet(spec, wl)
     if not sheet:
         return None
@@ -333,7 +335,9 @@ def _ceiling(ctx: _Context, wl: WorkloadName, spec: DeviceSpec) -> _Raw | None:
     if eff is None:
         return None
     what = "bandwidth" if wl.kind == "memory" else f"{wl.precision} peak"
-    raw = _Raw(sheet * eff[0], "estimated", f"datasheet {what} x {eff[0]:.0%} (published efficiency, {eff[1]})")
+    raw = _Raw(
+        sheet * eff[0], "estimated", f"datasheet {what} x {eff[0]:.0%} (published efficiency, {eff[1]})"
+    )
     return _calibrate(ctx, wl, spec, raw)
 
 
@@ -440,7 +444,9 @@ def _generic_utilisation(ctx: _Context) -> float | None:
         wl = parse_workload(p.workload)
         if wl is None or wl.kind != "model" or wl.mode != "train":
             continue
-        compute = _ceiling(ctx, WorkloadName(f"matmul/{wl.precision}", "matmul", wl.precision), ctx.catalog[p.device])
+        compute = _ceiling(
+            ctx, WorkloadName(f"matmul/{wl.precision}", "matmul", wl.precision), ctx.catalog[p.device]
+        )
         if compute is not None:
             utils.append(p.value * workload_costs()[wl.model]["train_flops"] / (compute.value * 1e12))
     return statistics.median(utils) if utils else None
@@ -454,7 +460,9 @@ def _predict(ctx: _Context, wl: WorkloadName, spec: DeviceSpec) -> _Raw | None:
         return _ceiling(ctx, wl, spec)
     pts = _points(ctx, wl.name).get(spec.slug)
     if pts:
-        return _Raw(statistics.median(p.value for p in pts), "published", "; ".join(sorted({p.source for p in pts})))
+        return _Raw(
+            statistics.median(p.value for p in pts), "published", "; ".join(sorted({p.source for p in pts}))
+        )
     return _model_estimate(ctx, wl, spec)
 
 
@@ -469,7 +477,9 @@ def _unit(wl: WorkloadName) -> str:
 # ----------------------------------------------------------------------------------------- validation
 
 
-def validate(published: list[Published] | None = None, catalog: Mapping[str, DeviceSpec] | None = None) -> pd.DataFrame:
+def validate(
+    published: list[Published] | None = None, catalog: Mapping[str, DeviceSpec] | None = None
+) -> pd.DataFrame:
     """Leave-one-out: each published figure predicted with every figure of that (device, workload) held out.
 
     One row per predictable published figure: family, workload, device, published, predicted, rel_error
@@ -522,7 +532,10 @@ def _width(family: str) -> tuple[float, str]:
     summary = validation_summary()
     row = summary[summary["family"] == family]
     if row.empty or pd.isna(row.iloc[0]["p80_error"]):
-        return _UNVALIDATED_WIDTH, f"no published {family} figure to validate against: +-{_UNVALIDATED_WIDTH:.0%} assumed"
+        return (
+            _UNVALIDATED_WIDTH,
+            f"no published {family} figure to validate against: +-{_UNVALIDATED_WIDTH:.0%} assumed",
+        )
     r = row.iloc[0]
     warning = ""
     if r["meets_target"] is False:
@@ -612,7 +625,9 @@ def _estimate(ctx: _Context, workload: str, device: str) -> Estimate | None:
     wl = parse_workload(workload)
     if wl is None:
         close = closest_workloads(workload, predictable_workloads())
-        raise GpubenchError(f"unknown workload {workload!r}" + (f"; closest: {', '.join(close)}" if close else ""))
+        raise GpubenchError(
+            f"unknown workload {workload!r}" + (f"; closest: {', '.join(close)}" if close else "")
+        )
     if device not in ctx.catalog:
         raise GpubenchError(f"unknown device {device!r}: not a catalog slug (see gpubench specs)")
     raw = _predict(ctx, wl, ctx.catalog[device])
@@ -624,7 +639,9 @@ def _estimate(ctx: _Context, workload: str, device: str) -> Estimate | None:
                         wl.family)  # fmt: skip
     if raw.basis == "published":
         vals = [p.value for p in _points(ctx, wl.name)[device]]
-        return Estimate(wl.name, device, raw.value, min(vals), max(vals), unit, "published", raw.source, wl.family)
+        return Estimate(
+            wl.name, device, raw.value, min(vals), max(vals), unit, "published", raw.source, wl.family
+        )
     width, warning = _width(wl.family) if raw.validated else (_UNVALIDATED_WIDTH, "unvalidated estimate")
     return Estimate(wl.name, device, raw.value, raw.value * (1 - width), raw.value * (1 + width), unit,
                     "estimated", raw.source, wl.family, warning, raw.calibrated_by)  # fmt: skip
@@ -653,5 +670,7 @@ def memory_need_bytes(workload: str, batch: int | None = None) -> tuple[float, f
     if wl is None or wl.kind != "model":
         return None
     params = float(workload_costs()[wl.model]["params"])
-    per_param = 16.0 if wl.mode == "train" else 4.0  # fp32 weights + grads + 2 Adam moments; inference: weights
+    per_param = (
+        16.0 if wl.mode == "train" else 4.0
+    )  # fp32 weights + grads + 2 Adam moments; inference: weights
     return params * per_param, params

@@ -145,7 +145,11 @@ def test_no_runs_ranks_every_catalog_device_from_the_model():
         assert by_slug.loc["h100-sxm", "basis"] == "published"  # MAMF 794.5
         assert by_slug.loc["h100-sxm", "throughput"] == pytest.approx(794.5)
         assert by_slug.loc["rtx-4090", "basis"] == "estimated"
-        assert by_slug.loc["rtx-4090", "low"] < by_slug.loc["rtx-4090", "throughput"] < by_slug.loc["rtx-4090", "high"]
+        assert (
+            by_slug.loc["rtx-4090", "low"]
+            < by_slug.loc["rtx-4090", "throughput"]
+            < by_slug.loc["rtx-4090", "high"]
+        )
         assert "t4" not in by_slug.index  # no bf16 on a T4: no figure, not a guess
 
 
@@ -222,7 +226,9 @@ def test_buy_or_rent_break_even_hours():
 def test_cards_that_cannot_hold_the_workload_are_marked_and_ranked_last(catalog):
     df = frame(row(RTX4090, "train", 1000.0, 400.0, model="resnet50", precision="amp_bf16", batch=256,
                    peak_memory_bytes=20 * GIB))  # fmt: skip
-    out = recommend(df, "resnet50/amp_bf16", catalog=subset(catalog, "rtx-4090", "rtx-3080", "rtx-3090", "a100-sxm-80gb"))
+    out = recommend(
+        df, "resnet50/amp_bf16", catalog=subset(catalog, "rtx-4090", "rtx-3080", "rtx-3090", "a100-sxm-80gb")
+    )
     by_slug = out.set_index("slug")
     assert by_slug.loc["rtx-3080", "fits_memory"] == False  # noqa: E712
     assert "needs 20.0 GB" in by_slug.loc["rtx-3080", "notes"]
@@ -246,7 +252,9 @@ def test_required_memory_comes_from_any_run_that_measured_it(catalog):
             peak_memory_bytes=40 * GIB,
         ),
     )
-    out = recommend(df, "resnet50/amp_bf16", catalog=subset(catalog, "rtx-4090", "h100-sxm", "rtx-5090", "a100-sxm-80gb"))
+    out = recommend(
+        df, "resnet50/amp_bf16", catalog=subset(catalog, "rtx-4090", "h100-sxm", "rtx-5090", "a100-sxm-80gb")
+    )
     est = out.set_index("slug").loc["rtx-5090"]
     assert est["required_memory_gb"] == pytest.approx(40.0)
     assert est["fits_memory"] == False  # noqa: E712  (32 GB card)

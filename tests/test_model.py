@@ -63,7 +63,9 @@ def test_estimates_carry_intervals_from_the_validation():
     est = model.estimate("matmul/bf16", "rtx-4090")
     assert est is not None and est.basis == "estimated"
     width = summary.loc["matmul", "p80_error"]
-    assert est.low == pytest.approx(est.value * (1 - width)) and est.high == pytest.approx(est.value * (1 + width))
+    assert est.low == pytest.approx(est.value * (1 - width)) and est.high == pytest.approx(
+        est.value * (1 + width)
+    )
     published = model.estimate("matmul/bf16", "a100-sxm-80gb")
     assert published.basis == "published" and (published.low, published.high) == (261.2, 271.2)
     assert model.estimate("matmul/bf16", "t4") is None  # no bf16 on a T4

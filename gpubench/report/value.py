@@ -41,9 +41,15 @@ def value_figure(ranked: Any, workload: str, top: int = 20) -> go.Figure:
         part = frame[frame["basis"] == basis]
         if part.empty:
             continue
-        low = [max(0.0, r["throughput"] - r["low"]) if is_num(r["low"]) else 0 for r in part.to_dict("records")]
-        high = [max(0.0, r["high"] - r["throughput"]) if is_num(r["high"]) else 0 for r in part.to_dict("records")]
-        labels = [("★ " if y else "") + esc(str(d)) for d, y in zip(part["device"], part["yours"], strict=True)]
+        low = [
+            max(0.0, r["throughput"] - r["low"]) if is_num(r["low"]) else 0 for r in part.to_dict("records")
+        ]
+        high = [
+            max(0.0, r["high"] - r["throughput"]) if is_num(r["high"]) else 0 for r in part.to_dict("records")
+        ]
+        labels = [
+            ("★ " if y else "") + esc(str(d)) for d, y in zip(part["device"], part["yours"], strict=True)
+        ]
         hover = [f"{esc(str(r['device']))}<br>{fmt_num(r['throughput'])} {esc(unit)} ({esc(basis)})"
                  f"<br>{esc(str(r['basis_detail'])[:160])}" for r in part.to_dict("records")]  # fmt: skip
         fig.add_trace(go.Bar(
@@ -68,7 +74,11 @@ def _table(ranked: Any, workload: str) -> Table:
     unit = next((u for u in ranked["work_unit"] if isinstance(u, str)), "unit")
     rows = []
     for r in ranked.to_dict("records"):
-        spread = "" if r["basis"] == "measured" or not is_num(r["low"]) else f" ({fmt_num(r['low'])}–{fmt_num(r['high'])})"
+        spread = (
+            ""
+            if r["basis"] == "measured" or not is_num(r["low"])
+            else f" ({fmt_num(r['low'])}–{fmt_num(r['high'])})"
+        )
         per_k = r["throughput_per_usd"] * 1000 if is_num(r["throughput_per_usd"]) else None
         per_m = r["tco_per_unit_usd"] * 1e6 if is_num(r["tco_per_unit_usd"]) else None
         cloud = r["cloud_usd_per_unit"] * 1e6 if is_num(r["cloud_usd_per_unit"]) else None
