@@ -34,7 +34,10 @@ def _priority(workload: str) -> tuple[int, str]:
 
 def value_figure(ranked: Any, workload: str, top: int = 20) -> go.Figure:
     """Ranked horizontal bars (fastest on top) with interval whiskers; your devices outlined in black."""
-    frame = ranked.sort_values("throughput", ascending=False).head(top).iloc[::-1]
+    by_speed = ranked.sort_values("throughput", ascending=False)
+    # Your own devices always show, however slow (a CPU next to GPUs): the rest is the fastest `top`.
+    keep = by_speed.head(top).index.union(by_speed[by_speed["yours"].astype(bool)].index)
+    frame = by_speed.loc[[i for i in by_speed.index if i in keep]].iloc[::-1]
     unit = next((u for u in frame["throughput_unit"] if isinstance(u, str)), "")
     fig = F.new_figure(f"{esc(workload)}: throughput on every catalog device", height=120 + 26 * len(frame))
     for basis, (color, pattern) in _BASIS_STYLE.items():
@@ -61,7 +64,11 @@ def value_figure(ranked: Any, workload: str, top: int = 20) -> go.Figure:
             hovertext=hover, hovertemplate="%{hovertext}<extra></extra>",
         ))  # fmt: skip
     order = [("★ " if y else "") + esc(str(d)) for d, y in zip(frame["device"], frame["yours"], strict=True)]
-    fig.update_layout(barmode="overlay", xaxis_title=esc(unit), legend_title_text="basis",
+    values = [v for v in frame["throughput"] if is_num(v) and v > 0]
+    # A CPU beside GPUs spans four orders of magnitude: a log axis keeps both readable.
+    log = bool(values) and max(values) / min(values) > 100
+    fig.update_layout(barmode="overlay", legend_title_text="basis",
+                      xaxis=dict(title=esc(unit) + (" (log scale)" if log else ""), type="log" if log else "linear"),
                       yaxis=dict(categoryorder="array", categoryarray=order))  # fmt: skip
     return fig
 
