@@ -317,7 +317,9 @@ def recommend(
             "source": best["price_source"],
         }
     if budget_usd is not None:
-        frame = frame[frame["_card_price"].notna() & (frame["_card_price"] <= budget_usd)]
+        # Your own devices stay, for comparison, whatever they cost: you already have them.
+        within = frame["_card_price"].notna() & (frame["_card_price"] <= budget_usd)
+        frame = frame[within | frame["yours"].astype(bool)]
     frame = frame.drop(columns="_card_price")
     frame = _ranked(frame, objective)
     summary = validation_summary()

@@ -706,7 +706,7 @@ def recommend(
                  _fmt(json_value(r["breakeven_hours"])), fits, _escape(r["notes"])]  # fmt: skip
         table.add_row(*cells, style="bold" if r["yours"] else ("dim" if r["basis"] == "estimated" else None))
     console.print(table)
-    if out.empty:
+    if not (~out["yours"].astype(bool)).any() and a["budget_usd"] is not None:
         cheapest = a.get("cheapest")
         if cheapest:
             console.print(f"no device within the budget: the cheapest is {_escape(cheapest['device'])} at "

@@ -269,8 +269,11 @@ def test_budget_drops_dearer_and_unpriced_devices(catalog):
     everything = recommend(df, "matmul/bf16", catalog=cat)
     assert set(everything["slug"]) == {"rtx-4090", "h100-sxm", "rtx-3080"}
     cheap = recommend(df, "matmul/bf16", budget_usd=1000, catalog=cat)
-    assert list(cheap["slug"]) == ["rtx-3080"]  # 4090 costs 1,599; the H100 has no known price
-    assert list(cheap["rank"]) == [1]
+    # 4090 costs 1,599; the H100 has no known price: both are yours, so they stay, marked, for comparison.
+    assert list(cheap.loc[~cheap["yours"], "slug"]) == ["rtx-3080"]
+    assert set(cheap.loc[cheap["yours"], "slug"]) == {"rtx-4090", "h100-sxm"}
+    unmeasured = recommend(None, "matmul/bf16", budget_usd=1000, catalog=cat)
+    assert list(unmeasured["slug"]) == ["rtx-3080"] and list(unmeasured["rank"]) == [1]
     priced = recommend(
         df, "matmul/bf16", budget_usd=30_000, prices={"h100-sxm": {"new_usd": 25_000}}, catalog=cat
     )
@@ -463,3 +466,16 @@ def test_cli_specs():
     assert json.loads(one.stdout)["figures"]["peak.bf16"]["value"] == 756.5
     none = runner.invoke(app, ["specs", "--match", "NVIDIA GeForce GTX 1080"])
     assert none.exit_code == 2 and "matches no catalog entry" in none.output
+
+
+def test_your_unpriced_device_stays_beside_the_budgeted_ones():
+    df = frame(row(CPU, "matmul", 0.5, dtype="bf16"))
+    out = recommend(df, "matmul/bf16", budget_usd=2000)
+    mine = out[out["yours"]]
+    assert (
+        list(mine["basis"]) == ["measured"]
+        and mine.iloc[0]["price_usd"] is None
+        or pd.isna(mine.iloc[0]["price_usd"])
+    )
+    others = out[~out["yours"]]
+    assert len(others) and (others["price_usd"] <= 2000).all()
