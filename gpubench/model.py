@@ -422,6 +422,15 @@ def _model_estimate(ctx: _Context, wl: WorkloadName, spec: DeviceSpec) -> _Raw |
         a, b = coef
         value = 1.0 / (a / compute.value + b / memory.value)
         split = f"{a / compute.value / (a / compute.value + b / memory.value):.0%} compute-bound"
+        for name in sources:  # this very device published at a sibling precision: scale that figure instead
+            own = _points(ctx, name).get(spec.slug)
+            sib = parse_workload(name)
+            sib_bounds = _bounds(ctx, sib, spec) if own and sib is not None else None
+            if own and sib_bounds is not None:
+                sib_pred = 1.0 / (a / sib_bounds[0].value + b / sib_bounds[1].value)
+                scaled = statistics.median(p.value for p in own) * value / sib_pred
+                return _Raw(scaled, "estimated", f"published {name} on this device x {value / sib_pred:.2f} "
+                                                 f"(the bounds' ratio of {wl.run_precision} to {sib.run_precision})")  # fmt: skip
         raw = _Raw(value, "estimated", f"bounds fitted on {len(rows)} published {'/'.join(sources)} points "
                                        f"({split}); ceilings: {compute.basis} matmul, {memory.basis} bandwidth")  # fmt: skip
         return _calibrate(ctx, wl, spec, raw)
