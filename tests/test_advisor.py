@@ -352,7 +352,8 @@ def test_gcd_devices_pay_half_the_card_price(catalog):
     r = out.iloc[0]
     assert r["device"] == "AMD Instinct MI250X (one GCD)"
     assert r["price_usd"] == 5000
-    assert recommend(df, "matmul/bf16", budget_usd=9000, prices={"mi250x-gcd": {"new_usd": 10_000.0}},
+    # The budget is per card (10,000 USD), not per GCD: over 9,000 USD (without a run of one, nothing is left).
+    assert recommend(None, "matmul/bf16", budget_usd=9000, prices={"mi250x-gcd": {"new_usd": 10_000.0}},
                      catalog=subset(catalog, "mi250x-gcd")).empty  # fmt: skip
 
 
