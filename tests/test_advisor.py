@@ -444,7 +444,9 @@ def test_cli_recommend_table_and_errors(cli_runs):
     runner = CliRunner()
     ok = runner.invoke(app, ["recommend", str(cli_runs), "-w", "resnet50/amp_bf16", "--budget", "2000"])
     assert ok.exit_code == 0, ok.output
-    assert "4090" in ok.output and "RTX 5090" in ok.output and "H200" not in ok.output  # no price: over budget
+    assert (
+        "4090" in ok.output and "RTX 5090" in ok.output and "H200" not in ok.output
+    )  # no price: over budget
     assert "* NVIDIA H100 SXM" in ok.output  # unpriced, but yours: kept and starred
     bad = runner.invoke(app, ["recommend", str(cli_runs), "-w", "vgg16/fp32"])
     assert bad.exit_code == 2
