@@ -177,6 +177,9 @@ def _peak_columns(row: dict[str, Any]) -> None:
         )
     if row.get("tflops") is not None and params.get("precision"):
         row["mfu"] = specs.mfu(name, mem, plimit, params["precision"], row["tflops"], compute_units=units)
+    if row.get("achieved_gbps") is not None:
+        row["pct_of_datasheet_bw"] = specs.pct_of_bandwidth(name, mem, plimit, row["achieved_gbps"],
+                                                            compute_units=units)  # fmt: skip
 
 
 def open_run_store(suite: Suite, options: RunOptions, device: torch.device) -> tuple[RunStore, set[str]]:
@@ -269,6 +272,7 @@ class Runner:
             )
             self._telemetry_columns(row, start_ns, end_ns)
             _peak_columns(row)
+            stats.per_sequence_columns(row)
         except Unsupported as e:
             row.update(status="skipped", reason=str(e))
         except (KeyboardInterrupt, RankLost):
@@ -308,6 +312,9 @@ class Runner:
         if work.flops:
             row["flops_per_step"] = work.flops
             row["tflops"] = work.flops / s.median_s / 1e12
+        if work.bytes:
+            row["bytes_per_step"] = work.bytes
+            row["achieved_gbps"] = work.bytes / s.median_s / 1e9
 
     def _telemetry_columns(self, row: dict[str, Any], start_ns: int, end_ns: int) -> None:
         if self.sampler is None:
@@ -391,6 +398,7 @@ def run_suite(suite: Suite, options: RunOptions, events: RunEvents | None = None
         for i, pc in enumerate(todo):
             events.on_case_start(pc, i)
             row = runner.run_case(pc)
+            stats.relate_rows([*store.rows, row])  # may update earlier rows too; store.add rewrites them all
             store.add(row)
             outcome.rows.append(row)
             if row.get("start_ns") is not None:

@@ -144,7 +144,12 @@ def expand_entry(where: str, entry: Mapping[str, Any], bench: Benchmark) -> list
     for combo in itertools.product(*(grid[n] for n in names)):
         params = dict(zip(names, combo, strict=True))
         if bench.normalize is not None:
-            params = bench.normalize(params)
+            try:
+                params = bench.normalize(params)
+            except (
+                SuiteError
+            ) as e:  # a benchmark's own cross-parameter rule (context beyond a model's maximum)
+                raise SuiteError(f"{where}: {e}") from None
         cases.append(Case.of(bench.name, params))
     return cases
 

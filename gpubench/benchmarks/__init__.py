@@ -19,6 +19,7 @@ BENCHMARK_MODULES = (
     "gpubench.benchmarks.memory",
     "gpubench.benchmarks.models",
     "gpubench.benchmarks.collective",
+    "gpubench.benchmarks.llm.register",
 )
 
 
