@@ -504,12 +504,15 @@ def _missing(value: Any) -> bool:
     return value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value))
 
 
+from gpubench.report.llm import build_llm  # noqa: E402  (it builds with the block types above)
+
 SECTIONS: list[Section] = [
     Section("runs", "Runs", build_runs),
     Section("scorecard", "Scorecard", build_scorecard),
     Section("matmul", "Matmul", build_matmul),
     Section("memory", "Memory", build_memory),
     Section("models", "Training and inference", build_models),
+    Section("llm", "Language models", build_llm),
     Section("collectives", "Collectives", build_collectives),
     Section("scaling", "Scaling", build_scaling),
     Section("power", "Power and thermals", build_power),

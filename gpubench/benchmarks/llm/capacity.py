@@ -44,7 +44,7 @@ def device_memory_bytes(device: torch.device) -> int:
 
 def _allocation_search(p: P.Preset, precision: str, context: int, device: torch.device) -> int:
     """Largest batch for which the whole model's weights, KV cache and step memory can be allocated."""
-    full = p.with_layers(0) if not p.sliced else P.PRESETS[p.name]
+    full = P.PRESETS[p.name]
     weights = int(full.full_params * P.WEIGHT_BYTES[precision])
     per_seq = int(full.kv_bytes_per_token(P.KV_BYTES[precision]) * context)
     held: list[torch.Tensor] = []

@@ -34,9 +34,12 @@ CHECK_TOL = {"fp32": 1e-4, "bf16": 0.05, "fp16": 0.01, "int8": 0.05, "fp8": 0.15
 Cache = list[tuple[torch.Tensor, torch.Tensor]]
 
 
-def _normal(shape: tuple[int, ...], std: float, like: dict[str, Any], gen: torch.Generator) -> nn.Parameter:
+def _normal(
+    shape: tuple[int, ...], std: float, like: dict[str, Any], gen: torch.Generator | None
+) -> nn.Parameter:
     t = torch.empty(shape, **like)
-    t.normal_(0.0, std, generator=gen)
+    if gen is not None:  # None on the meta device: shapes only, nothing to draw
+        t.normal_(0.0, std, generator=gen)
     return nn.Parameter(t, requires_grad=False)
 
 
@@ -113,7 +116,7 @@ def rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
 
 
 class Layer(nn.Module):
-    def __init__(self, p: Preset, like: dict[str, Any], gen: torch.Generator) -> None:
+    def __init__(self, p: Preset, like: dict[str, Any], gen: torch.Generator | None) -> None:
         super().__init__()
         d, kv, inner = p.hidden, p.kv_dim, p.intermediate
         # Residual branches end in o and down: scaled by 1/sqrt(2 * layers) so the stream stays O(1).
@@ -158,7 +161,7 @@ class Decoder(nn.Module):
     def __init__(self, p: Preset, device: torch.device, dtype: torch.dtype) -> None:
         super().__init__()
         like = {"device": device, "dtype": dtype}
-        gen = torch.Generator(device=device).manual_seed(SEED)
+        gen = None if device.type == "meta" else torch.Generator(device=device).manual_seed(SEED)
         self.preset = p
         self.embed = _normal((p.vocab, p.hidden), 1.0, like, gen)
         self.layers = nn.ModuleList(Layer(p, like, gen) for _ in range(p.layers))
