@@ -20,7 +20,7 @@ from gpubench.benchmarks.llm import presets as P
 from gpubench.benchmarks.models.train import MAX_BATCH_LIMIT, _is_oom, find_max_batch
 from gpubench.devices import describe_cpu
 from gpubench.errors import Unsupported
-from gpubench.records import Case, ParamValue, Work, Workload
+from gpubench.records import Case, ParamValue, Workload
 
 PARAMS = {
     "preset": Param(str, choices=P.PRESET_NAMES, help="decoder shapes: " + ", ".join(P.PRESET_NAMES)),
@@ -80,7 +80,6 @@ def llm_capacity(case: Case, device: torch.device) -> Workload:
     memory = device_memory_bytes(device)
     computed = P.max_batch(full, precision, context, memory)
     info: dict[str, Any] = {
-        **M.common_info(run, precision),
         "capacity_memory_bytes": memory,
         "max_batch_computed": computed,
         "max_context_b1": P.max_context(full, precision, memory),
@@ -102,19 +101,6 @@ def llm_capacity(case: Case, device: torch.device) -> Workload:
     cache = M.new_cache(run, batch, context, precision, device, fill=True)
     tokens = M.random_tokens(run, batch, 1, device)
 
-    def step() -> torch.Tensor:
-        with torch.inference_mode():
-            return model(tokens, cache, context - 1)
-
-    M.timed_first_call(step, f"{run.name} decode in {precision}", device)
-    flops, moved = run.decode_work(batch, context - 1, *M.bytes_per(precision))
-
-    def check():
-        return M.cache_check(model, cache, precision, model, model)
-
-    def close() -> None:
-        nonlocal model, cache
-        del model, cache
-
-    return Workload(step=step, work=Work(float(batch), "token", flops=flops, bytes=moved), check=check, info=info,
-                    close=close)  # fmt: skip
+    work = run.decode_work(batch, context - 1, *M.bytes_per(precision))
+    return M.serving_workload("llm_capacity", run, precision, device, model, cache, tokens, context - 1, False,
+                              float(batch), work, info)  # fmt: skip

@@ -15,8 +15,8 @@ import torch
 
 from gpubench.benchmarks import Param, register
 from gpubench.benchmarks.llm import model as M
-from gpubench.benchmarks.llm.presets import PRECISIONS, PRESET_NAMES, serving_name, validate
-from gpubench.records import Case, ParamValue, Work, Workload
+from gpubench.benchmarks.llm.presets import PRECISIONS, PRESET_NAMES, validate
+from gpubench.records import Case, ParamValue, Workload
 
 PARAMS = {
     "preset": Param(str, choices=PRESET_NAMES, help="decoder shapes: " + ", ".join(PRESET_NAMES)),
@@ -52,28 +52,6 @@ def llm_decode(case: Case, device: torch.device) -> Workload:
     # Room for the check: it prefills CHECK_TOKENS + 1 positions even when the case caches fewer.
     cache = M.new_cache(p, batch, max(cached, M.CHECK_TOKENS) + 1, precision, device, fill=True)
     tokens = M.random_tokens(p, batch, 1, device)
-    forward = M.compiled(model, device) if compile_ else model
-
-    def step() -> torch.Tensor:
-        with torch.inference_mode():
-            return forward(tokens, cache, cached)  # same position every step: the cache stays C tokens long
-
-    _, first_s = M.timed_first_call(step, f"{p.name} decode in {precision}", device)
-    flops, moved = p.decode_work(batch, cached, *M.bytes_per(precision))
-    info = {
-        **M.common_info(p, precision, model),
-        "workload": serving_name("llm_decode", p.name, precision),
-        "cached_tokens": cached,
-        "kv_cache_bytes": p.kv_bytes_per_token(M.bytes_per(precision)[1]) * batch * (cached + 1),
-        ("compile_s" if compile_ else "first_call_s"): first_s,
-    }
-
-    def check():
-        return M.cache_check(model, cache, precision, model, forward)
-
-    def close() -> None:
-        nonlocal model, cache, forward
-        del model, cache, forward
-
-    return Workload(step=step, work=Work(float(batch), "token", flops=flops, bytes=moved), check=check, info=info,
-                    close=close)  # fmt: skip
+    work = p.decode_work(batch, cached, *M.bytes_per(precision))
+    return M.serving_workload("llm_decode", p, precision, device, model, cache, tokens, cached, compile_,
+                              float(batch), work, {"cached_tokens": cached})  # fmt: skip

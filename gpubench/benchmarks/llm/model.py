@@ -17,10 +17,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from gpubench.benchmarks.llm.presets import KV_BYTES, WEIGHT_BYTES, Preset
+from gpubench.benchmarks.llm.presets import KV_BYTES, WEIGHT_BYTES, Preset, serving_name
 from gpubench.benchmarks.models.zoo import first_call, require_half
 from gpubench.errors import Unsupported
-from gpubench.records import CheckResult
+from gpubench.records import CheckResult, Work, Workload
 
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 ACT_DTYPE = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16, "int8": torch.bfloat16,
@@ -304,7 +304,7 @@ def timed_first_call(step: Callable[[], Any], what: str, device: torch.device) -
     return out, time.perf_counter() - t0
 
 
-def common_info(p: Preset, precision: str, model: Decoder | None = None) -> dict[str, Any]:
+def common_info(p: Preset, precision: str) -> dict[str, Any]:
     """Row columns every LLM case carries."""
     info: dict[str, Any] = {
         "preset": p.name,
@@ -322,3 +322,37 @@ def common_info(p: Preset, precision: str, model: Decoder | None = None) -> dict
             else "fp8 e4m3 weights and per-call activations, per-tensor scales, torch._scaled_mm"
         )  # fmt: skip
     return info
+
+
+def serving_workload(benchmark: str, p: Preset, precision: str, device: torch.device, model: Decoder, cache: Cache,
+                     tokens: torch.Tensor, pos: int, compile_: bool, amount: float, work: tuple[float, float],
+                     extra: dict[str, Any]) -> Workload:  # fmt: skip
+    """The Workload of one forward step `model(tokens, cache, pos)` (prefill: a prompt at 0; decode: one token
+    at `pos`), eager or compiled, with its work (FLOPs, bytes), the row's columns and the cache check (the
+    timed path fills the cache for a prefill, decodes against it otherwise)."""
+    forward = compiled(model, device) if compile_ else model
+
+    def step() -> torch.Tensor:
+        with torch.inference_mode():
+            return forward(tokens, cache, pos)  # decode: same position every step, the cache stays C long
+
+    _, first_s = timed_first_call(step, f"{p.name} {benchmark} in {precision}", device)
+    info = {
+        **common_info(p, precision),
+        "workload": serving_name(benchmark, p.name, precision),
+        "kv_cache_bytes": float(sum(k.numel() * k.element_size() * 2 for k, _ in cache)),
+        ("compile_s" if compile_ else "first_call_s"): first_s,
+        **extra,
+    }
+    prefill, decode = (forward, model) if benchmark == "llm_prefill" else (model, forward)
+
+    def check() -> CheckResult:
+        return cache_check(model, cache, precision, prefill, decode)
+
+    def close() -> None:
+        nonlocal model, cache, forward
+        del model, cache, forward
+
+    flops, moved = work
+    return Workload(step=step, work=Work(amount, "token", flops=flops, bytes=moved), check=check, info=info,
+                    close=close)  # fmt: skip

@@ -11,8 +11,8 @@ import torch
 
 from gpubench.benchmarks import Param, register
 from gpubench.benchmarks.llm import model as M
-from gpubench.benchmarks.llm.presets import PRECISIONS, PRESET_NAMES, serving_name, validate
-from gpubench.records import Case, ParamValue, Work, Workload
+from gpubench.benchmarks.llm.presets import PRECISIONS, PRESET_NAMES, validate
+from gpubench.records import Case, ParamValue, Workload
 
 PARAMS = {
     "preset": Param(str, choices=PRESET_NAMES, help="decoder shapes: " + ", ".join(PRESET_NAMES)),
@@ -39,28 +39,6 @@ def llm_prefill(case: Case, device: torch.device) -> Workload:
     model = M.build(p, precision, device)
     cache = M.new_cache(p, batch, prompt + 1, precision, device, fill=False)  # +1: room for the check's token
     tokens = M.random_tokens(p, batch, prompt, device)
-    forward = M.compiled(model, device) if compile_ else model
-
-    def step() -> torch.Tensor:
-        with torch.inference_mode():
-            return forward(tokens, cache, 0)
-
-    _, first_s = M.timed_first_call(step, f"{p.name} prefill in {precision}", device)
-    flops, moved = p.prefill_work(batch, prompt, *M.bytes_per(precision))
-    info = {
-        **M.common_info(p, precision, model),
-        "workload": serving_name("llm_prefill", p.name, precision),
-        "tokens_per_step": batch * prompt,
-        "kv_cache_bytes": p.kv_bytes_per_token(M.bytes_per(precision)[1]) * batch * (prompt + 1),
-        ("compile_s" if compile_ else "first_call_s"): first_s,
-    }
-
-    def check():
-        return M.cache_check(model, cache, precision, forward, model)
-
-    def close() -> None:
-        nonlocal model, cache, forward
-        del model, cache, forward
-
-    return Workload(step=step, work=Work(float(batch * prompt), "token", flops=flops, bytes=moved), check=check,
-                    info=info, close=close)  # fmt: skip
+    work = p.prefill_work(batch, prompt, *M.bytes_per(precision))
+    return M.serving_workload("llm_prefill", p, precision, device, model, cache, tokens, 0, compile_,
+                              float(batch * prompt), work, {"tokens_per_step": batch * prompt})  # fmt: skip
