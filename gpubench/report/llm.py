@@ -119,7 +119,7 @@ def serving_figure(data: ReportData, points: pd.DataFrame) -> go.Figure:
     y_lo, y_hi = float(points["per_device"].min()) / 2, float(points["per_device"].max()) * 2
     fig.add_trace(go.Scatter(x=[INTERACTIVE_TOKENS_PER_S] * 2, y=[y_lo, y_hi], mode="lines+text",
                              line=dict(color="#c0392b", dash="dash"), text=["", "interactive: 25 tok/s per user"],
-                             textposition="bottom right", name="MLPerf interactive (25 tok/s per user)",
+                             textposition="bottom left", name="MLPerf interactive (25 tok/s per user)",
                              hoverinfo="skip"))  # fmt: skip
     lo = min(float(points["per_user"].min()), INTERACTIVE_TOKENS_PER_S) / 2
     hi = max(float(points["per_user"].max()), INTERACTIVE_TOKENS_PER_S) * 2
