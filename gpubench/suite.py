@@ -144,11 +144,11 @@ def expand_entry(where: str, entry: Mapping[str, Any], bench: Benchmark) -> list
     for combo in itertools.product(*(grid[n] for n in names)):
         params = dict(zip(names, combo, strict=True))
         if bench.normalize is not None:
+            # A benchmark's own cross-parameter rules (an LLM context beyond the model's maximum) raise
+            # SuiteError; prefix the entry so the message names where it is.
             try:
                 params = bench.normalize(params)
-            except (
-                SuiteError
-            ) as e:  # a benchmark's own cross-parameter rule (context beyond a model's maximum)
+            except SuiteError as e:
                 raise SuiteError(f"{where}: {e}") from None
         cases.append(Case.of(bench.name, params))
     return cases
