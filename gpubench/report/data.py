@@ -101,9 +101,9 @@ class ReportData:
     notes: list[str] = field(default_factory=list)
     msg: Messages = field(default_factory=load_messages)
     detail: ReportData | None = None
-    against: list[str] = field(
-        default_factory=list
-    )  # extra reference devices for the verdict (catalog names)
+    # Extra reference devices for the verdict (catalog slugs); figures derived once (headline metrics).
+    against: list[str] = field(default_factory=list)
+    memo: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self.by_run = {s.run_id: s for s in self.series}
@@ -241,12 +241,11 @@ def load_report_data(
     folders = [f for f, _ in keep]
     metas = [m for _, m in keep]
     series = make_series(metas, folders)
-    runs = load_runs(folders)
+    # Raw step times are for `compare`; the report draws summaries, and the list column makes every
+    # filter copy megabytes: it is never read.
+    runs = load_runs(folders, skip_columns=("times_s",))
     if "run_id" not in runs:
         runs["run_id"] = pd.Series(dtype=object)
-    # Raw step times are for `compare`; the report draws summaries, and the list column makes every
-    # filter copy megabytes.
-    runs = runs.drop(columns=[c for c in ("times_s",) if c in runs])
     runs = runs[runs["run_id"].isin(seen_ids)].reset_index(drop=True)
     # Arrow-backed string columns make each row filter a pyarrow `take` per column; the report filters
     # hundreds of times, so plain object columns (one consolidated block) are several times faster.
@@ -389,7 +388,14 @@ def _ordered_groups(frame: pd.DataFrame, cols: list[str]) -> list[tuple[Any, pd.
 
 def headline_metrics(data: ReportData) -> list[Metric]:
     """Per run: best TFLOP/s per matmul precision, best D2D/H2D/D2H GB/s, best samples/s per training and
-    inference workload (model, precision), and J per sample at the best training configuration."""
+    inference workload (model, precision), and J per sample at the best training configuration.
+    Computed once per ReportData (every section asks)."""
+    if "headline" not in data.memo:
+        data.memo["headline"] = _headline_metrics(data)
+    return list(data.memo["headline"])
+
+
+def _headline_metrics(data: ReportData) -> list[Metric]:
     ok = data.ok
     if ok.empty or "throughput" not in ok:
         return []

@@ -368,7 +368,13 @@ def verdict_paragraphs(data: ReportData, rows: list[Row] | None = None) -> list[
     if any(r.basis == "datasheet" for r in rows):
         paragraphs.append(t("verdict.datasheet_note"))
     paragraphs.append(_energy_sentence(data, subject, metrics))
-    return paragraphs
+    return [_capitalized(p) for p in paragraphs]
+
+
+def _capitalized(text: str) -> str:
+    """A sentence that starts with a filled-in field ('mátrixszorzás …') still starts with a capital."""
+    i = 2 if text.startswith("**") else 0
+    return text[:i] + text[i : i + 1].upper() + text[i + 1 :]
 
 
 def _cpu_meaning(data: ReportData, rows: list[Row], metrics: list[Metric]) -> str:
