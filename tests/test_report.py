@@ -310,7 +310,9 @@ def test_matmul_bytes_and_roofline_intensity(fleet: list[Path], fleet_sections: 
     assert matmul_bytes("bf16", 4096, 4096, 4096) == 3 * 4096 * 4096 * 2
     assert matmul_bytes("int8", 2, 3, 4) == 2 * 4 + 4 * 3 + 2 * 3 * 4  # int32 output
     assert math.isnan(matmul_bytes("fp9", 1, 1, 1))
-    roof = next(b.figure for k, _, bl in fleet_sections if k == "roofline" for b in bl if isinstance(b, Figure))
+    roof = next(
+        b.figure for k, _, bl in fleet_sections if k == "roofline" for b in bl if isinstance(b, Figure)
+    )
     xs = [x for tr in roof.data if tr.mode == "markers" and tr.x is not None for x in tr.x]
     # The square bf16 4096 GEMM: 2*4096^3 FLOP over 3*4096^2*2 bytes = 4096/3 FLOP/byte.
     assert any(x == pytest.approx(4096 / 3) for x in xs)

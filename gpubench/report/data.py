@@ -64,6 +64,15 @@ def fmt_num(value: Any, digits: int = 3) -> str:
     return f"{v:.{digits}g}"
 
 
+def multiple_text(x: Any) -> str:
+    """2.3×, 25×, 1,200× (two significant digits: an estimate is no more precise)."""
+    if not is_num(x) or x <= 0:
+        return "–"
+    digits = 1 - int(math.floor(math.log10(x)))
+    rounded = round(x, digits)
+    return (f"{rounded:,.0f}" if digits <= 0 else f"{rounded:.{digits}f}") + "×"
+
+
 @dataclass(frozen=True)
 class Series:
     """One run as it appears in every figure: a unique label and a colour that follows its device."""

@@ -36,7 +36,8 @@ _TEMPLATE = go.layout.Template(
         yaxis=dict(gridcolor="#e5e5e5", zerolinecolor="#ccc", linecolor="#999", ticks="outside", automargin=True),
         hoverlabel=dict(align="left"),
         margin=dict(l=70, r=20, t=50, b=60),
-        legend=dict(font=dict(size=11)),
+        # Below the plot, not beside it: on a phone-width screen a side legend leaves no room for the plot.
+        legend=dict(font=dict(size=11), orientation="h", yref="container", yanchor="bottom", y=0, x=0),
     )
 )  # fmt: skip
 HOVER = "%{hovertext}<extra></extra>"
@@ -75,6 +76,24 @@ def by_run(frame: pd.DataFrame) -> dict[str, pd.DataFrame]:
 
 def _row_value(row: Mapping[str, Any], name: str) -> Any:
     return row.get(name)
+
+
+def wrap_label(text: str, width: int = 20) -> str:
+    """A long name on several lines at word boundaries (Plotly breaks lines at <br>; the caller escapes)."""
+    words, lines, line = str(text).split(" "), [], ""
+    for word in words:
+        if line and len(line) + 1 + len(word) > width:
+            lines.append(line)
+            line = word
+        else:
+            line = f"{line} {word}".strip()
+    lines.append(line)
+    return "\n".join(lines)
+
+
+def esc_wrapped(text: str, width: int = 20) -> str:
+    """`text` escaped for Plotly and wrapped onto lines of about `width` characters."""
+    return esc(wrap_label(text, width)).replace("\n", "<br>")
 
 
 def short_case(case_id: str, limit: int = 44) -> str:

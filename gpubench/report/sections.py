@@ -27,6 +27,7 @@ from gpubench.report.data import (
     fmt_num,
     headline_metrics,
     is_num,
+    multiple_text,
     scorecard,
 )
 from gpubench.report.verdict import build_verdict
@@ -143,7 +144,7 @@ def build_scorecard(data: ReportData) -> list[Block]:
             text = fmt_num(r["value"])
             cls = "num"
             if s.run_id != data.baseline.run_id and is_num(ratio):
-                text += f"  ({ratio:.2f}×)"
+                text += f"  ({multiple_text(ratio)})"
                 cls += " up" if ratio > 1.02 else (" down" if ratio < 0.98 else "")
             cells.append(Cell(text, cls=cls, title=str(data.runs.at[int(r["row"]), "case_id"])))
         rows.append(cells)

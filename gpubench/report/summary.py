@@ -7,8 +7,8 @@ import csv
 import io
 import re
 
-from gpubench.report.data import ReportData, fmt_num, headline_metrics, is_num, scorecard
-from gpubench.report.verdict import comparison_rows, multiple_text, trust_warnings, verdict_paragraphs
+from gpubench.report.data import ReportData, fmt_num, headline_metrics, is_num, multiple_text, scorecard
+from gpubench.report.verdict import comparison_rows, trust_warnings, verdict_paragraphs
 
 CSV_COLUMNS = ("series", "device", "vendor", "runs", "metric", "label", "value", "unit", "ratio_to_baseline",
                "case_id")  # fmt: skip
@@ -42,7 +42,7 @@ def _headline(data: ReportData) -> tuple[list[str], list[tuple[str, list[str]]]]
             r = mine.loc[k]
             text = fmt_num(r["value"])
             if s.run_id != data.baseline.run_id and is_num(r["ratio"]):
-                text += f" ({r['ratio']:.2f}×)"
+                text += f" ({multiple_text(r['ratio'])})"
             cells.append(text)
         rows.append((s.label, cells))
     return [label[k] for k in keys], rows

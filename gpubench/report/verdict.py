@@ -29,6 +29,7 @@ from gpubench.report.data import (
     fmt_num,
     headline_metrics,
     is_num,
+    multiple_text,
 )
 
 REFERENCE_DEVICES = ("rtx-4090", "a100-sxm-80gb", "h100-sxm", "mi300x")
@@ -203,15 +204,6 @@ class Row:
     basis: str
     source: str
     color: str
-
-
-def multiple_text(x: float) -> str:
-    """2.3×, 25×, 1,200× (two significant digits: an estimate is no more precise)."""
-    if not is_num(x) or x <= 0:
-        return "–"
-    digits = 1 - int(math.floor(math.log10(x)))
-    rounded = round(x, digits)
-    return (f"{rounded:,.0f}" if digits <= 0 else f"{rounded:.{digits}f}") + "×"
 
 
 def workload_label(data: ReportData, metric_key: str) -> str:
@@ -394,6 +386,14 @@ def _cpu_meaning(data: ReportData, rows: list[Row], metrics: list[Metric]) -> st
              basis=t(f"basis.{ref.basis}", default=ref.basis))  # fmt: skip
 
 
+def short_device(name: str) -> str:
+    """A device name for a chart label: without the vendor word and the marketing ones a label can spare."""
+    text = str(name)
+    for word in ("NVIDIA ", "AMD ", "GeForce ", "Instinct ", " Processor"):
+        text = text.replace(word, "")
+    return text
+
+
 def verdict_figure(data: ReportData, rows: list[Row]) -> Any:
     """One panel per workload: every device's multiple of the subject (log x), bars coloured by basis."""
     t = data.msg
@@ -402,12 +402,14 @@ def verdict_figure(data: ReportData, rows: list[Row]) -> Any:
         return None
     labels = {r.workload: r.label for r in rows}
     devices = list(dict.fromkeys(r.device for r in sorted(rows, key=lambda r: r.basis != "measured")))
-    fig = make_subplots(rows=len(workloads), cols=1, shared_xaxes=True, vertical_spacing=0.35 / len(workloads) / 2,
-                        subplot_titles=[esc(labels[w]) for w in workloads])  # fmt: skip
-    height = 70 + len(workloads) * (28 * len(devices) + 55)
-    fig.update_layout(template=F._TEMPLATE, height=height, showlegend=True, bargap=0.25, margin=dict(l=10, r=20, t=70, b=50),
-                      title=dict(text=esc(t("verdict.chart_title", device=data.baseline.label)), x=0.01, font=dict(size=15)),
-                      legend=dict(orientation="h", y=-0.08 if len(workloads) > 1 else -0.25, x=0))  # fmt: skip
+    per_panel = [len({r.device for r in rows if r.workload == w}) for w in workloads]
+    # Panels as tall as their bars, so a bar is as thick in a panel of 2 devices as in one of 6.
+    fig = make_subplots(rows=len(workloads), cols=1, shared_xaxes=True, row_heights=per_panel,
+                        vertical_spacing=min(0.08, 0.5 / len(workloads)), subplot_titles=[esc(labels[w]) for w in workloads])  # fmt: skip
+    height = 150 + 34 * sum(per_panel) + 45 * len(workloads)
+    fig.update_layout(template=F._TEMPLATE, height=height, showlegend=True, bargap=0.22, margin=dict(l=10, r=20, t=70, b=90),
+                      title=dict(text=F.esc_wrapped(t("verdict.chart_title", device=data.baseline.label), 44), x=0.01, font=dict(size=15)),
+                      legend=dict(orientation="h", yref="container", yanchor="bottom", y=0, x=0))  # fmt: skip
     shown: set[str] = set()
     for i, w in enumerate(workloads, start=1):
         for basis in BASES:
@@ -424,7 +426,7 @@ def verdict_figure(data: ReportData, rows: list[Row]) -> Any:
                      + (f" ({esc(multiple_text(r.low))}–{esc(multiple_text(r.high))})" if is_num(r.low) and is_num(r.high) else "")
                      + f"<br>{esc(t(f'basis.{r.basis}', default=r.basis))}: {esc(r.source)}" for r in part]  # fmt: skip
             fig.add_bar(
-                x=[r.multiple for r in part], y=[esc(r.device) for r in part], orientation="h",
+                x=[r.multiple for r in part], y=[F.esc_wrapped(short_device(r.device)) for r in part], orientation="h",
                 marker=dict(color=[r.color for r in part], line=dict(color="#444", width=0.6),
                             pattern=dict(shape="/" if basis == "estimated" else ("." if basis == "datasheet" else ""),
                                          fgcolor="#777", size=6)),
@@ -435,13 +437,15 @@ def verdict_figure(data: ReportData, rows: list[Row]) -> Any:
                 hovertext=hover, hovertemplate=F.HOVER, row=i, col=1,
             )  # fmt: skip
             shown.add(basis)
-        fig.update_yaxes(type="category", categoryorder="array", categoryarray=[esc(d) for d in reversed(devices)],
-                         row=i, col=1, automargin=True)  # fmt: skip
+        fig.update_yaxes(type="category", categoryorder="array", tickfont=dict(size=11), row=i, col=1, automargin=True,
+                         categoryarray=[F.esc_wrapped(short_device(d)) for d in reversed(devices)])  # fmt: skip
     lo = min(r.multiple for r in rows)
     hi = max(max(r.multiple, r.high if is_num(r.high) else 0) for r in rows)
-    fig.update_xaxes(type="log", range=[math.log10(lo) - 0.3, math.log10(hi) + 0.6])
+    fig.update_xaxes(type="log", range=[math.log10(lo) - 0.3, math.log10(hi) + 0.6], dtick=1)
     fig.update_xaxes(
-        title_text=esc(t("verdict.chart_x", device=data.baseline.label)), row=len(workloads), col=1
+        title_text=F.esc_wrapped(t("verdict.chart_x", device=data.baseline.label), 50),
+        row=len(workloads),
+        col=1,
     )
     for i in range(1, len(workloads) + 1):
         fig.add_vline(x=1.0, line=dict(color="#999", dash="dot", width=1), row=i, col=1)
