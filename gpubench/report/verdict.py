@@ -35,7 +35,7 @@ from gpubench.report.data import (
 REFERENCE_DEVICES = ("rtx-4090", "a100-sxm-80gb", "h100-sxm", "mi300x")
 """Catalog slugs every verdict compares with (plus those measured and those `--against` names)."""
 
-MAX_WORKLOADS = 4
+MAX_WORKLOADS = 5
 
 BASES = ("measured", "published", "estimated", "datasheet")
 
