@@ -561,6 +561,8 @@ def build_fleet(data: ReportData) -> list[Block]:
     return blocks
 
 
+from gpubench.report.topics import build_topics  # noqa: E402 - topics builds on the blocks above
+
 SECTIONS: list[Section] = [
     Section("verdict", "Verdict", build_verdict),
     Section("scorecard", "Scorecard", build_scorecard),
@@ -569,6 +571,7 @@ SECTIONS: list[Section] = [
     Section("models", "Training and inference", build_models),
     Section("collectives", "Collectives", build_collectives),
     Section("scaling", "Scaling", build_scaling),
+    Section("topics", "Optimisation topics", build_topics),
     Section("power", "Power and thermals", build_power),
     Section("efficiency", "Efficiency", build_efficiency),
     Section("roofline", "Roofline", build_roofline),
