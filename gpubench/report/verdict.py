@@ -397,7 +397,9 @@ def short_device(name: str) -> str:
 def verdict_figure(data: ReportData, rows: list[Row]) -> Any:
     """One panel per workload: every device's multiple of the subject (log x), bars coloured by basis."""
     t = data.msg
-    workloads = list(dict.fromkeys(r.workload for r in rows))
+    # A panel holding only the subject (1×) compares nothing: left out.
+    workloads = [w for w in dict.fromkeys(r.workload for r in rows) if sum(r.workload == w for r in rows) > 1]
+    rows = [r for r in rows if r.workload in workloads]
     if not workloads:
         return None
     labels = {r.workload: r.label for r in rows}
@@ -432,7 +434,7 @@ def verdict_figure(data: ReportData, rows: list[Row]) -> Any:
                                          fgcolor="#777", size=6)),
                 error_x=dict(type="data", symmetric=False, array=plus, arrayminus=minus, color="#333", thickness=1.2, width=3)
                 if any(plus) or any(minus) else None,
-                text=[esc(multiple_text(r.multiple)) for r in part], textposition="outside", cliponaxis=False,
+                text=[esc(multiple_text(r.multiple)) for r in part], textposition="auto", cliponaxis=False, insidetextanchor="end",
                 name=esc(t(f"basis.{basis}", default=basis)), legendgroup=basis, showlegend=basis not in shown,
                 hovertext=hover, hovertemplate=F.HOVER, row=i, col=1,
             )  # fmt: skip
@@ -443,7 +445,7 @@ def verdict_figure(data: ReportData, rows: list[Row]) -> Any:
     hi = max(max(r.multiple, r.high if is_num(r.high) else 0) for r in rows)
     fig.update_xaxes(type="log", range=[math.log10(lo) - 0.3, math.log10(hi) + 0.6], dtick=1)
     fig.update_xaxes(
-        title_text=F.esc_wrapped(t("verdict.chart_x", device=data.baseline.label), 50),
+        title_text=F.esc_wrapped(t("verdict.chart_x", device=data.baseline.label), 36),
         row=len(workloads),
         col=1,
     )
