@@ -110,12 +110,18 @@ def verdict_metrics(data: ReportData, series: Series) -> list[Metric]:
 # ---------------------------------------------------------------------------------- reference figures
 
 
-def reference_value(workload: str, spec: Any, runs: pd.DataFrame | None = None) -> Reference | None:
-    """A catalog device's figure on a workload: the performance model's estimate where it has one, else the
-    datasheet peak for matrix math and memory bandwidth (an upper bound, marked so), else None."""
-    estimate = _model_estimate(workload, spec, runs)
-    if estimate is not None:
-        return estimate
+def reference_value(
+    workload: str, spec: Any, runs: pd.DataFrame | None = None, estimates: dict[str, Any] | None = None
+) -> Reference | None:
+    """A catalog device's figure on a workload: the performance model's (gpubench.model: measured, published
+    or estimated with an interval) where it has one, else the datasheet peak for matrix math and memory
+    bandwidth (an upper bound, marked so), else None. `estimates` ({slug: Estimate}, from
+    `model_estimates`) saves asking the model once per device."""
+    est = (estimates if estimates is not None else model_estimates(workload, runs)).get(spec.slug)
+    if est is not None and is_num(getattr(est, "value", None)) and float(est.value) > 0:
+        basis = str(est.basis) if str(est.basis) in BASES else "estimated"
+        return Reference(spec.name, workload, float(est.value), float(est.low), float(est.high), str(est.unit),
+                         basis, str(est.source))  # fmt: skip
     kind, _, precision = workload.partition("/")
     if kind == "matmul":
         peak = spec.peak(precision)
@@ -127,25 +133,20 @@ def reference_value(workload: str, spec: Any, runs: pd.DataFrame | None = None) 
         return None
     if not is_num(peak) or float(peak) <= 0:
         return None
-    return Reference(
-        spec.name, workload, float(peak), math.nan, float(peak), unit, "datasheet", spec.source(figure)
-    )
+    return Reference(spec.name, workload, float(peak), math.nan, float(peak), unit, "datasheet", spec.source(figure))
 
 
-def _model_estimate(workload: str, spec: Any, runs: pd.DataFrame | None) -> Reference | None:
-    """The performance model's estimate (gpubench.model), when that module is there and knows the case."""
+def model_estimates(workload: str, runs: pd.DataFrame | None) -> dict[str, Any]:
+    """{catalog slug: Estimate} from the performance model (gpubench.model.estimate_all), calibrated by
+    `runs`; empty when the model is not installed or cannot predict the workload."""
     try:
         from gpubench import model  # type: ignore[attr-defined]
     except ImportError:
-        return None
+        return {}
     try:
-        est = model.estimate(workload, spec.slug, runs)
+        return dict(model.estimate_all(workload, runs))
     except (GpubenchError, KeyError, ValueError):
-        return None
-    if est is None or not is_num(getattr(est, "value", None)):
-        return None
-    return Reference(spec.name, workload, float(est.value), float(est.low), float(est.high), str(est.unit),
-                     str(est.basis).split(":")[0].split(" ")[0], str(est.source))  # fmt: skip
+        return {}
 
 
 def reference_specs(data: ReportData) -> list[Any]:
@@ -247,8 +248,9 @@ def comparison_rows(data: ReportData) -> list[Row]:
                     low, high = float(lo_v) / m.value, float(hi_v) / m.value
             out.append(Row(s.label, m.key, label, other.value, other.unit, other.value / m.value, low, high,
                            "measured", s.run_id, s.color))  # fmt: skip
+        estimates = model_estimates(workload, runs) if refs else {}
         for spec in refs:
-            ref = reference_value(workload, spec, runs)
+            ref = reference_value(workload, spec, runs, estimates)
             if ref is None or ref.value <= 0:
                 continue
             low = ref.low / m.value if is_num(ref.low) else math.nan
