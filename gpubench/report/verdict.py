@@ -133,7 +133,9 @@ def reference_value(
         return None
     if not is_num(peak) or float(peak) <= 0:
         return None
-    return Reference(spec.name, workload, float(peak), math.nan, float(peak), unit, "datasheet", spec.source(figure))
+    return Reference(
+        spec.name, workload, float(peak), math.nan, float(peak), unit, "datasheet", spec.source(figure)
+    )
 
 
 def model_estimates(workload: str, runs: pd.DataFrame | None) -> dict[str, Any]:
