@@ -8,7 +8,7 @@ import io
 import re
 
 from gpubench.report.data import ReportData, fmt_num, headline_metrics, is_num, multiple_text, scorecard
-from gpubench.report.verdict import comparison_rows, trust_warnings, verdict_paragraphs
+from gpubench.report.verdict import comparison_rows, has_interval, trust_warnings, verdict_paragraphs
 
 CSV_COLUMNS = ("series", "device", "vendor", "runs", "metric", "label", "value", "unit", "ratio_to_baseline",
                "case_id")  # fmt: skip
@@ -96,8 +96,7 @@ def markdown_summary(data: ReportData, title: str | None = None) -> str:
                      f"× {_md_cell(data.baseline.label)} | {t('summary.basis')} |")  # fmt: skip
         lines.append("|---|---|---:|---:|---|")
         for r in rows:
-            span = (f" ({multiple_text(r.low)}–{multiple_text(r.high)})"
-                    if is_num(r.low) and is_num(r.high) and r.basis != "datasheet" else "")  # fmt: skip
+            span = f" ({multiple_text(r.low)}–{multiple_text(r.high)})" if has_interval(r) else ""
             lines.append(f"| {_md_cell(r.device)} | {_md_cell(r.label)} | {fmt_num(r.value)} {_md_cell(r.unit)} | "
                          f"{multiple_text(r.multiple)}{span} | {_md_cell(t(f'basis.{r.basis}', default=r.basis))} |")  # fmt: skip
         lines.append("")

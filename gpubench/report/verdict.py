@@ -348,14 +348,18 @@ def verdict_paragraphs(data: ReportData, rows: list[Row] | None = None) -> list[
         parts = []
         for r in sorted(others, key=lambda r: r.multiple):
             basis = t(f"basis.{r.basis}", default=r.basis)
-            span = (f", {multiple_text(r.low)}–{multiple_text(r.high)}" if is_num(r.low) and is_num(r.high)
-                    and r.basis != "datasheet" else "")  # fmt: skip
+            span = f", {multiple_text(r.low)}–{multiple_text(r.high)}" if has_interval(r) else ""
             parts.append(f"{r.device} **{multiple_text(r.multiple)}** ({basis}{span})")
         paragraphs.append(t("verdict.against", workload=workload_label(data, m.key), device=subject.label,
                             list="; ".join(parts)))  # fmt: skip
         faster = [r for r in others if r.multiple > 1.05]
         if subject.vendor.lower() == "cpu" and faster:
-            paragraphs.append(_cpu_meaning(data, rows, metrics))
+            if m.key.startswith("matmul/"):
+                paragraphs.append(_cpu_meaning(data, rows, metrics))
+            else:  # the most modest GPU on the workload itself: no overstatement
+                ref = min(faster, key=lambda r: r.multiple)
+                paragraphs.append(t("verdict.cpu_meaning", device=ref.device, times=multiple_text(ref.multiple),
+                                    workload=workload_label(data, m.key), basis=t(f"basis.{ref.basis}", default=ref.basis)))  # fmt: skip
         elif faster and len(faster) < len(others):
             slower = [r for r in others if r.multiple < 0.95]
             paragraphs.append(t("verdict.position", faster=", ".join(r.device for r in faster),
@@ -373,6 +377,11 @@ def _capitalized(text: str) -> str:
     return text[:i] + text[i : i + 1].upper() + text[i + 1 :]
 
 
+def has_interval(r: Row) -> bool:
+    """Whether a row's interval says something (known, not a datasheet bound, not a single point)."""
+    return is_num(r.low) and is_num(r.high) and r.basis != "datasheet" and r.high > r.low * 1.005
+
+
 def _cpu_meaning(data: ReportData, rows: list[Row], metrics: list[Metric]) -> str:
     """For a CPU: a GPU's 16-bit matrix math against the CPU's own best precision (a CPU is used in fp32,
     a GPU in bf16: comparing each at its best is the fair question)."""
@@ -381,8 +390,9 @@ def _cpu_meaning(data: ReportData, rows: list[Row], metrics: list[Metric]) -> st
     gpu = [r for r in rows if r.workload.startswith("matmul/") and r.basis != "measured"
            and r.workload.split("/")[1] in ("bf16", "fp16")]  # fmt: skip
     if not own or not gpu:
-        best = max((r for r in rows if r.basis != "measured"), key=lambda r: r.multiple)
-        return t("verdict.cpu_meaning", device=best.device, times=multiple_text(best.multiple))
+        ref = min((r for r in rows if r.basis != "measured"), key=lambda r: r.multiple)
+        return t("verdict.cpu_meaning", device=ref.device, times=multiple_text(ref.multiple), workload=ref.label,
+                 basis=t(f"basis.{ref.basis}", default=ref.basis))  # fmt: skip
     mine = max(own, key=lambda m: m.value)
     ref = min(gpu, key=lambda r: r.value)  # the most modest reference: no overstatement
     return t("verdict.cpu_meaning_best", device=ref.device, times=multiple_text(ref.value / mine.value),
