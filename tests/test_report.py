@@ -390,4 +390,7 @@ def test_value_section_ranks_every_catalog_device_with_yours_marked(fleet_sectio
     devices = {row[1].text.removeprefix("★ ") for row in tables[0].rows}
     catalog = load_catalog()
     assert len(devices & {s.name for s in catalog.values()}) >= 20  # not only the measured ones
-    assert all(isinstance(b, (Figure, Table, Note)) for b in blocks)
+    from gpubench.report.blocks import Prose
+
+    assert isinstance(blocks[0], Prose)  # the plain-words explanation first
+    assert all(isinstance(b, (Figure, Table, Note)) for b in blocks[1:])
