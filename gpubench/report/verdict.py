@@ -2,9 +2,9 @@
 compares with a handful of reference devices, what its work costs in energy, and whether the run can be
 trusted (throttled, noisy, wrong results).
 
-Reference devices' figures come from one function, `reference_value`, so the verdict follows whatever the
-project's performance model knows; each figure says what it rests on (measured, published, estimated with
-an interval, or a datasheet peak).
+Reference devices' figures come from one function, `reference_value`, which asks the performance model
+(gpubench.model); each figure says what it rests on (measured, published, estimated with an interval, or a
+datasheet peak where the model has nothing).
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import pandas as pd
 from plotly.subplots import make_subplots
 
 from gpubench.errors import GpubenchError
+from gpubench.model import Estimate, estimate_all
 from gpubench.report import figures as F
 from gpubench.report.blocks import Block, Figure, Note, Prose
 from gpubench.report.data import (
@@ -38,21 +39,6 @@ REFERENCE_DEVICES = ("rtx-4090", "a100-sxm-80gb", "h100-sxm", "mi300x")
 MAX_WORKLOADS = 5
 
 BASES = ("measured", "published", "estimated", "datasheet")
-
-
-@dataclass(frozen=True)
-class Reference:
-    """One device's figure on one workload, and what it rests on. `low`/`high` bound it (NaN: unknown);
-    `basis` is measured | published | estimated | datasheet; `source` names the run, URL or model."""
-
-    device: str
-    workload: str
-    value: float
-    low: float
-    high: float
-    unit: str
-    basis: str
-    source: str
 
 
 # ----------------------------------------------------------------------------------------- workloads
@@ -111,17 +97,15 @@ def verdict_metrics(data: ReportData, series: Series) -> list[Metric]:
 
 
 def reference_value(
-    workload: str, spec: Any, runs: pd.DataFrame | None = None, estimates: dict[str, Any] | None = None
-) -> Reference | None:
-    """A catalog device's figure on a workload: the performance model's (gpubench.model: measured, published
-    or estimated with an interval) where it has one, else the datasheet peak for matrix math and memory
-    bandwidth (an upper bound, marked so), else None. `estimates` ({slug: Estimate}, from
-    `model_estimates`) saves asking the model once per device."""
+    workload: str, spec: Any, runs: pd.DataFrame | None = None, estimates: dict[str, Estimate] | None = None
+) -> Estimate | None:
+    """A catalog device's figure on a workload: the performance model's (measured, published or estimated
+    with an interval) where it has one, else the datasheet peak for matrix math and memory bandwidth (an
+    upper bound, basis "datasheet"), else None. `estimates` ({slug: Estimate}, from `model_estimates`)
+    saves asking the model once per device."""
     est = (estimates if estimates is not None else model_estimates(workload, runs)).get(spec.slug)
-    if est is not None and is_num(getattr(est, "value", None)) and float(est.value) > 0:
-        basis = str(est.basis) if str(est.basis) in BASES else "estimated"
-        return Reference(spec.name, workload, float(est.value), float(est.low), float(est.high), str(est.unit),
-                         basis, str(est.source))  # fmt: skip
+    if est is not None and is_num(est.value) and float(est.value) > 0:
+        return est
     kind, _, precision = workload.partition("/")
     if kind == "matmul":
         peak = spec.peak(precision)
@@ -133,21 +117,17 @@ def reference_value(
         return None
     if not is_num(peak) or float(peak) <= 0:
         return None
-    return Reference(
-        spec.name, workload, float(peak), math.nan, float(peak), unit, "datasheet", spec.source(figure)
+    return Estimate(
+        workload, spec.slug, float(peak), math.nan, float(peak), unit, "datasheet", spec.source(figure)
     )
 
 
-def model_estimates(workload: str, runs: pd.DataFrame | None) -> dict[str, Any]:
-    """{catalog slug: Estimate} from the performance model (gpubench.model.estimate_all), calibrated by
-    `runs`; empty when the model is not installed or cannot predict the workload."""
+def model_estimates(workload: str, runs: pd.DataFrame | None) -> dict[str, Estimate]:
+    """{catalog slug: Estimate} from the performance model, calibrated by `runs`; empty when the model
+    cannot predict the workload."""
     try:
-        from gpubench import model  # type: ignore[attr-defined]
-    except ImportError:
-        return {}
-    try:
-        return dict(model.estimate_all(workload, runs))
-    except (GpubenchError, KeyError, ValueError):
+        return dict(estimate_all(workload, runs))
+    except GpubenchError:
         return {}
 
 
@@ -257,8 +237,9 @@ def comparison_rows(data: ReportData) -> list[Row]:
                 continue
             low = ref.low / m.value if is_num(ref.low) else math.nan
             high = ref.high / m.value if is_num(ref.high) else math.nan
-            out.append(Row(spec.name, m.key, label, ref.value, ref.unit, ref.value / m.value, low, high, ref.basis,
-                           ref.source, _BASIS_COLORS.get(ref.basis, "#999999")))  # fmt: skip
+            basis = ref.basis if ref.basis in BASES else "estimated"
+            out.append(Row(spec.name, m.key, label, ref.value, ref.unit, ref.value / m.value, low, high, basis,
+                           ref.source, _BASIS_COLORS.get(basis, "#999999")))  # fmt: skip
     return out
 
 
@@ -486,7 +467,7 @@ def build_verdict(data: ReportData) -> list[Block]:
 
 __all__ = [
     "REFERENCE_DEVICES",
-    "Reference",
+    "model_estimates",
     "build_verdict",
     "comparison_rows",
     "reference_value",
