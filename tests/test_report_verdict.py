@@ -162,7 +162,7 @@ def test_markdown_summary_has_verdict_table_and_environment(fleet: list[Path], t
     hostile = write_fleet(tmp_path / "hostile", hostile=True)
     text = markdown_summary(load_report_data(hostile))
     assert "## gpubench:" in text and "### Best result per kind of work" in text and "### Environment" in text
-    assert "torch 2.5.1" in text and "| run |" in text
+    assert "torch 2.5.1" in text and "| best result |" in text and "| matmul bf16 (TFLOP/s) |" in text
     assert "<script" not in text and "<img" not in text  # forums render HTML: results-file text is escaped
     # Every table row has as many cells as its header.
     for block in text.split("\n\n"):

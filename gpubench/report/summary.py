@@ -102,11 +102,17 @@ def markdown_summary(data: ReportData, title: str | None = None) -> str:
         lines.append("")
     header, table = _headline(data)
     if header:
+        # A metric per row and a column per run: there are many metrics and few runs (a fleet is grouped),
+        # and a table as wide as the metrics list does not fit a forum post.
         lines.append(f"### {_md_text(t('summary.headline'))}\n")
-        lines.append("| " + " | ".join([t("table.run"), *map(_md_cell, header)]) + " |")
-        lines.append("|---|" + "---:|" * len(header))
-        for label, cells in table:
-            lines.append("| " + " | ".join([_md_cell(label), *map(_md_cell, cells)]) + " |")
+        lines.append(
+            "| " + " | ".join([t("summary.metric"), *(_md_cell(label) for label, _ in table)]) + " |"
+        )
+        lines.append("|---|" + "---:|" * len(table))
+        for i, metric in enumerate(header):
+            lines.append(
+                "| " + " | ".join([_md_cell(metric), *(_md_cell(cells[i]) for _, cells in table)]) + " |"
+            )
         lines.append("")
     lines.append(f"### {_md_text(t('summary.environment'))}\n")
     lines += [f"- **{_md_cell(label)}**: {_md_cell(text)}" for label, text in _environment(data)]

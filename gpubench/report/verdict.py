@@ -360,7 +360,8 @@ def _capitalized(text: str) -> str:
 
 def has_interval(r: Row) -> bool:
     """Whether a row's interval says something (known, not a datasheet bound, not a single point)."""
-    return is_num(r.low) and is_num(r.high) and r.basis != "datasheet" and r.high > r.low * 1.005
+    known = is_num(r.low) and is_num(r.high) and r.basis != "datasheet"
+    return known and multiple_text(r.low) != multiple_text(r.high)
 
 
 def _cpu_meaning(data: ReportData, rows: list[Row], metrics: list[Metric]) -> str:
