@@ -820,18 +820,34 @@ def report(
         list[str], typer.Argument(help="run folders, globs (results/*) or folders of run folders")
     ],
     out: Annotated[
-        Path | None, typer.Option("--out", "-o", help="HTML file to write (default reports/<name>.html)")
+        Path | None, typer.Option("--out", "-o", help="file to write (default reports/<name>.<format>)")
     ] = None,
     baseline: Annotated[
         Path | None,
         typer.Option("--baseline", help="run folder the speed-ups are relative to (default: the first)"),
     ] = None,
     title: Annotated[str | None, typer.Option("--title", help="page title")] = None,
+    lang: Annotated[str, typer.Option("--lang", help="language of the texts: en or hu")] = "en",
+    fmt: Annotated[
+        str,
+        typer.Option(
+            "--format", help="html (default, self-contained), md (summary to paste) or csv (headline table)"
+        ),
+    ] = "html",
+    against: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--against", help="catalog device to compare with in the verdict (repeatable), e.g. l40s"
+        ),
+    ] = None,
 ) -> None:
-    """Write one self-contained HTML report (works offline) comparing runs from any machines."""
+    """Write one report (self-contained HTML that works offline, or a Markdown / CSV summary) comparing
+    runs from any machines."""
     from gpubench.report import render_report
 
-    path = render_report(runs, out=out, baseline=baseline, title=title)
+    path = render_report(
+        runs, out=out, baseline=baseline, title=title, lang=lang, fmt=fmt, against=against or []
+    )
     console.print(f"report: {_escape(path)}", highlight=False)
 
 

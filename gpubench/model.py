@@ -532,13 +532,24 @@ def _validation_cached(stamp: tuple[int, ...]) -> pd.DataFrame:
     return validate()
 
 
-def _validation() -> pd.DataFrame:
+def _stamp() -> tuple[int, ...]:
     folder = _data_dir() / "published"
-    return _validation_cached(tuple(f.stat().st_mtime_ns for f in sorted(folder.glob("*.csv"))))
+    return tuple(f.stat().st_mtime_ns for f in sorted(folder.glob("*.csv")))
+
+
+def _validation() -> pd.DataFrame:
+    return _validation_cached(_stamp())
+
+
+@functools.lru_cache(maxsize=1)
+def _summary_cached(stamp: tuple[int, ...]) -> pd.DataFrame:
+    # Every estimate asks for its family's width: summarising the validation once per data version keeps a
+    # report of many workloads and devices from re-grouping it hundreds of times.
+    return validation_summary(_validation_cached(stamp))
 
 
 def _width(family: str) -> tuple[float, str]:
-    summary = validation_summary()
+    summary = _summary_cached(_stamp())
     row = summary[summary["family"] == family]
     if row.empty or pd.isna(row.iloc[0]["p80_error"]):
         return (

@@ -16,12 +16,13 @@ import os
 import re
 import shutil
 import socket
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pyarrow.parquet as pq
 
 from gpubench import __version__
 from gpubench.errors import ResultFormatError, StorageError
@@ -282,8 +283,11 @@ def _from_parquet(value: Any) -> Any:
     return value
 
 
-def _read_parquet(path: Path) -> pd.DataFrame:
+def _read_parquet(path: Path, skip: Sequence[str] = ()) -> pd.DataFrame:
     try:
+        if skip:
+            names = pq.read_schema(path).names
+            return pd.read_parquet(path, columns=[n for n in names if n not in skip])
         return pd.read_parquet(path)
     except Exception as e:  # noqa: BLE001 - pyarrow raises many types for a damaged file
         raise ResultFormatError(
@@ -399,8 +403,12 @@ def _run_columns(meta: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def load_runs(paths: Iterable[str | os.PathLike[str]] | str | os.PathLike[str]) -> pd.DataFrame:
-    """One DataFrame, a row per case of every run, with run metadata joined. Torch is never imported."""
+def load_runs(
+    paths: Iterable[str | os.PathLike[str]] | str | os.PathLike[str], skip_columns: Sequence[str] = ()
+) -> pd.DataFrame:
+    """One DataFrame, a row per case of every run, with run metadata joined. Torch is never imported.
+
+    `skip_columns` are not read at all (a report has no use for the raw `times_s` lists of 100 runs)."""
     if isinstance(paths, (str, os.PathLike)):
         paths = [paths]
     frames = []
@@ -408,17 +416,24 @@ def load_runs(paths: Iterable[str | os.PathLike[str]] | str | os.PathLike[str]) 
         meta = read_meta(folder)
         mpath = folder / MEASUREMENTS
         frame = (
-            check_measurements(mpath, _read_parquet(mpath))
+            check_measurements(mpath, _read_parquet(mpath, skip_columns))
             if mpath.exists()
             else pd.DataFrame({"case_id": pd.Series(dtype=str)})
         )
         dev = meta.get("device", {}) or {}
-        for col, value in _run_columns(meta).items():
-            if col not in frame.columns or col == "run_id":
-                frame[col] = value
-        frame["device_name"] = frame.get("device_name", dev.get("name"))
-        frame["device_vendor"] = frame.get("device_vendor", dev.get("vendor"))
-        frame["run_folder"] = str(folder)
+        extra = {
+            col: value
+            for col, value in _run_columns(meta).items()
+            if col not in frame.columns or col == "run_id"
+        }
+        if "device_name" not in frame.columns:
+            extra["device_name"] = dev.get("name")
+        if "device_vendor" not in frame.columns:
+            extra["device_vendor"] = dev.get("vendor")
+        extra["run_folder"] = str(folder)
+        # One concat, not a column at a time: each insert copies the frame's blocks.
+        columns = pd.DataFrame({k: [v] * len(frame) for k, v in extra.items()}, index=frame.index)
+        frame = pd.concat([frame.drop(columns=[c for c in extra if c in frame.columns]), columns], axis=1)
         frames.append(frame)
     return pd.concat(frames, ignore_index=True, sort=False) if frames else pd.DataFrame()
 

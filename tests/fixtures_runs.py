@@ -370,3 +370,15 @@ def write_fleet(out_dir: Path, hostile: bool = False) -> list[Path]:
         write_run(out_dir, "4090", host="workstation", seed=2, torch_version="2.5.1", power_limit_w=400.0),
         write_run(out_dir, "cpu", host="laptop", seed=3, telemetry=False, reps=20),
     ]
+
+
+def write_many(out_dir: Path, n: int, seed: int = 100) -> list[Path]:
+    """A fleet of `n` runs on `n` hosts: mostly H100s, some RTX 4090s, a few CPUs (every fourth a 4090,
+    every tenth a CPU), each with telemetry and its own small speed spread; for fleet tests and timing."""
+    folders = []
+    for i in range(n):
+        device = "cpu" if i % 10 == 9 else ("4090" if i % 4 == 3 else "h100")
+        speed = 1.0 + 0.04 * math.sin(i * 1.7)  # a deterministic spread of a few percent
+        folders.append(write_run(out_dir, device, host=f"node-{i:03d}", seed=seed + i, speed=speed,
+                                 telemetry=device != "cpu", reps=20))  # fmt: skip
+    return folders

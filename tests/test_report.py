@@ -107,7 +107,7 @@ def test_collective_rows_get_their_section(tmp_path: Path) -> None:
     folder = write_run(tmp_path, "h100", telemetry=False, cases=cases, reps=10)
     sections = dict((k, b) for k, _, b in build_sections(load_report_data([folder])))
     assert "collectives" in sections
-    fig = sections["collectives"][0].figure
+    fig = next(b.figure for b in sections["collectives"] if isinstance(b, Figure))
     assert len(fig.data) == 1 and len(fig.data[0].x) == 3
 
 
@@ -312,7 +312,9 @@ def test_matmul_bytes_and_roofline_intensity(fleet: list[Path], fleet_sections: 
     assert matmul_bytes("bf16", 4096, 4096, 4096) == 3 * 4096 * 4096 * 2
     assert matmul_bytes("int8", 2, 3, 4) == 2 * 4 + 4 * 3 + 2 * 3 * 4  # int32 output
     assert math.isnan(matmul_bytes("fp9", 1, 1, 1))
-    roof = next(b.figure for k, _, bl in fleet_sections if k == "roofline" for b in bl)
+    roof = next(
+        b.figure for k, _, bl in fleet_sections if k == "roofline" for b in bl if isinstance(b, Figure)
+    )
     xs = [x for tr in roof.data if tr.mode == "markers" and tr.x is not None for x in tr.x]
     # The square bf16 4096 GEMM: 2*4096^3 FLOP over 3*4096^2*2 bytes = 4096/3 FLOP/byte.
     assert any(x == pytest.approx(4096 / 3) for x in xs)
@@ -340,7 +342,7 @@ def test_long_telemetry_is_downsampled_for_display(tmp_path: Path) -> None:
     folder = write_run(tmp_path, "4090", telemetry=True, hz=200.0, case_s=2.0)
     data = load_report_data([folder])
     assert len(data.telemetry) > 3 * TELEMETRY_POINTS
-    power = next(b for k, _, bl in build_sections(data) if k == "power" for b in bl)
+    power = next(b for k, _, bl in build_sections(data) if k == "power" for b in bl if isinstance(b, Figure))
     lines = [tr for tr in power.figure.data if tr.mode == "lines"]
     assert len(lines) == 3 and all(len(tr.x) <= TELEMETRY_POINTS for tr in lines)
     assert max(float(np.max(tr.y)) for tr in lines[:1]) == pytest.approx(
@@ -388,4 +390,7 @@ def test_value_section_ranks_every_catalog_device_with_yours_marked(fleet_sectio
     devices = {row[1].text.removeprefix("★ ") for row in tables[0].rows}
     catalog = load_catalog()
     assert len(devices & {s.name for s in catalog.values()}) >= 20  # not only the measured ones
-    assert all(isinstance(b, (Figure, Table, Note)) for b in blocks)
+    from gpubench.report.blocks import Prose
+
+    assert isinstance(blocks[0], Prose)  # the plain-words explanation first
+    assert all(isinstance(b, (Figure, Table, Note)) for b in blocks[1:])

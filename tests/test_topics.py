@@ -321,7 +321,9 @@ def test_report_section_shows_every_topic_the_run_holds(tmp_path):
     assert len(sustained_row["per_second_throughput"]) >= 3
     data = load_report_data([out.folder])
     sections = {key: blocks for key, _, blocks in build_sections(data)}
-    text = " ".join(getattr(b, "text", "") for b in sections["topics"])
+    text = " ".join(
+        getattr(b, "text", "") or " ".join(getattr(b, "paragraphs", [])) for b in sections["topics"]
+    )
     for words in ("Access stride", "Overlap of transfer", "Not measured here: no separate copy engine",
                   "Input pipeline", "Sustained vs burst", "Energy per precision",
                   "energy unavailable (telemetry off (--telemetry off))"):  # fmt: skip

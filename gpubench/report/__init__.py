@@ -2,6 +2,7 @@
 imports torch, so results from any machine can be analysed on any laptop.
 
     path = render_report(["results/*"], baseline="results/2024..._a100")   # -> reports/<name>.html
+    path = render_report(["results/*"], lang="hu", fmt="md")                 # a Markdown summary in Hungarian
     frame = compare_runs("results/before", "results/after", threshold_pct=5.0)
 """
 
@@ -13,9 +14,13 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 
+from gpubench.errors import GpubenchError
+from gpubench.report.blocks import Block, Prose, Section
 from gpubench.report.compare import compare_runs, regressions
 from gpubench.report.data import ReportData, load_report_data
-from gpubench.report.sections import SECTIONS, Block, Section
+from gpubench.report.explain import explanation
+from gpubench.report.i18n import languages, load_messages
+from gpubench.report.sections import SECTIONS
 from gpubench.store import atomic_write
 
 DEFAULT_DIR = Path("reports")
@@ -26,37 +31,58 @@ PathLike = str | os.PathLike[str]
 def build_sections(
     data: ReportData, sections: Sequence[Section] | None = None
 ) -> list[tuple[str, str, list[Block]]]:
-    """Run every section builder; keep those with something to show: (key, title, blocks)."""
+    """Run every section builder; keep those with something to show: (key, title, blocks). A section's
+    heading and its plain-words explanation (first block) come from the report's message catalogue."""
     out = []
     for section in SECTIONS if sections is None else sections:
         blocks = section.build(data)
-        if blocks:
-            out.append((section.key, section.title, blocks))
+        if not blocks:
+            continue
+        paragraphs = explanation(data, section.key)
+        if paragraphs:
+            blocks = [Prose(paragraphs), *blocks]
+        out.append((section.key, data.msg(f"section.{section.key}.title", default=section.title), blocks))
     return out
 
 
 def _default_name(data: ReportData) -> str:
-    if len(data.series) == 1:
+    if len(data.per_run.series) == 1:
         return data.series[0].run_id
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    return f"{stamp}_{len(data.series)}-runs"
+    return f"{stamp}_{len(data.per_run.series)}-runs"
+
+
+def _load(
+    paths: Iterable[PathLike], baseline: PathLike | None, lang: str, against: Sequence[str]
+) -> ReportData:
+    from gpubench.report.verdict import resolve_against
+
+    load_messages(lang)  # a bad --lang fails before any folder is read
+    return load_report_data(paths, baseline, lang=lang, against=resolve_against(against))
 
 
 def build_report(
-    paths: Iterable[PathLike], baseline: PathLike | None = None, title: str | None = None
+    paths: Iterable[PathLike],
+    baseline: PathLike | None = None,
+    title: str | None = None,
+    lang: str = "en",
+    against: Sequence[str] = (),
 ) -> str:
     """The report's HTML text for run folders (paths or globs), baseline defaulting to the first run."""
-    data = load_report_data(paths, baseline)
-    return _html(data, title)
+    return _html(_load(paths, baseline, lang, against), title)
 
 
 def _html(data: ReportData, title: str | None) -> str:
     from gpubench.report.page import render_page
 
+    t = data.msg
     devices = list(dict.fromkeys(s.device_name for s in data.series))
     title = title or ("gpubench: " + (" vs ".join(devices[:4]) + (" …" if len(devices) > 4 else "")))
-    subtitle = f"{len(data.series)} run(s) · baseline {data.baseline.label}"
-    return render_page(build_sections(data), title, subtitle)
+    subtitle = t("page.subtitle", n=len(data.per_run.series), baseline=data.baseline.label)
+    return render_page(build_sections(data), title, subtitle, t)
+
+
+FORMATS = ("html", "md", "csv")
 
 
 def render_report(
@@ -64,30 +90,44 @@ def render_report(
     out: PathLike | None = None,
     baseline: PathLike | None = None,
     title: str | None = None,
+    lang: str = "en",
+    fmt: str = "html",
+    against: Sequence[str] = (),
 ) -> Path:
-    """Write one self-contained HTML report comparing run folders (paths and globs, any mix of machines).
+    """Write one report comparing run folders (paths and globs, any mix of machines).
 
-    `out` defaults to reports/<run id or time_N-runs>.html; `baseline` (default: the first run) is what the
-    scorecard's speed-ups are relative to. Returns the path written.
+    `fmt`: html (self-contained, works offline), md (a Markdown summary to paste: verdict, headline table,
+    environment) or csv (the headline table). `out` defaults to reports/<run id or time_N-runs>.<fmt>;
+    `baseline` (default: the first run) is what speed-ups are relative to; `lang` picks the catalogue
+    (en, hu, ...); `against` adds catalog devices to the verdict. Returns the path written.
     """
-    data = load_report_data(paths, baseline)
-    text = _html(data, title)
+    if fmt not in FORMATS:
+        raise GpubenchError(f"--format {fmt!r}: not one of {', '.join(FORMATS)}")
+    data = _load(paths, baseline, lang, against)
+    if fmt == "html":
+        text = _html(data, title)
+    else:
+        from gpubench.report.summary import headline_csv, markdown_summary
+
+        text = markdown_summary(data, title) if fmt == "md" else headline_csv(data)
     path = (
         Path(out)
         if out is not None
-        else DEFAULT_DIR / f"{re.sub(r'[^A-Za-z0-9._-]+', '-', _default_name(data))}.html"
+        else DEFAULT_DIR / f"{re.sub(r'[^A-Za-z0-9._-]+', '-', _default_name(data))}.{fmt}"
     )
     atomic_write(path, text.encode("utf-8"), make_parents=True)  # a bad -o path: one line naming it
     return path
 
 
 __all__ = [
+    "FORMATS",
     "SECTIONS",
     "ReportData",
     "Section",
     "build_report",
     "build_sections",
     "compare_runs",
+    "languages",
     "load_report_data",
     "regressions",
     "render_report",

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from gpubench.report.i18n import Messages, load_messages
 from gpubench.store import expand_paths, load_meta, load_runs, load_telemetry, read_meta
 
 MATMUL_DTYPES = ("fp64", "fp32", "tf32", "fp16", "bf16", "fp8", "int8")
@@ -63,6 +64,15 @@ def fmt_num(value: Any, digits: int = 3) -> str:
     return f"{v:.{digits}g}"
 
 
+def multiple_text(x: Any) -> str:
+    """2.3×, 25×, 1,200× (two significant digits: an estimate is no more precise)."""
+    if not is_num(x) or x <= 0:
+        return "–"
+    digits = 1 - int(math.floor(math.log10(x)))
+    rounded = round(x, digits)
+    return (f"{rounded:,.0f}" if digits <= 0 else f"{rounded:.{digits}f}") + "×"
+
+
 @dataclass(frozen=True)
 class Series:
     """One run as it appears in every figure: a unique label and a colour that follows its device."""
@@ -75,18 +85,34 @@ class Series:
     host: str
     folder: str
     meta: dict[str, Any] = field(hash=False, compare=False)
+    members: tuple[str, ...] = ()  # a fleet group: the run ids it aggregates (empty for a single run)
+    representative: str = ""  # a fleet group: the run whose telemetry stands for the group
+
+    @property
+    def n_runs(self) -> int:
+        """How many runs this series shows (1 for a run, the member count for a fleet group)."""
+        return len(self.members) or 1
 
 
 @dataclass
 class ReportData:
     """Everything the sections draw from. `runs` has a row per case of every run (store.load_runs),
-    plus `series` (label) and `color` columns; `ok` is the subset with status 'ok'."""
+    plus `series` (label) and `color` columns; `ok` is the subset with status 'ok'.
+
+    In a fleet, runs of one device model are drawn as one series (see `aggregate_fleet`): then `series`
+    and `runs` are the aggregated view and `detail` holds the per-run data (Runs table, fleet detail,
+    problems); otherwise `detail` is None. `msg` gives every text in the report's language."""
 
     runs: pd.DataFrame
     telemetry: pd.DataFrame
     series: list[Series]
     baseline: Series
     notes: list[str] = field(default_factory=list)
+    msg: Messages = field(default_factory=load_messages)
+    detail: ReportData | None = None
+    # Extra reference devices for the verdict (catalog slugs); figures derived once (headline metrics).
+    against: list[str] = field(default_factory=list)
+    memo: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self.by_run = {s.run_id: s for s in self.series}
@@ -102,6 +128,16 @@ class ReportData:
         """True when the column exists and holds at least one value."""
         frame = self.runs if frame is None else frame
         return name in frame and frame[name].notna().any()
+
+    @property
+    def per_run(self) -> ReportData:
+        """The per-run data: `detail` in a fleet, else this."""
+        return self.detail if self.detail is not None else self
+
+    @property
+    def cpu_only(self) -> bool:
+        """Every run was on a CPU (the explanations then say what a GPU would change)."""
+        return bool(self.series) and all(s.vendor.lower() == "cpu" for s in self.series)
 
 
 def _shade(hex_color: str, k: int) -> str:
@@ -172,11 +208,27 @@ def make_series(metas: Sequence[dict[str, Any]], folders: Sequence[Path]) -> lis
     return out
 
 
-def load_report_data(paths: Iterable[str | Path], baseline: str | Path | None = None) -> ReportData:
+FLEET_MIN_RUNS = 4
+"""Runs of one device model from which the report draws them as one aggregated series (a fleet)."""
+
+_ANY_COLUMNS = ("throttled",)  # a group row is throttled when any of its runs was
+_MAJORITY_COLUMNS = ("noisy",)  # ... and noisy when most of them were
+
+
+def load_report_data(
+    paths: Iterable[str | Path],
+    baseline: str | Path | None = None,
+    lang: str = "en",
+    fleet_min_runs: int = FLEET_MIN_RUNS,
+    against: Sequence[str] = (),
+) -> ReportData:
     """Load run folders (paths and globs, any mix of machines) into what the report draws.
 
-    The baseline (default: the first run) is added when it is not among `paths`.
+    The baseline (default: the first run) is added when it is not among `paths`. Runs of one device model
+    are aggregated into one series once there are `fleet_min_runs` of them (0 turns that off); `lang`
+    picks the message catalogue; `against` names extra catalog devices for the verdict.
     """
+    msg = load_messages(lang)
     folders = expand_paths(list(paths))
     notes: list[str] = []
     base_id: str | None = None
@@ -191,31 +243,136 @@ def load_report_data(paths: Iterable[str | Path], baseline: str | Path | None = 
     for folder, meta in zip(folders, metas, strict=True):
         rid = meta.get("run_id")
         if rid in seen_ids:
-            notes.append(f"run {rid} appears twice ({folder}); the second copy is left out")
+            notes.append(msg("notes.duplicate", run=rid, folder=folder))
             continue
         seen_ids.add(rid)
         keep.append((folder, meta))
     folders = [f for f, _ in keep]
     metas = [m for _, m in keep]
     series = make_series(metas, folders)
-    runs = load_runs(folders)
+    # Raw step times are for `compare`; the report draws summaries, and the list column makes every
+    # filter copy megabytes: it is never read.
+    runs = load_runs(folders, skip_columns=("times_s",))
     if "run_id" not in runs:
         runs["run_id"] = pd.Series(dtype=object)
-    # Raw step times are for `compare`; the report draws summaries, and the list column makes every
-    # filter copy megabytes.
-    runs = runs.drop(columns=[c for c in ("times_s",) if c in runs])
     runs = runs[runs["run_id"].isin(seen_ids)].reset_index(drop=True)
     # Arrow-backed string columns make each row filter a pyarrow `take` per column; the report filters
     # hundreds of times, so plain object columns (one consolidated block) are several times faster.
     runs = runs.astype({c: object for c, t in runs.dtypes.items() if isinstance(t, pd.StringDtype)}).copy()
-    label_of = {s.run_id: s.label for s in series}
-    color_of = {s.run_id: s.color for s in series}
-    runs["series"] = runs["run_id"].map(label_of)
-    runs["color"] = runs["run_id"].map(color_of)
-    telemetry = load_telemetry(folders)
+    _label_rows(runs, series)
     by_id = {s.run_id: s for s in series}
-    return ReportData(runs=runs, telemetry=telemetry, series=series,
-                      baseline=by_id.get(base_id, series[0]) if base_id else series[0], notes=notes)  # fmt: skip
+    base = by_id.get(base_id, series[0]) if base_id else series[0]
+    shown, shown_runs = aggregate_fleet(runs, series, fleet_min_runs, msg)
+    # Telemetry only for what is drawn: every single run, and one representative run per fleet group.
+    wanted = {s.representative or s.run_id: s.run_id for s in shown}
+    folder_of = {s.run_id: Path(s.folder) for s in series}
+    telemetry = load_telemetry([folder_of[r] for r in wanted])
+    if not telemetry.empty and "run_id" in telemetry:
+        telemetry["run_id"] = telemetry["run_id"].map(wanted)
+    if len(shown) == len(series):
+        return ReportData(runs=runs, telemetry=telemetry, series=series, baseline=base, notes=notes, msg=msg,
+                          against=list(against))  # fmt: skip
+    detail = ReportData(runs=runs, telemetry=pd.DataFrame(), series=series, baseline=base, notes=notes, msg=msg,
+                        against=list(against))  # fmt: skip
+    shown_base = next(s for s in shown if s.run_id == base.run_id or base.run_id in s.members)
+    return ReportData(runs=shown_runs, telemetry=telemetry, series=shown, baseline=shown_base, notes=notes,
+                      msg=msg, detail=detail, against=list(against))  # fmt: skip
+
+
+def _label_rows(runs: pd.DataFrame, series: Sequence[Series]) -> None:
+    runs["series"] = runs["run_id"].map({s.run_id: s.label for s in series})
+    runs["color"] = runs["run_id"].map({s.run_id: s.color for s in series})
+
+
+def aggregate_fleet(
+    runs: pd.DataFrame, series: list[Series], min_runs: int, msg: Messages
+) -> tuple[list[Series], pd.DataFrame]:
+    """Draw runs of one device model as one series once there are `min_runs` of them.
+
+    A group's row per case holds the median over its runs of every number (throughput, time, power,
+    energy ...), `throughput_p10`/`throughput_p90` become the slowest and fastest run (the spread between
+    machines, which is what a fleet is read for) and `n_runs` counts the runs. Throttled when any run was;
+    noisy when most were. Returns the series to draw and their rows; unchanged when nothing groups.
+    """
+    names = [s.device_name for s in series]
+    counts = {n: names.count(n) for n in dict.fromkeys(names)}
+    grouped = {n for n, c in counts.items() if min_runs > 0 and c >= min_runs}
+    if not grouped:
+        return series, runs
+    shown: list[Series] = []
+    frames: list[pd.DataFrame] = []
+    done: set[str] = set()
+    for s in series:
+        if s.device_name not in grouped:
+            shown.append(s)
+            frames.append(runs[runs["run_id"] == s.run_id])
+            continue
+        if s.device_name in done:
+            continue
+        done.add(s.device_name)
+        members = [m for m in series if m.device_name == s.device_name]
+        ids = [m.run_id for m in members]
+        rows = runs[runs["run_id"].isin(ids)]
+        group_id = f"fleet:{s.device_name}"
+        agg = _aggregate_rows(rows, group_id)
+        rep = _representative(rows, ids)
+        rep_meta = next(m.meta for m in members if m.run_id == rep)
+        group = Series(run_id=group_id, label=msg("fleet.label", device=s.device_name, n=len(ids)), color=s.color,
+                       device_name=s.device_name, vendor=s.vendor, host=msg("fleet.hosts", n=len({m.host for m in members})),
+                       folder=s.folder, meta=rep_meta, members=tuple(ids), representative=rep)  # fmt: skip
+        shown.append(group)
+        frames.append(agg)
+    out = pd.concat(frames, ignore_index=True, sort=False) if frames else runs.iloc[0:0]
+    _label_rows(out, shown)
+    return shown, out
+
+
+def _aggregate_rows(rows: pd.DataFrame, group_id: str) -> pd.DataFrame:
+    """One row per (case, status) over a group's runs: medians of numbers, the spread between runs."""
+    status = rows["status"].astype(str) if "status" in rows else pd.Series("ok", index=rows.index)
+    rows = rows.assign(status=status)
+    keys = ["case_id", "status"]
+    numeric = [c for c in rows.columns if c not in keys and c not in (*_ANY_COLUMNS, *_MAJORITY_COLUMNS)
+               and pd.api.types.is_numeric_dtype(rows[c]) and not pd.api.types.is_bool_dtype(rows[c])]  # fmt: skip
+    other = [
+        c
+        for c in rows.columns
+        if c not in keys and c not in numeric and c not in (*_ANY_COLUMNS, *_MAJORITY_COLUMNS)
+    ]
+    grouped = rows.groupby(keys, sort=False, dropna=False)
+    out = grouped[numeric].median() if numeric else grouped.size().to_frame("_n").drop(columns="_n")
+    if other:
+        out = out.join(grouped[other].first())
+    flags = {c: rows[c].map(lambda v: bool(v) if isinstance(v, (bool, np.bool_)) else False) for c in
+             (*_ANY_COLUMNS, *_MAJORITY_COLUMNS) if c in rows}  # fmt: skip
+    for c, values in flags.items():
+        by = values.groupby([rows[k] for k in keys], sort=False, dropna=False)
+        out[c] = by.any() if c in _ANY_COLUMNS else by.mean() > 0.5
+    out["n_runs"] = grouped.size()
+    if "throughput" in rows:
+        thr = pd.to_numeric(rows["throughput"], errors="coerce").groupby([rows[k] for k in keys], sort=False,
+                                                                          dropna=False)  # fmt: skip
+        out["throughput_p10"], out["throughput_p90"] = thr.min(), thr.max()
+    out = out.reset_index()
+    out["run_id"] = group_id
+    # Case order as the runs ran them.
+    order = {c: i for i, c in enumerate(dict.fromkeys(rows["case_id"]))}
+    return out.sort_values("case_id", key=lambda c: c.map(order), kind="stable").reset_index(drop=True)
+
+
+def _representative(rows: pd.DataFrame, ids: list[str]) -> str:
+    """The run of a group whose speed is the group's median: geometric mean, over its ok cases, of
+    throughput / the group median of that case."""
+    ok = rows[(rows["status"].astype(str) == "ok")] if "status" in rows else rows
+    if ok.empty or "throughput" not in ok:
+        return ids[len(ids) // 2]
+    thr = pd.to_numeric(ok["throughput"], errors="coerce")
+    median = thr.groupby(ok["case_id"]).transform("median")
+    ratio = np.log((thr / median).where((thr > 0) & (median > 0)))
+    score = ratio.groupby(ok["run_id"]).mean().dropna().sort_values()
+    if score.empty:
+        return ids[len(ids) // 2]
+    return str(score.index[(len(score) - 1) // 2])
 
 
 # ------------------------------------------------------------------------------------------ headline metrics
@@ -240,7 +397,14 @@ def _ordered_groups(frame: pd.DataFrame, cols: list[str]) -> list[tuple[Any, pd.
 
 def headline_metrics(data: ReportData) -> list[Metric]:
     """Per run: best TFLOP/s per matmul precision, best D2D/H2D/D2H GB/s, best samples/s per training and
-    inference workload (model, precision), and J per sample at the best training configuration."""
+    inference workload (model, precision), and J per sample at the best training configuration.
+    Computed once per ReportData (every section asks)."""
+    if "headline" not in data.memo:
+        data.memo["headline"] = _headline_metrics(data)
+    return list(data.memo["headline"])
+
+
+def _headline_metrics(data: ReportData) -> list[Metric]:
     ok = data.ok
     if ok.empty or "throughput" not in ok:
         return []

@@ -36,7 +36,8 @@ _TEMPLATE = go.layout.Template(
         yaxis=dict(gridcolor="#e5e5e5", zerolinecolor="#ccc", linecolor="#999", ticks="outside", automargin=True),
         hoverlabel=dict(align="left"),
         margin=dict(l=70, r=20, t=50, b=60),
-        legend=dict(font=dict(size=11)),
+        # Below the plot, not beside it: on a phone-width screen a side legend leaves no room for the plot.
+        legend=dict(font=dict(size=11), orientation="h", yref="container", yanchor="bottom", y=0, x=0),
     )
 )  # fmt: skip
 HOVER = "%{hovertext}<extra></extra>"
@@ -51,7 +52,7 @@ def new_figure(title: str, height: int = 420, **layout: Any) -> go.Figure:
 
 
 _HOVER_COLS = ("case_id", "throughput", "throughput_unit", "throughput_p10", "throughput_p90", "n_reps", "cov",
-               "noisy")  # fmt: skip
+               "noisy", "n_runs")  # fmt: skip
 
 
 def is_true(value: Any) -> bool:
@@ -77,6 +78,40 @@ def _row_value(row: Mapping[str, Any], name: str) -> Any:
     return row.get(name)
 
 
+def wrap_label(text: str, width: int = 20) -> str:
+    """A long name on several lines at word boundaries (Plotly breaks lines at <br>; the caller escapes)."""
+    words, lines, line = str(text).split(" "), [], ""
+    for word in words:
+        if line and len(line) + 1 + len(word) > width:
+            lines.append(line)
+            line = word
+        else:
+            line = f"{line} {word}".strip()
+    lines.append(line)
+    return "\n".join(lines)
+
+
+def esc_wrapped(text: str, width: int = 20) -> str:
+    """`text` escaped for Plotly and wrapped onto lines of about `width` characters."""
+    return esc(wrap_label(text, width)).replace("\n", "<br>")
+
+
+def short_case(case_id: str, limit: int = 44) -> str:
+    """A case id short enough for a tick or a table cell: parameter names dropped
+    ('matmul[dtype=bf16,m=4096,...]' -> 'matmul[bf16,4096,...]'), then cut in the middle with '…'."""
+    text = str(case_id)
+    if len(text) <= limit:
+        return text
+    head, _, rest = text.partition("[")
+    if rest:
+        values = [part.split("=", 1)[-1] for part in rest.rstrip("]").split(",")]
+        text = f"{head}[{','.join(values)}]"
+    if len(text) <= limit:
+        return text
+    keep = limit - 1
+    return text[: keep - keep // 3] + "…" + text[len(text) - keep // 3 :]
+
+
 def row_hover(
     series: Series, row: Mapping[str, Any], value_col: str = "throughput", unit: str | None = None
 ) -> str:
@@ -91,6 +126,13 @@ def row_hover(
     parts.append(line)
     n, cov = _row_value(row, "n_reps"), _row_value(row, "cov")
     stats = []
+    runs = _row_value(row, "n_runs")
+    if series.members and is_num(runs):
+        # A fleet group: the value is the median run, the bars span slowest to fastest run.
+        parts[-1] = (
+            f"{fmt_num(value, 4)} {esc(unit)} (median of {int(runs)} runs; {fmt_num(lo, 4)}–{fmt_num(hi, 4)})"
+        )
+        n = None
     if is_num(n):
         stats.append(f"{int(n)} reps")
     if is_num(cov):
@@ -159,8 +201,8 @@ def grouped_bars(data: ReportData, frame: pd.DataFrame, category: pd.Series, tit
 def matmul_by_precision(data: ReportData, ok: pd.DataFrame) -> go.Figure:
     """Best TFLOP/s (TOP/s for int8) per precision per run, with p10-p90 of that case."""
     best = _best_rows(ok, ["run_id", "dtype"])
-    return grouped_bars(data, best, best["dtype"], "Matmul: best throughput per precision",
-                        "TFLOP/s (int8: TOP/s)", order=MATMUL_DTYPES)  # fmt: skip
+    return grouped_bars(data, best, best["dtype"], esc(data.msg("fig.matmul_best")), esc(data.msg("fig.matmul_best_y")),
+                        order=MATMUL_DTYPES)  # fmt: skip
 
 
 def matmul_pct_of_peak(data: ReportData, ok: pd.DataFrame) -> go.Figure | None:
@@ -171,15 +213,16 @@ def matmul_pct_of_peak(data: ReportData, ok: pd.DataFrame) -> go.Figure | None:
     if rows.empty:
         return None
     best = _best_rows(rows, ["run_id", "dtype"], "pct_of_peak")
-    fig = grouped_bars(data, best, best["dtype"], "Matmul: % of datasheet peak (dense)", "% of peak",
-                       value="pct_of_peak", order=MATMUL_DTYPES, error=False, unit="% of peak")  # fmt: skip
+    pct = esc(data.msg("fig.pct_of_peak"))
+    fig = grouped_bars(data, best, best["dtype"], esc(data.msg("fig.matmul_peak")), pct, value="pct_of_peak",
+                       order=MATMUL_DTYPES, error=False, unit=pct)  # fmt: skip
     fig.add_hline(y=100, line=dict(color="#999", dash="dot", width=1))
     return fig
 
 
 def matmul_sweeps(data: ReportData, sweeps: pd.DataFrame, ok: pd.DataFrame) -> go.Figure:
     """TFLOP/s against M for each sweep (same dtype, n, k; several m): the MAMF method's search."""
-    fig = new_figure("Matmul shape sweeps (N, K fixed; M varied)", xaxis_title="M", yaxis_title="TFLOP/s")
+    fig = new_figure(esc(data.msg("fig.matmul_sweep")), xaxis_title="M", yaxis_title="TFLOP/s")
     dashes = ["solid", "dash", "dot", "dashdot", "longdash"]
     dtype_dash = {d: dashes[i % len(dashes)] for i, d in enumerate(sorted(set(sweeps["dtype"].astype(str))))}
     parts = by_run(ok)
@@ -208,7 +251,7 @@ def memory_bandwidth(data: ReportData, ok: pd.DataFrame) -> go.Figure:
     units = {k: str(ok.loc[ok["kind"].astype(str) == k, "throughput_unit"].iloc[0]) for k in kinds}
     fig = make_subplots(rows=1, cols=len(kinds), subplot_titles=[esc(f"{k.upper()} · {units[k]}") for k in kinds],
                         horizontal_spacing=0.06)  # fmt: skip
-    fig.update_layout(template=_TEMPLATE, height=450, title=dict(text="Memory bandwidth vs buffer size", x=0.01),
+    fig.update_layout(template=_TEMPLATE, height=450, title=dict(text=esc(data.msg("fig.memory")), x=0.01),
                       margin=dict(t=90))  # fmt: skip
     pinned_col = ok["pinned"] if "pinned" in ok else pd.Series(pd.NA, index=ok.index)
     shown: set[str] = set()
@@ -235,7 +278,9 @@ def memory_bandwidth(data: ReportData, ok: pd.DataFrame) -> go.Figure:
                     row=1, col=col,
                 )  # fmt: skip
                 shown.add(s.run_id)
-        fig.update_xaxes(type="log", title_text="buffer size (bytes)", exponentformat="SI", row=1, col=col)
+        fig.update_xaxes(
+            type="log", title_text=esc(data.msg("fig.buffer_size")), exponentformat="SI", row=1, col=col
+        )
     fig.update_yaxes(title_text="GB/s", row=1, col=1)
     return fig
 
@@ -261,8 +306,8 @@ def model_throughput(data: ReportData, ok: pd.DataFrame, benchmark: str) -> go.F
     """Throughput per workload (model, precision, batch) per run, with p10-p90 error bars."""
     label = workload_label(ok)
     unit = str(ok["throughput_unit"].dropna().iloc[0]) if ok["throughput_unit"].notna().any() else ""
-    title = {"train": "Training throughput", "infer": "Inference throughput"}.get(benchmark, benchmark)
-    fig = grouped_bars(data, ok, label, f"{esc(title)}, {esc(unit)} (p10–p90 bars)", esc(unit), height=460)
+    title = data.msg(f"fig.{benchmark}_throughput", default=benchmark, unit=unit)
+    fig = grouped_bars(data, ok, label, esc(title), esc(unit), height=460)
     fig.update_xaxes(tickangle=-30)
     return fig
 
@@ -272,8 +317,9 @@ def inference_latency(data: ReportData, rows: pd.DataFrame) -> go.Figure:
     rows = rows.assign(median_ms=pd.to_numeric(rows["median_s"], errors="coerce") * 1e3,
                        p99_ms=pd.to_numeric(rows.get("p99_s", rows["median_s"]), errors="coerce") * 1e3)  # fmt: skip
     label = workload_label(rows)
-    fig = new_figure("Inference latency at batch 1 (bar: median, whisker: p99)", barmode="group",
-                     yaxis_title="ms per batch")  # fmt: skip
+    fig = new_figure(
+        esc(data.msg("fig.latency")), barmode="group", yaxis_title=esc(data.msg("fig.latency_y"))
+    )
     cats = sorted(label.unique())
     parts = by_run(rows)
     for s in data.series:
@@ -316,18 +362,21 @@ def _rects(
     return xs, ys
 
 
-def telemetry_timeline(series: Series, tel: pd.DataFrame, cases: pd.DataFrame) -> go.Figure | None:
-    """Power, temperature and SM clock over the run; each case's timed window shaded (red: throttled)."""
+def telemetry_timeline(
+    data: ReportData, series: Series, tel: pd.DataFrame, cases: pd.DataFrame
+) -> go.Figure | None:
+    """Power, temperature and SM clock over the run; each case's timed window shaded (red: throttled).
+    For a fleet group `tel` and `cases` are its representative run's."""
     tel = tel.sort_values("t_ns")
-    metrics = [(c, t) for c, t in _TELEMETRY_ROWS if c in tel and np.isfinite(tel[c].to_numpy(float)).any()]
+    metrics = [(c, data.msg(f"fig.tel_{c}", default=t)) for c, t in _TELEMETRY_ROWS
+               if c in tel and np.isfinite(tel[c].to_numpy(float)).any()]  # fmt: skip
     if not metrics or tel.empty:
         return None
     t0 = int(tel["t_ns"].iloc[0])
     t_s = (tel["t_ns"].to_numpy(np.int64) - t0) / 1e9
     fig = make_subplots(rows=len(metrics), cols=1, shared_xaxes=True, vertical_spacing=0.04)
     fig.update_layout(template=_TEMPLATE, height=170 * len(metrics) + 90, showlegend=False,
-                      title=dict(text=f"{esc(series.label)}: power, temperature and clock over the run "
-                                      "(shaded: cases; red: throttled)", x=0.01, font=dict(size=14)))  # fmt: skip
+                      title=dict(text=esc(data.msg("fig.timeline", run=series.label)), x=0.01, font=dict(size=14)))  # fmt: skip
     # Case windows: (x0, x1) in seconds, split by shade. Filled traces, not layout shapes: hundreds of
     # shapes make building and drawing the figure slow.
     shades: dict[str, list[tuple[float, float]]] = {"rgba(0,0,0,0.11)": [], "rgba(0,0,0,0.05)": [],
@@ -371,14 +420,13 @@ def telemetry_timeline(series: Series, tel: pd.DataFrame, cases: pd.DataFrame) -
             fig.add_scatter(x=mids, y=[hi + pad * 1.4] * len(mids), mode="markers", hovertext=texts,
                             hovertemplate=HOVER, marker=dict(symbol="triangle-down", size=7, color=colors),
                             name="cases", row=1, col=1)  # fmt: skip
-    fig.update_xaxes(title_text="seconds since the first sample", row=len(metrics), col=1)
+    fig.update_xaxes(title_text=esc(data.msg("fig.timeline_x")), row=len(metrics), col=1)
     return fig
 
 
 def energy_per_case(data: ReportData, rows: pd.DataFrame) -> go.Figure:
     """Energy of each case's timed window per run; throttled cases hatched."""
-    fig = new_figure("Energy per case (timed window; hatched: throttled)", height=560, barmode="group",
-                     yaxis_title="J")  # fmt: skip
+    fig = new_figure(esc(data.msg("fig.energy")), height=560, barmode="group", yaxis_title="J")
     cats = list(dict.fromkeys(rows["case_id"].astype(str)))
     parts = by_run(rows)
     extra = ("energy_j", "avg_power_w", "peak_power_w", "peak_temp_c", "energy_per_work", "energy_per_work_unit",
@@ -409,8 +457,9 @@ def energy_per_case(data: ReportData, rows: pd.DataFrame) -> go.Figure:
             marker=dict(color=s.color, pattern=dict(shape=["x" if t else "" for t in throttled], fgcolor="#d62728")),
             hovertext=hover, hovertemplate=HOVER,
         )  # fmt: skip
-    fig.update_xaxes(categoryorder="array", categoryarray=[esc(c) for c in cats], tickangle=-40,
-                     tickfont=dict(size=9))  # fmt: skip
+    # Long case names: short tick labels, the full name in the hover text.
+    fig.update_xaxes(categoryorder="array", categoryarray=[esc(c) for c in cats], tickangle=-40, tickfont=dict(size=9),
+                     tickvals=[esc(c) for c in cats], ticktext=[esc(short_case(c, 32)) for c in cats])  # fmt: skip
     return fig
 
 
@@ -491,7 +540,7 @@ def roofline(data: ReportData, ok: pd.DataFrame) -> go.Figure | None:
     fig = make_subplots(rows=nrows, cols=cols, subplot_titles=[esc(s.label) for s in shown],
                         horizontal_spacing=0.07, vertical_spacing=0.25 / nrows)  # fmt: skip
     fig.update_layout(template=_TEMPLATE, height=330 * nrows + 100, showlegend=False,
-                      title=dict(text="Roofline: measured ceilings, matmul cases by arithmetic intensity", x=0.01))  # fmt: skip
+                      title=dict(text=esc(data.msg("fig.roofline")), x=0.01))  # fmt: skip
     shapes = ("square", "circle", "diamond", "triangle-up", "star", "hexagon", "cross")
     symbols = dict(zip(MATMUL_DTYPES, shapes, strict=True))
     for i, s in enumerate(shown):
@@ -546,8 +595,8 @@ def roofline(data: ReportData, ok: pd.DataFrame) -> go.Figure | None:
 
 def score_bars(data: ReportData, scores: pd.DataFrame) -> go.Figure:
     """Geometric-mean speed-up over the baseline per run."""
-    fig = new_figure(f"Score: geometric mean of speed-ups over {esc(data.baseline.label)}", height=360,
-                     yaxis_title="× baseline", showlegend=False)  # fmt: skip
+    fig = new_figure(esc(data.msg("fig.score", baseline=data.baseline.label)), height=360,
+                     yaxis_title=esc(data.msg("fig.score_y")), showlegend=False)  # fmt: skip
     for s in data.series:
         row = scores[scores["run_id"] == s.run_id]
         if row.empty or not is_num(row["score"].iloc[0]):
@@ -567,8 +616,8 @@ def collectives(data: ReportData, rows: pd.DataFrame) -> go.Figure:
         "throughput",
     )
     op = rows["op"].astype(str) if "op" in rows else pd.Series("collective", index=rows.index)
-    fig = new_figure("Collectives: bus bandwidth vs message size", xaxis_title="message size (bytes)",
-                     yaxis_title="bus bandwidth (GB/s)")  # fmt: skip
+    fig = new_figure(esc(data.msg("fig.collectives")), xaxis_title=esc(data.msg("fig.message_size")),
+                     yaxis_title=esc(data.msg("fig.busbw_y")))  # fmt: skip
     dashes = ["solid", "dash", "dot", "dashdot", "longdash"]
     op_dash = {o: dashes[i % len(dashes)] for i, o in enumerate(sorted(op.unique()))}
     for s in data.series:

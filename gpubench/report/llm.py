@@ -12,6 +12,7 @@ import plotly.graph_objects as go
 from gpubench.benchmarks.llm.presets import capacity_rows, largest_fitting
 from gpubench.report import figures as F
 from gpubench.report.data import ReportData, esc, fmt_num, is_num
+from gpubench.report.i18n import Messages, load_messages
 from gpubench.report.sections import Block, Cell, Figure, Note, Table
 
 # MLPerf Inference v5 Llama-2-70B interactive scenario: >= 25 tokens/s per user (TPOT <= 40 ms), TTFT <= 450 ms.
@@ -34,8 +35,9 @@ def _get(row: dict[str, Any], key: str) -> Any:
 
 
 def speed_table(data: ReportData, prefill: pd.DataFrame, decode: pd.DataFrame) -> Table:
-    header = ["run", "workload", "batch", "tokens (P or C)", "tokens/s", "per sequence", "TTFT / TPOT",
-              "TFLOP/s", "GB/s", "% of copy", "% of datasheet", "layers"]  # fmt: skip
+    t = data.msg
+    header = [t(f"llm.speed.col.{c}") for c in ("run", "workload", "batch", "tokens", "tps", "per_seq", "latency",
+                                                "tflops", "gbps", "pct_copy", "pct_sheet", "layers")]  # fmt: skip
     rows = []
     for frame, kind in ((prefill, "prefill"), (decode, "decode")):
         for r in frame.to_dict("records"):
@@ -55,9 +57,7 @@ def speed_table(data: ReportData, prefill: pd.DataFrame, decode: pd.DataFrame) -
     return Table(
         header,
         rows,
-        "GB/s counts the bytes a step must move: every weight once plus the KV cache read "
-        "(prefill: written). % of copy divides by this run's measured device copy (memory d2d, read + "
-        "write); % of datasheet by the catalog's bandwidth. A slice of layers times only those layers.",
+        t("llm.speed.caption"),
     )
 
 
@@ -94,9 +94,9 @@ def serving_points(prefill: pd.DataFrame, decode: pd.DataFrame) -> pd.DataFrame:
 
 
 def serving_figure(data: ReportData, points: pd.DataFrame) -> go.Figure:
-    fig = F.new_figure("Serving: throughput per device vs speed each user sees", height=480,
-                       xaxis_title="output tokens/s per user (1 / TPOT)",
-                       yaxis_title="output tokens/s per device (incl. prefill)")  # fmt: skip
+    t = data.msg
+    fig = F.new_figure(esc(t("llm.serving.title")), height=480, xaxis_title=esc(t("llm.serving.x")),
+                       yaxis_title=esc(t("llm.serving.y")))  # fmt: skip
     dashes = ["solid", "dash", "dot", "dashdot"]
     scenarios = sorted(points["scenario"].unique())
     for run_id, mine in points.groupby("run_id", sort=False):
@@ -118,8 +118,8 @@ def serving_figure(data: ReportData, points: pd.DataFrame) -> go.Figure:
     # The threshold as a trace (a shape's position on a log axis is version-dependent in plotly).
     y_lo, y_hi = float(points["per_device"].min()) / 2, float(points["per_device"].max()) * 2
     fig.add_trace(go.Scatter(x=[INTERACTIVE_TOKENS_PER_S] * 2, y=[y_lo, y_hi], mode="lines+text",
-                             line=dict(color="#c0392b", dash="dash"), text=["", "interactive: 25 tok/s per user"],
-                             textposition="bottom left", name="MLPerf interactive (25 tok/s per user)",
+                             line=dict(color="#c0392b", dash="dash"), text=["", esc(t("llm.serving.line_text"))],
+                             textposition="bottom left", name=esc(t("llm.serving.line_name")),
                              hoverinfo="skip"))  # fmt: skip
     lo = min(float(points["per_user"].min()), INTERACTIVE_TOKENS_PER_S) / 2
     hi = max(float(points["per_user"].max()), INTERACTIVE_TOKENS_PER_S) * 2
@@ -129,8 +129,9 @@ def serving_figure(data: ReportData, points: pd.DataFrame) -> go.Figure:
 
 
 def capacity_table(data: ReportData, rows: pd.DataFrame) -> Table:
-    header = ["run", "preset", "precision", "context", "max batch", "how", "longest context (batch 1)",
-              "largest preset that fits", "memory"]  # fmt: skip
+    t = data.msg
+    header = [t(f"llm.capacity.col.{c}") for c in ("run", "preset", "precision", "context", "max_batch", "how",
+                                                   "longest", "largest", "memory")]  # fmt: skip
     out = []
     for r in rows.to_dict("records"):
         s = data.by_run.get(str(r.get("run_id")))
@@ -142,17 +143,22 @@ def capacity_table(data: ReportData, rows: pd.DataFrame) -> Table:
     return Table(
         header,
         out,
-        "allocation: found by allocating weights + KV cache + step memory on the GPU; "
-        "computed: from the shapes and the device's memory (1 GiB + 5% reserved).",
+        t("llm.capacity.caption"),
     )
 
 
-def catalog_capacity_table(context: int = 8192) -> Table:
+def catalog_capacity_table(context: int = 8192, msg: Messages | None = None) -> Table:
+    t = msg or load_messages()
     rows = capacity_rows([float(g) for g in CARD_GB], contexts=(context,))
     header = ["card memory", "precision", *sorted({r["preset"] for r in rows}, key=lambda n: rows[0]["preset"] != n),
               "largest that fits"]  # fmt: skip
     presets = list(dict.fromkeys(r["preset"] for r in rows))
-    header = ["card memory", "precision", *presets, "largest that fits"]
+    header = [
+        t("llm.catalog.col.memory"),
+        t("llm.catalog.col.precision"),
+        *presets,
+        t("llm.catalog.col.largest"),
+    ]
     out = []
     for gb in CARD_GB:
         for precision in ("bf16", "fp8"):
@@ -163,8 +169,7 @@ def catalog_capacity_table(context: int = 8192) -> Table:
     return Table(
         header,
         out,
-        f"Computed, not measured: the largest batch of {context}-token sequences whose weights, "
-        "KV cache and decode working memory fit (1 GiB + 5% reserved); 0 = the weights alone do not fit.",
+        t("llm.catalog.caption", context=context),
     )
 
 
@@ -173,22 +178,18 @@ def build_llm(data: ReportData) -> list[Block]:
     prefill, decode, capacity = (_rows(data, b) for b in ("llm_prefill", "llm_decode", "llm_capacity"))
     if prefill.empty and decode.empty and capacity.empty:
         return []
-    blocks: list[Block] = [Note(
-        "Decode reads every weight once per step and each sequence's KV cache, so its tokens/s follow memory "
-        "bandwidth; prefill uses each weight for every prompt token, so it follows matmul throughput. Weights "
-        "are random: speed depends on the shapes, not the values.")]  # fmt: skip
+    t = data.msg
+    blocks: list[Block] = []  # the explanation (section.llm.explain) comes first from build_sections
     if not prefill.empty or not decode.empty:
         blocks.append(speed_table(data, prefill, decode))
     points = serving_points(prefill, decode)
     if not points.empty:
-        blocks.append(Figure(serving_figure(data, points),
-                             "Each line is one input/output length pair, each point a batch size (the number "
-                             "beside it). Right of the red line a user reads at least 25 tokens/s."))  # fmt: skip
+        blocks.append(Figure(serving_figure(data, points), t("llm.serving.caption")))
         slow = points[[is_num(t) and t > INTERACTIVE_TTFT_S for t in points["ttft_s"]]]
         if not slow.empty:
-            blocks.append(Note(f"TTFT above MLPerf's interactive {INTERACTIVE_TTFT_S * 1e3:.0f} ms in "
-                               f"{len(slow)} of {len(points)} serving points.", kind="warn"))  # fmt: skip
+            blocks.append(Note(t("llm.serving.slow_ttft", ms=f"{INTERACTIVE_TTFT_S * 1e3:.0f}", k=len(slow), n=len(points)),
+                               kind="warn"))  # fmt: skip
     if not capacity.empty:
         blocks.append(capacity_table(data, capacity))
-    blocks.append(catalog_capacity_table())
+    blocks.append(catalog_capacity_table(msg=t))
     return blocks

@@ -15,38 +15,74 @@ from datetime import datetime, timezone
 import plotly.io as pio
 
 from gpubench import __version__
-from gpubench.report.sections import Block, Cell, Figure, Note, Table
+from gpubench.report.blocks import Block, Cell, Details, Figure, Note, Prose, Table
+from gpubench.report.i18n import Messages, load_messages
 
 _CSS = """
-:root { --fg:#1d1d1f; --muted:#666; --line:#ddd; --accent:#0b5cad; --warn-bg:#fff6e0; --warn-line:#e0a100; }
+:root { --fg:#1d1d1f; --muted:#5f6368; --line:#ddd; --accent:#0b5cad; --warn-bg:#fff6e0; --warn-line:#e0a100;
+        --explain-bg:#f4f7fb; --verdict-bg:#eef6ee; --verdict-line:#2e7d32; }
 * { box-sizing: border-box; }
 body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, Helvetica, Arial, sans-serif; color: var(--fg);
-       margin: 0; background: #fafafa; font-size: 14px; line-height: 1.45; }
-header { background: #fff; border-bottom: 1px solid var(--line); padding: 18px 28px 10px; }
-header h1 { margin: 0 0 4px; font-size: 22px; }
-header .meta { color: var(--muted); }
-nav { margin-top: 10px; display: flex; flex-wrap: wrap; gap: 4px 14px; }
-nav a { color: var(--accent); text-decoration: none; }
-main { padding: 8px 28px 40px; max-width: 1500px; }
-section { background: #fff; border: 1px solid var(--line); border-radius: 6px; margin: 18px 0; padding: 6px 18px 14px; }
-section h2 { font-size: 18px; margin: 10px 0 8px; }
-.fig { width: 100%; min-height: 200px; margin: 8px 0 2px; }
-.caption { color: var(--muted); font-size: 12.5px; margin: 0 0 14px; }
-.tablewrap { overflow-x: auto; margin: 6px 0 4px; }
-table { border-collapse: collapse; font-size: 12.5px; }
+       margin: 0; background: #fafafa; font-size: 15px; line-height: 1.5; }
+header { background: #fff; border-bottom: 1px solid var(--line); padding: 16px 28px 8px; }
+header h1 { margin: 0 0 4px; font-size: 22px; overflow-wrap: anywhere; }
+header .meta { color: var(--muted); font-size: 13px; }
+nav.toc { position: sticky; top: 0; z-index: 10; background: rgba(255,255,255,0.97); border-bottom: 1px solid var(--line);
+          padding: 6px 28px; display: flex; gap: 4px 16px; overflow-x: auto; white-space: nowrap; font-size: 14px; }
+nav.toc a { color: var(--accent); text-decoration: none; padding: 2px 0; }
+nav.toc a:hover { text-decoration: underline; }
+main { padding: 4px 28px 40px; max-width: 1400px; }
+section { background: #fff; border: 1px solid var(--line); border-radius: 6px; margin: 18px 0; padding: 6px 18px 14px;
+          scroll-margin-top: 44px; }
+section h2 { font-size: 19px; margin: 10px 0 8px; }
+.explain { background: var(--explain-bg); border-radius: 4px; padding: 4px 14px; margin: 4px 0 12px; max-width: 920px; }
+.explain p { margin: 8px 0; }
+.verdict { background: var(--verdict-bg); border-left: 4px solid var(--verdict-line); border-radius: 4px;
+           padding: 4px 16px; margin: 6px 0 12px; font-size: 16px; max-width: 980px; }
+.verdict p { margin: 9px 0; }
+.fig { width: 100%; margin: 8px 0 2px; }
+.caption { color: var(--muted); font-size: 13px; margin: 0 0 14px; max-width: 980px; }
+.tablewrap { overflow-x: auto; margin: 6px 0 4px; max-width: 100%; }
+table { border-collapse: collapse; font-size: 13px; }
 th, td { border-bottom: 1px solid var(--line); padding: 4px 9px; text-align: left; vertical-align: top; white-space: nowrap; }
-td.wrap, td:last-child { white-space: normal; min-width: 160px; }
-th { background: #f3f3f5; font-weight: 600; position: sticky; top: 0; }
+td.wrap { white-space: normal; min-width: 180px; max-width: 460px; }
+td.case { max-width: 340px; overflow: hidden; text-overflow: ellipsis; }
+td[title] { cursor: help; }
+th { background: #f3f3f5; font-weight: 600; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
 td.diff { background: var(--warn-bg); box-shadow: inset 3px 0 0 var(--warn-line); font-weight: 600; }
 td.up { color: #0a7a2f; } td.down { color: #b3261e; } td.score { font-weight: 700; }
 td.st-failed, td.st-wrong { color: #b3261e; font-weight: 600; } td.st-skipped { color: #8a6d00; }
 td.st-noisy { color: #8a6d00; }
 .sw { display: inline-block; width: 11px; height: 11px; border-radius: 2px; margin-right: 6px; vertical-align: -1px; }
-.note { padding: 8px 12px; border-radius: 4px; margin: 8px 0; background: #f1f5fb; }
+.note { padding: 8px 12px; border-radius: 4px; margin: 8px 0; background: #f1f5fb; max-width: 980px; }
 .note.warn { background: var(--warn-bg); border-left: 4px solid var(--warn-line); }
 .note ul { margin: 4px 0 0; padding-left: 20px; }
+details { margin: 8px 0; }
+details > summary { cursor: pointer; color: var(--accent); padding: 4px 0; }
 #gb-errors { display: none; color: #b3261e; padding: 8px 28px; background: #fdecea; }
+@media (max-width: 700px) {
+  body { font-size: 15px; }
+  header { padding: 12px 12px 6px; } header h1 { font-size: 19px; }
+  nav.toc { padding: 6px 12px; }
+  main { padding: 2px 6px 30px; }
+  section { padding: 4px 10px 10px; margin: 12px 0; }
+  .verdict { font-size: 15px; padding: 2px 10px; }
+  .explain { padding: 2px 10px; }
+  td.wrap { min-width: 140px; }
+}
+@media print {
+  body { background: #fff; font-size: 11pt; }
+  nav.toc, #gb-errors, .modebar-container { display: none !important; }
+  main { padding: 0; max-width: none; }
+  section { border: none; padding: 0; margin: 0 0 14pt; break-inside: auto; }
+  section h2 { break-after: avoid; }
+  .fig, table, .verdict, .note { break-inside: avoid; }
+  details > *:not(summary) { display: block; }
+  .tablewrap { overflow: visible; }
+  th, td { white-space: normal; }
+  a { color: inherit; text-decoration: none; }
+}
 """
 
 # Runs before plotly.js, so errors while loading it are counted too.
@@ -56,7 +92,7 @@ window.__gbFail = function (msg) {
   window.__gbErrors.push(String(msg));
   document.body.setAttribute("data-errors", String(window.__gbErrors.length));
   var box = document.getElementById("gb-errors");
-  if (box) { box.style.display = "block"; box.textContent = "Figure errors: " + window.__gbErrors.join(" | "); }
+  if (box) { box.style.display = "block"; box.textContent = "Figure errors / hibák: " + window.__gbErrors.join(" | "); }
 };
 window.addEventListener("error", function (e) { window.__gbFail(e.message || e); });
 window.addEventListener("unhandledrejection", function (e) { window.__gbFail("promise: " + (e.reason && e.reason.message || e.reason)); });
@@ -115,51 +151,77 @@ def _table(table: Table) -> str:
     return f'<div class="tablewrap"><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>{caption}'
 
 
+_BOLD = re.compile(r"\*\*(.+?)\*\*")
+
+
+def _inline(text: str) -> str:
+    """Escaped text with `**bold**` turned into <strong> (the only markup texts may carry)."""
+    return _BOLD.sub(r"<strong>\1</strong>", html.escape(text))
+
+
+def _prose(prose: Prose) -> str:
+    body = "".join(f"<p>{_inline(p)}</p>" for p in prose.paragraphs)
+    return f'<div class="{"verdict" if prose.kind == "verdict" else "explain"}">{body}</div>'
+
+
 def _note(note: Note) -> str:
     items = "".join(f"<li>{html.escape(i)}</li>" for i in note.items)
     return (f'<div class="note {html.escape(note.kind)}">{html.escape(note.text)}'
             + (f"<ul>{items}</ul>" if items else "") + "</div>")  # fmt: skip
 
 
-def render_page(sections: Sequence[tuple[str, str, list[Block]]], title: str, subtitle: str = "") -> str:
+def _blocks(blocks: Sequence[Block], figs: list[str]) -> list[str]:
+    body: list[str] = []
+    for block in blocks:
+        if isinstance(block, Figure):
+            fid = f"fig-{len(figs) + 1}"
+            spec = pio.to_json(block.figure, validate=False, pretty=False)
+            figs.append(f'{{"id":"{fid}","spec":{spec}}}')
+            height = block.figure.layout.height or 420
+            body.append(f'<div class="fig" id="{fid}" style="height:{int(height)}px"></div>')
+            if block.caption:
+                body.append(f'<p class="caption">{html.escape(block.caption)}</p>')
+        elif isinstance(block, Table):
+            body.append(_table(block))
+        elif isinstance(block, Note):
+            body.append(_note(block))
+        elif isinstance(block, Prose):
+            body.append(_prose(block))
+        elif isinstance(block, Details):
+            inner = "\n".join(_blocks(block.blocks, figs))
+            body.append(f"<details><summary>{html.escape(block.summary)}</summary>{inner}</details>")
+    return body
+
+
+def render_page(sections: Sequence[tuple[str, str, list[Block]]], title: str, subtitle: str = "",
+                msg: Messages | None = None) -> str:  # fmt: skip
     """The HTML page for built sections: (key, title, blocks) each. Returns the document text."""
     from plotly.offline import get_plotlyjs
 
+    msg = msg or load_messages()
     figs: list[str] = []
     parts: list[str] = []
     nav: list[str] = []
     for key, sec_title, blocks in sections:
         anchor = re.sub(r"[^a-z0-9-]", "-", key.lower())
         nav.append(f'<a href="#{anchor}">{html.escape(sec_title)}</a>')
-        body: list[str] = []
-        for block in blocks:
-            if isinstance(block, Figure):
-                fid = f"fig-{len(figs) + 1}"
-                spec = pio.to_json(block.figure, validate=False, pretty=False)
-                figs.append(f'{{"id":"{fid}","spec":{spec}}}')
-                height = block.figure.layout.height or 420
-                body.append(f'<div class="fig" id="{fid}" style="height:{int(height)}px"></div>')
-                if block.caption:
-                    body.append(f'<p class="caption">{html.escape(block.caption)}</p>')
-            elif isinstance(block, Table):
-                body.append(_table(block))
-            elif isinstance(block, Note):
-                body.append(_note(block))
+        body = _blocks(blocks, figs)
         parts.append(
             f'<section id="{anchor}"><h2>{html.escape(sec_title)}</h2>\n' + "\n".join(body) + "</section>"
         )
     generated = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    meta = f"{html.escape(subtitle)} · generated {generated} by gpubench {html.escape(__version__)}"
+    meta = html.escape(msg("page.generated", subtitle=subtitle, time=generated, version=__version__))
     return "\n".join([
         "<!DOCTYPE html>",
-        '<html lang="en"><head><meta charset="utf-8">',
+        f'<html lang="{html.escape(msg.lang)}"><head><meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
         f"<title>{html.escape(title)}</title>",
         f"<style>{_CSS}</style>",
         "</head>",
         f'<body data-figures="{len(figs)}" data-rendered="0" data-errors="0" data-done="0">',
         f"<script>{_ERROR_HOOK}</script>",
-        f'<header><h1>{html.escape(title)}</h1><div class="meta">{meta}</div><nav>{"".join(nav)}</nav></header>',
+        f'<header><h1>{html.escape(title)}</h1><div class="meta">{meta}</div></header>',
+        f'<nav class="toc" aria-label="{html.escape(msg("page.contents"))}">{"".join(nav)}</nav>',
         '<div id="gb-errors"></div>',
         "<main>",
         *parts,

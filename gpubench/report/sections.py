@@ -2,21 +2,23 @@
 to show (figures, tables, notes) or an empty list when the runs lack the data, and the section is left out.
 
 To add a section (scaling, a new benchmark), write a builder and insert a `Section` into `SECTIONS`;
-nothing else changes. Table text is raw (the page escapes it); Plotly text must be escaped by the builder
+nothing else changes. Its heading and its plain-words explanation come from the message catalogues
+(`section.<key>.title`, `section.<key>.explain` in gpubench/report/messages/*.toml; `title` here is the
+fallback; gpubench/report/explain.py adapts the explanation to the runs), and every text a builder shows
+comes from `data.msg`. Table text is raw (the page escapes it); Plotly text must be escaped by the builder
 (see `esc`).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pandas as pd
-import plotly.graph_objects as go
 
 from gpubench.report import figures as F
+from gpubench.report.blocks import Block, Cell, Details, Figure, Note, Prose, Section, Table
 from gpubench.report.data import (
     ReportData,
     device_spec,
@@ -25,52 +27,11 @@ from gpubench.report.data import (
     fmt_num,
     headline_metrics,
     is_num,
+    multiple_text,
     scorecard,
 )
+from gpubench.report.verdict import build_verdict
 from gpubench.stats import sweep_summary
-
-# ------------------------------------------------------------------------------------------------- blocks
-
-
-@dataclass
-class Figure:
-    figure: go.Figure
-    caption: str = ""
-
-
-@dataclass
-class Cell:
-    """A table cell. `text` and `title` are raw (the page escapes them); `cls` adds CSS classes
-    ('diff' highlights a value that differs between runs); `color` draws a run's colour swatch."""
-
-    text: str
-    cls: str = ""
-    title: str = ""
-    color: str = ""
-
-
-@dataclass
-class Table:
-    header: list[str]
-    rows: list[list[Cell]]
-    caption: str = ""
-
-
-@dataclass
-class Note:
-    text: str
-    kind: str = "info"  # info | warn
-    items: list[str] = field(default_factory=list)
-
-
-Block = Figure | Table | Note
-
-
-@dataclass(frozen=True)
-class Section:
-    key: str
-    title: str
-    build: Callable[[ReportData], list[Block]]
 
 
 def _swatch(data: ReportData, run_id: str) -> Cell:
@@ -85,23 +46,36 @@ def _bench(data: ReportData, name: str) -> pd.DataFrame:
     return ok[ok["benchmark"].astype("string") == name]
 
 
+def case_cell(case_id: Any, cls: str = "") -> Cell:
+    """A case name, shortened when long (the full name on hover)."""
+    text = str(case_id)
+    short = F.short_case(text)
+    return Cell(short, cls=(cls + " case").strip(), title=text if short != text else "")
+
+
 # --------------------------------------------------------------------------------------------------- runs
+
+
+_RUN_FIELDS = (("run", None), ("device", None), ("vendor", None), ("host", None), ("driver", None),
+               ("cuda", "cuda"), ("hip", "hip"), ("torch", "torch"), ("gpubench", None), ("started", None),
+               ("suite", None), ("power_limit", "power_limit"), ("tf32", "tf32"), ("methods", "versions"),
+               ("cases_ok", None), ("telemetry", None))  # fmt: skip
 
 
 def build_runs(data: ReportData) -> list[Block]:
     """Provenance of each run, with differences that make comparisons unfair highlighted."""
-    diffs = environment_differences(data)
+    t = data.msg
+    full = data.per_run
+    diffs = environment_differences(full)
     flagged = {d.field for d in diffs}
-    runs = data.runs
-    header = ["run", "device", "vendor", "host", "driver", "CUDA", "HIP", "torch", "gpubench", "started (UTC)",
-              "suite", "power limit", "TF32 cases", "methods", "cases ok", "telemetry"]  # fmt: skip
-    fields = [None, None, None, None, None, "cuda", "hip", "torch", None, None, None, "power_limit", "tf32",
-              "versions", None, None]  # fmt: skip
+    runs = full.runs
+    by_run = F.by_run(runs)
+    header = [t(f"runs.col.{name}") for name, _ in _RUN_FIELDS]
     rows = []
-    for s in data.series:
+    for s in full.series:
         m = s.meta
         dev, sw, tel = m.get("device") or {}, m.get("software") or {}, m.get("telemetry") or {}
-        mine = runs[runs["run_id"] == s.run_id] if "run_id" in runs else runs.iloc[0:0]
+        mine = by_run.get(s.run_id, runs.iloc[0:0])
         tf32 = int(mine["tf32"].fillna(False).astype(bool).sum()) if "tf32" in mine else 0
         versions = ""
         if {"benchmark", "benchmark_version"} <= set(mine.columns):
@@ -110,8 +84,6 @@ def build_runs(data: ReportData) -> list[Block]:
         status = mine["status"].astype("string").fillna("") if "status" in mine else pd.Series(dtype="string")
         limit = tel.get("power_limit_w")
         reader = tel.get("reader") or "–"
-        if tel.get("reason"):
-            reader = f"{reader}: {tel['reason']}"
         values = [
             None, dev.get("name"), dev.get("vendor"), m.get("host"), dev.get("driver"), sw.get("cuda") or dev.get("cuda"),
             sw.get("hip") or dev.get("hip"), sw.get("torch"), m.get("gpubench_version"),
@@ -119,18 +91,24 @@ def build_runs(data: ReportData) -> list[Block]:
             f"{float(limit):g} W" if is_num(limit) else "–", str(tf32), versions,
             f"{int((status == 'ok').sum())} / {len(mine)}", reader,
         ]  # fmt: skip
-        cells = [_swatch(data, s.run_id)]
-        for value, fld in zip(values[1:], fields[1:], strict=True):
-            cells.append(
-                Cell("–" if value in (None, "") else str(value), cls="diff" if fld in flagged else "")
-            )
+        cells = [_swatch(full, s.run_id)]
+        for value, (name, fld) in zip(values[1:], _RUN_FIELDS[1:], strict=True):
+            cell = Cell("–" if value in (None, "") else str(value), cls="diff" if fld in flagged else "")
+            if name == "telemetry" and tel.get("reason"):
+                # The reason is long: a mark to hover keeps every row one line high.
+                cell = Cell(f"{reader} ⓘ", cls="wrap", title=str(tel["reason"]))
+            elif name == "methods":
+                cell.cls = (cell.cls + " wrap").strip()
+            cells.append(cell)
         rows.append(cells)
-    blocks: list[Block] = [Table(header, rows)]
+    table = Table(header, rows)
+    blocks: list[Block] = [table]
+    if len(full.series) > 8:  # a fleet: the long table is one click away
+        blocks = [Details(t("runs.details", n=len(full.series)), [table])]
     if diffs:
-        blocks.insert(0, Note("Differences that can make these comparisons unfair (highlighted below):", "warn",
-                              [d.message for d in diffs]))  # fmt: skip
-    if data.notes:
-        blocks.append(Note("Notes:", "info", list(data.notes)))
+        blocks.insert(0, Note(t("runs.differences"), "warn", [d.message for d in diffs]))
+    if full.notes:
+        blocks.append(Note(t("runs.notes"), "info", list(full.notes)))
     return blocks
 
 
@@ -139,6 +117,7 @@ def build_runs(data: ReportData) -> list[Block]:
 
 def build_scorecard(data: ReportData) -> list[Block]:
     """Headline figures per run and speed-up over the baseline, with a geometric-mean score."""
+    t = data.msg
     metrics = headline_metrics(data)
     if not metrics:
         return []
@@ -146,7 +125,7 @@ def build_scorecard(data: ReportData) -> list[Block]:
     keys = list(dict.fromkeys(m.key for m in metrics))
     label = {m.key: m.label for m in metrics}
     unit = {m.key: m.unit for m in metrics}
-    header = ["run", "score"] + [f"{label[k]} ({unit[k]})" for k in keys]
+    header = [t("table.run"), t("scorecard.score")] + [f"{label[k]} ({unit[k]})" for k in keys]
     rows = []
     for s in data.series:
         mine = card[card["run_id"] == s.run_id].set_index("key")
@@ -155,8 +134,7 @@ def build_scorecard(data: ReportData) -> list[Block]:
         score = mine["score"].iloc[0]
         n = int(mine["score_n"].iloc[0])
         cells = [_swatch(data, s.run_id),
-                 Cell(f"{score:.2f}×" if is_num(score) else "–", cls="num score",
-                      title=f"geometric mean over {n} metric(s) shared with the baseline")]  # fmt: skip
+                 Cell(f"{score:.2f}×" if is_num(score) else "–", cls="num score", title=t("scorecard.score_hover", n=n))]  # fmt: skip
         for k in keys:
             if k not in mine.index:
                 cells.append(Cell("–", cls="num"))
@@ -166,14 +144,11 @@ def build_scorecard(data: ReportData) -> list[Block]:
             text = fmt_num(r["value"])
             cls = "num"
             if s.run_id != data.baseline.run_id and is_num(ratio):
-                text += f"  ({ratio:.2f}×)"
+                text += f"  ({multiple_text(ratio)})"
                 cls += " up" if ratio > 1.02 else (" down" if ratio < 0.98 else "")
-            cells.append(Cell(text, cls=cls, title=f"case {data.runs.at[int(r['row']), 'case_id']}"))
+            cells.append(Cell(text, cls=cls, title=str(data.runs.at[int(r["row"]), "case_id"])))
         rows.append(cells)
-    caption = (f"Best case of each kind per run; (n×) is the speed-up over the baseline, {data.baseline.label} "
-               "(energy: lower is better, so the ratio is inverted). Score: geometric mean of the speed-ups over "
-               "the metrics a run shares with the baseline.")  # fmt: skip
-    blocks: list[Block] = [Table(header, rows, caption)]
+    blocks: list[Block] = [Table(header, rows, t("scorecard.caption", baseline=data.baseline.label))]
     if len(data.series) > 1 and card["score"].notna().any():
         blocks.append(Figure(F.score_bars(data, card.drop_duplicates("run_id"))))
     return blocks
@@ -183,11 +158,11 @@ def build_scorecard(data: ReportData) -> list[Block]:
 
 
 def build_matmul(data: ReportData) -> list[Block]:
+    t = data.msg
     ok = _bench(data, "matmul")
     if ok.empty or "dtype" not in ok:
         return []
-    blocks: list[Block] = [Figure(F.matmul_by_precision(data, ok),
-                                  "Best shape per precision; bars show that case's p10–p90.")]  # fmt: skip
+    blocks: list[Block] = [Figure(F.matmul_by_precision(data, ok), t("matmul.caption_best"))]
     if {"m", "n", "k"} <= set(ok.columns):
         found = []
         cols = [c for c in ("benchmark", "status", "device_name", "dtype", "m", "n", "k", "throughput",
@@ -197,20 +172,19 @@ def build_matmul(data: ReportData) -> list[Block]:
                 found.append({"run_id": run_id, **sw})
         if found:
             sweeps = pd.DataFrame(found)
-            blocks.append(Figure(F.matmul_sweeps(data, sweeps, ok),
-                                 "The MAMF method: the best shape of a sweep is the achievable peak."))  # fmt: skip
+            blocks.append(Figure(F.matmul_sweeps(data, sweeps, ok), t("matmul.caption_sweep")))
             rows = [[_swatch(data, r["run_id"]), Cell(str(r["dtype"])), Cell(f"{r['n']} × {r['k']}"),
                      Cell(str(r["shapes"]), cls="num"), Cell(fmt_num(r["best_throughput"]), cls="num"),
                      Cell(str(r["best_m"]), cls="num"), Cell(fmt_num(r["geomean_throughput"]), cls="num"),
                      Cell(str(r["unit"]))] for r in found]  # fmt: skip
-            blocks.append(Table(["run", "dtype", "N × K", "shapes", "best", "at M", "geomean", "unit"], rows))
+            header = [
+                t(f"matmul.col.{c}")
+                for c in ("run", "dtype", "nk", "shapes", "best", "at_m", "geomean", "unit")
+            ]
+            blocks.append(Table(header, rows))
     pct = F.matmul_pct_of_peak(data, ok)
     if pct is not None:
-        blocks.append(
-            Figure(
-                pct, "Dense datasheet peaks from the gpubench catalog; GeForce boost clocks can pass 100%."
-            )
-        )
+        blocks.append(Figure(pct, t("matmul.caption_peak")))
     return blocks
 
 
@@ -221,9 +195,7 @@ def build_memory(data: ReportData) -> list[Block]:
     ok = _bench(data, "memory")
     if ok.empty or "kind" not in ok or "size_bytes" not in ok:
         return []
-    return [Figure(F.memory_bandwidth(data, ok),
-                   "D2D counts bytes read + written; H2D/D2H count bytes once. Solid: pinned host memory, "
-                   "dashed: pageable.")]  # fmt: skip
+    return [Figure(F.memory_bandwidth(data, ok), data.msg("memory.caption"))]
 
 
 # ---------------------------------------------------------------------------------- training and inference
@@ -242,7 +214,7 @@ def build_models(data: ReportData) -> list[Block]:
     if not infer.empty and "batch" in infer and "median_s" in infer:
         b1 = infer[pd.to_numeric(infer["batch"], errors="coerce") == 1]
         if not b1.empty:
-            blocks.append(Figure(F.inference_latency(data, b1)))
+            blocks.append(Figure(F.inference_latency(data, b1), data.msg("models.caption_latency")))
     return blocks
 
 
@@ -250,30 +222,35 @@ def build_models(data: ReportData) -> list[Block]:
 
 
 def build_power(data: ReportData) -> list[Block]:
+    t = data.msg
     blocks: list[Block] = []
     tel = data.telemetry
     if not tel.empty and "run_id" in tel and "t_ns" in tel:
+        parts = F.by_run(tel)
+        cases_of = F.by_run(data.per_run.runs)
         for s in data.series:
-            mine = tel[tel["run_id"] == s.run_id]
+            mine = parts.get(s.run_id)
+            if mine is None:
+                continue
             if "rank" in mine:  # distributed run: rank 0's device (the case windows are on its clock)
                 mine = mine[mine["rank"].isna() | (mine["rank"] == 0)]
             if mine.empty:
                 continue
-            cases = data.runs[data.runs["run_id"] == s.run_id]
-            fig = F.telemetry_timeline(s, mine, cases)
+            cases = cases_of.get(s.representative or s.run_id, data.runs.iloc[0:0])
+            fig = F.telemetry_timeline(data, s, mine, cases)
             if fig is not None:
-                blocks.append(Figure(fig))
+                blocks.append(Figure(fig, t("power.caption_timeline_fleet", n=s.n_runs) if s.members else ""))
     if data.has("energy_j", data.ok):
         rows = data.ok[pd.to_numeric(data.ok["energy_j"], errors="coerce").notna()]
-        blocks.append(Figure(F.energy_per_case(data, rows)))
+        blocks.append(Figure(F.energy_per_case(data, rows), t("power.caption_energy")))
     if data.has("throttled"):
         hit = data.runs[data.runs["throttled"].fillna(False).astype(bool)]
         if not hit.empty:
-            rows = [[_swatch(data, r["run_id"]), Cell(str(r["case_id"])), Cell(str(r.get("throttle_reasons") or "")),
+            rows = [[_swatch(data, r["run_id"]), case_cell(r["case_id"]), Cell(str(r.get("throttle_reasons") or "")),
                      Cell(f"{float(r['throttled_pct']):.0f}%" if is_num(r.get("throttled_pct")) else "–", cls="num"),
                      Cell(fmt_num(r.get("mean_sm_clock_mhz")), cls="num")] for r in hit.to_dict("records")]  # fmt: skip
-            blocks.append(Table(["run", "throttled case", "reasons", "samples throttled", "mean SM clock (MHz)"], rows,
-                                "A throttled case ran slower than the card can: power cap or heat."))  # fmt: skip
+            header = [t(f"power.col.{c}") for c in ("run", "case", "reasons", "samples", "clock")]
+            blocks.append(Table(header, rows, t("power.caption_throttled")))
     return blocks
 
 
@@ -281,6 +258,7 @@ def build_power(data: ReportData) -> list[Block]:
 
 
 def build_efficiency(data: ReportData) -> list[Block]:
+    t = data.msg
     metrics = [m for m in headline_metrics(data) if m.higher_is_better]
     blocks: list[Block] = []
     if data.has("throughput_per_watt", data.ok):
@@ -289,13 +267,12 @@ def build_efficiency(data: ReportData) -> list[Block]:
             v = data.runs.at[m.row, "throughput_per_watt"]
             if is_num(v):
                 per_watt[id(m)] = float(v)
-        extra = {id(m): f"avg power {fmt_num(data.runs.at[m.row, 'avg_power_w'])} W" for m in metrics
+        extra = {id(m): t("efficiency.avg_power", watts=fmt_num(data.runs.at[m.row, "avg_power_w"])) for m in metrics
                  if "avg_power_w" in data.runs}  # fmt: skip
-        fig = F.metric_facets(data, metrics, per_watt, "Throughput per watt (measured average power of the case)",
+        fig = F.metric_facets(data, metrics, per_watt, esc(t("efficiency.per_watt_title")),
                               {m.key: f"{m.unit}/W" for m in metrics}, extra)  # fmt: skip
         if fig is not None:
-            blocks.append(Figure(fig, "Best case of each kind; power measured by the run's telemetry reader "
-                                      "(the card only, not the host)."))  # fmt: skip
+            blocks.append(Figure(fig, t("efficiency.caption_watt")))
     prices = {}
     for s in data.series:
         spec = device_spec(s)
@@ -304,23 +281,13 @@ def build_efficiency(data: ReportData) -> list[Block]:
             prices[s.run_id] = float(price)
     if prices:
         per_k = {id(m): m.value / prices[m.run_id] * 1000 for m in metrics if m.run_id in prices}
-        extra = {id(m): f"launch price ${prices[m.run_id]:,.0f}" for m in metrics if m.run_id in prices}
-        fig = F.metric_facets(data, metrics, per_k, "Throughput per $1,000 of launch price",
+        extra = {id(m): t("efficiency.launch_price", price=f"${prices[m.run_id]:,.0f}") for m in metrics
+                 if m.run_id in prices}  # fmt: skip
+        fig = F.metric_facets(data, metrics, per_k, esc(t("efficiency.per_dollar_title")),
                               {m.key: f"{m.unit} per $1k" for m in metrics}, extra)  # fmt: skip
         if fig is not None:
-            blocks.append(Figure(fig, "Launch list prices from the gpubench catalog; street and used prices differ "
-                                      "(see `gpubench recommend --prices`)."))  # fmt: skip
-    elif blocks and _specs_missing():
-        blocks.append(Note("Per-dollar figures need gpubench.specs (the datasheet catalog), missing here."))
+            blocks.append(Figure(fig, t("efficiency.caption_dollar")))
     return blocks
-
-
-def _specs_missing() -> bool:
-    try:
-        import gpubench.specs  # noqa: F401
-    except ImportError:
-        return True
-    return False
 
 
 # ---------------------------------------------------------------------------------------------- roofline
@@ -333,23 +300,18 @@ def build_roofline(data: ReportData) -> list[Block]:
     fig = F.roofline(data, ok)
     if fig is None:
         return []
-    return [Figure(fig, "Ceilings are this run's own best results: best matmul per precision (dotted) and best "
-                        "device copy (solid slope, bytes read + written). A GEMM moves at least A, B and C once.")]  # fmt: skip
+    return [Figure(fig, data.msg("roofline.caption"))]
 
 
 # ------------------------------------------------------------------------------------------- collectives
 
 
 def build_collectives(data: ReportData) -> list[Block]:
+    t = data.msg
     rows = _bench(data, "collective")
     if rows.empty or "size_bytes" not in rows:
         return []
-    blocks: list[Block] = [
-        Figure(F.collectives(data, rows),
-               "algbw = message bytes / the slowest rank's median time; busbw = algbw × 2(n−1)/n for all_reduce, "
-               "× (n−1)/n for all_gather, reduce_scatter and all_to_all, × 1 for broadcast and send/recv "
-               "(nccl-tests convention): compare busbw with the link's unidirectional bandwidth.")
-    ]  # fmt: skip
+    blocks: list[Block] = [Figure(F.collectives(data, rows), t("collectives.caption"))]
     if "busbw_gbps" in rows and "op" in rows and rows["busbw_gbps"].notna().any():
         measured = rows[rows["busbw_gbps"].notna()].sort_values("busbw_gbps")
         best = measured.groupby(["run_id", "op"], sort=False).tail(1)
@@ -361,8 +323,11 @@ def build_collectives(data: ReportData) -> list[Block]:
                           Cell(fmt_num(r.get("world_size")), cls="num"), Cell(str(r.get("dist_backend") or "")),
                           Cell(fmt_num(r["busbw_gbps"]), cls="num"), Cell(fmt_num(r.get("algbw_gbps")), cls="num"),
                           Cell(fmt_num(r.get("size_bytes")), cls="num")])  # fmt: skip
-        blocks.append(Table(["run", "op", "dtype", "ranks", "backend", "peak busbw (GB/s)", "algbw (GB/s)",
-                             "at size (bytes)"], table, "Best message size of each collective."))  # fmt: skip
+        header = [
+            t(f"collectives.col.{c}")
+            for c in ("run", "op", "dtype", "ranks", "backend", "busbw", "algbw", "size")
+        ]
+        blocks.append(Table(header, table, t("collectives.caption_table")))
     return blocks
 
 
@@ -373,11 +338,13 @@ def build_scaling(data: ReportData) -> list[Block]:
     """Data-parallel scaling (ddp_train): efficiency = throughput at N ranks / (N × throughput at 1 rank)."""
     from gpubench.dist.results import scaling_table  # torch-free
 
+    t = data.msg
     table = scaling_table(data.ok)
     if table.empty:
         return []
-    fig = F.new_figure("Data-parallel scaling efficiency", xaxis_title="ranks (devices)",
-                       yaxis_title="throughput at N / (N × at 1)")  # fmt: skip
+    fig = F.new_figure(
+        esc(t("scaling.title")), xaxis_title=esc(t("scaling.x")), yaxis_title=esc(t("scaling.y"))
+    )
     dashes = ["solid", "dash", "dot", "dashdot", "longdash"]
     configs = list(dict.fromkeys(zip(table["model"], table["precision"], table["batch"], strict=True)))
     rows = []
@@ -403,60 +370,86 @@ def build_scaling(data: ReportData) -> list[Block]:
                              Cell(f"{fmt_num(r['throughput'])} {r['throughput_unit'] or ''}", cls="num"),
                              Cell(fmt_num(r["speedup"]), cls="num"),
                              Cell(f"{100 * r['scaling_efficiency']:.0f}%" if is_num(r["scaling_efficiency"]) else "–",
-                                  cls="num", title=f"1 rank from {r['baseline_run_id']}" if other else ""),
-                             Cell("other run" if other else ("this run" if r["baseline_run_id"] else "none"))])  # fmt: skip
+                                  cls="num", title=f"1 rank: {r['baseline_run_id']}" if other else ""),
+                             Cell(t("scaling.other_run") if other else (t("scaling.this_run") if r["baseline_run_id"]
+                                                                         else t("scaling.none")))])  # fmt: skip
     fig.add_hline(y=1.0, line_dash="dot", line_color="#888")
     ticks = sorted({float(x) for x in table["ranks"] if is_num(x)})
     fig.update_xaxes(type="log", tickvals=ticks, ticktext=[f"{int(t)}" for t in ticks])
-    caption = ("Weak scaling under DistributedDataParallel: each rank trains on its own batch; throughput counts "
-               "every rank's samples. Efficiency 100% = perfectly linear.")  # fmt: skip
-    header = ["run", "model", "precision", "batch / rank", "ranks", "throughput", "speed-up", "efficiency",
-              "1-rank baseline"]  # fmt: skip
-    return [Figure(fig, caption), Table(header, rows)]
+    header = [t(f"scaling.col.{c}") for c in ("run", "model", "precision", "batch", "ranks", "throughput", "speedup",
+                                              "efficiency", "baseline")]  # fmt: skip
+    return [Figure(fig, t("scaling.caption")), Table(header, rows)]
 
 
 # ---------------------------------------------------------------------------------------------- problems
 
 
+def _problem_reason(r: dict[str, Any]) -> tuple[str, str]:
+    """(status, reason) for a problem row: noisy cases say how noisy, wrong ones by how much."""
+    st = str(r["status"])
+    reason = str(r.get("reason") or "") if not _missing(r.get("reason")) else ""
+    if st == "ok" and F.is_true(r.get("noisy")):
+        st = "noisy"
+        iqr, med, cov = r.get("iqr_s"), r.get("median_s"), r.get("cov")
+        detail = (
+            f"IQR/median {100 * float(iqr) / float(med):.0f}%"
+            if is_num(iqr) and is_num(med) and float(med) > 0
+            else ""
+        )
+        reason = "; ".join(x for x in (detail, f"CoV {100 * float(cov):.0f}%" if is_num(cov) else "",
+                                       f"{int(r['n_reps'])} reps" if is_num(r.get("n_reps")) else "") if x)  # fmt: skip
+    elif st == "wrong" and is_num(r.get("check_error")):
+        reason = (
+            reason or f"error {float(r['check_error']):.3g} > {float(r.get('check_tolerance', math.nan)):.3g}"
+        )
+    return st, reason
+
+
 def build_problems(data: ReportData) -> list[Block]:
-    runs = data.runs
+    t = data.msg
+    full = data.per_run
+    runs = full.runs
     if runs.empty or "status" not in runs:
         return []
     status = runs["status"].astype("string").fillna("")
     noisy = (
         runs["noisy"].fillna(False).astype(bool) if "noisy" in runs else pd.Series(False, index=runs.index)
     )
-    rows = []
-    order = {"failed": 0, "wrong": 1, "skipped": 2, "ok": 3}
+    order = {"failed": 0, "wrong": 1, "skipped": 2, "noisy": 3}
     problem = runs[(status != "ok") | noisy]
-    for r in sorted(problem.to_dict("records"), key=lambda row: order.get(str(row["status"]), 9)):
-        st = str(r["status"])
-        reason = str(r.get("reason") or "") if not _missing(r.get("reason")) else ""
-        if st == "ok" and F.is_true(r.get("noisy")):
-            st = "noisy"
-            iqr = r.get("iqr_s")
-            med = r.get("median_s")
-            detail = (
-                f"IQR/median {100 * float(iqr) / float(med):.0f}%"
-                if is_num(iqr) and is_num(med) and float(med) > 0
-                else ""
-            )
-            cov = r.get("cov")
-            reason = "; ".join(x for x in (detail, f"CoV {100 * float(cov):.0f}%" if is_num(cov) else "",
-                                           f"{int(r['n_reps'])} reps" if is_num(r.get("n_reps")) else "") if x)  # fmt: skip
-        elif st == "wrong" and is_num(r.get("check_error")):
-            reason = (
-                reason
-                or f"error {float(r['check_error']):.3g} > {float(r.get('check_tolerance', math.nan)):.3g}"
-            )
-        rows.append(
-            [_swatch(data, r["run_id"]), Cell(str(r.get("case_id"))), Cell(st, cls=f"st-{st}"), Cell(reason)]
-        )
-    if not rows:
-        return [Note("No failed, skipped, wrong or noisy cases.")]
-    return [Table(["run", "case", "status", "reason"], rows,
-                  "wrong: the result failed its correctness check (fast but wrong counts for nothing); noisy: "
-                  "IQR/median above 10%.")]  # fmt: skip
+    found = []
+    for r in problem.to_dict("records"):
+        st, reason = _problem_reason(r)
+        found.append((r["run_id"], str(r.get("case_id")), st, reason))
+    if not found:
+        return [Note(t("problems.none"))]
+    rows = []
+    if data.detail is None:
+        for run_id, case_id, st, reason in sorted(found, key=lambda f: order.get(f[2], 9)):
+            rows.append([_swatch(full, run_id), case_cell(case_id), Cell(t(f"status.{st}", default=st), cls=f"st-{st}"),
+                         Cell(reason, cls="wrap")])  # fmt: skip
+        header = [t("table.run"), t("table.case"), t("table.status"), t("table.reason")]
+    else:
+        # A fleet: one row per series, case and status, counting the runs it happened in.
+        group_of = {m: s.run_id for s in data.series for m in (s.members or (s.run_id,))}
+        counts: dict[tuple[str, str, str], list[str]] = {}
+        for run_id, case_id, st, reason in found:
+            counts.setdefault((group_of.get(run_id, run_id), case_id, st), []).append(reason)
+        for (sid, case_id, st), reasons in sorted(
+            counts.items(), key=lambda kv: (order.get(kv[0][2], 9), kv[0])
+        ):
+            n = data.by_run[sid].n_runs
+            reason = reasons[0] if st != "noisy" else t("problems.noisy_runs")
+            rows.append([_swatch(data, sid), case_cell(case_id), Cell(t(f"status.{st}", default=st), cls=f"st-{st}"),
+                         Cell(t("problems.in_runs", k=len(reasons), n=n), cls="num"), Cell(reason, cls="wrap")])  # fmt: skip
+        header = [
+            t("table.series"),
+            t("table.case"),
+            t("table.status"),
+            t("problems.runs"),
+            t("table.reason"),
+        ]
+    return [Table(header, rows, t("problems.caption"))]
 
 
 def _value_section(data: ReportData) -> list[Block]:
@@ -469,11 +462,75 @@ def _missing(value: Any) -> bool:
     return value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value))
 
 
+# ------------------------------------------------------------------------------------------------- fleet
+
+
+def build_fleet(data: ReportData) -> list[Block]:
+    """Runs of one device model side by side: each run's speed against its group's median, and a table
+    of every run one click away (slow machines stand out: a fleet is read for them)."""
+    if data.detail is None:
+        return []
+    t = data.msg
+    full = data.detail
+    ok = full.ok
+    if ok.empty or "throughput" not in ok:
+        return []
+    thr = pd.to_numeric(ok["throughput"], errors="coerce")
+    rel = {}
+    for s in data.series:
+        if not s.members:
+            continue
+        mine = ok[ok["run_id"].isin(s.members)]
+        v = thr.loc[mine.index]
+        med = v.groupby(mine["case_id"]).transform("median")
+        logs = np.log((v / med).where((v > 0) & (med > 0)))
+        rel[s.run_id] = np.exp(logs.groupby(mine["run_id"]).mean())
+    if not rel:
+        return []
+    fig = F.new_figure(esc(t("fleet.chart_title")), height=120 + 60 * len(rel), showlegend=False,
+                       xaxis_title=esc(t("fleet.chart_x")))  # fmt: skip
+    by_id = {s.run_id: s for s in full.series}
+    for sid, speeds in rel.items():
+        s = data.by_run[sid]
+        hover = [
+            f"<b>{esc(by_id[r].label)}</b><br>{100 * float(v):.1f}%<br>run {esc(r)}"
+            for r, v in speeds.items()
+        ]
+        fig.add_scatter(x=(100 * speeds.to_numpy(float)).round(2), y=[esc(s.label)] * len(speeds), mode="markers",
+                        marker=dict(color=s.color, size=9, opacity=0.75, line=dict(width=0.5, color="#222")),
+                        hovertext=hover, hovertemplate=F.HOVER)  # fmt: skip
+    fig.add_vline(x=100, line=dict(color="#999", dash="dot", width=1))
+    fig.update_yaxes(type="category", automargin=True)
+    blocks: list[Block] = [Figure(fig, t("fleet.chart_caption"))]
+    header = [t("table.run"), t("runs.col.host"), t("runs.col.started"), t("fleet.col.speed"), t("fleet.col.problems"),
+              t("fleet.col.throttled")]  # fmt: skip
+    status = (
+        full.runs["status"].astype(str) if "status" in full.runs else pd.Series("ok", index=full.runs.index)
+    )
+    bad = full.runs[status != "ok"].groupby("run_id").size()
+    throttled = (full.runs[full.runs["throttled"].fillna(False).astype(bool)].groupby("run_id").size()
+                 if "throttled" in full.runs else pd.Series(dtype=int))  # fmt: skip
+    for sid, speeds in rel.items():
+        rows = []
+        for r, v in sorted(speeds.items(), key=lambda kv: kv[1]):
+            run = by_id[r]
+            slow = float(v) < 0.95
+            rows.append([Cell(run.label, color=run.color, title=run.run_id), Cell(run.host),
+                         Cell(str(run.meta.get("started_utc") or "").replace("T", " ").rstrip("Z")[:16]),
+                         Cell(f"{100 * float(v):.1f}%", cls="num" + (" down diff" if slow else "")),
+                         Cell(str(int(bad.get(r, 0))), cls="num"), Cell(str(int(throttled.get(r, 0))), cls="num")])  # fmt: skip
+        s = data.by_run[sid]
+        blocks.append(
+            Details(t("fleet.details", group=s.label), [Table(header, rows, t("fleet.table_caption"))])
+        )
+    return blocks
+
+
 from gpubench.report.llm import build_llm  # noqa: E402  (it builds with the block types above)
 from gpubench.report.topics import build_topics  # noqa: E402 - topics builds on the blocks above
 
 SECTIONS: list[Section] = [
-    Section("runs", "Runs", build_runs),
+    Section("verdict", "Verdict", build_verdict),
     Section("scorecard", "Scorecard", build_scorecard),
     Section("matmul", "Matmul", build_matmul),
     Section("memory", "Memory", build_memory),
@@ -486,9 +543,23 @@ SECTIONS: list[Section] = [
     Section("efficiency", "Efficiency", build_efficiency),
     Section("roofline", "Roofline", build_roofline),
     Section("value", "Value", lambda data: _value_section(data)),
+    Section("fleet", "Fleet", build_fleet),
     Section("problems", "Problems", build_problems),
+    Section("runs", "Runs", build_runs),
 ]
-"""Sections in page order. A 'scaling' section (multi-GPU runs) slots in after 'collectives'."""
+"""Sections in page order: the verdict first (what a beginner came for), the provenance last."""
 
 
-__all__ = ["SECTIONS", "Block", "Cell", "Figure", "Note", "Section", "Table", "esc"]
+__all__ = [
+    "SECTIONS",
+    "Block",
+    "Cell",
+    "Details",
+    "Figure",
+    "Note",
+    "Prose",
+    "Section",
+    "Table",
+    "case_cell",
+    "esc",
+]

@@ -2,6 +2,7 @@
 pipeline, pipeline parallelism, sustained vs burst, energy per precision. Each topic opens with a short
 plain-words note and shows only when the runs hold its rows. Derived figures that pair two rows of one run
 (waiting for data, the measured bubble, the ratio to fp32) are computed here, from the stored rows.
+Every text is in the message catalogues (`topics.*`).
 """
 
 from __future__ import annotations
@@ -17,43 +18,7 @@ import pandas as pd
 
 from gpubench.report import figures as F
 from gpubench.report.data import ReportData, Series, esc, fmt_num, is_num
-from gpubench.report.sections import Block, Cell, Figure, Note, Table, _bench, _swatch
-
-EXPLAIN = {
-    "memory_stride": (
-        "Access stride (memory coalescing). Memory is fetched in whole lines (64 bytes on a CPU, 32-128 bytes "
-        "on a GPU). Reading neighbouring elements uses every byte fetched; reading every s-th element wastes the "
-        "rest, so useful bandwidth falls about s-fold until one element per line is left, and a random gather "
-        "is worse still. Bandwidth here counts only the bytes asked for."
-    ),
-    "overlap": (
-        "Overlap of transfer and compute. A GPU copies host memory with separate copy engines, so the next "
-        "batch can travel while this one computes, if the host memory is pinned and the copy is on its own "
-        "stream. Overlap fraction = 1 - overlapped time / serial time: 0 means nothing was hidden."
-    ),
-    "input_pipeline": (
-        "Input pipeline. The same training step fed from data already on the device, or by a DataLoader that "
-        "decodes and augments each sample on the host. Waiting for data = 1 - (device-fed step time / "
-        "loader-fed step time): the share of each step the device sat idle. More workers hide the host work."
-    ),
-    "pipeline": (
-        "Pipeline parallelism. A model split into stages on different devices; the batch flows through in "
-        "micro-batches. While the pipe fills and drains some stages wait (the bubble): in theory "
-        "(stages - 1) / (micro-batches + stages - 1). Measured bubble = 1 - single-device time / (stages x "
-        "pipelined time); on a CPU the stages share cores and talk through gloo, so it is large."
-    ),
-    "sustained": (
-        "Sustained vs burst. A short benchmark on a cool card runs at boost clocks; held for a minute the card "
-        "heats up, hits its power or thermal limit and slows down (mamf-finder: H200 bf16 828 TFLOP/s burst, "
-        "703 sustained). Burst = the first seconds, sustained = the last half of the hold."
-    ),
-    "energy": (
-        "Energy per precision. Lower precision moves fewer bytes and uses cheaper arithmetic, so the same work "
-        "should cost fewer joules. Joules per unit of work = average power / throughput, from the energy "
-        "counter where the device has one (else integrated power samples); above idle subtracts what the "
-        "device draws doing nothing."
-    ),
-}
+from gpubench.report.sections import Block, Cell, Figure, Note, Prose, Table, _bench, _swatch
 
 
 def _params(row: dict[str, Any]) -> dict[str, Any]:
@@ -90,8 +55,9 @@ def _stride(data: ReportData) -> list[Block]:
     rows = _bench(data, "memory_stride")
     if rows.empty or "access" not in rows:
         return []
-    fig = F.new_figure("Read bandwidth by access stride (bytes requested)", xaxis_title="stride (elements)",
-                       yaxis_title="GB/s requested")  # fmt: skip
+    t = data.msg
+    fig = F.new_figure(esc(t("topics.stride.title")), xaxis_title=esc(t("topics.stride.x")),
+                       yaxis_title=esc(t("topics.stride.y")))  # fmt: skip
     dashes = {"fp32": "solid", "bf16": "dash"}
     table = []
     for s, dtype, part in _groups(data, rows, "dtype"):
@@ -103,23 +69,28 @@ def _stride(data: ReportData) -> list[Block]:
         if not gather.empty:
             g = float(gather["throughput"].iloc[0])
             fig.add_hline(y=g, line_dash="dot", line_color=s.color,
-                          annotation_text=esc(f"{s.label}: random gather {dtype}, {fmt_num(g)} GB/s"),
+                          annotation_text=esc(t("topics.stride.gather_note", run=s.label, dtype=dtype, value=fmt_num(g))),
                           annotation_position="top left" if dtype == "fp32" else "bottom left")  # fmt: skip
         unit = strided[strided["stride"] == 1]["throughput"]
         base = float(unit.iloc[0]) if len(unit) else math.nan
         for r in part.sort_values(["access", "stride"], ascending=[False, True]).to_dict("records"):
-            what = f"stride {int(r['stride'])}" if r["access"] == "stride" else "random gather"
+            what = (
+                t("topics.stride.stride", n=int(r["stride"]))
+                if r["access"] == "stride"
+                else t("topics.stride.gather")
+            )
             table.append([_swatch(data, run_id), Cell(str(dtype)), Cell(what),
                           Cell(fmt_num(r["throughput"]), cls="num"),
                           Cell(_pct(float(r["throughput"]) / base) if base > 0 else "–", cls="num")])  # fmt: skip
     fig.update_xaxes(
         type="log", tickvals=[1, 2, 4, 8, 16, 32, 64], ticktext=["1", "2", "4", "8", "16", "32", "64"]
     )
-    return [Note(EXPLAIN["memory_stride"]), Figure(fig),
-            Table(["run", "dtype", "access", "GB/s requested", "of stride 1"], table)]  # fmt: skip
+    header = [t(f"topics.stride.col.{c}") for c in ("run", "dtype", "access", "gbps", "of_1")]
+    return [Prose(t.paragraphs("topics.stride.explain")), Figure(fig), Table(header, table)]
 
 
 def _overlap(data: ReportData) -> list[Block]:
+    t = data.msg
     rows = _bench(data, "overlap")
     if rows.empty or "overlap_fraction" not in rows:
         skipped = data.runs[(data.runs.get("benchmark") == "overlap")] if "benchmark" in data.runs else rows
@@ -129,18 +100,22 @@ def _overlap(data: ReportData) -> list[Block]:
             sorted({str(r) for r in skipped["reason"].dropna() if str(r)}) if "reason" in skipped else []
         )
         return (
-            [Note(EXPLAIN["overlap"]), Note("Not measured here: " + "; ".join(reasons), "warn")]
+            [
+                Prose(t.paragraphs("topics.overlap.explain")),
+                Note(t("topics.overlap.not_measured", reasons="; ".join(reasons)), "warn"),
+            ]
             if reasons
             else []
         )
     table = [[_swatch(data, r["run_id"]), Cell(str(r["case_id"])), Cell(fmt_num(1e3 * r["serial_s"]), cls="num"),
               Cell(fmt_num(1e3 * r["overlapped_s"]), cls="num"), Cell(_pct(r["overlap_fraction"]), cls="num")]
              for r in rows.to_dict("records") if r["run_id"] in data.by_run]  # fmt: skip
-    return [Note(EXPLAIN["overlap"]),
-            Table(["run", "case", "serial (ms)", "overlapped (ms)", "overlap fraction"], table)]  # fmt: skip
+    header = [t(f"topics.overlap.col.{c}") for c in ("run", "case", "serial", "overlapped", "fraction")]
+    return [Prose(t.paragraphs("topics.overlap.explain")), Table(header, table)]
 
 
 def _input_pipeline(data: ReportData) -> list[Block]:
+    t = data.msg
     rows = _bench(data, "input_pipeline")
     if rows.empty or "source" not in rows:
         return []
@@ -154,18 +129,16 @@ def _input_pipeline(data: ReportData) -> list[Block]:
         if r["source"] == "loader" and not same.empty and float(r["median_s"]) > 0:
             wait = max(0.0, 1.0 - float(same["median_s"].iloc[0]) / float(r["median_s"]))
         feed = (
-            "on the device"
+            t("topics.input.on_device")
             if r["source"] == "device"
-            else (
-                f"DataLoader, {int(r['workers'])} workers"
-                + (", pinned" if F.is_true(r.get("pin_memory")) else "")
-            )
-        )
+            else t("topics.input.pinned" if F.is_true(r.get("pin_memory")) else "topics.input.loader",
+                   workers=int(r["workers"]))
+        )  # fmt: skip
         table.append([_swatch(data, r["run_id"]), Cell(feed), Cell(fmt_num(r["batch"]), cls="num"),
                       Cell(fmt_num(r["throughput"]), cls="num"),
                       Cell(_pct(wait) if r["source"] == "loader" else "–", cls="num")])  # fmt: skip
-    return [Note(EXPLAIN["input_pipeline"]),
-            Table(["run", "fed from", "batch", "samples/s", "waiting for data"], table)]  # fmt: skip
+    header = [t(f"topics.input.col.{c}") for c in ("run", "fed", "batch", "sps", "waiting")]
+    return [Prose(t.paragraphs("topics.input.explain")), Table(header, table)]
 
 
 def pipeline_table(rows: pd.DataFrame) -> pd.DataFrame:
@@ -191,8 +164,10 @@ def _pipeline(data: ReportData) -> list[Block]:
     table = pipeline_table(rows)
     if table.empty:
         return []
-    fig = F.new_figure("Pipeline parallelism: throughput by micro-batch count", xaxis_title="micro-batches",
-                       yaxis_title="samples/s")  # fmt: skip
+    t = data.msg
+    fig = F.new_figure(
+        esc(t("topics.pipeline.title")), xaxis_title=esc(t("topics.pipeline.x")), yaxis_title="samples/s"
+    )
     rows_out = []
     for s, schedule, part in _groups(data, table, "schedule"):
         run_id = s.run_id
@@ -205,10 +180,12 @@ def _pipeline(data: ReportData) -> list[Block]:
                              Cell(_pct(r["bubble_measured"]), cls="num")])  # fmt: skip
     for s, _, single in _groups(data, rows[rows["schedule"] == "single"], "schedule"):
         fig.add_hline(y=float(single["throughput"].iloc[0]), line_dash="dot", line_color=s.color,
-                      annotation_text=esc(f"{s.label}: one device"))  # fmt: skip
-    return [Note(EXPLAIN["pipeline"]), Figure(fig),
-            Table(["run", "schedule", "micro-batches", "samples/s", "speed-up vs one device", "bubble (theory)",
-                   "bubble (measured)"], rows_out)]  # fmt: skip
+                      annotation_text=esc(t("topics.pipeline.one_device", run=s.label)))  # fmt: skip
+    header = [
+        t(f"topics.pipeline.col.{c}")
+        for c in ("run", "schedule", "micro", "sps", "speedup", "theory", "measured")
+    ]
+    return [Prose(t.paragraphs("topics.pipeline.explain")), Figure(fig), Table(header, rows_out)]
 
 
 def _series(value: Any) -> np.ndarray:
@@ -221,7 +198,8 @@ def _sustained(data: ReportData) -> list[Block]:
     rows = _bench(data, "sustained")
     if rows.empty or "per_second_throughput" not in rows:
         return []
-    blocks: list[Block] = [Note(EXPLAIN["sustained"])]
+    t = data.msg
+    blocks: list[Block] = [Prose(t.paragraphs("topics.sustained.explain"))]
     table = []
     for r in rows.to_dict("records"):
         s = data.by_run.get(r["run_id"])
@@ -230,13 +208,15 @@ def _sustained(data: ReportData) -> list[Block]:
         thr, power = _series(r.get("per_second_throughput")), _series(r.get("per_second_power_w"))
         bin_s = float(r.get("bin_s") or 1.0)
         x = (np.arange(len(thr)) + 0.5) * bin_s
-        fig = F.new_figure(esc(f"{s.label}: {r['case_id']} over time"), xaxis_title="seconds into the hold",
-                           yaxis_title=esc(str(r.get("throughput_unit") or "")),
-                           yaxis2=dict(title="power (W)", overlaying="y", side="right", showgrid=False))  # fmt: skip
-        fig.add_scatter(x=x, y=thr, mode="lines+markers", name="throughput", line=dict(color=s.color))
+        power_title = esc(t("fig.tel_power_w"))
+        fig = F.new_figure(esc(t("topics.sustained.title", run=s.label, case=r["case_id"])),
+                           xaxis_title=esc(t("topics.sustained.x")), yaxis_title=esc(str(r.get("throughput_unit") or "")),
+                           yaxis2=dict(title=power_title, overlaying="y", side="right", showgrid=False))  # fmt: skip
+        fig.add_scatter(x=x, y=thr, mode="lines+markers", name=esc(t("topics.sustained.throughput")),
+                        line=dict(color=s.color))  # fmt: skip
         if len(power) and np.isfinite(power).any():
             fig.add_scatter(
-                x=x, y=power, mode="lines", name="power (W)", yaxis="y2", line=dict(color="#888", dash="dot")
+                x=x, y=power, mode="lines", name=power_title, yaxis="y2", line=dict(color="#888", dash="dot")
             )
         blocks.append(Figure(fig))
         table.append([_swatch(data, r["run_id"]), Cell(str(r["case_id"])),
@@ -244,11 +224,12 @@ def _sustained(data: ReportData) -> list[Block]:
                       Cell(fmt_num(r.get("sustained_throughput")), cls="num"),
                       Cell(_pct(r.get("sustained_over_burst")), cls="num"),
                       Cell(fmt_num(r.get("held_s")), cls="num"),
-                      Cell(fmt_num(r.get("first_throttle_s")) if is_num(r.get("first_throttle_s")) else "none seen",
+                      Cell(fmt_num(r.get("first_throttle_s")) if is_num(r.get("first_throttle_s")) else t("topics.sustained.none_seen"),
                            cls="num"),
                       Cell(str(r.get("throttle_reasons_seen") or "–"))])  # fmt: skip
-    blocks.append(Table(["run", "case", "burst", "sustained", "sustained / burst", "held (s)", "first throttle (s)",
-                         "reasons seen"], table, "Throughput in the case's unit (TFLOP/s)."))  # fmt: skip
+    header = [t(f"topics.sustained.col.{c}") for c in ("run", "case", "burst", "sustained", "ratio", "held", "first",
+                                                        "reasons")]  # fmt: skip
+    blocks.append(Table(header, table, t("topics.sustained.caption")))
     return blocks
 
 
@@ -288,14 +269,15 @@ def _energy(data: ReportData) -> list[Block]:
     candidates = data.ok[data.ok["benchmark"].isin(ENERGY_BENCHMARKS)] if "benchmark" in data.ok else data.ok
     if candidates.empty:
         return []
-    blocks: list[Block] = [Note(EXPLAIN["energy"])]
+    t = data.msg
+    blocks: list[Block] = [Prose(t.paragraphs("topics.energy.explain"))]
     table = energy_table(candidates)
     measured = set() if table.empty else set(table["run_id"])
     missing = [s for s in data.series if s.run_id in set(candidates["run_id"]) and s.run_id not in measured]
     for s in missing:
         tel = s.meta.get("telemetry") or {}
-        why = tel.get("reason") or "the telemetry reader gave no power or energy for these cases"
-        blocks.append(Note(f"{s.label}: energy unavailable ({why}).", "warn"))
+        why = tel.get("reason") or t("topics.energy.no_reading")
+        blocks.append(Note(t("topics.energy.unavailable", run=s.label, why=why), "warn"))
     if table.empty:
         return blocks
     rows = []
@@ -307,9 +289,9 @@ def _energy(data: ReportData) -> list[Block]:
                      Cell(f"{fmt_num(r['energy_per_work'])} {unit}", cls="num"),
                      Cell(f"{fmt_num(r.get('energy_above_idle_per_work'))} {unit}", cls="num"),
                      Cell(fmt_num(r["ratio_to_fp32"]), cls="num"), Cell(str(r.get("energy_source") or "–"))])  # fmt: skip
-    blocks.append(Table(["run", "workload", "precision", "energy per unit (total)", "above idle", "ratio to fp32",
-                         "source"], rows, "source: counter = the device's energy counter; integrated = power "
-                                          "samples integrated over the case."))  # fmt: skip
+    header = [t(f"topics.energy.col.{c}") for c in ("run", "workload", "precision", "total", "above_idle", "ratio",
+                                                     "source")]  # fmt: skip
+    blocks.append(Table(header, rows, t("topics.energy.caption")))
     return blocks
 
 

@@ -32,14 +32,15 @@ def _priority(workload: str) -> tuple[int, str]:
     return (_PRIORITY.get(workload, 4), workload)
 
 
-def value_figure(ranked: Any, workload: str, top: int = 20) -> go.Figure:
+def value_figure(data: ReportData, ranked: Any, workload: str, top: int = 20) -> go.Figure:
     """Ranked horizontal bars (fastest on top) with interval whiskers; your devices outlined in black."""
     by_speed = ranked.sort_values("throughput", ascending=False)
     # Your own devices always show, however slow (a CPU next to GPUs): the rest is the fastest `top`.
     keep = by_speed.head(top).index.union(by_speed[by_speed["yours"].astype(bool)].index)
     frame = by_speed.loc[[i for i in by_speed.index if i in keep]].iloc[::-1]
     unit = next((u for u in frame["throughput_unit"] if isinstance(u, str)), "")
-    fig = F.new_figure(f"{esc(workload)}: throughput on every catalog device", height=120 + 26 * len(frame))
+    t = data.msg
+    fig = F.new_figure(esc(t("value.title", workload=workload)), height=120 + 26 * len(frame))
     for basis, (color, pattern) in _BASIS_STYLE.items():
         part = frame[frame["basis"] == basis]
         if part.empty:
@@ -56,7 +57,7 @@ def value_figure(ranked: Any, workload: str, top: int = 20) -> go.Figure:
         hover = [f"{esc(str(r['device']))}<br>{fmt_num(r['throughput'])} {esc(unit)} ({esc(basis)})"
                  f"<br>{esc(str(r['basis_detail'])[:160])}" for r in part.to_dict("records")]  # fmt: skip
         fig.add_trace(go.Bar(
-            x=part["throughput"], y=labels, orientation="h", name=basis,
+            x=part["throughput"], y=labels, orientation="h", name=esc(t(f"basis.{basis}", default=basis)),
             marker=dict(color=color, pattern=dict(shape=pattern),
                         line=dict(color=["black" if y else color for y in part["yours"]],
                                   width=[2.5 if y else 0.5 for y in part["yours"]])),
@@ -67,8 +68,8 @@ def value_figure(ranked: Any, workload: str, top: int = 20) -> go.Figure:
     values = [v for v in frame["throughput"] if is_num(v) and v > 0]
     # A CPU beside GPUs spans four orders of magnitude: a log axis keeps both readable.
     log = bool(values) and max(values) / min(values) > 100
-    fig.update_layout(barmode="overlay", legend_title_text="basis",
-                      xaxis=dict(title=esc(unit) + (" (log scale)" if log else ""), type="log" if log else "linear"),
+    fig.update_layout(barmode="overlay", legend_title_text=esc(t("value.legend")),
+                      xaxis=dict(title=esc(t("value.x_log" if log else "value.x", unit=unit)), type="log" if log else "linear"),
                       yaxis=dict(categoryorder="array", categoryarray=order))  # fmt: skip
     return fig
 
@@ -77,7 +78,7 @@ def _money(value: Any) -> str:
     return f"${value:,.0f}" if is_num(value) else "–"
 
 
-def _table(ranked: Any, workload: str) -> Table:
+def _table(data: ReportData, ranked: Any, workload: str) -> Table:
     unit = next((u for u in ranked["work_unit"] if isinstance(u, str)), "unit")
     rows = []
     for r in ranked.to_dict("records"):
@@ -92,7 +93,7 @@ def _table(ranked: Any, workload: str) -> Table:
         rows.append([
             Cell(str(r["rank"])),
             Cell(("★ " if r["yours"] else "") + str(r["device"]), cls="diff" if r["yours"] else ""),
-            Cell(str(r["basis"]), title=str(r["basis_detail"])),
+            Cell(data.msg(f"basis.{r['basis']}", default=str(r["basis"])), title=str(r["basis_detail"])),
             Cell(f"{fmt_num(r['throughput'])}{spread}", cls="num"),
             Cell(_money(r["price_usd"]), cls="num", title=str(r["price_source"] or "")),
             Cell(fmt_num(per_k), cls="num"),
@@ -101,10 +102,10 @@ def _table(ranked: Any, workload: str) -> Table:
             Cell(fmt_num(cloud), cls="num", title=str(r["cloud_source"] or "")),
             Cell(fmt_num(r["breakeven_hours"]) if is_num(r["breakeven_hours"]) else "–", cls="num"),
         ])  # fmt: skip
-    header = ["rank", "device", "basis", "throughput (range)", "price", "per 1k $", "W", f"TCO $/M {unit}",
-              f"cloud $/M {unit}", "buy after h"]  # fmt: skip
-    return Table(header, rows, f"{workload}: ranked by 3-year cost of ownership per unit of work (24 h/day, "
-                               "0.15 USD/kWh; launch prices are old list prices, power is TDP where not measured)")  # fmt: skip
+    t = data.msg
+    header = [t(f"value.col.{c}", unit=unit) for c in ("rank", "device", "basis", "throughput", "price", "per_k", "watts",
+                                                      "tco", "cloud", "breakeven")]  # fmt: skip
+    return Table(header, rows, t("value.table_caption", workload=workload))
 
 
 def build_value(data: ReportData, max_workloads: int = 4) -> list[Block]:
@@ -128,10 +129,8 @@ def build_value(data: ReportData, max_workloads: int = 4) -> list[Block]:
             continue
         if ranked.empty or not ranked["throughput"].map(lambda v: is_num(v) and math.isfinite(v)).any():
             continue
-        blocks.append(Figure(value_figure(ranked, workload),
-                             "Red: measured in these runs (★, outlined). Blue, hatched: a published result. Pale, "
-                             "dotted: the performance model's estimate; whiskers span its validation error."))  # fmt: skip
-        blocks.append(_table(ranked, workload))
+        blocks.append(Figure(value_figure(data, ranked, workload), data.msg("value.caption")))
+        blocks.append(_table(data, ranked, workload))
         for warning in ranked.attrs.get("warnings", []):
             blocks.append(Note(warning, kind="warn"))
     return blocks
