@@ -20,7 +20,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from gpubench.errors import GpubenchError
+from gpubench.errors import GpubenchError, exception_text, first_line
 
 app = typer.Typer(
     add_completion=False,
@@ -49,7 +49,7 @@ def handle_errors(fn: F) -> F:
         try:
             return fn(*args, **kwargs)
         except GpubenchError as e:
-            raise fail(str(e).splitlines()[0] if str(e) else type(e).__name__) from None
+            raise fail(first_line(e)) from None
 
     return wrapper  # type: ignore[return-value]
 
@@ -285,8 +285,7 @@ def _run_rank(loaded: Any, options: Any, events: Any, timeout_s: float) -> Any:
         write_rank_state("error", rank, str(e))
         raise fail(_escape(f"rank {rank}: {e}"), 1) from None
     except BaseException as e:
-        text = str(e).strip().splitlines()[0] if str(e).strip() else ""
-        write_rank_state("error", rank, f"{type(e).__name__}: {text}" if text else type(e).__name__)
+        write_rank_state("error", rank, exception_text(e))
         raise
     write_rank_state("done", rank)
     return outcome

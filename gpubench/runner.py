@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import contextlib
 import fnmatch
-import gc
 import json
 import math
-import os
 import shutil
 import time
 from collections.abc import Callable, Sequence
@@ -21,7 +19,14 @@ import torch
 
 from gpubench import devices, stats
 from gpubench.benchmarks import Benchmark, load_all
-from gpubench.errors import BackendUnavailable, GpubenchError, RankLost, Unsupported
+from gpubench.errors import (
+    BackendUnavailable,
+    GpubenchError,
+    RankLost,
+    Unsupported,
+    exception_text,
+    first_line,
+)
 from gpubench.records import Workload
 from gpubench.stats import add_efficiency_columns
 from gpubench.store import RunStore
@@ -80,25 +85,10 @@ def select_cases(suite: Suite, patterns: Sequence[str]) -> list[PlannedCase]:
     ]
 
 
-def _rss_bytes() -> int | None:
-    try:
-        with open("/proc/self/statm") as f:
-            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-    except (OSError, ValueError, IndexError):
-        return None
-
-
-def _free(device: torch.device) -> None:
-    gc.collect()
-    if device.type == "cuda":
-        torch.cuda.empty_cache()
-
-
 def _reason(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
     if isinstance(exc, torch.OutOfMemoryError):
-        return f"out of memory: {text[:300]}"
-    return f"{type(exc).__name__}: {text[:300]}" if text else type(exc).__name__
+        return f"out of memory: {first_line(exc)[:300]}"
+    return exception_text(exc, 300)
 
 
 def warm_up(timer: devices.StepTimer, workload: Workload, timing: Timing,
@@ -204,6 +194,7 @@ class Runner:
         """`timer`, `clock` and `build` are seams for distributed runs (gpubench.dist.rank): a timer that keeps
         the ranks in step, rank 0's wall clock, and a build that agrees on success across ranks."""
         self.device = device
+        self.dev = devices.get(device)
         self.store = store
         self.registry = registry
         self.timer = timer if timer is not None else devices.StepTimer(device)
@@ -236,10 +227,8 @@ class Runner:
             "started_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         }
         workload: Workload | None = None
-        rss0 = _rss_bytes()  # the previous case freed its memory in its `finally`
         try:
-            if self.device.type == "cuda":
-                torch.cuda.reset_peak_memory_stats(self.device)
+            self.dev.reset_peak_memory()
             workload = self.build(bench, case, self.device)
             row.update({k: v for k, v in workload.info.items() if isinstance(v, (int, float, str, bool))})
             with devices.precision_flags(workload.flags):
@@ -250,11 +239,11 @@ class Runner:
                     steps_per_sample(self.timer, workload) if isinstance(self.timer, devices.StepTimer) else 1
                 )
                 row["steps_per_sample"] = group
-                devices.synchronize(self.device)
+                self.dev.synchronize()
                 start_ns = time.monotonic_ns()
                 times = measure(self.timer, workload, timing, self.clock, group)
                 end_ns = time.monotonic_ns()
-                row["peak_memory_bytes"] = self._peak_memory(rss0)
+                row["peak_memory_bytes"] = self.dev.peak_memory_bytes()
                 result = workload.check() if workload.check is not None else None
             self._timing_columns(row, workload, times, start_ns, end_ns)
             if result is not None:
@@ -280,14 +269,8 @@ class Runner:
                 with contextlib.suppress(Exception):  # closing is best effort
                     workload.close()
             workload = None
-            _free(self.device)
+            self.dev.free_memory()
         return row
-
-    def _peak_memory(self, rss0: int | None) -> int | None:
-        if self.device.type == "cuda":
-            return int(torch.cuda.max_memory_allocated(self.device))
-        rss1 = _rss_bytes()
-        return max(0, rss1 - rss0) if rss0 is not None and rss1 is not None else None
 
     @staticmethod
     def _timing_columns(

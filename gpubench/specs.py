@@ -13,7 +13,6 @@ from __future__ import annotations
 import functools
 import math
 import re
-import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import resources
@@ -21,12 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from gpubench.errors import GpubenchError
+from gpubench.files import tomllib
 from gpubench.stats import finite_or_none
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib
 
 PRECISIONS = ("fp64", "fp32", "tf32", "fp16", "bf16", "fp8", "int8")
 """Precisions a peak can be given for. int8 is in TOP/s, the rest in TFLOP/s."""

@@ -22,6 +22,7 @@ import pandas as pd
 
 from gpubench import __version__
 from gpubench.errors import ResultFormatError
+from gpubench.files import atomic_write_bytes
 from gpubench.records import SCHEMA_VERSION
 
 RUN_JSON = "run.json"
@@ -52,15 +53,6 @@ def new_run_folder(out_dir: Path, device_name: str, host: str | None = None) -> 
     raise ResultFormatError(f"cannot create a new run folder under {out_dir}")
 
 
-def _atomic_write_bytes(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
 def json_value(obj: Any) -> Any:
     """The strict-JSON form of a value: NaN, inf and pandas NA become null; numpy scalars and arrays become
     Python values; dicts and lists are converted all the way down."""
@@ -77,7 +69,7 @@ def json_value(obj: Any) -> Any:
 
 def write_json(path: Path, data: Mapping[str, Any]) -> None:
     text = json.dumps(json_value(data), indent=2, sort_keys=True, default=str, allow_nan=False)
-    _atomic_write_bytes(path, text.encode())
+    atomic_write_bytes(path, text.encode())
 
 
 # Integer columns that some rows lack (skipped cases have no timings): kept as nullable integers, not floats.
@@ -107,14 +99,15 @@ def rows_to_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
     return frame
 
 
-def _write_frame(path: Path, frame: pd.DataFrame) -> None:
+def write_frame(path: Path, frame: pd.DataFrame) -> None:
+    """Write a DataFrame as Parquet by atomic replace (no index column)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     table = pa.Table.from_pandas(frame, preserve_index=False)
     sink = pa.BufferOutputStream()
     pq.write_table(table, sink)
-    _atomic_write_bytes(path, sink.getvalue().to_pybytes())
+    atomic_write_bytes(path, sink.getvalue().to_pybytes())
 
 
 class RunStore:
@@ -171,14 +164,14 @@ class RunStore:
         """Append (or replace by case id) one case's row and rewrite measurements.parquet atomically."""
         row = {"run_id": self.run_id, **row}
         self.rows = [r for r in self.rows if r.get("case_id") != row["case_id"]] + [row]
-        _write_frame(self.folder / MEASUREMENTS, rows_to_frame(self.rows))
+        write_frame(self.folder / MEASUREMENTS, rows_to_frame(self.rows))
 
     def write_telemetry(self, frame: pd.DataFrame) -> None:
         if frame is not None and not frame.empty:
             frame = frame.assign(run_id=self.run_id)
             if "device_name" not in frame.columns:
                 frame = frame.assign(device_name=(self.meta.get("device") or {}).get("name"))
-            _write_frame(self.folder / TELEMETRY, frame)
+            write_frame(self.folder / TELEMETRY, frame)
 
     def finish(self, status: str, **extra: Any) -> None:
         self.meta.update(status=status, finished_utc=utc_now(), **extra)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,12 +11,8 @@ from typing import Any
 
 from gpubench.benchmarks import Benchmark
 from gpubench.errors import SuiteError
+from gpubench.files import tomllib
 from gpubench.records import Case, ParamValue
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
 
 SUITES_DIR = Path(__file__).resolve().parent.parent / "suites"
 

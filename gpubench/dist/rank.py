@@ -27,7 +27,7 @@ from gpubench import devices
 from gpubench.benchmarks import Benchmark, load_all
 from gpubench.dist.context import DistContext
 from gpubench.dist.results import add_scaling_columns, load_rank_rows, merge_rank_rows, write_rank_rows
-from gpubench.errors import GpubenchError, RankLost, Unsupported
+from gpubench.errors import GpubenchError, RankLost, Unsupported, first_line
 from gpubench.records import Case, Workload
 from gpubench.runner import (
     RunEvents,
@@ -62,7 +62,7 @@ class ControlPlane:
         self.group = ctx.control
 
     def _lost(self, what: str, err: BaseException) -> RankLost:
-        text = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        text = first_line(err)
         missing = _missing_ranks(str(err))
         if missing:
             return RankLost(
@@ -258,7 +258,7 @@ def run_rank(suite: Suite, options: RunOptions, ctx: DistContext, events: RunEve
     # One sampler per device: each GPU rank samples its GPU; on the CPU, local rank 0 samples the package
     # for the node (the others would read the same counters).
     def telemetry() -> tuple[Any, dict[str, Any]]:
-        if device.type != "cuda" and ctx.local_rank != 0:
+        if devices.get(device).telemetry_shared_by_node and ctx.local_rank != 0:
             return None, {"reader": "null", "reason": "this node's CPU is sampled by its local rank 0"}
         return open_telemetry(info, options.telemetry, options.sample_hz, options.idle_s)
 
@@ -319,7 +319,7 @@ def run_rank(suite: Suite, options: RunOptions, ctx: DistContext, events: RunEve
     except KeyboardInterrupt:
         outcome.interrupted, status = True, "interrupted"
     except BaseException as e:
-        status, error = "failed", str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        status, error = "failed", first_line(e)
         raise
     finally:
         if sampler is not None:

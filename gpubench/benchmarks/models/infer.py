@@ -13,6 +13,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from gpubench import devices
 from gpubench.benchmarks import Param, register
 from gpubench.benchmarks.models.nets import count_params
 from gpubench.benchmarks.models.zoo import (
@@ -28,7 +29,6 @@ from gpubench.benchmarks.models.zoo import (
     make_batch,
     make_normalize,
     quiet_warnings,
-    require_half,
     size_params,
     sizes_of,
 )
@@ -175,7 +175,7 @@ def infer(case: Case, device: torch.device) -> Workload:
     sizes = sizes_of(params)
     int8 = precision == "int8"
     if int8:
-        if device.type != "cpu":
+        if not devices.get(device).is_host:
             raise Unsupported(
                 "PyTorch's int8 model kernels (torch.ao.quantization: fbgemm/oneDNN/qnnpack) run on the CPU only; "
                 "GPU int8 inference needs torchao or TensorRT"
@@ -188,8 +188,8 @@ def infer(case: Case, device: torch.device) -> Workload:
             raise Unsupported(
                 "int8 with compile needs the PT2E flow (torchao); eager int8 modules are not compiled here"
             )
-    elif precision in HALF and device.type == "cuda":
-        require_half(HALF[precision], device)
+    elif precision in HALF:
+        devices.get(device).require(precision)
 
     key = "G" if defn.kind == "gan" else "net"
     net = build_on(defn, sizes, device)[key]
