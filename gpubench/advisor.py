@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from gpubench.benchmarks import BENCHMARKS, declaration
 from gpubench.errors import GpubenchError
 from gpubench.files import tomllib
 from gpubench.specs import DeviceSpec, load_catalog, match_device, normalize_device_name, normalize_precision
@@ -169,14 +170,13 @@ def _text(value: Any) -> str | None:
 
 
 def _workload_name(benchmark: Any, p: Mapping[str, Any]) -> str | None:
-    """The workload a result row belongs to, or None: matmul/<dtype>, memory/d2d, <model>/<precision>[/infer]."""
+    """The workload a result row belongs to, or None: what the benchmark declares (`Declares.workload` in
+    gpubench.benchmarks.BENCHMARKS: matmul/<dtype>, memory/d2d, <model>/<precision>[/infer]); a benchmark
+    that declares none (ddp_train, collective, max_batch: not what one card does on the workload) has none.
+    Rows of benchmarks gpubench does not know (published figures) are named by model, precision and mode."""
     bench = _text(benchmark)
-    if bench in ("ddp_train", "collective", "max_batch"):
-        return None  # many-GPU throughput, or a batch search: not what one card does on the workload
-    if bench == "matmul" and _text(p["dtype"]):
-        return f"matmul/{_text(p['dtype'])}"
-    if bench == "memory" and _text(p["kind"]) == "d2d":
-        return "memory/d2d"
+    if bench in BENCHMARKS:
+        return declaration(bench).workload_name({k: _text(v) for k, v in p.items()})
     model, precision = _text(p["model"]), _text(p["precision"])
     if model and precision:
         mode = (_text(p["mode"]) or "").lower()

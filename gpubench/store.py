@@ -21,9 +21,11 @@ from typing import Any
 import pandas as pd
 
 from gpubench import __version__
+from gpubench.benchmarks import BENCHMARKS
 from gpubench.errors import ResultFormatError
 from gpubench.files import atomic_write_bytes
 from gpubench.records import SCHEMA_VERSION
+from gpubench.schema import columns_of_type
 
 RUN_JSON = "run.json"
 MEASUREMENTS = "measurements.parquet"
@@ -73,10 +75,8 @@ def write_json(path: Path, data: Mapping[str, Any]) -> None:
 
 
 # Integer columns that some rows lack (skipped cases have no timings): kept as nullable integers, not floats.
-INT_COLUMNS = frozenset({
-    "m", "n", "k", "size_bytes", "batch", "seq", "layers", "width", "start_ns", "end_ns", "n_reps",
-    "warmup_steps", "peak_memory_bytes", "params_count", "telemetry_samples", "world_size", "rank",
-})  # fmt: skip
+# Declared by the row schema and each benchmark's declaration (gpubench.schema).
+INT_COLUMNS = columns_of_type("int", {name: declares for name, (_, declares) in BENCHMARKS.items()})
 
 
 def rows_to_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
@@ -223,8 +223,14 @@ def read_meta(folder: Path) -> dict[str, Any]:
     return meta
 
 
-def expand_paths(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
-    """Run folders from paths and globs; a folder holding run folders (like results/) stands for all of them."""
+Paths = Iterable[str | os.PathLike[str]] | str | os.PathLike[str]
+
+
+def expand_paths(paths: Paths) -> list[Path]:
+    """Run folders from a path or paths and globs; a folder holding run folders (like results/) stands for
+    all of them."""
+    if isinstance(paths, (str, os.PathLike)):
+        paths = [paths]
     found: list[Path] = []
     for raw in paths:
         text = str(raw)
@@ -275,10 +281,8 @@ def _run_columns(meta: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def load_runs(paths: Iterable[str | os.PathLike[str]] | str | os.PathLike[str]) -> pd.DataFrame:
+def load_runs(paths: Paths) -> pd.DataFrame:
     """One DataFrame, a row per case of every run, with run metadata joined. Torch is never imported."""
-    if isinstance(paths, (str, os.PathLike)):
-        paths = [paths]
     frames = []
     for folder in expand_paths(paths):
         meta = read_meta(folder)
@@ -295,10 +299,8 @@ def load_runs(paths: Iterable[str | os.PathLike[str]] | str | os.PathLike[str]) 
     return pd.concat(frames, ignore_index=True, sort=False) if frames else pd.DataFrame()
 
 
-def load_telemetry(paths: Iterable[str | os.PathLike[str]] | str | os.PathLike[str]) -> pd.DataFrame:
+def load_telemetry(paths: Paths) -> pd.DataFrame:
     """The telemetry time series of every run (empty frame when none was sampled)."""
-    if isinstance(paths, (str, os.PathLike)):
-        paths = [paths]
     frames = []
     for folder in expand_paths(paths):
         meta = read_meta(folder)
@@ -312,8 +314,6 @@ def load_telemetry(paths: Iterable[str | os.PathLike[str]] | str | os.PathLike[s
     return pd.concat(frames, ignore_index=True, sort=False) if frames else pd.DataFrame()
 
 
-def load_meta(paths: Iterable[str | os.PathLike[str]] | str | os.PathLike[str]) -> list[dict[str, Any]]:
+def load_meta(paths: Paths) -> list[dict[str, Any]]:
     """run.json of every run folder, in order."""
-    if isinstance(paths, (str, os.PathLike)):
-        paths = [paths]
     return [read_meta(folder) for folder in expand_paths(paths)]

@@ -96,7 +96,7 @@ def resolve(spec: str = "auto") -> Device:
     if cls is None or (m.group(2) is not None and not cls.indexed):
         raise GpubenchError(f"unknown device {spec!r}; use {_spellings()}")
     if not cls.available():
-        raise BackendUnavailable(f"device {spec!r} asked for, but torch sees no {cls.kind} device here")
+        raise BackendUnavailable(f"device {spec!r} asked for, but torch sees no {cls.title} here")
     index = int(m.group(2) or 0)
     count = cls.count()
     if index >= count:

@@ -100,6 +100,7 @@ class Device:
     kind: ClassVar[str]  # registry key and the --device spelling (cpu, cuda, mps, xpu, xla)
     torch_type: ClassVar[str]  # torch's device type for tensors on it
     aliases: ClassVar[tuple[str, ...]] = ()  # other --device spellings
+    title: ClassVar[str] = "device"  # what messages call it: "CUDA/ROCm GPU"
     indexed: ClassVar[bool] = True  # `kind:N` selects one of several devices
     is_host: ClassVar[bool] = False  # tensors live in host memory (no host<->device link to measure)
     memory_limited: ClassVar[bool] = False  # allocation fails with OutOfMemoryError at a device limit

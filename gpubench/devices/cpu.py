@@ -97,6 +97,7 @@ def _autocast_reason(precision: str) -> str | None:
 class CpuDevice(Device):
     kind = "cpu"
     torch_type = "cpu"
+    title = "CPU"
     indexed = False
     is_host = True
 

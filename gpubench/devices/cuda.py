@@ -54,6 +54,7 @@ class CudaDevice(Device):
     kind = "cuda"
     torch_type = "cuda"
     aliases = ("gpu", "rocm")
+    title = "CUDA/ROCm GPU"
     memory_limited = True
     fused_optimizer = True
 

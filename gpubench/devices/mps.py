@@ -28,6 +28,7 @@ def _chip_name() -> str:
 class MpsDevice(Device):
     kind = "mps"
     torch_type = "mps"
+    title = "Apple MPS GPU"
     indexed = False
 
     def __init__(self, index: int | None = None) -> None:

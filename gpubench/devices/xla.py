@@ -15,6 +15,7 @@ from gpubench.devices.base import Device, DeviceInfo, Step, wall_burst
 class XlaDevice(Device):
     kind = "xla"
     torch_type = "xla"
+    title = "XLA device (torch_xla)"
 
     def __init__(self, index: int | None = None) -> None:
         super().__init__(index or 0)

@@ -13,6 +13,7 @@ from gpubench.devices.base import Device, DeviceInfo, Step, event_burst
 class XpuDevice(Device):
     kind = "xpu"
     torch_type = "xpu"
+    title = "Intel XPU GPU"
     memory_limited = True
 
     def __init__(self, index: int | None = None) -> None:
