@@ -34,8 +34,8 @@ from gpubench.benchmarks.models.zoo import (
     first_call,
     make_batch,
     make_normalize,
+    model_params,
     require_amp,
-    size_params,
     sizes_of,
 )
 from gpubench.dist.context import DistContext, current
@@ -242,15 +242,15 @@ def _replica_spread(net: torch.nn.Module, group: Any) -> float:
     version=1,
     description="Training under DistributedDataParallel on `ranks` ranks (weak scaling): samples/s over all ranks",
     params={
-        "model": Param(str, choices=DDP_MODELS, help="network: " + ", ".join(DDP_MODELS)),
-        "precision": Param(str, choices=PRECISIONS, help="fp32, tf32, amp_fp16 (+GradScaler), amp_bf16"),
-        "batch": Param(
-            int, default=0, minimum=0, help="samples (sequences) per rank and step (0 = model default)"
+        **model_params(
+            DDP_MODELS,
+            PRECISIONS,
+            "fp32, tf32, amp_fp16 (+GradScaler), amp_bf16",
+            batch_help="samples (sequences) per rank and step (0 = model default)",
+            compile_help="torch.compile the DDP-wrapped network",
         ),
-        "compile": Param(bool, default=False, help="torch.compile the DDP-wrapped network"),
         "ranks": Param(int, default=0, minimum=0, help="ranks that train (0 = every rank of the run)"),
-        **size_params(),
-    },
+    },  # fmt: skip
     normalize=_normalize_ddp,
     tags=("model", "training", "distributed"),
 )

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import gc
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -105,6 +105,9 @@ class Device:
     is_host: ClassVar[bool] = False  # tensors live in host memory (no host<->device link to measure)
     memory_limited: ClassVar[bool] = False  # allocation fails with OutOfMemoryError at a device limit
     fused_optimizer: ClassVar[bool] = False  # torch's fused AdamW kernels are used on it
+    # Precisions the kind never computes in, with the reason (kinds whose answer depends on the model of
+    # device override `unsupported`).
+    lacks: ClassVar[Mapping[str, str]] = {}
 
     def __init__(self, index: int | None = None) -> None:
         self.index = index if self.indexed else None
@@ -167,7 +170,7 @@ class Device:
     # --- precisions --------------------------------------------------------------------------------
     def unsupported(self, precision: str) -> str | None:
         """Why this device cannot compute in `precision` (one of PRECISIONS), or None when it can."""
-        return None
+        return self.lacks.get(precision)
 
     def autocast_unsupported(self, precision: str) -> str | None:
         """Why torch.autocast cannot run in `precision` (fp16/bf16) here, or None. Defaults to `unsupported`."""
@@ -211,3 +214,50 @@ class Device:
     def telemetry_shared_by_node(self) -> bool:
         """Whether every local rank would read the same counters (the CPU package): then one rank samples."""
         return self.is_host
+
+
+class QueuedDevice(Device):
+    """A GPU kind whose torch module has torch.cuda's shape (torch.cuda, torch.xpu): numbered devices,
+    properties, timing events on the device's queue, an allocator with peak statistics and a cache to empty."""
+
+    memory_limited = True
+
+    def __init__(self, index: int | None = None) -> None:
+        super().__init__(index or 0)
+
+    @classmethod
+    def available(cls) -> bool:
+        api = cls.api()
+        return api is not None and bool(api.is_available())
+
+    @classmethod
+    def count(cls) -> int:
+        return int(cls.api().device_count()) if cls.available() else 0
+
+    def props(self) -> Any:
+        return self.api().get_device_properties(self.index)
+
+    def synchronize(self) -> None:
+        self.api().synchronize(self.torch)
+
+    def burst(self, step: Step, n: int, reset: Step | None = None, clock: Clock | None = None) -> list[float]:
+        """Event pairs around each step, one synchronize per burst."""
+        api = self.api()
+        with api.device(self.torch):
+            return event_burst(lambda: api.Event(enable_timing=True), step, n, reset, self.synchronize)
+
+    def reset_peak_memory(self) -> None:
+        self.api().reset_peak_memory_stats(self.torch)
+
+    def peak_memory_bytes(self) -> int | None:
+        return int(self.api().max_memory_allocated(self.torch))
+
+    def free_memory(self) -> None:
+        super().free_memory()
+        self.api().empty_cache()
+
+    def set_current(self) -> None:
+        self.api().set_device(self.torch)
+
+    def ddp_device_ids(self) -> list[int] | None:
+        return [self.index]

@@ -9,7 +9,7 @@ from typing import Any
 
 import torch
 
-from gpubench.devices.base import Device, DeviceInfo, Step, event_burst
+from gpubench.devices.base import DeviceInfo, QueuedDevice
 
 # AMD architectures with TF32-like (xf32) and fp8 matmuls: MI300 (gfx942) and MI350 (gfx950).
 _MI300_CLASS = ("gfx942", "gfx950")
@@ -50,16 +50,14 @@ def pci_bus_id(props: Any) -> str | None:
     return f"{domain:08X}:{bus:02X}:{dev:02X}.0"
 
 
-class CudaDevice(Device):
+class CudaDevice(QueuedDevice):
+    """CUDA events time the steps (they work under ROCm too), one synchronize per burst."""
+
     kind = "cuda"
     torch_type = "cuda"
     aliases = ("gpu", "rocm")
     title = "CUDA/ROCm GPU"
-    memory_limited = True
     fused_optimizer = True
-
-    def __init__(self, index: int | None = None) -> None:
-        super().__init__(index or 0)
 
     @classmethod
     def api(cls) -> Any:
@@ -70,20 +68,9 @@ class CudaDevice(Device):
         """The HIP version on ROCm builds of torch, else None."""
         return torch.version.hip
 
-    @classmethod
-    def available(cls) -> bool:
-        return bool(cls.api().is_available())
-
-    @classmethod
-    def count(cls) -> int:
-        return int(cls.api().device_count()) if cls.available() else 0
-
     @property
     def vendor(self) -> str:
         return "amd" if self.hip() else "nvidia"
-
-    def props(self) -> Any:
-        return self.api().get_device_properties(self.index)
 
     def describe(self) -> DeviceInfo:
         props = self.props()
@@ -105,25 +92,6 @@ class CudaDevice(Device):
                           multiprocessors=int(props.multi_processor_count), uuid=uuid_str,
                           pci_bus_id=pci_bus_id(props), telemetry_reader="nvml" if vendor == "nvidia" else "amdsmi",
                           extras=extras)  # fmt: skip
-
-    def synchronize(self) -> None:
-        self.api().synchronize(self.torch)
-
-    def burst(self, step: Step, n: int, reset: Step | None = None, clock: Any = None) -> list[float]:
-        """CUDA events (they work under ROCm too), one synchronize per burst."""
-        cuda = self.api()
-        with cuda.device(self.torch):
-            return event_burst(lambda: cuda.Event(enable_timing=True), step, n, reset, self.synchronize)
-
-    def reset_peak_memory(self) -> None:
-        self.api().reset_peak_memory_stats(self.torch)
-
-    def peak_memory_bytes(self) -> int | None:
-        return int(self.api().max_memory_allocated(self.torch))
-
-    def free_memory(self) -> None:
-        super().free_memory()
-        self.api().empty_cache()
 
     def flush_bytes(self) -> int:
         l2 = int(getattr(self.props(), "L2_cache_size", 0) or 0)
@@ -162,11 +130,5 @@ class CudaDevice(Device):
                                      "install a CUDA/ROCm build of torch")  # fmt: skip
         return "nccl", "rccl" if self.hip() else "nccl"  # PyTorch calls RCCL "nccl" too
 
-    def set_current(self) -> None:
-        self.api().set_device(self.torch)
-
     def dist_init_kwargs(self) -> dict[str, Any]:
         return {"device_id": self.torch}
-
-    def ddp_device_ids(self) -> list[int] | None:
-        return [self.index]

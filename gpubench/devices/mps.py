@@ -30,6 +30,12 @@ class MpsDevice(Device):
     torch_type = "mps"
     title = "Apple MPS GPU"
     indexed = False
+    lacks = {
+        "fp64": "Metal has no float64: MPS cannot hold fp64 tensors",
+        "tf32": "TF32 is an NVIDIA/AMD tensor-core mode; Apple GPUs have none",
+        "int8": "torch._int_mm has no MPS kernel",
+        "fp8": "Apple GPUs have no fp8 matmul",
+    }
 
     def __init__(self, index: int | None = None) -> None:
         super().__init__(None)
@@ -71,11 +77,3 @@ class MpsDevice(Device):
     def free_memory(self) -> None:
         super().free_memory()
         self.api().empty_cache()
-
-    def unsupported(self, precision: str) -> str | None:
-        return {
-            "fp64": "Metal has no float64: MPS cannot hold fp64 tensors",
-            "tf32": "TF32 is an NVIDIA/AMD tensor-core mode; Apple GPUs have none",
-            "int8": "torch._int_mm has no MPS kernel",
-            "fp8": "Apple GPUs have no fp8 matmul",
-        }.get(precision)

@@ -16,6 +16,11 @@ class XlaDevice(Device):
     kind = "xla"
     torch_type = "xla"
     title = "XLA device (torch_xla)"
+    lacks = {
+        "tf32": "TF32 is an NVIDIA/AMD tensor-core mode; XLA picks matmul precision itself",
+        "int8": "torch._int_mm has no XLA lowering in gpubench's method",
+        "fp8": "fp8 matmul on XLA is not measured by gpubench",
+    }
 
     def __init__(self, index: int | None = None) -> None:
         super().__init__(index or 0)
@@ -70,13 +75,6 @@ class XlaDevice(Device):
     def peak_memory_bytes(self) -> int | None:
         peak = self.memory_info().get("peak_bytes_used")
         return int(peak) if peak is not None else None
-
-    def unsupported(self, precision: str) -> str | None:
-        return {
-            "tf32": "TF32 is an NVIDIA/AMD tensor-core mode; XLA picks matmul precision itself",
-            "int8": "torch._int_mm has no XLA lowering in gpubench's method",
-            "fp8": "fp8 matmul on XLA is not measured by gpubench",
-        }.get(precision)
 
     def dist_backend(self) -> tuple[str, str]:
         importlib.import_module("torch_xla.distributed.xla_backend")  # registers the "xla" backend

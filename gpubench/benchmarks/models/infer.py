@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from gpubench import devices
-from gpubench.benchmarks import Param, register
+from gpubench.benchmarks import register
 from gpubench.benchmarks.models.nets import count_params
 from gpubench.benchmarks.models.zoo import (
     MODEL_NAMES,
@@ -28,8 +28,8 @@ from gpubench.benchmarks.models.zoo import (
     first_call,
     make_batch,
     make_normalize,
+    model_params,
     quiet_warnings,
-    size_params,
     sizes_of,
 )
 from gpubench.errors import Unsupported
@@ -153,17 +153,13 @@ _normalize = make_normalize(_KEYS)
     "infer",
     version=1,
     description="Inference: one forward pass of a fixed batch under inference_mode; samples/s or tokens/s",
-    params={
-        "model": Param(str, choices=MODEL_NAMES, help="network: " + ", ".join(MODEL_NAMES)),
-        "precision": Param(
-            str, choices=PRECISIONS, help="fp32, fp16, bf16 (whole net cast) or int8 (CPU quantization)"
-        ),
-        "batch": Param(
-            int, default=0, minimum=0, help="samples (sequences) per step; 1 = latency (0 = model default)"
-        ),
-        "compile": Param(bool, default=False, help="torch.compile the network"),
-        **size_params(),
-    },
+    params=model_params(
+        MODEL_NAMES,
+        PRECISIONS,
+        "fp32, fp16, bf16 (whole net cast) or int8 (CPU quantization)",
+        batch_help="samples (sequences) per step; 1 = latency (0 = model default)",
+        compile_help="torch.compile the network",
+    ),
     normalize=_normalize,
     tags=("model", "inference"),
 )

@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from gpubench import devices
-from gpubench.benchmarks import Param, register
+from gpubench.benchmarks import register
 from gpubench.benchmarks.models.nets import count_params
 from gpubench.benchmarks.models.zoo import (
     MODEL_NAMES,
@@ -31,8 +31,8 @@ from gpubench.benchmarks.models.zoo import (
     gan_step,
     make_batch,
     make_normalize,
+    model_params,
     require_amp,
-    size_params,
     sizes_of,
 )
 from gpubench.errors import Unsupported
@@ -232,15 +232,9 @@ _normalize_train = make_normalize(_TRAIN_KEYS)
     "train",
     version=1,
     description="Training throughput: one optimizer step on a fixed synthetic batch; samples/s or tokens/s",
-    params={
-        "model": Param(str, choices=MODEL_NAMES, help="network: " + ", ".join(MODEL_NAMES)),
-        "precision": Param(
-            str, choices=PRECISIONS, help="fp32, tf32 (TF32 tensor cores), amp_fp16 (+GradScaler), amp_bf16"
-        ),
-        "batch": Param(int, default=0, minimum=0, help="samples (sequences) per step (0 = model default)"),
-        "compile": Param(bool, default=False, help="torch.compile the network(s)"),
-        **size_params(),
-    },
+    params=model_params(
+        MODEL_NAMES, PRECISIONS, "fp32, tf32 (TF32 tensor cores), amp_fp16 (+GradScaler), amp_bf16"
+    ),
     normalize=_normalize_train,
     tags=("model", "training"),
 )
@@ -302,11 +296,9 @@ _normalize_max = make_normalize(_MAX_KEYS)
     "max_batch",
     version=1,
     description="Largest training batch that fits in GPU memory (doubling, then bisection); then trains at it",
-    params={
-        "model": Param(str, choices=MODEL_NAMES, help="network: " + ", ".join(MODEL_NAMES)),
-        "precision": Param(str, choices=PRECISIONS, help="fp32, tf32, amp_fp16, amp_bf16"),
-        **size_params(),
-    },
+    params=model_params(
+        MODEL_NAMES, PRECISIONS, "fp32, tf32, amp_fp16, amp_bf16", batch_help=None, compile_help=None
+    ),
     normalize=_normalize_max,
     tags=("model", "training"),
 )

@@ -252,6 +252,27 @@ def size_params() -> dict[str, Param]:
     }
 
 
+def model_params(
+    models: tuple[str, ...],
+    precisions: tuple[str, ...],
+    precision_help: str,
+    *,
+    batch_help: str | None = "samples (sequences) per step (0 = model default)",
+    compile_help: str | None = "torch.compile the network(s)",
+) -> dict[str, Param]:
+    """The parameters every model benchmark (train, infer, max_batch, ddp_train) takes: model, precision,
+    batch and compile (a None help leaves that one out), then the size parameters."""
+    params = {
+        "model": Param(str, choices=models, help="network: " + ", ".join(models)),
+        "precision": Param(str, choices=precisions, help=precision_help),
+    }
+    if batch_help is not None:
+        params["batch"] = Param(int, default=0, minimum=0, help=batch_help)
+    if compile_help is not None:
+        params["compile"] = Param(bool, default=False, help=compile_help)
+    return {**params, **size_params()}
+
+
 def make_normalize(keys: tuple[str, ...]) -> Callable[[dict[str, ParamValue]], dict[str, ParamValue]]:
     """Build a normalize hook: fill per-model defaults (batch 0, sizes 0) and keep only the sizes the
     model takes, so case ids read `train[model=gpt2,...,seq=1024]` and not `seq=0` on a CNN."""
