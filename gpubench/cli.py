@@ -79,14 +79,17 @@ def json_value(value: Any) -> Any:
 
 
 DeviceOpt = Annotated[
-    str, typer.Option("--device", "-d", help="auto (first GPU, else CPU), cpu, cuda, cuda:N")
+    str,
+    typer.Option(
+        "--device", "-d", help="auto (first accelerator, else CPU), cpu, cuda[:N], xpu[:N], mps, xla[:N]"
+    ),
 ]
 
 
 @app.command()
 @handle_errors
 def devices(as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False) -> None:
-    """List every device torch can use: GPUs (NVIDIA, AMD under ROCm) and the CPU."""
+    """List every device torch can use: GPUs (NVIDIA, AMD under ROCm, Intel XPU, Apple MPS), XLA devices, the CPU."""
     from gpubench.devices import describe_devices
 
     found = describe_devices()
