@@ -460,3 +460,40 @@ ranks = [1, 2]
     assert ddp.loc[1, "status"] == "ok", ddp[["status", "reason"]]
     if nproc == 2:
         assert ddp.loc[2, "status"] == "ok" and 0 < ddp.loc[2, "scaling_efficiency"] < 1.5
+
+
+def test_a_distributed_suite_with_a_skipped_case_runs_and_resumes(tmp_path):
+    """The collectives suite on the CPU skips sizes above 64 MiB: the skipped case must not crash the rank loop,
+    and a resume retries it with the same number of ranks (a resume without --nproc is refused)."""
+    (tmp_path / "s.toml").write_text(
+        'name = "s"\n' + FAST + '[[benchmarks]]\nbenchmark = "collective"\nop = "all_reduce"\n'
+        "size_bytes = [32768, 134217728]\n"
+    )
+    cmd = [sys.executable, "-m", "gpubench.cli", "run", "s.toml", "--nproc", "2", "--device", "cpu", "--idle-s", "0",
+           "--out", "res", "--dist-timeout-s", "60"]  # fmt: skip
+    proc = subprocess.run(cmd, cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=TIMEOUT_S)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stdout + proc.stderr
+    (folder,) = sorted((tmp_path / "res").glob("*"))
+    df = pd.read_parquet(folder / "measurements.parquet").set_index("size_bytes")
+    assert df.loc[32768, "status"] == "ok" and df.loc[134217728, "status"] == "skipped"
+    alone = [
+        sys.executable,
+        "-m",
+        "gpubench.cli",
+        "run",
+        "s.toml",
+        "--device",
+        "cpu",
+        "--resume",
+        str(folder),
+    ]
+    proc = subprocess.run(alone, cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=TIMEOUT_S)
+    assert proc.returncode == 2 and "2 rank(s), this run has 1 (add --nproc 2)" in proc.stderr, proc.stderr
+    again = [*cmd[:-6], "--resume", str(folder), "--dist-timeout-s", "60"]
+    proc = subprocess.run(again, cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=TIMEOUT_S)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "1 case(s) to run, 1 already done" in proc.stderr  # the skipped size is retried, the ok one kept
+    meta = json.loads((folder / "run.json").read_text())
+    assert meta["status"] == "complete" and len(meta["resumed_utc"]) == 1
+    assert len(pd.read_parquet(folder / "measurements.parquet")) == 2

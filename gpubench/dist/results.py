@@ -244,8 +244,7 @@ def scaling_table(frame: pd.DataFrame) -> pd.DataFrame:
 def write_rank_rows(folder: Path, rows: list[dict[str, Any]], run_id: str) -> None:
     """Rewrite `<run folder>/ranks.parquet` atomically (written by rank 0 after every case)."""
     frame = rows_to_frame([{"run_id": run_id, **r} for r in rows])
-    path = Path(folder) / RANKS
-    write_frame(path, frame)
+    write_frame(Path(folder) / RANKS, frame)
 
 
 def load_rank_rows(paths: Paths) -> pd.DataFrame:

@@ -77,8 +77,7 @@ def render_report(
         if out is not None
         else DEFAULT_DIR / f"{re.sub(r'[^A-Za-z0-9._-]+', '-', _default_name(data))}.html"
     )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(path, text, fsync=False)
+    atomic_write_text(path, text, make_parents=True)  # a bad -o path: one line naming it
     return path
 
 
