@@ -146,6 +146,18 @@ def test_xpu_memory_precisions_and_backend(monkeypatch):
         dev.dist_backend()
 
 
+def test_streams_exist_on_queued_kinds_only(monkeypatch):
+    fake_xpu(monkeypatch)
+    dev = devices.get("xpu:0")
+    side = dev.new_stream()
+    assert dev.current_stream() == "default"
+    with dev.on_stream(side):
+        assert dev.current_stream() is side  # work issued here goes to the side stream
+    assert dev.current_stream() == "default"
+    with pytest.raises(Unsupported, match="no separate streams"):
+        devices.get("cpu").new_stream()
+
+
 # --- MPS (fake torch.mps) -------------------------------------------------------------------------------
 
 

@@ -38,8 +38,8 @@ from gpubench.benchmarks.models.zoo import (
     require_amp,
     sizes_of,
 )
-from gpubench.dist.context import DistContext, current
-from gpubench.dist.results import busbw_factor
+from gpubench.distributed.context import DistContext, current
+from gpubench.distributed.results import busbw_factor
 from gpubench.errors import Unsupported
 from gpubench.records import Case, CheckResult, ParamValue, Work, Workload
 

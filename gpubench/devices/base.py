@@ -191,6 +191,21 @@ class Device:
         """The device_type torch.autocast and GradScaler take."""
         return self.torch_type
 
+    # --- streams -----------------------------------------------------------------------------------
+    has_streams: ClassVar[bool] = False  # separate queues (and a copy engine) that can overlap work
+
+    def new_stream(self) -> Any:
+        """A queue of its own, e.g. for a copy that overlaps compute. Kinds without one raise Unsupported."""
+        raise Unsupported(f"the {self.title} has no separate streams: the same units would copy and compute")
+
+    def current_stream(self) -> Any:
+        """The queue work goes to now (the one the runner's timing events are recorded on)."""
+        raise Unsupported(f"the {self.title} has no separate streams")
+
+    def on_stream(self, stream: Any) -> Any:
+        """A context manager sending work issued inside it to `stream`."""
+        raise Unsupported(f"the {self.title} has no separate streams")
+
     # --- distributed -------------------------------------------------------------------------------
     def dist_backend(self) -> tuple[str, str]:
         """(torch.distributed backend, the library doing the work), e.g. ("nccl", "rccl"). Raises
@@ -255,6 +270,17 @@ class QueuedDevice(Device):
     def free_memory(self) -> None:
         super().free_memory()
         self.api().empty_cache()
+
+    has_streams = True
+
+    def new_stream(self) -> Any:
+        return self.api().Stream(self.torch)
+
+    def current_stream(self) -> Any:
+        return self.api().current_stream(self.torch)
+
+    def on_stream(self, stream: Any) -> Any:
+        return self.api().stream(stream)
 
     def set_current(self) -> None:
         self.api().set_device(self.torch)

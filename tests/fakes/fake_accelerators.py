@@ -51,6 +51,7 @@ class FakeGpuModule:
     peak: int = 0
     emptied: int = 0
     current: Any = None
+    current_queue: Any = "default"
 
     def is_available(self) -> bool:
         return bool(self.props)
@@ -89,6 +90,20 @@ class FakeGpuModule:
     @contextlib.contextmanager
     def device(self, device: Any):
         yield
+
+    def Stream(self, device: Any = None) -> Any:  # noqa: N802 - torch's name
+        return SimpleNamespace(device=device, name=f"side-{id(self)}")
+
+    def current_stream(self, device: Any = None) -> Any:
+        return self.current_queue
+
+    @contextlib.contextmanager
+    def stream(self, stream: Any):
+        saved, self.current_queue = self.current_queue, stream
+        try:
+            yield
+        finally:
+            self.current_queue = saved
 
 
 def xpu_props(name: str = "Intel(R) Data Center GPU Max 1550", has_fp64: bool = True) -> Any:
