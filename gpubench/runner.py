@@ -310,6 +310,10 @@ class Runner:
                 else f"check failed: {result.detail} (error {result.error:.3g} > {result.tolerance:.3g})"
             )
             self._telemetry_columns(row, start_ns, end_ns)
+            if workload.summarize is not None:
+                row.update(
+                    workload.summarize(list(times), self._window_frame(start_ns, end_ns), start_ns, end_ns)
+                )
             _peak_columns(row)
         except Unsupported as e:
             row.update(status="skipped", reason=str(e))
@@ -353,6 +357,13 @@ class Runner:
         frame = self.sampler.frame(since_ns=start_ns - 2_000_000_000)
         row.update(case_aggregates(frame, start_ns, end_ns, self.idle_power_w))
         add_efficiency_columns(row)
+
+    def _window_frame(self, start_ns: int, end_ns: int) -> Any:
+        """The telemetry samples inside one timed window (None without a sampler)."""
+        if self.sampler is None:
+            return None
+        frame = self.sampler.frame(since_ns=start_ns)
+        return frame[frame["t_ns"] <= end_ns] if not frame.empty else frame
 
     def telemetry_frame(self, windows: list[tuple[str, int, int]]) -> Any:
         """The whole series so far, each sample tagged with the case whose timed window holds it."""

@@ -82,6 +82,7 @@ from gpubench.distributed import (  # noqa: E402
     scaling_table,
     torchrun_command,
 )
+from gpubench.distributed.results import load_rank_rows  # noqa: E402
 from gpubench.store import load_runs, read_meta  # noqa: E402
 
 # ------------------------------------------------------------------------------------------- arithmetic
@@ -281,6 +282,14 @@ model = "mnist_cnn"
 precision = "fp32"
 batch = 16
 ranks = [1, 2, 4]
+
+[[benchmarks]]
+benchmark = "pipeline"
+schedule = ["single", "gpipe", "1f1b"]
+microbatches = [1, 4]
+batch = 8
+layers = 3
+width = 16
 """
 )
 
@@ -349,6 +358,27 @@ def test_ddp_scaling_efficiency_in_the_run(two_rank_run):
     assert ddp.loc[2, "work_per_step"] == 2 * ddp.loc[1, "work_per_step"] == 32  # samples over both ranks
     assert ddp.loc[2, "scaling_efficiency"] == pytest.approx(t2 / (2 * t1))
     assert ddp.loc[1, "ranks_active"] == 1 and ddp.loc[2, "ranks_active"] == 2
+
+
+def test_pipelined_loss_and_gradients_match_one_device(two_rank_run):
+    from gpubench.report.topics import pipeline_table
+
+    _, folders = two_rank_run
+    df = load_runs(folders)
+    pipe = df[df.benchmark == "pipeline"].set_index("case_id")
+    ok = pipe[pipe.status == "ok"]
+    assert set(ok["schedule"]) == {"single", "gpipe", "1f1b"}, pipe[["status", "reason"]]
+    assert "1F1B needs at least as many micro-batches" in pipe.loc[pipe.schedule.eq("1f1b") & pipe.microbatches.eq(1),
+                                                                   "reason"].iloc[0]  # fmt: skip
+    ranks = load_rank_rows(folders[0])
+    pipelined = ranks.case_id.str.startswith("pipeline[") & ~ranks.case_id.str.contains("schedule=single")
+    last = ranks[pipelined & (ranks["rank"] == 1) & ranks.status.eq("ok")]
+    assert (
+        len(last) == 3 and last["check_detail"].str.contains("pipelined loss").all()
+    )  # the last stage compared the loss
+    assert (ok.loc[ok.schedule != "single", "bubble_theory"] == [0.5, 0.2, 0.2]).all()
+    table = pipeline_table(ok.reset_index())
+    assert len(table) == 3 and table["bubble_measured"].notna().all()
 
 
 def test_report_has_collectives_and_scaling_sections(two_rank_run, tmp_path):

@@ -54,6 +54,22 @@ BENCHMARKS: dict[str, tuple[str, Declares]] = {
     "ddp_train": ("gpubench.benchmarks.collective", Declares(
         _MODEL_COLUMNS + _c(("ranks", "int", "ranks that train"), ("dp_ranks", "int", "data-parallel ranks"),
                             ("global_batch", "int", "batch over all ranks")))),
+    "memory_stride": ("gpubench.benchmarks.memory_stride", Declares(
+        _c(("dtype", "str", "element type"), ("access", "str", "stride or gather"),
+           ("stride", "int", "elements between two reads"), ("size_bytes", "int", "buffer bytes")))),
+    "overlap": ("gpubench.benchmarks.overlap", Declares(
+        _c(("size_bytes", "int", "bytes copied host -> device per step"), ("dtype", "str", "GEMM precision"),
+           ("m", "int", "square GEMM size")))),
+    "input_pipeline": ("gpubench.benchmarks.input_pipeline", Declares(
+        _c(("source", "str", "device or loader"), ("batch", "int", "samples per step"),
+           ("samples", "int", "samples per epoch"), ("workers", "int", "DataLoader workers"),
+           ("pin_memory", "bool", "page-locked batches")))),
+    "pipeline": ("gpubench.benchmarks.pipeline", Declares(
+        _c(("schedule", "str", "single, gpipe or 1f1b"), ("microbatches", "int", "micro-batches per step"),
+           ("batch", "int", "samples per step"), ("layers", "int", "blocks"), ("width", "int", "features per block")))),
+    "sustained": ("gpubench.benchmarks.sustained", Declares(
+        _c(("dtype", "str", "GEMM precision"), ("m", "int", "square GEMM size"),
+           ("bin_s", "float", "width of one bin of the per-second series")))),
 }  # fmt: skip
 
 # Modules that register benchmarks, in order.
