@@ -58,6 +58,7 @@ _REQUIRED = {
 _OPTIONAL = {
     "launch_price_usd": (int, float),
     "compute_units": int,
+    "arch": str,
     "devices_per_card": int,
     "notes": str,
     "sources": dict,
@@ -83,6 +84,12 @@ class DeviceSpec:
     compute_units: int | None = None
     devices_per_card: int = 1
     notes: str = ""
+    arch: str = ""
+
+    @property
+    def family(self) -> str:
+        """Architecture family the performance model fits efficiencies for (the vendor when not given)."""
+        return self.arch or self.vendor
 
     def peak(self, precision: str) -> float | None:
         """Dense datasheet peak in TFLOP/s (TOP/s for int8), or None when not published / not supported."""
@@ -190,6 +197,7 @@ def _entry(path: str, slug: str, raw: Any) -> DeviceSpec:
         compute_units=raw.get("compute_units"),
         devices_per_card=raw.get("devices_per_card", 1),
         notes=raw.get("notes", ""),
+        arch=raw.get("arch", ""),
     )
     for figure in sources:
         if figure != "*" and figure not in spec.figures():
