@@ -185,6 +185,9 @@ def _peak_columns(row: dict[str, Any]) -> None:
         )
     if row.get("tflops") is not None and params.get("precision"):
         row["mfu"] = specs.mfu(name, mem, plimit, params["precision"], row["tflops"], compute_units=units)
+    if row.get("achieved_gbps") is not None:
+        row["pct_of_datasheet_bw"] = specs.pct_of_bandwidth(name, mem, plimit, row["achieved_gbps"],
+                                                            compute_units=units)  # fmt: skip
 
 
 def resume_differences(
@@ -315,6 +318,7 @@ class Runner:
                     workload.summarize(list(times), self._window_frame(start_ns, end_ns), start_ns, end_ns)
                 )
             _peak_columns(row)
+            stats.per_sequence_columns(row)
         except Unsupported as e:
             row.update(status="skipped", reason=str(e))
         except (KeyboardInterrupt, RankLost):
@@ -348,6 +352,9 @@ class Runner:
         if work.flops:
             row["flops_per_step"] = work.flops
             row["tflops"] = work.flops / s.median_s / 1e12
+        if work.bytes:
+            row["bytes_per_step"] = work.bytes
+            row["achieved_gbps"] = work.bytes / s.median_s / 1e9
 
     def _telemetry_columns(self, row: dict[str, Any], start_ns: int, end_ns: int) -> None:
         if self.sampler is None:
@@ -478,6 +485,7 @@ def run_suite(suite: Suite, options: RunOptions, events: RunEvents | None = None
             row = how.record(pc, runner.run_case(pc), runner, store)
             if row is None or store is None:
                 continue  # not the lead rank: rank 0 stores every rank's row
+            stats.relate_rows([*store.rows, row])  # may update earlier rows too; store.add rewrites them all
             try:
                 store.add(row)
             except StorageError as e:

@@ -392,6 +392,22 @@ def mfu(
                                               compute_units=compute_units, catalog=catalog))  # fmt: skip
 
 
+def pct_of_bandwidth(
+    device_name: str,
+    memory_bytes: int | None,
+    power_limit_w: float | None,
+    achieved_gbps: float,
+    *,
+    compute_units: int | None = None,
+    catalog: Mapping[str, DeviceSpec] | None = None,
+) -> float | None:
+    """Achieved memory traffic (GB/s) as a percentage of the datasheet bandwidth, or None (unknown device)."""
+    spec = match_device(
+        device_name, memory_bytes, power_limit_w, compute_units=compute_units, catalog=catalog
+    )
+    return None if spec is None else _percent(achieved_gbps, spec.memory_bandwidth_gbps)
+
+
 def catalog_table(catalog: Mapping[str, DeviceSpec] | None = None) -> list[dict[str, Any]]:
     """One flat dict per entry (for `gpubench specs` tables and JSON)."""
     rows = []

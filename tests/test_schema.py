@@ -23,7 +23,8 @@ def test_every_registered_benchmark_has_a_declaration_line():
     assert set(registry) == set(BENCHMARKS)
     for name, bench in registry.items():
         assert bench.declares is BENCHMARKS[name][1]
-        assert bench.factory.__module__.startswith(BENCHMARKS[name][0])
+        # the factory lives in the registering module or its package (gpubench.benchmarks.llm.*)
+        assert bench.factory.__module__.split(".")[:3] == BENCHMARKS[name][0].split(".")[:3]
 
 
 def test_columns_are_declared_once_with_a_known_type():

@@ -70,6 +70,11 @@ BENCHMARKS: dict[str, tuple[str, Declares]] = {
     "sustained": ("gpubench.benchmarks.sustained", Declares(
         _c(("dtype", "str", "GEMM precision"), ("m", "int", "square GEMM size"),
            ("bin_s", "float", "width of one bin of the per-second series")))),
+    "llm_prefill": ("gpubench.benchmarks.llm.register", Declares()),
+    "llm_decode": ("gpubench.benchmarks.llm.register", Declares()),
+    "llm_capacity": ("gpubench.benchmarks.llm.register", Declares()),
+    "attention": ("gpubench.benchmarks.llm.register", Declares()),
+    "llm_train": ("gpubench.benchmarks.llm.register", Declares()),
 }  # fmt: skip
 
 # Modules that register benchmarks, in order.

@@ -105,6 +105,7 @@ class Device:
     is_host: ClassVar[bool] = False  # tensors live in host memory (no host<->device link to measure)
     memory_limited: ClassVar[bool] = False  # allocation fails with OutOfMemoryError at a device limit
     fused_optimizer: ClassVar[bool] = False  # torch's fused AdamW kernels are used on it
+    graphs: ClassVar[bool] = False  # torch.compile's "reduce-overhead" (CUDA graphs) works on it
     # Precisions the kind never computes in, with the reason (kinds whose answer depends on the model of
     # device override `unsupported`).
     lacks: ClassVar[Mapping[str, str]] = {}

@@ -58,6 +58,7 @@ class CudaDevice(QueuedDevice):
     aliases = ("gpu", "rocm")
     title = "CUDA/ROCm GPU"
     fused_optimizer = True
+    graphs = True
 
     @classmethod
     def api(cls) -> Any:

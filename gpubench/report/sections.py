@@ -469,6 +469,7 @@ def _missing(value: Any) -> bool:
     return value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value))
 
 
+from gpubench.report.llm import build_llm  # noqa: E402  (it builds with the block types above)
 from gpubench.report.topics import build_topics  # noqa: E402 - topics builds on the blocks above
 
 SECTIONS: list[Section] = [
@@ -477,6 +478,7 @@ SECTIONS: list[Section] = [
     Section("matmul", "Matmul", build_matmul),
     Section("memory", "Memory", build_memory),
     Section("models", "Training and inference", build_models),
+    Section("llm", "Language models", build_llm),
     Section("collectives", "Collectives", build_collectives),
     Section("scaling", "Scaling", build_scaling),
     Section("topics", "Optimisation topics", build_topics),
