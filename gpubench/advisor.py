@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import csv
 import math
-import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -28,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from gpubench.errors import GpubenchError
+from gpubench.files import tomllib
 from gpubench.model import (
     Estimate,
     closest_workloads,
@@ -43,11 +43,6 @@ from gpubench.model import (
 )
 from gpubench.specs import DeviceSpec, load_catalog, match_device, normalize_device_name
 from gpubench.stats import finite_or_none
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib
 
 PRICE_FIELDS = ("new_usd", "used_usd", "cloud_usd_per_hour")
 _PRICE_ALIASES = {

@@ -24,7 +24,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from gpubench.errors import GpubenchError
+from gpubench.errors import GpubenchError, first_line
 
 app = typer.Typer(
     add_completion=False,
@@ -65,7 +65,7 @@ def handle_errors(fn: F) -> F:
         try:
             return fn(*args, **kwargs)
         except GpubenchError as e:
-            raise fail(str(e).splitlines()[0] if str(e) else type(e).__name__) from None
+            raise fail(first_line(e)) from None
         except OSError as e:
             raise fail(_os_error_message(e)) from None
 
@@ -104,14 +104,17 @@ def json_value(value: Any) -> Any:
 
 
 DeviceOpt = Annotated[
-    str, typer.Option("--device", "-d", help="auto (first GPU, else CPU), cpu, cuda, cuda:N")
+    str,
+    typer.Option(
+        "--device", "-d", help="auto (first accelerator, else CPU), cpu, cuda[:N], xpu[:N], mps, xla[:N]"
+    ),
 ]
 
 
 @app.command()
 @handle_errors
 def devices(as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False) -> None:
-    """List every device torch can use: GPUs (NVIDIA, AMD under ROCm) and the CPU."""
+    """List every device torch can use: GPUs (NVIDIA, AMD under ROCm, Intel XPU, Apple MPS), XLA devices, the CPU."""
     from gpubench.devices import describe_devices
 
     found = describe_devices()
@@ -259,7 +262,7 @@ def _child_args(ctx: typer.Context) -> list[str]:
 
 def _launch_ranks(ctx: typer.Context, nproc: int, torchrun: dict[str, Any], report: bool) -> None:
     """`gpubench run --nproc N`: start the ranks through torchrun, wait, then report like a single run."""
-    from gpubench.dist.launch import launch
+    from gpubench.distributed.launch import launch
 
     if nproc < 1:
         raise GpubenchError("torchrun options need --nproc N, the number of ranks on this node")
@@ -307,45 +310,15 @@ def _sigterm_as_interrupt() -> Any:
         signal.signal(signal.SIGTERM, previous)
 
 
-class _Terminated(BaseException):
-    """torchrun stopped this rank (SIGTERM), usually because another rank failed."""
-
-
 def _run_rank(loaded: Any, options: Any, events: Any, timeout_s: float) -> Any:
-    """One rank of a distributed run (started by torchrun): rank 0 returns the outcome, the others None.
-    Each rank leaves its state for the launching process, which names the rank that failed."""
-    import os
-    import signal
-
-    from gpubench.dist.launch import write_rank_state
+    """One rank of a distributed run (started by torchrun): rank 0 returns the outcome, the others None."""
+    from gpubench.distributed.rank import RankStopped, run_as_rank
     from gpubench.errors import RankLost
 
-    rank = int(os.environ.get("RANK", "0"))
-
-    def on_term(signum: int, frame: Any) -> None:
-        write_rank_state("terminated", rank, "stopped by torchrun")
-        raise _Terminated()
-
-    signal.signal(signal.SIGTERM, on_term)
-    write_rank_state("running", rank)
     try:
-        from gpubench.dist.context import init_rank, shutdown
-        from gpubench.dist.rank import run_rank
-
-        dist_ctx = init_rank(options.device, timeout_s)
-        outcome = run_rank(loaded, options, dist_ctx, events if dist_ctx.rank == 0 else None)
-        shutdown()
-    except _Terminated:
-        raise fail(f"rank {rank}: stopped by torchrun (another rank failed)", 1) from None
-    except RankLost as e:
-        write_rank_state("error", rank, str(e))
-        raise fail(f"rank {rank}: {e}", 1) from None
-    except BaseException as e:
-        text = str(e).strip().splitlines()[0] if str(e).strip() else ""
-        write_rank_state("error", rank, f"{type(e).__name__}: {text}" if text else type(e).__name__)
-        raise
-    write_rank_state("done", rank)
-    return outcome
+        return run_as_rank(loaded, options, events, timeout_s)
+    except (RankStopped, RankLost) as e:
+        raise fail(str(e), 1) from None
 
 
 @app.command()
@@ -468,7 +441,12 @@ def run(
     if resume is not None and not resume.is_dir():
         raise GpubenchError(f"--resume {resume}: no such run folder")
     loaded = load_suite(suite)
-    from gpubench.dist.launch import is_rank_process, launched_by_gpubench, parent_command, write_result
+    from gpubench.distributed.launch import (
+        is_rank_process,
+        launched_by_gpubench,
+        parent_command,
+        write_result,
+    )
 
     torchrun = {"nnodes": nnodes, "node-rank": node_rank, "rdzv-endpoint": rdzv_endpoint, "rdzv-backend": rdzv_backend,
                 "rdzv-id": rdzv_id, "master-addr": master_addr, "master-port": master_port}  # fmt: skip

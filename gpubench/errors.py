@@ -38,3 +38,18 @@ class Unsupported(Exception):
 
     The runner records the case as `skipped` with this message as the reason; not a user error.
     """
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message (what one red line or a row's `reason` shows), or the
+    exception's type name when the message is empty."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def exception_text(exc: BaseException, limit: int | None = None) -> str:
+    """`Type: first line` (the line cut at `limit` characters), or just the type name for an empty message."""
+    text = str(exc).strip()
+    if not text:
+        return type(exc).__name__
+    return f"{type(exc).__name__}: {text.splitlines()[0][:limit]}"

@@ -36,7 +36,6 @@ import csv
 import functools
 import math
 import statistics
-import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from importlib import resources
@@ -46,14 +45,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from gpubench.benchmarks import BENCHMARKS, declaration
 from gpubench.errors import GpubenchError
+from gpubench.files import tomllib
 from gpubench.specs import PRECISIONS, DeviceSpec, load_catalog, match_device, normalize_precision
 from gpubench.stats import finite_or_none
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib
 
 TARGETS = {"matmul": 0.15, "memory": 0.15, "training": 0.25}
 """Median relative error the validation must reach per family (issue 14)."""
@@ -236,14 +232,13 @@ def _text(value: Any) -> str | None:
 
 
 def workload_of_row(benchmark: Any, params: Mapping[str, Any]) -> str | None:
-    """The workload a result row belongs to, or None: matmul/<dtype>, memory/d2d, <model>/<precision>[/infer]."""
+    """The workload a result row belongs to, or None: what its benchmark declares (`Declares.workload` in
+    gpubench.benchmarks.BENCHMARKS: matmul/<dtype>, memory/d2d, <model>/<precision>[/infer]); a benchmark that
+    declares none (ddp_train, collective, max_batch: not what one card does on the workload) has none. Rows
+    of benchmarks gpubench does not know (published figures) are named by model, precision and mode."""
     bench = _text(benchmark)
-    if bench in ("ddp_train", "collective", "max_batch"):
-        return None  # many-GPU throughput, or a batch search: not what one card does on the workload
-    if bench == "matmul" and _text(params.get("dtype")):
-        return f"matmul/{_text(params['dtype'])}"
-    if bench == "memory" and _text(params.get("kind")) == "d2d":
-        return "memory/d2d"
+    if bench in BENCHMARKS:
+        return declaration(bench).workload_name({k: _text(v) for k, v in params.items()})
     model, precision = _text(params.get("model")), _text(params.get("precision"))
     if model and precision:
         mode = (_text(params.get("mode")) or "").lower()

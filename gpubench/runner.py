@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import contextlib
 import fnmatch
-import gc
 import json
 import math
-import os
 import shutil
 import time
 from collections.abc import Callable, Sequence
@@ -21,7 +19,15 @@ import torch
 
 from gpubench import devices, stats
 from gpubench.benchmarks import Benchmark, load_all
-from gpubench.errors import BackendUnavailable, GpubenchError, RankLost, StorageError, Unsupported
+from gpubench.errors import (
+    BackendUnavailable,
+    GpubenchError,
+    RankLost,
+    StorageError,
+    Unsupported,
+    exception_text,
+    first_line,
+)
 from gpubench.records import Workload
 from gpubench.stats import add_efficiency_columns
 from gpubench.store import RunStore, read_meta, utc_now
@@ -83,25 +89,10 @@ def select_cases(suite: Suite, patterns: Sequence[str]) -> list[PlannedCase]:
     ]
 
 
-def _rss_bytes() -> int | None:
-    try:
-        with open("/proc/self/statm") as f:
-            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-    except (OSError, ValueError, IndexError):
-        return None
-
-
-def _free(device: torch.device) -> None:
-    gc.collect()
-    if device.type == "cuda":
-        torch.cuda.empty_cache()
-
-
 def _reason(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
     if isinstance(exc, torch.OutOfMemoryError):
-        return f"out of memory: {text[:300]}"
-    return f"{type(exc).__name__}: {text[:300]}" if text else type(exc).__name__
+        return f"out of memory: {first_line(exc)[:300]}"
+    return exception_text(exc, 300)
 
 
 def warm_up(timer: devices.StepTimer, workload: Workload, timing: Timing,
@@ -254,9 +245,10 @@ class Runner:
                  timer: Any = None, clock: Callable[[], float] = time.perf_counter,
                  build: Callable[[Benchmark, Any, torch.device], Workload] | None = None,
                  device_info: dict[str, Any] | None = None) -> None:  # fmt: skip
-        """`timer`, `clock` and `build` are seams for distributed runs (gpubench.dist.rank): a timer that keeps
+        """`timer`, `clock` and `build` are seams for distributed runs (gpubench.distributed.rank): a timer that keeps
         the ranks in step, rank 0's wall clock, and a build that agrees on success across ranks."""
         self.device = device
+        self.dev = devices.get(device)
         self.store = store
         self.registry = registry
         self.timer = timer if timer is not None else devices.StepTimer(device)
@@ -289,10 +281,8 @@ class Runner:
             "started_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         }
         workload: Workload | None = None
-        rss0 = _rss_bytes()  # the previous case freed its memory in its `finally`
         try:
-            if self.device.type == "cuda":
-                torch.cuda.reset_peak_memory_stats(self.device)
+            self.dev.reset_peak_memory()
             workload = self.build(bench, case, self.device)
             row.update({k: v for k, v in workload.info.items() if isinstance(v, (int, float, str, bool))})
             with devices.precision_flags(workload.flags):
@@ -303,13 +293,13 @@ class Runner:
                     steps_per_sample(self.timer, workload) if isinstance(self.timer, devices.StepTimer) else 1
                 )
                 row["steps_per_sample"] = group
-                devices.synchronize(self.device)
+                self.dev.synchronize()
                 start_ns = time.monotonic_ns()
                 times = measure(self.timer, workload, timing, self.clock, group)
                 end_ns = time.monotonic_ns()
                 # max_time_s ran out first (a step slower than the limit allows): the spread rests on few reps.
                 row["min_reps_reached"] = len(times) >= timing.min_reps
-                row["peak_memory_bytes"] = self._peak_memory(rss0)
+                row["peak_memory_bytes"] = self.dev.peak_memory_bytes()
                 result = workload.check() if workload.check is not None else None
             self._timing_columns(row, workload, times, start_ns, end_ns)
             if result is not None:
@@ -340,14 +330,8 @@ class Runner:
                 with contextlib.suppress(Exception):  # closing is best effort
                     workload.close()
             workload = None
-            _free(self.device)
+            self.dev.free_memory()
         return row
-
-    def _peak_memory(self, rss0: int | None) -> int | None:
-        if self.device.type == "cuda":
-            return int(torch.cuda.max_memory_allocated(self.device))
-        rss1 = _rss_bytes()
-        return max(0, rss1 - rss0) if rss0 is not None and rss1 is not None else None
 
     @staticmethod
     def _timing_columns(
@@ -431,37 +415,76 @@ def open_telemetry(
     return sampler, info
 
 
+class Solo:
+    """The strategy of a single-device run: it alone opens the run folder, samples its device and stores its
+    rows. A distributed rank gives `run_suite` gpubench.distributed.rank.Lockstep instead, with the same methods."""
+
+    lead = True
+
+    def device(self, options: RunOptions) -> torch.device:
+        return devices.resolve_device(options.device)
+
+    def open_store(self, suite: Suite, options: RunOptions, device: torch.device,
+                   planned: list[PlannedCase]) -> tuple[RunStore | None, list[PlannedCase]]:  # fmt: skip
+        store, done = open_run_store(suite, options, device)
+        return store, [pc for pc in planned if pc.case.id not in done]
+
+    def open_telemetry(self, options: RunOptions, store: RunStore | None) -> tuple[Any, dict[str, Any]]:
+        assert store is not None
+        return open_telemetry(store.meta["device"], options.telemetry, options.sample_hz, options.idle_s)
+
+    def runner(self, device: torch.device, store: RunStore | None, registry: dict[str, Benchmark], sampler: Any,
+               tel_info: dict[str, Any]) -> Runner:  # fmt: skip
+        # Rows name the device that measured them (a --force-resume may continue a run made on another one).
+        return Runner(device, store, registry, sampler, tel_info.get("idle_power_w", math.nan),
+                      tel_info.get("power_limit_w"), device_info=devices.describe(device))  # fmt: skip
+
+    def before_case(self, planned: PlannedCase) -> None:
+        pass
+
+    def record(self, planned: PlannedCase, row: dict[str, Any], runner: Runner,
+               store: RunStore | None) -> dict[str, Any] | None:  # fmt: skip
+        return row
+
+    def telemetry_frame(self, runner: Runner, windows: list[tuple[str, int, int]]) -> Any:
+        return runner.telemetry_frame(windows)
+
+
 def run_suite(suite: Suite, options: RunOptions, events: RunEvents | None = None,
-              registry: dict[str, Benchmark] | None = None) -> RunOutcome:  # fmt: skip
-    """Run a suite (or the selected part of it) on one device; write the run folder after every case."""
+              registry: dict[str, Benchmark] | None = None, how: Any = None) -> RunOutcome:  # fmt: skip
+    """Run a suite (or the selected part of it); write the run folder after every case.
+
+    `how` is the strategy: Solo (one device, the default) or, on a rank of a distributed run,
+    gpubench.distributed.rank.Lockstep; the loop is the same. Ranks other than the lead have no run folder
+    (`store` None) and return an outcome without rows."""
     events = events or RunEvents()
     registry = registry if registry is not None else load_all()
-    device = devices.resolve_device(options.device)
+    how = how if how is not None else Solo()
+    device = how.device(options)
     planned = select_cases(suite, options.only)
     if not planned:
         raise GpubenchError(f"--only {' '.join(options.only)} matches no case of suite {suite.name!r}")
-    store, done = open_run_store(suite, options, device)
-    todo = [pc for pc in planned if pc.case.id not in done]
-    outcome = RunOutcome(store.folder)
+    store, todo = how.open_store(suite, options, device, planned)
+    outcome = RunOutcome(store.folder if store is not None else Path("."))
     windows: list[tuple[str, int, int]] = [
-        (r["case_id"], int(r["start_ns"]), int(r["end_ns"])) for r in store.rows
+        (r["case_id"], int(r["start_ns"]), int(r["end_ns"])) for r in (store.rows if store is not None else [])
         if r.get("start_ns") is not None and not (isinstance(r["start_ns"], float) and math.isnan(r["start_ns"]))
     ]  # fmt: skip
     sampler = runner = None
     try:
-        sampler, tel_info = open_telemetry(
-            store.meta["device"], options.telemetry, options.sample_hz, options.idle_s
-        )
-        store.meta["telemetry"] = tel_info
-        store.save_meta()
+        sampler, tel_info = how.open_telemetry(options, store)
+        if store is not None:
+            store.meta["telemetry"] = tel_info
+            store.save_meta()
         outcome.telemetry_reason = tel_info.get("reason")
-        # Rows name the device that measured them (a --force-resume may continue a run made on another one).
-        runner = Runner(device, store, registry, sampler, tel_info.get("idle_power_w", math.nan),
-                        tel_info.get("power_limit_w"), device_info=devices.describe(device))  # fmt: skip
+        runner = how.runner(device, store, registry, sampler, tel_info)
         events.on_start(store, todo, len(planned) - len(todo))
         for i, pc in enumerate(todo):
             events.on_case_start(pc, i)
-            row = runner.run_case(pc)
+            how.before_case(pc)
+            row = how.record(pc, runner.run_case(pc), runner, store)
+            if row is None or store is None:
+                continue  # not the lead rank: rank 0 stores every rank's row
             stats.relate_rows([*store.rows, row])  # may update earlier rows too; store.add rewrites them all
             try:
                 store.add(row)
@@ -473,30 +496,29 @@ def run_suite(suite: Suite, options: RunOptions, events: RunEvents | None = None
             outcome.rows.append(row)
             if row.get("start_ns") is not None:
                 windows.append((row["case_id"], row["start_ns"], row["end_ns"]))
-            store.write_telemetry(runner.telemetry_frame(windows))
+            store.write_telemetry(how.telemetry_frame(runner, windows))
             events.on_case_end(pc, row)
     except KeyboardInterrupt:
         outcome.interrupted = True
-    except GpubenchError as e:
-        if options.resume is None and not store.rows:
+    except BaseException as e:  # a bad input, a lost rank, a bug: the run stops, finished cases stay
+        if store is None:
+            raise
+        if isinstance(e, GpubenchError) and options.resume is None and not store.rows:
             store.close()
             shutil.rmtree(store.folder, ignore_errors=True)  # nothing ran: leave no empty run folder behind
             raise
         with contextlib.suppress(StorageError):  # on a full disk run.json may not be writable either
-            store.finish("failed", error=str(e).splitlines()[0] if str(e) else type(e).__name__)
-        store.close()
-        raise
-    except BaseException:
+            store.finish("failed", error=first_line(e))
         store.close()
         raise
     finally:
         if sampler is not None:
             sampler.stop()
-            if runner is not None:
+            if runner is not None and store is not None:
                 with contextlib.suppress(StorageError):  # the measurements matter more than the series
-                    store.write_telemetry(runner.telemetry_frame(windows))
+                    store.write_telemetry(how.telemetry_frame(runner, windows))
             sampler.reader.close()
-    if store.folder.exists():
+    if store is not None and store.folder.exists():
         try:
             store.finish("interrupted" if outcome.interrupted else "complete")
         finally:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import functools
 import math
 import re
-import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import resources
@@ -21,12 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from gpubench.errors import GpubenchError
+from gpubench.files import tomllib
 from gpubench.stats import finite_or_none
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib
 
 PRECISIONS = ("fp64", "fp32", "tf32", "fp16", "bf16", "fp8", "int8")
 """Precisions a peak can be given for. int8 is in TOP/s, the rest in TFLOP/s."""
@@ -352,25 +347,29 @@ def pct_of_peak(
     compute_units: int | None = None,
     catalog: Mapping[str, DeviceSpec] | None = None,
 ) -> float | None:
-    """Measured throughput as a percentage (0-100, may exceed 100 on boosting GeForce cards) of the peak.
+    """Measured throughput as a percentage (0-100, may exceed 100 on boosting GeForce cards) of the datasheet
+    figure the benchmark declares (gpubench.benchmarks.BENCHMARKS, `Declares.peak`):
 
-    matmul rows: `params["dtype"]` picks the precision peak; `throughput` in TFLOP/s (TOP/s for int8).
-    memory rows with `params["kind"] == "d2d"`: `throughput` in GB/s counting bytes read + written,
-    compared with the datasheet bandwidth (which also counts both directions). Anything else, an unknown
-    device or the CPU: None.
+    "peak.<precision>": `throughput` in TFLOP/s (TOP/s for int8) against that precision's peak (matmul);
+    "memory_bandwidth_gbps": `throughput` in GB/s counting bytes read + written, against the datasheet
+    bandwidth, which also counts both directions (memory d2d). No declared figure, an unknown device or the
+    CPU: None.
     """
+    from gpubench.benchmarks import declaration  # torch-free
+
+    figure = declaration(benchmark).peak_figure(params)
     spec = match_device(
         device_name, memory_bytes, power_limit_w, compute_units=compute_units, catalog=catalog
     )
-    if spec is None:
+    if spec is None or figure is None:
         return None
-    if benchmark == "matmul":
-        dtype = _param(params, "dtype")
+    if figure.startswith("peak."):
+        dtype = figure.removeprefix("peak.")
         # An fp32 case run with TF32 allowed is a TF32 measurement, whatever the dtype column says.
         if normalize_precision(dtype) == "fp32" and (_param(params, "tf32") or _param(params, "allow_tf32")):
             dtype = "tf32"
-        return _percent(throughput, spec.peak(dtype) if dtype is not None else None)
-    if benchmark == "memory" and _param(params, "kind") == "d2d":
+        return _percent(throughput, spec.peak(dtype))
+    if figure == "memory_bandwidth_gbps":
         return _percent(throughput, spec.memory_bandwidth_gbps)
     return None
 

@@ -25,22 +25,16 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from gpubench import __version__
+from gpubench.benchmarks import BENCHMARKS
 from gpubench.errors import ResultFormatError, StorageError
+from gpubench.files import atomic_write, os_error_text
 from gpubench.records import SCHEMA_VERSION
+from gpubench.schema import columns_of_type
 
 RUN_JSON = "run.json"
 MEASUREMENTS = "measurements.parquet"
 TELEMETRY = "telemetry.parquet"
 LOCK = ".lock"  # held (flock) by the one process writing the folder; the kernel releases it when that process dies
-
-
-def os_error_text(e: OSError, path: Path | str) -> str:
-    """What went wrong with `path`, in one line; a full disk says so."""
-    if e.errno == errno.ENOSPC:
-        return f"the disk is full: cannot write {path}"
-    if e.errno == errno.EDQUOT:
-        return f"disk quota exceeded: cannot write {path}"
-    return f"{path}: {e.strerror or type(e).__name__}"
 
 
 def utc_now() -> str:
@@ -73,27 +67,6 @@ def new_run_folder(out_dir: Path, device_name: str, host: str | None = None) -> 
     raise StorageError(f"cannot create a new run folder under {out_dir}")
 
 
-def atomic_write(path: Path, data: bytes, make_parents: bool = False) -> None:
-    """Write `path` whole or not at all: a failed write (full disk) leaves the previous version readable and
-    no `.tmp` file behind. Any OSError becomes a StorageError naming the path."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        if make_parents:
-            path.parent.mkdir(parents=True, exist_ok=True)
-        if path.is_dir():
-            raise IsADirectoryError(errno.EISDIR, "is a folder, not a file", str(path))
-        with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except OSError as e:
-        with contextlib.suppress(OSError):
-            tmp.unlink(missing_ok=True)
-        raise StorageError(os_error_text(e, path)) from None
-
-
 def json_value(obj: Any) -> Any:
     """The strict-JSON form of a value: NaN, inf and pandas NA become null; numpy scalars and arrays become
     Python values; dicts and lists are converted all the way down."""
@@ -114,10 +87,8 @@ def write_json(path: Path, data: Mapping[str, Any]) -> None:
 
 
 # Integer columns that some rows lack (skipped cases have no timings): kept as nullable integers, not floats.
-INT_COLUMNS = frozenset({
-    "m", "n", "k", "size_bytes", "batch", "seq", "layers", "width", "start_ns", "end_ns", "n_reps",
-    "warmup_steps", "peak_memory_bytes", "params_count", "telemetry_samples", "world_size", "rank",
-})  # fmt: skip
+# Declared by the row schema and each benchmark's declaration (gpubench.schema).
+INT_COLUMNS = columns_of_type("int", {name: declares for name, (_, declares) in BENCHMARKS.items()})
 
 
 def rows_to_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
@@ -351,8 +322,14 @@ def read_meta(folder: Path) -> dict[str, Any]:
     return meta
 
 
-def expand_paths(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
-    """Run folders from paths and globs; a folder holding run folders (like results/) stands for all of them."""
+Paths = Iterable[str | os.PathLike[str]] | str | os.PathLike[str]
+
+
+def expand_paths(paths: Paths) -> list[Path]:
+    """Run folders from a path or paths and globs; a folder holding run folders (like results/) stands for
+    all of them."""
+    if isinstance(paths, (str, os.PathLike)):
+        paths = [paths]
     found: list[Path] = []
     for raw in paths:
         text = str(raw)
@@ -403,14 +380,10 @@ def _run_columns(meta: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def load_runs(
-    paths: Iterable[str | os.PathLike[str]] | str | os.PathLike[str], skip_columns: Sequence[str] = ()
-) -> pd.DataFrame:
+def load_runs(paths: Paths, skip_columns: Sequence[str] = ()) -> pd.DataFrame:
     """One DataFrame, a row per case of every run, with run metadata joined. Torch is never imported.
 
     `skip_columns` are not read at all (a report has no use for the raw `times_s` lists of 100 runs)."""
-    if isinstance(paths, (str, os.PathLike)):
-        paths = [paths]
     frames = []
     for folder in expand_paths(paths):
         meta = read_meta(folder)
@@ -438,10 +411,8 @@ def load_runs(
     return pd.concat(frames, ignore_index=True, sort=False) if frames else pd.DataFrame()
 
 
-def load_telemetry(paths: Iterable[str | os.PathLike[str]] | str | os.PathLike[str]) -> pd.DataFrame:
+def load_telemetry(paths: Paths) -> pd.DataFrame:
     """The telemetry time series of every run (empty frame when none was sampled)."""
-    if isinstance(paths, (str, os.PathLike)):
-        paths = [paths]
     frames = []
     for folder in expand_paths(paths):
         meta = read_meta(folder)
@@ -455,8 +426,6 @@ def load_telemetry(paths: Iterable[str | os.PathLike[str]] | str | os.PathLike[s
     return pd.concat(frames, ignore_index=True, sort=False) if frames else pd.DataFrame()
 
 
-def load_meta(paths: Iterable[str | os.PathLike[str]] | str | os.PathLike[str]) -> list[dict[str, Any]]:
+def load_meta(paths: Paths) -> list[dict[str, Any]]:
     """run.json of every run folder, in order."""
-    if isinstance(paths, (str, os.PathLike)):
-        paths = [paths]
     return [read_meta(folder) for folder in expand_paths(paths)]

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import itertools
 import math
-import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,12 +12,8 @@ from typing import Any
 
 from gpubench.benchmarks import Benchmark
 from gpubench.errors import SuiteError
+from gpubench.files import tomllib
 from gpubench.records import Case, ParamValue
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
 
 SUITES_DIR = Path(__file__).resolve().parent / "suites"  # shipped inside the package (and the wheel)
 MAX_CASES = 100_000  # a grid beyond this is a typo (a range step of 1), not an experiment: refuse it

@@ -73,7 +73,7 @@ if __name__ == "__main__":  # a rank of a fault-injection run
     sys.exit(0)
 
 
-from gpubench.dist import (  # noqa: E402
+from gpubench.distributed import (  # noqa: E402
     LaunchResult,
     add_scaling_columns,
     busbw_factor,
@@ -82,7 +82,7 @@ from gpubench.dist import (  # noqa: E402
     scaling_table,
     torchrun_command,
 )
-from gpubench.dist.results import load_rank_rows  # noqa: E402
+from gpubench.distributed.results import load_rank_rows  # noqa: E402
 from gpubench.store import load_runs, read_meta  # noqa: E402
 
 # ------------------------------------------------------------------------------------------- arithmetic
@@ -212,7 +212,7 @@ def test_cli_launches_ranks_through_torchrun(monkeypatch, tmp_path):
     from typer.testing import CliRunner
 
     from gpubench.cli import app
-    from gpubench.dist import launch as launch_mod
+    from gpubench.distributed import launch as launch_mod
 
     calls = []
 
@@ -331,7 +331,7 @@ def test_every_collective_is_verified_with_nccl_tests_busbw(two_rank_run):
 
 
 def test_merged_times_are_the_slowest_rank_per_step(two_rank_run):
-    from gpubench.dist import load_rank_rows
+    from gpubench.distributed import load_rank_rows
 
     _, folders = two_rank_run
     df = load_runs(folders).set_index("case_id")
@@ -394,7 +394,7 @@ def _launch_faults(tmp: Path, suite: str, timeout_s: float) -> tuple[dict, float
     """Run the parent launcher in a subprocess (so the test can time it out) with this file as each rank."""
     (tmp / "f.toml").write_text('name = "f"\n' + FAST + suite)
     child = ["run", "f.toml", "--telemetry", "off", "--out", "res", "--dist-timeout-s", str(timeout_s)]
-    code = ("import json, sys; from gpubench.dist.launch import launch; "
+    code = ("import json, sys; from gpubench.distributed.launch import launch; "
             "r = launch(sys.argv[2:], 2, entry=[sys.argv[1]]); "
             "print('RESULT ' + json.dumps({'rc': r.returncode, 'failure': r.failure(), 'states': r.states}))")  # fmt: skip
     t0 = time.monotonic()

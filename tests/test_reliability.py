@@ -98,8 +98,8 @@ def test_the_lock_of_a_killed_writer_does_not_block(tmp_path):
 def test_distributed_telemetry_tagging_of_a_case_without_timing_window():
     import torch
 
-    from gpubench.dist.context import DistContext
-    from gpubench.dist.rank import _tagged
+    from gpubench.distributed.context import DistContext
+    from gpubench.distributed.rank import _tagged
 
     ctx = DistContext(rank=1, world_size=2, local_rank=1, local_world_size=2, node="n0", backend="gloo",
                       library="gloo", device=torch.device("cpu"), timeout_s=60.0)  # fmt: skip

@@ -188,3 +188,24 @@ def test_telemetry_series_carries_run_device_and_case(tmp_path):
     row = out.rows[0]
     assert len(inside) >= 3
     assert inside["t_ns"].between(row["start_ns"], row["end_ns"]).all()
+
+
+def test_the_loop_asks_its_strategy(tmp_path):
+    """A distributed rank runs this same loop given another strategy (Lockstep): the loop meets the strategy
+    before every case and stores the row its `record` returns; None (a rank other than the lead) stores nothing."""
+    from gpubench.runner import Solo
+
+    met = []
+
+    class Marking(Solo):
+        def before_case(self, planned):
+            met.append(planned.case.id)
+
+        def record(self, planned, row, runner, store):
+            return None if planned.case.param("n") == 2 else {**row, "merged_by": "strategy"}
+
+    suite = make_suite(tmp_path, 'benchmark = "t_ok"\nn = [1, 2, 3]')
+    out = run_suite(suite, opts(tmp_path), registry=REG, how=Marking())
+    assert met == ["t_ok[n=1]", "t_ok[n=2]", "t_ok[n=3]"]
+    df = load_runs([out.folder])
+    assert list(df["case_id"]) == ["t_ok[n=1]", "t_ok[n=3]"] and set(df["merged_by"]) == {"strategy"}

@@ -337,7 +337,7 @@ def test_report_section_shows_every_topic_the_run_holds(tmp_path):
 def test_rank_telemetry_of_a_skipped_case_is_tagged_with_no_case():
     from types import SimpleNamespace
 
-    from gpubench.dist.rank import _tagged
+    from gpubench.distributed.rank import _tagged
 
     frame = pd.DataFrame({"t_ns": [1, 2, 3], "temp_c": [40.0, 41.0, 42.0]})
     ctx = SimpleNamespace(rank=1, node="n")

@@ -23,8 +23,9 @@ from typing import Any
 import torch
 import torch.distributed as dist
 
+from gpubench import devices
 from gpubench.benchmarks import Param, register
-from gpubench.benchmarks.models.train import AMP_DTYPES, CHECK_STEPS, LOSS_RATIO_TOL, PRECISIONS, Trainer
+from gpubench.benchmarks.models.train import CHECK_STEPS, LOSS_RATIO_TOL, PRECISIONS, Trainer
 from gpubench.benchmarks.models.zoo import (
     MODEL_NAMES,
     MODELS,
@@ -33,13 +34,12 @@ from gpubench.benchmarks.models.zoo import (
     first_call,
     make_batch,
     make_normalize,
-    require_half,
-    require_tf32,
-    size_params,
+    model_params,
+    require_amp,
     sizes_of,
 )
-from gpubench.dist.context import DistContext, current
-from gpubench.dist.results import busbw_factor
+from gpubench.distributed.context import DistContext, current
+from gpubench.distributed.results import busbw_factor
 from gpubench.errors import Unsupported
 from gpubench.records import Case, CheckResult, ParamValue, Work, Workload
 
@@ -171,7 +171,7 @@ def collective(case: Case, device: torch.device) -> Workload:
     n, r = ctx.world_size, ctx.rank
     if op == "sendrecv" and n < 2:
         raise Unsupported("send/recv needs at least 2 ranks")
-    if device.type == "cpu" and size > CPU_MAX_BYTES:
+    if ctx.backend == "gloo" and size > CPU_MAX_BYTES:
         raise Unsupported(
             f"messages above {CPU_MAX_BYTES >> 20} MiB are left to GPUs (gloo on the CPU: seconds a step)"
         )
@@ -242,15 +242,15 @@ def _replica_spread(net: torch.nn.Module, group: Any) -> float:
     version=1,
     description="Training under DistributedDataParallel on `ranks` ranks (weak scaling): samples/s over all ranks",
     params={
-        "model": Param(str, choices=DDP_MODELS, help="network: " + ", ".join(DDP_MODELS)),
-        "precision": Param(str, choices=PRECISIONS, help="fp32, tf32, amp_fp16 (+GradScaler), amp_bf16"),
-        "batch": Param(
-            int, default=0, minimum=0, help="samples (sequences) per rank and step (0 = model default)"
+        **model_params(
+            DDP_MODELS,
+            PRECISIONS,
+            "fp32, tf32, amp_fp16 (+GradScaler), amp_bf16",
+            batch_help="samples (sequences) per rank and step (0 = model default)",
+            compile_help="torch.compile the DDP-wrapped network",
         ),
-        "compile": Param(bool, default=False, help="torch.compile the DDP-wrapped network"),
         "ranks": Param(int, default=0, minimum=0, help="ranks that train (0 = every rank of the run)"),
-        **size_params(),
-    },
+    },  # fmt: skip
     normalize=_normalize_ddp,
     tags=("model", "training", "distributed"),
 )
@@ -269,10 +269,7 @@ def ddp_train(case: Case, device: torch.device) -> Workload:
         raise Unsupported(
             f"{model} is a GAN (two networks, two optimizers): DDP training covers single networks"
         )
-    if precision == "tf32":
-        require_tf32(device)
-    elif precision in AMP_DTYPES:
-        require_half(AMP_DTYPES[precision], device)
+    require_amp(precision, device)
     # Every rank creates the group (collectively, in case order), even those that sit the case out.
     group = ctx.subgroup(ranks)
     if ctx.rank >= ranks:
@@ -281,7 +278,7 @@ def ddp_train(case: Case, device: torch.device) -> Workload:
     trainer = Trainer(defn, sizes, precision, device, compile_=False)
     net = trainer.nets["net"]
     # DDP broadcasts rank 0's weights to the others and all-reduces gradients during backward.
-    ddp = DistributedDataParallel(net, device_ids=[device.index] if device.type == "cuda" else None,
+    ddp = DistributedDataParallel(net, device_ids=devices.get(device).ddp_device_ids(),
                                   process_group=group)  # fmt: skip
     trainer.run["net"] = torch.compile(ddp) if compile_ else ddp
     # Every rank trains on the same synthetic batch: the step's cost does not depend on the values.

@@ -25,6 +25,7 @@ from typing import Any
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from gpubench import devices
 from gpubench.benchmarks import Param, register
 from gpubench.benchmarks.models.nets import MnistCNN
 from gpubench.benchmarks.models.zoo import classifier_loss
@@ -90,7 +91,7 @@ def input_pipeline(case: Case, device: torch.device) -> Workload:
     p = _normalize(case.as_dict())
     source, batch, samples = str(p["source"]), int(p["batch"]), int(p["samples"])
     workers, pin = int(p["workers"]), bool(p["pin_memory"])
-    if pin and device.type == "cpu":  # device-kind
+    if pin and devices.get(device).is_host:
         raise Unsupported("pin_memory speeds host -> GPU copies; the CPU device copies nothing")
     torch.manual_seed(SEED)
     net = MnistCNN(CLASSES).to(device)

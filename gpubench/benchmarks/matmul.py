@@ -11,6 +11,7 @@ from typing import Any
 
 import torch
 
+from gpubench import devices
 from gpubench.benchmarks import Param, register
 from gpubench.errors import Unsupported
 from gpubench.records import Case, CheckResult, ParamValue, Work, Workload
@@ -38,53 +39,6 @@ def _normalize(params: dict[str, ParamValue]) -> dict[str, ParamValue]:
     return {"dtype": params["dtype"], "m": m, "n": params.get("n") or m, "k": params.get("k") or m}
 
 
-def _flush_bytes(device: torch.device) -> int:
-    if device.type == "cuda":
-        props = torch.cuda.get_device_properties(device)
-        l2 = int(getattr(props, "L2_cache_size", 0) or 0)
-        # MI300X's 256 MB Infinity Cache is not in L2_cache_size: use more on AMD.
-        floor = (512 << 20) if torch.version.hip else (256 << 20)
-        return max(4 * l2, floor)
-    from gpubench.devices import llc_bytes
-
-    return 2 * llc_bytes()
-
-
-def _support(dtype: str, device: torch.device) -> None:
-    """Raise Unsupported when this device has no path for `dtype`."""
-    if device.type == "cpu":
-        if dtype == "tf32":
-            raise Unsupported("TF32 is a GPU tensor-core mode; the CPU has no TF32 matmul")
-        return
-    props = torch.cuda.get_device_properties(device)
-    if torch.version.hip:
-        arch = getattr(props, "gcnArchName", "")
-        if dtype == "fp8" and not arch.startswith(("gfx942", "gfx950")):
-            raise Unsupported(f"fp8 matmul needs MI300-class hardware (gfx942/gfx950); this is {arch}")
-        if dtype == "tf32" and not arch.startswith(("gfx942", "gfx950")):
-            raise Unsupported(f"TF32 (xf32) needs MI300-class hardware; this is {arch}")
-        return
-    cc = (props.major, props.minor)
-    if dtype == "tf32" and cc < (8, 0):
-        raise Unsupported(f"TF32 needs compute capability 8.0+ (Ampere); this device is {cc[0]}.{cc[1]}")
-    if dtype == "bf16" and cc < (8, 0):
-        raise Unsupported(f"bf16 tensor cores need compute capability 8.0+; this device is {cc[0]}.{cc[1]}")
-    if dtype == "fp8" and cc < (8, 9):
-        raise Unsupported(
-            f"fp8 matmul needs compute capability 8.9+ (Ada/Hopper); this device is {cc[0]}.{cc[1]}"
-        )
-    if dtype == "int8" and cc < (7, 5):
-        raise Unsupported(f"int8 torch._int_mm needs compute capability 7.5+; this device is {cc[0]}.{cc[1]}")
-
-
-def _fp8_dtype(device: torch.device) -> torch.dtype:
-    if device.type == "cuda" and torch.version.hip:
-        arch = getattr(torch.cuda.get_device_properties(device), "gcnArchName", "")
-        if arch.startswith("gfx942"):
-            return torch.float8_e4m3fnuz  # MI300 implements the fnuz variant
-    return torch.float8_e4m3fn
-
-
 def _operands(dtype: str, m: int, n: int, k: int, device: torch.device, gen: torch.Generator):
     """Random A (m x k) and B (k x n) in the case's dtype. Never zeros: they draw less power and run faster."""
     if dtype == "int8":
@@ -94,7 +48,7 @@ def _operands(dtype: str, m: int, n: int, k: int, device: torch.device, gen: tor
     a32 = torch.randn(m, k, generator=gen)
     b32 = torch.randn(k, n, generator=gen)
     if dtype == "fp8":
-        f8 = _fp8_dtype(device)
+        f8 = devices.get(device).fp8_dtype()
         a = a32.to(device).to(f8)
         # _scaled_mm wants B column-major: allocate B^T (n x k) row-major and pass its transpose.
         b = b32.t().contiguous().to(device).to(f8).t()
@@ -132,13 +86,14 @@ def _product(dtype: str, a: torch.Tensor, b: torch.Tensor, device: torch.device)
 )
 def matmul(case: Case, device: torch.device) -> Workload:
     dtype, m, n, k = case.param("dtype"), case.param("m"), case.param("n"), case.param("k")
-    _support(dtype, device)
-    if dtype == "int8" and device.type == "cuda" and (m <= 16 or k % 8 or n % 8):
+    dev = devices.get(device)
+    dev.require(dtype)
+    if dtype == "int8" and not dev.is_host and (m <= 16 or k % 8 or n % 8):
         raise Unsupported("torch._int_mm on GPUs needs m > 16 and k, n multiples of 8")
     gen = torch.Generator().manual_seed(1234 + m + 7 * n + 13 * k)
     a, b = _operands(dtype, m, n, k, device, gen)
     step, out = _product(dtype, a, b, device)
-    flush = torch.empty(_flush_bytes(device) // 4, dtype=torch.float32, device=device)
+    flush = torch.empty(dev.flush_bytes() // 4, dtype=torch.float32, device=device)
 
     def reset() -> None:
         # Overwrite a buffer larger than the cache, or repeated products read A and B from it.
@@ -163,8 +118,8 @@ def matmul(case: Case, device: torch.device) -> Workload:
 
     info: dict[str, Any] = {"tf32": dtype == "tf32", "flops_per_step": 2.0 * m * n * k}
     if dtype == "fp8":
-        info["fp8_format"] = str(_fp8_dtype(device)).removeprefix("torch.")
-        if device.type == "cpu":
+        info["fp8_format"] = str(dev.fp8_dtype()).removeprefix("torch.")
+        if dev.is_host:
             # No CPU has fp8 matrix units: torch converts the operands and multiplies in software, so the
             # figure says how fast that fallback is, not what fp8 hardware does.
             info["emulated"] = True

@@ -13,6 +13,7 @@ from typing import Any
 
 import torch
 
+from gpubench import devices
 from gpubench.benchmarks import Param, register
 from gpubench.errors import Unsupported
 from gpubench.records import Case, CheckResult, ParamValue, Work, Workload
@@ -36,7 +37,7 @@ def _random_bytes(
     """A uint8 view of random int64 words: never time copies of zeros or uninitialised memory."""
     words = torch.empty(n_bytes // 8, dtype=torch.int64, pin_memory=pinned)
     words.random_(generator=gen)
-    return words.view(torch.uint8) if device.type == "cpu" else words.to(device).view(torch.uint8)
+    return words.view(torch.uint8) if devices.get(device).is_host else words.to(device).view(torch.uint8)
 
 
 class _ThreadedMemcpy:
@@ -82,7 +83,8 @@ class _ThreadedMemcpy:
 )
 def memory(case: Case, device: torch.device) -> Workload:
     kind, size, pinned = case.param("kind"), case.param("size_bytes"), case.param("pinned")
-    if kind != "d2d" and device.type == "cpu":
+    dev = devices.get(device)
+    if kind != "d2d" and dev.is_host:
         raise Unsupported(f"{kind} measures a host<->GPU link; the CPU device has none")
     gen = torch.Generator().manual_seed(size)
     info: dict[str, Any] = {}
@@ -90,7 +92,7 @@ def memory(case: Case, device: torch.device) -> Workload:
     if kind == "d2d":
         src = _random_bytes(size, device, gen)
         dst = torch.empty_like(src)
-        if device.type == "cpu":
+        if dev.is_host:
             copier = _ThreadedMemcpy(dst, src, torch.get_num_threads())
             step, close_extra = copier, copier.close
             info["method"] = f"libc memcpy x{len(copier.parts)} threads"
@@ -113,8 +115,7 @@ def memory(case: Case, device: torch.device) -> Workload:
         info["method"] = "torch copy_ " + ("pinned, non_blocking" if pinned else "pageable")
 
     def check() -> CheckResult:
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
+        dev.synchronize()
         got = dst.to(src.device) if dst.device != src.device else dst
         differ = int((got != src).sum())
         return CheckResult(float(differ), 0.0, f"{differ} of {size} bytes differ after the copy")

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import torch
 
+from gpubench import devices
 from gpubench.benchmarks import Param, register
-from gpubench.benchmarks.matmul import _flush_bytes
 from gpubench.records import Case, CheckResult, ParamValue, Work, Workload
 
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
@@ -34,7 +34,7 @@ def _normalize(params: dict[str, ParamValue]) -> dict[str, ParamValue]:
 
 def beyond_cache_bytes(device: torch.device) -> int:
     """Buffer size that no cache holds: twice what matmul flushes (4x the CPU's LLC, 8x a GPU's L2)."""
-    return 2 * _flush_bytes(device)
+    return 2 * devices.get(device).flush_bytes()
 
 
 @register(

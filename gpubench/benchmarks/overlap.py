@@ -22,7 +22,7 @@ from typing import Any
 
 import torch
 
-from gpubench import stats
+from gpubench import devices, stats
 from gpubench.benchmarks import Param, register
 from gpubench.benchmarks.matmul import matmul
 from gpubench.errors import Unsupported
@@ -54,19 +54,22 @@ def summarize_overlap(times_s: list[float], modes: list[str]) -> dict[str, Any]:
     },
 )
 def overlap(case: Case, device: torch.device) -> Workload:
-    if device.type != "cuda":  # device-kind: needs streams and a copy engine
-        raise Unsupported("no separate copy engine: on the CPU the same cores would copy and compute")
+    dev = devices.get(device)
+    if not dev.has_streams or dev.is_host:  # needs streams and a copy engine
+        raise Unsupported(
+            f"no separate copy engine: on the {dev.title} the same units would copy and compute"
+        )
     size, m = int(case.param("size_bytes")), int(case.param("m"))
     gemm = matmul(Case.of("matmul", {"dtype": case.param("dtype"), "m": m, "n": m, "k": m}), device)
     gen = torch.Generator().manual_seed(size)
     host = torch.empty(size // 8, dtype=torch.int64, pin_memory=True)
     host.random_(generator=gen)
     dst = torch.empty_like(host, device=device)
-    side = torch.cuda.Stream(device)  # device-kind
+    side = dev.new_stream()
     modes: list[str] = []
 
     def step() -> None:
-        current = torch.cuda.current_stream(device)  # device-kind: the stream the runner's events are on
+        current = dev.current_stream()  # the stream the runner's events are on
         if len(modes) % 2 == 0:
             modes.append("serial")
             dst.copy_(host, non_blocking=True)
@@ -74,13 +77,13 @@ def overlap(case: Case, device: torch.device) -> Workload:
             return
         modes.append("overlapped")
         side.wait_stream(current)
-        with torch.cuda.stream(side):  # device-kind
+        with dev.on_stream(side):
             dst.copy_(host, non_blocking=True)
         gemm.step()
         current.wait_stream(side)  # join: the end event waits for the copy too
 
     def check() -> CheckResult:
-        torch.cuda.synchronize(device)  # device-kind
+        dev.synchronize()
         differ = int((dst.cpu() != host).sum())
         if differ:
             return CheckResult(float(differ), 0.0, f"{differ} of {host.numel()} copied words differ")

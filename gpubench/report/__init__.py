@@ -15,13 +15,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from gpubench.errors import GpubenchError
+from gpubench.files import atomic_write_text
 from gpubench.report.blocks import Block, Prose, Section
 from gpubench.report.compare import compare_runs, regressions
 from gpubench.report.data import ReportData, load_report_data
 from gpubench.report.explain import explanation
 from gpubench.report.i18n import languages, load_messages
 from gpubench.report.sections import SECTIONS
-from gpubench.store import atomic_write
 
 DEFAULT_DIR = Path("reports")
 
@@ -115,7 +115,7 @@ def render_report(
         if out is not None
         else DEFAULT_DIR / f"{re.sub(r'[^A-Za-z0-9._-]+', '-', _default_name(data))}.{fmt}"
     )
-    atomic_write(path, text.encode("utf-8"), make_parents=True)  # a bad -o path: one line naming it
+    atomic_write_text(path, text, make_parents=True)  # a bad -o path: one line naming it
     return path
 
 

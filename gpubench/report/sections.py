@@ -336,7 +336,7 @@ def build_collectives(data: ReportData) -> list[Block]:
 
 def build_scaling(data: ReportData) -> list[Block]:
     """Data-parallel scaling (ddp_train): efficiency = throughput at N ranks / (N × throughput at 1 rank)."""
-    from gpubench.dist.results import scaling_table  # torch-free
+    from gpubench.distributed.results import scaling_table  # torch-free
 
     t = data.msg
     table = scaling_table(data.ok)

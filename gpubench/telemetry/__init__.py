@@ -9,7 +9,7 @@ reader.close()
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +33,7 @@ __all__ = [
     "AGGREGATE_COLUMNS",
     "METRICS",
     "MODES",
+    "READERS",
     "POWER_THERMAL_REASONS",
     "THROTTLE_BITS",
     "AmdSmiReader",
@@ -53,6 +54,23 @@ __all__ = [
 MODES = ("auto", "required", "off")
 
 
+def _open_cpu(device_info: Mapping[str, Any], mode: str, seams: Mapping[str, Any]) -> Reader:
+    cpu = CpuReader(sysfs_root=seams["sysfs_root"], procfs_root=seams["procfs_root"])
+    if mode == "required" and not cpu.has_energy_counter:
+        cpu.close()
+        raise BackendUnavailable(f"no CPU energy telemetry: {cpu.static_info()['reason']}")
+    return cpu
+
+
+# The readers a device can name in its description's `telemetry_reader` (gpubench.devices): one line each.
+READERS: dict[str, Callable[[Mapping[str, Any], str, Mapping[str, Any]], Reader]] = {
+    "nvml": lambda info, mode, seams: NvmlReader(info, nvml=seams["nvml"]),
+    "amdsmi": lambda info, mode, seams: AmdSmiReader(info, amdsmi=seams["amdsmi"]),
+    "cpu": _open_cpu,
+}
+_BY_VENDOR = {"nvidia": "nvml", "amd": "amdsmi", "cpu": "cpu"}  # run.json of schema 1 names no reader
+
+
 def open_reader(
     device_info: Mapping[str, Any],
     mode: str = "auto",
@@ -64,29 +82,23 @@ def open_reader(
 ) -> tuple[Reader, str | None]:
     """Open the telemetry reader for a device; returns (reader, reason), reason None for a real reader.
 
-    device_info: "vendor" ("nvidia" | "amd" | "cpu"), "uuid", "pci_bus_id", "index" (torch's index,
-    never used to pick an NVML/amdsmi device). mode "auto" falls back to a NullReader with the reason;
-    "required" raises BackendUnavailable instead (for the CPU, also when no RAPL energy is readable);
-    "off" returns a NullReader. `nvml`, `amdsmi` and the roots are seams for tests.
+    device_info: "telemetry_reader" (a key of READERS; older descriptions give "vendor": "nvidia" | "amd" |
+    "cpu" instead), "uuid", "pci_bus_id", "index" (torch's index, never used to pick an NVML/amdsmi device).
+    mode "auto" falls back to a NullReader with the reason; "required" raises BackendUnavailable instead (for
+    the CPU, also when no RAPL energy is readable); "off" returns a NullReader. `nvml`, `amdsmi` and the roots
+    are seams for tests.
     """
     if mode not in MODES:
         raise GpubenchError(f"telemetry mode must be one of {', '.join(MODES)}; got {mode!r}")
     if mode == "off":
         return NullReader("telemetry off"), "telemetry off"
     vendor = str(device_info.get("vendor") or "").lower()
+    name = str(device_info.get("telemetry_reader") or _BY_VENDOR.get(vendor, ""))
+    seams = {"nvml": nvml, "amdsmi": amdsmi, "sysfs_root": sysfs_root, "procfs_root": procfs_root}
     try:
-        if vendor == "nvidia":
-            reader: Reader = NvmlReader(device_info, nvml=nvml)
-        elif vendor == "amd":
-            reader = AmdSmiReader(device_info, amdsmi=amdsmi)
-        elif vendor == "cpu":
-            cpu = CpuReader(sysfs_root=sysfs_root, procfs_root=procfs_root)
-            if mode == "required" and not cpu.has_energy_counter:
-                cpu.close()
-                raise BackendUnavailable(f"no CPU energy telemetry: {cpu.static_info()['reason']}")
-            reader = cpu
-        else:
+        if name not in READERS:
             raise BackendUnavailable(f"no telemetry reader for device vendor {vendor or 'unknown'!r}")
+        reader = READERS[name](device_info, mode, seams)
     except BackendUnavailable as exc:
         if mode == "required":
             raise

@@ -9,16 +9,15 @@ step at that batch (at most `timed_batch`), over `layers` layers.
 
 from __future__ import annotations
 
-import gc
 from typing import Any
 
 import torch
 
+from gpubench import devices
 from gpubench.benchmarks import Param, register
 from gpubench.benchmarks.llm import model as M
 from gpubench.benchmarks.llm import presets as P
 from gpubench.benchmarks.models.train import MAX_BATCH_LIMIT, _is_oom, find_max_batch
-from gpubench.devices import describe_cpu
 from gpubench.errors import Unsupported
 from gpubench.records import Case, ParamValue, Workload
 
@@ -37,9 +36,7 @@ def _normalize(params: dict[str, ParamValue]) -> dict[str, ParamValue]:
 
 
 def device_memory_bytes(device: torch.device) -> int:
-    if device.type == "cuda":  # device-kind
-        return int(torch.cuda.get_device_properties(device).total_memory)
-    return int(describe_cpu()["memory_bytes"] or 0)
+    return int(devices.get(device).describe().memory_bytes or 0)
 
 
 def _allocation_search(p: P.Preset, precision: str, context: int, device: torch.device) -> int:
@@ -55,7 +52,7 @@ def _allocation_search(p: P.Preset, precision: str, context: int, device: torch.
             held.append(torch.empty(per_seq * batch, dtype=torch.uint8, device=device))
             held.append(torch.empty(int(P.decode_working_bytes(full, batch, P.KV_BYTES[precision])),
                                     dtype=torch.uint8, device=device))  # fmt: skip
-            torch.cuda.synchronize(device)  # device-kind
+            devices.get(device).synchronize()
             return True
         except Exception as e:
             if not _is_oom(e):
@@ -63,8 +60,7 @@ def _allocation_search(p: P.Preset, precision: str, context: int, device: torch.
             return False
         finally:
             held.clear()
-            gc.collect()
-            torch.cuda.empty_cache()  # device-kind
+            devices.get(device).free_memory()  # collects garbage first
 
     return find_max_batch(fits, MAX_BATCH_LIMIT)
 
@@ -86,7 +82,7 @@ def llm_capacity(case: Case, device: torch.device) -> Workload:
         "largest_preset_fitting": P.largest_fitting(precision, memory, context) or "none",
         "memory_needed_b1_bytes": P.memory_needed(full, precision, 1, context),
     }
-    if device.type == "cuda":  # device-kind
+    if devices.get(device).memory_limited:
         best, info["capacity_method"] = _allocation_search(full, precision, context, device), "allocation"
     else:
         best, info["capacity_method"] = computed, "computed"

@@ -17,9 +17,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from gpubench import devices
 from gpubench.benchmarks.llm.presets import KV_BYTES, WEIGHT_BYTES, Preset, serving_name
-from gpubench.benchmarks.models.zoo import first_call, require_half
-from gpubench.errors import Unsupported
+from gpubench.benchmarks.models.zoo import first_call
+from gpubench.errors import Unsupported, first_line
 from gpubench.records import CheckResult, Work, Workload
 
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
@@ -69,7 +70,7 @@ class Linear(nn.Module):
             self.weight = nn.Parameter(q, requires_grad=False)
             self.register_buffer("scale", scale.to(w.dtype))
         elif mode == "fp8":
-            fp8 = fp8_dtype()
+            fp8 = devices.get(w.device).fp8_dtype()
             scale = (w.abs().amax().float().clamp(min=1e-8) / torch.finfo(fp8).max).reshape(())
             self.weight = nn.Parameter((w.float() / scale).to(fp8), requires_grad=False)
             self.register_buffer("scale", scale)
@@ -91,10 +92,6 @@ class Linear(nn.Module):
             y = torch._scaled_mm(xq, self.weight.t(), scale_a=xs, scale_b=self.scale, out_dtype=x.dtype)
         y = y.reshape(*x.shape[:-1], y.shape[-1])
         return y + self.bias if self.bias is not None else y
-
-
-def fp8_dtype() -> torch.dtype:
-    return torch.float8_e4m3fnuz if torch.version.hip else torch.float8_e4m3fn  # MI300 uses the fnuz variant
 
 
 class RMSNorm(nn.Module):
@@ -161,7 +158,7 @@ class Decoder(nn.Module):
     def __init__(self, p: Preset, device: torch.device, dtype: torch.dtype) -> None:
         super().__init__()
         like = {"device": device, "dtype": dtype}
-        gen = None if device.type == "meta" else torch.Generator(device=device).manual_seed(SEED)
+        gen = None if device == torch.device("meta") else torch.Generator(device=device).manual_seed(SEED)
         self.preset = p
         self.embed = _normal((p.vocab, p.hidden), 1.0, like, gen)
         self.layers = nn.ModuleList(Layer(p, like, gen) for _ in range(p.layers))
@@ -203,17 +200,14 @@ class Decoder(nn.Module):
 def require_precision(precision: str, device: torch.device) -> None:
     """Raise Unsupported when this device / torch cannot run `precision` the way this decoder does."""
     if precision in ("bf16", "fp16"):
-        require_half(DTYPES[precision], device)
+        devices.get(device).require(precision, autocast=True)
     elif precision == "int8":
         probe(device, "int8", "torch._weight_int8pack_mm (weight-only int8)")
     elif precision == "fp8":
-        if device.type != "cuda":  # device-kind
+        dev = devices.get(device)
+        if dev.is_host:
             raise Unsupported("fp8 matmuls (torch._scaled_mm) need a GPU with fp8 tensor cores")
-        props = torch.cuda.get_device_properties(device)  # device-kind
-        if not torch.version.hip and (props.major, props.minor) < (8, 9):
-            raise Unsupported(
-                f"fp8 needs compute capability 8.9+ (Ada/Hopper); this is {props.major}.{props.minor}"
-            )
+        dev.require("fp8")
         probe(device, "fp8", "torch._scaled_mm (fp8 weights and activations, per-tensor scales)")
 
 
@@ -225,8 +219,9 @@ def probe(device: torch.device, mode: str, what: str) -> None:
         lin.quantize(mode)
         lin(torch.randn(2, 64, device=device, dtype=torch.bfloat16))
     except (RuntimeError, NotImplementedError, AttributeError) as e:
-        first = (str(e).strip().splitlines() or [type(e).__name__])[0]
-        raise Unsupported(f"{what} does not run on {device.type} with this torch: {first[:200]}") from None
+        raise Unsupported(
+            f"{what} does not run on {devices.get(device).kind} with this torch: {first_line(e)[:200]}"
+        ) from None
 
 
 def build(p: Preset, precision: str, device: torch.device) -> Decoder:
@@ -291,7 +286,7 @@ def cache_check(model: Decoder, cache: Cache, precision: str,
 
 def compiled(fn: Callable[..., Any], device: torch.device) -> Callable[..., Any]:
     """torch.compile; on a GPU with CUDA graphs ("reduce-overhead"): decode steps are launch-bound."""
-    mode = "reduce-overhead" if device.type == "cuda" else None  # device-kind
+    mode = "reduce-overhead" if devices.get(device).graphs else None
     return torch.compile(fn, mode=mode, dynamic=False)
 
 
@@ -299,8 +294,7 @@ def timed_first_call(step: Callable[[], Any], what: str, device: torch.device) -
     """First call (compiles, initialises kernels) in the factory, with its wall time for the row."""
     t0 = time.perf_counter()
     out = first_call(step, what, device)
-    if device.type == "cuda":  # device-kind
-        torch.cuda.synchronize(device)
+    devices.get(device).synchronize()
     return out, time.perf_counter() - t0
 
 

@@ -15,6 +15,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from gpubench import devices
 from gpubench.benchmarks import Param, register
 from gpubench.benchmarks.llm import model as M
 from gpubench.benchmarks.llm.presets import PRESET_NAMES, lora_params, train_memory_needed, validate
@@ -69,14 +70,18 @@ def llm_train(case: Case, device: torch.device) -> Workload:
         trainable = [
             t for layer in model.layers for proj in (layer.q, layer.k, layer.v, layer.o) for t in proj.lora
         ]
-    fused = device.type == "cuda"  # device-kind
+    fused = devices.get(device).fused_optimizer
     opt = torch.optim.AdamW(trainable, lr=LR[mode], fused=fused)
     data = M.random_tokens(p, batch, seq + 1, device)
     x, y = data[:, :-1], data[:, 1:]
     initial = [t.detach().clone() for t in trainable]
 
     def autocast() -> contextlib.AbstractContextManager[Any]:
-        return torch.autocast(device.type, dtype=torch.bfloat16) if amp else contextlib.nullcontext()
+        return (
+            torch.autocast(devices.get(device).autocast_type, dtype=torch.bfloat16)
+            if amp
+            else contextlib.nullcontext()
+        )
 
     def step() -> torch.Tensor:
         opt.zero_grad(set_to_none=True)

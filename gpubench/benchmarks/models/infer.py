@@ -13,7 +13,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from gpubench.benchmarks import Param, register
+from gpubench import devices
+from gpubench.benchmarks import register
 from gpubench.benchmarks.models.nets import count_params
 from gpubench.benchmarks.models.zoo import (
     MODEL_NAMES,
@@ -27,9 +28,8 @@ from gpubench.benchmarks.models.zoo import (
     first_call,
     make_batch,
     make_normalize,
+    model_params,
     quiet_warnings,
-    require_half,
-    size_params,
     sizes_of,
 )
 from gpubench.errors import Unsupported
@@ -153,17 +153,13 @@ _normalize = make_normalize(_KEYS)
     "infer",
     version=1,
     description="Inference: one forward pass of a fixed batch under inference_mode; samples/s or tokens/s",
-    params={
-        "model": Param(str, choices=MODEL_NAMES, help="network: " + ", ".join(MODEL_NAMES)),
-        "precision": Param(
-            str, choices=PRECISIONS, help="fp32, fp16, bf16 (whole net cast) or int8 (CPU quantization)"
-        ),
-        "batch": Param(
-            int, default=0, minimum=0, help="samples (sequences) per step; 1 = latency (0 = model default)"
-        ),
-        "compile": Param(bool, default=False, help="torch.compile the network"),
-        **size_params(),
-    },
+    params=model_params(
+        MODEL_NAMES,
+        PRECISIONS,
+        "fp32, fp16, bf16 (whole net cast) or int8 (CPU quantization)",
+        batch_help="samples (sequences) per step; 1 = latency (0 = model default)",
+        compile_help="torch.compile the network",
+    ),
     normalize=_normalize,
     tags=("model", "inference"),
 )
@@ -175,7 +171,7 @@ def infer(case: Case, device: torch.device) -> Workload:
     sizes = sizes_of(params)
     int8 = precision == "int8"
     if int8:
-        if device.type != "cpu":
+        if not devices.get(device).is_host:
             raise Unsupported(
                 "PyTorch's int8 model kernels (torch.ao.quantization: fbgemm/oneDNN/qnnpack) run on the CPU only; "
                 "GPU int8 inference needs torchao or TensorRT"
@@ -188,8 +184,8 @@ def infer(case: Case, device: torch.device) -> Workload:
             raise Unsupported(
                 "int8 with compile needs the PT2E flow (torchao); eager int8 modules are not compiled here"
             )
-    elif precision in HALF and device.type == "cuda":
-        require_half(HALF[precision], device)
+    elif precision in HALF:
+        devices.get(device).require(precision)
 
     key = "G" if defn.kind == "gan" else "net"
     net = build_on(defn, sizes, device)[key]

@@ -8,7 +8,6 @@ samples (or tokens) per second from the median step time, model FLOPs from FlopC
 from __future__ import annotations
 
 import contextlib
-import gc
 import math
 from collections.abc import Callable
 from typing import Any
@@ -16,7 +15,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from gpubench.benchmarks import Param, register
+from gpubench import devices
+from gpubench.benchmarks import register
 from gpubench.benchmarks.models.nets import count_params
 from gpubench.benchmarks.models.zoo import (
     MODEL_NAMES,
@@ -31,11 +31,9 @@ from gpubench.benchmarks.models.zoo import (
     gan_step,
     make_batch,
     make_normalize,
-    require_half,
-    require_tf32,
-    size_params,
+    model_params,
+    require_amp,
     sizes_of,
-    tf32_flags,
 )
 from gpubench.errors import Unsupported
 from gpubench.records import Case, CheckResult, ParamValue, Work, Workload
@@ -67,20 +65,23 @@ class Trainer:
         self.nets = build_on(defn, sizes, device)
         for net in self.nets.values():
             net.train()
-        fused = device.type == "cuda"
+        self.dev = devices.get(device)
+        fused = self.dev.fused_optimizer
         self.opts = {k: defn.optimizer(list(m.parameters()), fused) for k, m in self.nets.items()}
         self.run: dict[str, nn.Module] = {
             k: torch.compile(m) if compile_ else m for k, m in self.nets.items()
         }
         # fp16 gradients underflow without loss scaling; bf16 has fp32's exponent range and needs none.
-        self.scaler = torch.amp.GradScaler(device.type) if self.amp_dtype == torch.float16 else None
+        self.scaler = (
+            torch.amp.GradScaler(self.dev.autocast_type) if self.amp_dtype == torch.float16 else None
+        )
         self.scaler_state = self.scaler.state_dict() if self.scaler is not None else {}
         self.batch: Batch = {}
 
     def amp(self) -> contextlib.AbstractContextManager[Any]:
         if self.amp_dtype is None:
             return contextlib.nullcontext()
-        return torch.autocast(self.device.type, dtype=self.amp_dtype)
+        return torch.autocast(self.dev.autocast_type, dtype=self.amp_dtype)
 
     def _update(self, opt: torch.optim.Optimizer) -> Callable[[torch.Tensor], None]:
         def apply(loss: torch.Tensor) -> None:
@@ -140,15 +141,6 @@ class Trainer:
         self.nets, self.run, self.opts = {}, {}, {}
 
 
-def _support(precision: str, device: torch.device) -> None:
-    if precision == "tf32":
-        require_tf32(device)
-    elif precision in AMP_DTYPES:
-        require_half(AMP_DTYPES[precision], device)
-        if precision == "amp_fp16" and device.type == "cpu" and not hasattr(torch.amp, "GradScaler"):
-            raise Unsupported("amp_fp16 on the CPU needs torch.amp.GradScaler (torch 2.3+)")
-
-
 def _classifier_check(trainer: Trainer, initial: dict[str, dict[str, torch.Tensor]]) -> CheckResult:
     problem = trainer.unhealthy((trainer.step(),))  # one more step from where the timed steps left it
     if problem:
@@ -193,7 +185,7 @@ def training_workload(
     compile_ = bool(params.get("compile", False))
     defn = MODELS[model]
     sizes = sizes_of(params)
-    _support(precision, device)
+    require_amp(precision, device)
     trainer = Trainer(defn, sizes, precision, device, compile_)
     trainer.batch = make_batch(defn, batch, sizes, device)
     initial = cpu_state(trainer.nets) if defn.kind != "gan" else {}
@@ -240,15 +232,9 @@ _normalize_train = make_normalize(_TRAIN_KEYS)
     "train",
     version=1,
     description="Training throughput: one optimizer step on a fixed synthetic batch; samples/s or tokens/s",
-    params={
-        "model": Param(str, choices=MODEL_NAMES, help="network: " + ", ".join(MODEL_NAMES)),
-        "precision": Param(
-            str, choices=PRECISIONS, help="fp32, tf32 (TF32 tensor cores), amp_fp16 (+GradScaler), amp_bf16"
-        ),
-        "batch": Param(int, default=0, minimum=0, help="samples (sequences) per step (0 = model default)"),
-        "compile": Param(bool, default=False, help="torch.compile the network(s)"),
-        **size_params(),
-    },
+    params=model_params(
+        MODEL_NAMES, PRECISIONS, "fp32, tf32 (TF32 tensor cores), amp_fp16 (+GradScaler), amp_bf16"
+    ),
     normalize=_normalize_train,
     tags=("model", "training"),
 )
@@ -275,9 +261,9 @@ def _is_oom(err: BaseException) -> bool:
 
 
 def _free(device: torch.device) -> None:
-    gc.collect()  # exception frames and closures keep activations alive until collected
-    torch.cuda.synchronize(device)
-    torch.cuda.empty_cache()
+    dev = devices.get(device)
+    dev.synchronize()
+    dev.free_memory()  # collects garbage first: exception frames and closures keep activations alive
 
 
 def find_max_batch(fits: Callable[[int], bool], limit: int = MAX_BATCH_LIMIT) -> int:
@@ -310,22 +296,20 @@ _normalize_max = make_normalize(_MAX_KEYS)
     "max_batch",
     version=1,
     description="Largest training batch that fits in GPU memory (doubling, then bisection); then trains at it",
-    params={
-        "model": Param(str, choices=MODEL_NAMES, help="network: " + ", ".join(MODEL_NAMES)),
-        "precision": Param(str, choices=PRECISIONS, help="fp32, tf32, amp_fp16, amp_bf16"),
-        **size_params(),
-    },
+    params=model_params(
+        MODEL_NAMES, PRECISIONS, "fp32, tf32, amp_fp16, amp_bf16", batch_help=None, compile_help=None
+    ),
     normalize=_normalize_max,
     tags=("model", "training"),
 )
 def max_batch(case: Case, device: torch.device) -> Workload:
     params = _normalize_max(case.as_dict())
-    if device.type != "cuda":
+    if not devices.get(device).memory_limited:
         raise Unsupported("max_batch needs a GPU memory limit")
     model, precision = str(params["model"]), str(params["precision"])
     defn = MODELS[model]
     sizes = sizes_of(params)
-    _support(precision, device)
+    require_amp(precision, device)
     trainer = Trainer(defn, sizes, precision, device, compile_=False)
 
     def fits(batch: int) -> bool:
@@ -333,10 +317,12 @@ def max_batch(case: Case, device: torch.device) -> Workload:
         try:
             trainer.batch = make_batch(defn, batch, sizes, device)
             # Two steps: the first allocates optimizer state, the second is the steady state.
-            with tf32_flags(precision == "tf32"):  # cuDNN picks workspaces per precision
+            with devices.precision_flags(
+                {"allow_tf32": precision == "tf32"}
+            ):  # cuDNN picks workspaces per precision
                 trainer.step()
                 trainer.step()
-            torch.cuda.synchronize(device)
+            trainer.dev.synchronize()
         except Exception as e:
             if not _is_oom(e):
                 raise

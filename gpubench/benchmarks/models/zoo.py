@@ -17,9 +17,10 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
+from gpubench import devices
 from gpubench.benchmarks import Param
 from gpubench.benchmarks.models import nets
-from gpubench.errors import SuiteError, Unsupported
+from gpubench.errors import SuiteError, Unsupported, first_line
 from gpubench.records import ParamValue
 
 Batch = dict[str, torch.Tensor]
@@ -27,6 +28,7 @@ Nets = dict[str, nn.Module]
 
 SIZE_KEYS = ("seq", "vocab", "layers", "width")
 SEED = 20240611
+META = torch.device("meta")  # shapes only: FLOP counting builds the model here, without memory
 CHAIN_CYCLE = 16  # synthetic token chains cycle through this many tokens (see _token_chains)
 
 
@@ -55,7 +57,7 @@ class ModelDef:
 
 
 def _randn(shape: tuple[int, ...], device: torch.device, gen: torch.Generator | None) -> torch.Tensor:
-    if device.type == "meta":
+    if device == META:
         return torch.empty(shape, device=device)
     return torch.randn(shape, device=device, generator=gen)
 
@@ -64,7 +66,7 @@ def _prototype_images(
     batch: int, classes: int, shape: tuple[int, int, int], device: torch.device, gen: torch.Generator | None
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Images = class prototype + noise; the label is the prototype's class, so it can be learnt."""
-    if device.type == "meta":
+    if device == META:
         return torch.empty((batch, *shape), device=device), torch.empty(
             batch, dtype=torch.long, device=device
         )
@@ -85,7 +87,7 @@ def _token_chains(
     ln(vocab) within a few dozen steps. Token ids still span the whole vocabulary; a step's cost does
     not depend on which ids it sees.
     """
-    if device.type == "meta":
+    if device == META:
         return torch.empty((batch, length), dtype=torch.long, device=device)
     order = torch.randperm(vocab, device=device, generator=gen)
     pos = torch.arange(vocab, device=device)
@@ -129,7 +131,7 @@ def _gan_data(shape: tuple[int, int, int], z_shape: tuple[int, ...]):
         batch: int, sizes: Mapping[str, int], device: torch.device, gen: torch.Generator | None
     ) -> Batch:
         x, _ = _prototype_images(batch, 10, shape, device, gen)
-        real = x if device.type == "meta" else torch.tanh(x)  # "real" images in the generator's range [-1, 1]
+        real = x if device == META else torch.tanh(x)  # "real" images in the generator's range [-1, 1]
         return {
             "real": real,
             "z": _randn((batch, *z_shape), device, gen),
@@ -250,6 +252,27 @@ def size_params() -> dict[str, Param]:
     }
 
 
+def model_params(
+    models: tuple[str, ...],
+    precisions: tuple[str, ...],
+    precision_help: str,
+    *,
+    batch_help: str | None = "samples (sequences) per step (0 = model default)",
+    compile_help: str | None = "torch.compile the network(s)",
+) -> dict[str, Param]:
+    """The parameters every model benchmark (train, infer, max_batch, ddp_train) takes: model, precision,
+    batch and compile (a None help leaves that one out), then the size parameters."""
+    params = {
+        "model": Param(str, choices=models, help="network: " + ", ".join(models)),
+        "precision": Param(str, choices=precisions, help=precision_help),
+    }
+    if batch_help is not None:
+        params["batch"] = Param(int, default=0, minimum=0, help=batch_help)
+    if compile_help is not None:
+        params["compile"] = Param(bool, default=False, help=compile_help)
+    return {**params, **size_params()}
+
+
 def make_normalize(keys: tuple[str, ...]) -> Callable[[dict[str, ParamValue]], dict[str, ParamValue]]:
     """Build a normalize hook: fill per-model defaults (batch 0, sizes 0) and keep only the sizes the
     model takes, so case ids read `train[model=gpt2,...,seq=1024]` and not `seq=0` on a CNN."""
@@ -287,37 +310,13 @@ def sizes_of(params: Mapping[str, ParamValue]) -> dict[str, int]:
 # --- precision support ----------------------------------------------------------------------------------
 
 
-def require_tf32(device: torch.device) -> None:
-    """Raise Unsupported unless the device has TF32 matmuls/convolutions."""
-    if device.type != "cuda":
-        raise Unsupported("TF32 is a GPU tensor-core mode; the CPU has none")
-    props = torch.cuda.get_device_properties(device)
-    if torch.version.hip:
-        arch = getattr(props, "gcnArchName", "")
-        if not arch.startswith(("gfx942", "gfx950")):
-            raise Unsupported(f"TF32 (xf32) needs MI300-class hardware (gfx942/gfx950); this is {arch}")
-    elif (props.major, props.minor) < (8, 0):
-        raise Unsupported(
-            f"TF32 needs compute capability 8.0+ (Ampere); this device is {props.major}.{props.minor}"
-        )
-
-
-def require_half(dtype: torch.dtype, device: torch.device) -> None:
-    """Raise Unsupported when the device cannot compute in `dtype` (fp16 / bf16) at useful speed."""
-    name = "bf16" if dtype == torch.bfloat16 else "fp16"
-    if device.type == "cuda":
-        if dtype == torch.bfloat16 and not torch.cuda.is_bf16_supported(including_emulation=False):
-            raise Unsupported("bf16 needs compute capability 8.0+ (Ampere) or a ROCm GPU with bf16")
-        return
-    if device.type == "cpu":
-        try:
-            a = torch.ones(4, 4)
-            with torch.autocast("cpu", dtype=dtype):
-                ok = torch.mm(a, a).dtype == dtype
-        except (RuntimeError, AssertionError) as e:  # older torch: "CPU autocast only supports bfloat16"
-            raise Unsupported(f"this torch has no CPU autocast for {name}: {e}") from None
-        if not ok:
-            raise Unsupported(f"this torch's CPU autocast does not run matmuls in {name}")
+def require_amp(precision: str, device: torch.device) -> None:
+    """Raise Unsupported unless the device trains in `precision` (train's and ddp_train's names: fp32, tf32,
+    amp_fp16, amp_bf16): TF32 needs tensor cores, AMP needs torch.autocast in that half type."""
+    if precision == "tf32":
+        devices.get(device).require("tf32")
+    elif precision.startswith("amp_"):
+        devices.get(device).require(precision.removeprefix("amp_"), autocast=True)
 
 
 # --- losses, BatchNorm calibration, FLOPs ---------------------------------------------------------------
@@ -351,10 +350,10 @@ def gan_step(
 
 
 def build_on(defn: ModelDef, sizes: Mapping[str, int], device: torch.device) -> Nets:
-    """Build the model's networks on `device` with a fixed seed (same weights on every device type)."""
+    """Build the model's networks on `device` with a fixed seed (the same weights on every kind of device)."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(SEED)
-        if device.type == "meta":
+        if device == META:
             with torch.device("meta"):
                 built = defn.build(sizes)
         else:
@@ -365,8 +364,8 @@ def build_on(defn: ModelDef, sizes: Mapping[str, int], device: torch.device) -> 
 
 
 def make_batch(defn: ModelDef, batch: int, sizes: Mapping[str, int], device: torch.device) -> Batch:
-    """The fixed synthetic batch, generated on the device (fast; reproducible per device type)."""
-    gen = None if device.type == "meta" else torch.Generator(device=device).manual_seed(SEED)
+    """The fixed synthetic batch, generated on the device (fast; reproducible per kind of device)."""
+    gen = None if device == META else torch.Generator(device=device).manual_seed(SEED)
     data = defn.data(batch, sizes, device, gen)
     if defn.channels_last:
         data = {
@@ -435,28 +434,18 @@ _MISSING_KERNEL = (
 )
 
 
-@contextlib.contextmanager
-def tf32_flags(allow: bool) -> Iterator[None]:
-    """The case's TF32 setting for work done in the factory (the runner sets it around timing only):
-    torch.compile may bake the matmul precision into the kernels it generates on the first call."""
-    saved = (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32)
-    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = allow
-    try:
-        yield
-    finally:
-        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved
-
-
 def first_call(step: Callable[[], Any], what: str, device: torch.device, allow_tf32: bool = False) -> Any:
     """Run the first step in the factory: it compiles (torch.compile) and lazily initialises kernels, which
     belongs out of the warm-up, and a missing kernel becomes Unsupported instead of a failed case."""
     try:
-        with tf32_flags(allow_tf32):
+        with devices.precision_flags({"allow_tf32": allow_tf32}):
             return step()
     except (RuntimeError, NotImplementedError) as e:
-        message = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        message = first_line(e)
         if any(m in str(e) for m in _MISSING_KERNEL):
-            raise Unsupported(f"{what} has no kernel on {device.type}: {message[:200]}") from None
+            raise Unsupported(
+                f"{what} has no kernel on {devices.get(device).kind}: {message[:200]}"
+            ) from None
         raise
 
 

@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from gpubench.files import atomic_write_text
+
 CHILD_ENV = "GPUBENCH_DIST_CHILD"
 STATE_ENV = "GPUBENCH_DIST_STATE_DIR"
 COMMAND_ENV = "GPUBENCH_DIST_COMMAND"
@@ -162,9 +164,7 @@ def _state_dir() -> Path | None:
 
 
 def _write_json(path: Path, data: Mapping[str, Any]) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, default=str), encoding="utf-8")
-    os.replace(tmp, path)
+    atomic_write_text(path, json.dumps(data, default=str), fsync=False)
 
 
 def write_rank_state(state: str, rank: int, message: str = "") -> None:

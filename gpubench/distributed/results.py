@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,7 @@ from typing import Any
 import pandas as pd
 
 from gpubench import stats
-from gpubench.store import expand_paths, read_meta, rows_to_frame, write_frame
+from gpubench.store import Paths, expand_paths, read_meta, rows_to_frame, write_frame
 
 RANKS = "ranks.parquet"
 
@@ -248,10 +247,8 @@ def write_rank_rows(folder: Path, rows: list[dict[str, Any]], run_id: str) -> No
     write_frame(Path(folder) / RANKS, frame)
 
 
-def load_rank_rows(paths: Iterable[str | os.PathLike[str]] | str | os.PathLike[str]) -> pd.DataFrame:
+def load_rank_rows(paths: Paths) -> pd.DataFrame:
     """Every rank's own row of every case of the given distributed runs (empty frame for other runs)."""
-    if isinstance(paths, (str, os.PathLike)):
-        paths = [paths]
     frames = []
     for folder in expand_paths(paths):
         read_meta(folder)  # schema check

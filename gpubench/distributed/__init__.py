@@ -2,11 +2,11 @@
 
 Torch-free here (reports and the launching parent import it): bus-bandwidth factors, merging rank rows,
 scaling efficiency, ranks.parquet, the torchrun launcher. The rank side (process group, lockstep timer,
-the per-rank suite loop) is in `gpubench.dist.context` and `gpubench.dist.rank`, which import torch.
+the per-rank suite loop) is in `gpubench.distributed.context` and `gpubench.distributed.rank`, which import torch.
 """
 
-from gpubench.dist.launch import LaunchResult, is_rank_process, torchrun_command
-from gpubench.dist.results import (
+from gpubench.distributed.launch import LaunchResult, is_rank_process, torchrun_command
+from gpubench.distributed.results import (
     add_scaling_columns,
     busbw_factor,
     load_rank_rows,

@@ -17,6 +17,7 @@ from typing import Any
 import torch
 import torch.distributed as dist
 
+from gpubench import devices
 from gpubench.errors import BackendUnavailable, GpubenchError
 
 _CURRENT: DistContext | None = None
@@ -29,7 +30,7 @@ class DistContext:
     local_rank: int
     local_world_size: int
     node: str
-    backend: str  # torch's name: "nccl" (also RCCL on ROCm) or "gloo"
+    backend: str  # torch's name: "nccl" (also RCCL on ROCm), "gloo", "xccl", "xla"
     library: str  # what does the work: nccl, rccl or gloo
     device: torch.device
     timeout_s: float
@@ -66,22 +67,22 @@ def env_ranks(env: dict[str, str] | None = None) -> tuple[int, int, int, int]:
     return rank, world, local, local_world
 
 
-def rank_device(spec: str, local_rank: int) -> torch.device:
-    """This rank's device: GPU number LOCAL_RANK for `auto` (when torch sees GPUs) and `cuda`, else the CPU."""
+def rank_device(spec: str, local_rank: int) -> devices.Device:
+    """This rank's device: device number LOCAL_RANK of the asked kind (`auto`: the first accelerator torch
+    reaches, else the CPU); kinds without an index (the CPU, MPS) are shared by every rank of the node."""
     spec = (spec or "auto").strip().lower()
-    if spec == "cpu" or (spec == "auto" and not torch.cuda.is_available()):
-        return torch.device("cpu")
-    if spec not in ("auto", "cuda", "gpu", "rocm"):
-        raise GpubenchError(
-            f"--device {spec!r} with --nproc: use auto, cuda or cpu (rank r takes GPU LOCAL_RANK)"
-        )
-    if not torch.cuda.is_available():
-        raise BackendUnavailable(f"--device {spec!r} asked for, but torch sees no CUDA/ROCm GPU here")
-    count = torch.cuda.device_count()
+    if ":" in spec:
+        raise GpubenchError(f"--device {spec!r} with --nproc: name a kind without an index (auto, cuda, cpu ...); "
+                            "rank r takes device LOCAL_RANK")  # fmt: skip
+    first = devices.resolve(spec)
+    if not first.indexed:
+        return first
+    kind = type(first)
+    count = kind.count()
     if local_rank >= count:
-        raise BackendUnavailable(f"local rank {local_rank} on {socket.gethostname()} has no GPU: torch sees {count}; "
-                                 f"use --nproc {count} or fewer on this node")  # fmt: skip
-    return torch.device("cuda", local_rank)
+        raise BackendUnavailable(f"local rank {local_rank} on {socket.gethostname()} has no {kind.kind} device: torch "
+                                 f"sees {count}; use --nproc {count} or fewer on this node")  # fmt: skip
+    return devices.get(kind(local_rank).torch)
 
 
 def init_rank(device_spec: str = "auto", timeout_s: float = 600.0) -> DistContext:
@@ -91,21 +92,14 @@ def init_rank(device_spec: str = "auto", timeout_s: float = 600.0) -> DistContex
     """
     global _CURRENT
     rank, world, local, local_world = env_ranks()
-    device = rank_device(device_spec, local)
-    if device.type == "cuda":
-        torch.cuda.set_device(device)
-        backend, library = "nccl", "rccl" if torch.version.hip else "nccl"
-        if not dist.is_nccl_available():
-            raise BackendUnavailable("this torch build has no NCCL/RCCL: run the GPUs with --device cpu (gloo) or "
-                                     "install a CUDA/ROCm build of torch")  # fmt: skip
-    else:
-        backend = library = "gloo"
+    dev = rank_device(device_spec, local)
+    dev.set_current()
+    backend, library = dev.dist_backend()
     timeout = datetime.timedelta(seconds=timeout_s)
     if not dist.is_initialized():
-        kwargs: dict[str, Any] = {"device_id": device} if device.type == "cuda" else {}
-        dist.init_process_group(backend, timeout=timeout, **kwargs)
+        dist.init_process_group(backend, timeout=timeout, **dev.dist_init_kwargs())
     control = dist.new_group(backend="gloo", timeout=timeout)
-    _CURRENT = DistContext(rank, world, local, local_world, socket.gethostname(), backend, library, device,
+    _CURRENT = DistContext(rank, world, local, local_world, socket.gethostname(), backend, library, dev.torch,
                            float(timeout_s), control)  # fmt: skip
     return _CURRENT
 

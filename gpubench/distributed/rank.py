@@ -13,10 +13,11 @@ How the ranks stay in step, case by case:
 from __future__ import annotations
 
 import math
+import os
 import re
+import signal
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -24,10 +25,11 @@ import torch
 import torch.distributed as dist
 
 from gpubench import devices
-from gpubench.benchmarks import Benchmark, load_all
-from gpubench.dist.context import DistContext
-from gpubench.dist.results import add_scaling_columns, load_rank_rows, merge_rank_rows, write_rank_rows
-from gpubench.errors import GpubenchError, RankLost, Unsupported
+from gpubench.benchmarks import Benchmark
+from gpubench.distributed.context import DistContext, init_rank, shutdown
+from gpubench.distributed.launch import write_rank_state
+from gpubench.distributed.results import add_scaling_columns, load_rank_rows, merge_rank_rows, write_rank_rows
+from gpubench.errors import GpubenchError, RankLost, Unsupported, exception_text, first_line
 from gpubench.records import Case, Workload
 from gpubench.runner import (
     RunEvents,
@@ -37,10 +39,10 @@ from gpubench.runner import (
     _reason,
     open_run_store,
     open_telemetry,
-    select_cases,
+    run_suite,
 )
 from gpubench.store import RunStore
-from gpubench.suite import Suite
+from gpubench.suite import PlannedCase, Suite
 
 
 class RankFailed(RuntimeError):
@@ -62,7 +64,7 @@ class ControlPlane:
         self.group = ctx.control
 
     def _lost(self, what: str, err: BaseException) -> RankLost:
-        text = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        text = first_line(err)
         missing = _missing_ranks(str(err))
         if missing:
             return RankLost(
@@ -225,109 +227,152 @@ def _tagged(frame: pd.DataFrame, case_id: str, row: dict[str, Any], ctx: DistCon
     return frame.assign(case_id=case_ids, rank=ctx.rank, node=ctx.node)
 
 
+class Lockstep:
+    """The strategy `run_suite` is given on one rank of a distributed run (the single-device one is
+    gpubench.runner.Solo). The loop is the runner's; this decides where the ranks meet:
+
+    - rank 0 alone opens the run folder, and every rank runs the cases it lists;
+    - telemetry: every GPU rank samples its GPU; on the CPU, local rank 0 samples the node's package;
+    - the runner times through a DistTimer (bursts in step, the slowest rank counts), on rank 0's clock, and
+      builds through `agreed_build` (one rank failing fails the case on all);
+    - after each case every rank's row and telemetry go to rank 0, which merges them into the row it stores
+      and keeps every rank's own row in ranks.parquet.
+    """
+
+    def __init__(self, ctx: DistContext) -> None:
+        self.ctx = ctx
+        self.control = ControlPlane(ctx)
+        self.lead = ctx.rank == 0
+        self.info = devices.describe(ctx.device)
+        self.timer = DistTimer(devices.StepTimer(ctx.device), self.control)
+        self.rank_rows: list[dict[str, Any]] = []
+        self.tel_frames: list[pd.DataFrame] = []
+        self.sent_ns = 0
+
+    def device(self, options: RunOptions) -> torch.device:
+        return self.ctx.device
+
+    def open_store(self, suite: Suite, options: RunOptions, device: torch.device,
+                   planned: list[PlannedCase]) -> tuple[RunStore | None, list[PlannedCase]]:  # fmt: skip
+        ctx, info = self.ctx, self.info
+        identity = self.control.all_gather_object("the start of the run", {
+            "rank": ctx.rank, "local_rank": ctx.local_rank, "node": ctx.node, "device_name": info.get("name"),
+            "device_uuid": info.get("uuid"), "pci_bus_id": info.get("pci_bus_id"), "torch_device": str(device)})  # fmt: skip
+
+        def open_lead() -> tuple[RunStore | None, list[str]]:
+            if not self.lead:
+                return None, []
+            store, done = open_run_store(suite, options, device, world_size=ctx.world_size)
+            nodes = list(dict.fromkeys(i["node"] for i in identity))
+            store.meta["distributed"] = {"world_size": ctx.world_size, "backend": ctx.library, "nodes": nodes,
+                                         "n_nodes": len(nodes), "timeout_s": ctx.timeout_s, "ranks": identity}  # fmt: skip
+            return store, [pc.case.id for pc in planned if pc.case.id not in done]
+
+        store, todo_ids = self.control.agree("opening the run folder", open_lead)
+        todo_ids = set(self.control.broadcast_object("the list of cases", todo_ids))
+        if store is not None and options.resume is not None and (store.folder / "ranks.parquet").exists():
+            self.rank_rows = [
+                r for r in load_rank_rows(store.folder).to_dict("records") if r["case_id"] not in todo_ids
+            ]
+        return store, [pc for pc in planned if pc.case.id in todo_ids]
+
+    def open_telemetry(self, options: RunOptions, store: RunStore | None) -> tuple[Any, dict[str, Any]]:
+        def open_here() -> tuple[Any, dict[str, Any]]:
+            if devices.get(self.ctx.device).telemetry_shared_by_node and self.ctx.local_rank != 0:
+                return None, {"reader": "null", "reason": "this node's CPU is sampled by its local rank 0"}
+            return open_telemetry(self.info, options.telemetry, options.sample_hz, options.idle_s)
+
+        sampler, tel_info = self.control.agree("opening telemetry", open_here)
+        tel_infos = self.control.gather_object(
+            "gathering telemetry readers", {"rank": self.ctx.rank, **tel_info}
+        )
+        if store is not None:
+            store.meta["distributed"]["telemetry"] = tel_infos
+        return sampler, tel_info
+
+    def runner(self, device: torch.device, store: RunStore | None, registry: dict[str, Benchmark], sampler: Any,
+               tel_info: dict[str, Any]) -> Runner:  # fmt: skip
+        self.timer.clear()
+        return Runner(device, store, registry, sampler, tel_info.get("idle_power_w", math.nan),
+                      tel_info.get("power_limit_w"), timer=self.timer, clock=self.control.clock,
+                      build=agreed_build(self.control, self.timer), device_info=self.info)  # fmt: skip
+
+    def before_case(self, planned: PlannedCase) -> None:
+        self.control.barrier(f"the start of case {planned.case.id}")
+
+    def record(self, planned: PlannedCase, row: dict[str, Any], runner: Runner,
+               store: RunStore | None) -> dict[str, Any] | None:  # fmt: skip
+        """Every rank's row to rank 0, which returns the merged row to store; the other ranks return None."""
+        ctx, timer, case_id = self.ctx, self.timer, planned.case.id
+        row.update(rank=ctx.rank, local_rank=ctx.local_rank, node=ctx.node, rank_active=timer.active,
+                   device_uuid=self.info.get("uuid"))  # fmt: skip
+        tel = None
+        if runner.sampler is not None:
+            frame = runner.sampler.frame(since_ns=self.sent_ns + 1)
+            if not frame.empty:
+                self.sent_ns = int(frame["t_ns"].iloc[-1])
+                tel = _tagged(frame, case_id, row, ctx)
+        gathered = self.control.gather_object(f"the end of case {case_id}", (row, tel))
+        if gathered is None or store is None:
+            return None
+        n = len(row.get("times_s") or [])
+        times = [timer.log[r][-n:] if n and len(timer.log[r]) >= n else [] for r in range(ctx.world_size)]
+        merged, ranks = merge_rank_rows([g[0] for g in gathered], times, backend=ctx.library)
+        add_scaling_columns(merged, store.rows)
+        self.rank_rows = [r for r in self.rank_rows if r.get("case_id") != case_id] + ranks
+        write_rank_rows(store.folder, self.rank_rows, store.run_id)
+        self.tel_frames += [g[1] for g in gathered if g[1] is not None and not g[1].empty]
+        return merged
+
+    def telemetry_frame(self, runner: Runner, windows: list[tuple[str, int, int]]) -> pd.DataFrame | None:
+        """Every rank's samples so far (rank 0 only; each rank tagged its own by case window)."""
+        return pd.concat(self.tel_frames, ignore_index=True, sort=False) if self.tel_frames else None
+
+
 def run_rank(suite: Suite, options: RunOptions, ctx: DistContext, events: RunEvents | None = None,
              registry: dict[str, Benchmark] | None = None) -> RunOutcome | None:  # fmt: skip
-    """Run a suite on this rank, in step with the others. Rank 0 writes the run folder and returns the outcome;
-    other ranks return None. Raises RankLost when a rank dies or hangs (finished cases stay on disk)."""
-    events = events or RunEvents()
-    registry = registry if registry is not None else load_all()
-    control = ControlPlane(ctx)
-    device = ctx.device
-    lead = ctx.rank == 0
-    planned = select_cases(suite, options.only)
-    if not planned:
-        raise GpubenchError(f"--only {' '.join(options.only)} matches no case of suite {suite.name!r}")
-    info = devices.describe(device)
-    identity = control.all_gather_object("the start of the run", {
-        "rank": ctx.rank, "local_rank": ctx.local_rank, "node": ctx.node, "device_name": info.get("name"),
-        "device_uuid": info.get("uuid"), "pci_bus_id": info.get("pci_bus_id"), "torch_device": str(device)})  # fmt: skip
+    """Run a suite on this rank, in step with the others: `run_suite` given the Lockstep strategy. Rank 0
+    writes the run folder and returns the outcome; other ranks return None. Raises RankLost when a rank dies
+    or hangs (finished cases stay on disk)."""
+    outcome = run_suite(suite, options, events, registry, how=Lockstep(ctx))
+    return outcome if ctx.rank == 0 else None
 
-    def open_store() -> tuple[RunStore | None, list[str]]:
-        if not lead:
-            return None, []
-        store, done = open_run_store(suite, options, device, world_size=ctx.world_size)
-        nodes = list(dict.fromkeys(i["node"] for i in identity))
-        store.meta["distributed"] = {"world_size": ctx.world_size, "backend": ctx.library, "nodes": nodes,
-                                     "n_nodes": len(nodes), "timeout_s": ctx.timeout_s, "ranks": identity}  # fmt: skip
-        return store, [pc.case.id for pc in planned if pc.case.id not in done]
 
-    store, todo_ids = control.agree("opening the run folder", open_store)
-    todo_ids = control.broadcast_object("the list of cases", todo_ids)
-    todo = [pc for pc in planned if pc.case.id in set(todo_ids)]
+class _Terminated(BaseException):
+    """Raised by the SIGTERM handler: a BaseException, so no case's `except Exception` swallows it."""
 
-    # One sampler per device: each GPU rank samples its GPU; on the CPU, local rank 0 samples the package
-    # for the node (the others would read the same counters).
-    def telemetry() -> tuple[Any, dict[str, Any]]:
-        if device.type != "cuda" and ctx.local_rank != 0:
-            return None, {"reader": "null", "reason": "this node's CPU is sampled by its local rank 0"}
-        return open_telemetry(info, options.telemetry, options.sample_hz, options.idle_s)
 
-    sampler, tel_info = control.agree("opening telemetry", telemetry)
-    tel_infos = control.gather_object("gathering telemetry readers", {"rank": ctx.rank, **tel_info})
-    if store is not None:
-        store.meta["telemetry"] = tel_info
-        store.meta["distributed"]["telemetry"] = tel_infos
-        store.save_meta()
+class RankStopped(GpubenchError):
+    """torchrun stopped this rank (SIGTERM), usually because another rank failed."""
 
-    timer = DistTimer(devices.StepTimer(device), control)
-    timer.clear()
-    runner = Runner(device, store, registry, sampler, tel_info.get("idle_power_w", math.nan),
-                    tel_info.get("power_limit_w"), timer=timer, clock=control.clock,
-                    build=agreed_build(control, timer), device_info=info)  # fmt: skip
-    outcome = RunOutcome(
-        store.folder if store is not None else Path("."), telemetry_reason=tel_info.get("reason")
-    )
-    rank_rows: list[dict[str, Any]] = []
-    if store is not None and options.resume is not None and (store.folder / "ranks.parquet").exists():
-        rank_rows = [
-            r for r in load_rank_rows(store.folder).to_dict("records") if r["case_id"] not in set(todo_ids)
-        ]
-    tel_frames: list[pd.DataFrame] = []
-    sent_ns = 0
-    status, error = "complete", ""
-    if lead:
-        events.on_start(store, todo, len(planned) - len(todo))
+
+def run_as_rank(
+    suite: Suite, options: RunOptions, events: RunEvents | None, timeout_s: float
+) -> RunOutcome | None:
+    """The whole life of one rank started by torchrun: join the group, run the suite in step, leave.
+
+    Each rank leaves its state (running, done, error, terminated) in the launcher's state folder, so the
+    launching process names the rank that failed. Only rank 0 gets `events`; it returns the outcome, the others
+    None. A rank stopped by torchrun raises RankStopped; a lost rank RankLost, naming this rank."""
+    rank = int(os.environ.get("RANK", "0"))
+
+    def on_term(signum: int, frame: Any) -> None:
+        write_rank_state("terminated", rank, "stopped by torchrun")
+        raise _Terminated()
+
+    signal.signal(signal.SIGTERM, on_term)
+    write_rank_state("running", rank)
     try:
-        for i, pc in enumerate(todo):
-            if lead:
-                events.on_case_start(pc, i)
-            control.barrier(f"the start of case {pc.case.id}")
-            row = runner.run_case(pc)
-            row.update(rank=ctx.rank, local_rank=ctx.local_rank, node=ctx.node, rank_active=timer.active,
-                       device_uuid=info.get("uuid"))  # fmt: skip
-            tel = None
-            if sampler is not None:
-                frame = sampler.frame(since_ns=sent_ns + 1)
-                if not frame.empty:
-                    sent_ns = int(frame["t_ns"].iloc[-1])
-                    tel = _tagged(frame, pc.case.id, row, ctx)
-            gathered = control.gather_object(f"the end of case {pc.case.id}", (row, tel))
-            if gathered is None or store is None:
-                continue
-            n = len(row.get("times_s") or [])
-            times = [timer.log[r][-n:] if n and len(timer.log[r]) >= n else [] for r in range(ctx.world_size)]
-            merged, ranks = merge_rank_rows([g[0] for g in gathered], times, backend=ctx.library)
-            add_scaling_columns(merged, store.rows)
-            store.add(merged)
-            rank_rows = [r for r in rank_rows if r.get("case_id") != pc.case.id] + ranks
-            write_rank_rows(store.folder, rank_rows, store.run_id)
-            tel_frames += [g[1] for g in gathered if g[1] is not None and not g[1].empty]
-            if tel_frames:
-                store.write_telemetry(pd.concat(tel_frames, ignore_index=True, sort=False))
-            outcome.rows.append(merged)
-            events.on_case_end(pc, merged)
-    except KeyboardInterrupt:
-        outcome.interrupted, status = True, "interrupted"
+        ctx = init_rank(options.device, timeout_s)
+        outcome = run_rank(suite, options, ctx, events if ctx.rank == 0 else None)
+        shutdown()
+    except _Terminated:
+        raise RankStopped(f"rank {rank}: stopped by torchrun (another rank failed)") from None
+    except RankLost as e:
+        write_rank_state("error", rank, str(e))
+        raise RankLost(f"rank {rank}: {e}") from None
     except BaseException as e:
-        status, error = "failed", str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        write_rank_state("error", rank, exception_text(e))
         raise
-    finally:
-        if sampler is not None:
-            sampler.stop()
-            sampler.reader.close()
-        if store is not None:
-            try:
-                store.finish(status, **({"error": error} if error else {}))
-            finally:
-                store.close()
-    return outcome if lead else None
+    write_rank_state("done", rank)
+    return outcome
