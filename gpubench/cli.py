@@ -309,6 +309,15 @@ def run(
     resume: Annotated[
         Path | None, typer.Option("--resume", help="continue this run folder, skipping finished cases")
     ] = None,
+    rounds: Annotated[
+        int | None,
+        typer.Option(
+            "--rounds",
+            min=1,
+            help="measure each case in N rounds, interleaved with the other cases "
+            "(default: the suite's `rounds`)",
+        ),
+    ] = None,
     telemetry: Annotated[str, typer.Option("--telemetry", help="auto | required | off")] = "auto",
     sample_hz: Annotated[float, typer.Option("--sample-hz", help="telemetry sampling rate")] = 20.0,
     idle_s: Annotated[
@@ -408,7 +417,7 @@ def run(
     if not in_rank and (nproc or any(v is not None for v in torchrun.values())):
         _launch_ranks(ctx, nproc, torchrun, report)
         return
-    options = RunOptions(device=device, out_dir=out, only=tuple(only or ()), resume=resume, telemetry=telemetry,
+    options = RunOptions(device=device, out_dir=out, only=tuple(only or ()), resume=resume, rounds=rounds, telemetry=telemetry,
                          sample_hz=sample_hz, idle_s=idle_s, command=(in_rank and parent_command()) or shlex.join(sys.argv))  # fmt: skip
     progress = Progress(
         TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
@@ -434,13 +443,16 @@ def run(
         task = progress.add_task("starting", total=len(todo))
         progress.start()
 
+    def on_rounds(total: int) -> None:
+        progress.update(task, total=total)
+
     def on_case_start(planned: Any, i: int) -> None:
         progress.update(task, description=_escape(planned.case.id))
 
     def on_case_end(planned: Any, row: dict[str, Any]) -> None:
         progress.advance(task)
 
-    events = RunEvents(on_start, on_case_start, on_case_end)
+    events = RunEvents(on_start, on_case_start, on_case_end, on_rounds)
     try:
         if in_rank:
             outcome = _run_rank(loaded, options, events, dist_timeout_s)

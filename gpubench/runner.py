@@ -12,7 +12,7 @@ import os
 import shutil
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +38,7 @@ class RunOptions:
     out_dir: Path = Path("results")
     only: Sequence[str] = ()
     resume: Path | None = None
+    rounds: int | None = None  # overrides the suite's `rounds` for every case
     telemetry: str = "auto"  # auto | required | off
     sample_hz: float = 20.0
     idle_s: float = 2.0
@@ -49,8 +50,9 @@ class RunEvents:
     """Callbacks for progress display; the CLI fills them, tests may leave them empty."""
 
     on_start: Callable[[RunStore, list[PlannedCase], int], None] = lambda store, todo, done: None
-    on_case_start: Callable[[PlannedCase, int], None] = lambda planned, i: None
-    on_case_end: Callable[[PlannedCase, dict[str, Any]], None] = lambda planned, row: None
+    on_case_start: Callable[[PlannedCase, int], None] = lambda planned, i: None  # i counts case-rounds
+    on_case_end: Callable[[PlannedCase, dict[str, Any]], None] = lambda planned, row: None  # after each round
+    on_rounds: Callable[[int], None] = lambda total: None  # case-rounds to run, before the first
 
 
 @dataclass
@@ -92,6 +94,22 @@ def _free(device: torch.device) -> None:
     gc.collect()
     if device.type == "cuda":
         torch.cuda.empty_cache()
+
+
+def _max_or_none(a: Any, b: Any) -> int | None:
+    got = [int(v) for v in (a, b) if stats.finite_or_none(v) is not None]
+    return max(got) if got else None
+
+
+def _int_list(row: dict[str, Any] | None, key: str, fallback: str) -> list[int]:
+    """A row's list of round window edges; a row from before rounds has its one window in `fallback`."""
+    if row is None:
+        return []
+    values = row.get(key)
+    if values is not None and not isinstance(values, float):
+        return [int(v) for v in values]
+    edge = stats.finite_or_none(row.get(fallback))
+    return [int(edge)] if edge is not None else []
 
 
 def _reason(exc: BaseException) -> str:
@@ -221,9 +239,15 @@ class Runner:
             "power_limit_w": power_limit_w,
         }
 
-    def run_case(self, planned: PlannedCase) -> dict[str, Any]:
-        """Measure one case and return its row. Never raises, except KeyboardInterrupt."""
-        case, timing = planned.case, planned.timing
+    def run_case(
+        self, planned: PlannedCase, round_index: int = 0, prior: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """Measure one case, or one round of it, and return its row. Never raises, except KeyboardInterrupt.
+
+        With `planned.timing.rounds` > 1 this measures round `round_index` alone (its share of the timing, see
+        `Timing.for_round`) on a freshly built workload, and returns the case's row over every round so far:
+        `prior` is the row after the earlier rounds. The first round also runs the correctness check."""
+        case, timing = planned.case, planned.timing.for_round(round_index)
         bench = self.registry[case.benchmark]
         row: dict[str, Any] = {
             "case_id": case.id,
@@ -244,7 +268,9 @@ class Runner:
             row.update({k: v for k, v in workload.info.items() if isinstance(v, (int, float, str, bool))})
             with devices.precision_flags(workload.flags):
                 row["tf32"] = bool(workload.flags.get("allow_tf32", False))
-                row["warmup_steps"], row["warmup_s"] = warm_up(self.timer, workload, timing, self.clock)
+                warmup = warm_up(self.timer, workload, timing, self.clock)
+                if prior is None:
+                    row["warmup_steps"], row["warmup_s"] = warmup
                 # Distributed timers keep ranks in lockstep by step count: they always time single steps.
                 group = (
                     steps_per_sample(self.timer, workload) if isinstance(self.timer, devices.StepTimer) else 1
@@ -255,8 +281,9 @@ class Runner:
                 times = measure(self.timer, workload, timing, self.clock, group)
                 end_ns = time.monotonic_ns()
                 row["peak_memory_bytes"] = self._peak_memory(rss0)
-                result = workload.check() if workload.check is not None else None
-            self._timing_columns(row, workload, times, start_ns, end_ns)
+                # One check per case: the first round's (a wrong device is wrong in every round).
+                result = workload.check() if workload.check is not None and prior is None else None
+            self._timing_columns(row, workload, times, start_ns, end_ns, prior)
             if result is not None:
                 row.update(
                     check_error=result.error, check_tolerance=result.tolerance, check_detail=result.detail
@@ -267,21 +294,26 @@ class Runner:
                 if row["status"] == "ok"
                 else f"check failed: {result.detail} (error {result.error:.3g} > {result.tolerance:.3g})"
             )
-            self._telemetry_columns(row, start_ns, end_ns)
+            self._telemetry_columns(row, start_ns, end_ns, prior)
             _peak_columns(row)
         except Unsupported as e:
             row.update(status="skipped", reason=str(e))
         except (KeyboardInterrupt, RankLost):
             raise  # RankLost: a rank of a distributed run died or hung; the run cannot go on
         except Exception as e:  # noqa: BLE001 - one case failing must never lose the others
-            row.update(status="failed", reason=_reason(e))
+            where = f"round {round_index + 1} of {planned.timing.rounds}: " if prior is not None else ""
+            row.update(status="failed", reason=where + _reason(e))
         finally:
             if workload is not None and workload.close is not None:
                 with contextlib.suppress(Exception):  # closing is best effort
                     workload.close()
             workload = None
             _free(self.device)
-        return row
+        if prior is None:
+            return row
+        # Later rounds keep what only the first round measures (check, warm-up) and when the case started.
+        return {**prior, **row, "started_utc": prior.get("started_utc", row["started_utc"]),
+                "peak_memory_bytes": _max_or_none(prior.get("peak_memory_bytes"), row.get("peak_memory_bytes"))}  # fmt: skip
 
     def _peak_memory(self, rss0: int | None) -> int | None:
         if self.device.type == "cuda":
@@ -290,16 +322,26 @@ class Runner:
         return max(0, rss1 - rss0) if rss0 is not None and rss1 is not None else None
 
     @staticmethod
-    def _timing_columns(
-        row: dict[str, Any], workload: Workload, times: list[float], start_ns: int, end_ns: int
-    ) -> None:
-        s = stats.summarize(times)
+    def _timing_columns(row: dict[str, Any], workload: Workload, times: list[float], start_ns: int, end_ns: int,
+                        prior: dict[str, Any] | None = None) -> None:  # fmt: skip
+        """Stats over every step of every round so far (this round's `times` after `prior`'s), the rounds'
+        sizes, windows and medians, and the spread between rounds. `start_ns`/`end_ns` are this round's window."""
+        rounds = stats.round_times(prior) if prior is not None else []
+        rounds.append(list(times))
+        all_times = [t for r in rounds for t in r]
+        s = stats.summarize(all_times)
+        medians = [stats.percentile(r, 50) for r in rounds]
+        spread = stats.summarize(medians)
         work = workload.work
         row.update(
-            times_s=list(times),
+            times_s=all_times,
             n_reps=s.n,
             median_s=s.median_s, p10_s=s.p10_s, p90_s=s.p90_s, p99_s=s.p99_s, mean_s=s.mean_s, min_s=s.min_s,
             std_s=s.std_s, cov=s.cov, iqr_s=s.iqr_s, noisy=s.noisy,
+            rounds_n=len(rounds), round_sizes=[len(r) for r in rounds], round_medians_s=medians,
+            round_cov=spread.cov if len(rounds) > 1 else math.nan,
+            round_start_ns=[*_int_list(prior, "round_start_ns", "start_ns"), start_ns],
+            round_end_ns=[*_int_list(prior, "round_end_ns", "end_ns"), end_ns],
             work_per_step=work.amount, work_unit=work.unit,
             throughput=work.throughput(s.median_s), throughput_unit=work.throughput_unit,
             throughput_p10=work.throughput(s.p90_s), throughput_p90=work.throughput(s.p10_s),
@@ -309,13 +351,26 @@ class Runner:
             row["flops_per_step"] = work.flops
             row["tflops"] = work.flops / s.median_s / 1e12
 
-    def _telemetry_columns(self, row: dict[str, Any], start_ns: int, end_ns: int) -> None:
+    def _telemetry_columns(self, row: dict[str, Any], start_ns: int, end_ns: int,
+                           prior: dict[str, Any] | None = None) -> None:  # fmt: skip
         if self.sampler is None:
             return
-        from gpubench.telemetry import case_aggregates
+        from gpubench.telemetry import AGGREGATE_COLUMNS, case_aggregates, combine_aggregates
 
         frame = self.sampler.frame(since_ns=start_ns - 2_000_000_000)
-        row.update(case_aggregates(frame, start_ns, end_ns, self.idle_power_w))
+        this = case_aggregates(frame, start_ns, end_ns, self.idle_power_w)
+        if prior is not None:
+            # The earlier rounds' aggregates as one part, over their windows' total duration.
+            earlier_s = (
+                sum(
+                    hi - lo
+                    for lo, hi in zip(row["round_start_ns"][:-1], row["round_end_ns"][:-1], strict=True)
+                )
+                / 1e9
+            )
+            this = combine_aggregates([({k: prior.get(k) for k in AGGREGATE_COLUMNS}, earlier_s),
+                                       (this, (end_ns - start_ns) / 1e9)])  # fmt: skip
+        row.update(this)
         add_efficiency_columns(row)
 
     def telemetry_frame(self, windows: list[tuple[str, int, int]]) -> Any:
@@ -361,22 +416,47 @@ def open_telemetry(
     return sampler, info
 
 
+def rounds_done(row: dict[str, Any]) -> int:
+    """Rounds a stored row holds: `rounds_n`, or 1 for a row written before rounds existed."""
+    n = stats.finite_or_none(row.get("rounds_n"))
+    return int(n) if n is not None else 1
+
+
+def _windows(row: dict[str, Any]) -> list[tuple[str, int, int]]:
+    """A stored row's timed windows (one per round), to tag the telemetry series with its case."""
+    starts, ends = _int_list(row, "round_start_ns", "start_ns"), _int_list(row, "round_end_ns", "end_ns")
+    return [(row["case_id"], lo, hi) for lo, hi in zip(starts, ends, strict=False)]
+
+
 def run_suite(suite: Suite, options: RunOptions, events: RunEvents | None = None,
               registry: dict[str, Benchmark] | None = None) -> RunOutcome:  # fmt: skip
-    """Run a suite (or the selected part of it) on one device; write the run folder after every case."""
+    """Run a suite (or the selected part of it) on one device; write the run folder after every round.
+
+    Cases run in rounds, round-robin: round 1 of every case, then round 2 of every case, ... (`rounds` from
+    the suite or `options.rounds`), so that what drifts over the run (load, clocks, heat) lands in the
+    between-round spread instead of in one case's favour. A resumed run continues each case where it stopped:
+    a case with some of its rounds done gets the rest."""
     events = events or RunEvents()
     registry = registry if registry is not None else load_all()
     device = devices.resolve_device(options.device)
     planned = select_cases(suite, options.only)
     if not planned:
         raise GpubenchError(f"--only {' '.join(options.only)} matches no case of suite {suite.name!r}")
+    if options.rounds is not None:
+        planned = [replace(pc, timing=replace(pc.timing, rounds=options.rounds)) for pc in planned]
     store, done = open_run_store(suite, options, device)
-    todo = [pc for pc in planned if pc.case.id not in done]
+    stored = {r["case_id"]: r for r in store.rows}
+    progress: dict[str, int] = {}  # rounds already done of each case still to run
+    for pc in planned:
+        row = stored.get(pc.case.id)
+        if pc.case.id not in done or row is None:
+            progress[pc.case.id] = 0
+        elif row.get("status") == "ok" and rounds_done(row) < pc.timing.rounds:
+            progress[pc.case.id] = rounds_done(row)
+    todo = [pc for pc in planned if pc.case.id in progress]
     outcome = RunOutcome(store.folder)
-    windows: list[tuple[str, int, int]] = [
-        (r["case_id"], int(r["start_ns"]), int(r["end_ns"])) for r in store.rows
-        if r.get("start_ns") is not None and not (isinstance(r["start_ns"], float) and math.isnan(r["start_ns"]))
-    ]  # fmt: skip
+    windows = [w for r in store.rows for w in _windows(r)]
+    latest: dict[str, dict[str, Any]] = {}
     sampler = runner = None
     try:
         sampler, tel_info = open_telemetry(
@@ -388,15 +468,25 @@ def run_suite(suite: Suite, options: RunOptions, events: RunEvents | None = None
         runner = Runner(device, store, registry, sampler, tel_info.get("idle_power_w", math.nan),
                         tel_info.get("power_limit_w"))  # fmt: skip
         events.on_start(store, todo, len(planned) - len(todo))
-        for i, pc in enumerate(todo):
-            events.on_case_start(pc, i)
-            row = runner.run_case(pc)
-            store.add(row)
-            outcome.rows.append(row)
-            if row.get("start_ns") is not None:
-                windows.append((row["case_id"], row["start_ns"], row["end_ns"]))
-            store.write_telemetry(runner.telemetry_frame(windows))
-            events.on_case_end(pc, row)
+        events.on_rounds(sum(pc.timing.rounds - progress[pc.case.id] for pc in todo))
+        i = 0
+        for r in range(max((pc.timing.rounds for pc in todo), default=0)):
+            for pc in todo:
+                cid = pc.case.id
+                if progress[cid] != r or r >= pc.timing.rounds:
+                    continue  # another round is due, the case is done, or it stopped (failed, wrong, skipped)
+                events.on_case_start(pc, i)
+                i += 1
+                prior = latest.get(cid, stored.get(cid)) if r > 0 else None
+                row = runner.run_case(pc, r, prior)
+                store.add(row)
+                latest[cid] = row
+                outcome.rows = list(latest.values())
+                progress[cid] = r + 1 if row["status"] == "ok" else pc.timing.rounds
+                if row.get("start_ns") is not None and row["status"] == "ok":
+                    windows.append((cid, row["start_ns"], row["end_ns"]))
+                store.write_telemetry(runner.telemetry_frame(windows))
+                events.on_case_end(pc, row)
     except KeyboardInterrupt:
         outcome.interrupted = True
     except GpubenchError:

@@ -22,7 +22,7 @@ import pandas as pd
 
 from gpubench import __version__
 from gpubench.errors import ResultFormatError
-from gpubench.records import SCHEMA_VERSION
+from gpubench.records import MIN_READABLE_SCHEMA, SCHEMA_VERSION
 
 RUN_JSON = "run.json"
 MEASUREMENTS = "measurements.parquet"
@@ -83,7 +83,7 @@ def write_json(path: Path, data: Mapping[str, Any]) -> None:
 # Integer columns that some rows lack (skipped cases have no timings): kept as nullable integers, not floats.
 INT_COLUMNS = frozenset({
     "m", "n", "k", "size_bytes", "batch", "seq", "layers", "width", "start_ns", "end_ns", "n_reps",
-    "warmup_steps", "peak_memory_bytes", "params_count", "telemetry_samples", "world_size", "rank",
+    "warmup_steps", "peak_memory_bytes", "params_count", "telemetry_samples", "world_size", "rank", "rounds_n",
 })  # fmt: skip
 
 
@@ -157,6 +157,7 @@ class RunStore:
         for tmp in folder.glob(".*.tmp"):
             tmp.unlink(missing_ok=True)  # a write interrupted before its atomic replace
         meta["status"] = "running"
+        meta["schema_version"] = SCHEMA_VERSION  # older rows read as the newer format (one round each)
         meta.setdefault("resumed_utc", []).append(utc_now())
         return cls(folder, meta, rows)
 
@@ -222,7 +223,7 @@ def read_meta(folder: Path) -> dict[str, Any]:
             f"{folder} was written by a newer gpubench (results schema {version}; this one reads {SCHEMA_VERSION}): "
             "upgrade gpubench to read it"
         )
-    if version < SCHEMA_VERSION:
+    if version < MIN_READABLE_SCHEMA:
         raise ResultFormatError(
             f"{folder} uses results schema {version}, too old for this gpubench (schema {SCHEMA_VERSION}): "
             f"read it with gpubench {meta.get('gpubench_version', 'of that time')} or re-run the suite"
