@@ -271,9 +271,13 @@ class Runner:
                 warmup = warm_up(self.timer, workload, timing, self.clock)
                 if prior is None:
                     row["warmup_steps"], row["warmup_s"] = warmup
-                # Distributed timers keep ranks in lockstep by step count: they always time single steps.
+                # Distributed timers keep ranks in lockstep by step count: they always time single steps. Steps
+                # that took far longer than a sample's minimum during warm-up need no probe (5 more steps).
+                short = warmup[1] < 10 * MIN_SAMPLE_S * max(1, warmup[0])
                 group = (
-                    steps_per_sample(self.timer, workload) if isinstance(self.timer, devices.StepTimer) else 1
+                    steps_per_sample(self.timer, workload)
+                    if isinstance(self.timer, devices.StepTimer) and short
+                    else 1
                 )
                 row["steps_per_sample"] = group
                 devices.synchronize(self.device)
