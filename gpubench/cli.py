@@ -162,6 +162,9 @@ def _summary_table(rows: list[dict[str, Any]]) -> Table:
             notes.append("noisy")
         if r.get("throttled"):
             notes.append(f"throttled ({r.get('throttle_reasons', '')})")
+        round_cov = r.get("round_cov")
+        if isinstance(round_cov, float) and round_cov > 0.05:  # NaN compares False
+            notes.append(f"rounds differ ±{100 * round_cov:.0f}%")
         if r["status"] != "ok" and r.get("reason"):
             notes.append(str(r["reason"])[:90])
         spread = (
