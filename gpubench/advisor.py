@@ -103,6 +103,12 @@ def load_prices(path: str | Path) -> dict[str, dict[str, float | None]]:
     name = str(path)
     if not p.is_file():
         raise GpubenchError(f"{name}: prices file not found")
+    try:
+        p.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise GpubenchError(
+            f"{name}: not UTF-8 text (byte {e.start}); save the prices file as UTF-8"
+        ) from None
     suffix = p.suffix.lower()
     prices: dict[str, dict[str, float | None]] = {}
     if suffix == ".csv":

@@ -1,17 +1,21 @@
 """The `gpubench` command. The only module that prints, exits, or knows exit codes.
 
 Exit codes: 0 all ok (or skipped); 1 a benchmark failed or computed a wrong result (compare: a case got
-significantly slower); 2 bad input (one red line, no traceback); 130 interrupted (finished cases kept).
+significantly slower); 2 bad input, a bad path or a full disk (one red line, no traceback); 130 interrupted by
+Ctrl-C, 143 stopped by SIGTERM (finished cases kept in both).
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import math
 import os
+import re
 import shlex
 import sys
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -37,12 +41,24 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def fail(message: str, code: int = 2) -> typer.Exit:
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False, markup=True, soft_wrap=True)
+    """Print `message` (plain text: escaped here, never read as markup) as one red line; the Exit to raise."""
+    err_console.print(f"[bold red]error:[/] {_escape(message)}", highlight=False, markup=True, soft_wrap=True)
     return typer.Exit(code)
 
 
+def _os_error_message(e: OSError) -> str:
+    """One line naming the path and what is wrong with it; a full disk says so."""
+    import errno
+
+    where = " -> ".join(str(f) for f in (e.filename, e.filename2) if f is not None) or "a file"
+    if e.errno == errno.ENOSPC:
+        return f"the disk is full (writing {where})"
+    return f"{where}: {e.strerror or type(e).__name__}"
+
+
 def handle_errors(fn: F) -> F:
-    """A GpubenchError (bad input, missing hardware, damaged file) becomes one red line and exit code 2."""
+    """A GpubenchError (bad input, missing hardware, damaged file) becomes one red line and exit code 2; so does
+    a file-system error that reaches this far (a path that cannot be created, read or written)."""
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -50,6 +66,8 @@ def handle_errors(fn: F) -> F:
             return fn(*args, **kwargs)
         except GpubenchError as e:
             raise fail(str(e).splitlines()[0] if str(e) else type(e).__name__) from None
+        except OSError as e:
+            raise fail(_os_error_message(e)) from None
 
     return wrapper  # type: ignore[return-value]
 
@@ -65,10 +83,17 @@ def _fmt(value: Any, digits: int = 3) -> str:
     return str(value)
 
 
+# C0 and C1 control characters (ESC, BEL, CSI ...), except tab and newline: printed raw, a name read from a
+# run folder could clear the screen or retitle the window. They are shown as visible \xNN escapes instead.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
 def _escape(text: Any) -> str:
+    """User- or file-supplied text made safe to print through rich: control characters shown as `\\xNN`,
+    `[...]` shown as written rather than read as markup."""
     from rich.markup import escape
 
-    return escape(str(text))
+    return escape(_CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", str(text)))
 
 
 def json_value(value: Any) -> Any:
@@ -143,7 +168,7 @@ def list_(as_json: Annotated[bool, typer.Option("--json", help="machine-readable
     for col in ("suite", "cases", "description"):
         st.add_column(col)
     for name, s in suites.items():
-        st.add_row(name, str(s["cases"]), s["description"])
+        st.add_row(_escape(name), str(s["cases"]), _escape(s["description"]))
     console.print(st)
 
 
@@ -160,6 +185,10 @@ def _summary_table(rows: list[dict[str, Any]]) -> Table:
         notes = []
         if r.get("noisy"):
             notes.append("noisy")
+        if r.get("emulated"):
+            notes.append("emulated in software")
+        if r.get("min_reps_reached") is False:
+            notes.append(f"only {r.get('n_reps')} rep(s) within max_time_s")
         if r.get("throttled"):
             notes.append(f"throttled ({r.get('throttle_reasons', '')})")
         round_cov = r.get("round_cov")
@@ -196,7 +225,7 @@ def _sweep_table(rows: list[dict[str, Any]]) -> Table | None:
     for col in ("dtype", "n=k", "shapes", "best", "at m", "geomean", "unit"):
         table.add_column(col)
     for s in sweeps:
-        table.add_row(s["dtype"], str(s["n"]), str(s["shapes"]), _fmt(s["best_throughput"]), str(s["best_m"]),
+        table.add_row(_escape(s["dtype"]), str(s["n"]), str(s["shapes"]), _fmt(s["best_throughput"]), str(s["best_m"]),
                       _fmt(s["geomean_throughput"]), s["unit"])  # fmt: skip
     return table
 
@@ -244,14 +273,41 @@ def _launch_ranks(ctx: typer.Context, nproc: int, torchrun: dict[str, Any], repo
         raise fail(f"interrupted: finished cases kept{where}", 130)
     failure = result.failure()
     if failure:
-        raise fail(_escape(failure) + (f"; finished cases are kept in {folder}" if folder else ""), 1)
+        raise fail(failure + (f"; finished cases are kept in {folder}" if folder else ""), 1)
     if report and folder is not None:
         from gpubench.report import render_report
 
         path = render_report([folder])
-        console.print(f"report: {path}", soft_wrap=True)
+        console.print(f"report: {_escape(path)}", soft_wrap=True, highlight=False)
     if result.result and result.result.get("any_failed"):
         raise typer.Exit(1)
+
+
+class _SigTerm(KeyboardInterrupt):
+    """SIGTERM (`timeout`, Slurm, `docker stop`) in a single-process run: stops it exactly like Ctrl-C."""
+
+
+_TERMINATED = threading.Event()
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Any:
+    """While a single-process run goes, SIGTERM raises _SigTerm: the case in flight is dropped, finished cases
+    are kept, run.json says interrupted, and the exit code is 143 (128 + SIGTERM) instead of 130."""
+    import signal
+
+    def on_term(signum: int, frame: Any) -> None:
+        _TERMINATED.set()
+        raise _SigTerm()
+
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signals reach the main thread only (CliRunner in a worker thread, say)
+        return
+    previous = signal.signal(signal.SIGTERM, on_term)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 class _Terminated(BaseException):
@@ -286,7 +342,7 @@ def _run_rank(loaded: Any, options: Any, events: Any, timeout_s: float) -> Any:
         raise fail(f"rank {rank}: stopped by torchrun (another rank failed)", 1) from None
     except RankLost as e:
         write_rank_state("error", rank, str(e))
-        raise fail(_escape(f"rank {rank}: {e}"), 1) from None
+        raise fail(f"rank {rank}: {e}", 1) from None
     except BaseException as e:
         text = str(e).strip().splitlines()[0] if str(e).strip() else ""
         write_rank_state("error", rank, f"{type(e).__name__}: {text}" if text else type(e).__name__)
@@ -321,6 +377,14 @@ def run(
             "(default: the suite's `rounds`)",
         ),
     ] = None,
+    force_resume: Annotated[
+        bool,
+        typer.Option(
+            "--force-resume",
+            help="with --resume: add to the run even if it was made on another host or device, with another "
+            "version of the suite or another number of ranks (recorded in run.json)",
+        ),
+    ] = False,
     telemetry: Annotated[str, typer.Option("--telemetry", help="auto | required | off")] = "auto",
     sample_hz: Annotated[float, typer.Option("--sample-hz", help="telemetry sampling rate")] = 20.0,
     idle_s: Annotated[
@@ -409,6 +473,10 @@ def run(
         raise GpubenchError(f"--telemetry {telemetry!r}: use auto, required or off")
     if not (0 < sample_hz <= 1000):
         raise GpubenchError(f"--sample-hz {sample_hz}: must be in (0, 1000]")
+    if not (math.isfinite(idle_s) and idle_s >= 0):
+        raise GpubenchError(f"--idle-s {idle_s}: must be a number of seconds >= 0")
+    if not math.isfinite(dist_timeout_s):
+        raise GpubenchError(f"--dist-timeout-s {dist_timeout_s}: must be a finite number of seconds")
     if resume is not None and not resume.is_dir():
         raise GpubenchError(f"--resume {resume}: no such run folder")
     loaded = load_suite(suite)
@@ -420,7 +488,9 @@ def run(
     if not in_rank and (nproc or any(v is not None for v in torchrun.values())):
         _launch_ranks(ctx, nproc, torchrun, report)
         return
-    options = RunOptions(device=device, out_dir=out, only=tuple(only or ()), resume=resume, rounds=rounds, telemetry=telemetry,
+    if force_resume and resume is None:
+        raise GpubenchError("--force-resume goes with --resume FOLDER")
+    options = RunOptions(device=device, out_dir=out, only=tuple(only or ()), resume=resume, force_resume=force_resume, rounds=rounds, telemetry=telemetry,
                          sample_hz=sample_hz, idle_s=idle_s, command=(in_rank and parent_command()) or shlex.join(sys.argv))  # fmt: skip
     progress = Progress(
         TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
@@ -431,18 +501,21 @@ def run(
     def on_start(store: Any, todo: list[Any], done: int) -> None:
         nonlocal task
         dev = store.meta["device"]
-        err_console.print(f"[bold]{_escape(dev['name'])}[/] ({dev['vendor']}) - suite {loaded.name}: "
+        err_console.print(f"[bold]{_escape(dev['name'])}[/] ({_escape(dev['vendor'])}) - suite {_escape(loaded.name)}: "
                           f"{len(todo)} case(s) to run" + (f", {done} already done" if done else "")
-                          + f"\nrun folder: {store.folder}", soft_wrap=True)  # fmt: skip
+                          + f"\nrun folder: {_escape(store.folder)}", soft_wrap=True, highlight=False)  # fmt: skip
         dist_info = store.meta.get("distributed")
         if dist_info:
-            err_console.print(f"{dist_info['world_size']} ranks on {dist_info['n_nodes']} node(s), {dist_info['backend']}",
-                              highlight=False)  # fmt: skip
+            err_console.print(_escape(f"{dist_info['world_size']} ranks on {dist_info['n_nodes']} node(s), "
+                                      f"{dist_info['backend']}"), highlight=False)  # fmt: skip
         tel = store.meta.get("telemetry", {})
         if tel.get("reason"):
             err_console.print(f"[yellow]telemetry: {_escape(tel['reason'])}[/]")
         elif tel.get("reader"):
-            err_console.print(f"telemetry: {tel['reader']}, idle power {_fmt(tel.get('idle_power_w'))} W")
+            err_console.print(
+                _escape(f"telemetry: {tel['reader']}, idle power {_fmt(tel.get('idle_power_w'))} W"),
+                highlight=False,
+            )
         task = progress.add_task("starting", total=len(todo))
         progress.start()
 
@@ -462,14 +535,15 @@ def run(
             if outcome is None:  # ranks other than 0: rank 0 reports
                 return
         else:
-            outcome = run_suite(loaded, options, events)
+            with _sigterm_as_interrupt():
+                outcome = run_suite(loaded, options, events)
     finally:
         progress.stop()
     console.print(_summary_table(outcome.rows))
     sweeps = _sweep_table(outcome.rows)
     if sweeps is not None:
         console.print(sweeps)
-    console.print(f"results: {outcome.folder}", soft_wrap=True)
+    console.print(f"results: {_escape(outcome.folder)}", soft_wrap=True, highlight=False)
     if in_rank and launched_by_gpubench():
         # The launching `gpubench run --nproc` reports, renders and sets the exit code: a non-zero exit here
         # would make torchrun report rank 0 as crashed.
@@ -477,15 +551,15 @@ def run(
                      cases=len(outcome.rows))  # fmt: skip
         return
     if outcome.interrupted:
+        how, code = ("terminated (SIGTERM)", 143) if _TERMINATED.is_set() else ("interrupted", 130)
         raise fail(
-            f"interrupted: {len(outcome.rows)} finished case(s) kept; continue with --resume {outcome.folder}",
-            130,
+            f"{how}: {len(outcome.rows)} finished case(s) kept; continue with --resume {outcome.folder}", code
         )
     if report:
         from gpubench.report import render_report
 
         path = render_report([outcome.folder])
-        console.print(f"report: {path}", soft_wrap=True)
+        console.print(f"report: {_escape(path)}", soft_wrap=True, highlight=False)
     if outcome.any_failed:
         raise typer.Exit(1)
 
@@ -506,14 +580,16 @@ def monitor(
 
     if not (0 < hz <= 100):
         raise GpubenchError(f"--hz {hz}: must be in (0, 100]")
+    if not (math.isfinite(seconds) and seconds >= 0):
+        raise GpubenchError(f"--seconds {seconds}: must be a number of seconds >= 0 (0 = until Ctrl-C)")
     # "auto": a CPU without RAPL still shows clocks and memory; only no reader at all is an error.
     reader, reason = open_reader(describe(resolve_device(device)), "auto")
     if reason is not None:
         raise GpubenchError(f"no telemetry for this device: {reason}")
     cols = ("time_s", "power_w", "energy_j", "temp_c", "mem_temp_c", "sm_clock_mhz", "mem_clock_mhz", "util_pct",
             "mem_used_gib", "throttle")  # fmt: skip
-    console.print(f"reader: {reader.name}  " + "  ".join(f"{k}={_fmt(v)}" for k, v in reader.static_info().items()
-                                                          if k != "reader"))  # fmt: skip
+    console.print(_escape(f"reader: {reader.name}  " + "  ".join(f"{k}={_fmt(v)}" for k, v in reader.static_info().items()
+                                                                  if k != "reader")), highlight=False)  # fmt: skip
     console.print(" ".join(f"{c:>13}" for c in cols))
     try:
         for reading in monitor_readings(reader, seconds=seconds, hz=hz):
@@ -571,7 +647,7 @@ def specs(
         for col in ("figure", "value", "source"):
             table.add_column(col)
         for key, value in spec.figures().items():
-            table.add_row(key, _fmt(value, 6), spec.source(key))
+            table.add_row(key, _fmt(value, 6), _escape(spec.source(key)))
         console.print(table)
         if spec.notes:
             console.print(_escape(spec.notes), highlight=False)
@@ -695,7 +771,7 @@ def report(
     from gpubench.report import render_report
 
     path = render_report(runs, out=out, baseline=baseline, title=title)
-    console.print(f"report: {path}", highlight=False)
+    console.print(f"report: {_escape(path)}", highlight=False)
 
 
 def split_sides(runs: list[str]) -> tuple[list[str], list[str]]:
@@ -797,10 +873,11 @@ def _repeats(row: dict[str, Any]) -> str:
 def main() -> None:
     try:
         app()
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as e:
         # Ctrl-C outside a run's case loop (while torch imports, say): nothing to keep, no traceback.
-        err_console.print("[bold red]interrupted[/]")
-        raise SystemExit(130) from None
+        term = isinstance(e, _SigTerm)
+        err_console.print("[bold red]terminated (SIGTERM)[/]" if term else "[bold red]interrupted[/]")
+        raise SystemExit(143 if term else 130) from None
 
 
 if __name__ == "__main__":

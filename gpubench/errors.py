@@ -15,6 +15,13 @@ class ResultFormatError(GpubenchError):
     """A results file is too old, too new or damaged. The message says what to do."""
 
 
+class StorageError(GpubenchError):
+    """A run folder or report cannot be created, read or written (bad path, no permission, full disk, locked).
+
+    The message names the path and what is wrong with it.
+    """
+
+
 class BackendUnavailable(GpubenchError):
     """A device, library or reader is not available here. The message says why."""
 

@@ -113,6 +113,9 @@ class Workload:
       so nothing is inherited from global state; recorded on the row.
     - `info`: extra columns for the row (model FLOPs, parameter count, peak memory ...).
     - `close()`: frees what the workload holds.
+    - `summarize(times_s, telemetry, start_ns, end_ns)`: extra row columns the benchmark derives from the
+      runner's raw step times and the telemetry samples of the timed window (a DataFrame, or None without
+      telemetry), e.g. burst vs sustained throughput over time. The runner times; this only reads.
     """
 
     step: Callable[[], Any]
@@ -122,6 +125,7 @@ class Workload:
     flags: dict[str, Any] = field(default_factory=dict)
     info: dict[str, Any] = field(default_factory=dict)
     close: Callable[[], Any] | None = None
+    summarize: Callable[[list[float], Any, int, int], dict[str, Any]] | None = None
 
 
 @dataclass(frozen=True)

@@ -21,10 +21,10 @@ import torch
 
 from gpubench import devices, stats
 from gpubench.benchmarks import Benchmark, load_all
-from gpubench.errors import BackendUnavailable, GpubenchError, RankLost, Unsupported
+from gpubench.errors import BackendUnavailable, GpubenchError, RankLost, StorageError, Unsupported
 from gpubench.records import Workload
 from gpubench.stats import add_efficiency_columns
-from gpubench.store import RunStore
+from gpubench.store import RunStore, read_meta, utc_now
 from gpubench.suite import PlannedCase, Suite, Timing
 
 BURST_TARGET_S = 0.05  # a burst of steps between stop checks: long enough to amortise the synchronize
@@ -38,6 +38,9 @@ class RunOptions:
     out_dir: Path = Path("results")
     only: Sequence[str] = ()
     resume: Path | None = None
+    force_resume: bool = (
+        False  # add to a --resume folder made on another host/device/suite version/world size
+    )
     rounds: int | None = None  # overrides the suite's `rounds` for every case
     telemetry: str = "auto"  # auto | required | off
     sample_hz: float = 20.0
@@ -135,8 +138,18 @@ def warm_up(timer: devices.StepTimer, workload: Workload, timing: Timing,
         enough = len(times) >= timing.min_warmup and elapsed >= timing.warmup_s
         if (enough and stats.settled(times)) or elapsed >= timing.max_warmup_s:
             return len(times), elapsed
-        recent = stats.percentile(times[-5:], 50)
-        burst = max(1, min(1000, int(BURST_TARGET_S / recent) if recent > 0 else 1))
+        burst = _burst_size(stats.percentile(times[-5:], 50), elapsed / len(times), BURST_TARGET_S,
+                            timing.max_warmup_s - elapsed, 1000)  # fmt: skip
+
+
+def _burst_size(step_s: float, wall_per_step_s: float, target_s: float, left_s: float, most: int) -> int:
+    """Steps in the next burst: about `target_s` of wall time, and no more than the `left_s` of its time limit
+    allow. Sized by the wall time per step, reset (a cache flush) and overheads included, not by the timed
+    step alone: a 1 ms product after a 0.3 s flush must not be asked for 50 times against a 0.2 s limit."""
+    per = max(step_s, wall_per_step_s)
+    if not per > 0:
+        return 1
+    return max(1, min(most, int(target_s / per), int(max(left_s, 0.0) / per)))
 
 
 def steps_per_sample(timer: devices.StepTimer, workload: Workload, probe: int = 5) -> int:
@@ -167,16 +180,20 @@ def measure(timer: devices.StepTimer, workload: Workload, timing: Timing,
 
     samples: list[float] = []
     t0 = clock()
+    wall = 0.0
     while True:
         total = sum(samples)
-        if len(samples) >= timing.max_reps or (samples and clock() - t0 >= timing.max_time_s):
+        if samples:
+            wall = clock() - t0
+        if len(samples) >= timing.max_reps or (samples and wall >= timing.max_time_s):
             break
         if len(samples) >= timing.min_reps and total >= timing.min_time_s:
             break
         per = total / len(samples) if samples else 0.0
         want = max(timing.min_reps - len(samples), math.ceil((timing.min_time_s - total) / per) if per else 1)
-        cap = max(1, int(BURST_TARGET_S * 4 / per)) if per > 0 else 1
-        samples += timer.burst(step, max(1, min(want, cap, timing.max_reps - len(samples))), workload.reset)
+        cap = _burst_size(per, wall / len(samples), BURST_TARGET_S * 4, timing.max_time_s - wall,
+                          timing.max_reps - len(samples)) if samples else 1  # fmt: skip
+        samples += timer.burst(step, max(1, min(want, cap)), workload.reset)
     return [s / group for s in samples]
 
 
@@ -197,17 +214,50 @@ def _peak_columns(row: dict[str, Any]) -> None:
         row["mfu"] = specs.mfu(name, mem, plimit, params["precision"], row["tflops"], compute_units=units)
 
 
-def open_run_store(suite: Suite, options: RunOptions, device: torch.device) -> tuple[RunStore, set[str]]:
-    """A new run folder, or the `--resume` one with the ids of the cases it already finished."""
+def resume_differences(
+    meta: dict[str, Any], suite: Suite, run_info: dict[str, Any], world_size: int = 1
+) -> list[str]:
+    """How this run would differ from the run folder it resumes: another host, device, suite file or number of
+    ranks would put this machine's measurements beside (and under the name of) a different experiment."""
+    diffs = []
+    if meta.get("host") != run_info.get("host"):
+        diffs.append(f"it was run on host {meta.get('host')!r}, this is {run_info.get('host')!r}")
+    was, now = meta.get("device") or {}, run_info.get("device") or {}
+    if was.get("name") != now.get("name"):
+        diffs.append(f"it was run on {was.get('name')!r}, this device is {now.get('name')!r}")
+    elif was.get("uuid") and now.get("uuid") and was["uuid"] != now["uuid"]:
+        diffs.append(f"it was run on the device with UUID {was['uuid']}, this one is {now['uuid']}")
+    sha = (meta.get("suite") or {}).get("sha256")
+    if sha and sha != suite.sha256:
+        diffs.append(f"suite {suite.name!r} was edited since (sha256 {sha[:12]} -> {suite.sha256[:12]})")
+    ranks = int((meta.get("distributed") or {}).get("world_size") or 1)
+    if ranks != world_size:
+        diffs.append(f"it ran with {ranks} rank(s), this run has {world_size}"
+                     + (f" (add --nproc {ranks})" if world_size == 1 else ""))  # fmt: skip
+    return diffs
+
+
+def open_run_store(suite: Suite, options: RunOptions, device: torch.device,
+                   world_size: int = 1) -> tuple[RunStore, set[str]]:  # fmt: skip
+    """A new run folder, or the `--resume` one with the ids of the cases it already finished. A resume must
+    continue the same experiment (host, device, suite, ranks) unless `options.force_resume`."""
+    run_info = devices.collect_run_info(device)
     if options.resume is None:
-        store = RunStore.create(options.out_dir, devices.collect_run_info(device))
+        store = RunStore.create(options.out_dir, run_info)
         store.meta["suite"] = {"name": suite.name, "path": suite.path, "sha256": suite.sha256}
         store.meta["command"] = options.command
         return store, set()
-    store = RunStore.resume(options.resume)
-    if store.meta.get("suite", {}).get("name") != suite.name:
-        raise GpubenchError(f"{options.resume} is a run of suite {store.meta.get('suite', {}).get('name')!r}, "
+    meta = read_meta(options.resume)
+    if (meta.get("suite") or {}).get("name") != suite.name:
+        raise GpubenchError(f"{options.resume} is a run of suite {(meta.get('suite') or {}).get('name')!r}, "
                             f"not {suite.name!r}")  # fmt: skip
+    diffs = resume_differences(meta, suite, run_info, world_size)
+    if diffs and not options.force_resume:
+        raise GpubenchError(f"--resume {options.resume}: not the same experiment: {'; '.join(diffs)} "
+                            "(--force-resume adds to it anyway)")  # fmt: skip
+    store = RunStore.resume(options.resume)
+    if diffs:
+        store.meta.setdefault("forced_resumes", []).append({"utc": utc_now(), "differences": diffs})
     return store, store.finished_case_ids()
 
 
@@ -284,6 +334,10 @@ class Runner:
                 start_ns = time.monotonic_ns()
                 times = measure(self.timer, workload, timing, self.clock, group)
                 end_ns = time.monotonic_ns()
+                # max_time_s ran out first (a step slower than the limit allows): the spread rests on few reps.
+                row["min_reps_reached"] = len(times) >= timing.min_reps and (
+                    prior is None or prior.get("min_reps_reached") in (None, True)
+                )
                 row["peak_memory_bytes"] = self._peak_memory(rss0)
                 # One check per case: the first round's (a wrong device is wrong in every round).
                 result = workload.check() if workload.check is not None and prior is None else None
@@ -299,6 +353,10 @@ class Runner:
                 else f"check failed: {result.detail} (error {result.error:.3g} > {result.tolerance:.3g})"
             )
             self._telemetry_columns(row, start_ns, end_ns, prior)
+            if workload.summarize is not None:  # this round's own times and window
+                row.update(
+                    workload.summarize(list(times), self._window_frame(start_ns, end_ns), start_ns, end_ns)
+                )
             _peak_columns(row)
         except Unsupported as e:
             row.update(status="skipped", reason=str(e))
@@ -376,6 +434,13 @@ class Runner:
                                        (this, (end_ns - start_ns) / 1e9)])  # fmt: skip
         row.update(this)
         add_efficiency_columns(row)
+
+    def _window_frame(self, start_ns: int, end_ns: int) -> Any:
+        """The telemetry samples inside one timed window (None without a sampler)."""
+        if self.sampler is None:
+            return None
+        frame = self.sampler.frame(since_ns=start_ns)
+        return frame[frame["t_ns"] <= end_ns] if not frame.empty else frame
 
     def telemetry_frame(self, windows: list[tuple[str, int, int]]) -> Any:
         """The whole series so far, each sample tagged with the case whose timed window holds it."""
@@ -469,8 +534,9 @@ def run_suite(suite: Suite, options: RunOptions, events: RunEvents | None = None
         store.meta["telemetry"] = tel_info
         store.save_meta()
         outcome.telemetry_reason = tel_info.get("reason")
+        # Rows name the device that measured them (a --force-resume may continue a run made on another one).
         runner = Runner(device, store, registry, sampler, tel_info.get("idle_power_w", math.nan),
-                        tel_info.get("power_limit_w"))  # fmt: skip
+                        tel_info.get("power_limit_w"), device_info=devices.describe(device))  # fmt: skip
         events.on_start(store, todo, len(planned) - len(todo))
         events.on_rounds(sum(pc.timing.rounds - progress[pc.case.id] for pc in todo))
         i = 0
@@ -483,7 +549,13 @@ def run_suite(suite: Suite, options: RunOptions, events: RunEvents | None = None
                 i += 1
                 prior = latest.get(cid, stored.get(cid)) if r > 0 else None
                 row = runner.run_case(pc, r, prior)
-                store.add(row)
+                try:
+                    store.add(row)
+                except StorageError as e:
+                    kept = len(store.rows) - 1
+                    raise StorageError(
+                        f"{e}; the {kept} case(s) finished before are kept in {store.folder}"
+                    ) from None
                 latest[cid] = row
                 outcome.rows = list(latest.values())
                 progress[cid] = r + 1 if row["status"] == "ok" else pc.timing.rounds
@@ -493,18 +565,28 @@ def run_suite(suite: Suite, options: RunOptions, events: RunEvents | None = None
                 events.on_case_end(pc, row)
     except KeyboardInterrupt:
         outcome.interrupted = True
-    except GpubenchError:
+    except GpubenchError as e:
         if options.resume is None and not store.rows:
+            store.close()
             shutil.rmtree(store.folder, ignore_errors=True)  # nothing ran: leave no empty run folder behind
             raise
-        store.finish("failed")
+        with contextlib.suppress(StorageError):  # on a full disk run.json may not be writable either
+            store.finish("failed", error=str(e).splitlines()[0] if str(e) else type(e).__name__)
+        store.close()
+        raise
+    except BaseException:
+        store.close()
         raise
     finally:
         if sampler is not None:
             sampler.stop()
             if runner is not None:
-                store.write_telemetry(runner.telemetry_frame(windows))
+                with contextlib.suppress(StorageError):  # the measurements matter more than the series
+                    store.write_telemetry(runner.telemetry_frame(windows))
             sampler.reader.close()
     if store.folder.exists():
-        store.finish("interrupted" if outcome.interrupted else "complete")
+        try:
+            store.finish("interrupted" if outcome.interrupted else "complete")
+        finally:
+            store.close()
     return outcome

@@ -138,6 +138,10 @@ def add_efficiency_columns(row: dict[str, Any]) -> None:
         row["energy_per_work_unit"] = ENERGY_UNITS[row["work_unit"]]
         row["throughput_per_watt"] = throughput / power
         row["throughput_per_watt_unit"] = f"{WORK_UNITS[row['work_unit']][1]}/W"
+        # The share above idle: what the work itself cost, not the machine being switched on.
+        total, above = to_float(row.get("energy_j")), to_float(row.get("energy_above_idle_j"))
+        if total > 0 and math.isfinite(above):
+            row["energy_above_idle_per_work"] = row["energy_per_work"] * above / total
 
 
 # --- Intervals over repeats: steps within rounds, rounds within runs, runs within a side ----------------------

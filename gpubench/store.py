@@ -7,11 +7,14 @@ crash or Ctrl-C keeps every finished case and never leaves a half-written file.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import glob
 import json
 import math
 import os
 import re
+import shutil
 import socket
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
@@ -21,12 +24,22 @@ from typing import Any
 import pandas as pd
 
 from gpubench import __version__
-from gpubench.errors import ResultFormatError
+from gpubench.errors import ResultFormatError, StorageError
 from gpubench.records import MIN_READABLE_SCHEMA, SCHEMA_VERSION
 
 RUN_JSON = "run.json"
 MEASUREMENTS = "measurements.parquet"
 TELEMETRY = "telemetry.parquet"
+LOCK = ".lock"  # held (flock) by the one process writing the folder; the kernel releases it when that process dies
+
+
+def os_error_text(e: OSError, path: Path | str) -> str:
+    """What went wrong with `path`, in one line; a full disk says so."""
+    if e.errno == errno.ENOSPC:
+        return f"the disk is full: cannot write {path}"
+    if e.errno == errno.EDQUOT:
+        return f"disk quota exceeded: cannot write {path}"
+    return f"{path}: {e.strerror or type(e).__name__}"
 
 
 def utc_now() -> str:
@@ -41,7 +54,12 @@ def new_run_folder(out_dir: Path, device_name: str, host: str | None = None) -> 
     """`<out>/<UTC time>_<host>_<device-slug>/`, created empty; a clash gets a numeric suffix, never reuse."""
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     base = f"{stamp}_{_slug(host or socket.gethostname(), 24)}_{_slug(device_name)}"
-    out_dir.mkdir(parents=True, exist_ok=True)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise StorageError(f"{out_dir} is a file, not a folder: give --out a folder")
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise StorageError(f"cannot create the output folder: {os_error_text(e, out_dir)}") from None
     for i in range(1, 1000):
         folder = out_dir / (base if i == 1 else f"{base}-{i}")
         try:
@@ -49,16 +67,30 @@ def new_run_folder(out_dir: Path, device_name: str, host: str | None = None) -> 
             return folder
         except FileExistsError:
             continue
-    raise ResultFormatError(f"cannot create a new run folder under {out_dir}")
+        except OSError as e:
+            raise StorageError(f"cannot create a run folder: {os_error_text(e, folder)}") from None
+    raise StorageError(f"cannot create a new run folder under {out_dir}")
 
 
-def _atomic_write_bytes(path: Path, data: bytes) -> None:
+def atomic_write(path: Path, data: bytes, make_parents: bool = False) -> None:
+    """Write `path` whole or not at all: a failed write (full disk) leaves the previous version readable and
+    no `.tmp` file behind. Any OSError becomes a StorageError naming the path."""
+    path = Path(path)
     tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    try:
+        if make_parents:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        if path.is_dir():
+            raise IsADirectoryError(errno.EISDIR, "is a folder, not a file", str(path))
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except OSError as e:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+        raise StorageError(os_error_text(e, path)) from None
 
 
 def json_value(obj: Any) -> Any:
@@ -77,7 +109,7 @@ def json_value(obj: Any) -> Any:
 
 def write_json(path: Path, data: Mapping[str, Any]) -> None:
     text = json.dumps(json_value(data), indent=2, sort_keys=True, default=str, allow_nan=False)
-    _atomic_write_bytes(path, text.encode())
+    atomic_write(path, text.encode())
 
 
 # Integer columns that some rows lack (skipped cases have no timings): kept as nullable integers, not floats.
@@ -107,23 +139,27 @@ def rows_to_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
     return frame
 
 
-def _write_frame(path: Path, frame: pd.DataFrame) -> None:
+def write_frame(path: Path, frame: pd.DataFrame) -> None:
+    """A DataFrame to Parquet by atomic replace."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     table = pa.Table.from_pandas(frame, preserve_index=False)
     sink = pa.BufferOutputStream()
     pq.write_table(table, sink)
-    _atomic_write_bytes(path, sink.getvalue().to_pybytes())
+    atomic_write(path, sink.getvalue().to_pybytes())
 
 
 class RunStore:
     """One run folder, written incrementally. Rows are keyed by case id (a re-run case replaces its row)."""
 
-    def __init__(self, folder: Path, meta: dict[str, Any], rows: list[dict[str, Any]] | None = None) -> None:
+    def __init__(self, folder: Path, meta: dict[str, Any], rows: list[dict[str, Any]] | None = None,
+                 lock: Any = None, telemetry: pd.DataFrame | None = None) -> None:  # fmt: skip
         self.folder = folder
         self.meta = meta
         self.rows: list[dict[str, Any]] = rows or []
+        self._lock = lock
+        self._telemetry_before = telemetry  # a resumed run's earlier samples: kept, the new ones appended
 
     @property
     def run_id(self) -> str:
@@ -141,29 +177,48 @@ class RunStore:
             "status": "running",
             **run_info,
         }
-        store = cls(folder, meta)
-        store.save_meta()
+        try:
+            store = cls(folder, meta, lock=lock_run_folder(folder))
+            store.save_meta()
+        except BaseException:
+            shutil.rmtree(folder, ignore_errors=True)  # leave no empty run folder behind
+            raise
         return store
 
     @classmethod
     def resume(cls, folder: Path) -> RunStore:
-        """Open an existing run folder to add the cases it lacks."""
+        """Open an existing run folder to add the cases it lacks. Holds its lock: a second writer is refused."""
         folder = Path(folder)
         meta = read_meta(folder)
-        rows = []
-        if (folder / MEASUREMENTS).exists():
-            rows = _read_parquet(folder / MEASUREMENTS).to_dict("records")
-            rows = [{k: _from_parquet(v) for k, v in r.items()} for r in rows]
-        for tmp in folder.glob(".*.tmp"):
-            tmp.unlink(missing_ok=True)  # a write interrupted before its atomic replace
+        lock = lock_run_folder(folder)
+        try:
+            rows = []
+            if (folder / MEASUREMENTS).exists():
+                rows = check_measurements(
+                    folder / MEASUREMENTS, _read_parquet(folder / MEASUREMENTS)
+                ).to_dict("records")
+                rows = [{k: _from_parquet(v) for k, v in r.items()} for r in rows]
+            telemetry = _read_parquet(folder / TELEMETRY) if (folder / TELEMETRY).exists() else None
+            for tmp in folder.glob(".*.tmp"):
+                tmp.unlink(missing_ok=True)  # a write interrupted before its atomic replace
+        except BaseException:
+            lock.close()
+            raise
         meta["status"] = "running"
         meta["schema_version"] = SCHEMA_VERSION  # older rows read as the newer format (one round each)
         meta.setdefault("resumed_utc", []).append(utc_now())
-        return cls(folder, meta, rows)
+        return cls(folder, meta, rows, lock=lock, telemetry=telemetry)
 
-    def finished_case_ids(self, retry_failed: bool = True) -> set[str]:
-        """Cases a resumed run skips: every recorded one, except failed ones when `retry_failed`."""
-        return {r["case_id"] for r in self.rows if not (retry_failed and r.get("status") == "failed")}
+    def close(self) -> None:
+        """Release the folder's lock (process exit releases it too)."""
+        if self._lock is not None:
+            self._lock.close()
+            self._lock = None
+
+    def finished_case_ids(self, retry: tuple[str, ...] = ("failed", "skipped")) -> set[str]:
+        """Cases a resumed run skips: every recorded one except those whose status is in `retry`. Skipped cases
+        are retried too: their reason (a run without --nproc, a missing library) may no longer hold."""
+        return {r["case_id"] for r in self.rows if r.get("status") not in retry}
 
     def save_meta(self) -> None:
         write_json(self.folder / RUN_JSON, self.meta)
@@ -172,18 +227,51 @@ class RunStore:
         """Append (or replace by case id) one case's row and rewrite measurements.parquet atomically."""
         row = {"run_id": self.run_id, **row}
         self.rows = [r for r in self.rows if r.get("case_id") != row["case_id"]] + [row]
-        _write_frame(self.folder / MEASUREMENTS, rows_to_frame(self.rows))
+        write_frame(self.folder / MEASUREMENTS, rows_to_frame(self.rows))
 
-    def write_telemetry(self, frame: pd.DataFrame) -> None:
+    def write_telemetry(self, frame: pd.DataFrame | None) -> None:
+        """Rewrite telemetry.parquet: the samples recorded before a resume, then `frame` (this process's)."""
         if frame is not None and not frame.empty:
             frame = frame.assign(run_id=self.run_id)
             if "device_name" not in frame.columns:
                 frame = frame.assign(device_name=(self.meta.get("device") or {}).get("name"))
-            _write_frame(self.folder / TELEMETRY, frame)
+            if self._telemetry_before is not None and not self._telemetry_before.empty:
+                frame = pd.concat([self._telemetry_before, frame], ignore_index=True, sort=False)
+            write_frame(self.folder / TELEMETRY, frame)
 
     def finish(self, status: str, **extra: Any) -> None:
         self.meta.update(status=status, finished_utc=utc_now(), **extra)
         self.save_meta()
+
+
+def lock_run_folder(folder: Path) -> Any:
+    """An exclusive flock on `folder/.lock`, or StorageError naming the process that holds it. The open file is
+    the lock: close it to release. A crashed or killed writer's lock goes with its process, never stale."""
+    import fcntl
+
+    path = Path(folder) / LOCK
+    try:
+        f = open(path, "a+")  # noqa: SIM115 - kept open for as long as the lock is held
+    except OSError as e:
+        raise StorageError(f"cannot lock the run folder: {os_error_text(e, path)}") from None
+    try:
+        fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as e:
+        f.seek(0)
+        holder = f.read().strip()
+        f.close()
+        if e.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+            who = f" (pid {holder})" if holder.isdigit() else ""
+            raise StorageError(
+                f"{folder} is being written by another gpubench process{who}: wait for it to finish"
+            ) from None
+        raise StorageError(f"cannot lock the run folder: {os_error_text(e, path)}") from None
+    with contextlib.suppress(OSError):  # who holds it, for the message above; the lock does not depend on it
+        f.seek(0)
+        f.truncate()
+        f.write(str(os.getpid()))
+        f.flush()
+    return f
 
 
 def _from_parquet(value: Any) -> Any:
@@ -202,6 +290,35 @@ def _read_parquet(path: Path) -> pd.DataFrame:
         raise ResultFormatError(
             f"{path} is damaged and cannot be read ({type(e).__name__}: {e}); re-run the suite"
         ) from None
+
+
+# Columns every reader relies on, and numeric ones that reports, compare and the advisor compute with.
+_TEXT_COLUMNS = ("case_id", "status")
+_NUMERIC_COLUMNS = ("median_s", "p10_s", "p90_s", "mean_s", "cov", "throughput", "throughput_p10", "throughput_p90",
+                    "pct_of_peak", "work_per_step", "n_reps", "energy_j", "avg_power_w", "peak_power_w")  # fmt: skip
+
+
+def check_measurements(path: Path, frame: pd.DataFrame) -> pd.DataFrame:
+    """The frame, if it has the shape gpubench writes; else ResultFormatError naming the file and the column
+    (a measurements.parquet edited by hand or written by something else must not end in a traceback)."""
+    if frame.empty:
+        return frame
+    for col in _TEXT_COLUMNS:
+        if col not in frame.columns:
+            raise ResultFormatError(
+                f"{path}: no {col!r} column; it was not written by gpubench (or was edited)"
+            )
+        if not frame[col].map(lambda v: isinstance(v, str)).all():
+            raise ResultFormatError(
+                f"{path}: column {col!r} must hold text in every row; the file was edited"
+            )
+    for col in _NUMERIC_COLUMNS:
+        if col in frame.columns and not (
+            pd.api.types.is_numeric_dtype(frame[col]) or frame[col].isna().all()
+        ):
+            raise ResultFormatError(f"{path}: column {col!r} holds {frame[col].dtype} values, not numbers; "
+                                    "the file was edited or written by something else")  # fmt: skip
+    return frame
 
 
 def read_meta(folder: Path) -> dict[str, Any]:
@@ -291,7 +408,11 @@ def load_runs(paths: Iterable[str | os.PathLike[str]] | str | os.PathLike[str]) 
     for folder in expand_paths(paths):
         meta = read_meta(folder)
         mpath = folder / MEASUREMENTS
-        frame = _read_parquet(mpath) if mpath.exists() else pd.DataFrame({"case_id": pd.Series(dtype=str)})
+        frame = (
+            check_measurements(mpath, _read_parquet(mpath))
+            if mpath.exists()
+            else pd.DataFrame({"case_id": pd.Series(dtype=str)})
+        )
         dev = meta.get("device", {}) or {}
         for col, value in _run_columns(meta).items():
             if col not in frame.columns or col == "run_id":

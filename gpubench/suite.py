@@ -20,7 +20,9 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-SUITES_DIR = Path(__file__).resolve().parent.parent / "suites"
+SUITES_DIR = Path(__file__).resolve().parent / "suites"  # shipped inside the package (and the wheel)
+MAX_CASES = 100_000  # a grid beyond this is a typo (a range step of 1), not an experiment: refuse it
+INT64_MAX = 2**63 - 1  # parameters are stored in int64 Parquet columns
 
 
 @dataclass(frozen=True)
@@ -74,14 +76,20 @@ class Suite:
     cases: tuple[PlannedCase, ...] = field(default_factory=tuple)
 
 
+def _suite_dirs() -> list[Path]:
+    """Where suite names are looked up: the user's ./suites/ first, then the suites shipped in the package."""
+    return [Path.cwd() / "suites", SUITES_DIR]
+
+
 def find_suite(name_or_path: str) -> Path:
-    """A path to a .toml file, or the name of a suite in suites/ (quick, standard, full, training ...)."""
+    """A path to a .toml file, or the name of a suite in ./suites/ or the package's suites (quick, standard, full,
+    training ...)."""
     p = Path(name_or_path)
     if p.suffix == ".toml" or p.exists():
         if not p.is_file():
             raise SuiteError(f"suite file {name_or_path!r} not found")
         return p
-    for base in (Path.cwd() / "suites", SUITES_DIR):
+    for base in _suite_dirs():
         candidate = base / f"{name_or_path}.toml"
         if candidate.is_file():
             return candidate
@@ -89,7 +97,8 @@ def find_suite(name_or_path: str) -> Path:
 
 
 def available_suites() -> list[str]:
-    return sorted(p.stem for p in SUITES_DIR.glob("*.toml"))
+    """Names of the suites `find_suite` can find by name."""
+    return sorted({p.stem for base in _suite_dirs() if base.is_dir() for p in base.glob("*.toml")})
 
 
 def _check_type(where: str, value: Any, typ: type) -> ParamValue:
@@ -98,9 +107,13 @@ def _check_type(where: str, value: Any, typ: type) -> ParamValue:
             return value
     elif typ is int:
         if isinstance(value, int) and not isinstance(value, bool):
+            if abs(value) > INT64_MAX:
+                raise SuiteError(f"{where}: {value} does not fit in a 64-bit integer")
             return value
     elif typ is float:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
+            if not math.isfinite(value):
+                raise SuiteError(f"{where}: expected a finite number, got {value!r}")
             return float(value)
     elif typ is str and isinstance(value, str):
         return value
@@ -115,7 +128,12 @@ def _values(where: str, raw: Any) -> list[Any]:
         start, stop, step = raw["range"]
         if not all(isinstance(v, int) and not isinstance(v, bool) for v in (start, stop, step)) or step <= 0:
             raise SuiteError(f"{where}.range: needs three integers with step > 0")
-        return list(range(start, stop + 1, step))
+        values = range(start, stop + 1, step)
+        if len(values) > MAX_CASES:  # before a list of 10^8 values fills the memory
+            raise SuiteError(f"{where}.range: {len(values):,} values; at most {MAX_CASES:,} cases per suite")
+        if not values:
+            raise SuiteError(f"{where}.range: start {start} is above stop {stop}: no values")
+        return list(values)
     values = raw if isinstance(raw, list) else [raw]
     if not values:
         raise SuiteError(f"{where}: empty list")
@@ -132,6 +150,12 @@ def _timing(where: str, table: Mapping[str, Any], base: Timing) -> Timing:
                 raise SuiteError(f"{where}.{key}: must be >= 0, got {value}")
             updates[key] = value
     timing = Timing(**{**base.__dict__, **updates})
+    # Zero repetitions would record a case as ok with no time at all.
+    for key in ("min_reps", "max_reps"):
+        if getattr(timing, key) < 1:
+            raise SuiteError(f"{where}.{key}: must be >= 1, got {getattr(timing, key)}")
+    if timing.max_reps < timing.min_reps:
+        raise SuiteError(f"{where}: max_reps {timing.max_reps} is below min_reps {timing.min_reps}")
     if timing.rounds < 1:
         raise SuiteError(f"{where}.rounds: must be >= 1, got {timing.rounds}")
     return timing
@@ -164,6 +188,9 @@ def expand_entry(where: str, entry: Mapping[str, Any], bench: Benchmark) -> list
                 raise SuiteError(f"{where}: missing required parameter {name!r} of {bench.name!r}")
             grid[name] = [spec.default]
     names = list(bench.params)  # declared order gives stable case ids
+    count = math.prod(len(grid[n]) for n in names)
+    if count > MAX_CASES:
+        raise SuiteError(f"{where}: the grid expands to {count:,} cases; at most {MAX_CASES:,} per suite")
     cases = []
     for combo in itertools.product(*(grid[n] for n in names)):
         params = dict(zip(names, combo, strict=True))
@@ -208,6 +235,8 @@ def parse_suite(text: str, path: str, registry: Mapping[str, Benchmark]) -> Suit
             raise SuiteError(f"{where}.label: expected a string")
         for case in expand_entry(where, entry, registry[bench_name]):
             planned.setdefault(case, PlannedCase(case, timing, label))  # first entry wins on duplicates
+        if len(planned) > MAX_CASES:
+            raise SuiteError(f"{path}: the suite expands to more than {MAX_CASES:,} cases (at {where})")
     digest = hashlib.sha256(text.encode()).hexdigest()
     return Suite(name, str(data.get("description", "")), path, digest, tuple(planned.values()))
 

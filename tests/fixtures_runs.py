@@ -370,6 +370,7 @@ def write_run(
         store.rows = [{"run_id": store.run_id, **r} for r in rows[:-1]]
         store.add(rows[-1])
     store.finish("complete")
+    store.close()  # release the folder lock, as the runner does
     return store.folder
 
 

@@ -82,6 +82,7 @@ from gpubench.dist import (  # noqa: E402
     scaling_table,
     torchrun_command,
 )
+from gpubench.dist.results import load_rank_rows  # noqa: E402
 from gpubench.store import load_runs, read_meta  # noqa: E402
 
 # ------------------------------------------------------------------------------------------- arithmetic
@@ -281,6 +282,14 @@ model = "mnist_cnn"
 precision = "fp32"
 batch = 16
 ranks = [1, 2, 4]
+
+[[benchmarks]]
+benchmark = "pipeline"
+schedule = ["single", "gpipe", "1f1b"]
+microbatches = [1, 4]
+batch = 8
+layers = 3
+width = 16
 """
 )
 
@@ -349,6 +358,27 @@ def test_ddp_scaling_efficiency_in_the_run(two_rank_run):
     assert ddp.loc[2, "work_per_step"] == 2 * ddp.loc[1, "work_per_step"] == 32  # samples over both ranks
     assert ddp.loc[2, "scaling_efficiency"] == pytest.approx(t2 / (2 * t1))
     assert ddp.loc[1, "ranks_active"] == 1 and ddp.loc[2, "ranks_active"] == 2
+
+
+def test_pipelined_loss_and_gradients_match_one_device(two_rank_run):
+    from gpubench.report.topics import pipeline_table
+
+    _, folders = two_rank_run
+    df = load_runs(folders)
+    pipe = df[df.benchmark == "pipeline"].set_index("case_id")
+    ok = pipe[pipe.status == "ok"]
+    assert set(ok["schedule"]) == {"single", "gpipe", "1f1b"}, pipe[["status", "reason"]]
+    assert "1F1B needs at least as many micro-batches" in pipe.loc[pipe.schedule.eq("1f1b") & pipe.microbatches.eq(1),
+                                                                   "reason"].iloc[0]  # fmt: skip
+    ranks = load_rank_rows(folders[0])
+    pipelined = ranks.case_id.str.startswith("pipeline[") & ~ranks.case_id.str.contains("schedule=single")
+    last = ranks[pipelined & (ranks["rank"] == 1) & ranks.status.eq("ok")]
+    assert (
+        len(last) == 3 and last["check_detail"].str.contains("pipelined loss").all()
+    )  # the last stage compared the loss
+    assert (ok.loc[ok.schedule != "single", "bubble_theory"] == [0.5, 0.2, 0.2]).all()
+    table = pipeline_table(ok.reset_index())
+    assert len(table) == 3 and table["bubble_measured"].notna().all()
 
 
 def test_report_has_collectives_and_scaling_sections(two_rank_run, tmp_path):
@@ -460,3 +490,40 @@ ranks = [1, 2]
     assert ddp.loc[1, "status"] == "ok", ddp[["status", "reason"]]
     if nproc == 2:
         assert ddp.loc[2, "status"] == "ok" and 0 < ddp.loc[2, "scaling_efficiency"] < 1.5
+
+
+def test_a_distributed_suite_with_a_skipped_case_runs_and_resumes(tmp_path):
+    """The collectives suite on the CPU skips sizes above 64 MiB: the skipped case must not crash the rank loop,
+    and a resume retries it with the same number of ranks (a resume without --nproc is refused)."""
+    (tmp_path / "s.toml").write_text(
+        'name = "s"\n' + FAST + '[[benchmarks]]\nbenchmark = "collective"\nop = "all_reduce"\n'
+        "size_bytes = [32768, 134217728]\n"
+    )
+    cmd = [sys.executable, "-m", "gpubench.cli", "run", "s.toml", "--nproc", "2", "--device", "cpu", "--idle-s", "0",
+           "--out", "res", "--dist-timeout-s", "60"]  # fmt: skip
+    proc = subprocess.run(cmd, cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=TIMEOUT_S)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stdout + proc.stderr
+    (folder,) = sorted((tmp_path / "res").glob("*"))
+    df = pd.read_parquet(folder / "measurements.parquet").set_index("size_bytes")
+    assert df.loc[32768, "status"] == "ok" and df.loc[134217728, "status"] == "skipped"
+    alone = [
+        sys.executable,
+        "-m",
+        "gpubench.cli",
+        "run",
+        "s.toml",
+        "--device",
+        "cpu",
+        "--resume",
+        str(folder),
+    ]
+    proc = subprocess.run(alone, cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=TIMEOUT_S)
+    assert proc.returncode == 2 and "2 rank(s), this run has 1 (add --nproc 2)" in proc.stderr, proc.stderr
+    again = [*cmd[:-6], "--resume", str(folder), "--dist-timeout-s", "60"]
+    proc = subprocess.run(again, cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=TIMEOUT_S)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "1 case(s) to run, 1 already done" in proc.stderr  # the skipped size is retried, the ok one kept
+    meta = json.loads((folder / "run.json").read_text())
+    assert meta["status"] == "complete" and len(meta["resumed_utc"]) == 1
+    assert len(pd.read_parquet(folder / "measurements.parquet")) == 2

@@ -18,7 +18,7 @@ from gpubench.suite import load_suite, parse_suite
 
 REGISTRY = load_all()
 CPU = torch.device("cpu")
-SUITES = Path(__file__).resolve().parent.parent / "suites"
+SUITES = Path(__file__).resolve().parent.parent / "gpubench" / "suites"
 
 # Seed-sized configurations: every model at a size a 2-core CPU runs in well under a second per step.
 TINY: dict[str, dict[str, int]] = {

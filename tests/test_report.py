@@ -294,6 +294,7 @@ def test_environment_differences_flag_torch_power_tf32_and_versions(tmp_path: Pa
     row = dict(store.rows[0], tf32=True)
     store.add(row)
     store.finish("complete")
+    store.close()
     data = load_report_data([a, b])
     fields = {d.field for d in environment_differences(data)}
     assert {"torch", "power_limit", "tf32", "versions"} <= fields

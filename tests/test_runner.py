@@ -304,3 +304,22 @@ def test_runs_from_before_rounds_still_load_as_one_round(tmp_path):
     from gpubench import stats
 
     assert stats.round_times(row) == [list(row["times_s"])]
+
+
+def test_telemetry_of_a_case_in_rounds_covers_its_round_windows(tmp_path):
+    import pandas as pd
+
+    suite = make_suite(
+        tmp_path, 'benchmark = "matmul"\ndtype = "fp32"\nm = [64, 96]\nmin_time_s = 0.4\nrounds = 2'
+    )
+    out = run_suite(suite, RunOptions(device="cpu", out_dir=tmp_path / "r", telemetry="auto", idle_s=0.2,
+                                      sample_hz=50), registry=REG)  # fmt: skip
+    series = pd.read_parquet(out.folder / "telemetry.parquet")
+    for row in out.rows:
+        inside = series[series["case_id"] == row["case_id"]]
+        windows = list(zip(row["round_start_ns"], row["round_end_ns"], strict=True))
+        assert len(windows) == 2
+        in_some = inside["t_ns"].map(lambda t, w=windows: any(lo <= t <= hi for lo, hi in w))
+        assert len(inside) >= 4 and in_some.all()
+        # Both rounds' samples count, and none from the other case's round in between.
+        assert row["telemetry_samples"] == pytest.approx(len(inside), abs=2)

@@ -19,6 +19,11 @@ BENCHMARK_MODULES = (
     "gpubench.benchmarks.memory",
     "gpubench.benchmarks.models",
     "gpubench.benchmarks.collective",
+    "gpubench.benchmarks.memory_stride",
+    "gpubench.benchmarks.overlap",
+    "gpubench.benchmarks.input_pipeline",
+    "gpubench.benchmarks.pipeline",
+    "gpubench.benchmarks.sustained",
 )
 
 

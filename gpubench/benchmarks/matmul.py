@@ -164,6 +164,11 @@ def matmul(case: Case, device: torch.device) -> Workload:
     info: dict[str, Any] = {"tf32": dtype == "tf32", "flops_per_step": 2.0 * m * n * k}
     if dtype == "fp8":
         info["fp8_format"] = str(_fp8_dtype(device)).removeprefix("torch.")
+        if device.type == "cpu":
+            # No CPU has fp8 matrix units: torch converts the operands and multiplies in software, so the
+            # figure says how fast that fallback is, not what fp8 hardware does.
+            info["emulated"] = True
+            info["emulation"] = "fp8 on a CPU: no fp8 hardware, torch converts and multiplies in software"
     return Workload(
         step=step,
         work=Work(2.0 * m * n * k, "op" if dtype == "int8" else "flop"),

@@ -219,9 +219,9 @@ def agreed_build(
 def _tagged(frame: pd.DataFrame, case_id: str, row: dict[str, Any], ctx: DistContext) -> pd.DataFrame:
     """This rank's new telemetry samples, each tagged with the case whose timed window holds it."""
     lo, hi = row.get("start_ns"), row.get("end_ns")
-    inside = (frame["t_ns"] >= lo) & (frame["t_ns"] <= hi) if lo is not None and hi is not None else False
     case_ids = pd.Series([None] * len(frame), index=frame.index, dtype=object)
-    case_ids[inside] = case_id
+    if lo is not None and hi is not None:  # a skipped or failed case has no timed window: nothing is its
+        case_ids[(frame["t_ns"] >= lo) & (frame["t_ns"] <= hi)] = case_id
     return frame.assign(case_id=case_ids, rank=ctx.rank, node=ctx.node)
 
 
@@ -245,7 +245,7 @@ def run_rank(suite: Suite, options: RunOptions, ctx: DistContext, events: RunEve
     def open_store() -> tuple[RunStore | None, list[str]]:
         if not lead:
             return None, []
-        store, done = open_run_store(suite, options, device)
+        store, done = open_run_store(suite, options, device, world_size=ctx.world_size)
         nodes = list(dict.fromkeys(i["node"] for i in identity))
         store.meta["distributed"] = {"world_size": ctx.world_size, "backend": ctx.library, "nodes": nodes,
                                      "n_nodes": len(nodes), "timeout_s": ctx.timeout_s, "ranks": identity}  # fmt: skip
@@ -326,5 +326,8 @@ def run_rank(suite: Suite, options: RunOptions, ctx: DistContext, events: RunEve
             sampler.stop()
             sampler.reader.close()
         if store is not None:
-            store.finish(status, **({"error": error} if error else {}))
+            try:
+                store.finish(status, **({"error": error} if error else {}))
+            finally:
+                store.close()
     return outcome if lead else None

@@ -18,7 +18,7 @@ from typing import Any
 import pandas as pd
 
 from gpubench import stats
-from gpubench.store import expand_paths, read_meta, rows_to_frame
+from gpubench.store import expand_paths, read_meta, rows_to_frame, write_frame
 
 RANKS = "ranks.parquet"
 
@@ -245,10 +245,7 @@ def scaling_table(frame: pd.DataFrame) -> pd.DataFrame:
 def write_rank_rows(folder: Path, rows: list[dict[str, Any]], run_id: str) -> None:
     """Rewrite `<run folder>/ranks.parquet` atomically (written by rank 0 after every case)."""
     frame = rows_to_frame([{"run_id": run_id, **r} for r in rows])
-    path = Path(folder) / RANKS
-    tmp = path.with_name(f".{path.name}.tmp")
-    frame.to_parquet(tmp, index=False)
-    os.replace(tmp, path)
+    write_frame(Path(folder) / RANKS, frame)
 
 
 def load_rank_rows(paths: Iterable[str | os.PathLike[str]] | str | os.PathLike[str]) -> pd.DataFrame:

@@ -16,6 +16,7 @@ from pathlib import Path
 from gpubench.report.compare import compare_runs, regressions
 from gpubench.report.data import ReportData, load_report_data
 from gpubench.report.sections import SECTIONS, Block, Section
+from gpubench.store import atomic_write
 
 DEFAULT_DIR = Path("reports")
 
@@ -76,10 +77,7 @@ def render_report(
         if out is not None
         else DEFAULT_DIR / f"{re.sub(r'[^A-Za-z0-9._-]+', '-', _default_name(data))}.html"
     )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    atomic_write(path, text.encode("utf-8"), make_parents=True)  # a bad -o path: one line naming it
     return path
 
 

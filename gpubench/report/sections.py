@@ -504,6 +504,8 @@ def _missing(value: Any) -> bool:
     return value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value))
 
 
+from gpubench.report.topics import build_topics  # noqa: E402 - topics builds on the blocks above
+
 SECTIONS: list[Section] = [
     Section("runs", "Runs", build_runs),
     Section("scorecard", "Scorecard", build_scorecard),
@@ -512,6 +514,7 @@ SECTIONS: list[Section] = [
     Section("models", "Training and inference", build_models),
     Section("collectives", "Collectives", build_collectives),
     Section("scaling", "Scaling", build_scaling),
+    Section("topics", "Optimisation topics", build_topics),
     Section("power", "Power and thermals", build_power),
     Section("efficiency", "Efficiency", build_efficiency),
     Section("roofline", "Roofline", build_roofline),

@@ -1,0 +1,98 @@
+"""Access stride: read bandwidth of a buffer beyond the last-level cache, every `stride`-th element, or a gather.
+
+The article's lesson on memory coalescing: memory moves in lines (64 bytes on a CPU, 32-byte sectors and
+128-byte lines on a GPU). Neighbouring threads that read neighbouring elements use every byte of each line;
+a stride of s elements uses 1/s of it until one element per line is left, and a random gather also pays a
+separate trip per element. Each step is a read-only reduction (a sum) over the strided view, so nothing is
+written; the work is the bytes *requested* (elements read x element size), so bandwidth falls with the
+stride although the memory system moves whole lines. The gather reads `buffer / 16` random elements (about
+one per 64-byte line) through `embedding_bag(mode="sum")`, which gathers and sums in one kernel; its int32
+indices are read contiguously too (`index_bytes` on the row) but not counted as requested data.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from gpubench.benchmarks import Param, register
+from gpubench.benchmarks.matmul import _flush_bytes
+from gpubench.records import Case, CheckResult, ParamValue, Work, Workload
+
+DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
+ACCESS = ("stride", "gather")
+# Relative error of the sum against float64: fp32 accumulates in fp32 (pairwise), bf16 returns a bf16 sum.
+TOLERANCE = {"fp32": 1e-4, "bf16": 1e-2}
+GATHER_EVERY = 16  # the gather reads buffer elements / 16 at random
+
+
+def _normalize(params: dict[str, ParamValue]) -> dict[str, ParamValue]:
+    access = params["access"]
+    return {"dtype": params["dtype"], "access": access,
+            "stride": int(params.get("stride") or 1) if access == "stride" else 0,
+            "size_bytes": int(params.get("size_bytes") or 0)}  # fmt: skip
+
+
+def beyond_cache_bytes(device: torch.device) -> int:
+    """Buffer size that no cache holds: twice what matmul flushes (4x the CPU's LLC, 8x a GPU's L2)."""
+    return 2 * _flush_bytes(device)
+
+
+@register(
+    "memory_stride",
+    version=1,
+    description="Read bandwidth beyond the last-level cache at element strides and a random gather; "
+    "GB/s of bytes requested",
+    params={
+        "dtype": Param(str, choices=tuple(DTYPES), help="element type"),
+        "access": Param(str, choices=ACCESS, help="stride: every stride-th element; gather: random elements"),
+        "stride": Param(int, default=1, minimum=1, help="elements between two reads (access = stride)"),
+        "size_bytes": Param(int, default=0, minimum=0, help="buffer bytes (0 = beyond the last-level cache)"),
+    },
+    normalize=_normalize,
+)
+def memory_stride(case: Case, device: torch.device) -> Workload:
+    dtype_name, access = case.param("dtype"), case.param("access")
+    dtype = DTYPES[dtype_name]
+    size = int(case.param("size_bytes")) or beyond_cache_bytes(device)
+    elem = torch.empty((), dtype=dtype).element_size()
+    n = size // elem
+    gen = torch.Generator().manual_seed(n + 31)
+    # Positive values: the sum stays far from zero, so its relative error is a fair check.
+    buf = (torch.rand(n, generator=gen) + 0.5).to(device=device, dtype=dtype)
+    info: dict[str, object] = {"buffer_bytes": n * elem}
+    if access == "stride":
+        stride = int(case.param("stride"))
+        view = buf[::stride]
+        count = view.numel()
+        step = lambda: view.sum()  # noqa: E731 - a read-only reduction over the strided view
+
+        def reference() -> float:
+            return float(view.double().sum())
+    else:
+        count = max(1, n // GATHER_EVERY)
+        idx = torch.randint(0, n, (count,), generator=gen, dtype=torch.int32).to(device)
+        table = buf.view(n, 1)
+        offsets = torch.zeros(1, dtype=torch.int32, device=device)
+        step = lambda: torch.nn.functional.embedding_bag(idx, table, offsets, mode="sum")  # noqa: E731
+        info["index_bytes"] = count * 4
+
+        def reference() -> float:
+            return float(buf.double()[idx.long()].sum())
+
+    info["elements_read"] = count
+
+    def check() -> CheckResult:
+        got = float(workload.step().double().sum())  # what the timed step computes, vs float64
+        ref = reference()
+        err = abs(got - ref) / abs(ref)
+        return CheckResult(
+            err, TOLERANCE[dtype_name], f"relative error of the sum of {count} elements vs float64"
+        )
+
+    def close() -> None:
+        nonlocal buf
+        del buf
+
+    workload = Workload(step=step, work=Work(float(count * elem), "byte"), info=info, close=close)
+    workload.check = check
+    return workload

@@ -1,0 +1,415 @@
+"""Hostile situations a new user meets (issue 11): concurrent writers, resumes of another experiment, bad paths
+and full disks, markup and terminal escapes in stored text, out-of-range suite values, SIGTERM, the shipped suites.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from fakebench import FAKES, suite_text
+from typer.testing import CliRunner
+
+from gpubench.benchmarks import Benchmark, Param, load_all
+from gpubench.cli import app
+from gpubench.errors import GpubenchError, StorageError, SuiteError, Unsupported
+from gpubench.records import Work, Workload
+from gpubench.runner import RunOptions, measure, run_suite, warm_up
+from gpubench.store import RunStore, load_runs, load_telemetry, lock_run_folder, read_meta, write_json
+from gpubench.suite import MAX_CASES, SUITES_DIR, Timing, find_suite, parse_suite
+
+ROOT = Path(__file__).resolve().parent.parent
+REG = {**load_all(), **FAKES}
+cli = CliRunner()
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    env["COLUMNS"] = "200"
+    return env
+
+
+def make_suite(tmp_path, *entries, name="t.toml"):
+    text = suite_text(*entries)
+    path = tmp_path / name
+    path.write_text(text)
+    return parse_suite(text, str(path), REG)
+
+
+def opts(tmp_path, **kw):
+    return RunOptions(device="cpu", out_dir=tmp_path / "results", telemetry="off", **kw)
+
+
+def one_line_error(res, code=2):
+    """The CLI ended with `code` and a single error line, no traceback."""
+    text = res.output
+    assert res.exit_code == code, text
+    assert "Traceback" not in text and text.strip().startswith("error:"), text
+    assert len(text.strip().splitlines()) == 1, text
+    return text.strip()
+
+
+# ------------------------------------------------------------------------------ 1. one writer per run folder
+
+
+def test_a_second_writer_of_a_run_folder_is_refused(tmp_path):
+    suite = make_suite(tmp_path, 'benchmark = "matmul"\ndtype = "fp32"\nm = [8, 16]')
+    out = run_suite(suite, opts(tmp_path), registry=REG)
+    first = RunStore.resume(out.folder)
+    try:
+        with pytest.raises(StorageError, match="being written by another gpubench process .pid"):
+            RunStore.resume(out.folder)
+        res = cli.invoke(app, ["run", str(tmp_path / "t.toml"), "--resume", str(out.folder), "--device", "cpu",
+                               "--telemetry", "off"])  # fmt: skip
+        assert "being written by another gpubench process" in one_line_error(res)
+    finally:
+        first.close()
+    assert len(load_runs([out.folder])) == 2  # nothing lost to the refused writer
+    RunStore.resume(out.folder).close()  # released: the next writer gets it
+
+
+def test_the_lock_of_a_killed_writer_does_not_block(tmp_path):
+    folder = tmp_path / "run"
+    folder.mkdir()
+    code = (f"import sys, time; sys.path.insert(0, {str(ROOT)!r}); from gpubench.store import lock_run_folder; "
+            f"lock = lock_run_folder({str(folder)!r}); print('locked', flush=True); time.sleep(60)")  # fmt: skip
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "locked"
+        with pytest.raises(StorageError, match=f"pid {proc.pid}"):
+            lock_run_folder(folder)
+    finally:
+        proc.kill()
+        proc.wait(timeout=30)
+    lock_run_folder(folder).close()  # SIGKILL released it: no stale lock
+
+
+# ------------------------------------------------------------------------------ 2. distributed skipped case
+
+
+def test_distributed_telemetry_tagging_of_a_case_without_timing_window():
+    import torch
+
+    from gpubench.dist.context import DistContext
+    from gpubench.dist.rank import _tagged
+
+    ctx = DistContext(rank=1, world_size=2, local_rank=1, local_world_size=2, node="n0", backend="gloo",
+                      library="gloo", device=torch.device("cpu"), timeout_s=60.0)  # fmt: skip
+    frame = pd.DataFrame({"t_ns": [10, 20, 30], "power_w": [1.0, 2.0, 3.0]})
+    skipped = _tagged(frame, "c[x=1]", {"status": "skipped", "start_ns": None, "end_ns": None}, ctx)
+    assert skipped["case_id"].isna().all() and (skipped["rank"] == 1).all()
+    timed = _tagged(frame, "c[x=2]", {"start_ns": 15, "end_ns": 30}, ctx)
+    assert timed["case_id"].tolist() == [None, "c[x=2]", "c[x=2]"]
+
+
+# ------------------------------------------------------------------------------ 3. resume continues one experiment
+
+
+def _edit_meta(folder: Path, **changes) -> None:
+    meta = read_meta(folder)
+    for key, value in changes.items():
+        section, _, field = key.partition("__")
+        if field:
+            meta.setdefault(section, {})[field] = value
+        else:
+            meta[section] = value
+    write_json(folder / "run.json", meta)
+
+
+@pytest.mark.parametrize(
+    "changes, says",
+    [
+        ({"host": "elsewhere"}, "run on host 'elsewhere'"),
+        ({"device__name": "NVIDIA H100 80GB HBM3"}, "run on 'NVIDIA H100 80GB HBM3'"),
+        ({"suite__sha256": "f" * 64}, "was edited since"),
+        ({"distributed": {"world_size": 2}}, "2 rank(s), this run has 1 (add --nproc 2)"),
+    ],
+)
+def test_resume_of_another_experiment_is_refused_unless_forced(tmp_path, changes, says):
+    suite = make_suite(tmp_path, 'benchmark = "t_ok"\nn = [1, 2]')
+    first = run_suite(suite, opts(tmp_path, only=("t_ok[n=1]",)), registry=REG)
+    _edit_meta(first.folder, **changes)
+    with pytest.raises(GpubenchError, match="not the same experiment") as e:
+        run_suite(suite, opts(tmp_path, resume=first.folder), registry=REG)
+    assert says in str(e.value) and "--force-resume" in str(e.value)
+    assert len(load_runs([first.folder])) == 1  # untouched
+    out = run_suite(suite, opts(tmp_path, resume=first.folder, force_resume=True), registry=REG)
+    assert [r["case_id"] for r in out.rows] == ["t_ok[n=2]"]
+    meta = read_meta(first.folder)
+    assert says in meta["forced_resumes"][0]["differences"][0] and meta["status"] == "complete"
+    df = load_runs([first.folder])
+    # rows name the device that measured them, not the one in run.json
+    assert (df["device_name"] == out.rows[0]["device_name"]).all()
+
+
+def test_resume_retries_skipped_cases(tmp_path):
+    state = {"skip": True}
+
+    def sometimes(case, device):
+        if state["skip"]:
+            raise Unsupported("needs a library that is not installed")
+        return Workload(step=lambda: sum(range(100)), work=Work(1.0, "sample"))
+
+    reg = {**REG, "t_maybe": Benchmark("t_maybe", 1, sometimes, {"n": Param(int, default=1)})}
+    text = suite_text('benchmark = "t_ok"', 'benchmark = "t_maybe"')
+    suite = parse_suite(text, "t.toml", reg)
+    first = run_suite(suite, opts(tmp_path), registry=reg)
+    assert [r["status"] for r in first.rows] == ["ok", "skipped"]
+    state["skip"] = False
+    again = run_suite(suite, opts(tmp_path, resume=first.folder), registry=reg)
+    assert [(r["case_id"], r["status"]) for r in again.rows] == [("t_maybe[n=1]", "ok")]
+    assert sorted(load_runs([first.folder])["status"]) == ["ok", "ok"]
+
+
+# ------------------------------------------------------------------------------ 4. file-system errors
+
+
+def test_bad_output_paths_are_one_line(tmp_path):
+    suite = tmp_path / "t.toml"
+    suite.write_text(suite_text('benchmark = "matmul"\ndtype = "fp32"\nm = 16'))
+    a_file = tmp_path / "file"
+    a_file.write_text("x")
+    base = ["run", str(suite), "--device", "cpu", "--telemetry", "off", "--idle-s", "0"]
+    assert "is a file, not a folder" in one_line_error(cli.invoke(app, [*base, "--out", str(a_file)]))
+    assert str(a_file / "sub") in one_line_error(cli.invoke(app, [*base, "--out", str(a_file / "sub")]))
+    assert "/proc/gpubench-x" in one_line_error(cli.invoke(app, [*base, "--out", "/proc/gpubench-x"]))
+    assert list(tmp_path.glob("**/.*.tmp")) == []
+
+
+def test_report_to_a_bad_path_is_one_line(tmp_path):
+    out = run_suite(make_suite(tmp_path, 'benchmark = "t_ok"'), opts(tmp_path), registry=REG)
+    res = cli.invoke(app, ["report", str(out.folder), "-o", "/proc/nope/r.html"])
+    assert "/proc/nope" in one_line_error(res)
+    res = cli.invoke(app, ["report", str(out.folder), "-o", str(tmp_path)])
+    assert "is a folder" in one_line_error(res)
+
+
+def test_a_full_disk_keeps_every_finished_case(tmp_path, monkeypatch):
+    import gpubench.store as store
+
+    real = store.os.fsync
+    writes = {"n": 0}
+
+    def fsync(fd):
+        writes["n"] += 1
+        if writes["n"] > 4:  # run.json twice, then two cases' measurements: then the disk is full
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real(fd)
+
+    monkeypatch.setattr(store.os, "fsync", fsync)
+    suite = make_suite(tmp_path, 'benchmark = "t_ok"\nn = [1, 2, 3, 4]')
+    with pytest.raises(StorageError, match="the disk is full: cannot write .*measurements.parquet") as e:
+        run_suite(suite, opts(tmp_path), registry=REG)
+    assert "the 2 case(s) finished before are kept" in str(e.value)
+    monkeypatch.setattr(store.os, "fsync", real)
+    folder = next((tmp_path / "results").iterdir())
+    assert list(load_runs([folder])["case_id"]) == ["t_ok[n=1]", "t_ok[n=2]"]
+    assert list(folder.glob(".*.tmp")) == []
+
+
+# ------------------------------------------------------------------------------ 5, 6. markup and terminal escapes
+
+
+def test_markup_in_user_text_is_printed_as_written(tmp_path):
+    res = cli.invoke(app, ["run", str(tmp_path / "[bold]x[/bold].toml")])
+    assert "[bold]x[/bold].toml" in one_line_error(res)
+    suite = tmp_path / "t.toml"
+    suite.write_text(suite_text('benchmark = "matmul"\ndtype = "fp32"\nm = 8'))
+    res = cli.invoke(app, ["run", str(suite), "--device", "cpu", "--only", "[red]nothing[/"])
+    assert "--only [red]nothing[/ matches no case" in one_line_error(res)
+    res = cli.invoke(app, ["specs", "--match", "[/]"])
+    assert "'[/]' matches no catalog entry" in one_line_error(res)
+
+
+def test_terminal_escapes_in_run_folders_are_not_printed_raw(tmp_path):
+    from fixtures_runs import write_run
+
+    evil = "\x1b]0;pwned\x07\x1b[2J"
+    a = write_run(tmp_path, "h100", host="a", device_name=f"H100 {evil}", seed=1)
+    b = write_run(tmp_path, "h100", host=f"b{evil}", device_name=f"H100 {evil}", seed=2)
+    for args in (["compare", str(a), str(b)], ["recommend", str(a), str(b), "--workload", "matmul/bf16"]):
+        res = cli.invoke(app, args)
+        assert res.exit_code in (0, 1), res.output
+        assert "\x1b" not in res.output and "\x07" not in res.output, args
+    from gpubench.cli import _escape
+
+    assert _escape(evil).startswith("\\x1b]0;pwned\\x07\\x1b") and "\x1b" not in _escape(evil)
+
+
+# ------------------------------------------------------------------------------ 7. validation gaps
+
+
+@pytest.mark.parametrize(
+    "entry, says",
+    [
+        ('benchmark = "matmul"\ndtype = "fp32"\nm = 9223372036854775807\nn = 1\nk = 1', None),
+        ('benchmark = "t_ok"\nn = -9223372036854775808', "does not fit in a 64-bit integer"),
+        ('benchmark = "t_ok"\nn = {range = [1, 1000000000, 1]}', "1,000,000,000 values; at most"),
+        ('benchmark = "t_ok"\nmax_reps = 0', "max_reps: must be >= 1"),
+        ('benchmark = "t_ok"\nmin_reps = 0', "min_reps: must be >= 1"),
+        ('benchmark = "t_ok"\nmin_reps = 10\nmax_reps = 5', "max_reps 5 is below min_reps 10"),
+        ('benchmark = "t_ok"\nmax_time_s = nan', "expected a finite number"),
+        ('benchmark = "t_ok"\nmax_warmup_s = inf', "expected a finite number"),
+    ],
+)
+def test_out_of_range_suite_values(entry, says):
+    if says is None:
+        parse_suite(suite_text(entry), "x.toml", REG)  # int64 max itself is fine
+        return
+    with pytest.raises(SuiteError, match=says):
+        parse_suite(suite_text(entry), "x.toml", REG)
+
+
+def test_a_grid_of_millions_of_cases_is_refused_with_its_size():
+    entry = 'benchmark = "matmul"\ndtype = "fp32"\nm = {range = [1, 3000, 1]}\nn = {range = [1, 3000, 1]}'
+    with pytest.raises(SuiteError, match=f"expands to 9,000,000 cases; at most {MAX_CASES:,}"):
+        parse_suite(suite_text(entry), "x.toml", REG)
+
+
+@pytest.mark.parametrize("seconds", ["-1", "nan", "inf"])
+def test_monitor_rejects_bad_durations(seconds):
+    assert "--seconds" in one_line_error(
+        cli.invoke(app, ["monitor", "--device", "cpu", "--seconds", seconds])
+    )
+
+
+def test_non_utf8_prices_and_edited_result_files(tmp_path):
+    from fixtures_runs import write_run
+
+    a = write_run(tmp_path, "h100", host="a", seed=1)
+    b = write_run(tmp_path, "h100", host="b", seed=2)
+    prices = tmp_path / "p.csv"
+    prices.write_bytes(b"device,new_usd\nH100 \xff\xfe,30000\n")
+    res = cli.invoke(app, ["recommend", str(a), "--workload", "matmul/bf16", "--prices", str(prices)])
+    assert "not UTF-8" in one_line_error(res)
+    mpath = b / "measurements.parquet"
+    frame = pd.read_parquet(mpath)
+    frame.assign(throughput=frame["throughput"].astype(str)).to_parquet(mpath)
+    assert "column 'throughput' holds str values, not numbers" in one_line_error(
+        cli.invoke(app, ["compare", str(a), str(b)])
+    )
+    frame.drop(columns=["case_id"]).to_parquet(mpath)
+    assert "no 'case_id' column" in one_line_error(cli.invoke(app, ["compare", str(a), str(b)]))
+
+
+# ------------------------------------------------------------------------------ 8. SIGTERM
+
+
+def test_sigterm_keeps_finished_cases_and_marks_the_run_interrupted(tmp_path):
+    (tmp_path / "s.toml").write_text(
+        'name = "s"\n[defaults]\nwarmup_s = 0\nmin_warmup = 1\nmax_warmup_s = 0.1\nmin_reps = 3\nmin_time_s = 0\n'
+        'max_time_s = 1\n[[benchmarks]]\nbenchmark = "memory"\nkind = "d2d"\nsize_bytes = 65536\n'
+        '[[benchmarks]]\nbenchmark = "memory"\nkind = "d2d"\nsize_bytes = 131072\nmin_reps = 100000000\n'
+        "max_reps = 100000000\nmin_time_s = 120\nmax_time_s = 120\n"
+    )
+    cmd = [sys.executable, "-m", "gpubench.cli", "run", "s.toml", "--device", "cpu", "--telemetry", "off",
+           "--out", "res"]  # fmt: skip
+    proc = subprocess.Popen(
+        cmd, cwd=tmp_path, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not list((tmp_path / "res").glob("*/measurements.parquet")) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        time.sleep(0.5)  # inside the second, two-minute case
+        proc.send_signal(signal.SIGTERM)
+        output, _ = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 143, output
+    assert "terminated (SIGTERM): 1 finished case(s) kept; continue with --resume" in output
+    assert "Traceback" not in output
+    folder = next((tmp_path / "res").iterdir())
+    assert read_meta(folder)["status"] == "interrupted"
+    assert list(load_runs([folder])["size_bytes"]) == [65536]
+
+
+# ------------------------------------------------------------------------------ 9. telemetry across a resume
+
+
+def test_resume_keeps_the_telemetry_recorded_before(tmp_path):
+    store = RunStore.create(tmp_path, {"host": "h", "device": {"name": "cpu x", "vendor": "cpu"}})
+    store.write_telemetry(pd.DataFrame({"t_ns": [1, 2], "power_w": [10.0, 11.0], "case_id": ["a", "a"]}))
+    store.finish("interrupted")
+    store.close()
+    again = RunStore.resume(store.folder)
+    again.write_telemetry(pd.DataFrame({"t_ns": [5, 6], "power_w": [12.0, 13.0], "case_id": ["b", None]}))
+    again.write_telemetry(
+        pd.DataFrame({"t_ns": [5, 6, 7], "power_w": [12.0, 13.0, 14.0], "case_id": ["b"] * 3})
+    )
+    again.close()
+    tel = load_telemetry([store.folder])
+    assert tel["t_ns"].tolist() == [1, 2, 5, 6, 7] and tel["case_id"].tolist() == ["a", "a", "b", "b", "b"]
+
+
+# ------------------------------------------------------------------------------ 10. suites ship in the package
+
+
+def test_suites_live_in_the_package_and_user_suites_come_first(tmp_path, monkeypatch):
+    import gpubench
+
+    assert Path(gpubench.__file__).parent / "suites" == SUITES_DIR
+    assert (SUITES_DIR / "quick.toml").is_file()
+    pyproject = (ROOT / "pyproject.toml").read_text()
+    assert '"suites/*.toml"' in pyproject  # package-data ships them in the wheel
+    monkeypatch.chdir(tmp_path)
+    assert find_suite("quick") == SUITES_DIR / "quick.toml"
+    (tmp_path / "suites").mkdir()
+    (tmp_path / "suites" / "quick.toml").write_text(suite_text('benchmark = "t_ok"'))
+    (tmp_path / "suites" / "mine.toml").write_text(suite_text('benchmark = "t_ok"'))
+    assert find_suite("quick") == Path("suites/quick.toml").absolute()
+    assert find_suite("mine") == Path("suites/mine.toml").absolute()
+
+
+# ------------------------------------------------------------------------------ 11. time limits include the flush
+
+
+class FlushTimer:
+    """A fake device: each step takes `step_s` of timed work after an untimed `reset_s` flush; `now` is wall time."""
+
+    def __init__(self, step_s: float, reset_s: float) -> None:
+        self.step_s, self.reset_s, self.now, self.steps = step_s, reset_s, 0.0, 0
+
+    def clock(self) -> float:
+        return self.now
+
+    def burst(self, step, n, reset=None):
+        self.now += n * (self.step_s + self.reset_s)
+        self.steps += n
+        return [self.step_s] * n
+
+
+def test_time_limits_bound_wall_time_with_the_flush():
+    w = Workload(step=lambda: None, work=Work(1.0, "flop"), reset=lambda: None)
+    timing = Timing(warmup_s=0.05, min_warmup=2, max_warmup_s=1.0, min_reps=5, min_time_s=0.1, max_time_s=2.0)
+    timer = FlushTimer(step_s=0.001, reset_s=0.3)
+    warm_up(timer, w, timing, clock=timer.clock)
+    assert (
+        timer.now <= 1.0 + 0.3 + 0.001
+    )  # at most one step past the limit (sized by step time: 50 steps, 15 s)
+    timer.now = 0.0
+    times = measure(timer, w, timing, clock=timer.clock)
+    assert timer.now <= 2.0 + 0.3 + 0.001 and len(times) >= 5
+    assert all(t == 0.001 for t in times)  # what is measured is unchanged: the step, not the flush
+
+
+def test_a_case_short_of_min_reps_is_flagged_and_cpu_fp8_says_emulated(tmp_path):
+    text = suite_text('benchmark = "matmul"\ndtype = ["fp8", "fp32"]\nm = 64\nmin_reps = 100000\nmax_reps = 100000\n'
+                      "min_time_s = 0\nmax_time_s = 0.05")  # fmt: skip
+    out = run_suite(parse_suite(text, "t.toml", REG), opts(tmp_path), registry=REG)
+    rows = {r["dtype"]: r for r in out.rows}
+    assert rows["fp8"]["status"] == "ok" and rows["fp8"]["emulated"] is True
+    assert "software" in rows["fp8"]["emulation"]
+    assert rows["fp32"].get("emulated") is None
+    assert rows["fp32"]["min_reps_reached"] is False and rows["fp32"]["n_reps"] < 100000
+    df = load_runs([out.folder])
+    assert df.set_index("dtype").loc["fp8", "emulated"] == True  # noqa: E712
+    assert df.set_index("dtype").loc["fp32", "min_reps_reached"] == False  # noqa: E712
