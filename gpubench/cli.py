@@ -850,6 +850,11 @@ def compare(
         if frame.empty:
             err_console.print("no case is ok in both runs: nothing to compare", highlight=False)
         else:
+            shift = at.get("common_shift")
+            if shift is not None and math.isfinite(shift):
+                err_console.print(f"[yellow]every case moved together[/] (median B/A {shift:.3f}): other load on the "
+                                  "machine, another clock or power state, or a change that slows or speeds up "
+                                  "everything; repeat the runs on both sides to tell them apart", highlight=False)  # fmt: skip
             if len(side_a) == 1 or len(side_b) == 1:
                 err_console.print("one run on a side: its interval holds the noise between rounds of that run, "
                                   "not between runs; pass several runs per side (A1 A2 --vs B1 B2) to include "

@@ -62,6 +62,8 @@ def test_slower_run_is_a_regression(tmp_path: Path) -> None:
         and set(frame["a_runs"]) == {1}
     )
     assert len(regressions(frame)) == 4
+    assert frame.attrs["common_shift"] == pytest.approx(0.8, rel=0.03)  # every case moved together
+    assert math.isnan(compare_runs(a, _run(tmp_path, "c", 3)).attrs["common_shift"])
     assert frame.attrs["a_run_id"] == a.name and frame.attrs["b_run_id"] == b.name
     back = compare_runs(b, a)  # reversed, B is the faster one: no regression
     assert set(back["verdict"]) == {FASTER} and regressions(back).empty
@@ -169,7 +171,7 @@ def test_cli_exit_codes_and_json(tmp_path: Path) -> None:
     runner = CliRunner()
     res = runner.invoke(app, ["compare", str(a), str(slow)])
     assert res.exit_code == 1, res.output
-    assert "slower" in res.output and "1×3 / 1×3" in res.output
+    assert "slower" in res.output and "1×3 / 1×3" in res.output and "every case moved together" in res.output
     res = runner.invoke(app, ["compare", str(a), str(same)])
     assert res.exit_code == 0, res.output
     res = runner.invoke(app, ["compare", str(a), str(slow), "--threshold", "30"])  # forgives a 20 % slowdown

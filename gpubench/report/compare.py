@@ -180,8 +180,24 @@ def compare_runs(
         threshold_pct=threshold_pct, confidence=confidence,
         only_in_a=[c for c in ids_a if c not in in_b], only_in_b=[c for c in ids_b if c not in in_a],
         differences=_differences(folders_a + folders_b, metas_a + metas_b, frames_a + frames_b),
+        common_shift=common_shift(frame, threshold_pct),
     )  # fmt: skip
     return frame
+
+
+def common_shift(frame: pd.DataFrame, threshold_pct: float) -> float:
+    """The median ratio B/A when (nearly) every case moved the same way by more than the threshold, else NaN.
+
+    Other load on the machine, another clock or power state, or a change that slows everything (a driver)
+    moves every case together; with one run per side these look alike, and only repeated runs tell them apart.
+    """
+    ratios = pd.to_numeric(frame["ratio"], errors="coerce") if "ratio" in frame else pd.Series(dtype=float)
+    logs = np.log(ratios[(ratios > 0) & np.isfinite(ratios)])
+    if len(logs) < 3:
+        return math.nan
+    median, t = float(np.median(logs)), math.log1p(threshold_pct / 100.0)
+    same_way = float((np.sign(logs) == np.sign(median)).mean())
+    return math.exp(median) if abs(median) > t and same_way >= 0.8 else math.nan
 
 
 def regressions(frame: pd.DataFrame) -> pd.DataFrame:
