@@ -8,7 +8,8 @@ NAME/PATH with --only) as PAIRS back-to-back A/A pairs, twice per pair:
 - after: the suite's rounds (or --rounds), compared with `gpubench.report.compare.compare_runs`;
 and once more with a real 1.5x slowdown injected into one case of a B run: the case builds its model at 1.5x
 the batch but keeps its identity and its work per step, so its true throughput is about 1/1.5 (the factor
-over the runs is printed too). Every pair also enters a several-runs-per-side comparison
+over the runs is printed too); and each pair's B run is also copied with every step time 1.5x longer (a
+time-scaled copy: exactly 1.5x, with B's own noise) to count how many cases such a slowdown is caught in. Every pair also enters a several-runs-per-side comparison
 (A1..An --vs B1..Bn).
 
 Usage: PYTHONPATH=. python scripts/aa_calibration.py [--pairs 5] [--rounds N] [--threshold 5] [--threads 1]
@@ -24,6 +25,7 @@ import argparse
 import dataclasses
 import math
 import os
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -137,6 +139,26 @@ def slowed_registry(factor: float) -> dict[str, Any]:
     return registry
 
 
+def scaled_copy(folder: Path, factor: float, out: Path) -> Path:
+    """A copy of a run folder in which every case's step times are `factor` times longer: each case slowed by
+    exactly `factor`, with the run's own noise (the time-scaled copy of the issue)."""
+    import pandas as pd
+
+    copy = out / f"{folder.name}_x{factor:g}"
+    shutil.copytree(folder, copy, ignore=shutil.ignore_patterns(".lock"))
+    path = copy / "measurements.parquet"
+    frame = pd.read_parquet(path)
+    ok = frame["status"] == "ok"
+    for col in ("times_s", "round_medians_s"):
+        frame.loc[ok, col] = frame.loc[ok, col].map(lambda t: list(np.asarray(t) * factor))
+    for col in ("median_s", "p10_s", "p90_s", "mean_s", "min_s"):
+        frame.loc[ok, col] = frame.loc[ok, col] * factor
+    for col in ("throughput", "throughput_p10", "throughput_p90"):
+        frame.loc[ok, col] = frame.loc[ok, col] / factor
+    frame.to_parquet(path)
+    return copy
+
+
 def run(
     suite: Any, out: Path, only: str, rounds: int, registry: dict[str, Any] | None = None
 ) -> tuple[Path, float]:
@@ -175,6 +197,7 @@ def main() -> None:
     before: list[str] = []
     after: list[str] = []
     caught: list[tuple[float, float, float, str]] = []
+    scaled_verdicts: list[str] = []
     sides: dict[str, list[Path]] = {"a": [], "b": []}
     slow_runs: list[Path] = []
     walls: dict[str, list[float]] = {"before": [], "after": [], "slow": []}
@@ -196,6 +219,8 @@ def main() -> None:
         slow = compare_runs(a, s, threshold_pct=args.threshold).set_index("case_id")
         r = slow.loc[SLOW_CASE]
         caught.append((r["ratio"], r["ci_low"], r["ci_high"], r["verdict"]))
+        scaled = compare_runs(a, scaled_copy(b, SLOW_FACTOR, out / "scaled"), threshold_pct=args.threshold)
+        scaled_verdicts += list(scaled["verdict"])
         others = slow.drop(index=SLOW_CASE)
         after_slow_others = list(others["verdict"])
         print(
@@ -238,6 +263,10 @@ def main() -> None:
     )
     for k, (ratio, low, high, verdict) in enumerate(caught):
         print(f"  pair {k + 1}: B/A {ratio:.3f} [{low:.3f}, {high:.3f}] {verdict}")
+    print(
+        f"time-scaled copies (every case of each pair's B run {SLOW_FACTOR}x slower, A vs that copy): caught as "
+        f"'slower' in {sum(v == SLOWER for v in scaled_verdicts)} of {len(scaled_verdicts)} cases"
+    )
     print()
     print("wall time per run (s), median: " + ", ".join(f"{k} {np.median(v):.1f}" for k, v in walls.items()))
     print(f"run folders under {out}")
