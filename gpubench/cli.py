@@ -486,6 +486,9 @@ def run(
                 "rdzv-id": rdzv_id, "master-addr": master_addr, "master-port": master_port}  # fmt: skip
     in_rank = is_rank_process()
     if not in_rank and (nproc or any(v is not None for v in torchrun.values())):
+        if rounds is not None and rounds > 1 or any(pc.timing.rounds > 1 for pc in loaded.cases):
+            err_console.print("[yellow]note:[/] runs with ranks measure one round per case (no rounds yet)",
+                              highlight=False)  # fmt: skip
         _launch_ranks(ctx, nproc, torchrun, report)
         return
     if force_resume and resume is None:
