@@ -28,7 +28,20 @@ import numpy as np
 import pandas as pd
 
 from gpubench.errors import GpubenchError
-from gpubench.specs import DeviceSpec, load_catalog, match_device, normalize_device_name, normalize_precision
+from gpubench.model import (
+    Estimate,
+    closest_workloads,
+    default_cloud_prices,
+    device_key,
+    estimate_all,
+    memory_need_bytes,
+    param_frame,
+    parse_workload,
+    predictable_workloads,
+    validation_summary,
+    workload_column,
+)
+from gpubench.specs import DeviceSpec, load_catalog, match_device, normalize_device_name
 from gpubench.stats import finite_or_none
 
 if sys.version_info >= (3, 11):
@@ -45,15 +58,23 @@ _PRICE_ALIASES = {
     "cloud_usd_hour": "cloud_usd_per_hour",
 }  # fmt: skip
 _DEVICE_KEYS = ("device", "name", "slug")
-_INFER_MODES = {"infer", "inference", "eval"}
-_PARAMS = ("dtype", "kind", "model", "precision", "batch", "mode")
 
 COLUMNS = (
-    "rank", "device", "slug", "basis", "throughput", "throughput_unit", "price_usd", "price_source",
-    "throughput_per_usd", "avg_power_w", "throughput_per_w", "energy_cost_usd", "tco_usd",
-    "tco_per_unit_usd", "work_unit", "cloud_usd_per_hour", "cloud_usd_per_unit", "memory_gb",
-    "required_memory_gb", "fits_memory", "n_runs", "notes",
+    "rank", "device", "slug", "yours", "basis", "basis_detail", "throughput", "low", "high", "throughput_unit",
+    "price_usd", "price_source", "throughput_per_usd", "avg_power_w", "power_source", "throughput_per_w",
+    "energy_cost_usd", "tco_usd", "tco_per_unit_usd", "work_unit", "cloud_usd_per_hour", "cloud_source",
+    "cloud_usd_per_unit", "breakeven_hours", "memory_gb", "required_memory_gb", "fits_memory", "max_batch",
+    "fit_note", "n_runs", "warning", "notes",
 )  # fmt: skip
+
+OBJECTIVES = {
+    "tco": ("tco_per_unit_usd", False),
+    "throughput": ("throughput", True),
+    "per-usd": ("throughput_per_usd", True),
+    "per-watt": ("throughput_per_w", True),
+    "cloud": ("cloud_usd_per_unit", False),
+}
+"""Ranking objectives: the column each sorts by, and whether higher is better."""
 """Columns of the frame `recommend` returns, in order."""
 
 
@@ -159,72 +180,10 @@ def load_prices(path: str | Path) -> dict[str, dict[str, float | None]]:
 # -------------------------------------------------------------------------------------------- workloads
 
 
-def _params(df: pd.DataFrame) -> pd.DataFrame:
-    """Parameter columns, whether the store flattened them or kept a `params` dict column."""
-    out = pd.DataFrame(index=df.index)
-    nested = df["params"] if "params" in df.columns else None
-    for name in _PARAMS:
-        col = df[name] if name in df.columns else pd.Series(None, index=df.index, dtype=object)
-        if nested is not None:
-            from_dict = nested.map(lambda p, n=name: p.get(n) if isinstance(p, Mapping) else None)
-            col = col.where(col.notna(), from_dict)
-        out[name] = col
-    return out
-
-
-def _text(value: Any) -> str | None:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return None
-    text = str(value).strip()
-    return text or None
-
-
-def _workload_name(benchmark: Any, p: Mapping[str, Any]) -> str | None:
-    """The workload a result row belongs to, or None: matmul/<dtype>, memory/d2d, <model>/<precision>[/infer]."""
-    bench = _text(benchmark)
-    if bench in ("ddp_train", "collective", "max_batch"):
-        return None  # many-GPU throughput, or a batch search: not what one card does on the workload
-    if bench == "matmul" and _text(p["dtype"]):
-        return f"matmul/{_text(p['dtype'])}"
-    if bench == "memory" and _text(p["kind"]) == "d2d":
-        return "memory/d2d"
-    model, precision = _text(p["model"]), _text(p["precision"])
-    if model and precision:
-        mode = (_text(p["mode"]) or "").lower()
-        if bench == "infer" or mode in _INFER_MODES:
-            return f"{model}/{precision}/infer"
-        if bench == "train" or mode == "train" or not mode:
-            return f"{model}/{precision}"
-    return None
-
-
-def _workload_column(df: pd.DataFrame) -> pd.Series:
-    params = _params(df)
-    names = [_workload_name(b, p) for b, (_, p) in zip(df["benchmark"], params.iterrows(), strict=True)]
-    return pd.Series(names, index=df.index, dtype=object)
-
-
 def available_workloads(df: pd.DataFrame) -> list[str]:
-    """Workload names `recommend` accepts for these results (only those with at least one ok row)."""
+    """Workload names measured in these results (only those with at least one ok row)."""
     ok = _ok_rows(df)
-    return sorted({w for w in _workload_column(ok) if w}) if len(ok) else []
-
-
-def _metric(workload: str) -> str:
-    """The datasheet figure an estimate scales by: a precision key, or "bandwidth"."""
-    if workload == "memory/d2d":
-        return "bandwidth"
-    # matmul/<dtype> and <model>/<precision>[/infer] both carry the precision second.
-    return normalize_precision(workload.split("/")[1]) or ""
-
-
-def _spec_metric(spec: DeviceSpec | None, metric: str) -> float | None:
-    if spec is None:
-        return None
-    return spec.memory_bandwidth_gbps if metric == "bandwidth" else spec.peak(metric)
-
-
-# ----------------------------------------------------------------------------------------------- advice
+    return sorted({w for w in workload_column(ok) if w}) if len(ok) else []
 
 
 def _ok_rows(df: pd.DataFrame) -> pd.DataFrame:
@@ -238,29 +197,7 @@ def _ok_rows(df: pd.DataFrame) -> pd.DataFrame:
     return ok[throughput.notna() & (throughput > 0) & ok["device_name"].notna()]
 
 
-def _col(row: pd.Series, name: str) -> Any:
-    return row[name] if name in row.index else None
-
-
-def _device_of(row: pd.Series, catalog: Mapping[str, DeviceSpec]) -> DeviceSpec | None:
-    return match_device(
-        str(row["device_name"]),
-        finite_or_none(_col(row, "device_memory_bytes")),
-        finite_or_none(_col(row, "power_limit_w")),
-        compute_units=finite_or_none(_col(row, "device_multiprocessors")),
-        catalog=catalog,
-    )
-
-
-def _required_memory_bytes(rows: pd.DataFrame, params: pd.DataFrame, batch: Any) -> float | None:
-    """Peak memory the workload needed at this batch size, from any run that measured it."""
-    if "peak_memory_bytes" not in rows.columns:
-        return None
-    mem = pd.to_numeric(rows["peak_memory_bytes"], errors="coerce")
-    if batch is not None and params["batch"].notna().any():
-        mem = mem[params["batch"].astype(str) == str(batch)]
-    mem = mem.dropna()
-    return float(mem.max()) if len(mem) else None
+# ----------------------------------------------------------------------------------------------- advice
 
 
 def _resolve_prices(
@@ -289,7 +226,12 @@ def _resolve_prices(
 
 
 def _check_args(
-    budget_usd: float | None, kwh_price: float, hours_per_day: float, years: float, price_kind: str
+    budget_usd: float | None,
+    kwh_price: float,
+    hours_per_day: float,
+    years: float,
+    price_kind: str,
+    objective: str,
 ) -> None:
     if budget_usd is not None and not (budget_usd >= 0):
         raise GpubenchError(f"budget must be a non-negative number of USD, got {budget_usd}")
@@ -301,10 +243,27 @@ def _check_args(
         raise GpubenchError(f"lifetime must be in (0, 50] years, got {years}")
     if price_kind not in ("new", "used"):
         raise GpubenchError(f"price kind must be 'new' or 'used', got {price_kind!r}")
+    if objective not in OBJECTIVES:
+        raise GpubenchError(f"objective must be one of {', '.join(OBJECTIVES)}, got {objective!r}")
+
+
+def _choose_workload(workload: str, measured: list[str]) -> str:
+    wanted = workload.strip()
+    if wanted.endswith("/train"):
+        wanted = wanted[: -len("/train")]
+    known = list(dict.fromkeys([*measured, *predictable_workloads()]))
+    chosen = next((w for w in known if w.lower() == wanted.lower()), None)
+    if chosen is None:
+        close = closest_workloads(wanted, known)
+        raise GpubenchError(
+            f"unknown workload {workload!r}; closest: {', '.join(close) if close else 'none'}"
+            " (gpubench recommend --list shows every name)"
+        )
+    return chosen
 
 
 def recommend(
-    df: pd.DataFrame,
+    df: pd.DataFrame | None,
     workload: str,
     budget_usd: float | None = None,
     prices: Mapping[str, Mapping[str, float | None]] | None = None,
@@ -315,79 +274,64 @@ def recommend(
     *,
     price_kind: str = "new",
     estimates: bool = True,
+    objective: str = "tco",
 ) -> pd.DataFrame:
-    """Rank devices for `workload` by total cost of ownership per unit of work (see the module docstring).
+    """Rank devices for `workload` by `objective` (see the module docstring and `OBJECTIVES`).
 
-    workload: "matmul/<dtype>" (best matmul throughput of that dtype per device), "memory/d2d" (best
-    device-copy bandwidth), "<model>/<precision>" (training rows) or "<model>/<precision>/infer".
-    prices: from `load_prices`; overrides catalog launch prices. `price_kind` picks the new or used price
-    (catalog launch prices count as new). Prices are per card: a two-GCD MI250X card costs each GCD half.
-    budget_usd: drop devices whose card price exceeds it, and devices without a known price.
-    estimates: add unmeasured catalog devices, scaled from the most similar measured device by the datasheet
-    ratio (precision peak, or bandwidth for memory/d2d); their `basis` is "estimate from <device>".
-    Returns one row per device with the columns in `COLUMNS`; `df.attrs` holds the inputs and any prices
-    that matched no device ("unused_prices").
+    df: results from `gpubench.load_runs`, or None / empty for the catalog alone. Every catalog device gets a
+    figure from `gpubench.model` (measured > published > estimated with an interval); devices measured in
+    `df` that the catalog lacks (a CPU) join with their measured figure and are marked `yours`.
+    prices: from `load_prices`; overrides catalog launch prices and the default cloud table. `price_kind`
+    picks the new or used price (catalog launch prices count as new). Prices are per card: a two-GCD MI250X
+    card costs each GCD half. budget_usd: drop devices whose card price exceeds it or is unknown; when none
+    is left, `attrs["cheapest"]` names the cheapest priced device. estimates=False keeps measured and
+    published figures only. Returns one row per device with the columns in `COLUMNS`.
     """
-    _check_args(budget_usd, kwh_price, hours_per_day, years, price_kind)
+    _check_args(budget_usd, kwh_price, hours_per_day, years, price_kind, objective)
     catalog = load_catalog() if catalog is None else catalog
-    ok = _ok_rows(df)
-    names = _workload_column(ok) if len(ok) else pd.Series(dtype=object)
-    available = sorted({w for w in names if w})
-    wanted = workload.strip()
-    if wanted.endswith("/train"):
-        wanted = wanted[: -len("/train")]
-    chosen = next((w for w in available if w.lower() == wanted.lower()), None)
-    if chosen is None:
-        listing = ", ".join(available) if available else "none (no ok rows in these runs)"
-        raise GpubenchError(f"unknown workload {workload!r}; available: {listing}")
-    rows = ok[names == chosen]
-    params = _params(rows)
-    metric = _metric(chosen)
-    is_model = not chosen.startswith(("matmul/", "memory/"))
+    df = pd.DataFrame() if df is None else df
+    ok = _ok_rows(df) if len(df) else df
+    chosen = _choose_workload(workload, available_workloads(df) if len(df) else [])
+    names = workload_column(ok) if len(ok) else pd.Series(dtype=object)
+    rows = ok[names == chosen] if len(ok) else ok
+    is_model = parse_workload(chosen) is not None and parse_workload(chosen).kind == "model"  # type: ignore[union-attr]
 
-    # Best configuration per device (as MAMF does for matmul: the shape that runs fastest).
-    throughput = pd.to_numeric(rows["throughput"], errors="coerce")
-    specs = {idx: _device_of(row, catalog) for idx, row in rows.iterrows()}
-    keys = pd.Series({idx: (s.slug if s else str(rows.at[idx, "device_name"])) for idx, s in specs.items()})
-    measured: dict[str, dict[str, Any]] = {}
-    for key, group in throughput.groupby(keys):
-        best = group.idxmax()
-        row = rows.loc[best]
-        spec = specs[best]
-        mem_bytes = finite_or_none(_col(row, "device_memory_bytes"))
-        required = _required_memory_bytes(rows, params, params.at[best, "batch"]) if is_model else None
-        measured[key] = {
-            "device": spec.name if spec else str(row["device_name"]),
-            "slug": spec.slug if spec else None,
-            "spec": spec,
-            "basis": "measured",
-            "throughput": float(group.max()),
-            "throughput_unit": _text(_col(row, "throughput_unit")),
-            "avg_power_w": finite_or_none(_col(row, "avg_power_w")),
-            "memory_gb": spec.memory_gb if spec else (mem_bytes / 2**30 if mem_bytes else None),
-            "required_memory_bytes": required,
-            # It ran this configuration to completion, so it held it.
-            "fits_memory": True if is_model else None,
-            "n_runs": int(rows.loc[group.index, "run_id"].nunique()) if "run_id" in rows.columns else 1,
-        }
+    records: list[dict[str, Any]] = []
+    measured_rows = _measured_rows(rows, catalog)
+    if parse_workload(chosen) is not None:
+        for slug, est in estimate_all(chosen, df if len(df) else None, catalog=catalog).items():
+            if not estimates and est.basis == "estimated":
+                continue
+            records.append(_record(est, catalog[slug], measured_rows.get(slug), rows, is_model, chosen))
+    for key, mrow in measured_rows.items():
+        if key in catalog and parse_workload(chosen) is not None:
+            continue  # already there, from the model's measured figure
+        records.append(_record(None, catalog.get(key), mrow, rows, is_model, chosen, key=key))
 
-    records = list(measured.values())
-    if estimates:
-        records += _estimates(measured, catalog, metric)
-
-    device_names = {key: str(rec["device"]) for key, rec in measured.items()}
+    device_names = {r["slug"] or r["device"]: str(r["device"]) for r in records}
     resolved, unused = _resolve_prices(prices, catalog, device_names)
     lifetime_h = hours_per_day * 365.0 * years
-    out = []
-    for rec in records:
-        out.append(_cost_row(rec, resolved, price_kind, lifetime_h, kwh_price))
+    out = [_cost_row(rec, resolved, price_kind, lifetime_h, kwh_price) for rec in records]
     frame = pd.DataFrame(out, columns=[c for c in COLUMNS if c != "rank"] + ["_card_price"])
+    cheapest = None
+    priced = frame[frame["_card_price"].notna()]
+    if len(priced):
+        best = priced.loc[priced["_card_price"].idxmin()]
+        cheapest = {
+            "device": best["device"],
+            "price_usd": float(best["_card_price"]),
+            "source": best["price_source"],
+        }
     if budget_usd is not None:
-        frame = frame[frame["_card_price"].notna() & (frame["_card_price"] <= budget_usd)]
+        # Your own devices stay, for comparison, whatever they cost: you already have them.
+        within = frame["_card_price"].notna() & (frame["_card_price"] <= budget_usd)
+        frame = frame[within | frame["yours"].astype(bool)]
     frame = frame.drop(columns="_card_price")
-    frame = _ranked(frame)
+    frame = _ranked(frame, objective)
+    summary = validation_summary()
     frame.attrs.update(
         workload=chosen,
+        objective=objective,
         budget_usd=budget_usd,
         kwh_price=kwh_price,
         hours_per_day=hours_per_day,
@@ -395,55 +339,151 @@ def recommend(
         lifetime_hours=lifetime_h,
         price_kind=price_kind,
         unused_prices=unused,
+        cheapest=cheapest,
+        cloud_table_date=_cloud_date(),
+        warnings=sorted({w for w in frame["warning"].fillna("") if w}),
+        validation=summary.to_dict(orient="records"),
     )
     return frame
 
 
-def _estimates(
-    measured: Mapping[str, dict[str, Any]], catalog: Mapping[str, DeviceSpec], metric: str
-) -> list[dict[str, Any]]:
-    """Unmeasured catalog devices, scaled from the measured device whose datasheet figure is closest."""
-    refs = [r for r in measured.values() if _spec_metric(r["spec"], metric)]
-    out = []
-    for slug, spec in catalog.items():
-        target = _spec_metric(spec, metric)
-        if slug in measured or not target or not refs:
-            continue
+def _cloud_date() -> str:
+    dates = {str(v["date"]) for v in default_cloud_prices().values()}
+    return ", ".join(sorted(dates))
 
-        def closeness(
-            ref: dict[str, Any], target: float = target, spec: DeviceSpec = spec
-        ) -> tuple[bool, float]:
-            # Same vendor first (same software stack), then the nearest datasheet figure.
-            return (
-                ref["spec"].vendor != spec.vendor,
-                abs(math.log(target / _spec_metric(ref["spec"], metric))),
-            )
 
-        ref = min(refs, key=closeness)
-        ref_spec: DeviceSpec = ref["spec"]
-        ratio = target / _spec_metric(ref_spec, metric)
-        power = None
-        if ref["avg_power_w"] is not None:
-            # Assume the target draws the same fraction of its TDP as the reference drew of its own.
-            power = spec.tdp_w * ref["avg_power_w"] / ref_spec.tdp_w
-        required = ref["required_memory_bytes"]
-        fits = None if required is None else required <= spec.memory_gb * 2**30
-        out.append(
-            {
-                "device": spec.name,
-                "slug": slug,
-                "spec": spec,
-                "basis": f"estimate from {ref['device']}",
-                "throughput": ref["throughput"] * ratio,
-                "throughput_unit": ref["throughput_unit"],
-                "avg_power_w": power,
-                "memory_gb": spec.memory_gb,
-                "required_memory_bytes": required,
-                "fits_memory": fits,
-                "n_runs": 0,
-            }
-        )
+def _measured_rows(rows: pd.DataFrame, catalog: Mapping[str, DeviceSpec]) -> dict[str, pd.Series]:
+    """The best ok row of the workload per device (catalog slug, or raw name), as MAMF takes the best shape."""
+    out: dict[str, pd.Series] = {}
+    if rows is None or len(rows) == 0:
+        return out
+    throughput = pd.to_numeric(rows["throughput"], errors="coerce")
+    keys = pd.Series({idx: device_key(row, catalog) for idx, row in rows.iterrows()})
+    for key, group in throughput.groupby(keys):
+        out[str(key)] = rows.loc[group.idxmax()]
     return out
+
+
+def _record(
+    est: Estimate | None,
+    spec: DeviceSpec | None,
+    mrow: pd.Series | None,
+    rows: pd.DataFrame,
+    is_model: bool,
+    workload: str,
+    key: str | None = None,
+) -> dict[str, Any]:
+    """One device's figures before prices: throughput and basis, power, memory fit."""
+    measured = mrow is not None and (est is None or est.basis == "measured")
+    if measured:
+        assert mrow is not None
+        throughput = float(mrow["throughput"])
+        raw_unit = mrow.get("throughput_unit")
+        unit = raw_unit if isinstance(raw_unit, str) and raw_unit else (est.unit if est else None)
+        run_id = str(mrow.get("run_id", "?"))
+        basis, detail, low, high, warning = "measured", f"run {run_id}", throughput, throughput, ""
+    else:
+        assert est is not None
+        throughput, unit, low, high = est.value, est.unit, est.low, est.high
+        basis, warning = est.basis, est.warning
+        detail = est.source + (f"; calibrated {est.calibrated_by}" if est.calibrated_by else "")
+    power = finite_or_none(mrow.get("avg_power_w")) if measured and mrow is not None else None
+    power_source = "measured" if power is not None else None
+    if power is None and spec is not None:
+        power, power_source = spec.tdp_w, "TDP"
+    mem_bytes = finite_or_none(mrow.get("device_memory_bytes")) if mrow is not None else None
+    memory_gb = spec.memory_gb if spec else (mem_bytes / 2**30 if mem_bytes else None)
+    required, fits, max_batch, fit_note = None, None, None, ""
+    if is_model:
+        required, fits, max_batch, fit_note = _memory_fit(
+            rows, mrow if measured else None, memory_gb, workload
+        )
+    return {
+        "device": spec.name if spec else str(mrow["device_name"]) if mrow is not None else key,
+        "slug": spec.slug if spec else None,
+        "spec": spec,
+        "basis": basis,
+        "basis_detail": detail,
+        "low": low,
+        "high": high,
+        "warning": warning,
+        "yours": mrow is not None,
+        "throughput": throughput,
+        "throughput_unit": unit,
+        "avg_power_w": power,
+        "power_source": power_source,
+        "memory_gb": memory_gb,
+        "required_memory_bytes": required,
+        "fits_memory": fits,
+        "max_batch": max_batch,
+        "fit_note": fit_note,
+        "n_runs": int(rows.loc[rows["device_name"] == mrow["device_name"], "run_id"].nunique())
+        if mrow is not None and "run_id" in rows.columns
+        else 0,
+    }
+
+
+def _memory_fit(
+    rows: pd.DataFrame, mrow: pd.Series | None, memory_gb: float | None, workload: str
+) -> tuple[float | None, bool | None, int | None, str]:
+    """Required bytes, whether it fits, the largest batch that fits, and how that is known.
+
+    Static need (weights + gradients + Adam state, from the parameter count) plus activations per item,
+    taken from any run that recorded peak memory: (peak - static) / batch. Without such a run only the
+    static part is known: a lower bound.
+    """
+    if mrow is not None:
+        return (
+            _col_float(mrow, "peak_memory_bytes"),
+            True,
+            _max_batch(rows, memory_gb, workload),
+            "it ran here",
+        )
+    peaks = _peak_rows(rows)
+    if peaks:
+        batch, peak = max(peaks)
+        fits = None if memory_gb is None else peak <= memory_gb * 2**30
+        return peak, fits, _max_batch(rows, memory_gb, workload), f"peak memory measured at batch {batch}"
+    static = _static_bytes(workload)
+    if static is None or memory_gb is None:
+        return None, None, None, ""
+    fits = None if static <= memory_gb * 2**30 else False  # below the bound it may still not fit
+    return static, fits, None, "at least weights + gradients + Adam state (activations unknown)"
+
+
+def _col_float(row: pd.Series, name: str) -> float | None:
+    return finite_or_none(row.get(name)) if name in row.index else None
+
+
+def _peak_rows(rows: pd.DataFrame) -> list[tuple[int, float]]:
+    if rows is None or len(rows) == 0 or "peak_memory_bytes" not in rows.columns:
+        return []
+    params = param_frame(rows)
+    out = []
+    for idx in rows.index:
+        peak = finite_or_none(rows.at[idx, "peak_memory_bytes"])
+        batch = finite_or_none(params.at[idx, "batch"])
+        if peak and batch:
+            out.append((int(batch), peak))
+    return out
+
+
+def _static_bytes(workload: str | None) -> float | None:
+    need = memory_need_bytes(workload) if workload else None
+    return None if need is None else need[0]
+
+
+def _max_batch(rows: pd.DataFrame, memory_gb: float | None, workload: str) -> int | None:
+    """Largest batch that fits: (memory - static) / activations per item, activations from a measured peak."""
+    peaks = _peak_rows(rows)
+    if not peaks or memory_gb is None:
+        return None
+    static = _static_bytes(workload) or 0.0
+    batch, peak = max(peaks)
+    per_item = (peak - static) / batch
+    if per_item <= 0:
+        return None
+    return max(0, int((memory_gb * 2**30 - static) // per_item))
 
 
 def _cost_row(
@@ -460,7 +500,7 @@ def _cost_row(
     card_price = entry.get(f"{price_kind}_usd")
     price_source = f"prices file ({price_kind})" if card_price is not None else None
     if card_price is None and price_kind == "new" and spec is not None and spec.launch_price_usd is not None:
-        card_price, price_source = spec.launch_price_usd, "catalog launch price"
+        card_price, price_source = spec.launch_price_usd, f"launch price {spec.year} (old)"
     per_card = spec.devices_per_card if spec is not None else 1
     price = None if card_price is None else card_price / per_card
     if price is None:
@@ -469,55 +509,85 @@ def _cost_row(
     throughput = rec["throughput"]
     power = rec["avg_power_w"]
     if power is None:
-        notes.append("no power measured")
+        notes.append("no power known")
+    elif rec["power_source"] == "TDP":
+        notes.append("power = TDP")
     energy_cost = None if power is None else power / 1000.0 * lifetime_h * kwh_price
     tco = None if price is None or energy_cost is None else price + energy_cost
     lifetime_work = throughput * lifetime_h * 3600.0
     cloud = entry.get("cloud_usd_per_hour")
+    cloud_source = "prices file" if cloud is not None else None
+    default = default_cloud_prices().get(rec["slug"] or "")
+    if cloud is None and default is not None:
+        cloud = float(default["cloud_usd_per_hour"])
+        cloud_source = f"default table {default['date']} ({default['provider']})"
+    if cloud is not None and per_card > 1:
+        cloud = cloud / per_card
+    breakeven = None
+    if price is not None and cloud is not None:
+        hourly_energy = 0.0 if power is None else power / 1000.0 * kwh_price
+        if cloud > hourly_energy:
+            breakeven = price / (cloud - hourly_energy)
     required = rec["required_memory_bytes"]
-    if rec["fits_memory"] is False:
+    fits = rec["fits_memory"]
+    note = rec["fit_note"]
+    if fits is False and required is not None:
         notes.append(f"needs {required / 2**30:.1f} GB, has {rec['memory_gb']:.0f} GB")
+    if rec["warning"]:
+        notes.append(rec["warning"])
     unit = rec["throughput_unit"] or ""
     return {
         "device": rec["device"],
         "slug": rec["slug"],
+        "yours": rec["yours"],
         "basis": rec["basis"],
+        "basis_detail": rec["basis_detail"],
         "throughput": throughput,
+        "low": rec["low"],
+        "high": rec["high"],
         "throughput_unit": unit or None,
         "price_usd": price,
         "price_source": price_source,
         "throughput_per_usd": None if not price else throughput / price,
         "avg_power_w": power,
+        "power_source": rec["power_source"],
         "throughput_per_w": None if not power else throughput / power,
         "energy_cost_usd": energy_cost,
         "tco_usd": tco,
         "tco_per_unit_usd": None if tco is None else tco / lifetime_work,
         "work_unit": unit.removesuffix("/s") or None,
         "cloud_usd_per_hour": cloud,
+        "cloud_source": cloud_source,
         "cloud_usd_per_unit": None if cloud is None else cloud / (throughput * 3600.0),
+        "breakeven_hours": breakeven,
         "memory_gb": rec["memory_gb"],
         "required_memory_gb": None if required is None else required / 2**30,
-        "fits_memory": rec["fits_memory"],
+        "fits_memory": fits,
+        "max_batch": rec["max_batch"],
+        "fit_note": note,
         "n_runs": rec["n_runs"],
+        "warning": rec["warning"],
         "notes": "; ".join(notes),
         "_card_price": card_price,
     }
 
 
-def _ranked(frame: pd.DataFrame) -> pd.DataFrame:
-    """Order: devices that hold the workload first, then cheapest TCO per unit, then fastest."""
+def _ranked(frame: pd.DataFrame, objective: str = "tco") -> pd.DataFrame:
+    """Devices that hold the workload first, then by the objective (unknowns last), then fastest."""
     if frame.empty:
         return frame.reindex(columns=list(COLUMNS))
+    column, higher_better = OBJECTIVES[objective]
+    metric = pd.to_numeric(frame[column], errors="coerce")
     order = pd.DataFrame(
         {
             "misfit": frame["fits_memory"].map(lambda v: isinstance(v, (bool, np.bool_)) and not v),
-            "no_tco": frame["tco_per_unit_usd"].isna(),
-            "tco": frame["tco_per_unit_usd"].fillna(math.inf),
-            "speed": -frame["throughput"],
+            "unknown": metric.isna(),
+            "metric": (-metric if higher_better else metric).fillna(math.inf),
+            "speed": -pd.to_numeric(frame["throughput"], errors="coerce"),
         },
         index=frame.index,
     )
-    frame = frame.loc[order.sort_values(["misfit", "no_tco", "tco", "speed"], kind="stable").index]
+    frame = frame.loc[order.sort_values(["misfit", "unknown", "metric", "speed"], kind="stable").index]
     frame = frame.reset_index(drop=True)
     frame.insert(0, "rank", range(1, len(frame) + 1))
     return frame

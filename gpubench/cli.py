@@ -628,6 +628,7 @@ def specs(
     as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
 ) -> None:
     """The datasheet catalog: dense peaks per precision (TFLOP/s, TOP/s for int8), bandwidth, memory, TDP, price."""
+    from gpubench.model import load_published
     from gpubench.specs import PRECISIONS, catalog_table, load_catalog, match_device
 
     catalog = load_catalog()
@@ -654,9 +655,26 @@ def specs(
         console.print(table)
         if spec.notes:
             console.print(_escape(spec.notes), highlight=False)
+        mine = [p for p in load_published() if p.device == spec.slug]
+        if mine:
+            pub = Table(title="Published results", title_justify="left")
+            for col in ("workload", "value", "conditions", "source", "date"):
+                pub.add_column(col, overflow="fold")
+            for p in mine:
+                pub.add_row(
+                    p.workload, f"{_fmt(p.value, 6)} {p.unit}", _escape(p.conditions), p.source, p.date
+                )
+            console.print(pub)
         return
     rows = catalog_table(catalog)
+    published = load_published()
+    by_device: dict[str, list[Any]] = {}
+    for p in published:
+        by_device.setdefault(p.device, []).append(p)
     if as_json:
+        for r in rows:
+            r["published"] = [{"workload": p.workload, "value": p.value, "unit": p.unit, "source": p.source,
+                               "date": p.date} for p in by_device.get(r["slug"], [])]  # fmt: skip
         print(json.dumps([{k: json_value(v) for k, v in r.items()} for r in rows], indent=2))
         return
     table = Table(title="Datasheet peaks (dense; fp16/bf16/fp8 with FP32 accumulate)", title_justify="left")
@@ -671,15 +689,31 @@ def specs(
     console.print(
         "Per torch device (MI250X/MI250: one GCD). Sources: gpubench specs --match NAME", highlight=False
     )
+    pub = Table(
+        title="Published results the model is fitted on (gpubench/data/published/)", title_justify="left"
+    )
+    for col in ("slug", "workloads", "files"):
+        pub.add_column(col, overflow="fold")
+    for slug, items in by_device.items():
+        works = ", ".join(f"{p.workload} {_fmt(p.value, 4)}" for p in items)
+        pub.add_row(slug, works, ", ".join(sorted({p.file for p in items})))
+    console.print(pub)
+    missing = [r["slug"] for r in rows if r["slug"] not in by_device]
+    console.print(
+        f"No published result yet (estimated from datasheets): {', '.join(missing)}", highlight=False
+    )
 
 
 @app.command()
 @handle_errors
 def recommend(
-    runs: Annotated[list[Path], typer.Argument(help="run folders (or folders of run folders)")],
+    runs: Annotated[
+        list[Path] | None,
+        typer.Argument(help="run folders (or folders of run folders); none: the catalog alone"),
+    ] = None,
     workload: Annotated[
-        str, typer.Option("--workload", "-w", help="e.g. resnet50/amp_bf16, matmul/bf16, memory/d2d")
-    ],
+        str | None, typer.Option("--workload", "-w", help="e.g. resnet50/amp_bf16, matmul/bf16, memory/d2d")
+    ] = None,
     budget: Annotated[float | None, typer.Option("--budget", help="most USD to spend per card")] = None,
     prices: Annotated[
         Path | None,
@@ -691,24 +725,38 @@ def recommend(
     ] = 24.0,
     years: Annotated[float, typer.Option("--years", help="lifetime in years")] = 3.0,
     used: Annotated[bool, typer.Option("--used", help="rank by the used prices in --prices")] = False,
+    objective: Annotated[
+        str, typer.Option("--objective", "-o", help="tco, throughput, per-usd, per-watt, cloud")
+    ] = "tco",
     estimates: Annotated[
         bool,
-        typer.Option(
-            "--estimates/--no-estimates", help="add unmeasured catalog devices, scaled by datasheet ratios"
-        ),
+        typer.Option("--estimates/--no-estimates", help="add model estimates for devices nobody measured"),
     ] = True,
+    list_workloads: Annotated[bool, typer.Option("--list", help="list the workload names")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
 ) -> None:
-    """Which card to buy for a workload: throughput per dollar and per watt, and cost of ownership per unit of work."""
-    from gpubench import load_runs
-    from gpubench.advisor import load_prices
+    """Which card to buy for a workload: every catalog device ranked by cost of ownership per unit of work (or --objective)."""
+    from gpubench.advisor import available_workloads, load_prices
     from gpubench.advisor import recommend as advise
+    from gpubench.model import predictable_workloads
 
+    df = None
+    if runs:
+        from gpubench import load_runs
+
+        df = load_runs([str(p) for p in runs])
+    if list_workloads:
+        names = list(
+            dict.fromkeys([*(available_workloads(df) if df is not None else []), *predictable_workloads()])
+        )
+        print("\n".join(names))
+        return
+    if workload is None:
+        raise GpubenchError("give --workload NAME (gpubench recommend --list shows the names)")
     price_table = load_prices(prices) if prices is not None else None
-    df = load_runs([str(p) for p in runs])
     out = advise(df, workload, budget_usd=budget, prices=price_table, kwh_price=kwh_price,
                  hours_per_day=hours_per_day, years=years, price_kind="used" if used else "new",
-                 estimates=estimates)  # fmt: skip
+                 estimates=estimates, objective=objective)  # fmt: skip
     if as_json:
         records = [{k: json_value(v) for k, v in r.items()} for r in out.to_dict(orient="records")]
         print(
@@ -720,39 +768,67 @@ def recommend(
     a = out.attrs
     unit = next((u for u in out["work_unit"] if isinstance(u, str)), "unit")
     rate = next((u for u in out["throughput_unit"] if isinstance(u, str)), "")
-    title = (f"{a['workload']}: {a['hours_per_day']:g} h/day for {a['years']:g} years at {a['kwh_price']:g} USD/kWh"
-             + (f", budget {a['budget_usd']:,.0f} USD" if a["budget_usd"] is not None else ""))  # fmt: skip
-    show_fits = bool(out["fits_memory"].map(lambda v: json_value(v) is not None).any())
-    show_notes = bool((out["notes"].fillna("") != "").any())
+    title = (f"{a['workload']} ranked by {a['objective']}: {a['hours_per_day']:g} h/day for {a['years']:g} years at "
+             f"{a['kwh_price']:g} USD/kWh" + (f", budget {a['budget_usd']:,.0f} USD" if a["budget_usd"] is not None else ""))  # fmt: skip
     table = Table(title=_escape(title), title_justify="left")
-    heads = ["#", "device", "basis", rate, "USD", "/1k USD", "W", "/W", "TCO USD", f"USD/M {unit}"]
-    heads += ["fits"] * show_fits + ["notes"] * show_notes
+    heads = ["#", "device", "basis", rate, "range", "USD", "/1k USD", "W", "/W", f"USD/M {unit}",
+             f"cloud USD/M {unit}", "buy after h", "fits", "notes"]  # fmt: skip
     for h in heads:
         text = h in ("device", "basis", "notes")
         table.add_column(
-            _escape(h), justify="left" if text else "right", overflow="fold", min_width=12 if text else 3
+            _escape(h), justify="left" if text else "right", overflow="fold", min_width=10 if text else 3
         )
     for r in out.to_dict(orient="records"):
         per_kusd = r["throughput_per_usd"] * 1000 if json_value(r["throughput_per_usd"]) is not None else None
         per_m = r["tco_per_unit_usd"] * 1e6 if json_value(r["tco_per_unit_usd"]) is not None else None
-        cells = [str(r["rank"]), _escape(r["device"]), _escape(r["basis"]), _fmt(r["throughput"]),
+        cloud_m = r["cloud_usd_per_unit"] * 1e6 if json_value(r["cloud_usd_per_unit"]) is not None else None
+        spread = (
+            "-"
+            if r["basis"] == "measured" or json_value(r["low"]) is None
+            else f"{_fmt(r['low'])}-{_fmt(r['high'])}"
+        )
+        basis = r["basis"] if r["basis"] != "published" else f"published ({_source_name(r['basis_detail'])})"
+        fits = {True: "yes", False: "NO"}.get(json_value(r["fits_memory"]), "-")
+        if fits == "-" and json_value(r["required_memory_gb"]) is not None:
+            fits = f">={r['required_memory_gb']:.1f} GB"
+        if json_value(r["max_batch"]) is not None:
+            fits += f" (batch <= {int(r['max_batch'])})"
+        name = ("* " if r["yours"] else "") + str(r["device"])
+        cells = [str(r["rank"]), _escape(name), _escape(basis), _fmt(r["throughput"]), spread,
                  _fmt(json_value(r["price_usd"])), _fmt(per_kusd), _fmt(json_value(r["avg_power_w"])),
-                 _fmt(json_value(r["throughput_per_w"])), _fmt(json_value(r["tco_usd"])), _fmt(per_m, 4)]  # fmt: skip
-        if show_fits:
-            cells.append({True: "yes", False: "NO"}.get(json_value(r["fits_memory"]), "-"))
-        if show_notes:
-            cells.append(_escape(r["notes"]))
-        table.add_row(*cells, style="dim" if r["basis"] != "measured" else None)
+                 _fmt(json_value(r["throughput_per_w"])), _fmt(per_m, 4), _fmt(cloud_m, 4),
+                 _fmt(json_value(r["breakeven_hours"])), fits, _escape(r["notes"])]  # fmt: skip
+        table.add_row(*cells, style="bold" if r["yours"] else ("dim" if r["basis"] == "estimated" else None))
     console.print(table)
-    if out.empty:
-        console.print("no device left: none has a known price within the budget (add prices with --prices)")
+    if not (~out["yours"].astype(bool)).any() and a["budget_usd"] is not None:
+        cheapest = a.get("cheapest")
+        if cheapest:
+            console.print(f"no device within the budget: the cheapest is {_escape(cheapest['device'])} at "
+                          f"{cheapest['price_usd']:,.0f} USD ({_escape(cheapest['source'])})", highlight=False)  # fmt: skip
+        else:
+            console.print("no device has a known price: add prices with --prices FILE")
     if a.get("unused_prices"):
         err_console.print(
             f"prices matched no device: {_escape(', '.join(a['unused_prices']))}", highlight=False
         )
-    if (out["basis"] != "measured").any():
-        console.print("dim rows are estimates scaled from a measured device by datasheet ratios, not measurements",
-                      highlight=False)  # fmt: skip
+    console.print(
+        "* = a device in your runs. basis: measured (your run) / published (a primary source, gpubench specs) / "
+        "estimated (performance model; range = its validation error). Launch prices are old list prices; cloud "
+        f"prices are a default table dated {a['cloud_table_date']} unless --prices gives them. "
+        "'buy after h': hours of use after which buying beats renting, electricity included.",
+        highlight=False,
+    )
+    for warning in a.get("warnings", []):
+        err_console.print(f"[yellow]warning:[/] {_escape(warning)}", highlight=False)
+
+
+def _source_name(detail: str) -> str:
+    """A short name for a published source URL (the repository or host)."""
+    first = str(detail).split(";")[0].strip()
+    parts = first.split("/")
+    if "github.com" in first and len(parts) > 4:
+        return parts[4]
+    return parts[2] if len(parts) > 2 else first
 
 
 @app.command()

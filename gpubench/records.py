@@ -67,11 +67,13 @@ WORK_UNITS: dict[str, tuple[float, str]] = {
 
 @dataclass(frozen=True)
 class Work:
-    """What one step does. `amount` in `unit` (one of WORK_UNITS); `flops` is set when also known."""
+    """What one step does. `amount` in `unit` (one of WORK_UNITS); `flops` and `bytes` (memory traffic the step
+    needs at least, e.g. weights + KV cache read by an LLM step) are set when also known."""
 
     amount: float
     unit: str
     flops: float | None = None
+    bytes: float | None = None
 
     def __post_init__(self) -> None:
         if self.unit not in WORK_UNITS:

@@ -212,6 +212,9 @@ def _peak_columns(row: dict[str, Any]) -> None:
         )
     if row.get("tflops") is not None and params.get("precision"):
         row["mfu"] = specs.mfu(name, mem, plimit, params["precision"], row["tflops"], compute_units=units)
+    if row.get("achieved_gbps") is not None:
+        row["pct_of_datasheet_bw"] = specs.pct_of_bandwidth(name, mem, plimit, row["achieved_gbps"],
+                                                            compute_units=units)  # fmt: skip
 
 
 def resume_differences(
@@ -358,6 +361,7 @@ class Runner:
                     workload.summarize(list(times), self._window_frame(start_ns, end_ns), start_ns, end_ns)
                 )
             _peak_columns(row)
+            stats.per_sequence_columns(row)
         except Unsupported as e:
             row.update(status="skipped", reason=str(e))
         except (KeyboardInterrupt, RankLost):
@@ -412,6 +416,9 @@ class Runner:
         if work.flops:
             row["flops_per_step"] = work.flops
             row["tflops"] = work.flops / s.median_s / 1e12
+        if work.bytes:
+            row["bytes_per_step"] = work.bytes
+            row["achieved_gbps"] = work.bytes / s.median_s / 1e9
 
     def _telemetry_columns(self, row: dict[str, Any], start_ns: int, end_ns: int,
                            prior: dict[str, Any] | None = None) -> None:  # fmt: skip
@@ -549,6 +556,8 @@ def run_suite(suite: Suite, options: RunOptions, events: RunEvents | None = None
                 i += 1
                 prior = latest.get(cid, stored.get(cid)) if r > 0 else None
                 row = runner.run_case(pc, r, prior)
+                # May update earlier rows too; store.add rewrites them all.
+                stats.relate_rows([*(x for x in store.rows if x.get("case_id") != cid), row])
                 try:
                     store.add(row)
                 except StorageError as e:

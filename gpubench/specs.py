@@ -63,6 +63,7 @@ _REQUIRED = {
 _OPTIONAL = {
     "launch_price_usd": (int, float),
     "compute_units": int,
+    "arch": str,
     "devices_per_card": int,
     "notes": str,
     "sources": dict,
@@ -88,6 +89,12 @@ class DeviceSpec:
     compute_units: int | None = None
     devices_per_card: int = 1
     notes: str = ""
+    arch: str = ""
+
+    @property
+    def family(self) -> str:
+        """Architecture family the performance model fits efficiencies for (the vendor when not given)."""
+        return self.arch or self.vendor
 
     def peak(self, precision: str) -> float | None:
         """Dense datasheet peak in TFLOP/s (TOP/s for int8), or None when not published / not supported."""
@@ -195,6 +202,7 @@ def _entry(path: str, slug: str, raw: Any) -> DeviceSpec:
         compute_units=raw.get("compute_units"),
         devices_per_card=raw.get("devices_per_card", 1),
         notes=raw.get("notes", ""),
+        arch=raw.get("arch", ""),
     )
     for figure in sources:
         if figure != "*" and figure not in spec.figures():
@@ -383,6 +391,22 @@ def mfu(
     """
     return _percent(achieved_tflops, peak_for(device_name, precision, memory_bytes, power_limit_w,
                                               compute_units=compute_units, catalog=catalog))  # fmt: skip
+
+
+def pct_of_bandwidth(
+    device_name: str,
+    memory_bytes: int | None,
+    power_limit_w: float | None,
+    achieved_gbps: float,
+    *,
+    compute_units: int | None = None,
+    catalog: Mapping[str, DeviceSpec] | None = None,
+) -> float | None:
+    """Achieved memory traffic (GB/s) as a percentage of the datasheet bandwidth, or None (unknown device)."""
+    spec = match_device(
+        device_name, memory_bytes, power_limit_w, compute_units=compute_units, catalog=catalog
+    )
+    return None if spec is None else _percent(achieved_gbps, spec.memory_bandwidth_gbps)
 
 
 def catalog_table(catalog: Mapping[str, DeviceSpec] | None = None) -> list[dict[str, Any]]:

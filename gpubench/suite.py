@@ -195,7 +195,12 @@ def expand_entry(where: str, entry: Mapping[str, Any], bench: Benchmark) -> list
     for combo in itertools.product(*(grid[n] for n in names)):
         params = dict(zip(names, combo, strict=True))
         if bench.normalize is not None:
-            params = bench.normalize(params)
+            # A benchmark's own cross-parameter rules (an LLM context beyond the model's maximum) raise
+            # SuiteError; prefix the entry so the message names where it is.
+            try:
+                params = bench.normalize(params)
+            except SuiteError as e:
+                raise SuiteError(f"{where}: {e}") from None
         cases.append(Case.of(bench.name, params))
     return cases
 

@@ -16,6 +16,8 @@ RTX4090 = {"device_name": "NVIDIA GeForce RTX 4090", "device_vendor": "nvidia",
            "device_memory_bytes": 25_393_692_672, "power_limit_w": 450.0}  # fmt: skip
 H100 = {"device_name": "NVIDIA H100 80GB HBM3", "device_vendor": "nvidia",
         "device_memory_bytes": 85_520_809_984, "power_limit_w": 700.0}  # fmt: skip
+RTX3090 = {"device_name": "NVIDIA GeForce RTX 3090", "device_vendor": "nvidia",
+           "device_memory_bytes": 25_438_126_080, "power_limit_w": 350.0}  # fmt: skip
 CPU = {"device_name": "AMD EPYC 7763 64-Core Processor", "device_vendor": "cpu",
        "device_memory_bytes": 512 * GIB, "power_limit_w": float("nan")}  # fmt: skip
 LIFETIME_H = 24 * 365 * 3  # the defaults: 24 h a day for 3 years
@@ -63,7 +65,7 @@ def test_tco_arithmetic_by_hand(catalog):
     assert list(out.columns) == list(COLUMNS)
     r = out.iloc[0]
     # 400 W for 26,280 h = 10,512 kWh; at 0.15 USD/kWh = 1,576.80 USD; plus the 1,599 USD launch price.
-    assert r["price_usd"] == 1599 and r["price_source"] == "catalog launch price"
+    assert r["price_usd"] == 1599 and r["price_source"] == "launch price 2022 (old)"
     assert r["energy_cost_usd"] == pytest.approx(1576.8)
     assert r["tco_usd"] == pytest.approx(3175.8)
     # 1,000 samples/s for 26,280 h = 94.608e9 samples.
@@ -121,22 +123,34 @@ def test_inference_rows_are_their_own_workload(catalog):
     assert recommend(df, "resnet50/amp_bf16/infer", catalog=cat).iloc[0]["throughput"] == 4000.0
 
 
-def test_unknown_workload_lists_the_available_ones(catalog):
+def test_unknown_workload_names_the_closest_ones(catalog):
     df = frame(
         row(RTX4090, "matmul", 150.0, dtype="bf16"),
         row(RTX4090, "train", 1.0, model="lstm", precision="fp32"),
     )
+    assert recommend(df, "lstm/fp32", catalog=catalog).iloc[0]["device"] == RTX4090["device_name"]
     with pytest.raises(GpubenchError) as info:
-        recommend(df, "matmul/fp8", catalog=catalog)
+        recommend(df, "matmul/bf61", catalog=catalog)
     message = str(info.value)
-    assert "matmul/fp8" in message and "matmul/bf16" in message and "lstm/fp32" in message
+    assert "matmul/bf61" in message and "closest: matmul/bf16" in message
     assert "\n" not in message
 
 
-def test_empty_results_say_so():
-    df = frame(row(RTX4090, "matmul", 150.0, dtype="bf16", status="failed"))
-    with pytest.raises(GpubenchError, match="no ok rows"):
-        recommend(df, "matmul/bf16")
+def test_no_runs_ranks_every_catalog_device_from_the_model():
+    empty = frame(row(RTX4090, "matmul", 150.0, dtype="bf16", status="failed"))
+    for df in (None, empty):
+        out = recommend(df, "matmul/bf16")
+        assert "measured" not in set(out["basis"]) and not out["yours"].any()
+        by_slug = out.set_index("slug")
+        assert by_slug.loc["h100-sxm", "basis"] == "published"  # MAMF 794.5
+        assert by_slug.loc["h100-sxm", "throughput"] == pytest.approx(794.5)
+        assert by_slug.loc["rtx-4090", "basis"] == "estimated"
+        assert (
+            by_slug.loc["rtx-4090", "low"]
+            < by_slug.loc["rtx-4090", "throughput"]
+            < by_slug.loc["rtx-4090", "high"]
+        )
+        assert "t4" not in by_slug.index  # no bf16 on a T4: no figure, not a guess
 
 
 @pytest.mark.parametrize(
@@ -163,49 +177,64 @@ def test_unmeasured_catalog_devices_are_labelled_estimates(catalog):
     df = frame(row(RTX4090, "matmul", 150.0, 400.0, dtype="bf16"))
     out = recommend(df, "matmul/bf16", catalog=subset(catalog, "rtx-4090", "rtx-3090"))
     by_slug = out.set_index("slug")
-    assert by_slug.loc["rtx-4090", "basis"] == "measured"
+    assert by_slug.loc["rtx-4090", "basis"] == "measured" and by_slug.loc["rtx-4090", "yours"]
     assert by_slug.loc["rtx-4090", "throughput"] == 150.0  # never altered by the estimates
     est = by_slug.loc["rtx-3090"]
-    assert est["basis"] == "estimate from NVIDIA GeForce RTX 4090"
+    assert est["basis"] == "estimated" and not est["yours"]
+    # Only the measured 4090 is in this catalog: its efficiency (150 / 165.2) scales the 3090's peak.
     assert est["throughput"] == pytest.approx(150.0 * 71 / 165.2)
-    # Power: the same fraction of TDP the reference drew (400 of 450 W), applied to the 3090's 350 W.
-    assert est["avg_power_w"] == pytest.approx(350 * 400 / 450)
+    assert est["avg_power_w"] == 350 and est["power_source"] == "TDP"
     assert est["n_runs"] == 0
 
     plain = recommend(df, "matmul/bf16", catalog=subset(catalog, "rtx-4090", "rtx-3090"), estimates=False)
     assert list(plain["basis"]) == ["measured"]
 
 
-def test_memory_workload_scales_estimates_by_bandwidth(catalog):
-    df = frame(
-        row(H100, "memory", 3000.0, 500.0, kind="d2d", size_bytes=2**31),
-        row(H100, "memory", 50.0, kind="h2d"),
-    )
-    assert available_workloads(df) == ["memory/d2d"]
-    out = recommend(df, "memory/d2d", catalog=subset(catalog, "h100-sxm", "h200-sxm"))
-    est = out.set_index("slug").loc["h200-sxm"]
-    assert est["throughput"] == pytest.approx(3000.0 * 4800 / 3350)
-    assert est["basis"].startswith("estimate from NVIDIA H100 SXM")
+def test_a_run_calibrates_its_architecture_family(catalog):
+    # A 3090 measured at 80 % of what the model predicts for it pulls the 3080 (same family) down by as much,
+    # and leaves the 4090 (another family) alone.
+    cat = subset(catalog, "rtx-3090", "rtx-3080", "rtx-4090", "a100-sxm-80gb")
+    base = recommend(None, "matmul/bf16", catalog=cat).set_index("slug")
+    df = frame(row(RTX3090, "matmul", 0.8 * base.loc["rtx-3090", "throughput"], dtype="bf16"))
+    out = recommend(df, "matmul/bf16", catalog=cat).set_index("slug")
+    assert out.loc["rtx-3080", "throughput"] == pytest.approx(0.8 * base.loc["rtx-3080", "throughput"])
+    assert "calibrated" in out.loc["rtx-3080", "basis_detail"]
+    assert out.loc["rtx-4090", "throughput"] == pytest.approx(base.loc["rtx-4090", "throughput"])
 
 
-def test_estimates_come_from_the_same_vendor_when_possible(catalog):
-    df = frame(row(H100, "matmul", 700.0, dtype="bf16"), row(RTX4090, "matmul", 150.0, dtype="bf16"))
-    out = recommend(df, "matmul/bf16", catalog=subset(catalog, "h100-sxm", "rtx-4090", "mi300x", "rtx-5090"))
-    basis = dict(zip(out["slug"], out["basis"], strict=True))
-    assert basis["rtx-5090"] == "estimate from NVIDIA GeForce RTX 4090"  # nearest bf16 peak among NVIDIA
-    assert basis["mi300x"] == "estimate from NVIDIA H100 SXM"  # no AMD measured: nearest peak
+def test_objectives_reorder_and_budget_names_the_cheapest():
+    fastest = recommend(None, "matmul/bf16", objective="throughput")
+    assert fastest["throughput"].is_monotonic_decreasing
+    per_usd = recommend(None, "matmul/bf16", objective="per-usd")
+    priced = per_usd[per_usd["throughput_per_usd"].notna()]
+    assert priced["throughput_per_usd"].is_monotonic_decreasing
+    none = recommend(None, "matmul/bf16", budget_usd=100)
+    assert none.empty and none.attrs["cheapest"]["device"] == "NVIDIA GeForce RTX 3080"
+    assert none.attrs["cheapest"]["price_usd"] == 699
+    with pytest.raises(GpubenchError, match="objective"):
+        recommend(None, "matmul/bf16", objective="speed")
+
+
+def test_buy_or_rent_break_even_hours():
+    out = recommend(None, "matmul/bf16", prices={"h100-sxm": {"new_usd": 30000.0, "cloud_usd_per_hour": 3.0}},
+                    kwh_price=0.2).set_index("slug")  # fmt: skip
+    # 700 W TDP at 0.2 USD/kWh = 0.14 USD/h: buying pays after 30000 / (3.0 - 0.14) hours.
+    assert out.loc["h100-sxm", "breakeven_hours"] == pytest.approx(30000 / (3.0 - 0.14))
+    assert out.loc["l4", "cloud_source"].startswith("default table")
 
 
 def test_cards_that_cannot_hold_the_workload_are_marked_and_ranked_last(catalog):
     df = frame(row(RTX4090, "train", 1000.0, 400.0, model="resnet50", precision="amp_bf16", batch=256,
                    peak_memory_bytes=20 * GIB))  # fmt: skip
-    out = recommend(df, "resnet50/amp_bf16", catalog=subset(catalog, "rtx-4090", "rtx-3080", "rtx-3090"))
+    out = recommend(
+        df, "resnet50/amp_bf16", catalog=subset(catalog, "rtx-4090", "rtx-3080", "rtx-3090", "a100-sxm-80gb")
+    )
     by_slug = out.set_index("slug")
     assert by_slug.loc["rtx-3080", "fits_memory"] == False  # noqa: E712
     assert "needs 20.0 GB" in by_slug.loc["rtx-3080", "notes"]
     assert bool(by_slug.loc["rtx-3090", "fits_memory"]) and bool(by_slug.loc["rtx-4090", "fits_memory"])
     assert by_slug.loc["rtx-3080", "required_memory_gb"] == pytest.approx(20.0)
-    assert out.iloc[-1]["slug"] == "rtx-3080"  # cheapest per sample on paper, but it does not fit
+    assert out.iloc[-1]["slug"] == "rtx-3080"  # it does not fit: ranked last whatever it costs
 
 
 def test_required_memory_comes_from_any_run_that_measured_it(catalog):
@@ -223,7 +252,9 @@ def test_required_memory_comes_from_any_run_that_measured_it(catalog):
             peak_memory_bytes=40 * GIB,
         ),
     )
-    out = recommend(df, "resnet50/amp_bf16", catalog=subset(catalog, "rtx-4090", "h100-sxm", "rtx-5090"))
+    out = recommend(
+        df, "resnet50/amp_bf16", catalog=subset(catalog, "rtx-4090", "h100-sxm", "rtx-5090", "a100-sxm-80gb")
+    )
     est = out.set_index("slug").loc["rtx-5090"]
     assert est["required_memory_gb"] == pytest.approx(40.0)
     assert est["fits_memory"] == False  # noqa: E712  (32 GB card)
@@ -238,8 +269,11 @@ def test_budget_drops_dearer_and_unpriced_devices(catalog):
     everything = recommend(df, "matmul/bf16", catalog=cat)
     assert set(everything["slug"]) == {"rtx-4090", "h100-sxm", "rtx-3080"}
     cheap = recommend(df, "matmul/bf16", budget_usd=1000, catalog=cat)
-    assert list(cheap["slug"]) == ["rtx-3080"]  # 4090 costs 1,599; the H100 has no known price
-    assert list(cheap["rank"]) == [1]
+    # 4090 costs 1,599; the H100 has no known price: both are yours, so they stay, marked, for comparison.
+    assert list(cheap.loc[~cheap["yours"], "slug"]) == ["rtx-3080"]
+    assert set(cheap.loc[cheap["yours"], "slug"]) == {"rtx-4090", "h100-sxm"}
+    unmeasured = recommend(None, "matmul/bf16", budget_usd=1000, catalog=cat)
+    assert list(unmeasured["slug"]) == ["rtx-3080"] and list(unmeasured["rank"]) == [1]
     priced = recommend(
         df, "matmul/bf16", budget_usd=30_000, prices={"h100-sxm": {"new_usd": 25_000}}, catalog=cat
     )
@@ -318,7 +352,8 @@ def test_gcd_devices_pay_half_the_card_price(catalog):
     r = out.iloc[0]
     assert r["device"] == "AMD Instinct MI250X (one GCD)"
     assert r["price_usd"] == 5000
-    assert recommend(df, "matmul/bf16", budget_usd=9000, prices={"mi250x-gcd": {"new_usd": 10_000.0}},
+    # The budget is per card (10,000 USD), not per GCD: over 9,000 USD (without a run of one, nothing is left).
+    assert recommend(None, "matmul/bf16", budget_usd=9000, prices={"mi250x-gcd": {"new_usd": 10_000.0}},
                      catalog=subset(catalog, "mi250x-gcd")).empty  # fmt: skip
 
 
@@ -396,7 +431,8 @@ def test_cli_recommend_json(cli_runs):
     by_slug = {d["slug"]: d for d in data["devices"]}
     assert by_slug["h100-sxm"]["price_usd"] == 25000 and by_slug["h100-sxm"]["basis"] == "measured"
     assert by_slug["rtx-4090"]["tco_usd"] == pytest.approx(1599 + 0.4 * 24 * 365 * 2 * 0.15)
-    assert by_slug["h200-sxm"]["basis"] == "estimate from NVIDIA H100 SXM"
+    assert by_slug["h200-sxm"]["basis"] == "estimated"
+    assert "calibrated" in by_slug["h200-sxm"]["basis_detail"]  # the H100 run scales its family
     assert by_slug["h200-sxm"]["price_usd"] is None  # strict JSON: NaN became null
 
 
@@ -408,10 +444,13 @@ def test_cli_recommend_table_and_errors(cli_runs):
     runner = CliRunner()
     ok = runner.invoke(app, ["recommend", str(cli_runs), "-w", "resnet50/amp_bf16", "--budget", "2000"])
     assert ok.exit_code == 0, ok.output
-    assert "4090" in ok.output and "H100" not in ok.output  # no price known: over any budget
+    assert (
+        "4090" in ok.output and "RTX 5090" in ok.output and "H200" not in ok.output
+    )  # no price: over budget
+    assert "* NVIDIA H100 SXM" in ok.output  # unpriced, but yours: kept and starred
     bad = runner.invoke(app, ["recommend", str(cli_runs), "-w", "vgg16/fp32"])
     assert bad.exit_code == 2
-    assert "unknown workload" in bad.output and "resnet50/amp_bf16" in bad.output
+    assert "unknown workload" in bad.output and "closest" in bad.output
     assert "Traceback" not in bad.output
 
 
@@ -431,3 +470,16 @@ def test_cli_specs():
     assert json.loads(one.stdout)["figures"]["peak.bf16"]["value"] == 756.5
     none = runner.invoke(app, ["specs", "--match", "NVIDIA GeForce GTX 1080"])
     assert none.exit_code == 2 and "matches no catalog entry" in none.output
+
+
+def test_your_unpriced_device_stays_beside_the_budgeted_ones():
+    df = frame(row(CPU, "matmul", 0.5, dtype="bf16"))
+    out = recommend(df, "matmul/bf16", budget_usd=2000)
+    mine = out[out["yours"]]
+    assert (
+        list(mine["basis"]) == ["measured"]
+        and mine.iloc[0]["price_usd"] is None
+        or pd.isna(mine.iloc[0]["price_usd"])
+    )
+    others = out[~out["yours"]]
+    assert len(others) and (others["price_usd"] <= 2000).all()

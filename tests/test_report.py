@@ -38,6 +38,7 @@ ALL_SECTIONS = {
     "power",
     "efficiency",
     "roofline",
+    "value",
     "problems",
 }
 
@@ -367,3 +368,24 @@ def test_cli_report(fleet: list[Path], tmp_path: Path) -> None:
     res = CliRunner().invoke(app, ["report", str(tmp_path / "nope")])
     assert res.exit_code == 2
     assert "not found" in res.output
+
+
+def test_value_section_ranks_every_catalog_device_with_yours_marked(fleet_sections: list[Any]) -> None:
+    from gpubench.report.sections import Note
+    from gpubench.specs import load_catalog
+
+    blocks = next(b for key, _, b in fleet_sections if key == "value")
+    figures = [b for b in blocks if isinstance(b, Figure)]
+    tables = [b for b in blocks if isinstance(b, Table)]
+    assert figures and len(tables) == len(figures)  # one chart per workload, a table beneath each
+    first = figures[0].figure
+    bases = {t.name for t in first.data}
+    assert "estimated" in bases and bases <= {"measured", "published", "estimated"}
+    labels = [y for t in first.data for y in t.y]
+    assert any(label.startswith("★ ") for label in labels)  # the fleet's own devices are starred
+    for trace in first.data:  # whiskers: the model's interval, never negative
+        assert all(v >= 0 for v in trace.error_x.array) and all(v >= 0 for v in trace.error_x.arrayminus)
+    devices = {row[1].text.removeprefix("★ ") for row in tables[0].rows}
+    catalog = load_catalog()
+    assert len(devices & {s.name for s in catalog.values()}) >= 20  # not only the measured ones
+    assert all(isinstance(b, (Figure, Table, Note)) for b in blocks)

@@ -24,6 +24,7 @@ BENCHMARK_MODULES = (
     "gpubench.benchmarks.input_pipeline",
     "gpubench.benchmarks.pipeline",
     "gpubench.benchmarks.sustained",
+    "gpubench.benchmarks.llm.register",
 )
 
 

@@ -337,47 +337,6 @@ def build_roofline(data: ReportData) -> list[Block]:
                         "device copy (solid slope, bytes read + written). A GEMM moves at least A, B and C once.")]  # fmt: skip
 
 
-# ---------------------------------------------------------------------------------------- value (advisor)
-
-
-def build_value(data: ReportData, max_workloads: int = 6) -> list[Block]:
-    """Purchase advice from gpubench.advisor (measured devices only) where it is available."""
-    try:
-        from gpubench import advisor
-    except ImportError:
-        return []
-    from gpubench.errors import GpubenchError
-
-    ok = data.ok
-    if ok.empty:
-        return []
-    blocks: list[Block] = []
-
-    # Models first (what people buy cards for), then the headline precisions and bandwidth.
-    def priority(w: str) -> tuple[int, str]:
-        if not w.startswith(("matmul/", "memory/")):
-            return (0, w)
-        return ({"matmul/bf16": 1, "matmul/fp16": 2, "memory/d2d": 3}.get(w, 4), w)
-
-    for workload in sorted(advisor.available_workloads(ok), key=priority)[:max_workloads]:
-        try:
-            ranked = advisor.recommend(ok, workload, estimates=False)
-        except GpubenchError:
-            continue
-        if ranked.empty:
-            continue
-        rows = [[Cell(str(r.get("rank", ""))), Cell(str(r["device"])),
-                 Cell(f"{fmt_num(r['throughput'])} {r.get('throughput_unit') or ''}", cls="num"),
-                 Cell(f"${r['price_usd']:,.0f}" if is_num(r.get("price_usd")) else "–", cls="num"),
-                 Cell(fmt_num(r.get("throughput_per_usd")), cls="num"),
-                 Cell(fmt_num(r.get("avg_power_w")), cls="num"),
-                 Cell(f"${r['tco_usd']:,.0f}" if is_num(r.get("tco_usd")) else "–", cls="num")]
-                for r in ranked.to_dict("records")]  # fmt: skip
-        blocks.append(Table(["rank", "device", "throughput", "price", "per $", "avg W", "3-year TCO"], rows,
-                            f"{workload}: ranked by total cost of ownership per unit of work"))  # fmt: skip
-    return blocks
-
-
 # ------------------------------------------------------------------------------------------- collectives
 
 
@@ -500,10 +459,17 @@ def build_problems(data: ReportData) -> list[Block]:
                   "IQR/median above 10%.")]  # fmt: skip
 
 
+def _value_section(data: ReportData) -> list[Block]:
+    from gpubench.report.value import build_value  # value.py imports this module's blocks: import on use
+
+    return build_value(data)
+
+
 def _missing(value: Any) -> bool:
     return value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value))
 
 
+from gpubench.report.llm import build_llm  # noqa: E402  (it builds with the block types above)
 from gpubench.report.topics import build_topics  # noqa: E402 - topics builds on the blocks above
 
 SECTIONS: list[Section] = [
@@ -512,13 +478,14 @@ SECTIONS: list[Section] = [
     Section("matmul", "Matmul", build_matmul),
     Section("memory", "Memory", build_memory),
     Section("models", "Training and inference", build_models),
+    Section("llm", "Language models", build_llm),
     Section("collectives", "Collectives", build_collectives),
     Section("scaling", "Scaling", build_scaling),
     Section("topics", "Optimisation topics", build_topics),
     Section("power", "Power and thermals", build_power),
     Section("efficiency", "Efficiency", build_efficiency),
     Section("roofline", "Roofline", build_roofline),
-    Section("value", "Value", build_value),
+    Section("value", "Value", lambda data: _value_section(data)),
     Section("problems", "Problems", build_problems),
 ]
 """Sections in page order. A 'scaling' section (multi-GPU runs) slots in after 'collectives'."""

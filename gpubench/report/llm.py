@@ -1,0 +1,194 @@
+"""The report's LLM section: prefill and decode speed with their work as TFLOP/s and GB/s, the serving curve
+(throughput per device against tokens/s per user, with MLPerf's interactive threshold), and capacity."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import pandas as pd
+import plotly.graph_objects as go
+
+from gpubench.benchmarks.llm.presets import capacity_rows, largest_fitting
+from gpubench.report import figures as F
+from gpubench.report.data import ReportData, esc, fmt_num, is_num
+from gpubench.report.sections import Block, Cell, Figure, Note, Table
+
+# MLPerf Inference v5 Llama-2-70B interactive scenario: >= 25 tokens/s per user (TPOT <= 40 ms), TTFT <= 450 ms.
+INTERACTIVE_TOKENS_PER_S = 25.0
+INTERACTIVE_TTFT_S = 0.450
+CARD_GB = [24, 48, 80, 141, 192]
+
+
+def _rows(data: ReportData, benchmark: str) -> pd.DataFrame:
+    ok = data.ok
+    return ok[ok["benchmark"].astype("string") == benchmark] if "benchmark" in ok else ok.iloc[0:0]
+
+
+def _num(value: Any, digits: int = 3, suffix: str = "") -> str:
+    return f"{fmt_num(value, digits)}{suffix}" if is_num(value) else "–"
+
+
+def _get(row: dict[str, Any], key: str) -> Any:
+    return row.get(key)
+
+
+def speed_table(data: ReportData, prefill: pd.DataFrame, decode: pd.DataFrame) -> Table:
+    header = ["run", "workload", "batch", "tokens (P or C)", "tokens/s", "per sequence", "TTFT / TPOT",
+              "TFLOP/s", "GB/s", "% of copy", "% of datasheet", "layers"]  # fmt: skip
+    rows = []
+    for frame, kind in ((prefill, "prefill"), (decode, "decode")):
+        for r in frame.to_dict("records"):
+            s = data.by_run.get(str(r.get("run_id")))
+            run = Cell(s.label, color=s.color, title=s.run_id) if s else Cell(str(r.get("run_id")))
+            tokens = r.get("prompt") if kind == "prefill" else r.get("cached_tokens")
+            tokens = int(tokens) if is_num(tokens) else tokens
+            per_seq = r.get("tokens_per_s_per_seq") if kind == "decode" else None
+            latency = (f"TTFT {_num(1e3 * r['median_s'], 3, ' ms')}" if kind == "prefill"
+                       else f"TPOT {_num(r.get('ms_per_token'), 3, ' ms')}")  # fmt: skip
+            rows.append([run, Cell(str(r.get("workload") or r.get("case_id"))), Cell(str(r.get("batch")), cls="num"),
+                         Cell(str(tokens), cls="num"), Cell(_num(r.get("throughput")), cls="num"),
+                         Cell(_num(per_seq), cls="num"), Cell(latency), Cell(_num(r.get("tflops")), cls="num"),
+                         Cell(_num(r.get("achieved_gbps")), cls="num"), Cell(_num(r.get("pct_of_copy_bw"), 3, "%"), cls="num"),
+                         Cell(_num(r.get("pct_of_datasheet_bw"), 3, "%"), cls="num"),
+                         Cell(str(r.get("layers_note") or ""))])  # fmt: skip
+    return Table(
+        header,
+        rows,
+        "GB/s counts the bytes a step must move: every weight once plus the KV cache read "
+        "(prefill: written). % of copy divides by this run's measured device copy (memory d2d, read + "
+        "write); % of datasheet by the catalog's bandwidth. A slice of layers times only those layers.",
+    )
+
+
+def serving_points(prefill: pd.DataFrame, decode: pd.DataFrame) -> pd.DataFrame:
+    """One point per serving decode case: tokens/s per user (1 / TPOT) and output tokens/s per device over
+    the whole request (TTFT + O x TPOT). TTFT from the prefill of the same batch and input length, else
+    from batch 1 times the batch (prefill is compute-bound), else left out of the throughput."""
+    cols = ["run_id", "preset", "precision", "batch", "prompt", "median_s"]
+    pre = (
+        prefill[[c for c in cols if c in prefill]].copy() if not prefill.empty else pd.DataFrame(columns=cols)
+    )
+    out = []
+    for r in decode.to_dict("records"):
+        output = r.get("output")
+        if not (is_num(output) and output > 0 and is_num(r.get("median_s"))) or F.is_true(r.get("compile")):
+            continue  # compiled twins are in the speed table; the curve is one method per line
+        same = pre[(pre["run_id"] == r["run_id"]) & (pre["preset"] == r["preset"])
+                   & (pre["precision"] == r["precision"]) & (pre["prompt"] == r["context"])]  # fmt: skip
+        exact = same[same["batch"] == r["batch"]]
+        one = same[same["batch"] == 1]
+        ttft, how = None, "no prefill row"
+        if not exact.empty:
+            ttft, how = float(exact["median_s"].iloc[0]), "measured"
+        elif not one.empty:
+            ttft, how = float(one["median_s"].iloc[0]) * int(r["batch"]), "batch 1 x batch"
+        tpot = float(r["median_s"])
+        total = ttft + output * tpot if ttft is not None else output * tpot
+        out.append({"run_id": r["run_id"], "scenario": f"{int(r['context'])}/{int(output)}",
+                    "preset": r["preset"], "precision": r["precision"], "batch": int(r["batch"]),
+                    "per_user": 1.0 / tpot, "per_device": int(r["batch"]) * output / total,
+                    "ttft_s": ttft, "ttft_from": how, "tpot_ms": 1e3 * tpot,
+                    "layers_note": r.get("layers_note")})  # fmt: skip
+    return pd.DataFrame(out)
+
+
+def serving_figure(data: ReportData, points: pd.DataFrame) -> go.Figure:
+    fig = F.new_figure("Serving: throughput per device vs speed each user sees", height=480,
+                       xaxis_title="output tokens/s per user (1 / TPOT)",
+                       yaxis_title="output tokens/s per device (incl. prefill)")  # fmt: skip
+    dashes = ["solid", "dash", "dot", "dashdot"]
+    scenarios = sorted(points["scenario"].unique())
+    for run_id, mine in points.groupby("run_id", sort=False):
+        s = data.by_run.get(str(run_id))
+        for i, scenario in enumerate(scenarios):
+            pts = mine[mine["scenario"] == scenario].sort_values("batch")
+            if pts.empty:
+                continue
+            hover = [f"<b>{esc(s.label if s else run_id)}</b><br>{esc(p['preset'])} {esc(p['precision'])}, "
+                     f"in/out {esc(scenario)}, batch {p['batch']}<br>{fmt_num(p['per_user'])} tok/s per user "
+                     f"(TPOT {fmt_num(p['tpot_ms'])} ms)<br>{fmt_num(p['per_device'])} tok/s per device<br>"
+                     f"TTFT {fmt_num(1e3 * p['ttft_s']) + ' ms' if is_num(p['ttft_s']) else '–'} ({esc(p['ttft_from'])})"
+                     for p in pts.to_dict("records")]  # fmt: skip
+            fig.add_trace(go.Scatter(
+                x=pts["per_user"], y=pts["per_device"], mode="lines+markers+text", text=pts["batch"].astype(str),
+                textposition="top center", name=esc(f"{s.label if s else run_id} · {scenario}"),
+                line=dict(color=s.color if s else None, dash=dashes[i % len(dashes)]),
+                hovertext=hover, hovertemplate=F.HOVER))  # fmt: skip
+    # The threshold as a trace (a shape's position on a log axis is version-dependent in plotly).
+    y_lo, y_hi = float(points["per_device"].min()) / 2, float(points["per_device"].max()) * 2
+    fig.add_trace(go.Scatter(x=[INTERACTIVE_TOKENS_PER_S] * 2, y=[y_lo, y_hi], mode="lines+text",
+                             line=dict(color="#c0392b", dash="dash"), text=["", "interactive: 25 tok/s per user"],
+                             textposition="bottom left", name="MLPerf interactive (25 tok/s per user)",
+                             hoverinfo="skip"))  # fmt: skip
+    lo = min(float(points["per_user"].min()), INTERACTIVE_TOKENS_PER_S) / 2
+    hi = max(float(points["per_user"].max()), INTERACTIVE_TOKENS_PER_S) * 2
+    fig.update_xaxes(type="log", range=[math.log10(lo), math.log10(hi)])
+    fig.update_yaxes(type="log", range=[math.log10(y_lo), math.log10(y_hi)])
+    return fig
+
+
+def capacity_table(data: ReportData, rows: pd.DataFrame) -> Table:
+    header = ["run", "preset", "precision", "context", "max batch", "how", "longest context (batch 1)",
+              "largest preset that fits", "memory"]  # fmt: skip
+    out = []
+    for r in rows.to_dict("records"):
+        s = data.by_run.get(str(r.get("run_id")))
+        out.append([Cell(s.label, color=s.color, title=s.run_id) if s else Cell(str(r.get("run_id"))),
+                    Cell(str(r.get("preset"))), Cell(str(r.get("precision"))), Cell(_num(r.get("context"), 6), cls="num"),
+                    Cell(_num(r.get("max_batch"), 6), cls="num"), Cell(str(r.get("capacity_method"))),
+                    Cell(_num(r.get("max_context_b1"), 6), cls="num"), Cell(str(r.get("largest_preset_fitting"))),
+                    Cell(_num(r.get("capacity_memory_bytes", 0) / 2**30, 3, " GiB"), cls="num")])  # fmt: skip
+    return Table(
+        header,
+        out,
+        "allocation: found by allocating weights + KV cache + step memory on the GPU; "
+        "computed: from the shapes and the device's memory (1 GiB + 5% reserved).",
+    )
+
+
+def catalog_capacity_table(context: int = 8192) -> Table:
+    rows = capacity_rows([float(g) for g in CARD_GB], contexts=(context,))
+    header = ["card memory", "precision", *sorted({r["preset"] for r in rows}, key=lambda n: rows[0]["preset"] != n),
+              "largest that fits"]  # fmt: skip
+    presets = list(dict.fromkeys(r["preset"] for r in rows))
+    header = ["card memory", "precision", *presets, "largest that fits"]
+    out = []
+    for gb in CARD_GB:
+        for precision in ("bf16", "fp8"):
+            mine = {r["preset"]: r for r in rows if r["memory_gb"] == gb and r["precision"] == precision}
+            out.append([Cell(f"{gb} GB"), Cell(precision),
+                        *[Cell(str(mine[p][f"max_batch_{context}"]), cls="num") for p in presets],
+                        Cell(largest_fitting(precision, gb * 2**30, context) or "none")])  # fmt: skip
+    return Table(
+        header,
+        out,
+        f"Computed, not measured: the largest batch of {context}-token sequences whose weights, "
+        "KV cache and decode working memory fit (1 GiB + 5% reserved); 0 = the weights alone do not fit.",
+    )
+
+
+def build_llm(data: ReportData) -> list[Block]:
+    """Prefill/decode speeds, the serving curve and capacity; empty when the runs have no LLM rows."""
+    prefill, decode, capacity = (_rows(data, b) for b in ("llm_prefill", "llm_decode", "llm_capacity"))
+    if prefill.empty and decode.empty and capacity.empty:
+        return []
+    blocks: list[Block] = [Note(
+        "Decode reads every weight once per step and each sequence's KV cache, so its tokens/s follow memory "
+        "bandwidth; prefill uses each weight for every prompt token, so it follows matmul throughput. Weights "
+        "are random: speed depends on the shapes, not the values.")]  # fmt: skip
+    if not prefill.empty or not decode.empty:
+        blocks.append(speed_table(data, prefill, decode))
+    points = serving_points(prefill, decode)
+    if not points.empty:
+        blocks.append(Figure(serving_figure(data, points),
+                             "Each line is one input/output length pair, each point a batch size (the number "
+                             "beside it). Right of the red line a user reads at least 25 tokens/s."))  # fmt: skip
+        slow = points[[is_num(t) and t > INTERACTIVE_TTFT_S for t in points["ttft_s"]]]
+        if not slow.empty:
+            blocks.append(Note(f"TTFT above MLPerf's interactive {INTERACTIVE_TTFT_S * 1e3:.0f} ms in "
+                               f"{len(slow)} of {len(points)} serving points.", kind="warn"))  # fmt: skip
+    if not capacity.empty:
+        blocks.append(capacity_table(data, capacity))
+    blocks.append(catalog_capacity_table())
+    return blocks
