@@ -194,6 +194,9 @@ def _summary_table(rows: list[dict[str, Any]]) -> Table:
             notes.append(f"only {r.get('n_reps')} rep(s) within max_time_s")
         if r.get("throttled"):
             notes.append(f"throttled ({r.get('throttle_reasons', '')})")
+        round_cov = r.get("round_cov")
+        if isinstance(round_cov, float) and round_cov > 0.05:  # NaN compares False
+            notes.append(f"rounds differ ±{100 * round_cov:.0f}%")
         if r["status"] != "ok" and r.get("reason"):
             notes.append(str(r["reason"])[:90])
         spread = (
@@ -338,6 +341,15 @@ def run(
     resume: Annotated[
         Path | None, typer.Option("--resume", help="continue this run folder, skipping finished cases")
     ] = None,
+    rounds: Annotated[
+        int | None,
+        typer.Option(
+            "--rounds",
+            min=1,
+            help="measure each case in N rounds, interleaved with the other cases "
+            "(default: the suite's `rounds`)",
+        ),
+    ] = None,
     force_resume: Annotated[
         bool,
         typer.Option(
@@ -452,11 +464,14 @@ def run(
                 "rdzv-id": rdzv_id, "master-addr": master_addr, "master-port": master_port}  # fmt: skip
     in_rank = is_rank_process()
     if not in_rank and (nproc or any(v is not None for v in torchrun.values())):
+        if rounds is not None and rounds > 1 or any(pc.timing.rounds > 1 for pc in loaded.cases):
+            err_console.print("[yellow]note:[/] runs with ranks measure one round per case (no rounds yet)",
+                              highlight=False)  # fmt: skip
         _launch_ranks(ctx, nproc, torchrun, report)
         return
     if force_resume and resume is None:
         raise GpubenchError("--force-resume goes with --resume FOLDER")
-    options = RunOptions(device=device, out_dir=out, only=tuple(only or ()), resume=resume, force_resume=force_resume, telemetry=telemetry,
+    options = RunOptions(device=device, out_dir=out, only=tuple(only or ()), resume=resume, force_resume=force_resume, rounds=rounds, telemetry=telemetry,
                          sample_hz=sample_hz, idle_s=idle_s, command=(in_rank and parent_command()) or shlex.join(sys.argv))  # fmt: skip
     progress = Progress(
         TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
@@ -485,13 +500,16 @@ def run(
         task = progress.add_task("starting", total=len(todo))
         progress.start()
 
+    def on_rounds(total: int) -> None:
+        progress.update(task, total=total)
+
     def on_case_start(planned: Any, i: int) -> None:
         progress.update(task, description=_escape(planned.case.id))
 
     def on_case_end(planned: Any, row: dict[str, Any]) -> None:
         progress.advance(task)
 
-    events = RunEvents(on_start, on_case_start, on_case_end)
+    events = RunEvents(on_start, on_case_start, on_case_end, on_rounds)
     try:
         if in_rank:
             outcome = _run_rank(loaded, options, events, dist_timeout_s)
@@ -829,21 +847,48 @@ def report(
     console.print(f"report: {_escape(path)}", highlight=False)
 
 
-@app.command()
+def split_sides(runs: list[str]) -> tuple[list[str], list[str]]:
+    """`A B` or `A1 A2 ... --vs B1 B2 ...` -> (A folders, B folders)."""
+    if "--vs" in runs:
+        i = runs.index("--vs")
+        side_a, side_b = runs[:i], runs[i + 1 :]
+        if not side_a or not side_b or "--vs" in side_b:
+            raise GpubenchError(
+                "compare A1 [A2 ...] --vs B1 [B2 ...]: each side needs at least one run folder"
+            )
+    elif len(runs) == 2:
+        side_a, side_b = runs[:1], runs[1:]
+    else:
+        raise GpubenchError(f"compare takes two run folders (A B), or several per side separated by --vs; "
+                            f"got {len(runs)}")  # fmt: skip
+    for item in side_a + side_b:
+        if item.startswith("--"):
+            raise GpubenchError(f"compare: unknown option {item!r}")
+    return side_a, side_b
+
+
+@app.command(context_settings={"ignore_unknown_options": True})
 @handle_errors
 def compare(
-    a: Annotated[Path, typer.Argument(help="run folder A (before / reference)")],
-    b: Annotated[Path, typer.Argument(help="run folder B (after / candidate)")],
+    runs: Annotated[
+        list[str],
+        typer.Argument(
+            help="A B (run folders before / after), or several runs per side: A1 A2 ... --vs B1 B2 ...",
+            metavar="A [A2 ...] [--vs] B [B2 ...]",
+        ),
+    ],
     threshold: Annotated[
         float, typer.Option("--threshold", help="percent change that counts (exit 1 if B is slower by more)")
     ] = 5.0,
     as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
 ) -> None:
-    """Case by case: throughput ratio B/A with a 95% bootstrap interval; exit code 1 when a case got
-    significantly slower than --threshold or broke (failed / wrong in B)."""
+    """Case by case: throughput ratio B/A with a 95% interval over the repeats (the rounds of each run, and
+    the runs of each side); exit code 1 when a case got significantly slower than --threshold or broke (failed
+    / wrong in B). A case measured in one round per side is "not enough repeats to tell"."""
     from gpubench.report.compare import compare_runs, regressions
 
-    frame = compare_runs(a, b, threshold_pct=threshold)
+    side_a, side_b = split_sides(runs)
+    frame = compare_runs(side_a, side_b, threshold_pct=threshold)
     bad = regressions(frame)
     if as_json:
         rows = [{k: json_value(v) for k, v in r.items()} for r in frame.to_dict(orient="records")]
@@ -851,10 +896,10 @@ def compare(
                           "regressions": len(bad)}, indent=2))  # fmt: skip
     else:
         at = frame.attrs
-        table = Table(title=_escape(f"B/A: {at['b_run_id']} vs {at['a_run_id']} (threshold {threshold:g}%)"),
-                      title_justify="left")  # fmt: skip
+        title = f"B/A: {at['b_run_id']} vs {at['a_run_id']} (threshold {threshold:g}%)"
+        table = Table(title=_escape(title), title_justify="left")
         for col, just in (("case", "left"), ("A", "right"), ("B", "right"), ("unit", "left"), ("B/A", "right"),
-                          ("95% CI", "right"), ("verdict", "left"), ("note", "left")):  # fmt: skip
+                          ("95% CI", "right"), ("repeats A/B", "right"), ("verdict", "left"), ("note", "left")):  # fmt: skip
             table.add_column(col, justify=just, overflow="fold")  # type: ignore[arg-type]
         colours = {"faster": "green", "slower": "bold red", "now failed": "bold red", "now wrong": "bold red"}
         for r in frame.to_dict(orient="records"):
@@ -865,7 +910,7 @@ def compare(
             )
             colour = colours.get(r["verdict"], "white")
             table.add_row(_escape(r["case_id"]), _fmt(json_value(r["a"])), _fmt(json_value(r["b"])),
-                          _escape(r["unit"] or ""), _fmt(json_value(r["ratio"]), 3), ci,
+                          _escape(r["unit"] or ""), _fmt(json_value(r["ratio"]), 3), ci, _repeats(r),
                           f"[{colour}]{_escape(r['verdict'])}[/]", _escape(r["note"] or ""))  # fmt: skip
         console.print(table)
         for diff in at.get("differences", []):
@@ -878,10 +923,29 @@ def compare(
         if frame.empty:
             err_console.print("no case is ok in both runs: nothing to compare", highlight=False)
         else:
+            shift = at.get("common_shift")
+            if shift is not None and math.isfinite(shift):
+                err_console.print(f"[yellow]every case moved together[/] (median B/A {shift:.3f}): other load on the "
+                                  "machine, another clock or power state, or a change that slows or speeds up "
+                                  "everything; repeat the runs on both sides to tell them apart", highlight=False)  # fmt: skip
+            if len(side_a) == 1 or len(side_b) == 1:
+                err_console.print("one run on a side: its interval holds the noise between rounds of that run, "
+                                  "not between runs; pass several runs per side (A1 A2 --vs B1 B2) to include "
+                                  "it", highlight=False)  # fmt: skip
             counts = frame["verdict"].value_counts()
             console.print(", ".join(f"{n} {v}" for v, n in counts.items()), highlight=False)
     if len(bad):
         raise typer.Exit(1)
+
+
+def _repeats(row: dict[str, Any]) -> str:
+    """`runs×rounds` per side, e.g. `1×3 / 2×6` (rounds summed over the runs)."""
+
+    def side(s: str) -> str:
+        runs, rounds = json_value(row[f"{s}_runs"]), json_value(row[f"{s}_rounds"])
+        return f"{int(runs)}×{int(rounds)}" if runs is not None and rounds is not None else "-"
+
+    return f"{side('a')} / {side('b')}"
 
 
 def main() -> None:

@@ -7,8 +7,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-SCHEMA_VERSION = 1
-"""Version of the run-folder format (run.json + parquet columns). Bump when a documented column changes."""
+SCHEMA_VERSION = 2
+"""Version of the run-folder format (run.json + parquet columns). Bump when a documented column changes.
+2: cases are measured in rounds (`rounds_n`, `round_sizes` split `times_s` into rounds; `round_cov`)."""
+
+MIN_READABLE_SCHEMA = 1
+"""The oldest run-folder format this version still reads (a schema-1 row is one round)."""
 
 ParamValue = int | float | str | bool
 

@@ -10,7 +10,7 @@ import math
 import shutil
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +47,7 @@ class RunOptions:
     force_resume: bool = (
         False  # add to a --resume folder made on another host/device/suite version/world size
     )
+    rounds: int | None = None  # overrides the suite's `rounds` for every case
     telemetry: str = "auto"  # auto | required | off
     sample_hz: float = 20.0
     idle_s: float = 2.0
@@ -58,8 +59,9 @@ class RunEvents:
     """Callbacks for progress display; the CLI fills them, tests may leave them empty."""
 
     on_start: Callable[[RunStore, list[PlannedCase], int], None] = lambda store, todo, done: None
-    on_case_start: Callable[[PlannedCase, int], None] = lambda planned, i: None
-    on_case_end: Callable[[PlannedCase, dict[str, Any]], None] = lambda planned, row: None
+    on_case_start: Callable[[PlannedCase, int], None] = lambda planned, i: None  # i counts case-rounds
+    on_case_end: Callable[[PlannedCase, dict[str, Any]], None] = lambda planned, row: None  # after each round
+    on_rounds: Callable[[int], None] = lambda total: None  # case-rounds to run, before the first
 
 
 @dataclass
@@ -87,6 +89,22 @@ def select_cases(suite: Suite, patterns: Sequence[str]) -> list[PlannedCase]:
             fnmatch.fnmatchcase(pc.case.id, p) or fnmatch.fnmatchcase(pc.case.benchmark, p) for p in escaped
         )
     ]
+
+
+def _max_or_none(a: Any, b: Any) -> int | None:
+    got = [int(v) for v in (a, b) if stats.finite_or_none(v) is not None]
+    return max(got) if got else None
+
+
+def _int_list(row: dict[str, Any] | None, key: str, fallback: str) -> list[int]:
+    """A row's list of round window edges; a row from before rounds has its one window in `fallback`."""
+    if row is None:
+        return []
+    values = row.get(key)
+    if values is not None and not isinstance(values, float):
+        return [int(v) for v in values]
+    edge = stats.finite_or_none(row.get(fallback))
+    return [int(edge)] if edge is not None else []
 
 
 def _reason(exc: BaseException) -> str:
@@ -266,9 +284,15 @@ class Runner:
             "power_limit_w": power_limit_w,
         }
 
-    def run_case(self, planned: PlannedCase) -> dict[str, Any]:
-        """Measure one case and return its row. Never raises, except KeyboardInterrupt."""
-        case, timing = planned.case, planned.timing
+    def run_case(
+        self, planned: PlannedCase, round_index: int = 0, prior: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """Measure one case, or one round of it, and return its row. Never raises, except KeyboardInterrupt.
+
+        With `planned.timing.rounds` > 1 this measures round `round_index` alone (its share of the timing, see
+        `Timing.for_round`) on a freshly built workload, and returns the case's row over every round so far:
+        `prior` is the row after the earlier rounds. The first round also runs the correctness check."""
+        case, timing = planned.case, planned.timing.for_round(round_index)
         bench = self.registry[case.benchmark]
         row: dict[str, Any] = {
             "case_id": case.id,
@@ -287,10 +311,16 @@ class Runner:
             row.update({k: v for k, v in workload.info.items() if isinstance(v, (int, float, str, bool))})
             with devices.precision_flags(workload.flags):
                 row["tf32"] = bool(workload.flags.get("allow_tf32", False))
-                row["warmup_steps"], row["warmup_s"] = warm_up(self.timer, workload, timing, self.clock)
-                # Distributed timers keep ranks in lockstep by step count: they always time single steps.
+                warmup = warm_up(self.timer, workload, timing, self.clock)
+                if prior is None:
+                    row["warmup_steps"], row["warmup_s"] = warmup
+                # Distributed timers keep ranks in lockstep by step count: they always time single steps. Steps
+                # that took far longer than a sample's minimum during warm-up need no probe (5 more steps).
+                short = warmup[1] < 10 * MIN_SAMPLE_S * max(1, warmup[0])
                 group = (
-                    steps_per_sample(self.timer, workload) if isinstance(self.timer, devices.StepTimer) else 1
+                    steps_per_sample(self.timer, workload)
+                    if isinstance(self.timer, devices.StepTimer) and short
+                    else 1
                 )
                 row["steps_per_sample"] = group
                 self.dev.synchronize()
@@ -298,10 +328,13 @@ class Runner:
                 times = measure(self.timer, workload, timing, self.clock, group)
                 end_ns = time.monotonic_ns()
                 # max_time_s ran out first (a step slower than the limit allows): the spread rests on few reps.
-                row["min_reps_reached"] = len(times) >= timing.min_reps
+                row["min_reps_reached"] = len(times) >= timing.min_reps and (
+                    prior is None or prior.get("min_reps_reached") in (None, True)
+                )
                 row["peak_memory_bytes"] = self.dev.peak_memory_bytes()
-                result = workload.check() if workload.check is not None else None
-            self._timing_columns(row, workload, times, start_ns, end_ns)
+                # One check per case: the first round's (a wrong device is wrong in every round).
+                result = workload.check() if workload.check is not None and prior is None else None
+            self._timing_columns(row, workload, times, start_ns, end_ns, prior)
             if result is not None:
                 row.update(
                     check_error=result.error, check_tolerance=result.tolerance, check_detail=result.detail
@@ -312,8 +345,8 @@ class Runner:
                 if row["status"] == "ok"
                 else f"check failed: {result.detail} (error {result.error:.3g} > {result.tolerance:.3g})"
             )
-            self._telemetry_columns(row, start_ns, end_ns)
-            if workload.summarize is not None:
+            self._telemetry_columns(row, start_ns, end_ns, prior)
+            if workload.summarize is not None:  # this round's own times and window
                 row.update(
                     workload.summarize(list(times), self._window_frame(start_ns, end_ns), start_ns, end_ns)
                 )
@@ -324,26 +357,41 @@ class Runner:
         except (KeyboardInterrupt, RankLost):
             raise  # RankLost: a rank of a distributed run died or hung; the run cannot go on
         except Exception as e:  # noqa: BLE001 - one case failing must never lose the others
-            row.update(status="failed", reason=_reason(e))
+            where = f"round {round_index + 1} of {planned.timing.rounds}: " if prior is not None else ""
+            row.update(status="failed", reason=where + _reason(e))
         finally:
             if workload is not None and workload.close is not None:
                 with contextlib.suppress(Exception):  # closing is best effort
                     workload.close()
             workload = None
             self.dev.free_memory()
-        return row
+        if prior is None:
+            return row
+        # Later rounds keep what only the first round measures (check, warm-up) and when the case started.
+        return {**prior, **row, "started_utc": prior.get("started_utc", row["started_utc"]),
+                "peak_memory_bytes": _max_or_none(prior.get("peak_memory_bytes"), row.get("peak_memory_bytes"))}  # fmt: skip
 
     @staticmethod
-    def _timing_columns(
-        row: dict[str, Any], workload: Workload, times: list[float], start_ns: int, end_ns: int
-    ) -> None:
-        s = stats.summarize(times)
+    def _timing_columns(row: dict[str, Any], workload: Workload, times: list[float], start_ns: int, end_ns: int,
+                        prior: dict[str, Any] | None = None) -> None:  # fmt: skip
+        """Stats over every step of every round so far (this round's `times` after `prior`'s), the rounds'
+        sizes, windows and medians, and the spread between rounds. `start_ns`/`end_ns` are this round's window."""
+        rounds = stats.round_times(prior) if prior is not None else []
+        rounds.append(list(times))
+        all_times = [t for r in rounds for t in r]
+        s = stats.summarize(all_times)
+        medians = [stats.percentile(r, 50) for r in rounds]
+        spread = stats.summarize(medians)
         work = workload.work
         row.update(
-            times_s=list(times),
+            times_s=all_times,
             n_reps=s.n,
             median_s=s.median_s, p10_s=s.p10_s, p90_s=s.p90_s, p99_s=s.p99_s, mean_s=s.mean_s, min_s=s.min_s,
             std_s=s.std_s, cov=s.cov, iqr_s=s.iqr_s, noisy=s.noisy,
+            rounds_n=len(rounds), round_sizes=[len(r) for r in rounds], round_medians_s=medians,
+            round_cov=spread.cov if len(rounds) > 1 else math.nan,
+            round_start_ns=[*_int_list(prior, "round_start_ns", "start_ns"), start_ns],
+            round_end_ns=[*_int_list(prior, "round_end_ns", "end_ns"), end_ns],
             work_per_step=work.amount, work_unit=work.unit,
             throughput=work.throughput(s.median_s), throughput_unit=work.throughput_unit,
             throughput_p10=work.throughput(s.p90_s), throughput_p90=work.throughput(s.p10_s),
@@ -356,13 +404,26 @@ class Runner:
             row["bytes_per_step"] = work.bytes
             row["achieved_gbps"] = work.bytes / s.median_s / 1e9
 
-    def _telemetry_columns(self, row: dict[str, Any], start_ns: int, end_ns: int) -> None:
+    def _telemetry_columns(self, row: dict[str, Any], start_ns: int, end_ns: int,
+                           prior: dict[str, Any] | None = None) -> None:  # fmt: skip
         if self.sampler is None:
             return
-        from gpubench.telemetry import case_aggregates
+        from gpubench.telemetry import AGGREGATE_COLUMNS, case_aggregates, combine_aggregates
 
         frame = self.sampler.frame(since_ns=start_ns - 2_000_000_000)
-        row.update(case_aggregates(frame, start_ns, end_ns, self.idle_power_w))
+        this = case_aggregates(frame, start_ns, end_ns, self.idle_power_w)
+        if prior is not None:
+            # The earlier rounds' aggregates as one part, over their windows' total duration.
+            earlier_s = (
+                sum(
+                    hi - lo
+                    for lo, hi in zip(row["round_start_ns"][:-1], row["round_end_ns"][:-1], strict=True)
+                )
+                / 1e9
+            )
+            this = combine_aggregates([({k: prior.get(k) for k in AGGREGATE_COLUMNS}, earlier_s),
+                                       (this, (end_ns - start_ns) / 1e9)])  # fmt: skip
+        row.update(this)
         add_efficiency_columns(row)
 
     def _window_frame(self, start_ns: int, end_ns: int) -> Any:
@@ -415,11 +476,31 @@ def open_telemetry(
     return sampler, info
 
 
+def rounds_done(row: dict[str, Any]) -> int:
+    """Rounds a stored row holds: `rounds_n`, or 1 for a row written before rounds existed."""
+    n = stats.finite_or_none(row.get("rounds_n"))
+    return int(n) if n is not None else 1
+
+
+def rounds_left(row: dict[str, Any] | None, planned: PlannedCase) -> bool:
+    """Whether a stored ok row has fewer rounds than the case asks for (its remaining rounds are still to run)."""
+    return row is not None and row.get("status") == "ok" and rounds_done(row) < planned.timing.rounds
+
+
+def _windows(row: dict[str, Any]) -> list[tuple[str, int, int]]:
+    """A stored row's timed windows (one per round), to tag the telemetry series with its case."""
+    starts, ends = _int_list(row, "round_start_ns", "start_ns"), _int_list(row, "round_end_ns", "end_ns")
+    return [(row["case_id"], lo, hi) for lo, hi in zip(starts, ends, strict=False)]
+
+
 class Solo:
     """The strategy of a single-device run: it alone opens the run folder, samples its device and stores its
     rows. A distributed rank gives `run_suite` gpubench.distributed.rank.Lockstep instead, with the same methods."""
 
     lead = True
+    multi_round = (
+        True  # rounds interleaved over the suite; ranks of a distributed run measure one round per case
+    )
 
     def device(self, options: RunOptions) -> torch.device:
         return devices.resolve_device(options.device)
@@ -427,7 +508,11 @@ class Solo:
     def open_store(self, suite: Suite, options: RunOptions, device: torch.device,
                    planned: list[PlannedCase]) -> tuple[RunStore | None, list[PlannedCase]]:  # fmt: skip
         store, done = open_run_store(suite, options, device)
-        return store, [pc for pc in planned if pc.case.id not in done]
+        stored = {r["case_id"]: r for r in store.rows}
+        # Finished cases are skipped, except an ok one that still lacks rounds (an interrupted or a longer run).
+        return store, [
+            pc for pc in planned if pc.case.id not in done or rounds_left(stored.get(pc.case.id), pc)
+        ]
 
     def open_telemetry(self, options: RunOptions, store: RunStore | None) -> tuple[Any, dict[str, Any]]:
         assert store is not None
@@ -452,7 +537,12 @@ class Solo:
 
 def run_suite(suite: Suite, options: RunOptions, events: RunEvents | None = None,
               registry: dict[str, Benchmark] | None = None, how: Any = None) -> RunOutcome:  # fmt: skip
-    """Run a suite (or the selected part of it); write the run folder after every case.
+    """Run a suite (or the selected part of it); write the run folder after every round.
+
+    Cases run in rounds, round-robin: round 1 of every case, then round 2 of every case, ... (`rounds` from
+    the suite or `options.rounds`), so that what drifts over the run (load, clocks, heat) lands in the
+    between-round spread instead of in one case's favour. A resumed run continues each case where it stopped:
+    a case with some of its rounds done gets the rest.
 
     `how` is the strategy: Solo (one device, the default) or, on a rank of a distributed run,
     gpubench.distributed.rank.Lockstep; the loop is the same. Ranks other than the lead have no run folder
@@ -464,12 +554,20 @@ def run_suite(suite: Suite, options: RunOptions, events: RunEvents | None = None
     planned = select_cases(suite, options.only)
     if not planned:
         raise GpubenchError(f"--only {' '.join(options.only)} matches no case of suite {suite.name!r}")
+    if options.rounds is not None:
+        planned = [replace(pc, timing=replace(pc.timing, rounds=options.rounds)) for pc in planned]
+    if not getattr(
+        how, "multi_round", False
+    ):  # every rank must loop alike; rank 0 alone sees the stored rounds
+        planned = [replace(pc, timing=replace(pc.timing, rounds=1)) for pc in planned]
     store, todo = how.open_store(suite, options, device, planned)
+    stored = {r["case_id"]: r for r in store.rows} if store is not None else {}
+    # Rounds already done of each case to run: a stored ok row with rounds left continues, anything else restarts.
+    progress = {pc.case.id: rounds_done(stored[pc.case.id]) if rounds_left(stored.get(pc.case.id), pc) else 0
+                for pc in todo}  # fmt: skip
     outcome = RunOutcome(store.folder if store is not None else Path("."))
-    windows: list[tuple[str, int, int]] = [
-        (r["case_id"], int(r["start_ns"]), int(r["end_ns"])) for r in (store.rows if store is not None else [])
-        if r.get("start_ns") is not None and not (isinstance(r["start_ns"], float) and math.isnan(r["start_ns"]))
-    ]  # fmt: skip
+    windows = [w for r in (store.rows if store is not None else []) for w in _windows(r)]
+    latest: dict[str, dict[str, Any]] = {}
     sampler = runner = None
     try:
         sampler, tel_info = how.open_telemetry(options, store)
@@ -479,25 +577,37 @@ def run_suite(suite: Suite, options: RunOptions, events: RunEvents | None = None
         outcome.telemetry_reason = tel_info.get("reason")
         runner = how.runner(device, store, registry, sampler, tel_info)
         events.on_start(store, todo, len(planned) - len(todo))
-        for i, pc in enumerate(todo):
-            events.on_case_start(pc, i)
-            how.before_case(pc)
-            row = how.record(pc, runner.run_case(pc), runner, store)
-            if row is None or store is None:
-                continue  # not the lead rank: rank 0 stores every rank's row
-            stats.relate_rows([*store.rows, row])  # may update earlier rows too; store.add rewrites them all
-            try:
-                store.add(row)
-            except StorageError as e:
-                kept = len(store.rows) - 1
-                raise StorageError(
-                    f"{e}; the {kept} case(s) finished before are kept in {store.folder}"
-                ) from None
-            outcome.rows.append(row)
-            if row.get("start_ns") is not None:
-                windows.append((row["case_id"], row["start_ns"], row["end_ns"]))
-            store.write_telemetry(how.telemetry_frame(runner, windows))
-            events.on_case_end(pc, row)
+        events.on_rounds(sum(pc.timing.rounds - progress[pc.case.id] for pc in todo))
+        i = 0
+        for r in range(max((pc.timing.rounds for pc in todo), default=0)):
+            for pc in todo:
+                cid = pc.case.id
+                if progress[cid] != r or r >= pc.timing.rounds:
+                    continue  # another round is due, the case is done, or it stopped (failed, wrong, skipped)
+                events.on_case_start(pc, i)
+                i += 1
+                how.before_case(pc)
+                prior = latest.get(cid, stored.get(cid)) if r > 0 else None
+                row = how.record(pc, runner.run_case(pc, r, prior), runner, store)
+                if row is None or store is None:
+                    progress[cid] = pc.timing.rounds  # not the lead rank: rank 0 stores every rank's row
+                    continue
+                # May update earlier rows too; store.add rewrites them all.
+                stats.relate_rows([*(x for x in store.rows if x.get("case_id") != cid), row])
+                try:
+                    store.add(row)
+                except StorageError as e:
+                    kept = len(store.rows) - 1
+                    raise StorageError(
+                        f"{e}; the {kept} case(s) finished before are kept in {store.folder}"
+                    ) from None
+                latest[cid] = row
+                outcome.rows = list(latest.values())
+                progress[cid] = r + 1 if row["status"] == "ok" else pc.timing.rounds
+                if row.get("start_ns") is not None and row["status"] == "ok":
+                    windows.append((cid, row["start_ns"], row["end_ns"]))
+                store.write_telemetry(how.telemetry_frame(runner, windows))
+                events.on_case_end(pc, row)
     except KeyboardInterrupt:
         outcome.interrupted = True
     except BaseException as e:  # a bad input, a lost rank, a bug: the run stops, finished cases stay

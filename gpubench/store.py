@@ -28,7 +28,7 @@ from gpubench import __version__
 from gpubench.benchmarks import BENCHMARKS
 from gpubench.errors import ResultFormatError, StorageError
 from gpubench.files import atomic_write, os_error_text
-from gpubench.records import SCHEMA_VERSION
+from gpubench.records import MIN_READABLE_SCHEMA, SCHEMA_VERSION
 from gpubench.schema import columns_of_type
 
 RUN_JSON = "run.json"
@@ -177,6 +177,7 @@ class RunStore:
             lock.close()
             raise
         meta["status"] = "running"
+        meta["schema_version"] = SCHEMA_VERSION  # older rows read as the newer format (one round each)
         meta.setdefault("resumed_utc", []).append(utc_now())
         return cls(folder, meta, rows, lock=lock, telemetry=telemetry)
 
@@ -314,7 +315,7 @@ def read_meta(folder: Path) -> dict[str, Any]:
             f"{folder} was written by a newer gpubench (results schema {version}; this one reads {SCHEMA_VERSION}): "
             "upgrade gpubench to read it"
         )
-    if version < SCHEMA_VERSION:
+    if version < MIN_READABLE_SCHEMA:
         raise ResultFormatError(
             f"{folder} uses results schema {version}, too old for this gpubench (schema {SCHEMA_VERSION}): "
             f"read it with gpubench {meta.get('gpubench_version', 'of that time')} or re-run the suite"

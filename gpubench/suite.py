@@ -31,8 +31,28 @@ class Timing:
     min_time_s: float = 1.0  # timed step time, summed
     max_reps: int = 100_000
     max_time_s: float = 30.0  # wall time of the measurement phase (resets included)
+    # Rounds: the case is measured this many times, interleaved with the other cases of the suite, so that the
+    # spread between rounds (load, clocks, heat drifting over the run) is measured, not only the step jitter.
+    # The limits above are for the whole case: each round times its share (see `for_round`).
+    rounds: int = 1
 
-    FIELDS = ("warmup_s", "min_warmup", "max_warmup_s", "min_reps", "min_time_s", "max_reps", "max_time_s")
+    FIELDS = ("warmup_s", "min_warmup", "max_warmup_s", "min_reps", "min_time_s", "max_reps", "max_time_s",
+              "rounds")  # fmt: skip
+    INT_FIELDS = ("min_warmup", "min_reps", "max_reps", "rounds")
+
+    def for_round(self, index: int) -> Timing:
+        """The timing of round `index` (0-based): 1/rounds of the timed steps and time, at least one step;
+        the first round warms up fully (kernels, allocator, autotuning, clocks), the later ones briefly (a new
+        workload on a device that is already warm)."""
+        r = self.rounds
+        if r <= 1:
+            return self
+        warm = (
+            (self.warmup_s, self.max_warmup_s) if index == 0 else (self.warmup_s / r, self.max_warmup_s / r)
+        )
+        return Timing(warmup_s=warm[0], min_warmup=self.min_warmup, max_warmup_s=warm[1],
+                      min_reps=max(1, math.ceil(self.min_reps / r)), min_time_s=self.min_time_s / r,
+                      max_reps=max(1, math.ceil(self.max_reps / r)), max_time_s=self.max_time_s / r, rounds=1)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -119,7 +139,7 @@ def _timing(where: str, table: Mapping[str, Any], base: Timing) -> Timing:
     updates = {}
     for key in Timing.FIELDS:
         if key in table:
-            typ = int if key in ("min_warmup", "min_reps", "max_reps") else float
+            typ = int if key in Timing.INT_FIELDS else float
             value = _check_type(f"{where}.{key}", table[key], typ)
             if value < 0:
                 raise SuiteError(f"{where}.{key}: must be >= 0, got {value}")
@@ -131,6 +151,8 @@ def _timing(where: str, table: Mapping[str, Any], base: Timing) -> Timing:
             raise SuiteError(f"{where}.{key}: must be >= 1, got {getattr(timing, key)}")
     if timing.max_reps < timing.min_reps:
         raise SuiteError(f"{where}: max_reps {timing.max_reps} is below min_reps {timing.min_reps}")
+    if timing.rounds < 1:
+        raise SuiteError(f"{where}.rounds: must be >= 1, got {timing.rounds}")
     return timing
 
 

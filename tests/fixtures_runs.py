@@ -191,7 +191,8 @@ def synthetic_times(median_s: float, n: int, rng: np.random.Generator, sigma: fl
 
 
 def measured_row(spec: CaseSpec, times_s: Sequence[float], start_ns: int, end_ns: int, dev: FakeDevice,
-                 benchmark_version: int = 1, device_name: str | None = None) -> dict[str, Any]:  # fmt: skip
+                 benchmark_version: int = 1, device_name: str | None = None,
+                 round_sizes: Sequence[int] | None = None) -> dict[str, Any]:  # fmt: skip
     """A measurements row shaped like the runner's, from raw times (stats from gpubench.stats)."""
     case = Case.of(spec.benchmark, spec.params)
     div, unit = WORK_UNITS[spec.work_unit]
@@ -212,6 +213,8 @@ def measured_row(spec: CaseSpec, times_s: Sequence[float], start_ns: int, end_ns
         throughput_p10=spec.work_amount / s.p90_s / div, throughput_p90=spec.work_amount / s.p10_s / div,
         start_ns=start_ns, end_ns=end_ns, peak_memory_bytes=int(1e9),
     )  # fmt: skip
+    if round_sizes is not None:
+        row.update(round_sizes=list(round_sizes), rounds_n=len(round_sizes))
     if spec.flops:
         row["flops_per_step"] = spec.flops
         row["tflops"] = spec.flops / s.median_s / 1e12
@@ -292,11 +295,15 @@ def write_run(
     hz: float = 20.0,
     benchmark_version: int = 1,
     cases: list[CaseSpec] | None = None,
+    rounds: int | None = None,
+    round_sigma: float = 0.0,
 ) -> Path:
     """Write one finished run folder through RunStore and return it.
 
     `speed` scales every throughput (a faster driver); `hostile` puts HOSTILE into the device name, host,
-    driver and reasons; `case_s` and `hz` size the telemetry series (cases x case_s x hz samples).
+    driver and reasons; `case_s` and `hz` size the telemetry series (cases x case_s x hz samples). With
+    `rounds`, each case's `reps` steps are split into that many rounds (`round_sizes`), each round's times
+    shifted by lognormal noise of `round_sigma` (the between-round spread of a shared machine).
     """
     dev = DEVICES[device]
     rng = np.random.default_rng(seed)
@@ -335,11 +342,18 @@ def write_run(
             continue
         div = WORK_UNITS[spec.work_unit][0]
         median_s = spec.work_amount / (spec.throughput * div)
-        times = synthetic_times(median_s, reps, rng, sigma=0.25 if spec.noisy else 0.02)
+        sigma = 0.25 if spec.noisy else 0.02
+        sizes = None
+        if rounds is None:
+            times = synthetic_times(median_s, reps, rng, sigma=sigma)
+        else:
+            sizes = [reps // rounds + (i < reps % rounds) for i in range(rounds)]
+            times = [x for size in sizes for x in synthetic_times(median_s * float(np.exp(rng.normal(0.0, round_sigma))),
+                                                                 size, rng, sigma=sigma)]  # fmt: skip
         lo, hi = t, t + int(case_s * 1e9)
         t = hi + int(0.3e9)
         windows.append((case_id, lo, hi, spec.throttled))
-        rows.append(measured_row(spec, times, lo, hi, dev, benchmark_version, name))
+        rows.append(measured_row(spec, times, lo, hi, dev, benchmark_version, name, sizes))
     if telemetry and windows:
         from gpubench.telemetry import case_aggregates
 

@@ -9,7 +9,7 @@ from fakebench import FAKES, suite_text
 
 from gpubench.benchmarks import load_all
 from gpubench.errors import GpubenchError, ResultFormatError
-from gpubench.records import SCHEMA_VERSION
+from gpubench.records import MIN_READABLE_SCHEMA, SCHEMA_VERSION, CheckResult, Work, Workload
 from gpubench.runner import RunOptions, run_suite
 from gpubench.store import load_runs, read_meta
 from gpubench.suite import parse_suite
@@ -119,7 +119,7 @@ def test_schema_version_checks(tmp_path):
     suite = make_suite(tmp_path, 'benchmark = "t_ok"')
     folder = run_suite(suite, opts(tmp_path), registry=REG).folder
     meta = json.loads((folder / "run.json").read_text())
-    for version, fragment in ((SCHEMA_VERSION + 1, "newer gpubench"), (SCHEMA_VERSION - 1, "too old")):
+    for version, fragment in ((SCHEMA_VERSION + 1, "newer gpubench"), (MIN_READABLE_SCHEMA - 1, "too old")):
         (folder / "run.json").write_text(json.dumps({**meta, "schema_version": version}))
         with pytest.raises(ResultFormatError, match=fragment):
             load_runs(folder)
@@ -209,3 +209,138 @@ def test_the_loop_asks_its_strategy(tmp_path):
     assert met == ["t_ok[n=1]", "t_ok[n=2]", "t_ok[n=3]"]
     df = load_runs([out.folder])
     assert list(df["case_id"]) == ["t_ok[n=1]", "t_ok[n=3]"] and set(df["merged_by"]) == {"strategy"}
+
+
+def _counting(name, interrupt_at_build=None, fail_at_build=None):
+    """A fake benchmark that counts its builds and checks, and can raise Ctrl-C or fail at a given build."""
+    calls = {"build": 0, "check": 0}
+
+    def factory(case, device):
+        calls["build"] += 1
+        n = calls["build"]
+        if n == fail_at_build:
+            raise RuntimeError("planted failure")
+
+        def step():
+            if n == interrupt_at_build:
+                raise KeyboardInterrupt
+            sum(range(300))
+
+        def check():
+            calls["check"] += 1
+            return CheckResult(0.0, 1e-6, "exact")
+
+        return Workload(step=step, work=Work(1.0, "sample"), check=check)
+
+    return replace(FAKES["t_ok"], name=name, factory=factory), calls
+
+
+def test_cases_run_in_interleaved_rounds(tmp_path):
+    bench, calls = _counting("t_count")
+    reg = {**REG, "t_count": bench}
+    text = suite_text('benchmark = "t_count"\nn = [1, 2]\nrounds = 3\nmin_reps = 7')
+    suite = parse_suite(text, str(tmp_path / "t.toml"), reg)
+    out = run_suite(suite, opts(tmp_path), registry=reg)
+    assert [r["case_id"] for r in out.rows] == ["t_count[n=1]", "t_count[n=2]"]
+    assert calls == {"build": 6, "check": 2}  # a fresh workload per round, one check per case
+    df = load_runs(out.folder).set_index("case_id")
+    a, b = df.loc["t_count[n=1]"], df.loc["t_count[n=2]"]
+    for row in (a, b):
+        assert (
+            row["rounds_n"] == 3 and len(row["round_sizes"]) == 3 and sum(row["round_sizes"]) == row["n_reps"]
+        )
+        assert min(row["round_sizes"]) >= 3  # ceil(7 / 3) steps per round
+        assert len(row["times_s"]) == row["n_reps"] and len(row["round_medians_s"]) == 3
+        assert math.isfinite(row["round_cov"]) and row["status"] == "ok"
+        assert (row["start_ns"], row["end_ns"]) == (row["round_start_ns"][-1], row["round_end_ns"][-1])
+    # Round-robin: a1 < b1 < a2 < b2 < a3 < b3 in time.
+    edges = sorted((lo, cid, i) for cid in df.index for i, lo in enumerate(df.loc[cid, "round_start_ns"]))
+    assert [(cid[-3:-1], i) for _, cid, i in edges] == [
+        ("=1", 0),
+        ("=2", 0),
+        ("=1", 1),
+        ("=2", 1),
+        ("=1", 2),
+        ("=2", 2),
+    ]
+    # The rounds option overrides the suite's.
+    out = run_suite(suite, opts(tmp_path, rounds=1), registry=reg)
+    assert {r["rounds_n"] for r in out.rows} == {1}
+
+
+def test_ctrl_c_in_a_later_round_keeps_earlier_rounds_and_resume_finishes_them(tmp_path):
+    bench, calls = _counting("t_count", interrupt_at_build=3)  # round 2 of the first case
+    reg = {**REG, "t_count": bench}
+    text = suite_text('benchmark = "t_count"\nn = [1, 2]\nrounds = 3')
+    suite = parse_suite(text, str(tmp_path / "t.toml"), reg)
+    out = run_suite(suite, opts(tmp_path), registry=reg)
+    assert out.interrupted and read_meta(out.folder)["status"] == "interrupted"
+    first = load_runs(out.folder).set_index("case_id")
+    assert list(first["rounds_n"]) == [1, 1]
+    bench2, calls2 = _counting("t_count")
+    reg2 = {**REG, "t_count": bench2}
+    out2 = run_suite(
+        parse_suite(text, str(tmp_path / "t.toml"), reg2), opts(tmp_path, resume=out.folder), registry=reg2
+    )
+    assert not out2.interrupted and calls2 == {"build": 4, "check": 0}  # two more rounds each, checked before
+    done = load_runs(out.folder).set_index("case_id")
+    for cid in first.index:
+        assert done.loc[cid, "rounds_n"] == 3
+        n1 = first.loc[cid, "n_reps"]
+        assert list(done.loc[cid, "times_s"][:n1]) == list(
+            first.loc[cid, "times_s"]
+        )  # round 1 kept as it was
+        assert done.loc[cid, "started_utc"] == first.loc[cid, "started_utc"]
+    # A finished run resumed with more rounds gets the extra rounds only.
+    out3 = run_suite(parse_suite(text, str(tmp_path / "t.toml"), reg2), opts(tmp_path, resume=out.folder, rounds=4),
+                     registry=reg2)  # fmt: skip
+    assert {r["rounds_n"] for r in out3.rows} == {4} and calls2["build"] == 6
+
+
+def test_a_failed_later_round_fails_the_case_only(tmp_path):
+    bench, _ = _counting("t_count", fail_at_build=3)  # round 2 of the first case
+    reg = {**REG, "t_count": bench}
+    suite = parse_suite(
+        suite_text('benchmark = "t_count"\nn = [1, 2]\nrounds = 3'), str(tmp_path / "t.toml"), reg
+    )
+    out = run_suite(suite, opts(tmp_path), registry=reg)
+    rows = {r["case_id"]: r for r in out.rows}
+    assert rows["t_count[n=1]"]["status"] == "failed"
+    assert rows["t_count[n=1]"]["reason"] == "round 2 of 3: RuntimeError: planted failure"
+    assert rows["t_count[n=2]"]["status"] == "ok" and rows["t_count[n=2]"]["rounds_n"] == 3
+
+
+def test_runs_from_before_rounds_still_load_as_one_round(tmp_path):
+    suite = make_suite(tmp_path, 'benchmark = "t_ok"')
+    folder = run_suite(suite, opts(tmp_path), registry=REG).folder
+    meta = json.loads((folder / "run.json").read_text())
+    (folder / "run.json").write_text(json.dumps({**meta, "schema_version": 1}))
+    import pandas as pd
+
+    frame = pd.read_parquet(folder / "measurements.parquet")
+    frame.drop(columns=[c for c in frame.columns if c.startswith("round")]).to_parquet(
+        folder / "measurements.parquet"
+    )
+    row = load_runs(folder).iloc[0].to_dict()
+    from gpubench import stats
+
+    assert stats.round_times(row) == [list(row["times_s"])]
+
+
+def test_telemetry_of_a_case_in_rounds_covers_its_round_windows(tmp_path):
+    import pandas as pd
+
+    suite = make_suite(
+        tmp_path, 'benchmark = "matmul"\ndtype = "fp32"\nm = [64, 96]\nmin_time_s = 0.4\nrounds = 2'
+    )
+    out = run_suite(suite, RunOptions(device="cpu", out_dir=tmp_path / "r", telemetry="auto", idle_s=0.2,
+                                      sample_hz=50), registry=REG)  # fmt: skip
+    series = pd.read_parquet(out.folder / "telemetry.parquet")
+    for row in out.rows:
+        inside = series[series["case_id"] == row["case_id"]]
+        windows = list(zip(row["round_start_ns"], row["round_end_ns"], strict=True))
+        assert len(windows) == 2
+        in_some = inside["t_ns"].map(lambda t, w=windows: any(lo <= t <= hi for lo, hi in w))
+        assert len(inside) >= 4 and in_some.all()
+        # Both rounds' samples count, and none from the other case's round in between.
+        assert row["telemetry_samples"] == pytest.approx(len(inside), abs=2)

@@ -64,3 +64,56 @@ def test_sweep_summary_best_and_geomean():
     assert s["best_m"] == 2048 and s["best_throughput"] == 400.0
     assert s["geomean_throughput"] == pytest.approx(200.0)
     assert s["shapes"] == 3
+
+
+@pytest.mark.parametrize(
+    ("p", "df", "expected"),
+    [(0.975, 1, 12.7062047), (0.975, 2, 4.3026527), (0.975, 4, 2.7764451), (0.975, 10, 2.2281389),
+     (0.995, 30, 2.7499957), (0.975, 1e6, 1.9599640), (0.025, 4, -2.7764451), (0.5, 3, 0.0)],
+)  # fmt: skip
+def test_t_quantile_matches_tables(p, df, expected):
+    assert stats.t_quantile(p, df) == pytest.approx(expected, abs=1e-5)
+    assert math.isnan(stats.t_quantile(1.0, 3)) and math.isnan(stats.t_quantile(0.9, 0))
+
+
+def test_location_takes_its_noise_from_the_highest_level_with_repeats():
+    one = stats.location([[[1.0, 1.1, 0.9]]])
+    assert one.level == "" and math.isnan(one.var) and one.time_s == pytest.approx(1.0)
+    rounds = stats.location([[[1.0], [2.0], [4.0]]])  # one run, three rounds: logs 0, ln2, ln4
+    assert rounds.level == "rounds" and rounds.df == 2 and rounds.rounds == 3
+    assert rounds.time_s == pytest.approx(2.0)
+    assert rounds.var == pytest.approx(np.var(np.log([1, 2, 4]), ddof=1) / 3)
+    # Two runs that differ far more than their rounds: the run means carry the noise (df = runs - 1).
+    runs = stats.location([[[1.0], [1.01]], [[2.0], [2.02]]])
+    assert runs.level == "runs" and runs.df == 1 and runs.runs == 2
+    assert runs.var == pytest.approx(
+        np.var([np.log([1.0, 1.01]).mean(), np.log([2.0, 2.02]).mean()], ddof=1) / 2
+    )
+    # Two runs whose means agree better than their rounds predict: every round counts.
+    pooled = stats.location([[[1.0], [2.0]], [[2.0], [1.0]]])
+    assert pooled.level == "rounds" and pooled.df == 3
+    # Bad times are dropped, empty rounds and runs too.
+    assert stats.location([[[0.0, math.nan], []], []]).runs == 0
+
+
+def test_ratio_interval_covers_the_truth_at_its_confidence():
+    rng = np.random.default_rng(3)
+    hits, n = 0, 300
+    for _ in range(n):
+        a = [[list(1e-3 * np.exp(rng.normal(0, 0.04) + rng.normal(0, 0.05, 15))) for _ in range(4)]]
+        b = [[list(1e-3 / 1.2 * np.exp(rng.normal(0, 0.04) + rng.normal(0, 0.05, 15))) for _ in range(4)]]
+        iv = stats.ratio_interval(a, b)
+        hits += iv.low <= 1.2 <= iv.high
+    assert 0.90 <= hits / n <= 0.99
+    iv = stats.ratio_interval([[[1.0, 1.0], [1.0]]], [[[1.0], [1.0]]], work_ratio=2.0)
+    assert (iv.ratio, iv.low, iv.high) == (2.0, 2.0, 2.0) and iv.known
+    iv = stats.ratio_interval([[[1.0, 1.2]]], [[[0.5], [0.5]]])
+    assert iv.ratio == pytest.approx(1.1 / 0.5) and not iv.known  # A: one round, median 1.1
+
+
+def test_round_times_split_a_row():
+    row = {"times_s": [1.0, 2.0, 3.0, 4.0, 5.0], "round_sizes": [2, 3]}
+    assert stats.round_times(row) == [[1.0, 2.0], [3.0, 4.0, 5.0]]
+    assert stats.round_times({"times_s": np.array([1.0, 2.0])}) == [[1.0, 2.0]]  # no round info: one round
+    assert stats.round_times({"times_s": [1.0, 2.0], "round_sizes": [3]}) == [[1.0, 2.0]]  # inconsistent: one
+    assert stats.round_times({"times_s": math.nan}) == [] and stats.round_times({}) == []

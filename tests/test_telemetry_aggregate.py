@@ -138,3 +138,29 @@ def test_no_telemetry_gives_the_empty_row_and_a_reversed_window_is_an_error():
     assert case_aggregates(None, 0, S)["energy_source"] == ""
     with pytest.raises(ValueError):
         case_aggregates(constant_100w(), 2 * S, S)
+
+
+def test_rounds_combine_into_one_case_aggregate():
+    """A case measured in two windows (its rounds) with another case between them: the combination equals the
+    aggregate of each window added up, not of the span that holds the other case too."""
+    from gpubench.telemetry import combine_aggregates
+
+    t = np.arange(0, 6.0001, 0.05)
+    power = np.where((t >= 2) & (t < 4), 300.0, 100.0)  # the other case draws 300 W in the middle
+    temp = np.where(t > 5, 80.0, 60.0)
+    mask = np.where((t > 5) & (t < 5.5), THROTTLE_BITS["sw_power_cap"], 0)
+    frame = frame_from(t, power, energy_j=np.cumsum(power * 0.05), temp_c=temp, sm_clock_mhz=np.where(t < 2, 1000.0, 2000.0),
+                       throttle_mask=mask)  # fmt: skip
+    first = case_aggregates(frame, 0, 1 * S)
+    second = case_aggregates(frame, 5 * S, 6 * S)
+    both = combine_aggregates([(first, 1.0), (second, 1.0)])
+    assert both["energy_j"] == pytest.approx(first["energy_j"] + second["energy_j"])
+    assert both["energy_j"] == pytest.approx(200.0, rel=0.05)  # 100 W for 2 s, not the 300 W in between
+    assert both["avg_power_w"] == pytest.approx(100.0, rel=0.05)
+    assert both["peak_temp_c"] == 80.0 and both["throttled"] and "sw_power_cap" in both["throttle_reasons"]
+    assert both["mean_sm_clock_mhz"] == pytest.approx(1500.0, rel=0.02)  # 1 s at 1000, 1 s at 2000
+    assert both["telemetry_samples"] == first["telemetry_samples"] + second["telemetry_samples"]
+    assert combine_aggregates([(first, 1.0)]) == first
+    assert math.isnan(combine_aggregates([])["energy_j"])
+    # A window without energy leaves the total unknown rather than too small.
+    assert math.isnan(combine_aggregates([(first, 1.0), (case_aggregates(None, 0, S), 1.0)])["energy_j"])

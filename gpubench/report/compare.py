@@ -1,73 +1,42 @@
-"""Compare two runs case by case: throughput ratio B/A with a bootstrap confidence interval over the raw
-step times, and a verdict that can gate a driver or software update in CI.
+"""Compare runs case by case: throughput ratio B/A with a confidence interval over the repeats (rounds of each
+run, and runs of each side), and a verdict that can gate a driver or software update in CI.
 
-The interval resamples each run's raw `times_s` with replacement (independently for A and B) and takes
-the ratio of medians, the statistic throughput is computed from. A fixed seed makes the verdict
-reproducible: the same two folders always give the same answer.
+The interval is `gpubench.stats.rows_ratio_interval`: each round of a case is summarised by its median step
+time, and the noise comes from the spread between rounds (one run per side) or between runs (several runs per
+side: `compare_runs([a1, a2], [b1, b2])`), never from the jitter of the steps of one stretch of time alone,
+which calls identical code faster or slower on a shared machine. A case measured in one round on either side
+gives "not enough repeats to tell".
 """
 
 from __future__ import annotations
 
 import math
 import os
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from gpubench.errors import GpubenchError
-from gpubench.stats import to_float
+from gpubench.stats import geomean, rows_ratio_interval, rows_throughput_interval, to_float
 from gpubench.store import load_runs, read_meta
 
 FASTER, SLOWER = "faster", "slower"
 WITHIN = "within threshold"  # the interval excludes 1 but the change is smaller than the threshold
 SAME = "no significant difference"  # the interval includes 1
-FEW = "too few repetitions"
+FEW = "not enough repeats to tell"  # one round of one run on a side: no estimate of the noise
 NOT_COMPARABLE = "not comparable"
 BROKEN_PREFIX = "now "  # "now failed" / "now wrong": ok in A, not in B
 
 COLUMNS = ("case_id", "benchmark", "unit", "a", "b", "ratio", "ci_low", "ci_high", "a_reps", "b_reps", "a_cov",
-           "b_cov", "verdict", "note")  # fmt: skip
-"""Columns of the frame `compare_runs` returns."""
+           "b_cov", "a_runs", "b_runs", "a_rounds", "b_rounds", "a_sem", "b_sem", "noise_from", "verdict",
+           "note")  # fmt: skip
+"""Columns of the frame `compare_runs` returns. `*_reps`: timed steps (all runs); `*_cov`: step CoV (mean over
+runs); `*_runs`, `*_rounds`: repeats; `*_sem`: relative standard error of the side's typical time (from its
+rounds or runs); `noise_from`: the levels the interval's noise came from ("rounds", "runs", "rounds/runs")."""
 
-_CHUNK_ELEMENTS = 4_000_000  # resampled values held at once (32 MB of float64)
-
-
-def _median_resamples(times: np.ndarray, resamples: int, rng: np.random.Generator) -> np.ndarray:
-    """Medians of `resamples` bootstrap resamples of `times` (with replacement, same size)."""
-    n = len(times)
-    out = np.empty(resamples)
-    step = max(1, _CHUNK_ELEMENTS // max(1, n))
-    for lo in range(0, resamples, step):
-        hi = min(resamples, lo + step)
-        idx = rng.integers(0, n, size=(hi - lo, n))
-        out[lo:hi] = np.median(times[idx], axis=1)
-    return out
-
-
-def bootstrap_ratio_ci(
-    times_a: Any,
-    times_b: Any,
-    work_ratio: float = 1.0,
-    resamples: int = 2000,
-    confidence: float = 0.95,
-    seed: int = 0,
-) -> tuple[float, float, float]:
-    """(ratio, low, high): throughput ratio B/A = work_ratio * median(A) / median(B) and its percentile
-    bootstrap interval. `work_ratio` is work per step of B over A (1 for the same case)."""
-    a = np.asarray(times_a, dtype=float)
-    b = np.asarray(times_b, dtype=float)
-    a, b = a[np.isfinite(a) & (a > 0)], b[np.isfinite(b) & (b > 0)]
-    if len(a) == 0 or len(b) == 0:
-        return math.nan, math.nan, math.nan
-    ratio = work_ratio * float(np.median(a)) / float(np.median(b))
-    if len(a) < 2 or len(b) < 2:
-        return ratio, math.nan, math.nan
-    rng = np.random.default_rng(seed)
-    boot = work_ratio * _median_resamples(a, resamples, rng) / _median_resamples(b, resamples, rng)
-    alpha = (1.0 - confidence) / 2.0
-    low, high = np.quantile(boot, [alpha, 1.0 - alpha])
-    return ratio, float(low), float(high)
+Dirs = str | os.PathLike[str] | Sequence[str | os.PathLike[str]]
 
 
 def verdict(ratio: float, low: float, high: float, threshold_pct: float) -> str:
@@ -92,89 +61,143 @@ def _run_rows(folder: str | os.PathLike[str]) -> tuple[dict[str, Any], pd.DataFr
     return meta, rows.drop_duplicates("case_id", keep="last").set_index("case_id", drop=False)
 
 
-def _times(value: Any) -> np.ndarray:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return np.empty(0)
-    return np.asarray(list(value), dtype=float)
-
-
 def _true(value: Any) -> bool:
     return isinstance(value, (bool, np.bool_)) and bool(value)
 
 
-def _num(row: pd.Series, col: str) -> float:
-    return to_float(row.get(col) if col in row.index else None)
+def _status(row: dict[str, Any]) -> str:
+    return str(row.get("status"))
+
+
+def _folders(dirs: Dirs, side: str) -> list[str | os.PathLike[str]]:
+    folders = [dirs] if isinstance(dirs, (str, os.PathLike)) else list(dirs)
+    if not folders:
+        raise GpubenchError(f"side {side} has no run folder")
+    return folders
+
+
+def _side(
+    folders: list[str | os.PathLike[str]],
+) -> tuple[list[dict[str, Any]], list[pd.DataFrame], list[str]]:
+    metas, frames = [], []
+    for folder in folders:
+        meta, rows = _run_rows(folder)
+        metas.append(meta)
+        frames.append(rows)
+    ids = list(dict.fromkeys(c for f in frames for c in f.index))
+    return metas, frames, ids
+
+
+def _mean(values: list[float]) -> float:
+    finite = [v for v in values if math.isfinite(v)]
+    return sum(finite) / len(finite) if finite else math.nan
+
+
+def _case_row(case_id: str, rows_a: list[dict[str, Any]], rows_b: list[dict[str, Any]], threshold_pct: float,
+              confidence: float) -> dict[str, Any] | None:  # fmt: skip
+    """The comparison of one case, each side given as its rows (one per run that has the case)."""
+    ok_a = [r for r in rows_a if _status(r) == "ok"]
+    ok_b = [r for r in rows_b if _status(r) == "ok"]
+    broken_b = [r for r in rows_b if _status(r) in ("failed", "wrong")]
+    if not ok_a:
+        return None
+    first = ok_a[0]
+    base: dict[str, Any] = {
+        "case_id": case_id, "benchmark": first.get("benchmark"), "unit": first.get("throughput_unit"),
+        "a": geomean([to_float(r.get("throughput")) for r in ok_a]),
+        "b": geomean([to_float(r.get("throughput")) for r in ok_b]),
+        "a_reps": sum(to_float(r.get("n_reps")) for r in ok_a), "b_reps": sum(to_float(r.get("n_reps")) for r in ok_b),
+        "a_cov": _mean([to_float(r.get("cov")) for r in ok_a]), "b_cov": _mean([to_float(r.get("cov")) for r in ok_b]),
+        "a_runs": len(ok_a), "b_runs": len(ok_b), "ratio": math.nan, "ci_low": math.nan, "ci_high": math.nan,
+        "a_rounds": math.nan, "b_rounds": math.nan, "a_sem": math.nan, "b_sem": math.nan, "noise_from": "",
+        "note": "",
+    }  # fmt: skip
+    if broken_b:
+        reason = broken_b[0].get("reason")
+        return {**base, "verdict": BROKEN_PREFIX + _status(broken_b[0]),
+                "note": reason if isinstance(reason, str) else ""}  # fmt: skip
+    if not ok_b:
+        return None
+    versions = {v for v in (to_float(r.get("benchmark_version")) for r in ok_a + ok_b) if math.isfinite(v)}
+    if len(versions) > 1:
+        return {**base, "verdict": NOT_COMPARABLE,
+                "note": "benchmark method versions " + " vs ".join(str(int(v)) for v in sorted(versions))}  # fmt: skip
+    iv = rows_ratio_interval(ok_a, ok_b, confidence)
+    a_thr, b_thr = rows_throughput_interval(ok_a)[0], rows_throughput_interval(ok_b)[0]
+    ratio = iv.ratio
+    if not math.isfinite(ratio) and math.isfinite(base["a"]) and math.isfinite(base["b"]) and base["a"] > 0:
+        ratio = base["b"] / base["a"]  # no raw times stored: the point estimate still says something
+    levels = "/".join(dict.fromkeys(lv for lv in (iv.a.level, iv.b.level) if lv))
+    notes = []
+    if _true(first.get("noisy")) or any(_true(r.get("noisy")) for r in ok_a[1:] + ok_b):
+        notes.append("noisy")
+    if not iv.known and math.isfinite(ratio):
+        notes.append("one round per run: re-run with --rounds 3, or compare several runs")
+    return {
+        **base,
+        "a": a_thr if math.isfinite(a_thr) else base["a"], "b": b_thr if math.isfinite(b_thr) else base["b"],
+        "ratio": ratio, "ci_low": iv.low, "ci_high": iv.high, "a_rounds": iv.a.rounds, "b_rounds": iv.b.rounds,
+        "a_sem": math.sqrt(iv.a.var) if iv.a.level else math.nan,
+        "b_sem": math.sqrt(iv.b.var) if iv.b.level else math.nan,
+        "noise_from": levels, "verdict": verdict(ratio, iv.low, iv.high, threshold_pct), "note": "; ".join(notes),
+    }  # fmt: skip
 
 
 def compare_runs(
-    a_dir: str | os.PathLike[str],
-    b_dir: str | os.PathLike[str],
-    threshold_pct: float = 5.0,
-    resamples: int = 2000,
-    confidence: float = 0.95,
-    seed: int = 0,
+    a_dirs: Dirs, b_dirs: Dirs, threshold_pct: float = 5.0, confidence: float = 0.95
 ) -> pd.DataFrame:
-    """Case-by-case comparison of run B against run A (both single run folders).
+    """Case-by-case comparison of side B against side A; each side is one run folder or several (repeats of the
+    same experiment, e.g. `gpubench run` twice before and twice after a driver update).
 
-    One row per case that is ok in both runs (columns in `COLUMNS`): throughputs, ratio B/A, its bootstrap
-    interval and a verdict; plus a row per case that was ok in A and failed or was wrong in B (verdict
-    'now failed' / 'now wrong'). `attrs` holds run ids, devices, settings, the cases found in only one run
-    and environment differences (torch/CUDA version, power limit, ...). See `regressions()` for the gate.
+    One row per case that is ok in both sides (columns in `COLUMNS`): throughputs, ratio B/A, its interval over
+    rounds and runs (`gpubench.stats.rows_ratio_interval`) and a verdict; plus a row per case that was ok in A
+    and failed or was wrong in a run of B (verdict 'now failed' / 'now wrong'). `attrs` holds run ids,
+    devices, settings, the cases found in only one side and environment differences (torch/CUDA version,
+    power limit, ...). See `regressions()` for the gate.
     """
     if not (0.0 <= threshold_pct < 100.0):
         raise GpubenchError(f"--threshold {threshold_pct}: must be a percentage in [0, 100)")
     if not (0.5 <= confidence < 1.0):
         raise GpubenchError(f"confidence {confidence}: must be in [0.5, 1)")
-    if resamples < 100:
-        raise GpubenchError(f"resamples {resamples}: use at least 100")
-    meta_a, rows_a = _run_rows(a_dir)
-    meta_b, rows_b = _run_rows(b_dir)
-    ids_a, ids_b = list(rows_a.index), set(rows_b.index)
-    common = [c for c in ids_a if c in ids_b]
-    out: list[dict[str, Any]] = []
-    for case_id in common:
-        ra, rb = rows_a.loc[case_id], rows_b.loc[case_id]
-        sa, sb = str(ra.get("status")), str(rb.get("status"))
-        base = {"case_id": case_id, "benchmark": ra.get("benchmark"), "unit": ra.get("throughput_unit"),
-                "a": _num(ra, "throughput"), "b": _num(rb, "throughput"), "a_reps": _num(ra, "n_reps"),
-                "b_reps": _num(rb, "n_reps"), "a_cov": _num(ra, "cov"), "b_cov": _num(rb, "cov"), "note": ""}  # fmt: skip
-        if sa != "ok":
-            continue
-        if sb in ("failed", "wrong"):
-            reason = rb.get("reason")
-            out.append({**base, "ratio": math.nan, "ci_low": math.nan, "ci_high": math.nan,
-                        "verdict": BROKEN_PREFIX + sb, "note": "" if reason is None else str(reason)})  # fmt: skip
-            continue
-        if sb != "ok":
-            continue
-        va, vb = _num(ra, "benchmark_version"), _num(rb, "benchmark_version")
-        if math.isfinite(va) and math.isfinite(vb) and va != vb:
-            out.append({**base, "ratio": math.nan, "ci_low": math.nan, "ci_high": math.nan, "verdict": NOT_COMPARABLE,
-                        "note": f"benchmark method version {int(va)} vs {int(vb)}"})  # fmt: skip
-            continue
-        wa, wb = _num(ra, "work_per_step"), _num(rb, "work_per_step")
-        work_ratio = wb / wa if math.isfinite(wa) and math.isfinite(wb) and wa > 0 else 1.0
-        ratio, low, high = bootstrap_ratio_ci(_times(ra.get("times_s")), _times(rb.get("times_s")), work_ratio,
-                                              resamples, confidence, seed)  # fmt: skip
-        if (
-            not math.isfinite(ratio)
-            and math.isfinite(base["a"])
-            and math.isfinite(base["b"])
-            and base["a"] > 0
-        ):
-            ratio = base["b"] / base["a"]  # no raw times stored: the point estimate still says something
-        note = "noisy" if _true(ra.get("noisy")) or _true(rb.get("noisy")) else ""
-        out.append({**base, "ratio": ratio, "ci_low": low, "ci_high": high,
-                    "verdict": verdict(ratio, low, high, threshold_pct), "note": note})  # fmt: skip
+    folders_a, folders_b = _folders(a_dirs, "A"), _folders(b_dirs, "B")
+    metas_a, frames_a, ids_a = _side(folders_a)
+    metas_b, frames_b, ids_b = _side(folders_b)
+    in_b = set(ids_b)
+    out = []
+    for case_id in (c for c in ids_a if c in in_b):
+        rows_a = [f.loc[case_id].to_dict() for f in frames_a if case_id in f.index]
+        rows_b = [f.loc[case_id].to_dict() for f in frames_b if case_id in f.index]
+        row = _case_row(case_id, rows_a, rows_b, threshold_pct, confidence)
+        if row is not None:
+            out.append(row)
     frame = pd.DataFrame(out, columns=list(COLUMNS))
+    in_a = set(ids_a)
     frame.attrs.update(
-        a_run_id=meta_a.get("run_id"), b_run_id=meta_b.get("run_id"),
-        a_device=(meta_a.get("device") or {}).get("name"), b_device=(meta_b.get("device") or {}).get("name"),
-        threshold_pct=threshold_pct, confidence=confidence, resamples=resamples, seed=seed,
-        only_in_a=[c for c in ids_a if c not in ids_b], only_in_b=[c for c in rows_b.index if c not in set(ids_a)],
-        differences=_differences(a_dir, b_dir, meta_a, meta_b, rows_a, rows_b),
+        a_run_id=" + ".join(str(m.get("run_id")) for m in metas_a),
+        b_run_id=" + ".join(str(m.get("run_id")) for m in metas_b),
+        a_run_ids=[m.get("run_id") for m in metas_a], b_run_ids=[m.get("run_id") for m in metas_b],
+        a_device=(metas_a[0].get("device") or {}).get("name"), b_device=(metas_b[0].get("device") or {}).get("name"),
+        threshold_pct=threshold_pct, confidence=confidence,
+        only_in_a=[c for c in ids_a if c not in in_b], only_in_b=[c for c in ids_b if c not in in_a],
+        differences=_differences(folders_a + folders_b, metas_a + metas_b, frames_a + frames_b),
+        common_shift=common_shift(frame, threshold_pct),
     )  # fmt: skip
     return frame
+
+
+def common_shift(frame: pd.DataFrame, threshold_pct: float) -> float:
+    """The median ratio B/A when (nearly) every case moved the same way by more than the threshold, else NaN.
+
+    Other load on the machine, another clock or power state, or a change that slows everything (a driver)
+    moves every case together; with one run per side these look alike, and only repeated runs tell them apart.
+    """
+    ratios = pd.to_numeric(frame["ratio"], errors="coerce") if "ratio" in frame else pd.Series(dtype=float)
+    logs = np.log(ratios[(ratios > 0) & np.isfinite(ratios)])
+    if len(logs) < 3:
+        return math.nan
+    median, t = float(np.median(logs)), math.log1p(threshold_pct / 100.0)
+    same_way = float((np.sign(logs) == np.sign(median)).mean())
+    return math.exp(median) if abs(median) > t and same_way >= 0.8 else math.nan
 
 
 def regressions(frame: pd.DataFrame) -> pd.DataFrame:
@@ -183,13 +206,10 @@ def regressions(frame: pd.DataFrame) -> pd.DataFrame:
     return frame[(v == SLOWER) | v.str.startswith(BROKEN_PREFIX)]
 
 
-def _differences(a_dir: Any, b_dir: Any, meta_a: dict[str, Any], meta_b: dict[str, Any], rows_a: pd.DataFrame,
-                 rows_b: pd.DataFrame) -> list[str]:  # fmt: skip
+def _differences(folders: list[Any], metas: list[dict[str, Any]], frames: list[pd.DataFrame]) -> list[str]:
     from gpubench.report.data import ReportData, environment_differences, make_series
 
-    series = make_series([meta_a, meta_b], [a_dir, b_dir])  # labels unique even for one device on one host
-    runs = pd.concat(
-        [rows_a.reset_index(drop=True), rows_b.reset_index(drop=True)], ignore_index=True, sort=False
-    )
+    series = make_series(metas, folders)  # labels unique even for one device on one host
+    runs = pd.concat([f.reset_index(drop=True) for f in frames], ignore_index=True, sort=False)
     data = ReportData(runs=runs, telemetry=pd.DataFrame(), series=series, baseline=series[0])
     return [d.message for d in environment_differences(data)]

@@ -14,7 +14,12 @@ from pathlib import Path
 from typing import Any
 
 from gpubench.errors import BackendUnavailable, GpubenchError
-from gpubench.telemetry.aggregate import AGGREGATE_COLUMNS, case_aggregates, empty_aggregates
+from gpubench.telemetry.aggregate import (
+    AGGREGATE_COLUMNS,
+    case_aggregates,
+    combine_aggregates,
+    empty_aggregates,
+)
 from gpubench.telemetry.amd import AmdSmiReader
 from gpubench.telemetry.base import (
     METRICS,
@@ -43,6 +48,7 @@ __all__ = [
     "Reader",
     "Sampler",
     "case_aggregates",
+    "combine_aggregates",
     "decode_throttle",
     "empty_aggregates",
     "measure_idle",

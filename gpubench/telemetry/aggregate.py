@@ -203,3 +203,48 @@ def case_aggregates(
             out["throttled_pct"] = float(100.0 * hit.mean())
             out["throttled"] = bool(hit.any())
     return out
+
+
+def combine_aggregates(parts: list[tuple[dict[str, Any], float]]) -> dict[str, Any]:
+    """The aggregates of one case measured in several windows (its rounds), from each window's aggregates and
+    duration in seconds: energies add up, average power is total energy over total time, peaks are the
+    highest, means are time-weighted, throttle reasons are the union."""
+    parts = [(agg, d) for agg, d in parts if d > 0]
+    if not parts:
+        return empty_aggregates()
+    if len(parts) == 1:
+        return dict(parts[0][0])
+    out = empty_aggregates()
+    total_s = sum(d for _, d in parts)
+
+    def values(key: str) -> list[tuple[float, float]]:
+        got = []
+        for agg, d in parts:
+            try:
+                v = float(agg.get(key))
+            except (TypeError, ValueError):
+                continue
+            if math.isfinite(v):
+                got.append((v, d))
+        return got
+
+    for key in ("energy_j", "energy_counter_j", "energy_integrated_j", "energy_above_idle_j"):
+        got = values(key)
+        if len(got) == len(parts):  # a window without it would make the sum too small
+            out[key] = sum(v for v, _ in got)
+    sources = {str(agg.get("energy_source") or "") for agg, _ in parts}
+    out["energy_source"] = sources.pop() if len(sources) == 1 else ("integrated" if "" not in sources else "")
+    if math.isfinite(out["energy_j"]):
+        out["avg_power_w"] = out["energy_j"] / total_s
+    for key in ("peak_power_w", "peak_temp_c"):
+        got = values(key)
+        out[key] = max(v for v, _ in got) if got else math.nan
+    for key in ("mean_sm_clock_mhz", "mean_mem_clock_mhz", "mean_util_pct", "throttled_pct"):
+        got = values(key)
+        out[key] = sum(v * d for v, d in got) / sum(d for _, d in got) if got else math.nan
+    reasons = {r for agg, _ in parts for r in str(agg.get("throttle_reasons") or "").split(",") if r}
+    out["throttle_reasons"] = ",".join(sorted(reasons))
+    out["throttled"] = any(isinstance(agg.get("throttled"), (bool, np.bool_)) and bool(agg["throttled"])
+                           for agg, _ in parts)  # fmt: skip
+    out["telemetry_samples"] = int(sum(v for v, _ in values("telemetry_samples")))
+    return out
