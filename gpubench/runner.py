@@ -498,9 +498,7 @@ class Solo:
     rows. A distributed rank gives `run_suite` gpubench.distributed.rank.Lockstep instead, with the same methods."""
 
     lead = True
-    multi_round = (
-        True  # rounds interleaved over the suite; ranks of a distributed run measure one round per case
-    )
+    multi_round = True  # rounds interleaved over the suite (Lockstep: one round per case)
 
     def device(self, options: RunOptions) -> torch.device:
         return devices.resolve_device(options.device)
@@ -556,9 +554,7 @@ def run_suite(suite: Suite, options: RunOptions, events: RunEvents | None = None
         raise GpubenchError(f"--only {' '.join(options.only)} matches no case of suite {suite.name!r}")
     if options.rounds is not None:
         planned = [replace(pc, timing=replace(pc.timing, rounds=options.rounds)) for pc in planned]
-    if not getattr(
-        how, "multi_round", False
-    ):  # every rank must loop alike; rank 0 alone sees the stored rounds
+    if not how.multi_round:
         planned = [replace(pc, timing=replace(pc.timing, rounds=1)) for pc in planned]
     store, todo = how.open_store(suite, options, device, planned)
     stored = {r["case_id"]: r for r in store.rows} if store is not None else {}

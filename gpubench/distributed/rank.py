@@ -243,6 +243,8 @@ class Lockstep:
         self.ctx = ctx
         self.control = ControlPlane(ctx)
         self.lead = ctx.rank == 0
+        # One round per case: every rank must loop alike, and only rank 0 sees the rounds a resumed folder holds.
+        self.multi_round = False
         self.info = devices.describe(ctx.device)
         self.timer = DistTimer(devices.StepTimer(ctx.device), self.control)
         self.rank_rows: list[dict[str, Any]] = []
