@@ -46,21 +46,57 @@ from gpubench.stats import finite_or_none
 
 PRICE_FIELDS = ("new_usd", "used_usd", "cloud_usd_per_hour")
 _PRICE_ALIASES = {
-    "new_usd": "new_usd", "new": "new_usd", "new_price": "new_usd", "price_new": "new_usd", "price": "new_usd",
-    "used_usd": "used_usd", "used": "used_usd", "used_price": "used_usd", "price_used": "used_usd",
-    "cloud_usd_per_hour": "cloud_usd_per_hour", "cloud": "cloud_usd_per_hour",
-    "cloud_per_hour": "cloud_usd_per_hour", "cloud_hourly": "cloud_usd_per_hour",
+    "new_usd": "new_usd",
+    "new": "new_usd",
+    "new_price": "new_usd",
+    "price_new": "new_usd",
+    "price": "new_usd",
+    "used_usd": "used_usd",
+    "used": "used_usd",
+    "used_price": "used_usd",
+    "price_used": "used_usd",
+    "cloud_usd_per_hour": "cloud_usd_per_hour",
+    "cloud": "cloud_usd_per_hour",
+    "cloud_per_hour": "cloud_usd_per_hour",
+    "cloud_hourly": "cloud_usd_per_hour",
     "cloud_usd_hour": "cloud_usd_per_hour",
-}  # fmt: skip
+}
 _DEVICE_KEYS = ("device", "name", "slug")
 
 COLUMNS = (
-    "rank", "device", "slug", "yours", "basis", "basis_detail", "throughput", "low", "high", "throughput_unit",
-    "price_usd", "price_source", "throughput_per_usd", "avg_power_w", "power_source", "throughput_per_w",
-    "energy_cost_usd", "tco_usd", "tco_per_unit_usd", "work_unit", "cloud_usd_per_hour", "cloud_source",
-    "cloud_usd_per_unit", "breakeven_hours", "memory_gb", "required_memory_gb", "fits_memory", "max_batch",
-    "fit_note", "n_runs", "warning", "notes",
-)  # fmt: skip
+    "rank",
+    "device",
+    "slug",
+    "yours",
+    "basis",
+    "basis_detail",
+    "throughput",
+    "low",
+    "high",
+    "throughput_unit",
+    "price_usd",
+    "price_source",
+    "throughput_per_usd",
+    "avg_power_w",
+    "power_source",
+    "throughput_per_w",
+    "energy_cost_usd",
+    "tco_usd",
+    "tco_per_unit_usd",
+    "work_unit",
+    "cloud_usd_per_hour",
+    "cloud_source",
+    "cloud_usd_per_unit",
+    "breakeven_hours",
+    "memory_gb",
+    "required_memory_gb",
+    "fits_memory",
+    "max_batch",
+    "fit_note",
+    "n_runs",
+    "warning",
+    "notes",
+)
 
 OBJECTIVES = {
     "tco": ("tco_per_unit_usd", False),
@@ -122,9 +158,7 @@ def load_prices(path: str | Path) -> dict[str, dict[str, float | None]]:
     try:
         p.read_bytes().decode("utf-8-sig")
     except UnicodeDecodeError as e:
-        raise GpubenchError(
-            f"{name}: not UTF-8 text (byte {e.start}); save the prices file as UTF-8"
-        ) from None
+        raise GpubenchError(f"{name}: not UTF-8 text (byte {e.start}); save the prices file as UTF-8") from None
     suffix = p.suffix.lower()
     prices: dict[str, dict[str, float | None]] = {}
     if suffix == ".csv":
@@ -133,9 +167,7 @@ def load_prices(path: str | Path) -> dict[str, dict[str, float | None]]:
             header = [h.strip().lower() for h in (reader.fieldnames or [])]
             device_col = next((h for h in _DEVICE_KEYS if h in header), None)
             if device_col is None:
-                raise GpubenchError(
-                    f"{name}: header must have a 'device' column (got {', '.join(header) or 'none'})"
-                )
+                raise GpubenchError(f"{name}: header must have a 'device' column (got {', '.join(header) or 'none'})")
             for line, row in enumerate(reader, start=2):
                 fields = {k.strip().lower(): v for k, v in row.items() if k is not None}
                 device = (fields.pop(device_col) or "").strip()
@@ -208,11 +240,12 @@ def _resolve_prices(
     for key, entry in (prices or {}).items():
         spec = match_device(key, catalog=catalog)
         target = (
-            key if key in catalog
+            key
+            if key in catalog
             else by_name.get(key.strip().lower())
             or (spec.slug if spec else None)
             or raw_names.get(normalize_device_name(key))
-        )  # fmt: skip
+        )
         if target is None:
             unused.append(key)
         else:
@@ -390,9 +423,7 @@ def _record(
     memory_gb = spec.memory_gb if spec else (mem_bytes / 2**30 if mem_bytes else None)
     required, fits, max_batch, fit_note = None, None, None, ""
     if is_model:
-        required, fits, max_batch, fit_note = _memory_fit(
-            rows, mrow if measured else None, memory_gb, workload
-        )
+        required, fits, max_batch, fit_note = _memory_fit(rows, mrow if measured else None, memory_gb, workload)
     return {
         "device": spec.name if spec else str(mrow["device_name"]) if mrow is not None else key,
         "slug": spec.slug if spec else None,

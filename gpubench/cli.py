@@ -105,9 +105,7 @@ def json_value(value: Any) -> Any:
 
 DeviceOpt = Annotated[
     str,
-    typer.Option(
-        "--device", "-d", help="auto (first accelerator, else CPU), cpu, cuda[:N], xpu[:N], mps, xla[:N]"
-    ),
+    typer.Option("--device", "-d", help="auto (first accelerator, else CPU), cpu, cuda[:N], xpu[:N], mps, xla[:N]"),
 ]
 
 
@@ -122,9 +120,7 @@ def devices(as_json: Annotated[bool, typer.Option("--json", help="machine-readab
         print(json.dumps(found, indent=2, default=str))
         return
     for d in found:
-        table = Table(
-            title=f"{d['torch_device']}: {_escape(d['name'])}", show_header=False, title_justify="left"
-        )
+        table = Table(title=f"{d['torch_device']}: {_escape(d['name'])}", show_header=False, title_justify="left")
         for key, value in d.items():
             if key in ("name", "torch_device") or value in (None, [], ""):
                 continue
@@ -148,12 +144,21 @@ def list_(as_json: Annotated[bool, typer.Option("--json", help="machine-readable
         suites[name] = {"description": s.description, "cases": len(s.cases)}
     if as_json:
         benches = {
-            b.name: {"version": b.version, "description": b.description,
-                     "params": {p: {"type": s.type.__name__, "default": s.default,
-                                    "choices": list(s.choices) if s.choices else None, "help": s.help}
-                                for p, s in b.params.items()}}
+            b.name: {
+                "version": b.version,
+                "description": b.description,
+                "params": {
+                    p: {
+                        "type": s.type.__name__,
+                        "default": s.default,
+                        "choices": list(s.choices) if s.choices else None,
+                        "help": s.help,
+                    }
+                    for p, s in b.params.items()
+                },
+            }
             for b in registry.values()
-        }  # fmt: skip
+        }
         print(json.dumps({"benchmarks": benches, "suites": suites}, indent=2))
         return
     table = Table(title="benchmarks", title_justify="left")
@@ -179,8 +184,14 @@ def _summary_table(rows: list[dict[str, Any]]) -> Table:
     table = Table(title="summary", title_justify="left")
     # Numbers never wrap or shrink away; the case id folds and the notes wrap when the terminal is narrow.
     table.add_column("case", overflow="fold", min_width=28)
-    for col, just, width in (("status", "left", 7), ("throughput", "right", 10), ("unit", "left", 9),
-                             ("p10-p90", "right", 11), ("% peak", "right", 6), ("W", "right", 5)):  # fmt: skip
+    for col, just, width in (
+        ("status", "left", 7),
+        ("throughput", "right", 10),
+        ("unit", "left", 9),
+        ("p10-p90", "right", 11),
+        ("% peak", "right", 6),
+        ("W", "right", 5),
+    ):
         table.add_column(col, justify=just, min_width=width, no_wrap=col != "unit")  # type: ignore[arg-type]
     table.add_column("notes", overflow="fold", min_width=8)
     colours = {"ok": "green", "skipped": "yellow", "failed": "red", "wrong": "bold red"}
@@ -200,9 +211,7 @@ def _summary_table(rows: list[dict[str, Any]]) -> Table:
         if r["status"] != "ok" and r.get("reason"):
             notes.append(str(r["reason"])[:90])
         spread = (
-            f"{_fmt(r.get('throughput_p10'))}-{_fmt(r.get('throughput_p90'))}"
-            if r["status"] in ("ok", "wrong")
-            else ""
+            f"{_fmt(r.get('throughput_p10'))}-{_fmt(r.get('throughput_p90'))}" if r["status"] in ("ok", "wrong") else ""
         )
         pct = r.get("pct_of_peak")
         table.add_row(
@@ -228,15 +237,31 @@ def _sweep_table(rows: list[dict[str, Any]]) -> Table | None:
     for col in ("dtype", "n=k", "shapes", "best", "at m", "geomean", "unit"):
         table.add_column(col)
     for s in sweeps:
-        table.add_row(_escape(s["dtype"]), str(s["n"]), str(s["shapes"]), _fmt(s["best_throughput"]), str(s["best_m"]),
-                      _fmt(s["geomean_throughput"]), s["unit"])  # fmt: skip
+        table.add_row(
+            _escape(s["dtype"]),
+            str(s["n"]),
+            str(s["shapes"]),
+            _fmt(s["best_throughput"]),
+            str(s["best_m"]),
+            _fmt(s["geomean_throughput"]),
+            s["unit"],
+        )
     return table
 
 
 _DIST = "Distributed (torchrun)"
 # `run` options that belong to the launching process, not to the ranks it starts.
-_LAUNCHER_PARAMS = {"nproc", "nnodes", "node_rank", "rdzv_endpoint", "rdzv_backend", "rdzv_id", "master_addr",
-                    "master_port", "report"}  # fmt: skip
+_LAUNCHER_PARAMS = {
+    "nproc",
+    "nnodes",
+    "node_rank",
+    "rdzv_endpoint",
+    "rdzv_backend",
+    "rdzv_id",
+    "master_addr",
+    "master_port",
+    "report",
+}
 
 
 def _child_args(ctx: typer.Context) -> list[str]:
@@ -335,9 +360,7 @@ def run(
     only: Annotated[
         list[str] | None, typer.Option("--only", help="glob over case ids / benchmark names; repeatable")
     ] = None,
-    out: Annotated[Path, typer.Option("--out", help="folder that receives the new run folder")] = Path(
-        "results"
-    ),
+    out: Annotated[Path, typer.Option("--out", help="folder that receives the new run folder")] = Path("results"),
     resume: Annotated[
         Path | None, typer.Option("--resume", help="continue this run folder, skipping finished cases")
     ] = None,
@@ -346,8 +369,7 @@ def run(
         typer.Option(
             "--rounds",
             min=1,
-            help="measure each case in N rounds, interleaved with the other cases "
-            "(default: the suite's `rounds`)",
+            help="measure each case in N rounds, interleaved with the other cases (default: the suite's `rounds`)",
         ),
     ] = None,
     force_resume: Annotated[
@@ -360,9 +382,7 @@ def run(
     ] = False,
     telemetry: Annotated[str, typer.Option("--telemetry", help="auto | required | off")] = "auto",
     sample_hz: Annotated[float, typer.Option("--sample-hz", help="telemetry sampling rate")] = 20.0,
-    idle_s: Annotated[
-        float, typer.Option("--idle-s", help="seconds of idle sampling before the first case")
-    ] = 2.0,
+    idle_s: Annotated[float, typer.Option("--idle-s", help="seconds of idle sampling before the first case")] = 2.0,
     report: Annotated[
         bool, typer.Option("--report/--no-report", help="write an HTML report of the run at the end")
     ] = False,
@@ -381,9 +401,7 @@ def run(
     ] = None,
     node_rank: Annotated[
         int | None,
-        typer.Option(
-            "--node-rank", help="torchrun: this node's rank (static rendezvous)", rich_help_panel=_DIST
-        ),
+        typer.Option("--node-rank", help="torchrun: this node's rank (static rendezvous)", rich_help_panel=_DIST),
     ] = None,
     rdzv_endpoint: Annotated[
         str | None,
@@ -460,35 +478,66 @@ def run(
         write_result,
     )
 
-    torchrun = {"nnodes": nnodes, "node-rank": node_rank, "rdzv-endpoint": rdzv_endpoint, "rdzv-backend": rdzv_backend,
-                "rdzv-id": rdzv_id, "master-addr": master_addr, "master-port": master_port}  # fmt: skip
+    torchrun = {
+        "nnodes": nnodes,
+        "node-rank": node_rank,
+        "rdzv-endpoint": rdzv_endpoint,
+        "rdzv-backend": rdzv_backend,
+        "rdzv-id": rdzv_id,
+        "master-addr": master_addr,
+        "master-port": master_port,
+    }
     in_rank = is_rank_process()
     if not in_rank and (nproc or any(v is not None for v in torchrun.values())):
         if rounds is not None and rounds > 1 or any(pc.timing.rounds > 1 for pc in loaded.cases):
-            err_console.print("[yellow]note:[/] runs with ranks measure one round per case (no rounds yet)",
-                              highlight=False)  # fmt: skip
+            err_console.print(
+                "[yellow]note:[/] runs with ranks measure one round per case (no rounds yet)", highlight=False
+            )
         _launch_ranks(ctx, nproc, torchrun, report)
         return
     if force_resume and resume is None:
         raise GpubenchError("--force-resume goes with --resume FOLDER")
-    options = RunOptions(device=device, out_dir=out, only=tuple(only or ()), resume=resume, force_resume=force_resume, rounds=rounds, telemetry=telemetry,
-                         sample_hz=sample_hz, idle_s=idle_s, command=(in_rank and parent_command()) or shlex.join(sys.argv))  # fmt: skip
+    options = RunOptions(
+        device=device,
+        out_dir=out,
+        only=tuple(only or ()),
+        resume=resume,
+        force_resume=force_resume,
+        rounds=rounds,
+        telemetry=telemetry,
+        sample_hz=sample_hz,
+        idle_s=idle_s,
+        command=(in_rank and parent_command()) or shlex.join(sys.argv),
+    )
     progress = Progress(
-        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-        TextColumn("eta"), TimeRemainingColumn(), console=err_console, transient=True,
-    )  # fmt: skip
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("eta"),
+        TimeRemainingColumn(),
+        console=err_console,
+        transient=True,
+    )
     task = None
 
     def on_start(store: Any, todo: list[Any], done: int) -> None:
         nonlocal task
         dev = store.meta["device"]
-        err_console.print(f"[bold]{_escape(dev['name'])}[/] ({_escape(dev['vendor'])}) - suite {_escape(loaded.name)}: "
-                          f"{len(todo)} case(s) to run" + (f", {done} already done" if done else "")
-                          + f"\nrun folder: {_escape(store.folder)}", soft_wrap=True, highlight=False)  # fmt: skip
+        err_console.print(
+            f"[bold]{_escape(dev['name'])}[/] ({_escape(dev['vendor'])}) - suite {_escape(loaded.name)}: "
+            f"{len(todo)} case(s) to run"
+            + (f", {done} already done" if done else "")
+            + f"\nrun folder: {_escape(store.folder)}",
+            soft_wrap=True,
+            highlight=False,
+        )
         dist_info = store.meta.get("distributed")
         if dist_info:
-            err_console.print(_escape(f"{dist_info['world_size']} ranks on {dist_info['n_nodes']} node(s), "
-                                      f"{dist_info['backend']}"), highlight=False)  # fmt: skip
+            err_console.print(
+                _escape(f"{dist_info['world_size']} ranks on {dist_info['n_nodes']} node(s), {dist_info['backend']}"),
+                highlight=False,
+            )
         tel = store.meta.get("telemetry", {})
         if tel.get("reason"):
             err_console.print(f"[yellow]telemetry: {_escape(tel['reason'])}[/]")
@@ -528,14 +577,13 @@ def run(
     if in_rank and launched_by_gpubench():
         # The launching `gpubench run --nproc` reports, renders and sets the exit code: a non-zero exit here
         # would make torchrun report rank 0 as crashed.
-        write_result(outcome.folder, any_failed=outcome.any_failed, interrupted=outcome.interrupted,
-                     cases=len(outcome.rows))  # fmt: skip
+        write_result(
+            outcome.folder, any_failed=outcome.any_failed, interrupted=outcome.interrupted, cases=len(outcome.rows)
+        )
         return
     if outcome.interrupted:
         how, code = ("terminated (SIGTERM)", 143) if _TERMINATED.is_set() else ("interrupted", 130)
-        raise fail(
-            f"{how}: {len(outcome.rows)} finished case(s) kept; continue with --resume {outcome.folder}", code
-        )
+        raise fail(f"{how}: {len(outcome.rows)} finished case(s) kept; continue with --resume {outcome.folder}", code)
     if report:
         from gpubench.report import render_report
 
@@ -549,9 +597,7 @@ def run(
 @handle_errors
 def monitor(
     device: DeviceOpt = "auto",
-    seconds: Annotated[
-        float, typer.Option("--seconds", help="stop after this long (0 = until Ctrl-C)")
-    ] = 0.0,
+    seconds: Annotated[float, typer.Option("--seconds", help="stop after this long (0 = until Ctrl-C)")] = 0.0,
     hz: Annotated[float, typer.Option("--hz", help="readings per second")] = 1.0,
 ) -> None:
     """A live table of power, energy, temperature, clocks and throttle reasons (like `nvidia-smi dmon`)."""
@@ -567,23 +613,42 @@ def monitor(
     reader, reason = open_reader(describe(resolve_device(device)), "auto")
     if reason is not None:
         raise GpubenchError(f"no telemetry for this device: {reason}")
-    cols = ("time_s", "power_w", "energy_j", "temp_c", "mem_temp_c", "sm_clock_mhz", "mem_clock_mhz", "util_pct",
-            "mem_used_gib", "throttle")  # fmt: skip
-    console.print(_escape(f"reader: {reader.name}  " + "  ".join(f"{k}={_fmt(v)}" for k, v in reader.static_info().items()
-                                                                  if k != "reader")), highlight=False)  # fmt: skip
+    cols = (
+        "time_s",
+        "power_w",
+        "energy_j",
+        "temp_c",
+        "mem_temp_c",
+        "sm_clock_mhz",
+        "mem_clock_mhz",
+        "util_pct",
+        "mem_used_gib",
+        "throttle",
+    )
+    console.print(
+        _escape(
+            f"reader: {reader.name}  "
+            + "  ".join(f"{k}={_fmt(v)}" for k, v in reader.static_info().items() if k != "reader")
+        ),
+        highlight=False,
+    )
     console.print(" ".join(f"{c:>13}" for c in cols))
     try:
         for reading in monitor_readings(reader, seconds=seconds, hz=hz):
             mask = reading.get("throttle_mask", math.nan)
-            throttle = (
-                ",".join(decode_throttle(int(mask)))
-                if isinstance(mask, float) and math.isfinite(mask)
-                else "-"
-            )
+            throttle = ",".join(decode_throttle(int(mask))) if isinstance(mask, float) and math.isfinite(mask) else "-"
             used = reading.get("mem_used_bytes", math.nan)
-            values = [round(reading.get("time_s", math.nan), 1), reading.get("power_w"), reading.get("energy_j"), reading.get("temp_c"),
-                      reading.get("mem_temp_c"), reading.get("sm_clock_mhz"), reading.get("mem_clock_mhz"),
-                      reading.get("util_pct"), used / 2**30 if used == used else math.nan]  # fmt: skip
+            values = [
+                round(reading.get("time_s", math.nan), 1),
+                reading.get("power_w"),
+                reading.get("energy_j"),
+                reading.get("temp_c"),
+                reading.get("mem_temp_c"),
+                reading.get("sm_clock_mhz"),
+                reading.get("mem_clock_mhz"),
+                reading.get("util_pct"),
+                used / 2**30 if used == used else math.nan,
+            ]
             console.print(" ".join(f"{_fmt(v):>13}" for v in values) + f" {throttle:>13}", highlight=False)
     except KeyboardInterrupt:
         pass
@@ -594,15 +659,9 @@ def monitor(
 @app.command()
 @handle_errors
 def specs(
-    match: Annotated[
-        str | None, typer.Option("--match", help="show the entry a torch device name matches")
-    ] = None,
-    memory_gib: Annotated[
-        float | None, typer.Option("--memory-gib", help="with --match: device memory")
-    ] = None,
-    power_limit_w: Annotated[
-        float | None, typer.Option("--power-limit-w", help="with --match: power limit")
-    ] = None,
+    match: Annotated[str | None, typer.Option("--match", help="show the entry a torch device name matches")] = None,
+    memory_gib: Annotated[float | None, typer.Option("--memory-gib", help="with --match: device memory")] = None,
+    power_limit_w: Annotated[float | None, typer.Option("--power-limit-w", help="with --match: power limit")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
 ) -> None:
     """The datasheet catalog: dense peaks per precision (TFLOP/s, TOP/s for int8), bandwidth, memory, TDP, price."""
@@ -614,16 +673,10 @@ def specs(
         memory = None if memory_gib is None else memory_gib * 2**30
         spec = match_device(match, memory, power_limit_w, catalog=catalog)
         if spec is None:
-            raise GpubenchError(
-                f"{match!r} matches no catalog entry (or several that the hints cannot tell apart)"
-            )
+            raise GpubenchError(f"{match!r} matches no catalog entry (or several that the hints cannot tell apart)")
         if as_json:
             figures = {k: {"value": v, "source": spec.source(k)} for k, v in spec.figures().items()}
-            print(
-                json.dumps(
-                    {"slug": spec.slug, "name": spec.name, "figures": figures, "notes": spec.notes}, indent=2
-                )
-            )
+            print(json.dumps({"slug": spec.slug, "name": spec.name, "figures": figures, "notes": spec.notes}, indent=2))
             return
         table = Table(title=f"{_escape(match)} -> {spec.slug} ({_escape(spec.name)})", title_justify="left")
         for col in ("figure", "value", "source"):
@@ -639,9 +692,7 @@ def specs(
             for col in ("workload", "value", "conditions", "source", "date"):
                 pub.add_column(col, overflow="fold")
             for p in mine:
-                pub.add_row(
-                    p.workload, f"{_fmt(p.value, 6)} {p.unit}", _escape(p.conditions), p.source, p.date
-                )
+                pub.add_row(p.workload, f"{_fmt(p.value, 6)} {p.unit}", _escape(p.conditions), p.source, p.date)
             console.print(pub)
         return
     rows = catalog_table(catalog)
@@ -651,8 +702,10 @@ def specs(
         by_device.setdefault(p.device, []).append(p)
     if as_json:
         for r in rows:
-            r["published"] = [{"workload": p.workload, "value": p.value, "unit": p.unit, "source": p.source,
-                               "date": p.date} for p in by_device.get(r["slug"], [])]  # fmt: skip
+            r["published"] = [
+                {"workload": p.workload, "value": p.value, "unit": p.unit, "source": p.source, "date": p.date}
+                for p in by_device.get(r["slug"], [])
+            ]
         print(json.dumps([{k: json_value(v) for k, v in r.items()} for r in rows], indent=2))
         return
     table = Table(title="Datasheet peaks (dense; fp16/bf16/fp8 with FP32 accumulate)", title_justify="left")
@@ -660,16 +713,19 @@ def specs(
     for col in cols:
         table.add_column(col, justify="left" if col == "slug" else "right")
     for r in rows:
-        values = [r["slug"], *(r[p] for p in PRECISIONS), r["memory_bandwidth_gbps"], r["memory_gb"], r["tdp_w"],
-                  r["launch_price_usd"], r["year"]]  # fmt: skip
+        values = [
+            r["slug"],
+            *(r[p] for p in PRECISIONS),
+            r["memory_bandwidth_gbps"],
+            r["memory_gb"],
+            r["tdp_w"],
+            r["launch_price_usd"],
+            r["year"],
+        ]
         table.add_row(*(_fmt(v, 4) for v in values))
     console.print(table)
-    console.print(
-        "Per torch device (MI250X/MI250: one GCD). Sources: gpubench specs --match NAME", highlight=False
-    )
-    pub = Table(
-        title="Published results the model is fitted on (gpubench/data/published/)", title_justify="left"
-    )
+    console.print("Per torch device (MI250X/MI250: one GCD). Sources: gpubench specs --match NAME", highlight=False)
+    pub = Table(title="Published results the model is fitted on (gpubench/data/published/)", title_justify="left")
     for col in ("slug", "workloads", "files"):
         pub.add_column(col, overflow="fold")
     for slug, items in by_device.items():
@@ -677,9 +733,7 @@ def specs(
         pub.add_row(slug, works, ", ".join(sorted({p.file for p in items})))
     console.print(pub)
     missing = [r["slug"] for r in rows if r["slug"] not in by_device]
-    console.print(
-        f"No published result yet (estimated from datasheets): {', '.join(missing)}", highlight=False
-    )
+    console.print(f"No published result yet (estimated from datasheets): {', '.join(missing)}", highlight=False)
 
 
 @app.command()
@@ -698,9 +752,7 @@ def recommend(
         typer.Option("--prices", help="CSV or TOML: device, new_usd, used_usd, cloud_usd_per_hour"),
     ] = None,
     kwh_price: Annotated[float, typer.Option("--kwh-price", help="electricity, USD per kWh")] = 0.15,
-    hours_per_day: Annotated[
-        float, typer.Option("--hours-per-day", help="hours a day the card works")
-    ] = 24.0,
+    hours_per_day: Annotated[float, typer.Option("--hours-per-day", help="hours a day the card works")] = 24.0,
     years: Annotated[float, typer.Option("--years", help="lifetime in years")] = 3.0,
     used: Annotated[bool, typer.Option("--used", help="rank by the used prices in --prices")] = False,
     objective: Annotated[
@@ -724,46 +776,61 @@ def recommend(
 
         df = load_runs([str(p) for p in runs])
     if list_workloads:
-        names = list(
-            dict.fromkeys([*(available_workloads(df) if df is not None else []), *predictable_workloads()])
-        )
+        names = list(dict.fromkeys([*(available_workloads(df) if df is not None else []), *predictable_workloads()]))
         print("\n".join(names))
         return
     if workload is None:
         raise GpubenchError("give --workload NAME (gpubench recommend --list shows the names)")
     price_table = load_prices(prices) if prices is not None else None
-    out = advise(df, workload, budget_usd=budget, prices=price_table, kwh_price=kwh_price,
-                 hours_per_day=hours_per_day, years=years, price_kind="used" if used else "new",
-                 estimates=estimates, objective=objective)  # fmt: skip
+    out = advise(
+        df,
+        workload,
+        budget_usd=budget,
+        prices=price_table,
+        kwh_price=kwh_price,
+        hours_per_day=hours_per_day,
+        years=years,
+        price_kind="used" if used else "new",
+        estimates=estimates,
+        objective=objective,
+    )
     if as_json:
         records = [{k: json_value(v) for k, v in r.items()} for r in out.to_dict(orient="records")]
-        print(
-            json.dumps(
-                {"inputs": {k: json_value(v) for k, v in out.attrs.items()}, "devices": records}, indent=2
-            )
-        )
+        print(json.dumps({"inputs": {k: json_value(v) for k, v in out.attrs.items()}, "devices": records}, indent=2))
         return
     a = out.attrs
     unit = next((u for u in out["work_unit"] if isinstance(u, str)), "unit")
     rate = next((u for u in out["throughput_unit"] if isinstance(u, str)), "")
-    title = (f"{a['workload']} ranked by {a['objective']}: {a['hours_per_day']:g} h/day for {a['years']:g} years at "
-             f"{a['kwh_price']:g} USD/kWh" + (f", budget {a['budget_usd']:,.0f} USD" if a["budget_usd"] is not None else ""))  # fmt: skip
+    title = (
+        f"{a['workload']} ranked by {a['objective']}: {a['hours_per_day']:g} h/day for {a['years']:g} years at "
+        f"{a['kwh_price']:g} USD/kWh" + (f", budget {a['budget_usd']:,.0f} USD" if a["budget_usd"] is not None else "")
+    )
     table = Table(title=_escape(title), title_justify="left")
-    heads = ["#", "device", "basis", rate, "range", "USD", "/1k USD", "W", "/W", f"USD/M {unit}",
-             f"cloud USD/M {unit}", "buy after h", "fits", "notes"]  # fmt: skip
+    heads = [
+        "#",
+        "device",
+        "basis",
+        rate,
+        "range",
+        "USD",
+        "/1k USD",
+        "W",
+        "/W",
+        f"USD/M {unit}",
+        f"cloud USD/M {unit}",
+        "buy after h",
+        "fits",
+        "notes",
+    ]
     for h in heads:
         text = h in ("device", "basis", "notes")
-        table.add_column(
-            _escape(h), justify="left" if text else "right", overflow="fold", min_width=10 if text else 3
-        )
+        table.add_column(_escape(h), justify="left" if text else "right", overflow="fold", min_width=10 if text else 3)
     for r in out.to_dict(orient="records"):
         per_kusd = r["throughput_per_usd"] * 1000 if json_value(r["throughput_per_usd"]) is not None else None
         per_m = r["tco_per_unit_usd"] * 1e6 if json_value(r["tco_per_unit_usd"]) is not None else None
         cloud_m = r["cloud_usd_per_unit"] * 1e6 if json_value(r["cloud_usd_per_unit"]) is not None else None
         spread = (
-            "-"
-            if r["basis"] == "measured" or json_value(r["low"]) is None
-            else f"{_fmt(r['low'])}-{_fmt(r['high'])}"
+            "-" if r["basis"] == "measured" or json_value(r["low"]) is None else f"{_fmt(r['low'])}-{_fmt(r['high'])}"
         )
         basis = r["basis"] if r["basis"] != "published" else f"published ({_source_name(r['basis_detail'])})"
         fits = {True: "yes", False: "NO"}.get(json_value(r["fits_memory"]), "-")
@@ -772,23 +839,36 @@ def recommend(
         if json_value(r["max_batch"]) is not None:
             fits += f" (batch <= {int(r['max_batch'])})"
         name = ("* " if r["yours"] else "") + str(r["device"])
-        cells = [str(r["rank"]), _escape(name), _escape(basis), _fmt(r["throughput"]), spread,
-                 _fmt(json_value(r["price_usd"])), _fmt(per_kusd), _fmt(json_value(r["avg_power_w"])),
-                 _fmt(json_value(r["throughput_per_w"])), _fmt(per_m, 4), _fmt(cloud_m, 4),
-                 _fmt(json_value(r["breakeven_hours"])), fits, _escape(r["notes"])]  # fmt: skip
+        cells = [
+            str(r["rank"]),
+            _escape(name),
+            _escape(basis),
+            _fmt(r["throughput"]),
+            spread,
+            _fmt(json_value(r["price_usd"])),
+            _fmt(per_kusd),
+            _fmt(json_value(r["avg_power_w"])),
+            _fmt(json_value(r["throughput_per_w"])),
+            _fmt(per_m, 4),
+            _fmt(cloud_m, 4),
+            _fmt(json_value(r["breakeven_hours"])),
+            fits,
+            _escape(r["notes"]),
+        ]
         table.add_row(*cells, style="bold" if r["yours"] else ("dim" if r["basis"] == "estimated" else None))
     console.print(table)
     if not (~out["yours"].astype(bool)).any() and a["budget_usd"] is not None:
         cheapest = a.get("cheapest")
         if cheapest:
-            console.print(f"no device within the budget: the cheapest is {_escape(cheapest['device'])} at "
-                          f"{cheapest['price_usd']:,.0f} USD ({_escape(cheapest['source'])})", highlight=False)  # fmt: skip
+            console.print(
+                f"no device within the budget: the cheapest is {_escape(cheapest['device'])} at "
+                f"{cheapest['price_usd']:,.0f} USD ({_escape(cheapest['source'])})",
+                highlight=False,
+            )
         else:
             console.print("no device has a known price: add prices with --prices FILE")
     if a.get("unused_prices"):
-        err_console.print(
-            f"prices matched no device: {_escape(', '.join(a['unused_prices']))}", highlight=False
-        )
+        err_console.print(f"prices matched no device: {_escape(', '.join(a['unused_prices']))}", highlight=False)
     console.print(
         "* = a device in your runs. basis: measured (your run) / published (a primary source, gpubench specs) / "
         "estimated (performance model; range = its validation error). Launch prices are old list prices; cloud "
@@ -812,9 +892,7 @@ def _source_name(detail: str) -> str:
 @app.command()
 @handle_errors
 def report(
-    runs: Annotated[
-        list[str], typer.Argument(help="run folders, globs (results/*) or folders of run folders")
-    ],
+    runs: Annotated[list[str], typer.Argument(help="run folders, globs (results/*) or folders of run folders")],
     out: Annotated[
         Path | None, typer.Option("--out", "-o", help="file to write (default reports/<name>.<format>)")
     ] = None,
@@ -826,24 +904,18 @@ def report(
     lang: Annotated[str, typer.Option("--lang", help="language of the texts: en or hu")] = "en",
     fmt: Annotated[
         str,
-        typer.Option(
-            "--format", help="html (default, self-contained), md (summary to paste) or csv (headline table)"
-        ),
+        typer.Option("--format", help="html (default, self-contained), md (summary to paste) or csv (headline table)"),
     ] = "html",
     against: Annotated[
         list[str] | None,
-        typer.Option(
-            "--against", help="catalog device to compare with in the verdict (repeatable), e.g. l40s"
-        ),
+        typer.Option("--against", help="catalog device to compare with in the verdict (repeatable), e.g. l40s"),
     ] = None,
 ) -> None:
     """Write one report (self-contained HTML that works offline, or a Markdown / CSV summary) comparing
     runs from any machines."""
     from gpubench.report import render_report
 
-    path = render_report(
-        runs, out=out, baseline=baseline, title=title, lang=lang, fmt=fmt, against=against or []
-    )
+    path = render_report(runs, out=out, baseline=baseline, title=title, lang=lang, fmt=fmt, against=against or [])
     console.print(f"report: {_escape(path)}", highlight=False)
 
 
@@ -853,14 +925,13 @@ def split_sides(runs: list[str]) -> tuple[list[str], list[str]]:
         i = runs.index("--vs")
         side_a, side_b = runs[:i], runs[i + 1 :]
         if not side_a or not side_b or "--vs" in side_b:
-            raise GpubenchError(
-                "compare A1 [A2 ...] --vs B1 [B2 ...]: each side needs at least one run folder"
-            )
+            raise GpubenchError("compare A1 [A2 ...] --vs B1 [B2 ...]: each side needs at least one run folder")
     elif len(runs) == 2:
         side_a, side_b = runs[:1], runs[1:]
     else:
-        raise GpubenchError(f"compare takes two run folders (A B), or several per side separated by --vs; "
-                            f"got {len(runs)}")  # fmt: skip
+        raise GpubenchError(
+            f"compare takes two run folders (A B), or several per side separated by --vs; got {len(runs)}"
+        )
     for item in side_a + side_b:
         if item.startswith("--"):
             raise GpubenchError(f"compare: unknown option {item!r}")
@@ -892,46 +963,72 @@ def compare(
     bad = regressions(frame)
     if as_json:
         rows = [{k: json_value(v) for k, v in r.items()} for r in frame.to_dict(orient="records")]
-        print(json.dumps({"inputs": {k: json_value(v) for k, v in frame.attrs.items()}, "cases": rows,
-                          "regressions": len(bad)}, indent=2))  # fmt: skip
+        print(
+            json.dumps(
+                {"inputs": {k: json_value(v) for k, v in frame.attrs.items()}, "cases": rows, "regressions": len(bad)},
+                indent=2,
+            )
+        )
     else:
         at = frame.attrs
         title = f"B/A: {at['b_run_id']} vs {at['a_run_id']} (threshold {threshold:g}%)"
         table = Table(title=_escape(title), title_justify="left")
-        for col, just in (("case", "left"), ("A", "right"), ("B", "right"), ("unit", "left"), ("B/A", "right"),
-                          ("95% CI", "right"), ("repeats A/B", "right"), ("verdict", "left"), ("note", "left")):  # fmt: skip
+        for col, just in (
+            ("case", "left"),
+            ("A", "right"),
+            ("B", "right"),
+            ("unit", "left"),
+            ("B/A", "right"),
+            ("95% CI", "right"),
+            ("repeats A/B", "right"),
+            ("verdict", "left"),
+            ("note", "left"),
+        ):
             table.add_column(col, justify=just, overflow="fold")  # type: ignore[arg-type]
         colours = {"faster": "green", "slower": "bold red", "now failed": "bold red", "now wrong": "bold red"}
         for r in frame.to_dict(orient="records"):
-            ci = (
-                f"{_fmt(r['ci_low'], 3)}-{_fmt(r['ci_high'], 3)}"
-                if json_value(r["ci_low"]) is not None
-                else "-"
-            )
+            ci = f"{_fmt(r['ci_low'], 3)}-{_fmt(r['ci_high'], 3)}" if json_value(r["ci_low"]) is not None else "-"
             colour = colours.get(r["verdict"], "white")
-            table.add_row(_escape(r["case_id"]), _fmt(json_value(r["a"])), _fmt(json_value(r["b"])),
-                          _escape(r["unit"] or ""), _fmt(json_value(r["ratio"]), 3), ci, _repeats(r),
-                          f"[{colour}]{_escape(r['verdict'])}[/]", _escape(r["note"] or ""))  # fmt: skip
+            table.add_row(
+                _escape(r["case_id"]),
+                _fmt(json_value(r["a"])),
+                _fmt(json_value(r["b"])),
+                _escape(r["unit"] or ""),
+                _fmt(json_value(r["ratio"]), 3),
+                ci,
+                _repeats(r),
+                f"[{colour}]{_escape(r['verdict'])}[/]",
+                _escape(r["note"] or ""),
+            )
         console.print(table)
         for diff in at.get("differences", []):
             err_console.print(f"[yellow]differs:[/] {_escape(diff)}", highlight=False)
         for side in ("a", "b"):
             only = at.get(f"only_in_{side}", [])
             if only:
-                err_console.print(f"{len(only)} case(s) only in {side.upper()}: {_escape(', '.join(only[:5]))}"
-                                  + (" ..." if len(only) > 5 else ""), highlight=False)  # fmt: skip
+                err_console.print(
+                    f"{len(only)} case(s) only in {side.upper()}: {_escape(', '.join(only[:5]))}"
+                    + (" ..." if len(only) > 5 else ""),
+                    highlight=False,
+                )
         if frame.empty:
             err_console.print("no case is ok in both runs: nothing to compare", highlight=False)
         else:
             shift = at.get("common_shift")
             if shift is not None and math.isfinite(shift):
-                err_console.print(f"[yellow]every case moved together[/] (median B/A {shift:.3f}): other load on the "
-                                  "machine, another clock or power state, or a change that slows or speeds up "
-                                  "everything; repeat the runs on both sides to tell them apart", highlight=False)  # fmt: skip
+                err_console.print(
+                    f"[yellow]every case moved together[/] (median B/A {shift:.3f}): other load on the "
+                    "machine, another clock or power state, or a change that slows or speeds up "
+                    "everything; repeat the runs on both sides to tell them apart",
+                    highlight=False,
+                )
             if len(side_a) == 1 or len(side_b) == 1:
-                err_console.print("one run on a side: its interval holds the noise between rounds of that run, "
-                                  "not between runs; pass several runs per side (A1 A2 --vs B1 B2) to include "
-                                  "it", highlight=False)  # fmt: skip
+                err_console.print(
+                    "one run on a side: its interval holds the noise between rounds of that run, "
+                    "not between runs; pass several runs per side (A1 A2 --vs B1 B2) to include "
+                    "it",
+                    highlight=False,
+                )
             counts = frame["verdict"].value_counts()
             console.print(", ".join(f"{n} {v}" for v, n in counts.items()), highlight=False)
     if len(bad):

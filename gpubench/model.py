@@ -132,8 +132,19 @@ def _load_published(directory: str, stamp: tuple[tuple[str, int], ...]) -> tuple
             if value is None or value <= 0:
                 raise GpubenchError(f"{path}: row {line}: value must be a positive number")
             extra = {k: float(v) for k, v in row.items() if k not in _PUBLISHED_COLUMNS and finite_or_none(v)}
-            out.append(Published(row["device"], row["workload"].strip(), value, row["unit"], row["conditions"],
-                                 row["source"], row["date"], name, extra))  # fmt: skip
+            out.append(
+                Published(
+                    row["device"],
+                    row["workload"].strip(),
+                    value,
+                    row["unit"],
+                    row["conditions"],
+                    row["source"],
+                    row["date"],
+                    name,
+                    extra,
+                )
+            )
     return tuple(out)
 
 
@@ -320,9 +331,7 @@ def _ceiling(ctx: _Context, wl: WorkloadName, spec: DeviceSpec) -> _Raw | None:
         return _Raw(measured[0], "measured", measured[1])
     pts = _points(ctx, wl.name).get(spec.slug)
     if pts:
-        return _Raw(
-            statistics.median(p.value for p in pts), "published", "; ".join(sorted({p.source for p in pts}))
-        )
+        return _Raw(statistics.median(p.value for p in pts), "published", "; ".join(sorted({p.source for p in pts})))
     sheet = _datasheet(spec, wl)
     if not sheet:
         return None
@@ -330,9 +339,7 @@ def _ceiling(ctx: _Context, wl: WorkloadName, spec: DeviceSpec) -> _Raw | None:
     if eff is None:
         return None
     what = "bandwidth" if wl.kind == "memory" else f"{wl.precision} peak"
-    raw = _Raw(
-        sheet * eff[0], "estimated", f"datasheet {what} x {eff[0]:.0%} (published efficiency, {eff[1]})"
-    )
+    raw = _Raw(sheet * eff[0], "estimated", f"datasheet {what} x {eff[0]:.0%} (published efficiency, {eff[1]})")
     return _calibrate(ctx, wl, spec, raw)
 
 
@@ -394,8 +401,11 @@ def _fit_sources(ctx: _Context, wl: WorkloadName) -> list[str]:
     half = wl.run_precision in _HALF
     suffix = "/infer" if wl.mode == "infer" else ""
     precisions = MODEL_PRECISIONS if wl.mode == "train" else INFER_PRECISIONS
-    return [f"{wl.model}/{p}{suffix}" for p in precisions
-            if (p in _HALF) == half and p != wl.run_precision and _points(ctx, f"{wl.model}/{p}{suffix}")]  # fmt: skip
+    return [
+        f"{wl.model}/{p}{suffix}"
+        for p in precisions
+        if (p in _HALF) == half and p != wl.run_precision and _points(ctx, f"{wl.model}/{p}{suffix}")
+    ]
 
 
 def _model_estimate(ctx: _Context, wl: WorkloadName, spec: DeviceSpec) -> _Raw | None:
@@ -424,10 +434,18 @@ def _model_estimate(ctx: _Context, wl: WorkloadName, spec: DeviceSpec) -> _Raw |
             if own and sib_bounds is not None:
                 sib_pred = 1.0 / (a / sib_bounds[0].value + b / sib_bounds[1].value)
                 scaled = statistics.median(p.value for p in own) * value / sib_pred
-                return _Raw(scaled, "estimated", f"published {name} on this device x {value / sib_pred:.2f} "
-                                                 f"(the bounds' ratio of {wl.run_precision} to {sib.run_precision})")  # fmt: skip
-        raw = _Raw(value, "estimated", f"bounds fitted on {len(rows)} published {'/'.join(sources)} points "
-                                       f"({split}); ceilings: {compute.basis} matmul, {memory.basis} bandwidth")  # fmt: skip
+                return _Raw(
+                    scaled,
+                    "estimated",
+                    f"published {name} on this device x {value / sib_pred:.2f} "
+                    f"(the bounds' ratio of {wl.run_precision} to {sib.run_precision})",
+                )
+        raw = _Raw(
+            value,
+            "estimated",
+            f"bounds fitted on {len(rows)} published {'/'.join(sources)} points "
+            f"({split}); ceilings: {compute.basis} matmul, {memory.basis} bandwidth",
+        )
         return _calibrate(ctx, wl, spec, raw)
     # No published point of this model: compute-bound from its FLOPs and the fitted models' utilisation.
     util = _generic_utilisation(ctx)
@@ -435,9 +453,13 @@ def _model_estimate(ctx: _Context, wl: WorkloadName, spec: DeviceSpec) -> _Raw |
     flops = cost["train_flops" if wl.mode == "train" else "infer_flops"]
     if util is None or not flops:
         return None
-    raw = _Raw(compute.value * 1e12 * util / flops, "estimated",
-               f"compute-bound from {flops / 1e9:.3g} GFLOP per {cost['unit']} at {util:.0%} of the "
-               f"{compute.basis} matmul ceiling (median of the published models): unvalidated", validated=False)  # fmt: skip
+    raw = _Raw(
+        compute.value * 1e12 * util / flops,
+        "estimated",
+        f"compute-bound from {flops / 1e9:.3g} GFLOP per {cost['unit']} at {util:.0%} of the "
+        f"{compute.basis} matmul ceiling (median of the published models): unvalidated",
+        validated=False,
+    )
     return _calibrate(ctx, wl, spec, raw)
 
 
@@ -448,9 +470,7 @@ def _generic_utilisation(ctx: _Context) -> float | None:
         wl = parse_workload(p.workload)
         if wl is None or wl.kind != "model" or wl.mode != "train":
             continue
-        compute = _ceiling(
-            ctx, WorkloadName(f"matmul/{wl.precision}", "matmul", wl.precision), ctx.catalog[p.device]
-        )
+        compute = _ceiling(ctx, WorkloadName(f"matmul/{wl.precision}", "matmul", wl.precision), ctx.catalog[p.device])
         if compute is not None:
             utils.append(p.value * workload_costs()[wl.model]["train_flops"] / (compute.value * 1e12))
     return statistics.median(utils) if utils else None
@@ -464,9 +484,7 @@ def _predict(ctx: _Context, wl: WorkloadName, spec: DeviceSpec) -> _Raw | None:
         return _ceiling(ctx, wl, spec)
     pts = _points(ctx, wl.name).get(spec.slug)
     if pts:
-        return _Raw(
-            statistics.median(p.value for p in pts), "published", "; ".join(sorted({p.source for p in pts}))
-        )
+        return _Raw(statistics.median(p.value for p in pts), "published", "; ".join(sorted({p.source for p in pts})))
     return _model_estimate(ctx, wl, spec)
 
 
@@ -481,9 +499,7 @@ def _unit(wl: WorkloadName) -> str:
 # ----------------------------------------------------------------------------------------- validation
 
 
-def validate(
-    published: list[Published] | None = None, catalog: Mapping[str, DeviceSpec] | None = None
-) -> pd.DataFrame:
+def validate(published: list[Published] | None = None, catalog: Mapping[str, DeviceSpec] | None = None) -> pd.DataFrame:
     """Leave-one-out: each published figure predicted with every figure of that (device, workload) held out.
 
     One row per predictable published figure: family, workload, device, published, predicted, rel_error
@@ -498,10 +514,18 @@ def validate(
             continue
         held = [q for q in pub if not (q.device == p.device and q.workload == p.workload)]
         raw = _predict(_Context(cat, held), wl, cat[p.device])
-        rows.append({"family": wl.family, "workload": wl.name, "device": p.device, "published": p.value,
-                     "predicted": None if raw is None else raw.value,
-                     "rel_error": None if raw is None else raw.value / p.value - 1,
-                     "from": None if raw is None else raw.source, "file": p.file})  # fmt: skip
+        rows.append(
+            {
+                "family": wl.family,
+                "workload": wl.name,
+                "device": p.device,
+                "published": p.value,
+                "predicted": None if raw is None else raw.value,
+                "rel_error": None if raw is None else raw.value / p.value - 1,
+                "from": None if raw is None else raw.source,
+                "file": p.file,
+            }
+        )
     frame = pd.DataFrame(rows)
     # One published figure per (device, workload) counts once: several sources of it are one held-out case.
     return frame.drop_duplicates(["workload", "device", "published"]).reset_index(drop=True)
@@ -515,10 +539,18 @@ def validation_summary(frame: pd.DataFrame | None = None) -> pd.DataFrame:
         err = group["rel_error"].dropna().abs()
         target = TARGETS.get(str(family))
         median = float(err.median()) if len(err) else None
-        out.append({"family": family, "points": len(group), "predicted": len(err), "median_error": median,
-                    "worst_error": float(err.max()) if len(err) else None,
-                    "p80_error": float(err.quantile(0.8)) if len(err) else None, "target": target,
-                    "meets_target": None if target is None or median is None else median <= target})  # fmt: skip
+        out.append(
+            {
+                "family": family,
+                "points": len(group),
+                "predicted": len(err),
+                "median_error": median,
+                "worst_error": float(err.max()) if len(err) else None,
+                "p80_error": float(err.quantile(0.8)) if len(err) else None,
+                "target": target,
+                "meets_target": None if target is None or median is None else median <= target,
+            }
+        )
     return pd.DataFrame(out)
 
 
@@ -554,7 +586,9 @@ def _width(family: str) -> tuple[float, str]:
     r = row.iloc[0]
     warning = ""
     if r["meets_target"] is False:
-        warning = f"{family} estimates miss the validation target: median error {r['median_error']:.0%} > {r['target']:.0%}"
+        warning = (
+            f"{family} estimates miss the validation target: median error {r['median_error']:.0%} > {r['target']:.0%}"
+        )
     return max(float(r["p80_error"]), 0.02), warning
 
 
@@ -640,9 +674,7 @@ def _estimate(ctx: _Context, workload: str, device: str) -> Estimate | None:
     wl = parse_workload(workload)
     if wl is None:
         close = closest_workloads(workload, predictable_workloads())
-        raise GpubenchError(
-            f"unknown workload {workload!r}" + (f"; closest: {', '.join(close)}" if close else "")
-        )
+        raise GpubenchError(f"unknown workload {workload!r}" + (f"; closest: {', '.join(close)}" if close else ""))
     if device not in ctx.catalog:
         raise GpubenchError(f"unknown device {device!r}: not a catalog slug (see gpubench specs)")
     raw = _predict(ctx, wl, ctx.catalog[device])
@@ -650,16 +682,26 @@ def _estimate(ctx: _Context, workload: str, device: str) -> Estimate | None:
         return None
     unit = _unit(wl)
     if raw.basis == "measured":
-        return Estimate(wl.name, device, raw.value, raw.value, raw.value, unit, "measured", f"run {raw.source}",
-                        wl.family)  # fmt: skip
+        return Estimate(
+            wl.name, device, raw.value, raw.value, raw.value, unit, "measured", f"run {raw.source}", wl.family
+        )
     if raw.basis == "published":
         vals = [p.value for p in _points(ctx, wl.name)[device]]
-        return Estimate(
-            wl.name, device, raw.value, min(vals), max(vals), unit, "published", raw.source, wl.family
-        )
+        return Estimate(wl.name, device, raw.value, min(vals), max(vals), unit, "published", raw.source, wl.family)
     width, warning = _width(wl.family) if raw.validated else (_UNVALIDATED_WIDTH, "unvalidated estimate")
-    return Estimate(wl.name, device, raw.value, raw.value * (1 - width), raw.value * (1 + width), unit,
-                    "estimated", raw.source, wl.family, warning, raw.calibrated_by)  # fmt: skip
+    return Estimate(
+        wl.name,
+        device,
+        raw.value,
+        raw.value * (1 - width),
+        raw.value * (1 + width),
+        unit,
+        "estimated",
+        raw.source,
+        wl.family,
+        warning,
+        raw.calibrated_by,
+    )
 
 
 def estimate_all(
@@ -685,7 +727,5 @@ def memory_need_bytes(workload: str, batch: int | None = None) -> tuple[float, f
     if wl is None or wl.kind != "model":
         return None
     params = float(workload_costs()[wl.model]["params"])
-    per_param = (
-        16.0 if wl.mode == "train" else 4.0
-    )  # fp32 weights + grads + 2 Adam moments; inference: weights
+    per_param = 16.0 if wl.mode == "train" else 4.0  # fp32 weights + grads + 2 Adam moments; inference: weights
     return params * per_param, params

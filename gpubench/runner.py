@@ -44,9 +44,7 @@ class RunOptions:
     out_dir: Path = Path("results")
     only: Sequence[str] = ()
     resume: Path | None = None
-    force_resume: bool = (
-        False  # add to a --resume folder made on another host/device/suite version/world size
-    )
+    force_resume: bool = False  # add to a --resume folder made on another host/device/suite version/world size
     rounds: int | None = None  # overrides the suite's `rounds` for every case
     telemetry: str = "auto"  # auto | required | off
     sample_hz: float = 20.0
@@ -85,9 +83,7 @@ def select_cases(suite: Suite, patterns: Sequence[str]) -> list[PlannedCase]:
     return [
         pc
         for pc in suite.cases
-        if any(
-            fnmatch.fnmatchcase(pc.case.id, p) or fnmatch.fnmatchcase(pc.case.benchmark, p) for p in escaped
-        )
+        if any(fnmatch.fnmatchcase(pc.case.id, p) or fnmatch.fnmatchcase(pc.case.benchmark, p) for p in escaped)
     ]
 
 
@@ -113,8 +109,9 @@ def _reason(exc: BaseException) -> str:
     return exception_text(exc, 300)
 
 
-def warm_up(timer: devices.StepTimer, workload: Workload, timing: Timing,
-            clock: Callable[[], float] = time.perf_counter) -> tuple[int, float]:  # fmt: skip
+def warm_up(
+    timer: devices.StepTimer, workload: Workload, timing: Timing, clock: Callable[[], float] = time.perf_counter
+) -> tuple[int, float]:
     """Run steps until the minimum warm-up time and count are reached and timings have settled.
 
     The first steps pay for kernel selection, allocator growth, cuDNN autotuning and clock ramp-up.
@@ -129,8 +126,9 @@ def warm_up(timer: devices.StepTimer, workload: Workload, timing: Timing,
         enough = len(times) >= timing.min_warmup and elapsed >= timing.warmup_s
         if (enough and stats.settled(times)) or elapsed >= timing.max_warmup_s:
             return len(times), elapsed
-        burst = _burst_size(stats.percentile(times[-5:], 50), elapsed / len(times), BURST_TARGET_S,
-                            timing.max_warmup_s - elapsed, 1000)  # fmt: skip
+        burst = _burst_size(
+            stats.percentile(times[-5:], 50), elapsed / len(times), BURST_TARGET_S, timing.max_warmup_s - elapsed, 1000
+        )
 
 
 def _burst_size(step_s: float, wall_per_step_s: float, target_s: float, left_s: float, most: int) -> int:
@@ -157,8 +155,13 @@ def steps_per_sample(timer: devices.StepTimer, workload: Workload, probe: int = 
     return min(MAX_STEPS_PER_SAMPLE, math.ceil(MIN_SAMPLE_S / t))
 
 
-def measure(timer: devices.StepTimer, workload: Workload, timing: Timing,
-            clock: Callable[[], float] = time.perf_counter, group: int = 1) -> list[float]:  # fmt: skip
+def measure(
+    timer: devices.StepTimer,
+    workload: Workload,
+    timing: Timing,
+    clock: Callable[[], float] = time.perf_counter,
+    group: int = 1,
+) -> list[float]:
     """Time samples until both `min_reps` and `min_time_s` are reached (or a maximum is hit).
 
     Returns the raw time per step of every sample (a sample is `group` back-to-back steps)."""
@@ -182,8 +185,13 @@ def measure(timer: devices.StepTimer, workload: Workload, timing: Timing,
             break
         per = total / len(samples) if samples else 0.0
         want = max(timing.min_reps - len(samples), math.ceil((timing.min_time_s - total) / per) if per else 1)
-        cap = _burst_size(per, wall / len(samples), BURST_TARGET_S * 4, timing.max_time_s - wall,
-                          timing.max_reps - len(samples)) if samples else 1  # fmt: skip
+        cap = (
+            _burst_size(
+                per, wall / len(samples), BURST_TARGET_S * 4, timing.max_time_s - wall, timing.max_reps - len(samples)
+            )
+            if samples
+            else 1
+        )
         samples += timer.burst(step, max(1, min(want, cap)), workload.reset)
     return [s / group for s in samples]
 
@@ -204,13 +212,12 @@ def _peak_columns(row: dict[str, Any]) -> None:
     if row.get("tflops") is not None and params.get("precision"):
         row["mfu"] = specs.mfu(name, mem, plimit, params["precision"], row["tflops"], compute_units=units)
     if row.get("achieved_gbps") is not None:
-        row["pct_of_datasheet_bw"] = specs.pct_of_bandwidth(name, mem, plimit, row["achieved_gbps"],
-                                                            compute_units=units)  # fmt: skip
+        row["pct_of_datasheet_bw"] = specs.pct_of_bandwidth(
+            name, mem, plimit, row["achieved_gbps"], compute_units=units
+        )
 
 
-def resume_differences(
-    meta: dict[str, Any], suite: Suite, run_info: dict[str, Any], world_size: int = 1
-) -> list[str]:
+def resume_differences(meta: dict[str, Any], suite: Suite, run_info: dict[str, Any], world_size: int = 1) -> list[str]:
     """How this run would differ from the run folder it resumes: another host, device, suite file or number of
     ranks would put this machine's measurements beside (and under the name of) a different experiment."""
     diffs = []
@@ -226,13 +233,16 @@ def resume_differences(
         diffs.append(f"suite {suite.name!r} was edited since (sha256 {sha[:12]} -> {suite.sha256[:12]})")
     ranks = int((meta.get("distributed") or {}).get("world_size") or 1)
     if ranks != world_size:
-        diffs.append(f"it ran with {ranks} rank(s), this run has {world_size}"
-                     + (f" (add --nproc {ranks})" if world_size == 1 else ""))  # fmt: skip
+        diffs.append(
+            f"it ran with {ranks} rank(s), this run has {world_size}"
+            + (f" (add --nproc {ranks})" if world_size == 1 else "")
+        )
     return diffs
 
 
-def open_run_store(suite: Suite, options: RunOptions, device: torch.device,
-                   world_size: int = 1) -> tuple[RunStore, set[str]]:  # fmt: skip
+def open_run_store(
+    suite: Suite, options: RunOptions, device: torch.device, world_size: int = 1
+) -> tuple[RunStore, set[str]]:
     """A new run folder, or the `--resume` one with the ids of the cases it already finished. A resume must
     continue the same experiment (host, device, suite, ranks) unless `options.force_resume`."""
     run_info = devices.collect_run_info(device)
@@ -243,12 +253,14 @@ def open_run_store(suite: Suite, options: RunOptions, device: torch.device,
         return store, set()
     meta = read_meta(options.resume)
     if (meta.get("suite") or {}).get("name") != suite.name:
-        raise GpubenchError(f"{options.resume} is a run of suite {(meta.get('suite') or {}).get('name')!r}, "
-                            f"not {suite.name!r}")  # fmt: skip
+        raise GpubenchError(
+            f"{options.resume} is a run of suite {(meta.get('suite') or {}).get('name')!r}, not {suite.name!r}"
+        )
     diffs = resume_differences(meta, suite, run_info, world_size)
     if diffs and not options.force_resume:
-        raise GpubenchError(f"--resume {options.resume}: not the same experiment: {'; '.join(diffs)} "
-                            "(--force-resume adds to it anyway)")  # fmt: skip
+        raise GpubenchError(
+            f"--resume {options.resume}: not the same experiment: {'; '.join(diffs)} (--force-resume adds to it anyway)"
+        )
     store = RunStore.resume(options.resume)
     if diffs:
         store.meta.setdefault("forced_resumes", []).append({"utc": utc_now(), "differences": diffs})
@@ -258,11 +270,20 @@ def open_run_store(suite: Suite, options: RunOptions, device: torch.device,
 class Runner:
     """Runs planned cases on one device into one run folder, with optional telemetry."""
 
-    def __init__(self, device: torch.device, store: RunStore | None, registry: dict[str, Benchmark],
-                 sampler: Any = None, idle_power_w: float = math.nan, power_limit_w: float | None = None, *,
-                 timer: Any = None, clock: Callable[[], float] = time.perf_counter,
-                 build: Callable[[Benchmark, Any, torch.device], Workload] | None = None,
-                 device_info: dict[str, Any] | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        device: torch.device,
+        store: RunStore | None,
+        registry: dict[str, Benchmark],
+        sampler: Any = None,
+        idle_power_w: float = math.nan,
+        power_limit_w: float | None = None,
+        *,
+        timer: Any = None,
+        clock: Callable[[], float] = time.perf_counter,
+        build: Callable[[Benchmark, Any, torch.device], Workload] | None = None,
+        device_info: dict[str, Any] | None = None,
+    ) -> None:
         """`timer`, `clock` and `build` are seams for distributed runs (gpubench.distributed.rank): a timer that keeps
         the ranks in step, rank 0's wall clock, and a build that agrees on success across ranks."""
         self.device = device
@@ -318,9 +339,7 @@ class Runner:
                 # that took far longer than a sample's minimum during warm-up need no probe (5 more steps).
                 short = warmup[1] < 10 * MIN_SAMPLE_S * max(1, warmup[0])
                 group = (
-                    steps_per_sample(self.timer, workload)
-                    if isinstance(self.timer, devices.StepTimer) and short
-                    else 1
+                    steps_per_sample(self.timer, workload) if isinstance(self.timer, devices.StepTimer) and short else 1
                 )
                 row["steps_per_sample"] = group
                 self.dev.synchronize()
@@ -336,9 +355,7 @@ class Runner:
                 result = workload.check() if workload.check is not None and prior is None else None
             self._timing_columns(row, workload, times, start_ns, end_ns, prior)
             if result is not None:
-                row.update(
-                    check_error=result.error, check_tolerance=result.tolerance, check_detail=result.detail
-                )
+                row.update(check_error=result.error, check_tolerance=result.tolerance, check_detail=result.detail)
             row["status"] = "ok" if result is None or result.ok else "wrong"
             row["reason"] = (
                 ""
@@ -347,9 +364,7 @@ class Runner:
             )
             self._telemetry_columns(row, start_ns, end_ns, prior)
             if workload.summarize is not None:  # this round's own times and window
-                row.update(
-                    workload.summarize(list(times), self._window_frame(start_ns, end_ns), start_ns, end_ns)
-                )
+                row.update(workload.summarize(list(times), self._window_frame(start_ns, end_ns), start_ns, end_ns))
             _peak_columns(row)
             stats.per_sequence_columns(row)
         except Unsupported as e:
@@ -368,12 +383,22 @@ class Runner:
         if prior is None:
             return row
         # Later rounds keep what only the first round measures (check, warm-up) and when the case started.
-        return {**prior, **row, "started_utc": prior.get("started_utc", row["started_utc"]),
-                "peak_memory_bytes": _max_or_none(prior.get("peak_memory_bytes"), row.get("peak_memory_bytes"))}  # fmt: skip
+        return {
+            **prior,
+            **row,
+            "started_utc": prior.get("started_utc", row["started_utc"]),
+            "peak_memory_bytes": _max_or_none(prior.get("peak_memory_bytes"), row.get("peak_memory_bytes")),
+        }
 
     @staticmethod
-    def _timing_columns(row: dict[str, Any], workload: Workload, times: list[float], start_ns: int, end_ns: int,
-                        prior: dict[str, Any] | None = None) -> None:  # fmt: skip
+    def _timing_columns(
+        row: dict[str, Any],
+        workload: Workload,
+        times: list[float],
+        start_ns: int,
+        end_ns: int,
+        prior: dict[str, Any] | None = None,
+    ) -> None:
         """Stats over every step of every round so far (this round's `times` after `prior`'s), the rounds'
         sizes, windows and medians, and the spread between rounds. `start_ns`/`end_ns` are this round's window."""
         rounds = stats.round_times(prior) if prior is not None else []
@@ -386,17 +411,31 @@ class Runner:
         row.update(
             times_s=all_times,
             n_reps=s.n,
-            median_s=s.median_s, p10_s=s.p10_s, p90_s=s.p90_s, p99_s=s.p99_s, mean_s=s.mean_s, min_s=s.min_s,
-            std_s=s.std_s, cov=s.cov, iqr_s=s.iqr_s, noisy=s.noisy,
-            rounds_n=len(rounds), round_sizes=[len(r) for r in rounds], round_medians_s=medians,
+            median_s=s.median_s,
+            p10_s=s.p10_s,
+            p90_s=s.p90_s,
+            p99_s=s.p99_s,
+            mean_s=s.mean_s,
+            min_s=s.min_s,
+            std_s=s.std_s,
+            cov=s.cov,
+            iqr_s=s.iqr_s,
+            noisy=s.noisy,
+            rounds_n=len(rounds),
+            round_sizes=[len(r) for r in rounds],
+            round_medians_s=medians,
             round_cov=spread.cov if len(rounds) > 1 else math.nan,
             round_start_ns=[*_int_list(prior, "round_start_ns", "start_ns"), start_ns],
             round_end_ns=[*_int_list(prior, "round_end_ns", "end_ns"), end_ns],
-            work_per_step=work.amount, work_unit=work.unit,
-            throughput=work.throughput(s.median_s), throughput_unit=work.throughput_unit,
-            throughput_p10=work.throughput(s.p90_s), throughput_p90=work.throughput(s.p10_s),
-            start_ns=start_ns, end_ns=end_ns,
-        )  # fmt: skip
+            work_per_step=work.amount,
+            work_unit=work.unit,
+            throughput=work.throughput(s.median_s),
+            throughput_unit=work.throughput_unit,
+            throughput_p10=work.throughput(s.p90_s),
+            throughput_p90=work.throughput(s.p10_s),
+            start_ns=start_ns,
+            end_ns=end_ns,
+        )
         if work.flops:
             row["flops_per_step"] = work.flops
             row["tflops"] = work.flops / s.median_s / 1e12
@@ -404,8 +443,9 @@ class Runner:
             row["bytes_per_step"] = work.bytes
             row["achieved_gbps"] = work.bytes / s.median_s / 1e9
 
-    def _telemetry_columns(self, row: dict[str, Any], start_ns: int, end_ns: int,
-                           prior: dict[str, Any] | None = None) -> None:  # fmt: skip
+    def _telemetry_columns(
+        self, row: dict[str, Any], start_ns: int, end_ns: int, prior: dict[str, Any] | None = None
+    ) -> None:
         if self.sampler is None:
             return
         from gpubench.telemetry import AGGREGATE_COLUMNS, case_aggregates, combine_aggregates
@@ -415,14 +455,11 @@ class Runner:
         if prior is not None:
             # The earlier rounds' aggregates as one part, over their windows' total duration.
             earlier_s = (
-                sum(
-                    hi - lo
-                    for lo, hi in zip(row["round_start_ns"][:-1], row["round_end_ns"][:-1], strict=True)
-                )
-                / 1e9
+                sum(hi - lo for lo, hi in zip(row["round_start_ns"][:-1], row["round_end_ns"][:-1], strict=True)) / 1e9
             )
-            this = combine_aggregates([({k: prior.get(k) for k in AGGREGATE_COLUMNS}, earlier_s),
-                                       (this, (end_ns - start_ns) / 1e9)])  # fmt: skip
+            this = combine_aggregates(
+                [({k: prior.get(k) for k in AGGREGATE_COLUMNS}, earlier_s), (this, (end_ns - start_ns) / 1e9)]
+            )
         row.update(this)
         add_efficiency_columns(row)
 
@@ -448,9 +485,7 @@ class Runner:
         return frame.assign(case_id=case_ids)
 
 
-def open_telemetry(
-    device_info: dict[str, Any], mode: str, hz: float, idle_s: float
-) -> tuple[Any, dict[str, Any]]:
+def open_telemetry(device_info: dict[str, Any], mode: str, hz: float, idle_s: float) -> tuple[Any, dict[str, Any]]:
     """Start the sampler for the run and measure idle power. Returns (sampler or None, run.json telemetry info)."""
     if mode == "off":
         return None, {"reader": "null", "reason": "telemetry off (--telemetry off)"}
@@ -503,38 +538,56 @@ class Solo:
     def device(self, options: RunOptions) -> torch.device:
         return devices.resolve_device(options.device)
 
-    def open_store(self, suite: Suite, options: RunOptions, device: torch.device,
-                   planned: list[PlannedCase]) -> tuple[RunStore | None, list[PlannedCase]]:  # fmt: skip
+    def open_store(
+        self, suite: Suite, options: RunOptions, device: torch.device, planned: list[PlannedCase]
+    ) -> tuple[RunStore | None, list[PlannedCase]]:
         store, done = open_run_store(suite, options, device)
         stored = {r["case_id"]: r for r in store.rows}
         # Finished cases are skipped, except an ok one that still lacks rounds (an interrupted or a longer run).
-        return store, [
-            pc for pc in planned if pc.case.id not in done or rounds_left(stored.get(pc.case.id), pc)
-        ]
+        return store, [pc for pc in planned if pc.case.id not in done or rounds_left(stored.get(pc.case.id), pc)]
 
     def open_telemetry(self, options: RunOptions, store: RunStore | None) -> tuple[Any, dict[str, Any]]:
         assert store is not None
         return open_telemetry(store.meta["device"], options.telemetry, options.sample_hz, options.idle_s)
 
-    def runner(self, device: torch.device, store: RunStore | None, registry: dict[str, Benchmark], sampler: Any,
-               tel_info: dict[str, Any]) -> Runner:  # fmt: skip
+    def runner(
+        self,
+        device: torch.device,
+        store: RunStore | None,
+        registry: dict[str, Benchmark],
+        sampler: Any,
+        tel_info: dict[str, Any],
+    ) -> Runner:
         # Rows name the device that measured them (a --force-resume may continue a run made on another one).
-        return Runner(device, store, registry, sampler, tel_info.get("idle_power_w", math.nan),
-                      tel_info.get("power_limit_w"), device_info=devices.describe(device))  # fmt: skip
+        return Runner(
+            device,
+            store,
+            registry,
+            sampler,
+            tel_info.get("idle_power_w", math.nan),
+            tel_info.get("power_limit_w"),
+            device_info=devices.describe(device),
+        )
 
     def before_case(self, planned: PlannedCase) -> None:
         pass
 
-    def record(self, planned: PlannedCase, row: dict[str, Any], runner: Runner,
-               store: RunStore | None) -> dict[str, Any] | None:  # fmt: skip
+    def record(
+        self, planned: PlannedCase, row: dict[str, Any], runner: Runner, store: RunStore | None
+    ) -> dict[str, Any] | None:
         return row
 
     def telemetry_frame(self, runner: Runner, windows: list[tuple[str, int, int]]) -> Any:
         return runner.telemetry_frame(windows)
 
 
-def run_suite(suite: Suite, options: RunOptions, events: RunEvents | None = None,
-              registry: dict[str, Benchmark] | None = None, how: Any = None) -> RunOutcome:  # fmt: skip
+def run_suite(
+    suite: Suite,
+    options: RunOptions,
+    events: RunEvents | None = None,
+    registry: dict[str, Benchmark] | None = None,
+    how: Any = None,
+) -> RunOutcome:
     """Run a suite (or the selected part of it); write the run folder after every round.
 
     Cases run in rounds, round-robin: round 1 of every case, then round 2 of every case, ... (`rounds` from
@@ -559,8 +612,9 @@ def run_suite(suite: Suite, options: RunOptions, events: RunEvents | None = None
     store, todo = how.open_store(suite, options, device, planned)
     stored = {r["case_id"]: r for r in store.rows} if store is not None else {}
     # Rounds already done of each case to run: a stored ok row with rounds left continues, anything else restarts.
-    progress = {pc.case.id: rounds_done(stored[pc.case.id]) if rounds_left(stored.get(pc.case.id), pc) else 0
-                for pc in todo}  # fmt: skip
+    progress = {
+        pc.case.id: rounds_done(stored[pc.case.id]) if rounds_left(stored.get(pc.case.id), pc) else 0 for pc in todo
+    }
     outcome = RunOutcome(store.folder if store is not None else Path("."))
     windows = [w for r in (store.rows if store is not None else []) for w in _windows(r)]
     latest: dict[str, dict[str, Any]] = {}
@@ -594,9 +648,7 @@ def run_suite(suite: Suite, options: RunOptions, events: RunEvents | None = None
                     store.add(row)
                 except StorageError as e:
                     kept = len(store.rows) - 1
-                    raise StorageError(
-                        f"{e}; the {kept} case(s) finished before are kept in {store.folder}"
-                    ) from None
+                    raise StorageError(f"{e}; the {kept} case(s) finished before are kept in {store.folder}") from None
                 latest[cid] = row
                 outcome.rows = list(latest.values())
                 progress[cid] = r + 1 if row["status"] == "ok" else pc.timing.rounds

@@ -27,13 +27,23 @@ PRECISIONS = ("fp64", "fp32", "tf32", "fp16", "bf16", "fp8", "int8")
 """Precisions a peak can be given for. int8 is in TOP/s, the rest in TFLOP/s."""
 
 _PRECISION_ALIASES = {
-    "fp64": "fp64", "float64": "fp64", "double": "fp64",
-    "fp32": "fp32", "float32": "fp32", "float": "fp32",
+    "fp64": "fp64",
+    "float64": "fp64",
+    "double": "fp64",
+    "fp32": "fp32",
+    "float32": "fp32",
+    "float": "fp32",
     "tf32": "tf32",
-    "fp16": "fp16", "float16": "fp16", "half": "fp16", "amp_fp16": "fp16",
-    "bf16": "bf16", "bfloat16": "bf16", "amp_bf16": "bf16",
-    "fp8": "fp8", "int8": "int8",
-}  # fmt: skip
+    "fp16": "fp16",
+    "float16": "fp16",
+    "half": "fp16",
+    "amp_fp16": "fp16",
+    "bf16": "bf16",
+    "bfloat16": "bf16",
+    "amp_bf16": "bf16",
+    "fp8": "fp8",
+    "int8": "int8",
+}
 
 # Memory the device reports, in GiB, as a fraction of the marketed size. Below 1: ECC reserve on GDDR cards
 # (1/16 on an RTX A6000 or L40S with ECC on), driver reservations; above 1 only by rounding. A MIG slice or a
@@ -229,8 +239,15 @@ def check_spec(spec: DeviceSpec) -> list[str]:
             problems.append(f"peak.{precision} = {value} outside [0.1, 20000] TFLOP/s")
     p = spec.peaks
     # Each pair: (lower, higher) — a lower-precision GEMM never runs slower than a higher-precision one.
-    for lower, higher in (("fp64", "fp32"), ("fp32", "tf32"), ("fp32", "fp16"), ("fp32", "bf16"),
-                          ("fp16", "fp8"), ("bf16", "fp8"), ("fp16", "int8")):  # fmt: skip
+    for lower, higher in (
+        ("fp64", "fp32"),
+        ("fp32", "tf32"),
+        ("fp32", "fp16"),
+        ("fp32", "bf16"),
+        ("fp16", "fp8"),
+        ("bf16", "fp8"),
+        ("fp16", "int8"),
+    ):
         if lower in p and higher in p and p[lower] > p[higher]:
             problems.append(f"peak.{lower} ({p[lower]}) > peak.{higher} ({p[higher]})")
     if "fp32" not in p:
@@ -316,9 +333,7 @@ def peak_for(
     catalog: Mapping[str, DeviceSpec] | None = None,
 ) -> float | None:
     """Dense datasheet peak (TFLOP/s or TOP/s) of `precision` on the named device, or None."""
-    spec = match_device(
-        device_name, memory_bytes, power_limit_w, compute_units=compute_units, catalog=catalog
-    )
+    spec = match_device(device_name, memory_bytes, power_limit_w, compute_units=compute_units, catalog=catalog)
     return None if spec is None else spec.peak(precision)
 
 
@@ -358,9 +373,7 @@ def pct_of_peak(
     from gpubench.benchmarks import declaration  # torch-free
 
     figure = declaration(benchmark).peak_figure(params)
-    spec = match_device(
-        device_name, memory_bytes, power_limit_w, compute_units=compute_units, catalog=catalog
-    )
+    spec = match_device(device_name, memory_bytes, power_limit_w, compute_units=compute_units, catalog=catalog)
     if spec is None or figure is None:
         return None
     if figure.startswith("peak."):
@@ -388,8 +401,10 @@ def mfu(
 
     `precision` is the training precision: "fp32", "tf32", "amp_fp16"/"fp16", "amp_bf16"/"bf16", "int8".
     """
-    return _percent(achieved_tflops, peak_for(device_name, precision, memory_bytes, power_limit_w,
-                                              compute_units=compute_units, catalog=catalog))  # fmt: skip
+    return _percent(
+        achieved_tflops,
+        peak_for(device_name, precision, memory_bytes, power_limit_w, compute_units=compute_units, catalog=catalog),
+    )
 
 
 def pct_of_bandwidth(
@@ -402,9 +417,7 @@ def pct_of_bandwidth(
     catalog: Mapping[str, DeviceSpec] | None = None,
 ) -> float | None:
     """Achieved memory traffic (GB/s) as a percentage of the datasheet bandwidth, or None (unknown device)."""
-    spec = match_device(
-        device_name, memory_bytes, power_limit_w, compute_units=compute_units, catalog=catalog
-    )
+    spec = match_device(device_name, memory_bytes, power_limit_w, compute_units=compute_units, catalog=catalog)
     return None if spec is None else _percent(achieved_gbps, spec.memory_bandwidth_gbps)
 
 

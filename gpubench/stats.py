@@ -117,16 +117,30 @@ def sweep_summary(rows: Sequence[dict]) -> list[dict]:
         if len({r["m"] for r in members}) < 3:
             continue
         best = max(members, key=lambda r: r["throughput"])
-        out.append({
-            "device_name": device, "dtype": dtype, "n": n, "k": k, "shapes": len(members),
-            "best_throughput": best["throughput"], "best_m": best["m"], "unit": best["throughput_unit"],
-            "geomean_throughput": geomean([r["throughput"] for r in members]),
-        })  # fmt: skip
+        out.append(
+            {
+                "device_name": device,
+                "dtype": dtype,
+                "n": n,
+                "k": k,
+                "shapes": len(members),
+                "best_throughput": best["throughput"],
+                "best_m": best["m"],
+                "unit": best["throughput_unit"],
+                "geomean_throughput": geomean([r["throughput"] for r in members]),
+            }
+        )
     return out
 
 
-ENERGY_UNITS = {"flop": "J/TFLOP", "op": "J/TOP", "byte": "J/GB", "byte_rw": "J/GB", "sample": "J/sample",
-                "token": "J/token"}  # fmt: skip
+ENERGY_UNITS = {
+    "flop": "J/TFLOP",
+    "op": "J/TOP",
+    "byte": "J/GB",
+    "byte_rw": "J/GB",
+    "sample": "J/sample",
+    "token": "J/token",
+}
 
 
 def add_efficiency_columns(row: dict[str, Any]) -> None:
@@ -155,8 +169,14 @@ def per_sequence_columns(row: dict[str, Any]) -> None:
 def copy_bandwidth(rows: Sequence[dict[str, Any]]) -> float | None:
     """The run's measured device-copy bandwidth: the ok `memory` d2d row with the largest buffer (beyond the
     caches), in GB/s counting read + write. None when the run has none."""
-    copies = [r for r in rows if r.get("benchmark") == "memory" and r.get("kind") == "d2d"
-              and r.get("status") == "ok" and to_float(r.get("throughput")) > 0]  # fmt: skip
+    copies = [
+        r
+        for r in rows
+        if r.get("benchmark") == "memory"
+        and r.get("kind") == "d2d"
+        and r.get("status") == "ok"
+        and to_float(r.get("throughput")) > 0
+    ]
     return max(copies, key=lambda r: r.get("size_bytes") or 0)["throughput"] if copies else None
 
 
@@ -262,9 +282,7 @@ def _betainc(a: float, b: float, x: float) -> float:
         return 0.0
     if x >= 1.0:
         return 1.0
-    front = math.exp(
-        math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b) + a * math.log(x) + b * math.log1p(-x)
-    )
+    front = math.exp(math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b) + a * math.log(x) + b * math.log1p(-x))
     if x < (a + 1.0) / (a + b + 2.0):
         return front * _betacf(a, b, x) / a
     return 1.0 - front * _betacf(b, a, 1.0 - x) / b
@@ -306,9 +324,7 @@ def location(runs: Sequence[Sequence[Sequence[float]]]) -> Location:
     step times in seconds (non-positive and non-finite times are dropped, and so are empty rounds and runs)."""
     logs: list[list[float]] = []
     for run in runs:
-        medians = [
-            percentile(ok, 50) for ok in ([t for t in r if math.isfinite(t) and t > 0] for r in run) if ok
-        ]
+        medians = [percentile(ok, 50) for ok in ([t for t in r if math.isfinite(t) and t > 0] for r in run) if ok]
         if medians:
             logs.append([math.log(m) for m in medians])
     n_rounds = sum(len(r) for r in logs)
@@ -317,9 +333,7 @@ def location(runs: Sequence[Sequence[Sequence[float]]]) -> Location:
     run_means = [_mean(r) for r in logs]
     log_time, j = _mean(run_means), len(logs)
     if j >= 2:
-        between = (
-            _sum_sq(run_means) / (j - 1) / j
-        )  # variance of the mean of run means, all lower noise included
+        between = _sum_sq(run_means) / (j - 1) / j  # variance of the mean of run means, all lower noise included
         df_within = n_rounds - j
         if df_within > 0:
             # What the run means would spread if runs differed only by their rounds' noise.
@@ -331,9 +345,7 @@ def location(runs: Sequence[Sequence[Sequence[float]]]) -> Location:
                 return Location(log_time, pooled, n_rounds - 1.0, "rounds", j, n_rounds)
         return Location(log_time, between, j - 1.0, "runs", j, n_rounds)
     if n_rounds >= 2:
-        return Location(
-            log_time, _sum_sq(logs[0]) / (n_rounds - 1) / n_rounds, n_rounds - 1.0, "rounds", 1, n_rounds
-        )
+        return Location(log_time, _sum_sq(logs[0]) / (n_rounds - 1) / n_rounds, n_rounds - 1.0, "rounds", 1, n_rounds)
     return Location(log_time, math.nan, math.nan, "", 1, n_rounds)
 
 
@@ -344,8 +356,12 @@ def _welch(a: Location, b: Location) -> tuple[float, float]:
     return var, (var * var / sum(parts) if parts else a.df + b.df)
 
 
-def ratio_interval(a_runs: Sequence[Sequence[Sequence[float]]], b_runs: Sequence[Sequence[Sequence[float]]],
-                   work_ratio: float = 1.0, confidence: float = 0.95) -> RatioInterval:  # fmt: skip
+def ratio_interval(
+    a_runs: Sequence[Sequence[Sequence[float]]],
+    b_runs: Sequence[Sequence[Sequence[float]]],
+    work_ratio: float = 1.0,
+    confidence: float = 0.95,
+) -> RatioInterval:
     """Throughput ratio B/A = work_ratio * time(A) / time(B) and its `confidence` interval over the repeats of
     both sides (nested runs -> rounds -> steps, see above). `work_ratio` is B's work per step over A's."""
     a, b = location(a_runs), location(b_runs)
@@ -357,9 +373,7 @@ def ratio_interval(a_runs: Sequence[Sequence[Sequence[float]]], b_runs: Sequence
     return RatioInterval(ratio, ratio * math.exp(-half), ratio * math.exp(half), df, a, b)
 
 
-def time_interval(
-    runs: Sequence[Sequence[Sequence[float]]], confidence: float = 0.95
-) -> tuple[float, float, float]:
+def time_interval(runs: Sequence[Sequence[Sequence[float]]], confidence: float = 0.95) -> tuple[float, float, float]:
     """(typical step time, low, high) of one side over its repeats; NaN bounds without a repeat."""
     loc = location(runs)
     if not loc.level:
@@ -396,8 +410,9 @@ def _float_list(value: Any) -> list[float]:
         return []
 
 
-def rows_ratio_interval(rows_a: Sequence[Mapping[str, Any]], rows_b: Sequence[Mapping[str, Any]],
-                        confidence: float = 0.95) -> RatioInterval:  # fmt: skip
+def rows_ratio_interval(
+    rows_a: Sequence[Mapping[str, Any]], rows_b: Sequence[Mapping[str, Any]], confidence: float = 0.95
+) -> RatioInterval:
     """Throughput ratio B/A of one case, each side given as its result rows (one per run, `times_s`,
     `round_sizes`, `work_per_step`), with the interval over rounds and runs. The one entry point for every
     "B is N× A" claim: compare, the report's speed-ups and the advisor's measured-vs-estimated checks."""
@@ -405,14 +420,10 @@ def rows_ratio_interval(rows_a: Sequence[Mapping[str, Any]], rows_b: Sequence[Ma
     work_b = [to_float(r.get("work_per_step")) for r in rows_b]
     wa, wb = (geomean(w) for w in (work_a, work_b))
     work_ratio = wb / wa if math.isfinite(wa) and math.isfinite(wb) else 1.0
-    return ratio_interval(
-        [round_times(r) for r in rows_a], [round_times(r) for r in rows_b], work_ratio, confidence
-    )
+    return ratio_interval([round_times(r) for r in rows_a], [round_times(r) for r in rows_b], work_ratio, confidence)
 
 
-def rows_throughput_interval(
-    rows: Sequence[Mapping[str, Any]], confidence: float = 0.95
-) -> tuple[float, float, float]:
+def rows_throughput_interval(rows: Sequence[Mapping[str, Any]], confidence: float = 0.95) -> tuple[float, float, float]:
     """(throughput, low, high) of one case over its rows (one per run), in the rows' throughput unit; NaN bounds
     when there is no repeat (one round of one run). Throughput scales as 1/time, so the bounds swap."""
     t, t_low, t_high = time_interval([round_times(r) for r in rows], confidence)

@@ -125,8 +125,14 @@ def write_frame(path: Path, frame: pd.DataFrame) -> None:
 class RunStore:
     """One run folder, written incrementally. Rows are keyed by case id (a re-run case replaces its row)."""
 
-    def __init__(self, folder: Path, meta: dict[str, Any], rows: list[dict[str, Any]] | None = None,
-                 lock: Any = None, telemetry: pd.DataFrame | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        folder: Path,
+        meta: dict[str, Any],
+        rows: list[dict[str, Any]] | None = None,
+        lock: Any = None,
+        telemetry: pd.DataFrame | None = None,
+    ) -> None:
         self.folder = folder
         self.meta = meta
         self.rows: list[dict[str, Any]] = rows or []
@@ -166,9 +172,9 @@ class RunStore:
         try:
             rows = []
             if (folder / MEASUREMENTS).exists():
-                rows = check_measurements(
-                    folder / MEASUREMENTS, _read_parquet(folder / MEASUREMENTS)
-                ).to_dict("records")
+                rows = check_measurements(folder / MEASUREMENTS, _read_parquet(folder / MEASUREMENTS)).to_dict(
+                    "records"
+                )
                 rows = [{k: _from_parquet(v) for k, v in r.items()} for r in rows]
             telemetry = _read_parquet(folder / TELEMETRY) if (folder / TELEMETRY).exists() else None
             for tmp in folder.glob(".*.tmp"):
@@ -269,8 +275,22 @@ def _read_parquet(path: Path, skip: Sequence[str] = ()) -> pd.DataFrame:
 
 # Columns every reader relies on, and numeric ones that reports, compare and the advisor compute with.
 _TEXT_COLUMNS = ("case_id", "status")
-_NUMERIC_COLUMNS = ("median_s", "p10_s", "p90_s", "mean_s", "cov", "throughput", "throughput_p10", "throughput_p90",
-                    "pct_of_peak", "work_per_step", "n_reps", "energy_j", "avg_power_w", "peak_power_w")  # fmt: skip
+_NUMERIC_COLUMNS = (
+    "median_s",
+    "p10_s",
+    "p90_s",
+    "mean_s",
+    "cov",
+    "throughput",
+    "throughput_p10",
+    "throughput_p90",
+    "pct_of_peak",
+    "work_per_step",
+    "n_reps",
+    "energy_j",
+    "avg_power_w",
+    "peak_power_w",
+)
 
 
 def check_measurements(path: Path, frame: pd.DataFrame) -> pd.DataFrame:
@@ -280,19 +300,15 @@ def check_measurements(path: Path, frame: pd.DataFrame) -> pd.DataFrame:
         return frame
     for col in _TEXT_COLUMNS:
         if col not in frame.columns:
-            raise ResultFormatError(
-                f"{path}: no {col!r} column; it was not written by gpubench (or was edited)"
-            )
+            raise ResultFormatError(f"{path}: no {col!r} column; it was not written by gpubench (or was edited)")
         if not frame[col].map(lambda v: isinstance(v, str)).all():
-            raise ResultFormatError(
-                f"{path}: column {col!r} must hold text in every row; the file was edited"
-            )
+            raise ResultFormatError(f"{path}: column {col!r} must hold text in every row; the file was edited")
     for col in _NUMERIC_COLUMNS:
-        if col in frame.columns and not (
-            pd.api.types.is_numeric_dtype(frame[col]) or frame[col].isna().all()
-        ):
-            raise ResultFormatError(f"{path}: column {col!r} holds {frame[col].dtype} values, not numbers; "
-                                    "the file was edited or written by something else")  # fmt: skip
+        if col in frame.columns and not (pd.api.types.is_numeric_dtype(frame[col]) or frame[col].isna().all()):
+            raise ResultFormatError(
+                f"{path}: column {col!r} holds {frame[col].dtype} values, not numbers; "
+                "the file was edited or written by something else"
+            )
     return frame
 
 
@@ -395,11 +411,7 @@ def load_runs(paths: Paths, skip_columns: Sequence[str] = ()) -> pd.DataFrame:
             else pd.DataFrame({"case_id": pd.Series(dtype=str)})
         )
         dev = meta.get("device", {}) or {}
-        extra = {
-            col: value
-            for col, value in _run_columns(meta).items()
-            if col not in frame.columns or col == "run_id"
-        }
+        extra = {col: value for col, value in _run_columns(meta).items() if col not in frame.columns or col == "run_id"}
         if "device_name" not in frame.columns:
             extra["device_name"] = dev.get("name")
         if "device_vendor" not in frame.columns:

@@ -36,8 +36,7 @@ class Timing:
     # The limits above are for the whole case: each round times its share (see `for_round`).
     rounds: int = 1
 
-    FIELDS = ("warmup_s", "min_warmup", "max_warmup_s", "min_reps", "min_time_s", "max_reps", "max_time_s",
-              "rounds")  # fmt: skip
+    FIELDS = ("warmup_s", "min_warmup", "max_warmup_s", "min_reps", "min_time_s", "max_reps", "max_time_s", "rounds")
     INT_FIELDS = ("min_warmup", "min_reps", "max_reps", "rounds")
 
     def for_round(self, index: int) -> Timing:
@@ -47,12 +46,17 @@ class Timing:
         r = self.rounds
         if r <= 1:
             return self
-        warm = (
-            (self.warmup_s, self.max_warmup_s) if index == 0 else (self.warmup_s / r, self.max_warmup_s / r)
+        warm = (self.warmup_s, self.max_warmup_s) if index == 0 else (self.warmup_s / r, self.max_warmup_s / r)
+        return Timing(
+            warmup_s=warm[0],
+            min_warmup=self.min_warmup,
+            max_warmup_s=warm[1],
+            min_reps=max(1, math.ceil(self.min_reps / r)),
+            min_time_s=self.min_time_s / r,
+            max_reps=max(1, math.ceil(self.max_reps / r)),
+            max_time_s=self.max_time_s / r,
+            rounds=1,
         )
-        return Timing(warmup_s=warm[0], min_warmup=self.min_warmup, max_warmup_s=warm[1],
-                      min_reps=max(1, math.ceil(self.min_reps / r)), min_time_s=self.min_time_s / r,
-                      max_reps=max(1, math.ceil(self.max_reps / r)), max_time_s=self.max_time_s / r, rounds=1)  # fmt: skip
 
 
 @dataclass(frozen=True)

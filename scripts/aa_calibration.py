@@ -86,9 +86,7 @@ SLOW_FACTOR = 1.5
 SLOW_CASE = "infer[model=mnist_cnn,precision=fp32,batch=32,compile=false]"
 
 
-def old_interval(
-    times_a: Any, times_b: Any, resamples: int = 2000, seed: int = 0
-) -> tuple[float, float, float]:
+def old_interval(times_a: Any, times_b: Any, resamples: int = 2000, seed: int = 0) -> tuple[float, float, float]:
     """The interval `gpubench compare` used before rounds: bootstrap of median(A)/median(B) over the pooled
     step times of one run per side (reimplemented from git history, commit 547faf9)."""
     a, b = np.asarray(times_a, dtype=float), np.asarray(times_b, dtype=float)
@@ -131,9 +129,7 @@ def slowed_registry(factor: float) -> dict[str, Any]:
         workload = infer.factory(bigger, device)
         w = workload.work
         scale = int(params["batch"]) / int(bigger.param("batch"))
-        return dataclasses.replace(
-            workload, work=Work(w.amount * scale, w.unit, w.flops * scale if w.flops else None)
-        )
+        return dataclasses.replace(workload, work=Work(w.amount * scale, w.unit, w.flops * scale if w.flops else None))
 
     registry["infer"] = dataclasses.replace(infer, factory=factory)
     return registry
@@ -159,9 +155,7 @@ def scaled_copy(folder: Path, factor: float, out: Path) -> Path:
     return copy
 
 
-def run(
-    suite: Any, out: Path, only: str, rounds: int, registry: dict[str, Any] | None = None
-) -> tuple[Path, float]:
+def run(suite: Any, out: Path, only: str, rounds: int, registry: dict[str, Any] | None = None) -> tuple[Path, float]:
     t0 = time.perf_counter()
     options = RunOptions(device="cpu", out_dir=out, only=(only,), rounds=rounds, telemetry="off", idle_s=0)
     outcome = run_suite(suite, options, registry=registry)
@@ -175,9 +169,7 @@ def share(verdicts: list[str]) -> tuple[int, int, int]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pairs", type=int, default=5)
-    parser.add_argument(
-        "--rounds", type=int, default=None, help="rounds of the 'after' runs (default: the suite's)"
-    )
+    parser.add_argument("--rounds", type=int, default=None, help="rounds of the 'after' runs (default: the suite's)")
     parser.add_argument("--threshold", type=float, default=5.0)
     parser.add_argument("--only", default="*")
     parser.add_argument("--suite", default=None, help="suite name or path (default: SMALL_SUITE)")
@@ -186,9 +178,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    suite = (
-        load_suite(args.suite) if args.suite else parse_suite(SMALL_SUITE, "aa_calibration.toml", load_all())
-    )
+    suite = load_suite(args.suite) if args.suite else parse_suite(SMALL_SUITE, "aa_calibration.toml", load_all())
     rounds = args.rounds or max(pc.timing.rounds for pc in suite.cases)
     out = args.out or Path(tempfile.mkdtemp(prefix="aa_"))
     slow_registry = slowed_registry(SLOW_FACTOR)
@@ -244,9 +234,7 @@ def main() -> None:
         f"{torch.get_num_threads()}; threshold {args.threshold:g} %; {args.pairs} A/A pairs"
     )
     print()
-    print(
-        "| method | runs per side | rounds per run | cases compared | called faster | called slower | share called |"
-    )
+    print("| method | runs per side | rounds per run | cases compared | called faster | called slower | share called |")
     print("|---|---|---|---|---|---|---|")
     for name, verdicts, runs_per_side, r in (
         ("before: step bootstrap, 1 round", before, 1, 1),

@@ -74,9 +74,7 @@ def main():
         check=True,
     )
     size = 1 << 30
-    results = {
-        k: [] for k in ("gb_fp32", "direct_fp32", "gb_bf16", "direct_bf16", "gb_copy", "stream", "torch_copy")
-    }
+    results = {k: [] for k in ("gb_fp32", "direct_fp32", "gb_bf16", "direct_bf16", "gb_copy", "stream", "torch_copy")}
     for _ in range(rounds):
         for dtype in ("fp32", "bf16"):
             case = Case.of("matmul", {"dtype": dtype, "m": 4096, "n": 4096, "k": 4096})

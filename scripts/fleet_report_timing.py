@@ -36,9 +36,7 @@ def main(sizes: list[int]) -> None:
         dt, cpu = time.perf_counter() - t0, time.process_time() - c0
         # CPU seconds beside wall seconds: on a shared machine the wall clock measures the neighbours too.
         size = out.stat().st_size / 2**20
-        print(
-            f"{n} runs: {dt:.2f} s wall, {cpu:.2f} s CPU, {size:.2f} MiB ({out}); load {os.getloadavg()[0]:.2f}"
-        )
+        print(f"{n} runs: {dt:.2f} s wall, {cpu:.2f} s CPU, {size:.2f} MiB ({out}); load {os.getloadavg()[0]:.2f}")
 
 
 if __name__ == "__main__":

@@ -53,11 +53,17 @@ def main(results: str, ref_path: str) -> None:
     pairs = [
         (f"bf16 GEMM {big}^3 TFLOP/s", best(mm, dtype="bf16", m=big, n=big), ref.get(f"bf16_{big}_tflops")),
         ("bf16 MAMF best TFLOP/s", best(sweep), ref.get("mamf_best_tflops")),
-        ("device copy GB/s (read+write)", best(df, benchmark="memory", kind="d2d", size_bytes=copy_size),
-         ref.get("d2d_2gib_gbps_rw", ref.get("d2d_64mib_gbps_rw"))),
-        ("H2D pinned 1 GiB GB/s", best(df, benchmark="memory", kind="h2d", pinned=True, size_bytes=1 << 30),
-         ref.get("h2d_pinned_1gib_gbps")),
-    ]  # fmt: skip
+        (
+            "device copy GB/s (read+write)",
+            best(df, benchmark="memory", kind="d2d", size_bytes=copy_size),
+            ref.get("d2d_2gib_gbps_rw", ref.get("d2d_64mib_gbps_rw")),
+        ),
+        (
+            "H2D pinned 1 GiB GB/s",
+            best(df, benchmark="memory", kind="h2d", pinned=True, size_bytes=1 << 30),
+            ref.get("h2d_pinned_1gib_gbps"),
+        ),
+    ]
     for name, row, r in pairs:
         g = num(row["throughput"]) if row is not None else math.nan
         ratio = g / num(r) if num(r) > 0 else math.nan
@@ -72,28 +78,32 @@ def main(results: str, ref_path: str) -> None:
         pct = num(row.get("achieved_gbps")) / copy if copy > 0 else math.nan
         target = ">= 0.8" if row.get("batch") == 1 else ""
         result = verdict(pct, 0.8) if target else ""
-        print(f"{'decode ' + str(row.get('preset')) + ' B=' + str(row.get('batch')) + ' GB/s / copy':44s}"
-              f" {num(row.get('achieved_gbps')):10.4g} {copy:10.4g} {pct:7.3f}"
-              f" {target:>8s}  {result}")  # fmt: skip
+        print(
+            f"{'decode ' + str(row.get('preset')) + ' B=' + str(row.get('batch')) + ' GB/s / copy':44s}"
+            f" {num(row.get('achieved_gbps')):10.4g} {copy:10.4g} {pct:7.3f}"
+            f" {target:>8s}  {result}"
+        )
     for _, row in df[(df.benchmark == "sustained") & (df.status == "ok")].iterrows():
-        print(f"{'sustained / burst TFLOP/s':44s} {num(row.get('sustained_throughput')):10.4g}"
-              f" {num(row.get('burst_throughput')):10.4g} {num(row.get('sustained_over_burst')):7.3f}"
-              f"           first throttle {num(row.get('first_throttle_s')):.0f} s {row.get('throttle_reasons_seen', '')}")  # fmt: skip
+        print(
+            f"{'sustained / burst TFLOP/s':44s} {num(row.get('sustained_throughput')):10.4g}"
+            f" {num(row.get('burst_throughput')):10.4g} {num(row.get('sustained_over_burst')):7.3f}"
+            f"           first throttle {num(row.get('first_throttle_s')):.0f} s {row.get('throttle_reasons_seen', '')}"
+        )
     for _, row in df[(df.benchmark == "overlap") & (df.status == "ok")].iterrows():
         print(f"{'overlap fraction, ' + row['case_id'][8:40]:44s} {num(row.get('overlap_fraction')):10.3f}")
     print()
-    print(
-        "telemetry sanity (power under load vs idle; energy counter vs integrated power, target within 5%):"
-    )
+    print("telemetry sanity (power under load vs idle; energy counter vs integrated power, target within 5%):")
     for _, row in df[(df.status == "ok") & df.get("avg_power_w", df.status).notna()].iterrows():
         if not num(row.get("avg_power_w")) > 0:
             continue
         idle = num((metas.get(row["run_id"], {}).get("telemetry") or {}).get("idle_power_w"))
         counter, integ = num(row.get("energy_counter_j")), num(row.get("energy_integrated_j"))
         ratio = counter / integ if integ > 0 else math.nan
-        print(f"  {row['case_id'][:60]:60s} {num(row.get('avg_power_w')):5.0f} W (idle {idle:4.0f} W)"
-              f" counter/integrated {ratio:6.3f} {verdict(abs(ratio - 1), 0.05, above=False)}"
-              f" throttle '{row.get('throttle_reasons', '')}'")  # fmt: skip
+        print(
+            f"  {row['case_id'][:60]:60s} {num(row.get('avg_power_w')):5.0f} W (idle {idle:4.0f} W)"
+            f" counter/integrated {ratio:6.3f} {verdict(abs(ratio - 1), 0.05, above=False)}"
+            f" throttle '{row.get('throttle_reasons', '')}'"
+        )
     bad = df[df.status.isin(["failed", "wrong"])]
     for _, row in bad.iterrows():
         print(f"  PROBLEM {row['case_id']}: {row['status']}: {row['reason']}")

@@ -52,9 +52,7 @@ def main() -> None:
     for _ in range(n_reads):
         reader.read()
     read_us = (time.perf_counter() - t0) / n_reads * 1e6
-    print(
-        f"reader.read(): {read_us:.1f} us per call = {read_us * args.hz / 1e4:.3f}% of one core at {args.hz:g} Hz"
-    )
+    print(f"reader.read(): {read_us:.1f} us per call = {read_us * args.hz / 1e4:.3f}% of one core at {args.hz:g} Hz")
 
     size = args.size or (8192 if cuda else 512)
     dtype = torch.bfloat16 if cuda else torch.float32
@@ -77,9 +75,7 @@ def main() -> None:
     per_step = matmul_round(20)[0] / 20
     steps = max(1, round(args.round_s / per_step))
     matmul_round(steps)  # let clocks settle before the first measured round
-    print(
-        f"device={args.device} size={size} dtype={dtype} torch threads={torch.get_num_threads()} steps/round={steps}"
-    )
+    print(f"device={args.device} size={size} dtype={dtype} torch threads={torch.get_num_threads()} steps/round={steps}")
 
     off: list[float] = []
     on: list[float] = []

@@ -13,8 +13,9 @@ def _ok(case, device):
     def step():
         x[0] += sum(range(200))
 
-    return Workload(step=step, work=Work(1000.0, "sample"), check=lambda: CheckResult(0.0, 1e-6, "exact"),
-                    info={"note": "fake"})  # fmt: skip
+    return Workload(
+        step=step, work=Work(1000.0, "sample"), check=lambda: CheckResult(0.0, 1e-6, "exact"), info={"note": "fake"}
+    )
 
 
 def _fail(case, device):
@@ -22,9 +23,7 @@ def _fail(case, device):
 
 
 def _wrong(case, device):
-    return Workload(
-        step=lambda: None, work=Work(1.0, "flop"), check=lambda: CheckResult(0.5, 1e-3, "planted")
-    )
+    return Workload(step=lambda: None, work=Work(1.0, "flop"), check=lambda: CheckResult(0.5, 1e-3, "planted"))
 
 
 def _skip(case, device):
@@ -47,7 +46,7 @@ FAKES = {
         ("t_wrong", _wrong),
         ("t_skip", _skip),
         ("t_interrupt", _interrupt),
-    )  # fmt: skip
+    )
 }
 
 FAST = "[defaults]\nwarmup_s = 0\nmin_warmup = 1\nmax_warmup_s = 0.05\nmin_reps = 3\nmin_time_s = 0\nmax_time_s = 1\n"

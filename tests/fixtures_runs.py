@@ -26,9 +26,7 @@ from gpubench.records import WORK_UNITS, Case
 from gpubench.stats import add_efficiency_columns, summarize
 from gpubench.store import RunStore
 
-HOSTILE = (
-    '<script>alert(1)</script>"q\'</div><b>x</b>&amp;<img src=x onerror="document.body.dataset.pwned=1">'
-)
+HOSTILE = '<script>alert(1)</script>"q\'</div><b>x</b>&amp;<img src=x onerror="document.body.dataset.pwned=1">'
 """A string that breaks a page that forgets to escape data from a results file (and, in a browser, marks the
 page `data-pwned` if any of it ever runs)."""
 
@@ -73,7 +71,7 @@ DEVICES: dict[str, FakeDevice] = {
         70.0,
         700.0,
         {"compute_capability": "9.0", "sm_count": 132, "uuid": "GPU-11111111"},
-    ),  # fmt: skip
+    ),
     "4090": FakeDevice(
         "NVIDIA GeForce RTX 4090",
         "nvidia",
@@ -86,7 +84,7 @@ DEVICES: dict[str, FakeDevice] = {
         25.0,
         450.0,
         {"compute_capability": "8.9", "sm_count": 128, "uuid": "GPU-22222222"},
-    ),  # fmt: skip
+    ),
     "cpu": FakeDevice(
         "AMD EPYC 7763 64-Core Processor",
         "cpu",
@@ -99,7 +97,7 @@ DEVICES: dict[str, FakeDevice] = {
         90.0,
         None,
         {},
-    ),  # fmt: skip
+    ),
 }
 
 SWEEP_M = (1024, 2048, 4096, 8192, 12288)
@@ -133,28 +131,38 @@ def default_cases(dev: FakeDevice, speed: float = 1.0, hostile: bool = False) ->
         for m in (2048, 4096):
             unit, amount, flops = _matmul_work(dtype, m, m, m)
             eff = m / (m + 600.0)
-            cases.append(CaseSpec("matmul", {"dtype": dtype, "m": m, "n": m, "k": m}, best * eff * speed, unit,
-                                  amount, flops))  # fmt: skip
+            cases.append(
+                CaseSpec("matmul", {"dtype": dtype, "m": m, "n": m, "k": m}, best * eff * speed, unit, amount, flops)
+            )
     if "bf16" in dev.matmul_tflops:
         for m in SWEEP_M:
             unit, amount, flops = _matmul_work("bf16", m, 4096, 4096)
             eff = m / (m + 900.0) * (0.93 if m % 4096 else 1.0)  # wave quantization dips
-            cases.append(CaseSpec("matmul", {"dtype": "bf16", "m": m, "n": 4096, "k": 4096},
-                                  dev.matmul_tflops["bf16"] * eff * speed, unit, amount, flops))  # fmt: skip
+            cases.append(
+                CaseSpec(
+                    "matmul",
+                    {"dtype": "bf16", "m": m, "n": 4096, "k": 4096},
+                    dev.matmul_tflops["bf16"] * eff * speed,
+                    unit,
+                    amount,
+                    flops,
+                )
+            )
     for size in (1 << 20, 1 << 24, 1 << 28, 1 << 30):
         bw = dev.d2d_gbps * size / (size + 4e6) * speed
         cases.append(
-            CaseSpec(
-                "memory", {"kind": "d2d", "size_bytes": size, "pinned": False}, bw, "byte_rw", 2.0 * size
-            )
+            CaseSpec("memory", {"kind": "d2d", "size_bytes": size, "pinned": False}, bw, "byte_rw", 2.0 * size)
         )
     if dev.vendor != "cpu":
         for kind in ("h2d", "d2h"):
             for pinned in (True, False):
                 for size in (1 << 24, 1 << 28):
                     bw = dev.h2d_gbps * (1.0 if pinned else 0.5) * size / (size + 2e6) * speed
-                    cases.append(CaseSpec("memory", {"kind": kind, "size_bytes": size, "pinned": pinned}, bw, "byte",
-                                          float(size)))  # fmt: skip
+                    cases.append(
+                        CaseSpec(
+                            "memory", {"kind": kind, "size_bytes": size, "pinned": pinned}, bw, "byte", float(size)
+                        )
+                    )
     amp = "amp_bf16" if "bf16" in dev.matmul_tflops and dev.vendor != "cpu" else None
     for model, sps in dev.train_sps.items():
         for precision in ("fp32", amp):
@@ -163,25 +171,65 @@ def default_cases(dev: FakeDevice, speed: float = 1.0, hostile: bool = False) ->
             factor = 1.7 if precision != "fp32" else 1.0
             batch = 64
             flops = (12.3e9 if model == "resnet50" else 30e9) * batch
-            cases.append(CaseSpec("train", {"model": model, "precision": precision, "batch": batch, "compile": False},
-                                  sps * factor * speed, "sample", float(batch), flops,
-                                  throttled=dev.vendor == "nvidia" and model == "transformer"))  # fmt: skip
+            cases.append(
+                CaseSpec(
+                    "train",
+                    {"model": model, "precision": precision, "batch": batch, "compile": False},
+                    sps * factor * speed,
+                    "sample",
+                    float(batch),
+                    flops,
+                    throttled=dev.vendor == "nvidia" and model == "transformer",
+                )
+            )
             for ibatch in (1, 64):
                 isps = sps * factor * 3.0 * speed * (0.08 if ibatch == 1 else 1.0)
-                cases.append(CaseSpec("infer", {"model": model, "precision": precision, "batch": ibatch,
-                                                "compile": False}, isps, "sample", float(ibatch),
-                                      (4.1e9 if model == "resnet50" else 10e9) * ibatch))  # fmt: skip
+                cases.append(
+                    CaseSpec(
+                        "infer",
+                        {"model": model, "precision": precision, "batch": ibatch, "compile": False},
+                        isps,
+                        "sample",
+                        float(ibatch),
+                        (4.1e9 if model == "resnet50" else 10e9) * ibatch,
+                    )
+                )
     # Problems: one of each kind.
     reason_tail = f" {HOSTILE}" if hostile else ""
-    cases.append(CaseSpec("matmul", {"dtype": "fp8", "m": 16384, "n": 16384, "k": 16384}, 0.0, "flop", 1.0,
-                          status="skipped" if dev.vendor == "cpu" else "failed",
-                          reason=("fp8 matmul needs a GPU" if dev.vendor == "cpu"
-                                  else "out of memory: tried to allocate 2.00 GiB") + reason_tail))  # fmt: skip
-    cases.append(CaseSpec("matmul", {"dtype": "fp16", "m": 1024, "n": 1024, "k": 1024},
-                          dev.matmul_tflops.get("fp16", 1.0) * 0.5 * speed, "flop", 2.0 * 1024**3, 2.0 * 1024**3,
-                          status="wrong", reason="check failed: max rel error 0.5 > 0.01" + reason_tail))  # fmt: skip
-    cases.append(CaseSpec("memory", {"kind": "d2d", "size_bytes": 1 << 16, "pinned": False}, dev.d2d_gbps * 0.02,
-                          "byte_rw", 2.0 * (1 << 16), noisy=True))  # fmt: skip
+    cases.append(
+        CaseSpec(
+            "matmul",
+            {"dtype": "fp8", "m": 16384, "n": 16384, "k": 16384},
+            0.0,
+            "flop",
+            1.0,
+            status="skipped" if dev.vendor == "cpu" else "failed",
+            reason=("fp8 matmul needs a GPU" if dev.vendor == "cpu" else "out of memory: tried to allocate 2.00 GiB")
+            + reason_tail,
+        )
+    )
+    cases.append(
+        CaseSpec(
+            "matmul",
+            {"dtype": "fp16", "m": 1024, "n": 1024, "k": 1024},
+            dev.matmul_tflops.get("fp16", 1.0) * 0.5 * speed,
+            "flop",
+            2.0 * 1024**3,
+            2.0 * 1024**3,
+            status="wrong",
+            reason="check failed: max rel error 0.5 > 0.01" + reason_tail,
+        )
+    )
+    cases.append(
+        CaseSpec(
+            "memory",
+            {"kind": "d2d", "size_bytes": 1 << 16, "pinned": False},
+            dev.d2d_gbps * 0.02,
+            "byte_rw",
+            2.0 * (1 << 16),
+            noisy=True,
+        )
+    )
     return cases
 
 
@@ -190,29 +238,60 @@ def synthetic_times(median_s: float, n: int, rng: np.random.Generator, sigma: fl
     return [float(t) for t in median_s * np.exp(rng.normal(0.0, sigma, n))]
 
 
-def measured_row(spec: CaseSpec, times_s: Sequence[float], start_ns: int, end_ns: int, dev: FakeDevice,
-                 benchmark_version: int = 1, device_name: str | None = None,
-                 round_sizes: Sequence[int] | None = None) -> dict[str, Any]:  # fmt: skip
+def measured_row(
+    spec: CaseSpec,
+    times_s: Sequence[float],
+    start_ns: int,
+    end_ns: int,
+    dev: FakeDevice,
+    benchmark_version: int = 1,
+    device_name: str | None = None,
+    round_sizes: Sequence[int] | None = None,
+) -> dict[str, Any]:
     """A measurements row shaped like the runner's, from raw times (stats from gpubench.stats)."""
     case = Case.of(spec.benchmark, spec.params)
     div, unit = WORK_UNITS[spec.work_unit]
     row: dict[str, Any] = {
-        "case_id": case.id, "benchmark": spec.benchmark, "label": None, "benchmark_version": benchmark_version,
-        "params_json": json.dumps(case.as_dict(), sort_keys=True), **case.as_dict(),
-        "device_name": device_name or dev.name, "device_vendor": dev.vendor, "device_memory_bytes": dev.memory_bytes,
-        "power_limit_w": dev.power_limit_w, "status": spec.status, "reason": spec.reason,
-    }  # fmt: skip
+        "case_id": case.id,
+        "benchmark": spec.benchmark,
+        "label": None,
+        "benchmark_version": benchmark_version,
+        "params_json": json.dumps(case.as_dict(), sort_keys=True),
+        **case.as_dict(),
+        "device_name": device_name or dev.name,
+        "device_vendor": dev.vendor,
+        "device_memory_bytes": dev.memory_bytes,
+        "power_limit_w": dev.power_limit_w,
+        "status": spec.status,
+        "reason": spec.reason,
+    }
     if spec.status in ("skipped", "failed"):
         return row
     s = summarize(times_s)
     row.update(
-        tf32=spec.params.get("dtype") == "tf32", times_s=list(times_s), n_reps=s.n, median_s=s.median_s,
-        p10_s=s.p10_s, p90_s=s.p90_s, p99_s=s.p99_s, mean_s=s.mean_s, min_s=s.min_s, std_s=s.std_s, cov=s.cov,
-        iqr_s=s.iqr_s, noisy=s.noisy, work_per_step=spec.work_amount, work_unit=spec.work_unit,
-        throughput=spec.work_amount / s.median_s / div, throughput_unit=unit,
-        throughput_p10=spec.work_amount / s.p90_s / div, throughput_p90=spec.work_amount / s.p10_s / div,
-        start_ns=start_ns, end_ns=end_ns, peak_memory_bytes=int(1e9),
-    )  # fmt: skip
+        tf32=spec.params.get("dtype") == "tf32",
+        times_s=list(times_s),
+        n_reps=s.n,
+        median_s=s.median_s,
+        p10_s=s.p10_s,
+        p90_s=s.p90_s,
+        p99_s=s.p99_s,
+        mean_s=s.mean_s,
+        min_s=s.min_s,
+        std_s=s.std_s,
+        cov=s.cov,
+        iqr_s=s.iqr_s,
+        noisy=s.noisy,
+        work_per_step=spec.work_amount,
+        work_unit=spec.work_unit,
+        throughput=spec.work_amount / s.median_s / div,
+        throughput_unit=unit,
+        throughput_p10=spec.work_amount / s.p90_s / div,
+        throughput_p90=spec.work_amount / s.p10_s / div,
+        start_ns=start_ns,
+        end_ns=end_ns,
+        peak_memory_bytes=int(1e9),
+    )
     if round_sizes is not None:
         row.update(round_sizes=list(round_sizes), rounds_n=len(round_sizes))
     if spec.flops:
@@ -225,8 +304,9 @@ def measured_row(spec: CaseSpec, times_s: Sequence[float], start_ns: int, end_ns
     return row
 
 
-def _telemetry_for(dev: FakeDevice, windows: list[tuple[str, int, int, bool]], t0_ns: int, hz: float,
-                   rng: np.random.Generator) -> pd.DataFrame:  # fmt: skip
+def _telemetry_for(
+    dev: FakeDevice, windows: list[tuple[str, int, int, bool]], t0_ns: int, hz: float, rng: np.random.Generator
+) -> pd.DataFrame:
     """A sampled series over the whole run: idle between cases, loaded inside each window."""
     end = max(hi for _, _, hi, _ in windows) + int(0.5e9)
     t = np.arange(t0_ns, end, int(1e9 / hz), dtype=np.int64)
@@ -245,12 +325,22 @@ def _telemetry_for(dev: FakeDevice, windows: list[tuple[str, int, int, bool]], t
         for i in np.nonzero(inside)[0]:
             case_ids[i] = case_id
     dt_s = np.diff(t, prepend=t[0]) / 1e9
-    frame = pd.DataFrame({
-        "t_ns": t, "power_w": power, "power_avg_w": power, "energy_j": np.cumsum(power * dt_s),
-        "temp_c": temp, "mem_temp_c": temp + 5, "sm_clock_mhz": clock, "mem_clock_mhz": np.full(len(t), 2619.0),
-        "util_pct": np.where(power > dev.idle_w * 1.5, 99.0, 0.0), "mem_util_pct": np.full(len(t), 30.0),
-        "mem_used_bytes": np.full(len(t), 2e9), "throttle_mask": mask,
-    })  # fmt: skip
+    frame = pd.DataFrame(
+        {
+            "t_ns": t,
+            "power_w": power,
+            "power_avg_w": power,
+            "energy_j": np.cumsum(power * dt_s),
+            "temp_c": temp,
+            "mem_temp_c": temp + 5,
+            "sm_clock_mhz": clock,
+            "mem_clock_mhz": np.full(len(t), 2619.0),
+            "util_pct": np.where(power > dev.idle_w * 1.5, 99.0, 0.0),
+            "mem_util_pct": np.full(len(t), 30.0),
+            "mem_used_bytes": np.full(len(t), 2e9),
+            "throttle_mask": mask,
+        }
+    )
     if dev.vendor == "cpu":
         frame["sm_clock_mhz"] = np.nan  # one unsupported metric is NaN, not missing
     frame["case_id"] = case_ids
@@ -313,17 +403,37 @@ def write_run(
     info = {
         "host": f"{host}{HOSTILE}" if hostile else host,
         "command": "gpubench run quick",
-        "device": {"name": name, "vendor": dev.vendor, "memory_bytes": dev.memory_bytes,
-                   "driver": (f"550.54 {HOSTILE}" if hostile else "550.54.15") if is_gpu else None,
-                   "cuda": cuda_version if is_gpu else None, "hip": None, **dev.extra},
-        "software": {"gpubench": "0.1.0", "torch": torch_version, "cuda": cuda_version if is_gpu else None,
-                     "hip": None, "python": "3.11.9", "platform": "Linux-6.8-x86_64", "env": {}},
+        "device": {
+            "name": name,
+            "vendor": dev.vendor,
+            "memory_bytes": dev.memory_bytes,
+            "driver": (f"550.54 {HOSTILE}" if hostile else "550.54.15") if is_gpu else None,
+            "cuda": cuda_version if is_gpu else None,
+            "hip": None,
+            **dev.extra,
+        },
+        "software": {
+            "gpubench": "0.1.0",
+            "torch": torch_version,
+            "cuda": cuda_version if is_gpu else None,
+            "hip": None,
+            "python": "3.11.9",
+            "platform": "Linux-6.8-x86_64",
+            "env": {},
+        },
         "suite": {"name": "standard", "path": "suites/standard.toml", "sha256": "0" * 64},
-        "telemetry": ({"reader": "nvml" if is_gpu else "cpu", "reason": None, "idle_power_w": dev.idle_w,
-                       "power_limit_w": limit, "max_sm_clock_mhz": 1980.0 if is_gpu else None}
-                      if telemetry else {"reader": "null", "reason": "telemetry off (--telemetry off)",
-                                         "power_limit_w": limit}),
-    }  # fmt: skip
+        "telemetry": (
+            {
+                "reader": "nvml" if is_gpu else "cpu",
+                "reason": None,
+                "idle_power_w": dev.idle_w,
+                "power_limit_w": limit,
+                "max_sm_clock_mhz": 1980.0 if is_gpu else None,
+            }
+            if telemetry
+            else {"reader": "null", "reason": "telemetry off (--telemetry off)", "power_limit_w": limit}
+        ),
+    }
     store = RunStore.create(out_dir, info)
     if cases is not None:
         specs = [replace(c, throughput=c.throughput * speed) for c in cases]
@@ -348,8 +458,11 @@ def write_run(
             times = synthetic_times(median_s, reps, rng, sigma=sigma)
         else:
             sizes = [reps // rounds + (i < reps % rounds) for i in range(rounds)]
-            times = [x for size in sizes for x in synthetic_times(median_s * float(np.exp(rng.normal(0.0, round_sigma))),
-                                                                 size, rng, sigma=sigma)]  # fmt: skip
+            times = [
+                x
+                for size in sizes
+                for x in synthetic_times(median_s * float(np.exp(rng.normal(0.0, round_sigma))), size, rng, sigma=sigma)
+            ]
         lo, hi = t, t + int(case_s * 1e9)
         t = hi + int(0.3e9)
         windows.append((case_id, lo, hi, spec.throttled))
@@ -393,6 +506,9 @@ def write_many(out_dir: Path, n: int, seed: int = 100) -> list[Path]:
     for i in range(n):
         device = "cpu" if i % 10 == 9 else ("4090" if i % 4 == 3 else "h100")
         speed = 1.0 + 0.04 * math.sin(i * 1.7)  # a deterministic spread of a few percent
-        folders.append(write_run(out_dir, device, host=f"node-{i:03d}", seed=seed + i, speed=speed,
-                                 telemetry=device != "cpu", reps=20))  # fmt: skip
+        folders.append(
+            write_run(
+                out_dir, device, host=f"node-{i:03d}", seed=seed + i, speed=speed, telemetry=device != "cpu", reps=20
+            )
+        )
     return folders

@@ -12,14 +12,30 @@ from gpubench.errors import GpubenchError
 from gpubench.specs import load_catalog
 
 GIB = 2**30
-RTX4090 = {"device_name": "NVIDIA GeForce RTX 4090", "device_vendor": "nvidia",
-           "device_memory_bytes": 25_393_692_672, "power_limit_w": 450.0}  # fmt: skip
-H100 = {"device_name": "NVIDIA H100 80GB HBM3", "device_vendor": "nvidia",
-        "device_memory_bytes": 85_520_809_984, "power_limit_w": 700.0}  # fmt: skip
-RTX3090 = {"device_name": "NVIDIA GeForce RTX 3090", "device_vendor": "nvidia",
-           "device_memory_bytes": 25_438_126_080, "power_limit_w": 350.0}  # fmt: skip
-CPU = {"device_name": "AMD EPYC 7763 64-Core Processor", "device_vendor": "cpu",
-       "device_memory_bytes": 512 * GIB, "power_limit_w": float("nan")}  # fmt: skip
+RTX4090 = {
+    "device_name": "NVIDIA GeForce RTX 4090",
+    "device_vendor": "nvidia",
+    "device_memory_bytes": 25_393_692_672,
+    "power_limit_w": 450.0,
+}
+H100 = {
+    "device_name": "NVIDIA H100 80GB HBM3",
+    "device_vendor": "nvidia",
+    "device_memory_bytes": 85_520_809_984,
+    "power_limit_w": 700.0,
+}
+RTX3090 = {
+    "device_name": "NVIDIA GeForce RTX 3090",
+    "device_vendor": "nvidia",
+    "device_memory_bytes": 25_438_126_080,
+    "power_limit_w": 350.0,
+}
+CPU = {
+    "device_name": "AMD EPYC 7763 64-Core Processor",
+    "device_vendor": "cpu",
+    "device_memory_bytes": 512 * GIB,
+    "power_limit_w": float("nan"),
+}
 LIFETIME_H = 24 * 365 * 3  # the defaults: 24 h a day for 3 years
 
 
@@ -33,14 +49,20 @@ def row(device: dict, benchmark: str, throughput: float, power_w: float | None =
         "status": params.pop("status", "ok"),
         "throughput": throughput,
         "throughput_unit": unit,
-        "median_s": 0.01, "p10_s": 0.009, "p90_s": 0.011,
-        "work_per_step": 1.0, "work_unit": "sample",
+        "median_s": 0.01,
+        "p10_s": 0.009,
+        "p90_s": 0.011,
+        "work_per_step": 1.0,
+        "work_unit": "sample",
         "host": "box",
-        "energy_j": (power_w or math.nan) * 10, "avg_power_w": power_w if power_w is not None else math.nan,
-        "peak_power_w": (power_w or math.nan) * 1.1, "energy_above_idle_j": math.nan, "n_reps": 100,
+        "energy_j": (power_w or math.nan) * 10,
+        "avg_power_w": power_w if power_w is not None else math.nan,
+        "peak_power_w": (power_w or math.nan) * 1.1,
+        "energy_above_idle_j": math.nan,
+        "n_reps": 100,
         **device,
         **params,
-    }  # fmt: skip
+    }
 
 
 def frame(*rows: dict) -> pd.DataFrame:
@@ -78,9 +100,7 @@ def test_tco_arithmetic_by_hand(catalog):
 
 def test_tco_uses_the_lifetime_and_electricity_price_given(catalog):
     df = frame(row(RTX4090, "matmul", 150.0, 400.0, dtype="bf16"))
-    out = recommend(
-        df, "matmul/bf16", kwh_price=0.30, hours_per_day=8, years=2, catalog=subset(catalog, "rtx-4090")
-    )
+    out = recommend(df, "matmul/bf16", kwh_price=0.30, hours_per_day=8, years=2, catalog=subset(catalog, "rtx-4090"))
     r = out.iloc[0]
     hours = 8 * 365 * 2
     assert out.attrs["lifetime_hours"] == hours
@@ -145,11 +165,7 @@ def test_no_runs_ranks_every_catalog_device_from_the_model():
         assert by_slug.loc["h100-sxm", "basis"] == "published"  # MAMF 794.5
         assert by_slug.loc["h100-sxm", "throughput"] == pytest.approx(794.5)
         assert by_slug.loc["rtx-4090", "basis"] == "estimated"
-        assert (
-            by_slug.loc["rtx-4090", "low"]
-            < by_slug.loc["rtx-4090", "throughput"]
-            < by_slug.loc["rtx-4090", "high"]
-        )
+        assert by_slug.loc["rtx-4090", "low"] < by_slug.loc["rtx-4090", "throughput"] < by_slug.loc["rtx-4090", "high"]
         assert "t4" not in by_slug.index  # no bf16 on a T4: no figure, not a guess
 
 
@@ -162,7 +178,7 @@ def test_no_runs_ranks_every_catalog_device_from_the_model():
         {"kwh_price": -1},
         {"budget_usd": -5},
         {"price_kind": "refurbished"},
-    ],  # fmt: skip
+    ],
 )
 def test_bad_arguments_are_user_errors(kwargs):
     df = frame(row(RTX4090, "matmul", 150.0, dtype="bf16"))
@@ -216,16 +232,27 @@ def test_objectives_reorder_and_budget_names_the_cheapest():
 
 
 def test_buy_or_rent_break_even_hours():
-    out = recommend(None, "matmul/bf16", prices={"h100-sxm": {"new_usd": 30000.0, "cloud_usd_per_hour": 3.0}},
-                    kwh_price=0.2).set_index("slug")  # fmt: skip
+    out = recommend(
+        None, "matmul/bf16", prices={"h100-sxm": {"new_usd": 30000.0, "cloud_usd_per_hour": 3.0}}, kwh_price=0.2
+    ).set_index("slug")
     # 700 W TDP at 0.2 USD/kWh = 0.14 USD/h: buying pays after 30000 / (3.0 - 0.14) hours.
     assert out.loc["h100-sxm", "breakeven_hours"] == pytest.approx(30000 / (3.0 - 0.14))
     assert out.loc["l4", "cloud_source"].startswith("default table")
 
 
 def test_cards_that_cannot_hold_the_workload_are_marked_and_ranked_last(catalog):
-    df = frame(row(RTX4090, "train", 1000.0, 400.0, model="resnet50", precision="amp_bf16", batch=256,
-                   peak_memory_bytes=20 * GIB))  # fmt: skip
+    df = frame(
+        row(
+            RTX4090,
+            "train",
+            1000.0,
+            400.0,
+            model="resnet50",
+            precision="amp_bf16",
+            batch=256,
+            peak_memory_bytes=20 * GIB,
+        )
+    )
     out = recommend(
         df, "resnet50/amp_bf16", catalog=subset(catalog, "rtx-4090", "rtx-3080", "rtx-3090", "a100-sxm-80gb")
     )
@@ -239,9 +266,7 @@ def test_cards_that_cannot_hold_the_workload_are_marked_and_ranked_last(catalog)
 
 def test_required_memory_comes_from_any_run_that_measured_it(catalog):
     df = frame(
-        row(
-            RTX4090, "train", 1000.0, model="resnet50", precision="amp_bf16", batch=256
-        ),  # no peak memory here
+        row(RTX4090, "train", 1000.0, model="resnet50", precision="amp_bf16", batch=256),  # no peak memory here
         row(
             H100,
             "train",
@@ -274,9 +299,7 @@ def test_budget_drops_dearer_and_unpriced_devices(catalog):
     assert set(cheap.loc[cheap["yours"], "slug"]) == {"rtx-4090", "h100-sxm"}
     unmeasured = recommend(None, "matmul/bf16", budget_usd=1000, catalog=cat)
     assert list(unmeasured["slug"]) == ["rtx-3080"] and list(unmeasured["rank"]) == [1]
-    priced = recommend(
-        df, "matmul/bf16", budget_usd=30_000, prices={"h100-sxm": {"new_usd": 25_000}}, catalog=cat
-    )
+    priced = recommend(df, "matmul/bf16", budget_usd=30_000, prices={"h100-sxm": {"new_usd": 25_000}}, catalog=cat)
     assert set(priced["slug"]) == {"rtx-4090", "h100-sxm", "rtx-3080"}
 
 
@@ -317,9 +340,9 @@ def test_prices_override_catalog_and_reach_every_kind_of_device(tmp_path, catalo
         row(H100, "matmul", 700.0, 650.0, dtype="bf16"),
         row(CPU, "matmul", 2.0, 280.0, dtype="bf16"),
     )
-    out = recommend(
-        df, "matmul/bf16", prices=prices, catalog=subset(catalog, "rtx-4090", "h100-sxm")
-    ).set_index("device")
+    out = recommend(df, "matmul/bf16", prices=prices, catalog=subset(catalog, "rtx-4090", "h100-sxm")).set_index(
+        "device"
+    )
     assert out.loc["NVIDIA GeForce RTX 4090", "price_usd"] == 1800  # the file beats the launch price
     assert out.loc["NVIDIA GeForce RTX 4090", "price_source"] == "prices file (new)"
     assert out.loc["NVIDIA H100 SXM", "price_usd"] == 25_000  # keyed by torch name, resolved to the entry
@@ -343,8 +366,13 @@ def test_unmatched_price_keys_are_reported(catalog):
 
 
 def test_gcd_devices_pay_half_the_card_price(catalog):
-    gcd = {"device_name": "AMD Instinct MI250X/MI250", "device_vendor": "amd", "device_memory_bytes": 68_702_699_520,
-           "power_limit_w": 560.0, "device_multiprocessors": 110}  # fmt: skip
+    gcd = {
+        "device_name": "AMD Instinct MI250X/MI250",
+        "device_vendor": "amd",
+        "device_memory_bytes": 68_702_699_520,
+        "power_limit_w": 560.0,
+        "device_multiprocessors": 110,
+    }
     df = frame(row(gcd, "matmul", 150.0, 250.0, dtype="bf16"))
     out = recommend(
         df, "matmul/bf16", prices={"mi250x-gcd": {"new_usd": 10_000.0}}, catalog=subset(catalog, "mi250x-gcd")
@@ -353,8 +381,13 @@ def test_gcd_devices_pay_half_the_card_price(catalog):
     assert r["device"] == "AMD Instinct MI250X (one GCD)"
     assert r["price_usd"] == 5000
     # The budget is per card (10,000 USD), not per GCD: over 9,000 USD (without a run of one, nothing is left).
-    assert recommend(None, "matmul/bf16", budget_usd=9000, prices={"mi250x-gcd": {"new_usd": 10_000.0}},
-                     catalog=subset(catalog, "mi250x-gcd")).empty  # fmt: skip
+    assert recommend(
+        None,
+        "matmul/bf16",
+        budget_usd=9000,
+        prices={"mi250x-gcd": {"new_usd": 10_000.0}},
+        catalog=subset(catalog, "mi250x-gcd"),
+    ).empty
 
 
 @pytest.mark.parametrize(
@@ -444,9 +477,7 @@ def test_cli_recommend_table_and_errors(cli_runs):
     runner = CliRunner()
     ok = runner.invoke(app, ["recommend", str(cli_runs), "-w", "resnet50/amp_bf16", "--budget", "2000"])
     assert ok.exit_code == 0, ok.output
-    assert (
-        "4090" in ok.output and "RTX 5090" in ok.output and "H200" not in ok.output
-    )  # no price: over budget
+    assert "4090" in ok.output and "RTX 5090" in ok.output and "H200" not in ok.output  # no price: over budget
     assert "* NVIDIA H100 SXM" in ok.output  # unpriced, but yours: kept and starred
     bad = runner.invoke(app, ["recommend", str(cli_runs), "-w", "vgg16/fp32"])
     assert bad.exit_code == 2
@@ -477,9 +508,7 @@ def test_your_unpriced_device_stays_beside_the_budgeted_ones():
     out = recommend(df, "matmul/bf16", budget_usd=2000)
     mine = out[out["yours"]]
     assert (
-        list(mine["basis"]) == ["measured"]
-        and mine.iloc[0]["price_usd"] is None
-        or pd.isna(mine.iloc[0]["price_usd"])
+        list(mine["basis"]) == ["measured"] and mine.iloc[0]["price_usd"] is None or pd.isna(mine.iloc[0]["price_usd"])
     )
     others = out[~out["yours"]]
     assert len(others) and (others["price_usd"] <= 2000).all()

@@ -106,9 +106,7 @@ def test_list_shows_benchmarks_and_suites():
 def test_only_and_resume_through_the_cli(tmp_path, fakes):
     suite = write_suite(tmp_path, 'benchmark = "t_ok"\nn = [1, 2]')
     out = tmp_path / "res"
-    r = invoke(
-        "run", suite, "--device", "cpu", "--out", str(out), "--telemetry", "off", "--only", "t_ok[n=1]"
-    )
+    r = invoke("run", suite, "--device", "cpu", "--out", str(out), "--telemetry", "off", "--only", "t_ok[n=1]")
     assert r.exit_code == 0, r.output
     (folder,) = out.iterdir()
     r = invoke("run", suite, "--device", "cpu", "--telemetry", "off", "--resume", str(folder))

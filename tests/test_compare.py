@@ -28,8 +28,17 @@ from gpubench.report.compare import (
 
 
 def _cases(n: int = 4) -> list[CaseSpec]:
-    return [CaseSpec("matmul", {"dtype": "bf16", "m": 256 * (i + 1), "n": 256, "k": 256}, 50.0, "flop",
-                     2.0 * 256 * (i + 1) * 256 * 256, 2.0 * 256 * (i + 1) * 256 * 256) for i in range(n)]  # fmt: skip
+    return [
+        CaseSpec(
+            "matmul",
+            {"dtype": "bf16", "m": 256 * (i + 1), "n": 256, "k": 256},
+            50.0,
+            "flop",
+            2.0 * 256 * (i + 1) * 256 * 256,
+            2.0 * 256 * (i + 1) * 256 * 256,
+        )
+        for i in range(n)
+    ]
 
 
 def _run(tmp_path: Path, host: str, seed: int, **kw) -> Path:
@@ -56,11 +65,7 @@ def test_slower_run_is_a_regression(tmp_path: Path) -> None:
     assert len(frame) == 4 and set(frame["verdict"]) == {SLOWER}
     assert frame["ratio"].to_numpy() == pytest.approx(0.8, rel=0.03)
     assert ((frame["ci_low"] <= 0.8) & (frame["ci_high"] >= 0.8)).mean() >= 0.75
-    assert (
-        set(frame["noise_from"]) == {"rounds"}
-        and set(frame["a_rounds"]) == {3}
-        and set(frame["a_runs"]) == {1}
-    )
+    assert set(frame["noise_from"]) == {"rounds"} and set(frame["a_rounds"]) == {3} and set(frame["a_runs"]) == {1}
     assert len(regressions(frame)) == 4
     assert frame.attrs["common_shift"] == pytest.approx(0.8, rel=0.03)  # every case moved together
     assert math.isnan(compare_runs(a, _run(tmp_path, "c", 3)).attrs["common_shift"])
@@ -101,21 +106,14 @@ def test_several_runs_per_side_use_the_between_run_spread(tmp_path: Path) -> Non
     # Runs that differ by 8 % from one another (say, the boost state of each start), rounds by 0.5 %.
     a = [_run(tmp_path, f"a{i}", i, speed=s, round_sigma=0.005) for i, s in enumerate((1.0, 1.08, 0.93))]
     b = [_run(tmp_path, f"b{i}", 10 + i, speed=s, round_sigma=0.005) for i, s in enumerate((1.05, 0.95, 1.0))]
-    single = compare_runs(
-        a[1], b[1], threshold_pct=5.0
-    )  # one run each: 0.95 / 1.08 looks like a real slowdown
+    single = compare_runs(a[1], b[1], threshold_pct=5.0)  # one run each: 0.95 / 1.08 looks like a real slowdown
     assert set(single["verdict"]) == {SLOWER}
     frame = compare_runs(a, b, threshold_pct=5.0)
     assert set(frame["verdict"]) == {SAME} and regressions(frame).empty
-    assert (
-        set(frame["noise_from"]) == {"runs"} and set(frame["a_runs"]) == {3} and set(frame["b_rounds"]) == {9}
-    )
+    assert set(frame["noise_from"]) == {"runs"} and set(frame["a_runs"]) == {3} and set(frame["b_rounds"]) == {9}
     assert frame.attrs["a_run_ids"] == [p.name for p in a]
     # A real 25 % slowdown of every B run still shows through the between-run noise.
-    slow = [
-        _run(tmp_path, f"s{i}", 20 + i, speed=0.75 * s, round_sigma=0.005)
-        for i, s in enumerate((1.02, 0.98, 1.0))
-    ]
+    slow = [_run(tmp_path, f"s{i}", 20 + i, speed=0.75 * s, round_sigma=0.005) for i, s in enumerate((1.02, 0.98, 1.0))]
     assert set(compare_runs(a, slow)["verdict"]) == {SLOWER}
 
 
@@ -131,8 +129,10 @@ def test_runs_that_agree_pool_their_rounds(tmp_path: Path) -> None:
 
 def test_broken_case_and_method_change(tmp_path: Path) -> None:
     base = _cases(3)
-    broken = [*base[:2], CaseSpec(base[2].benchmark, base[2].params, 0.0, "flop", 1.0, status="failed",
-                                  reason="out of memory")]  # fmt: skip
+    broken = [
+        *base[:2],
+        CaseSpec(base[2].benchmark, base[2].params, 0.0, "flop", 1.0, status="failed", reason="out of memory"),
+    ]
     a = _run(tmp_path, "a", 1, cases=base)
     b = _run(tmp_path, "b", 2, cases=broken)
     frame = compare_runs(a, b).set_index("case_id")

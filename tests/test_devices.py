@@ -46,8 +46,20 @@ def test_cpu_resolves_and_describes_with_the_schema_1_keys():
     dev = devices.resolve("cpu")
     assert dev.torch == torch.device("cpu") and dev.is_host
     info = devices.describe(dev.torch)
-    for key in ("kind", "torch_device", "index", "name", "vendor", "memory_bytes", "uuid", "pci_bus_id",
-                "cores", "threads", "isa", "llc_bytes"):  # fmt: skip
+    for key in (
+        "kind",
+        "torch_device",
+        "index",
+        "name",
+        "vendor",
+        "memory_bytes",
+        "uuid",
+        "pci_bus_id",
+        "cores",
+        "threads",
+        "isa",
+        "llc_bytes",
+    ):
         assert key in info
     assert info["kind"] == "cpu" and info["vendor"] == "cpu" and info["telemetry_reader"] == "cpu"
     assert devices.get(torch.device("cpu")) is devices.get("cpu")  # one object per device
@@ -249,8 +261,16 @@ def test_rocm_mi250_lacks_fp8_and_tf32(monkeypatch):
 def test_nvidia_compute_capability_gates_precisions(monkeypatch):
     from types import SimpleNamespace
 
-    props = SimpleNamespace(name="Tesla V100-SXM2-16GB", total_memory=16 << 30, multi_processor_count=80,
-                            L2_cache_size=6 << 20, major=7, minor=0, uuid="abc", pci_bus_id=1)  # fmt: skip
+    props = SimpleNamespace(
+        name="Tesla V100-SXM2-16GB",
+        total_memory=16 << 30,
+        multi_processor_count=80,
+        L2_cache_size=6 << 20,
+        major=7,
+        minor=0,
+        uuid="abc",
+        pci_bus_id=1,
+    )
     _fake_cuda(monkeypatch, props, hip=None)
     dev = devices.get("cuda:0")
     assert "8.0" in dev.unsupported("tf32") and "7.5" in dev.unsupported("int8")

@@ -46,8 +46,11 @@ def _register_faults() -> None:
     from gpubench.benchmarks import Param, register
     from gpubench.records import Work, Workload
 
-    @register("t_fault", version=1, params={
-        "mode": Param(str, choices=("ok", "raise", "build", "exit", "hang")), "rank": Param(int, default=1)})  # fmt: skip
+    @register(
+        "t_fault",
+        version=1,
+        params={"mode": Param(str, choices=("ok", "raise", "build", "exit", "hang")), "rank": Param(int, default=1)},
+    )
     def fault(case, device):
         mode, bad = case.param("mode"), case.param("rank") == dist.get_rank()
         if mode == "build" and bad:
@@ -88,11 +91,20 @@ from gpubench.store import load_runs, read_meta  # noqa: E402
 # ------------------------------------------------------------------------------------------- arithmetic
 
 
-@pytest.mark.parametrize(("op", "n", "factor"), [
-    ("all_reduce", 2, 1.0), ("all_reduce", 8, 1.75), ("all_reduce", 1, 0.0),
-    ("all_gather", 2, 0.5), ("all_gather", 8, 0.875), ("reduce_scatter", 4, 0.75), ("all_to_all", 8, 0.875),
-    ("broadcast", 8, 1.0), ("sendrecv", 2, 1.0),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("op", "n", "factor"),
+    [
+        ("all_reduce", 2, 1.0),
+        ("all_reduce", 8, 1.75),
+        ("all_reduce", 1, 0.0),
+        ("all_gather", 2, 0.5),
+        ("all_gather", 8, 0.875),
+        ("reduce_scatter", 4, 0.75),
+        ("all_to_all", 8, 0.875),
+        ("broadcast", 8, 1.0),
+        ("sendrecv", 2, 1.0),
+    ],
+)
 def test_busbw_factors_follow_nccl_tests(op, n, factor):
     assert busbw_factor(op, n) == pytest.approx(factor)
 
@@ -113,9 +125,19 @@ def test_scaling_efficiency_arithmetic():
 
 
 def _row(rank, status="ok", **kw):
-    return {"case_id": "c[x=1]", "benchmark": "collective", "status": status, "reason": "", "throughput": 2.0,
-            "times_s": [0.5, 0.5], "rank": rank, "local_rank": rank % 2, "node": f"n{rank // 2}",
-            "device_name": "gpu", **kw}  # fmt: skip
+    return {
+        "case_id": "c[x=1]",
+        "benchmark": "collective",
+        "status": status,
+        "reason": "",
+        "throughput": 2.0,
+        "times_s": [0.5, 0.5],
+        "rank": rank,
+        "local_rank": rank % 2,
+        "node": f"n{rank // 2}",
+        "device_name": "gpu",
+        **kw,
+    }
 
 
 def test_merge_takes_the_worst_status_and_names_the_rank():
@@ -140,12 +162,28 @@ def test_merge_gives_the_failing_ranks_own_error():
 
 
 def test_merge_slowest_rank_busbw_and_telemetry():
-    tel = {"telemetry_samples": 10, "energy_j": 100.0, "avg_power_w": 200.0, "peak_power_w": 250.0,
-           "energy_source": "counter", "throttled": False, "throttle_reasons": "", "energy_per_work_unit": "J/GB",
-           "energy_per_work": 1.0, "work_unit": "byte"}  # fmt: skip
-    rows = [_row(0, busbw_factor=1.5, peak_temp_c=60.0, mean_sm_clock_mhz=1000.0, **tel),
-            _row(1, busbw_factor=1.5, peak_temp_c=70.0, mean_sm_clock_mhz=2000.0, **{**tel, "throttled": True,
-                 "throttle_reasons": "sw_power_cap"})]  # fmt: skip
+    tel = {
+        "telemetry_samples": 10,
+        "energy_j": 100.0,
+        "avg_power_w": 200.0,
+        "peak_power_w": 250.0,
+        "energy_source": "counter",
+        "throttled": False,
+        "throttle_reasons": "",
+        "energy_per_work_unit": "J/GB",
+        "energy_per_work": 1.0,
+        "work_unit": "byte",
+    }
+    rows = [
+        _row(0, busbw_factor=1.5, peak_temp_c=60.0, mean_sm_clock_mhz=1000.0, **tel),
+        _row(
+            1,
+            busbw_factor=1.5,
+            peak_temp_c=70.0,
+            mean_sm_clock_mhz=2000.0,
+            **{**tel, "throttled": True, "throttle_reasons": "sw_power_cap"},
+        ),
+    ]
     merged, ranks = merge_rank_rows(rows, [[1.0, 1.0, 1.0], [1.0, 1.2, 1.2]], backend="nccl")
     assert merged["slowest_rank"] == 1 and merged["rank_median_s"] == [1.0, 1.2]
     assert merged["rank_spread"] == pytest.approx(0.2)
@@ -168,9 +206,19 @@ def test_merge_ignores_ranks_that_sit_the_case_out():
 def test_scaling_columns_and_table_across_runs():
     def ddp(run, ranks, thr, device="H100"):
         params = json.dumps({"model": "mnist_cnn", "precision": "fp32", "batch": 64, "ranks": ranks})
-        return {"run_id": run, "case_id": f"ddp_train[ranks={ranks}]", "benchmark": "ddp_train", "status": "ok",
-                "params_json": params, "dp_ranks": ranks, "throughput": thr, "device_name": device,
-                "model": "mnist_cnn", "precision": "fp32", "batch": 64}  # fmt: skip
+        return {
+            "run_id": run,
+            "case_id": f"ddp_train[ranks={ranks}]",
+            "benchmark": "ddp_train",
+            "status": "ok",
+            "params_json": params,
+            "dp_ranks": ranks,
+            "throughput": thr,
+            "device_name": device,
+            "model": "mnist_cnn",
+            "precision": "fp32",
+            "batch": 64,
+        }
 
     one, two = ddp("a", 1, 1000.0), ddp("a", 2, 1800.0)
     add_scaling_columns(two, [one])
@@ -191,8 +239,9 @@ def test_torchrun_command_single_node_and_rendezvous():
     cmd = torchrun_command(["run", "quick"], 4, python="py")
     assert cmd[:6] == ["py", "-m", "torch.distributed.run", "--nproc-per-node", "4", "--max-restarts"]
     assert "--standalone" in cmd and cmd[-4:] == ["-m", "gpubench.cli", "run", "quick"]
-    cmd = torchrun_command(["run"], 8, {"nnodes": 2, "rdzv_backend": "c10d", "rdzv-endpoint": "h0:29400",
-                                        "rdzv-id": "job"}, python="py")  # fmt: skip
+    cmd = torchrun_command(
+        ["run"], 8, {"nnodes": 2, "rdzv_backend": "c10d", "rdzv-endpoint": "h0:29400", "rdzv-id": "job"}, python="py"
+    )
     assert "--standalone" not in cmd
     assert cmd[cmd.index("--rdzv-endpoint") + 1] == "h0:29400" and cmd[cmd.index("--nnodes") + 1] == "2"
     with pytest.raises(ValueError, match="rendezvous option"):
@@ -200,8 +249,15 @@ def test_torchrun_command_single_node_and_rendezvous():
 
 
 def test_launch_failure_message_names_the_rank():
-    res = LaunchResult(1, None, [{"rank": 0, "state": "error", "node": "h0", "message": "rank 3 did not reach X"},
-                                 {"rank": 1, "state": "terminated"}, {"rank": 2, "state": "running"}])  # fmt: skip
+    res = LaunchResult(
+        1,
+        None,
+        [
+            {"rank": 0, "state": "error", "node": "h0", "message": "rank 3 did not reach X"},
+            {"rank": 1, "state": "terminated"},
+            {"rank": 2, "state": "running"},
+        ],
+    )
     text = res.failure()
     assert "rank 0 on h0: rank 3 did not reach X" in text and "rank 2 exited without a Python error" in text
     assert "rank 1" not in text  # stopped by torchrun: not a cause
@@ -224,8 +280,26 @@ def test_cli_launches_ranks_through_torchrun(monkeypatch, tmp_path):
     monkeypatch.delenv("GPUBENCH_DIST_CHILD", raising=False)
     runner = CliRunner()
     fake_launch.result = LaunchResult(0, {"folder": str(tmp_path), "any_failed": False})
-    res = runner.invoke(app, ["run", "quick", "--nproc", "2", "--device", "cpu", "--only", "matmul*",
-                              "--telemetry", "off", "--nnodes", "1", "--no-report", "--dist-timeout-s", "30"])  # fmt: skip
+    res = runner.invoke(
+        app,
+        [
+            "run",
+            "quick",
+            "--nproc",
+            "2",
+            "--device",
+            "cpu",
+            "--only",
+            "matmul*",
+            "--telemetry",
+            "off",
+            "--nnodes",
+            "1",
+            "--no-report",
+            "--dist-timeout-s",
+            "30",
+        ],
+    )
     assert res.exit_code == 0, res.output
     args, nproc, options = calls[0]
     assert nproc == 2 and options["nnodes"] == "1" and options["rdzv-endpoint"] is None
@@ -248,11 +322,7 @@ def test_collectives_need_a_distributed_run(tmp_path):
     from gpubench.runner import RunOptions, run_suite
     from gpubench.suite import parse_suite
 
-    text = (
-        'name = "s"\n'
-        + FAST
-        + '[[benchmarks]]\nbenchmark = "collective"\nop = "all_reduce"\nsize_bytes = 1024\n'
-    )
+    text = 'name = "s"\n' + FAST + '[[benchmarks]]\nbenchmark = "collective"\nop = "all_reduce"\nsize_bytes = 1024\n'
     text += '[[benchmarks]]\nbenchmark = "ddp_train"\nmodel = "mnist_cnn"\nprecision = "fp32"\nranks = 1\n'
     suite = parse_suite(text, "s.toml", load_all())
     out = run_suite(suite, RunOptions(device="cpu", out_dir=tmp_path, telemetry="off"))
@@ -298,8 +368,21 @@ width = 16
 def two_rank_run(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("dist")
     (tmp / "d.toml").write_text('name = "d"\n' + SUITE)
-    cmd = [sys.executable, "-m", "gpubench.cli", "run", "d.toml", "--nproc", "2", "--telemetry", "off",
-           "--out", "res", "--dist-timeout-s", "60"]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-m",
+        "gpubench.cli",
+        "run",
+        "d.toml",
+        "--nproc",
+        "2",
+        "--telemetry",
+        "off",
+        "--out",
+        "res",
+        "--dist-timeout-s",
+        "60",
+    ]
     proc = subprocess.run(cmd, cwd=tmp, env=_env(), capture_output=True, text=True, timeout=TIMEOUT_S)
     folders = sorted((tmp / "res").glob("*"))
     return proc, folders
@@ -322,8 +405,14 @@ def test_every_collective_is_verified_with_nccl_tests_busbw(two_rank_run):
     assert len(coll) == 7 and (coll["status"] == "ok").all(), coll[["case_id", "status", "reason"]]
     assert (coll["check_error"] == 0).all()  # exact: small integers
     assert (coll["world_size"] == 2).all() and (coll["dist_backend"] == "gloo").all()
-    factors = {"all_reduce": 1.0, "all_gather": 0.5, "reduce_scatter": 0.5, "all_to_all": 0.5, "broadcast": 1.0,
-               "sendrecv": 1.0}  # 2 ranks  # fmt: skip
+    factors = {
+        "all_reduce": 1.0,
+        "all_gather": 0.5,
+        "reduce_scatter": 0.5,
+        "all_to_all": 0.5,
+        "broadcast": 1.0,
+        "sendrecv": 1.0,
+    }  # 2 ranks
     for _, r in coll.iterrows():
         algbw = r["msg_bytes"] / r["median_s"] / 1e9
         assert r["algbw_gbps"] == pytest.approx(algbw) and r["throughput"] == pytest.approx(algbw)
@@ -368,8 +457,10 @@ def test_pipelined_loss_and_gradients_match_one_device(two_rank_run):
     pipe = df[df.benchmark == "pipeline"].set_index("case_id")
     ok = pipe[pipe.status == "ok"]
     assert set(ok["schedule"]) == {"single", "gpipe", "1f1b"}, pipe[["status", "reason"]]
-    assert "1F1B needs at least as many micro-batches" in pipe.loc[pipe.schedule.eq("1f1b") & pipe.microbatches.eq(1),
-                                                                   "reason"].iloc[0]  # fmt: skip
+    assert (
+        "1F1B needs at least as many micro-batches"
+        in pipe.loc[pipe.schedule.eq("1f1b") & pipe.microbatches.eq(1), "reason"].iloc[0]
+    )
     ranks = load_rank_rows(folders[0])
     pipelined = ranks.case_id.str.startswith("pipeline[") & ~ranks.case_id.str.contains("schedule=single")
     last = ranks[pipelined & (ranks["rank"] == 1) & ranks.status.eq("ok")]
@@ -394,12 +485,20 @@ def _launch_faults(tmp: Path, suite: str, timeout_s: float) -> tuple[dict, float
     """Run the parent launcher in a subprocess (so the test can time it out) with this file as each rank."""
     (tmp / "f.toml").write_text('name = "f"\n' + FAST + suite)
     child = ["run", "f.toml", "--telemetry", "off", "--out", "res", "--dist-timeout-s", str(timeout_s)]
-    code = ("import json, sys; from gpubench.distributed.launch import launch; "
-            "r = launch(sys.argv[2:], 2, entry=[sys.argv[1]]); "
-            "print('RESULT ' + json.dumps({'rc': r.returncode, 'failure': r.failure(), 'states': r.states}))")  # fmt: skip
+    code = (
+        "import json, sys; from gpubench.distributed.launch import launch; "
+        "r = launch(sys.argv[2:], 2, entry=[sys.argv[1]]); "
+        "print('RESULT ' + json.dumps({'rc': r.returncode, 'failure': r.failure(), 'states': r.states}))"
+    )
     t0 = time.monotonic()
-    proc = subprocess.run([sys.executable, "-c", code, __file__, *child], cwd=tmp, env=_env(), capture_output=True,
-                          text=True, timeout=TIMEOUT_S)  # fmt: skip
+    proc = subprocess.run(
+        [sys.executable, "-c", code, __file__, *child],
+        cwd=tmp,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT_S,
+    )
     lines = [x for x in proc.stdout.splitlines() if x.startswith("RESULT ")]
     assert lines, proc.stdout[-3000:] + proc.stderr[-3000:]
     return json.loads(lines[-1][7:]), time.monotonic() - t0
@@ -474,11 +573,26 @@ ranks = [1, 2]
 """
     )
     (tmp_path / "g.toml").write_text('name = "g"\n' + suite)
-    cmd = [sys.executable, "-m", "gpubench.cli", "run", "g.toml", "--nproc", str(nproc), "--device", "cuda",
-           "--telemetry", "auto", "--idle-s", "0.5", "--out", "res", "--dist-timeout-s", "120"]  # fmt: skip
-    proc = subprocess.run(
-        cmd, cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=TIMEOUT_S * 2
-    )
+    cmd = [
+        sys.executable,
+        "-m",
+        "gpubench.cli",
+        "run",
+        "g.toml",
+        "--nproc",
+        str(nproc),
+        "--device",
+        "cuda",
+        "--telemetry",
+        "auto",
+        "--idle-s",
+        "0.5",
+        "--out",
+        "res",
+        "--dist-timeout-s",
+        "120",
+    ]
+    proc = subprocess.run(cmd, cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=TIMEOUT_S * 2)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     df = load_runs(sorted((tmp_path / "res").glob("*")))
     coll = df[df.benchmark == "collective"]
@@ -499,8 +613,23 @@ def test_a_distributed_suite_with_a_skipped_case_runs_and_resumes(tmp_path):
         'name = "s"\n' + FAST + '[[benchmarks]]\nbenchmark = "collective"\nop = "all_reduce"\n'
         "size_bytes = [32768, 134217728]\n"
     )
-    cmd = [sys.executable, "-m", "gpubench.cli", "run", "s.toml", "--nproc", "2", "--device", "cpu", "--idle-s", "0",
-           "--out", "res", "--dist-timeout-s", "60"]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-m",
+        "gpubench.cli",
+        "run",
+        "s.toml",
+        "--nproc",
+        "2",
+        "--device",
+        "cpu",
+        "--idle-s",
+        "0",
+        "--out",
+        "res",
+        "--dist-timeout-s",
+        "60",
+    ]
     proc = subprocess.run(cmd, cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=TIMEOUT_S)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "Traceback" not in proc.stdout + proc.stderr

@@ -57,14 +57,10 @@ def test_matmul_every_precision_checks_on_gpu(dtype):
     assert torch.backends.cuda.matmul.allow_tf32 is False or dtype != "tf32"
 
 
-@pytest.mark.parametrize(
-    "kind, pinned", [("d2d", False), ("h2d", True), ("h2d", False), ("d2h", True), ("d2h", False)]
-)
+@pytest.mark.parametrize("kind, pinned", [("d2d", False), ("h2d", True), ("h2d", False), ("d2h", True), ("d2h", False)])
 def test_memory_paths_copy_correctly(kind, pinned):
     bench = REG["memory"]
-    w = bench.factory(
-        Case.of("memory", bench.normalize({"kind": kind, "size_bytes": 8 << 20, "pinned": pinned})), GPU
-    )
+    w = bench.factory(Case.of("memory", bench.normalize({"kind": kind, "size_bytes": 8 << 20, "pinned": pinned})), GPU)
     times = devices.StepTimer(GPU).burst(w.step, 3)
     assert all(t > 0 for t in times)
     assert w.check().ok
@@ -78,9 +74,7 @@ def test_runner_on_gpu_with_telemetry(tmp_path):
         '[[benchmarks]]\nbenchmark = "memory"\nkind = "d2d"\nsize_bytes = 268435456\n'
     )
     suite = parse_suite(text, "g.toml", REG)
-    out = run_suite(
-        suite, RunOptions(device="cuda", out_dir=tmp_path, telemetry="required", idle_s=1.0), registry=REG
-    )
+    out = run_suite(suite, RunOptions(device="cuda", out_dir=tmp_path, telemetry="required", idle_s=1.0), registry=REG)
     assert [r["status"] for r in out.rows] == ["ok", "ok"]
     for row in out.rows:
         assert row["energy_j"] > 0 and math.isfinite(row["avg_power_w"])

@@ -29,8 +29,13 @@ PUBLISHED = {
     "qwen2.5-7b": 7.62,
     "mistral-7b": 7.24,
 }
-EXACT = {"llama-3.2-1b": 1_235_814_400, "llama-3.1-8b": 8_030_261_248, "llama-3.1-70b": 70_553_706_496,
-         "qwen2.5-7b": 7_615_616_512, "mistral-7b": 7_241_732_096}  # fmt: skip
+EXACT = {
+    "llama-3.2-1b": 1_235_814_400,
+    "llama-3.1-8b": 8_030_261_248,
+    "llama-3.1-70b": 70_553_706_496,
+    "qwen2.5-7b": 7_615_616_512,
+    "mistral-7b": 7_241_732_096,
+}
 
 
 @pytest.mark.parametrize("name", sorted(PUBLISHED))
@@ -89,9 +94,7 @@ def test_bad_parameters_fail_suite_validation(entry, message):
 
 def test_bad_context_is_a_one_line_error_exit_2(tmp_path):
     path = tmp_path / "bad.toml"
-    path.write_text(
-        '[[benchmarks]]\nbenchmark = "llm_prefill"\npreset = "tiny"\nprecision = "bf16"\nprompt = 5000\n'
-    )
+    path.write_text('[[benchmarks]]\nbenchmark = "llm_prefill"\npreset = "tiny"\nprecision = "bf16"\nprompt = 5000\n')
     result = CliRunner().invoke(app, ["run", str(path), "--device", "cpu", "--out", str(tmp_path)])
     assert result.exit_code == 2
     assert "beyond tiny's maximum context of 4096" in result.output
@@ -141,14 +144,10 @@ def test_decode_work_counts_match_the_flop_counter():
     assert w.work.unit == "token" and w.work.amount == 3
     # Projections and the output head as FlopCounterMode counts them; attention from its closed form (the
     # counter does not see every backend's SDPA kernel, e.g. the CPU flash kernel).
-    assert w.work.flops == pytest.approx(
-        _matmul_flops(counter) + P.preset("tiny").attention_flops(3, 1, 50), rel=1e-9
-    )
+    assert w.work.flops == pytest.approx(_matmul_flops(counter) + P.preset("tiny").attention_flops(3, 1, 50), rel=1e-9)
     p = P.preset("tiny")
     weights = 4 * (p.layers * p.layer_params + p.vocab * p.hidden + p.hidden)
-    kv = (
-        2 * p.layers * p.kv_dim * 4 * 3 * 51
-    )  # keys + values of 50 cached tokens and the new one, 3 sequences
+    kv = 2 * p.layers * p.kv_dim * 4 * 3 * 51  # keys + values of 50 cached tokens and the new one, 3 sequences
     assert w.work.bytes == weights + kv
     assert w.info["workload"] == "llm_decode/tiny/fp32" and w.info["layers_note"] == "2 of 2 layers"
     assert w.check().ok
@@ -200,8 +199,10 @@ def test_fine_tuning_learns_and_lora_freezes_the_base(mode):
         assert w.info["trainable_params"] == P.lora_params(p, 16)
     else:
         assert w.info["trainable_params"] == p.params
-    assert w.work.flops == pytest.approx((3.0 if mode == "full" else 2.0) * (
-        p.matmul_flops_per_token() * 64 + p.attention_flops(2, 32, 0) + 2.0 * 64 * p.hidden * p.vocab))  # fmt: skip
+    assert w.work.flops == pytest.approx(
+        (3.0 if mode == "full" else 2.0)
+        * (p.matmul_flops_per_token() * 64 + p.attention_flops(2, 32, 0) + 2.0 * 64 * p.hidden * p.vocab)
+    )
 
 
 # --- capacity ---------------------------------------------------------------------------------------------
@@ -220,17 +221,11 @@ def test_capacity_is_the_largest_batch_that_fits():
     assert P.largest_fitting("bf16", 24 * 2**30) == "llama-3.1-8b"
     assert P.largest_fitting("bf16", 192 * 2**30) == "llama-3.1-70b"
     ctx = P.max_context(p, "bf16", 24 * 2**30)
-    assert (
-        P.memory_needed(p, "bf16", 1, ctx)
-        <= P.usable_bytes(24 * 2**30)
-        < P.memory_needed(p, "bf16", 1, ctx + 1)
-    )
+    assert P.memory_needed(p, "bf16", 1, ctx) <= P.usable_bytes(24 * 2**30) < P.memory_needed(p, "bf16", 1, ctx + 1)
 
 
 def test_capacity_on_the_cpu_is_computed_and_says_so():
-    w = _workload(
-        "llm_capacity", preset="llama-3.1-8b", precision="bf16", context=256, layers=1, timed_batch=2
-    )
+    w = _workload("llm_capacity", preset="llama-3.1-8b", precision="bf16", context=256, layers=1, timed_batch=2)
     memory = w.info["capacity_memory_bytes"]
     assert w.info["capacity_method"] == "computed"
     assert w.info["max_batch"] == P.max_batch(P.PRESETS["llama-3.1-8b"], "bf16", 256, memory)
@@ -243,15 +238,39 @@ def test_capacity_on_the_cpu_is_computed_and_says_so():
 
 def test_relate_rows_uses_the_largest_copy_and_the_eager_twin():
     rows = [
-        {"case_id": "memory[kind=d2d,size_bytes=1024]", "benchmark": "memory", "kind": "d2d", "size_bytes": 1024,
-         "status": "ok", "throughput": 500.0},
-        {"case_id": "memory[kind=d2d,size_bytes=9999]", "benchmark": "memory", "kind": "d2d", "size_bytes": 9999,
-         "status": "ok", "throughput": 100.0},
-        {"case_id": "llm_decode[compile=false]", "benchmark": "llm_decode", "compile": False, "status": "ok",
-         "median_s": 0.02, "achieved_gbps": 50.0},
-        {"case_id": "llm_decode[compile=true]", "benchmark": "llm_decode", "compile": True, "status": "ok",
-         "median_s": 0.01, "achieved_gbps": 100.0},
-    ]  # fmt: skip
+        {
+            "case_id": "memory[kind=d2d,size_bytes=1024]",
+            "benchmark": "memory",
+            "kind": "d2d",
+            "size_bytes": 1024,
+            "status": "ok",
+            "throughput": 500.0,
+        },
+        {
+            "case_id": "memory[kind=d2d,size_bytes=9999]",
+            "benchmark": "memory",
+            "kind": "d2d",
+            "size_bytes": 9999,
+            "status": "ok",
+            "throughput": 100.0,
+        },
+        {
+            "case_id": "llm_decode[compile=false]",
+            "benchmark": "llm_decode",
+            "compile": False,
+            "status": "ok",
+            "median_s": 0.02,
+            "achieved_gbps": 50.0,
+        },
+        {
+            "case_id": "llm_decode[compile=true]",
+            "benchmark": "llm_decode",
+            "compile": True,
+            "status": "ok",
+            "median_s": 0.01,
+            "achieved_gbps": 100.0,
+        },
+    ]
     stats.relate_rows(rows)
     assert rows[2]["pct_of_copy_bw"] == 50.0 and rows[3]["pct_of_copy_bw"] == 100.0
     assert rows[3]["speedup_vs_eager"] == 2.0 and "speedup_vs_eager" not in rows[2]

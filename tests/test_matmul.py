@@ -10,9 +10,7 @@ CPU = torch.device("cpu")
 
 
 def build(dtype, m=64, n=48, k=32, device=CPU):
-    return MATMUL.factory(
-        Case.of("matmul", MATMUL.normalize({"dtype": dtype, "m": m, "n": n, "k": k})), device
-    )
+    return MATMUL.factory(Case.of("matmul", MATMUL.normalize({"dtype": dtype, "m": m, "n": n, "k": k})), device)
 
 
 @pytest.mark.parametrize("dtype", ["fp64", "fp32", "fp16", "bf16", "int8", "fp8"])

@@ -29,9 +29,7 @@ def test_check_catches_a_bad_copy():
     w = build(size=1 << 16)
     w.step()
     assert w.check().ok
-    first, second = [
-        c.cell_contents for c in w.check.__closure__ if isinstance(c.cell_contents, torch.Tensor)
-    ]
+    first, second = [c.cell_contents for c in w.check.__closure__ if isinstance(c.cell_contents, torch.Tensor)]
     second[17] ^= 0xFF  # one flipped byte in either buffer breaks source == destination
     result = w.check()
     assert not result.ok and result.error == 1.0

@@ -63,9 +63,7 @@ def test_estimates_carry_intervals_from_the_validation():
     est = model.estimate("matmul/bf16", "rtx-4090")
     assert est is not None and est.basis == "estimated"
     width = summary.loc["matmul", "p80_error"]
-    assert est.low == pytest.approx(est.value * (1 - width)) and est.high == pytest.approx(
-        est.value * (1 + width)
-    )
+    assert est.low == pytest.approx(est.value * (1 - width)) and est.high == pytest.approx(est.value * (1 + width))
     published = model.estimate("matmul/bf16", "a100-sxm-80gb")
     assert published.basis == "published" and (published.low, published.high) == (261.2, 271.2)
     assert model.estimate("matmul/bf16", "t4") is None  # no bf16 on a T4
@@ -83,10 +81,17 @@ def test_training_estimates_split_into_compute_and_memory_bounds():
 def test_runs_measure_and_calibrate(tmp_path):
     runs = pd.DataFrame(
         [
-            {"run_id": "r1", "benchmark": "matmul", "dtype": "bf16", "status": "ok", "throughput": 100.0,
-             "device_name": "NVIDIA GeForce RTX 3090", "device_memory_bytes": 25_438_126_080},
+            {
+                "run_id": "r1",
+                "benchmark": "matmul",
+                "dtype": "bf16",
+                "status": "ok",
+                "throughput": 100.0,
+                "device_name": "NVIDIA GeForce RTX 3090",
+                "device_memory_bytes": 25_438_126_080,
+            },
         ]
-    )  # fmt: skip
+    )
     mine = model.estimate("matmul/bf16", "rtx-3090", runs)
     assert mine.basis == "measured" and mine.value == 100.0 and mine.source == "run r1"
     before = model.estimate("matmul/bf16", "rtx-3080")

@@ -457,6 +457,4 @@ def test_gpu_max_batch_finds_a_batch():
 @pytest.mark.gpu
 def test_gpu_int8_is_unsupported():
     with pytest.raises(Unsupported, match="CPU only"):
-        REGISTRY["infer"].factory(
-            Case.of("infer", {"model": "mnist_cnn", "precision": "int8"}), torch.device("cuda")
-        )
+        REGISTRY["infer"].factory(Case.of("infer", {"model": "mnist_cnn", "precision": "int8"}), torch.device("cuda"))

@@ -67,8 +67,9 @@ def test_a_second_writer_of_a_run_folder_is_refused(tmp_path):
     try:
         with pytest.raises(StorageError, match="being written by another gpubench process .pid"):
             RunStore.resume(out.folder)
-        res = cli.invoke(app, ["run", str(tmp_path / "t.toml"), "--resume", str(out.folder), "--device", "cpu",
-                               "--telemetry", "off"])  # fmt: skip
+        res = cli.invoke(
+            app, ["run", str(tmp_path / "t.toml"), "--resume", str(out.folder), "--device", "cpu", "--telemetry", "off"]
+        )
         assert "being written by another gpubench process" in one_line_error(res)
     finally:
         first.close()
@@ -79,8 +80,10 @@ def test_a_second_writer_of_a_run_folder_is_refused(tmp_path):
 def test_the_lock_of_a_killed_writer_does_not_block(tmp_path):
     folder = tmp_path / "run"
     folder.mkdir()
-    code = (f"import sys, time; sys.path.insert(0, {str(ROOT)!r}); from gpubench.store import lock_run_folder; "
-            f"lock = lock_run_folder({str(folder)!r}); print('locked', flush=True); time.sleep(60)")  # fmt: skip
+    code = (
+        f"import sys, time; sys.path.insert(0, {str(ROOT)!r}); from gpubench.store import lock_run_folder; "
+        f"lock = lock_run_folder({str(folder)!r}); print('locked', flush=True); time.sleep(60)"
+    )
     proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
     try:
         assert proc.stdout.readline().strip() == "locked"
@@ -101,8 +104,17 @@ def test_distributed_telemetry_tagging_of_a_case_without_timing_window():
     from gpubench.distributed.context import DistContext
     from gpubench.distributed.rank import _tagged
 
-    ctx = DistContext(rank=1, world_size=2, local_rank=1, local_world_size=2, node="n0", backend="gloo",
-                      library="gloo", device=torch.device("cpu"), timeout_s=60.0)  # fmt: skip
+    ctx = DistContext(
+        rank=1,
+        world_size=2,
+        local_rank=1,
+        local_world_size=2,
+        node="n0",
+        backend="gloo",
+        library="gloo",
+        device=torch.device("cpu"),
+        timeout_s=60.0,
+    )
     frame = pd.DataFrame({"t_ns": [10, 20, 30], "power_w": [1.0, 2.0, 3.0]})
     skipped = _tagged(frame, "c[x=1]", {"status": "skipped", "start_ns": None, "end_ns": None}, ctx)
     assert skipped["case_id"].isna().all() and (skipped["rank"] == 1).all()
@@ -276,9 +288,7 @@ def test_a_grid_of_millions_of_cases_is_refused_with_its_size():
 
 @pytest.mark.parametrize("seconds", ["-1", "nan", "inf"])
 def test_monitor_rejects_bad_durations(seconds):
-    assert "--seconds" in one_line_error(
-        cli.invoke(app, ["monitor", "--device", "cpu", "--seconds", seconds])
-    )
+    assert "--seconds" in one_line_error(cli.invoke(app, ["monitor", "--device", "cpu", "--seconds", seconds]))
 
 
 def test_non_utf8_prices_and_edited_result_files(tmp_path):
@@ -310,11 +320,20 @@ def test_sigterm_keeps_finished_cases_and_marks_the_run_interrupted(tmp_path):
         '[[benchmarks]]\nbenchmark = "memory"\nkind = "d2d"\nsize_bytes = 131072\nmin_reps = 100000000\n'
         "max_reps = 100000000\nmin_time_s = 120\nmax_time_s = 120\n"
     )
-    cmd = [sys.executable, "-m", "gpubench.cli", "run", "s.toml", "--device", "cpu", "--telemetry", "off",
-           "--out", "res"]  # fmt: skip
-    proc = subprocess.Popen(
-        cmd, cwd=tmp_path, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-    )
+    cmd = [
+        sys.executable,
+        "-m",
+        "gpubench.cli",
+        "run",
+        "s.toml",
+        "--device",
+        "cpu",
+        "--telemetry",
+        "off",
+        "--out",
+        "res",
+    ]
+    proc = subprocess.Popen(cmd, cwd=tmp_path, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         deadline = time.monotonic() + 120
         while not list((tmp_path / "res").glob("*/measurements.parquet")) and time.monotonic() < deadline:
@@ -342,9 +361,7 @@ def test_resume_keeps_the_telemetry_recorded_before(tmp_path):
     store.close()
     again = RunStore.resume(store.folder)
     again.write_telemetry(pd.DataFrame({"t_ns": [5, 6], "power_w": [12.0, 13.0], "case_id": ["b", None]}))
-    again.write_telemetry(
-        pd.DataFrame({"t_ns": [5, 6, 7], "power_w": [12.0, 13.0, 14.0], "case_id": ["b"] * 3})
-    )
+    again.write_telemetry(pd.DataFrame({"t_ns": [5, 6, 7], "power_w": [12.0, 13.0, 14.0], "case_id": ["b"] * 3}))
     again.close()
     tel = load_telemetry([store.folder])
     assert tel["t_ns"].tolist() == [1, 2, 5, 6, 7] and tel["case_id"].tolist() == ["a", "a", "b", "b", "b"]
@@ -392,9 +409,7 @@ def test_time_limits_bound_wall_time_with_the_flush():
     timing = Timing(warmup_s=0.05, min_warmup=2, max_warmup_s=1.0, min_reps=5, min_time_s=0.1, max_time_s=2.0)
     timer = FlushTimer(step_s=0.001, reset_s=0.3)
     warm_up(timer, w, timing, clock=timer.clock)
-    assert (
-        timer.now <= 1.0 + 0.3 + 0.001
-    )  # at most one step past the limit (sized by step time: 50 steps, 15 s)
+    assert timer.now <= 1.0 + 0.3 + 0.001  # at most one step past the limit (sized by step time: 50 steps, 15 s)
     timer.now = 0.0
     times = measure(timer, w, timing, clock=timer.clock)
     assert timer.now <= 2.0 + 0.3 + 0.001 and len(times) >= 5
@@ -402,8 +417,10 @@ def test_time_limits_bound_wall_time_with_the_flush():
 
 
 def test_a_case_short_of_min_reps_is_flagged_and_cpu_fp8_says_emulated(tmp_path):
-    text = suite_text('benchmark = "matmul"\ndtype = ["fp8", "fp32"]\nm = 64\nmin_reps = 100000\nmax_reps = 100000\n'
-                      "min_time_s = 0\nmax_time_s = 0.05")  # fmt: skip
+    text = suite_text(
+        'benchmark = "matmul"\ndtype = ["fp8", "fp32"]\nm = 64\nmin_reps = 100000\nmax_reps = 100000\n'
+        "min_time_s = 0\nmax_time_s = 0.05"
+    )
     out = run_suite(parse_suite(text, "t.toml", REG), opts(tmp_path), registry=REG)
     rows = {r["dtype"]: r for r in out.rows}
     assert rows["fp8"]["status"] == "ok" and rows["fp8"]["emulated"] is True

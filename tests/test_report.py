@@ -86,8 +86,10 @@ def test_fleet_produces_every_section(fleet_sections: list[tuple[str, str, list[
 
 def test_sections_only_where_the_data_is(tmp_path: Path) -> None:
     dev = DEVICES["cpu"]
-    cases = [CaseSpec("matmul", {"dtype": "fp32", "m": m, "n": m, "k": m}, 2.0, "flop", 2.0 * m**3, 2.0 * m**3)
-             for m in (256, 512)]  # fmt: skip
+    cases = [
+        CaseSpec("matmul", {"dtype": "fp32", "m": m, "n": m, "k": m}, 2.0, "flop", 2.0 * m**3, 2.0 * m**3)
+        for m in (256, 512)
+    ]
     folder = write_run(tmp_path, "cpu", telemetry=False, cases=cases, reps=10)
     keys = {key for key, _, _ in build_sections(load_report_data([folder]))}
     assert {"runs", "scorecard", "matmul", "problems"} <= keys
@@ -102,8 +104,16 @@ def test_run_without_measurements_still_renders(tmp_path: Path) -> None:
 
 
 def test_collective_rows_get_their_section(tmp_path: Path) -> None:
-    cases = [CaseSpec("collective", {"op": "all_reduce", "size_bytes": s, "world_size": 8}, 100.0 * s / (s + 1e6),
-                      "byte", float(s)) for s in (1 << 20, 1 << 24, 1 << 28)]  # fmt: skip
+    cases = [
+        CaseSpec(
+            "collective",
+            {"op": "all_reduce", "size_bytes": s, "world_size": 8},
+            100.0 * s / (s + 1e6),
+            "byte",
+            float(s),
+        )
+        for s in (1 << 20, 1 << 24, 1 << 28)
+    ]
     folder = write_run(tmp_path, "h100", telemetry=False, cases=cases, reps=10)
     sections = dict((k, b) for k, _, b in build_sections(load_report_data([folder])))
     assert "collectives" in sections
@@ -113,9 +123,7 @@ def test_collective_rows_get_their_section(tmp_path: Path) -> None:
 
 def test_samples_and_tokens_never_share_an_axis(tmp_path: Path) -> None:
     cases = [
-        CaseSpec(
-            "train", {"model": "resnet50", "precision": "amp_bf16", "batch": 256}, 3000.0, "sample", 256.0
-        ),
+        CaseSpec("train", {"model": "resnet50", "precision": "amp_bf16", "batch": 256}, 3000.0, "sample", 256.0),
         CaseSpec("train", {"model": "gpt2", "precision": "amp_bf16", "batch": 8}, 200_000.0, "token", 8192.0),
     ]
     folder = write_run(tmp_path, "h100", telemetry=False, cases=cases, reps=10)
@@ -129,8 +137,9 @@ def test_samples_and_tokens_never_share_an_axis(tmp_path: Path) -> None:
 # --------------------------------------------------------------------------------------------- the page
 
 
-def test_render_report_default_path_and_self_contained(fleet: list[Path], tmp_path: Path,
-                                                       monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+def test_render_report_default_path_and_self_contained(
+    fleet: list[Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)
     path = render_report([str(fleet[0].parent / "*")])
     assert path.parent == Path("reports") and path.suffix == ".html" and path.is_file()
@@ -255,9 +264,7 @@ def test_scorecard_speedup_and_geomean(tmp_path: Path) -> None:
     data2 = load_report_data([a, b], baseline=b)
     card2 = scorecard(data2)
     assert card2.loc[card2["run_id"] == b_id, "score"].iloc[0] == pytest.approx(1.0)
-    assert card2.loc[card2["run_id"] == data.series[0].run_id, "score"].iloc[0] == pytest.approx(
-        0.8, rel=0.03
-    )
+    assert card2.loc[card2["run_id"] == data.series[0].run_id, "score"].iloc[0] == pytest.approx(0.8, rel=0.03)
 
 
 def test_baseline_outside_the_list_is_added(tmp_path: Path) -> None:
@@ -280,14 +287,20 @@ def test_headline_metrics_pick_the_best_case(fleet: list[Path]) -> None:
 
 
 def test_environment_differences_flag_torch_power_tf32_and_versions(tmp_path: Path) -> None:
-    tf32_on = [
-        CaseSpec("matmul", {"dtype": "fp32", "m": 512, "n": 512, "k": 512}, 10.0, "flop", 2.0 * 512**3)
-    ]
-    a = write_run(
-        tmp_path, "4090", host="a", seed=1, telemetry=False, cases=tf32_on, reps=10, torch_version="2.4.0"
+    tf32_on = [CaseSpec("matmul", {"dtype": "fp32", "m": 512, "n": 512, "k": 512}, 10.0, "flop", 2.0 * 512**3)]
+    a = write_run(tmp_path, "4090", host="a", seed=1, telemetry=False, cases=tf32_on, reps=10, torch_version="2.4.0")
+    b = write_run(
+        tmp_path,
+        "4090",
+        host="b",
+        seed=2,
+        telemetry=False,
+        cases=tf32_on,
+        reps=10,
+        torch_version="2.5.1",
+        power_limit_w=300.0,
+        benchmark_version=2,
     )
-    b = write_run(tmp_path, "4090", host="b", seed=2, telemetry=False, cases=tf32_on, reps=10, torch_version="2.5.1",
-                  power_limit_w=300.0, benchmark_version=2)  # fmt: skip
     # Mark run b's fp32 case as run with TF32 on: rewrite through the store like the runner would.
     from gpubench.store import RunStore
 
@@ -299,9 +312,7 @@ def test_environment_differences_flag_torch_power_tf32_and_versions(tmp_path: Pa
     data = load_report_data([a, b])
     fields = {d.field for d in environment_differences(data)}
     assert {"torch", "power_limit", "tf32", "versions"} <= fields
-    runs_table = next(
-        b for k, _, bl in build_sections(data) if k == "runs" for b in bl if isinstance(b, Table)
-    )
+    runs_table = next(b for k, _, bl in build_sections(data) if k == "runs" for b in bl if isinstance(b, Table))
     header = runs_table.header
     torch_col = header.index("torch")
     assert all("diff" in row[torch_col].cls for row in runs_table.rows)
@@ -312,9 +323,7 @@ def test_matmul_bytes_and_roofline_intensity(fleet: list[Path], fleet_sections: 
     assert matmul_bytes("bf16", 4096, 4096, 4096) == 3 * 4096 * 4096 * 2
     assert matmul_bytes("int8", 2, 3, 4) == 2 * 4 + 4 * 3 + 2 * 3 * 4  # int32 output
     assert math.isnan(matmul_bytes("fp9", 1, 1, 1))
-    roof = next(
-        b.figure for k, _, bl in fleet_sections if k == "roofline" for b in bl if isinstance(b, Figure)
-    )
+    roof = next(b.figure for k, _, bl in fleet_sections if k == "roofline" for b in bl if isinstance(b, Figure))
     xs = [x for tr in roof.data if tr.mode == "markers" and tr.x is not None for x in tr.x]
     # The square bf16 4096 GEMM: 2*4096^3 FLOP over 3*4096^2*2 bytes = 4096/3 FLOP/byte.
     assert any(x == pytest.approx(4096 / 3) for x in xs)
@@ -346,7 +355,8 @@ def test_long_telemetry_is_downsampled_for_display(tmp_path: Path) -> None:
     lines = [tr for tr in power.figure.data if tr.mode == "lines"]
     assert len(lines) == 3 and all(len(tr.x) <= TELEMETRY_POINTS for tr in lines)
     assert max(float(np.max(tr.y)) for tr in lines[:1]) == pytest.approx(
-        float(data.telemetry["power_w"].max()), rel=1e-5)  # the peak survives  # fmt: skip
+        float(data.telemetry["power_w"].max()), rel=1e-5
+    )  # the peak survives
 
 
 def test_figures_serialize(fleet_sections: list[Any]) -> None:
@@ -362,9 +372,7 @@ def test_cli_report(fleet: list[Path], tmp_path: Path) -> None:
     from gpubench.cli import app
 
     out = tmp_path / "r.html"
-    res = CliRunner().invoke(
-        app, ["report", str(fleet[0]), str(fleet[1]), "-o", str(out), "--baseline", str(fleet[1])]
-    )
+    res = CliRunner().invoke(app, ["report", str(fleet[0]), str(fleet[1]), "-o", str(out), "--baseline", str(fleet[1])])
     assert res.exit_code == 0, res.output
     assert out.is_file() and str(out) in res.output.replace("\n", "")
     res = CliRunner().invoke(app, ["report", str(tmp_path / "nope")])

@@ -18,15 +18,32 @@ from gpubench.report import render_report
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = next((p for p in (shutil.which("chromium"), shutil.which("chromium-browser"), "/usr/bin/chromium")
-                 if p and Path(p).exists()), None)  # fmt: skip
+CHROMIUM = next(
+    (
+        p
+        for p in (shutil.which("chromium"), shutil.which("chromium-browser"), "/usr/bin/chromium")
+        if p and Path(p).exists()
+    ),
+    None,
+)
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 
 
 def _chromium(page: Path, profile: Path, *extra: str) -> subprocess.CompletedProcess[str]:
-    args = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync", "--no-first-run", f"--user-data-dir={profile}",
-            "--virtual-time-budget=10000", *extra, page.resolve().as_uri()]  # fmt: skip
+    args = [
+        CHROMIUM,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        f"--user-data-dir={profile}",
+        "--virtual-time-budget=10000",
+        *extra,
+        page.resolve().as_uri(),
+    ]
     return subprocess.run(args, capture_output=True, text=True, timeout=120)
 
 
@@ -34,9 +51,7 @@ def _chromium(page: Path, profile: Path, *extra: str) -> subprocess.CompletedPro
 def test_report_renders_in_chromium(tmp_path: Path) -> None:
     runs = tmp_path / "runs"
     folders = write_fleet(runs, hostile=True)
-    folders.append(
-        write_run(runs, "4090", host="workstation-2", seed=9, speed=1.05)
-    )  # two runs of one device
+    folders.append(write_run(runs, "4090", host="workstation-2", seed=9, speed=1.05))  # two runs of one device
     page = render_report(folders, out=tmp_path / "report.html")
 
     dom = _chromium(page, tmp_path / "profile", "--dump-dom")
@@ -55,7 +70,6 @@ def test_report_renders_in_chromium(tmp_path: Path) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     shot = ARTIFACTS / "report.png"
     shot.unlink(missing_ok=True)
-    res = _chromium(page, tmp_path / "profile2", "--hide-scrollbars", "--window-size=1400,9000",
-                    f"--screenshot={shot}")  # fmt: skip
+    res = _chromium(page, tmp_path / "profile2", "--hide-scrollbars", "--window-size=1400,9000", f"--screenshot={shot}")
     assert res.returncode == 0 and shot.is_file() and shot.stat().st_size > 50_000, res.stderr[-2000:]
     shutil.copy(page, ARTIFACTS / "report.html")

@@ -111,9 +111,7 @@ def test_verdict_compares_with_reference_devices_as_multiples(fleet: list[Path])
     h100, rtx = data.series[0], data.series[1]
     r = by[(rtx.label, "matmul/bf16")]
     assert r.basis == "measured"
-    assert r.multiple == pytest.approx(
-        metrics[(rtx.run_id, "matmul/bf16")] / metrics[(h100.run_id, "matmul/bf16")]
-    )
+    assert r.multiple == pytest.approx(metrics[(rtx.run_id, "matmul/bf16")] / metrics[(h100.run_id, "matmul/bf16")])
     # Catalog reference devices that were not measured appear, each marked by what it rests on.
     refs = {d for (d, w), row in by.items() if row.basis != "measured"}
     assert {"NVIDIA A100 SXM 80GB", "AMD Instinct MI300X"} <= refs
@@ -151,7 +149,13 @@ def test_against_adds_a_catalog_device_and_rejects_unknown_ones(fleet: list[Path
 
 def test_multiple_text_two_significant_digits() -> None:
     assert [multiple_text(x) for x in (0.00271, 0.42, 1.0, 2.345, 25.4, 191_344.0)] == [
-        "0.0027×", "0.42×", "1.0×", "2.3×", "25×", "190,000×"]  # fmt: skip
+        "0.0027×",
+        "0.42×",
+        "1.0×",
+        "2.3×",
+        "25×",
+        "190,000×",
+    ]
     assert multiple_text(math.nan) == "–"
 
 
@@ -201,9 +205,7 @@ def test_runs_of_one_model_aggregate_into_one_series(many: list[Path]) -> None:
     assert len(data.series) == 3  # the group and the two RTX 4090 runs
     # A group's row: the median over its runs, the bars from the slowest to the fastest run.
     case = "matmul[dtype=bf16,m=4096,n=4096,k=4096]"
-    members = data.detail.ok[
-        (data.detail.ok["case_id"] == case) & data.detail.ok["run_id"].isin(groups[0].members)
-    ]
+    members = data.detail.ok[(data.detail.ok["case_id"] == case) & data.detail.ok["run_id"].isin(groups[0].members)]
     row = data.ok[(data.ok["run_id"] == groups[0].run_id) & (data.ok["case_id"] == case)].iloc[0]
     assert row["throughput"] == pytest.approx(members["throughput"].median())
     assert row["throughput_p10"] == pytest.approx(members["throughput"].min())
@@ -227,9 +229,7 @@ def test_fleet_section_lists_every_run_one_click_away(many: list[Path]) -> None:
     runs = [b for b in sections["runs"] if isinstance(b, Table | Details)]
     assert runs, "the Runs table is there (in a fleet of more than 8 runs, collapsed)"
     power = [
-        b
-        for b in sections["power"]
-        if isinstance(b, Figure) and "temperature and clock" in b.figure.layout.title.text
+        b for b in sections["power"] if isinstance(b, Figure) and "temperature and clock" in b.figure.layout.title.text
     ]
     assert len(power) == 3  # one timeline per shown series, not per run
 

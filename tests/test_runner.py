@@ -29,12 +29,24 @@ def opts(tmp_path, **kw):
 
 
 def test_one_failure_never_loses_the_others(tmp_path):
-    suite = make_suite(tmp_path, 'benchmark = "t_ok"\nn = [1, 2]', 'benchmark = "t_fail"', 'benchmark = "t_wrong"',
-                       'benchmark = "t_skip"', 'benchmark = "t_ok"\nn = 3')  # fmt: skip
+    suite = make_suite(
+        tmp_path,
+        'benchmark = "t_ok"\nn = [1, 2]',
+        'benchmark = "t_fail"',
+        'benchmark = "t_wrong"',
+        'benchmark = "t_skip"',
+        'benchmark = "t_ok"\nn = 3',
+    )
     out = run_suite(suite, opts(tmp_path), registry=REG)
     status = {r["case_id"]: r["status"] for r in out.rows}
-    assert status == {"t_ok[n=1]": "ok", "t_ok[n=2]": "ok", "t_fail[n=1]": "failed", "t_wrong[n=1]": "wrong",
-                      "t_skip[n=1]": "skipped", "t_ok[n=3]": "ok"}  # fmt: skip
+    assert status == {
+        "t_ok[n=1]": "ok",
+        "t_ok[n=2]": "ok",
+        "t_fail[n=1]": "failed",
+        "t_wrong[n=1]": "wrong",
+        "t_skip[n=1]": "skipped",
+        "t_ok[n=3]": "ok",
+    }
     assert out.any_failed
     rows = {r["case_id"]: r for r in out.rows}
     assert rows["t_fail[n=1]"]["reason"] == "RuntimeError: boom: the device fell over"
@@ -43,8 +55,12 @@ def test_one_failure_never_loses_the_others(tmp_path):
 
 
 def test_run_folder_round_trip(tmp_path):
-    suite = make_suite(tmp_path, 'benchmark = "t_ok"\nn = [1, 2]', 'benchmark = "matmul"\ndtype = "fp32"\nm = 32',
-                       'benchmark = "t_skip"')  # fmt: skip
+    suite = make_suite(
+        tmp_path,
+        'benchmark = "t_ok"\nn = [1, 2]',
+        'benchmark = "matmul"\ndtype = "fp32"\nm = 32',
+        'benchmark = "t_skip"',
+    )
     out = run_suite(suite, opts(tmp_path, command="gpubench run t.toml"), registry=REG)
     meta = read_meta(out.folder)
     assert meta["schema_version"] == SCHEMA_VERSION and meta["status"] == "complete"
@@ -76,8 +92,11 @@ def test_interrupted_run_keeps_finished_rows_and_resume_finishes(tmp_path):
 
     # Resume with the interrupting case replaced: finished cases are not re-run.
     REG2 = {**REG, "t_interrupt": replace(FAKES["t_ok"], name="t_interrupt")}
-    suite2 = parse_suite(suite_text('benchmark = "t_ok"\nn = [1, 2]', 'benchmark = "t_interrupt"', 'benchmark = "t_ok"\nn = 3'),
-                         str(tmp_path / "t.toml"), REG2)  # fmt: skip
+    suite2 = parse_suite(
+        suite_text('benchmark = "t_ok"\nn = [1, 2]', 'benchmark = "t_interrupt"', 'benchmark = "t_ok"\nn = 3'),
+        str(tmp_path / "t.toml"),
+        REG2,
+    )
     before = {r["case_id"]: r["started_utc"] for r in load_runs(out.folder).to_dict("records")}
     out2 = run_suite(suite2, opts(tmp_path, resume=out.folder), registry=REG2)
     assert [r["case_id"] for r in out2.rows] == ["t_interrupt[n=1]", "t_ok[n=3]"]
@@ -139,9 +158,7 @@ def test_load_runs_does_not_import_torch(tmp_path):
         "import sys, gpubench; df = gpubench.load_runs([sys.argv[1]]); import gpubench.cli; "
         "assert len(df) == 1; assert 'torch' not in sys.modules, 'torch imported'; print('ok')"
     )
-    res = subprocess.run(
-        [sys.executable, "-c", code, str(folder)], capture_output=True, text=True, timeout=120
-    )
+    res = subprocess.run([sys.executable, "-c", code, str(folder)], capture_output=True, text=True, timeout=120)
     assert res.returncode == 0, res.stderr
     assert res.stdout.strip() == "ok"
 
@@ -169,8 +186,9 @@ def test_interrupt_before_the_first_case_marks_the_run(tmp_path, monkeypatch):
 
     monkeypatch.setattr(telemetry, "measure_idle", interrupted)
     suite = make_suite(tmp_path, 'benchmark = "t_ok"')
-    out = run_suite(suite, RunOptions(device="cpu", out_dir=tmp_path / "results", telemetry="auto", idle_s=1.0),
-                    registry=REG)  # fmt: skip
+    out = run_suite(
+        suite, RunOptions(device="cpu", out_dir=tmp_path / "results", telemetry="auto", idle_s=1.0), registry=REG
+    )
     assert out.interrupted and out.rows == []
     assert read_meta(out.folder)["status"] == "interrupted"
 
@@ -179,8 +197,11 @@ def test_telemetry_series_carries_run_device_and_case(tmp_path):
     import pandas as pd
 
     suite = make_suite(tmp_path, 'benchmark = "matmul"\ndtype = "fp32"\nm = 64\nmin_time_s = 0.3')
-    out = run_suite(suite, RunOptions(device="cpu", out_dir=tmp_path / "r", telemetry="auto", idle_s=0.2,
-                                      sample_hz=50), registry=REG)  # fmt: skip
+    out = run_suite(
+        suite,
+        RunOptions(device="cpu", out_dir=tmp_path / "r", telemetry="auto", idle_s=0.2, sample_hz=50),
+        registry=REG,
+    )
     series = pd.read_parquet(out.folder / "telemetry.parquet")
     assert {"t_ns", "run_id", "device_name", "case_id"} <= set(series.columns)
     assert (series["run_id"] == out.folder.name).all()
@@ -246,9 +267,7 @@ def test_cases_run_in_interleaved_rounds(tmp_path):
     df = load_runs(out.folder).set_index("case_id")
     a, b = df.loc["t_count[n=1]"], df.loc["t_count[n=2]"]
     for row in (a, b):
-        assert (
-            row["rounds_n"] == 3 and len(row["round_sizes"]) == 3 and sum(row["round_sizes"]) == row["n_reps"]
-        )
+        assert row["rounds_n"] == 3 and len(row["round_sizes"]) == 3 and sum(row["round_sizes"]) == row["n_reps"]
         assert min(row["round_sizes"]) >= 3  # ceil(7 / 3) steps per round
         assert len(row["times_s"]) == row["n_reps"] and len(row["round_medians_s"]) == 3
         assert math.isfinite(row["round_cov"]) and row["status"] == "ok"
@@ -287,22 +306,19 @@ def test_ctrl_c_in_a_later_round_keeps_earlier_rounds_and_resume_finishes_them(t
     for cid in first.index:
         assert done.loc[cid, "rounds_n"] == 3
         n1 = first.loc[cid, "n_reps"]
-        assert list(done.loc[cid, "times_s"][:n1]) == list(
-            first.loc[cid, "times_s"]
-        )  # round 1 kept as it was
+        assert list(done.loc[cid, "times_s"][:n1]) == list(first.loc[cid, "times_s"])  # round 1 kept as it was
         assert done.loc[cid, "started_utc"] == first.loc[cid, "started_utc"]
     # A finished run resumed with more rounds gets the extra rounds only.
-    out3 = run_suite(parse_suite(text, str(tmp_path / "t.toml"), reg2), opts(tmp_path, resume=out.folder, rounds=4),
-                     registry=reg2)  # fmt: skip
+    out3 = run_suite(
+        parse_suite(text, str(tmp_path / "t.toml"), reg2), opts(tmp_path, resume=out.folder, rounds=4), registry=reg2
+    )
     assert {r["rounds_n"] for r in out3.rows} == {4} and calls2["build"] == 6
 
 
 def test_a_failed_later_round_fails_the_case_only(tmp_path):
     bench, _ = _counting("t_count", fail_at_build=3)  # round 2 of the first case
     reg = {**REG, "t_count": bench}
-    suite = parse_suite(
-        suite_text('benchmark = "t_count"\nn = [1, 2]\nrounds = 3'), str(tmp_path / "t.toml"), reg
-    )
+    suite = parse_suite(suite_text('benchmark = "t_count"\nn = [1, 2]\nrounds = 3'), str(tmp_path / "t.toml"), reg)
     out = run_suite(suite, opts(tmp_path), registry=reg)
     rows = {r["case_id"]: r for r in out.rows}
     assert rows["t_count[n=1]"]["status"] == "failed"
@@ -318,9 +334,7 @@ def test_runs_from_before_rounds_still_load_as_one_round(tmp_path):
     import pandas as pd
 
     frame = pd.read_parquet(folder / "measurements.parquet")
-    frame.drop(columns=[c for c in frame.columns if c.startswith("round")]).to_parquet(
-        folder / "measurements.parquet"
-    )
+    frame.drop(columns=[c for c in frame.columns if c.startswith("round")]).to_parquet(folder / "measurements.parquet")
     row = load_runs(folder).iloc[0].to_dict()
     from gpubench import stats
 
@@ -330,11 +344,12 @@ def test_runs_from_before_rounds_still_load_as_one_round(tmp_path):
 def test_telemetry_of_a_case_in_rounds_covers_its_round_windows(tmp_path):
     import pandas as pd
 
-    suite = make_suite(
-        tmp_path, 'benchmark = "matmul"\ndtype = "fp32"\nm = [64, 96]\nmin_time_s = 0.4\nrounds = 2'
+    suite = make_suite(tmp_path, 'benchmark = "matmul"\ndtype = "fp32"\nm = [64, 96]\nmin_time_s = 0.4\nrounds = 2')
+    out = run_suite(
+        suite,
+        RunOptions(device="cpu", out_dir=tmp_path / "r", telemetry="auto", idle_s=0.2, sample_hz=50),
+        registry=REG,
     )
-    out = run_suite(suite, RunOptions(device="cpu", out_dir=tmp_path / "r", telemetry="auto", idle_s=0.2,
-                                      sample_hz=50), registry=REG)  # fmt: skip
     series = pd.read_parquet(out.folder / "telemetry.parquet")
     for row in out.rows:
         inside = series[series["case_id"] == row["case_id"]]

@@ -25,10 +25,25 @@ from gpubench.specs import (
 
 GIB = 2**30
 REQUIRED_SLUGS = {
-    "rtx-3080", "rtx-3090", "rtx-4090", "rtx-5090", "rtx-a6000", "rtx-6000-ada",
-    "a100-sxm-40gb", "a100-pcie-40gb", "a100-sxm-80gb", "a100-pcie-80gb",
-    "h100-sxm", "h100-pcie", "h200-sxm", "l40s", "mi100", "mi210", "mi250x-gcd", "mi300x",
-}  # fmt: skip
+    "rtx-3080",
+    "rtx-3090",
+    "rtx-4090",
+    "rtx-5090",
+    "rtx-a6000",
+    "rtx-6000-ada",
+    "a100-sxm-40gb",
+    "a100-pcie-40gb",
+    "a100-sxm-80gb",
+    "a100-pcie-80gb",
+    "h100-sxm",
+    "h100-pcie",
+    "h200-sxm",
+    "l40s",
+    "mi100",
+    "mi210",
+    "mi250x-gcd",
+    "mi300x",
+}
 
 
 @pytest.fixture(scope="module")
@@ -281,9 +296,7 @@ def test_peak_for():
 
 def test_pct_of_peak_matmul_and_memory():
     h100 = ("NVIDIA H100 80GB HBM3", 85_520_809_984, 700.0)
-    assert pct_of_peak(*h100, "matmul", {"dtype": "bf16", "m": 8192}, 794.5) == pytest.approx(
-        794.5 / 989.5 * 100
-    )
+    assert pct_of_peak(*h100, "matmul", {"dtype": "bf16", "m": 8192}, 794.5) == pytest.approx(794.5 / 989.5 * 100)
     assert pct_of_peak(*h100, "matmul", {"dtype": "int8"}, 1000.0) == pytest.approx(1000 / 1979 * 100)
     assert pct_of_peak(*h100, "matmul", {"dtype": "fp32", "tf32": True}, 247.25) == pytest.approx(50.0)
     assert pct_of_peak(*h100, "memory", {"kind": "d2d", "size_bytes": 2**30}, 3015.0) == pytest.approx(90.0)

@@ -55,10 +55,19 @@ def test_geomean_ignores_non_positive():
 
 def test_sweep_summary_best_and_geomean():
     rows = [
-        {"benchmark": "matmul", "status": "ok", "device_name": "d", "dtype": "bf16", "n": 4096, "k": 4096,
-         "m": m, "throughput": t, "throughput_unit": "TFLOP/s"}
+        {
+            "benchmark": "matmul",
+            "status": "ok",
+            "device_name": "d",
+            "dtype": "bf16",
+            "n": 4096,
+            "k": 4096,
+            "m": m,
+            "throughput": t,
+            "throughput_unit": "TFLOP/s",
+        }
         for m, t in ((1024, 100.0), (2048, 400.0), (3072, 200.0))
-    ]  # fmt: skip
+    ]
     rows.append({**rows[0], "m": 8192, "status": "failed", "throughput": 999.0})
     (s,) = stats.sweep_summary(rows)
     assert s["best_m"] == 2048 and s["best_throughput"] == 400.0
@@ -68,9 +77,17 @@ def test_sweep_summary_best_and_geomean():
 
 @pytest.mark.parametrize(
     ("p", "df", "expected"),
-    [(0.975, 1, 12.7062047), (0.975, 2, 4.3026527), (0.975, 4, 2.7764451), (0.975, 10, 2.2281389),
-     (0.995, 30, 2.7499957), (0.975, 1e6, 1.9599640), (0.025, 4, -2.7764451), (0.5, 3, 0.0)],
-)  # fmt: skip
+    [
+        (0.975, 1, 12.7062047),
+        (0.975, 2, 4.3026527),
+        (0.975, 4, 2.7764451),
+        (0.975, 10, 2.2281389),
+        (0.995, 30, 2.7499957),
+        (0.975, 1e6, 1.9599640),
+        (0.025, 4, -2.7764451),
+        (0.5, 3, 0.0),
+    ],
+)
 def test_t_quantile_matches_tables(p, df, expected):
     assert stats.t_quantile(p, df) == pytest.approx(expected, abs=1e-5)
     assert math.isnan(stats.t_quantile(1.0, 3)) and math.isnan(stats.t_quantile(0.9, 0))
@@ -86,9 +103,7 @@ def test_location_takes_its_noise_from_the_highest_level_with_repeats():
     # Two runs that differ far more than their rounds: the run means carry the noise (df = runs - 1).
     runs = stats.location([[[1.0], [1.01]], [[2.0], [2.02]]])
     assert runs.level == "runs" and runs.df == 1 and runs.runs == 2
-    assert runs.var == pytest.approx(
-        np.var([np.log([1.0, 1.01]).mean(), np.log([2.0, 2.02]).mean()], ddof=1) / 2
-    )
+    assert runs.var == pytest.approx(np.var([np.log([1.0, 1.01]).mean(), np.log([2.0, 2.02]).mean()], ddof=1) / 2)
     # Two runs whose means agree better than their rounds predict: every round counts.
     pooled = stats.location([[[1.0], [2.0]], [[2.0], [1.0]]])
     assert pooled.level == "rounds" and pooled.df == 3

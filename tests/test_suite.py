@@ -107,8 +107,16 @@ def test_unknown_suite_lists_available():
 def test_rounds_split_the_timing_and_are_validated(tmp_path):
     from gpubench.suite import Timing
 
-    t = Timing(warmup_s=0.3, min_warmup=2, max_warmup_s=3.0, min_reps=10, min_time_s=0.9, max_reps=100,
-               max_time_s=6.0, rounds=3)  # fmt: skip
+    t = Timing(
+        warmup_s=0.3,
+        min_warmup=2,
+        max_warmup_s=3.0,
+        min_reps=10,
+        min_time_s=0.9,
+        max_reps=100,
+        max_time_s=6.0,
+        rounds=3,
+    )
     first, later = t.for_round(0), t.for_round(2)
     assert (first.warmup_s, first.max_warmup_s) == (0.3, 3.0)  # the first round warms up fully
     assert later.warmup_s == pytest.approx(0.1) and later.max_warmup_s == pytest.approx(1.0)
@@ -116,9 +124,7 @@ def test_rounds_split_the_timing_and_are_validated(tmp_path):
         assert (r.min_reps, r.max_reps, r.rounds, r.min_warmup) == (4, 34, 1, 2)
         assert r.min_time_s == pytest.approx(0.3) and r.max_time_s == pytest.approx(2.0)
     assert Timing(rounds=1).for_round(0) == Timing(rounds=1)
-    text = (
-        'name = "r"\n[defaults]\nrounds = 4\n[[benchmarks]]\nbenchmark = "matmul"\ndtype = "fp32"\nm = 64\n'
-    )
+    text = 'name = "r"\n[defaults]\nrounds = 4\n[[benchmarks]]\nbenchmark = "matmul"\ndtype = "fp32"\nm = 64\n'
     suite = parse(text)
     assert suite.cases[0].timing.rounds == 4
     for bad, fragment in (("rounds = 0", "rounds: must be >= 1"), ("rounds = 1.5", "expected int")):

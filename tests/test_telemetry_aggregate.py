@@ -149,8 +149,14 @@ def test_rounds_combine_into_one_case_aggregate():
     power = np.where((t >= 2) & (t < 4), 300.0, 100.0)  # the other case draws 300 W in the middle
     temp = np.where(t > 5, 80.0, 60.0)
     mask = np.where((t > 5) & (t < 5.5), THROTTLE_BITS["sw_power_cap"], 0)
-    frame = frame_from(t, power, energy_j=np.cumsum(power * 0.05), temp_c=temp, sm_clock_mhz=np.where(t < 2, 1000.0, 2000.0),
-                       throttle_mask=mask)  # fmt: skip
+    frame = frame_from(
+        t,
+        power,
+        energy_j=np.cumsum(power * 0.05),
+        temp_c=temp,
+        sm_clock_mhz=np.where(t < 2, 1000.0, 2000.0),
+        throttle_mask=mask,
+    )
     first = case_aggregates(frame, 0, 1 * S)
     second = case_aggregates(frame, 5 * S, 6 * S)
     both = combine_aggregates([(first, 1.0), (second, 1.0)])

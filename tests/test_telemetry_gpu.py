@@ -13,9 +13,7 @@ torch = pytest.importorskip("torch")
 pytestmark = [
     pytest.mark.gpu,
     pytest.mark.skipif(
-        not torch.cuda.is_available()
-        or torch.version.hip is not None
-        or importlib.util.find_spec("pynvml") is None,
+        not torch.cuda.is_available() or torch.version.hip is not None or importlib.util.find_spec("pynvml") is None,
         reason="needs an NVIDIA GPU and pynvml",
     ),
 ]

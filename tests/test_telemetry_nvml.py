@@ -91,9 +91,7 @@ def test_torch_style_bare_uuid_gets_the_nvml_prefix():
 
 def test_pci_bus_id_when_no_uuid():
     nvml = two_gpus()
-    reader = NvmlReader(
-        {"vendor": "nvidia", "uuid": None, "pci_bus_id": "00000000:1B:00.0", "index": 1}, nvml=nvml
-    )
+    reader = NvmlReader({"vendor": "nvidia", "uuid": None, "pci_bus_id": "00000000:1B:00.0", "index": 1}, nvml=nvml)
     assert reader.read()["power_w"] == pytest.approx(90.0)
     assert reader.static_info()["opened_by"] == "pci_bus_id"
     assert nvml.calls["nvmlDeviceGetHandleByIndex"] == 0

@@ -174,9 +174,7 @@ def test_monitor_yields_on_a_fixed_schedule():
     def read_takes_100ms() -> None:
         now[0] += 100_000_000
 
-    rows = list(
-        monitor(ScriptedReader(on_read=read_takes_100ms), seconds=2.0, hz=2.0, clock=clock, sleep=sleep)
-    )
+    rows = list(monitor(ScriptedReader(on_read=read_takes_100ms), seconds=2.0, hz=2.0, clock=clock, sleep=sleep))
     assert [r["time_s"] for r in rows] == [0.0, 0.5, 1.0, 1.5, 2.0]
     assert [r["power_w"] for r in rows] == [1.0, 2.0, 3.0, 4.0, 5.0]
     assert all(s == pytest.approx(0.4) for s in slept)  # the read's 100 ms is not added on top

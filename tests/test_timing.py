@@ -105,8 +105,6 @@ def test_grouped_samples_report_time_per_step():
                 out.append((len(calls) - before) * 1e-6)
             return out
 
-    times = measure(
-        GroupTimer(), w, Timing(min_reps=4, min_time_s=0.0, max_time_s=60), clock=lambda: clock(), group=50
-    )
+    times = measure(GroupTimer(), w, Timing(min_reps=4, min_time_s=0.0, max_time_s=60), clock=lambda: clock(), group=50)
     assert len(times) == 4 and all(t == 1e-6 for t in times)
     assert len(calls) == 200

@@ -46,9 +46,7 @@ def _case(name: str, **params) -> Case:
 @pytest.mark.parametrize("stride", [1, 4, 64])
 def test_stride_counts_only_the_bytes_requested(dtype, elem, stride):
     size = 1 << 20
-    wl = memory_stride(
-        _case("memory_stride", dtype=dtype, access="stride", stride=stride, size_bytes=size), CPU
-    )
+    wl = memory_stride(_case("memory_stride", dtype=dtype, access="stride", stride=stride, size_bytes=size), CPU)
     n = size // elem
     assert wl.info["elements_read"] == math.ceil(n / stride)
     assert wl.work.amount == math.ceil(n / stride) * elem and wl.work.unit == "byte"
@@ -63,9 +61,7 @@ def test_gather_reads_one_element_in_sixteen_and_checks_its_sum():
 
 
 def test_stride_check_catches_a_wrong_sum():
-    wl = memory_stride(
-        _case("memory_stride", dtype="fp32", access="stride", stride=2, size_bytes=1 << 16), CPU
-    )
+    wl = memory_stride(_case("memory_stride", dtype="fp32", access="stride", stride=2, size_bytes=1 << 16), CPU)
     right = wl.step
     wl.step = lambda: right() * 1.01  # a device that sums 1% off
     result = wl.check()
@@ -161,11 +157,20 @@ def test_pipeline_needs_a_distributed_run():
 
 def test_pipeline_table_measures_the_bubble_against_one_device():
     base = {"run_id": "r", "batch": 8, "layers": 2, "width": 8}
-    rows = pd.DataFrame([
-        {**base, "case_id": "single", "schedule": "single", "median_s": 1.0, "stages": 1, "microbatches": 1},
-        {**base, "case_id": "g4", "schedule": "gpipe", "median_s": 0.8, "stages": 2, "microbatches": 4,
-         "bubble_theory": 0.2},
-    ])  # fmt: skip
+    rows = pd.DataFrame(
+        [
+            {**base, "case_id": "single", "schedule": "single", "median_s": 1.0, "stages": 1, "microbatches": 1},
+            {
+                **base,
+                "case_id": "g4",
+                "schedule": "gpipe",
+                "median_s": 0.8,
+                "stages": 2,
+                "microbatches": 4,
+                "bubble_theory": 0.2,
+            },
+        ]
+    )
     t = pipeline_table(rows)
     assert list(t["case_id"]) == ["g4"]
     assert t["speedup"].iloc[0] == pytest.approx(1.25)
@@ -182,8 +187,15 @@ def test_sustained_reads_burst_sustained_and_the_first_throttle():
     start = 10**12
     t_ns = start + (np.arange(0, 4.0, 0.05) * 1e9).astype(np.int64)
     mask = np.where(t_ns >= start + 1.5e9, THROTTLE_BITS["hw_thermal"], 0).astype(float)
-    frame = pd.DataFrame({"t_ns": t_ns, "power_w": np.where(t_ns < start + 1e9, 700.0, 600.0),
-                          "sm_clock_mhz": 1800.0, "temp_c": 70.0, "throttle_mask": mask})  # fmt: skip
+    frame = pd.DataFrame(
+        {
+            "t_ns": t_ns,
+            "power_w": np.where(t_ns < start + 1e9, 700.0, 600.0),
+            "sm_clock_mhz": 1800.0,
+            "temp_c": 70.0,
+            "throttle_mask": mask,
+        }
+    )
     out = summarize_sustained(times, frame, start, start + 4 * 10**9, work, burst_s=1.0, bin_s=1.0)
     assert out["burst_throughput"] == pytest.approx(100.0)
     assert out["sustained_throughput"] == pytest.approx(50.0)
@@ -219,12 +231,18 @@ def test_runner_hands_summarize_the_raw_times_of_the_timed_window(tmp_path):
             seen.update(n=len(times), telemetry=telemetry, window=end_ns - start_ns)
             return {"summary_n": len(times)}
 
-        return Workload(step=lambda: sum(range(100)), work=Work(1.0, "sample"), summarize=summarize,
-                        check=lambda: CheckResult(0.0, 0.0))  # fmt: skip
+        return Workload(
+            step=lambda: sum(range(100)),
+            work=Work(1.0, "sample"),
+            summarize=summarize,
+            check=lambda: CheckResult(0.0, 0.0),
+        )
 
     reg = {"t_sum": Bench("t_sum", 1, factory, {"n": Param(int, default=1)})}
-    text = 'name = "t"\ndescription = "t"\n[defaults]\nmin_reps = 7\nmin_time_s = 0.0\nwarmup_s = 0.0\n' \
-           '[[benchmarks]]\nbenchmark = "t_sum"\n'  # fmt: skip
+    text = (
+        'name = "t"\ndescription = "t"\n[defaults]\nmin_reps = 7\nmin_time_s = 0.0\nwarmup_s = 0.0\n'
+        '[[benchmarks]]\nbenchmark = "t_sum"\n'
+    )
     suite = parse_suite(text, "t.toml", reg)
     out = run_suite(suite, RunOptions(device="cpu", out_dir=tmp_path, telemetry="off"), registry=reg)
     row = out.rows[0]
@@ -236,8 +254,13 @@ def test_runner_hands_summarize_the_raw_times_of_the_timed_window(tmp_path):
 
 
 def test_energy_above_idle_per_unit_of_work():
-    row = {"avg_power_w": 300.0, "throughput": 100.0, "work_unit": "flop", "energy_j": 30.0,
-           "energy_above_idle_j": 20.0}  # fmt: skip
+    row = {
+        "avg_power_w": 300.0,
+        "throughput": 100.0,
+        "work_unit": "flop",
+        "energy_j": 30.0,
+        "energy_above_idle_j": 20.0,
+    }
     add_efficiency_columns(row)
     assert row["energy_per_work"] == pytest.approx(3.0)
     assert row["energy_above_idle_per_work"] == pytest.approx(2.0)
@@ -250,11 +273,7 @@ def test_energy_table_compares_each_precision_with_fp32_of_the_same_workload(tmp
     assert not table.empty
     mm = table[table["benchmark"] == "matmul"]
     for r in mm.to_dict("records"):
-        ref = mm[
-            (mm["run_id"] == r["run_id"])
-            & (mm["workload"] == r["workload"])
-            & (mm["precision_name"] == "fp32")
-        ]
+        ref = mm[(mm["run_id"] == r["run_id"]) & (mm["workload"] == r["workload"]) & (mm["precision_name"] == "fp32")]
         if ref.empty:
             assert math.isnan(r["ratio_to_fp32"])
         else:
@@ -321,12 +340,16 @@ def test_report_section_shows_every_topic_the_run_holds(tmp_path):
     assert len(sustained_row["per_second_throughput"]) >= 3
     data = load_report_data([out.folder])
     sections = {key: blocks for key, _, blocks in build_sections(data)}
-    text = " ".join(
-        getattr(b, "text", "") or " ".join(getattr(b, "paragraphs", [])) for b in sections["topics"]
-    )
-    for words in ("Access stride", "Overlap of transfer", "Not measured here: no separate copy engine",
-                  "Input pipeline", "Sustained vs burst", "Energy per precision",
-                  "energy unavailable (telemetry off (--telemetry off))"):  # fmt: skip
+    text = " ".join(getattr(b, "text", "") or " ".join(getattr(b, "paragraphs", [])) for b in sections["topics"])
+    for words in (
+        "Access stride",
+        "Overlap of transfer",
+        "Not measured here: no separate copy engine",
+        "Input pipeline",
+        "Sustained vs burst",
+        "Energy per precision",
+        "energy unavailable (telemetry off (--telemetry off))",
+    ):
         assert words in text, words
     tables = [b for b in sections["topics"] if hasattr(b, "header")]
     waiting = next(t for t in tables if "waiting for data" in t.header)

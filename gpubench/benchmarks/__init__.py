@@ -25,57 +25,146 @@ def _c(*spec: tuple[str, str, str]) -> tuple[Column, ...]:
 
 
 _MODEL_COLUMNS = _c(
-    ("model", "str", "network name"), ("precision", "str", "fp32, tf32, amp_fp16, amp_bf16, fp16, bf16, int8"),
-    ("batch", "int", "samples (sequences) per step"), ("compile", "bool", "torch.compile used"),
-    ("seq", "int", "sequence length"), ("vocab", "int", "vocabulary size"), ("layers", "int", "layers"),
-    ("width", "int", "model width"), ("params_count", "int", "trainable parameters"),
+    ("model", "str", "network name"),
+    ("precision", "str", "fp32, tf32, amp_fp16, amp_bf16, fp16, bf16, int8"),
+    ("batch", "int", "samples (sequences) per step"),
+    ("compile", "bool", "torch.compile used"),
+    ("seq", "int", "sequence length"),
+    ("vocab", "int", "vocabulary size"),
+    ("layers", "int", "layers"),
+    ("width", "int", "model width"),
+    ("params_count", "int", "trainable parameters"),
     ("channels_last", "bool", "NHWC memory format"),
-)  # fmt: skip
+)
 
 # One line per benchmark: the module that registers it (imported lazily: it imports torch) and its declaration.
 BENCHMARKS: dict[str, tuple[str, Declares]] = {
-    "matmul": ("gpubench.benchmarks.matmul", Declares(
-        _c(("dtype", "str", "precision"), ("m", "int", "rows of A"), ("n", "int", "columns of B"),
-           ("k", "int", "inner dimension"), ("fp8_format", "str", "torch fp8 dtype used")),
-        peak="peak.{dtype}", workload="matmul/{dtype}")),
-    "memory": ("gpubench.benchmarks.memory", Declares(
-        _c(("kind", "str", "d2d, h2d or d2h"), ("size_bytes", "int", "bytes per buffer"),
-           ("pinned", "bool", "page-locked host buffer"), ("method", "str", "how the copy is done")),
-        peak="memory_bandwidth_gbps", peak_when={"kind": "d2d"}, workload="memory/d2d", workload_when={"kind": "d2d"})),
+    "matmul": (
+        "gpubench.benchmarks.matmul",
+        Declares(
+            _c(
+                ("dtype", "str", "precision"),
+                ("m", "int", "rows of A"),
+                ("n", "int", "columns of B"),
+                ("k", "int", "inner dimension"),
+                ("fp8_format", "str", "torch fp8 dtype used"),
+            ),
+            peak="peak.{dtype}",
+            workload="matmul/{dtype}",
+        ),
+    ),
+    "memory": (
+        "gpubench.benchmarks.memory",
+        Declares(
+            _c(
+                ("kind", "str", "d2d, h2d or d2h"),
+                ("size_bytes", "int", "bytes per buffer"),
+                ("pinned", "bool", "page-locked host buffer"),
+                ("method", "str", "how the copy is done"),
+            ),
+            peak="memory_bandwidth_gbps",
+            peak_when={"kind": "d2d"},
+            workload="memory/d2d",
+            workload_when={"kind": "d2d"},
+        ),
+    ),
     "train": ("gpubench.benchmarks.models", Declares(_MODEL_COLUMNS, workload="{model}/{precision}")),
     "infer": ("gpubench.benchmarks.models", Declares(_MODEL_COLUMNS, workload="{model}/{precision}/infer")),
-    "max_batch": ("gpubench.benchmarks.models", Declares(
-        _MODEL_COLUMNS + _c(("max_batch", "int", "largest batch that fit"),
-                            ("max_batch_capped", "bool", "the search stopped at its limit")))),
-    "collective": ("gpubench.benchmarks.collective", Declares(
-        _c(("op", "str", "collective"), ("size_bytes", "int", "message bytes (nccl-tests' size)"),
-           ("dtype", "str", "element type"), ("msg_bytes", "int", "bytes actually moved"),
-           ("busbw_factor", "float", "nccl-tests bus-bandwidth factor"), ("dist_backend", "str", "nccl, rccl, gloo")))),
-    "ddp_train": ("gpubench.benchmarks.collective", Declares(
-        _MODEL_COLUMNS + _c(("ranks", "int", "ranks that train"), ("dp_ranks", "int", "data-parallel ranks"),
-                            ("global_batch", "int", "batch over all ranks")))),
-    "memory_stride": ("gpubench.benchmarks.memory_stride", Declares(
-        _c(("dtype", "str", "element type"), ("access", "str", "stride or gather"),
-           ("stride", "int", "elements between two reads"), ("size_bytes", "int", "buffer bytes")))),
-    "overlap": ("gpubench.benchmarks.overlap", Declares(
-        _c(("size_bytes", "int", "bytes copied host -> device per step"), ("dtype", "str", "GEMM precision"),
-           ("m", "int", "square GEMM size")))),
-    "input_pipeline": ("gpubench.benchmarks.input_pipeline", Declares(
-        _c(("source", "str", "device or loader"), ("batch", "int", "samples per step"),
-           ("samples", "int", "samples per epoch"), ("workers", "int", "DataLoader workers"),
-           ("pin_memory", "bool", "page-locked batches")))),
-    "pipeline": ("gpubench.benchmarks.pipeline", Declares(
-        _c(("schedule", "str", "single, gpipe or 1f1b"), ("microbatches", "int", "micro-batches per step"),
-           ("batch", "int", "samples per step"), ("layers", "int", "blocks"), ("width", "int", "features per block")))),
-    "sustained": ("gpubench.benchmarks.sustained", Declares(
-        _c(("dtype", "str", "GEMM precision"), ("m", "int", "square GEMM size"),
-           ("bin_s", "float", "width of one bin of the per-second series")))),
+    "max_batch": (
+        "gpubench.benchmarks.models",
+        Declares(
+            _MODEL_COLUMNS
+            + _c(
+                ("max_batch", "int", "largest batch that fit"),
+                ("max_batch_capped", "bool", "the search stopped at its limit"),
+            )
+        ),
+    ),
+    "collective": (
+        "gpubench.benchmarks.collective",
+        Declares(
+            _c(
+                ("op", "str", "collective"),
+                ("size_bytes", "int", "message bytes (nccl-tests' size)"),
+                ("dtype", "str", "element type"),
+                ("msg_bytes", "int", "bytes actually moved"),
+                ("busbw_factor", "float", "nccl-tests bus-bandwidth factor"),
+                ("dist_backend", "str", "nccl, rccl, gloo"),
+            )
+        ),
+    ),
+    "ddp_train": (
+        "gpubench.benchmarks.collective",
+        Declares(
+            _MODEL_COLUMNS
+            + _c(
+                ("ranks", "int", "ranks that train"),
+                ("dp_ranks", "int", "data-parallel ranks"),
+                ("global_batch", "int", "batch over all ranks"),
+            )
+        ),
+    ),
+    "memory_stride": (
+        "gpubench.benchmarks.memory_stride",
+        Declares(
+            _c(
+                ("dtype", "str", "element type"),
+                ("access", "str", "stride or gather"),
+                ("stride", "int", "elements between two reads"),
+                ("size_bytes", "int", "buffer bytes"),
+            )
+        ),
+    ),
+    "overlap": (
+        "gpubench.benchmarks.overlap",
+        Declares(
+            _c(
+                ("size_bytes", "int", "bytes copied host -> device per step"),
+                ("dtype", "str", "GEMM precision"),
+                ("m", "int", "square GEMM size"),
+            )
+        ),
+    ),
+    "input_pipeline": (
+        "gpubench.benchmarks.input_pipeline",
+        Declares(
+            _c(
+                ("source", "str", "device or loader"),
+                ("batch", "int", "samples per step"),
+                ("samples", "int", "samples per epoch"),
+                ("workers", "int", "DataLoader workers"),
+                ("pin_memory", "bool", "page-locked batches"),
+            )
+        ),
+    ),
+    "pipeline": (
+        "gpubench.benchmarks.pipeline",
+        Declares(
+            _c(
+                ("schedule", "str", "single, gpipe or 1f1b"),
+                ("microbatches", "int", "micro-batches per step"),
+                ("batch", "int", "samples per step"),
+                ("layers", "int", "blocks"),
+                ("width", "int", "features per block"),
+            )
+        ),
+    ),
+    "sustained": (
+        "gpubench.benchmarks.sustained",
+        Declares(
+            _c(
+                ("dtype", "str", "GEMM precision"),
+                ("m", "int", "square GEMM size"),
+                ("bin_s", "float", "width of one bin of the per-second series"),
+            )
+        ),
+    ),
     "llm_prefill": ("gpubench.benchmarks.llm.register", Declares()),
     "llm_decode": ("gpubench.benchmarks.llm.register", Declares()),
     "llm_capacity": ("gpubench.benchmarks.llm.register", Declares()),
     "attention": ("gpubench.benchmarks.llm.register", Declares()),
     "llm_train": ("gpubench.benchmarks.llm.register", Declares()),
-}  # fmt: skip
+}
 
 # Modules that register benchmarks, in order.
 BENCHMARK_MODULES = tuple(dict.fromkeys(module for module, _ in BENCHMARKS.values()))

@@ -102,9 +102,7 @@ def _plan(op: str, r: int, n: int, c: int, dtype: torch.dtype, device: torch.dev
 
         return (lambda: dist.all_reduce(buf, group=group)), reset, buf, expected
     if op == "broadcast":
-        buf = data(
-            r, c
-        )  # non-root ranks start from their own data: a broadcast that did nothing fails the check
+        buf = data(r, c)  # non-root ranks start from their own data: a broadcast that did nothing fails the check
         return (lambda: dist.broadcast(buf, 0, group=group)), None, buf, (lambda: data(0, c).double())
     if op == "all_gather":
         src = data(r, c)
@@ -141,8 +139,10 @@ def _plan(op: str, r: int, n: int, c: int, dtype: torch.dtype, device: torch.dev
 
         def step() -> None:
             # A ring: send to the next rank, receive from the previous one, both in flight at once.
-            ops = [dist.P2POp(dist.isend, src, (r + 1) % n, group=group),
-                   dist.P2POp(dist.irecv, out, (r - 1) % n, group=group)]  # fmt: skip
+            ops = [
+                dist.P2POp(dist.isend, src, (r + 1) % n, group=group),
+                dist.P2POp(dist.irecv, out, (r - 1) % n, group=group),
+            ]
             for work in dist.batch_isend_irecv(ops):
                 work.wait()
 
@@ -155,12 +155,8 @@ def _plan(op: str, r: int, n: int, c: int, dtype: torch.dtype, device: torch.dev
     version=1,
     description="Collectives between ranks (nccl-tests method): algbw = bytes / slowest rank's time; busbw column",
     params={
-        "op": Param(
-            str, choices=OPS, help="all_reduce, all_gather, reduce_scatter, broadcast, all_to_all, sendrecv"
-        ),
-        "size_bytes": Param(
-            int, minimum=1, help="message size in bytes (nccl-tests' size: the whole buffer)"
-        ),
+        "op": Param(str, choices=OPS, help="all_reduce, all_gather, reduce_scatter, broadcast, all_to_all, sendrecv"),
+        "size_bytes": Param(int, minimum=1, help="message size in bytes (nccl-tests' size: the whole buffer)"),
         "dtype": Param(str, default="fp32", choices=tuple(DTYPES), help="element type"),
     },
     tags=("distributed",),
@@ -193,17 +189,25 @@ def collective(case: Case, device: torch.device) -> Workload:
     def check() -> CheckResult:
         got = out.double()
         err = float((got - expected()).abs().max()) if got.numel() else 0.0
-        return CheckResult(err, tolerance, f"max |error| of {got.numel()} {dtype_name} outputs on rank {r} "
-                                           f"against the recomputed {op}")  # fmt: skip
+        return CheckResult(
+            err, tolerance, f"max |error| of {got.numel()} {dtype_name} outputs on rank {r} against the recomputed {op}"
+        )
 
     def close() -> None:
         nonlocal step, reset, out
         step = reset = out = None  # type: ignore[assignment]
 
-    info = {"op": op, "world_size": n, "msg_bytes": msg_bytes, "busbw_factor": busbw_factor(op, n),
-            "dist_backend": ctx.library, "elements_per_rank": c}  # fmt: skip
-    return Workload(step=lambda: step(), work=Work(float(msg_bytes), "byte"), check=check, reset=reset, info=info,
-                    close=close)  # fmt: skip
+    info = {
+        "op": op,
+        "world_size": n,
+        "msg_bytes": msg_bytes,
+        "busbw_factor": busbw_factor(op, n),
+        "dist_backend": ctx.library,
+        "elements_per_rank": c,
+    }
+    return Workload(
+        step=lambda: step(), work=Work(float(msg_bytes), "byte"), check=check, reset=reset, info=info, close=close
+    )
 
 
 # --------------------------------------------------------------------------------------------- ddp_train
@@ -221,9 +225,7 @@ def _normalize_ddp(params: dict[str, ParamValue]) -> dict[str, ParamValue]:
 
 def _idle(ranks: int) -> Workload:
     """What a rank outside ranks 0..ranks-1 runs: nothing, in step with the others (its times are not counted)."""
-    return Workload(
-        step=lambda: None, work=Work(1.0, "sample"), info={"rank_active": False, "dp_ranks": ranks}
-    )
+    return Workload(step=lambda: None, work=Work(1.0, "sample"), info={"rank_active": False, "dp_ranks": ranks})
 
 
 def _replica_spread(net: torch.nn.Module, group: Any) -> float:
@@ -250,7 +252,7 @@ def _replica_spread(net: torch.nn.Module, group: Any) -> float:
             compile_help="torch.compile the DDP-wrapped network",
         ),
         "ranks": Param(int, default=0, minimum=0, help="ranks that train (0 = every rank of the run)"),
-    },  # fmt: skip
+    },
     normalize=_normalize_ddp,
     tags=("model", "training", "distributed"),
 )
@@ -266,9 +268,7 @@ def ddp_train(case: Case, device: torch.device) -> Workload:
         raise Unsupported(f"needs {ranks} ranks; this run has {ctx.world_size}")
     defn = MODELS[model]
     if defn.kind != "classifier":
-        raise Unsupported(
-            f"{model} is a GAN (two networks, two optimizers): DDP training covers single networks"
-        )
+        raise Unsupported(f"{model} is a GAN (two networks, two optimizers): DDP training covers single networks")
     require_amp(precision, device)
     # Every rank creates the group (collectively, in case order), even those that sit the case out.
     group = ctx.subgroup(ranks)
@@ -278,8 +278,7 @@ def ddp_train(case: Case, device: torch.device) -> Workload:
     trainer = Trainer(defn, sizes, precision, device, compile_=False)
     net = trainer.nets["net"]
     # DDP broadcasts rank 0's weights to the others and all-reduces gradients during backward.
-    ddp = DistributedDataParallel(net, device_ids=devices.get(device).ddp_device_ids(),
-                                  process_group=group)  # fmt: skip
+    ddp = DistributedDataParallel(net, device_ids=devices.get(device).ddp_device_ids(), process_group=group)
     trainer.run["net"] = torch.compile(ddp) if compile_ else ddp
     # Every rank trains on the same synthetic batch: the step's cost does not depend on the values.
     trainer.batch = make_batch(defn, batch, sizes, device)
@@ -293,11 +292,11 @@ def ddp_train(case: Case, device: torch.device) -> Workload:
         losses = [float(trainer.step()) for _ in range(CHECK_STEPS + 1)]
         ratio = losses[-1] / losses[0] if losses[0] > 0 else float("nan")
         spread = _replica_spread(net, group)
-        detail = f"loss {losses[0]:.4g} -> {losses[-1]:.4g} after {CHECK_STEPS} DDP steps; replicas differ by {spread:.2g}"
+        detail = (
+            f"loss {losses[0]:.4g} -> {losses[-1]:.4g} after {CHECK_STEPS} DDP steps; replicas differ by {spread:.2g}"
+        )
         if spread > REPLICA_TOL:
-            return CheckResult(
-                float("inf"), LOSS_RATIO_TOL, f"replicas diverged (gradients not averaged): {detail}"
-            )
+            return CheckResult(float("inf"), LOSS_RATIO_TOL, f"replicas diverged (gradients not averaged): {detail}")
         return CheckResult(ratio, LOSS_RATIO_TOL, detail)
 
     info: dict[str, Any] = {

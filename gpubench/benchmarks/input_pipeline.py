@@ -68,9 +68,13 @@ def _normalize(params: dict[str, ParamValue]) -> dict[str, ParamValue]:
     source, batch = params["source"], int(params["batch"])
     samples = max(batch, int(params["samples"]) // batch * batch)  # whole batches: every step has `batch`
     loader = source == "loader"
-    return {"source": source, "batch": batch, "samples": samples,
-            "workers": int(params.get("workers") or 0) if loader else 0,
-            "pin_memory": bool(params.get("pin_memory", False)) if loader else False}  # fmt: skip
+    return {
+        "source": source,
+        "batch": batch,
+        "samples": samples,
+        "workers": int(params.get("workers") or 0) if loader else 0,
+        "pin_memory": bool(params.get("pin_memory", False)) if loader else False,
+    }
 
 
 @register(
@@ -120,8 +124,15 @@ def input_pipeline(case: Case, device: torch.device) -> Workload:
             return [i for lo in range(0, samples, batch) for i in range(lo, lo + batch)]
     else:
         # A seeded shuffle: each epoch a new order, every sample once. Persistent workers live for the case.
-        loader = DataLoader(dataset, batch_size=batch, shuffle=True, num_workers=workers, pin_memory=pin,
-                            persistent_workers=workers > 0, generator=torch.Generator().manual_seed(SEED))  # fmt: skip
+        loader = DataLoader(
+            dataset,
+            batch_size=batch,
+            shuffle=True,
+            num_workers=workers,
+            pin_memory=pin,
+            persistent_workers=workers > 0,
+            generator=torch.Generator().manual_seed(SEED),
+        )
         it = iter(loader)
 
         def step() -> torch.Tensor:
@@ -144,8 +155,12 @@ def input_pipeline(case: Case, device: torch.device) -> Workload:
         repeated = len(seen) - len(set(seen))
         loss = float(step().detach())
         bad = missing + repeated + (0 if math.isfinite(loss) else 1)
-        return CheckResult(float(bad), 0.0, f"one epoch: {len(seen)} samples delivered of {samples}, "
-                                            f"{missing} missing, {repeated} repeated; loss {loss:.3g}")  # fmt: skip
+        return CheckResult(
+            float(bad),
+            0.0,
+            f"one epoch: {len(seen)} samples delivered of {samples}, "
+            f"{missing} missing, {repeated} repeated; loss {loss:.3g}",
+        )
 
     def close() -> None:
         nonlocal it, loader

@@ -53,8 +53,13 @@ def _operands(dtype: str, m: int, n: int, k: int, device: torch.device, gen: tor
         # _scaled_mm wants B column-major: allocate B^T (n x k) row-major and pass its transpose.
         b = b32.t().contiguous().to(device).to(f8).t()
         return a, b
-    torch_dtype = {"fp64": torch.float64, "fp32": torch.float32, "tf32": torch.float32,
-                   "fp16": torch.float16, "bf16": torch.bfloat16}[dtype]  # fmt: skip
+    torch_dtype = {
+        "fp64": torch.float64,
+        "fp32": torch.float32,
+        "tf32": torch.float32,
+        "fp16": torch.float16,
+        "bf16": torch.bfloat16,
+    }[dtype]
     return a32.to(device=device, dtype=torch_dtype), b32.to(device=device, dtype=torch_dtype)
 
 

@@ -31,9 +31,7 @@ def _normalize(params: dict[str, ParamValue]) -> dict[str, ParamValue]:
     return {"kind": kind, "size_bytes": size, "pinned": pinned}
 
 
-def _random_bytes(
-    n_bytes: int, device: torch.device, gen: torch.Generator, pinned: bool = False
-) -> torch.Tensor:
+def _random_bytes(n_bytes: int, device: torch.device, gen: torch.Generator, pinned: bool = False) -> torch.Tensor:
     """A uint8 view of random int64 words: never time copies of zeros or uninitialised memory."""
     words = torch.empty(n_bytes // 8, dtype=torch.int64, pin_memory=pinned)
     words.random_(generator=gen)
@@ -54,9 +52,7 @@ class _ThreadedMemcpy:
         threads = max(1, min(threads, n // ALIGN or 1))
         chunk = -(-n // threads)
         chunk += -chunk % ALIGN
-        self.parts = [
-            (dst.data_ptr() + lo, src.data_ptr() + lo, min(chunk, n - lo)) for lo in range(0, n, chunk)
-        ]
+        self.parts = [(dst.data_ptr() + lo, src.data_ptr() + lo, min(chunk, n - lo)) for lo in range(0, n, chunk)]
         self.pool = ThreadPoolExecutor(max_workers=len(self.parts), thread_name_prefix="gpubench-memcpy")
 
     def __call__(self) -> None:

@@ -27,9 +27,12 @@ GATHER_EVERY = 16  # the gather reads buffer elements / 16 at random
 
 def _normalize(params: dict[str, ParamValue]) -> dict[str, ParamValue]:
     access = params["access"]
-    return {"dtype": params["dtype"], "access": access,
-            "stride": int(params.get("stride") or 1) if access == "stride" else 0,
-            "size_bytes": int(params.get("size_bytes") or 0)}  # fmt: skip
+    return {
+        "dtype": params["dtype"],
+        "access": access,
+        "stride": int(params.get("stride") or 1) if access == "stride" else 0,
+        "size_bytes": int(params.get("size_bytes") or 0),
+    }
 
 
 def beyond_cache_bytes(device: torch.device) -> int:
@@ -85,9 +88,7 @@ def memory_stride(case: Case, device: torch.device) -> Workload:
         got = float(workload.step().double().sum())  # what the timed step computes, vs float64
         ref = reference()
         err = abs(got - ref) / abs(ref)
-        return CheckResult(
-            err, TOLERANCE[dtype_name], f"relative error of the sum of {count} elements vs float64"
-        )
+        return CheckResult(err, TOLERANCE[dtype_name], f"relative error of the sum of {count} elements vs float64")
 
     def close() -> None:
         nonlocal buf

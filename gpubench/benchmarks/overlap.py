@@ -39,8 +39,13 @@ def summarize_overlap(times_s: list[float], modes: list[str]) -> dict[str, Any]:
     overlapped = [t for t, m in zip(times_s, timed, strict=True) if m == "overlapped"]
     s = stats.percentile(serial, 50) if serial else math.nan
     o = stats.percentile(overlapped, 50) if overlapped else math.nan
-    return {"serial_s": s, "overlapped_s": o, "overlap_fraction": 1.0 - o / s if s > 0 else math.nan,
-            "serial_steps": len(serial), "overlapped_steps": len(overlapped)}  # fmt: skip
+    return {
+        "serial_s": s,
+        "overlapped_s": o,
+        "overlap_fraction": 1.0 - o / s if s > 0 else math.nan,
+        "serial_steps": len(serial),
+        "overlapped_steps": len(overlapped),
+    }
 
 
 @register(
@@ -56,9 +61,7 @@ def summarize_overlap(times_s: list[float], modes: list[str]) -> dict[str, Any]:
 def overlap(case: Case, device: torch.device) -> Workload:
     dev = devices.get(device)
     if not dev.has_streams or dev.is_host:  # needs streams and a copy engine
-        raise Unsupported(
-            f"no separate copy engine: on the {dev.title} the same units would copy and compute"
-        )
+        raise Unsupported(f"no separate copy engine: on the {dev.title} the same units would copy and compute")
     size, m = int(case.param("size_bytes")), int(case.param("m"))
     gemm = matmul(Case.of("matmul", {"dtype": case.param("dtype"), "m": m, "n": m, "k": m}), device)
     gen = torch.Generator().manual_seed(size)

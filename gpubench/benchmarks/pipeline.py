@@ -38,8 +38,13 @@ TOLERANCE = 1e-4  # fp32: micro-batch sums in another order than the full batch
 
 def _normalize(params: dict[str, ParamValue]) -> dict[str, ParamValue]:
     schedule = params["schedule"]
-    return {"schedule": schedule, "microbatches": int(params.get("microbatches") or 1) if schedule != "single" else 1,
-            "batch": int(params["batch"]), "layers": int(params["layers"]), "width": int(params["width"])}  # fmt: skip
+    return {
+        "schedule": schedule,
+        "microbatches": int(params.get("microbatches") or 1) if schedule != "single" else 1,
+        "batch": int(params["batch"]),
+        "layers": int(params["layers"]),
+        "width": int(params["width"]),
+    }
 
 
 def build_model(layers: int, width: int) -> nn.Sequential:
@@ -103,8 +108,11 @@ def pipeline(case: Case, device: torch.device) -> Workload:
         raise Unsupported(f"1F1B needs at least as many micro-batches as stages ({stages})")
     full = build_model(layers, width).to(device)
     x, y = _batch(batch, width, device)
-    info: dict[str, Any] = {"stages": stages if schedule != "single" else 1, "dist_backend": ctx.library,
-                            "params_count": sum(q.numel() for q in full.parameters())}  # fmt: skip
+    info: dict[str, Any] = {
+        "stages": stages if schedule != "single" else 1,
+        "dist_backend": ctx.library,
+        "params_count": sum(q.numel() for q in full.parameters()),
+    }
     work = Work(float(batch), "sample")
     if schedule == "single":
         if ctx.rank != 0:
@@ -167,7 +175,5 @@ def pipeline(case: Case, device: torch.device) -> Workload:
         opt.zero_grad(set_to_none=True)
         return CheckResult(err, TOLERANCE, detail)
 
-    info.update(
-        microbatches=micro, bubble_theory=(stages - 1) / (micro + stages - 1), stage_modules=f"{lo}-{hi - 1}"
-    )
+    info.update(microbatches=micro, bubble_theory=(stages - 1) / (micro + stages - 1), stage_modules=f"{lo}-{hi - 1}")
     return Workload(step=step, work=work, check=check, info=info)

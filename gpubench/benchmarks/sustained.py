@@ -63,8 +63,7 @@ def summarize_sustained(
     sustained = rate(positions >= window_s / 2)
     burst = rate(burst_mask)
     index = np.minimum((positions / bin_s).astype(np.int64), n_bins - 1)
-    per_bin = [work.throughput(float(t[index == b].mean())) if (index == b).any() else math.nan
-               for b in range(n_bins)]  # fmt: skip
+    per_bin = [work.throughput(float(t[index == b].mean())) if (index == b).any() else math.nan for b in range(n_bins)]
     out: dict[str, Any] = {
         "burst_throughput": burst,
         "sustained_throughput": sustained,
@@ -81,8 +80,11 @@ def summarize_sustained(
     if telemetry is None or len(telemetry) == 0 or "t_ns" not in telemetry:
         return out
     rel = (telemetry["t_ns"].to_numpy(dtype=np.float64) - start_ns) / 1e9
-    for column, key in (("power_w", "per_second_power_w"), ("sm_clock_mhz", "per_second_sm_clock_mhz"),
-                        ("temp_c", "per_second_temp_c")):  # fmt: skip
+    for column, key in (
+        ("power_w", "per_second_power_w"),
+        ("sm_clock_mhz", "per_second_sm_clock_mhz"),
+        ("temp_c", "per_second_temp_c"),
+    ):
         if column in telemetry:
             out[key] = _bins(rel, telemetry[column].to_numpy(dtype=np.float64), bin_s, n_bins)
     if "throttle_mask" in telemetry:
@@ -105,9 +107,7 @@ def summarize_sustained(
     params={
         "dtype": Param(str, choices=DTYPES, help="GEMM precision (as matmul)"),
         "m": Param(int, minimum=16, help="square GEMM size M = N = K"),
-        "burst_s": Param(
-            float, default=5.0, minimum=0.0, help="seconds at the start that count as the burst"
-        ),
+        "burst_s": Param(float, default=5.0, minimum=0.0, help="seconds at the start that count as the burst"),
         "bin_s": Param(float, default=1.0, minimum=0.01, help="width of one bin of the per-second series"),
     },
 )
@@ -120,6 +120,4 @@ def sustained(case: Case, device: torch.device) -> Workload:
         return summarize_sustained(times_s, telemetry, start_ns, end_ns, base.work, burst_s, bin_s)
 
     # No cache flush between steps: a held GEMM is a hot loop, as in training.
-    return dataclasses.replace(
-        base, reset=None, summarize=summarize, info={**base.info, "held_gemm": f"{m}^3"}
-    )
+    return dataclasses.replace(base, reset=None, summarize=summarize, info={**base.info, "held_gemm": f"{m}^3"})

@@ -134,9 +134,7 @@ class StepTimer:
     """Times bursts of steps on one device the way its kind times them (events on GPUs, the host clock on the
     CPU, mark_step + wait_device_ops on XLA). Returns one time in seconds per step."""
 
-    def __init__(
-        self, device: torch.device | Device, clock: Callable[[], int] = time.perf_counter_ns
-    ) -> None:
+    def __init__(self, device: torch.device | Device, clock: Callable[[], int] = time.perf_counter_ns) -> None:
         self.device = get(device)
         self.clock = clock  # host-timed kinds only; tests pass a fake
 

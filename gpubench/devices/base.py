@@ -63,9 +63,7 @@ class DeviceInfo:
         return {**core, **self.extras}
 
 
-def wall_burst(
-    step: Step, n: int, reset: Step | None, clock: Clock, sync: Callable[[], None] | None
-) -> list[float]:
+def wall_burst(step: Step, n: int, reset: Step | None, clock: Clock, sync: Callable[[], None] | None) -> list[float]:
     """Time each step on a host clock (ns), synchronizing the device before reading it; reset is untimed.
     `sync` None: the device runs on the host (the CPU) and the timed region holds the step alone."""
     times = []
@@ -82,8 +80,9 @@ def wall_burst(
     return times
 
 
-def event_burst(new_event: Callable[[], Any], step: Step, n: int, reset: Step | None,
-                sync: Callable[[], None]) -> list[float]:  # fmt: skip
+def event_burst(
+    new_event: Callable[[], Any], step: Step, n: int, reset: Step | None, sync: Callable[[], None]
+) -> list[float]:
     """Time each step between a pair of device events, one synchronize for the whole burst.
 
     Events are recorded on the device's queue, so the time is device time, not the host's launch time."""
@@ -134,11 +133,7 @@ class Device:
 
     @property
     def torch(self) -> torch.device:
-        return (
-            torch.device(self.torch_type, self.index)
-            if self.index is not None
-            else torch.device(self.torch_type)
-        )
+        return torch.device(self.torch_type, self.index) if self.index is not None else torch.device(self.torch_type)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.torch})"
@@ -150,9 +145,7 @@ class Device:
     def synchronize(self) -> None:
         """Wait until every queued operation on the device has finished."""
 
-    def burst(
-        self, step: Step, n: int, reset: Step | None = None, clock: Clock = time.perf_counter_ns
-    ) -> list[float]:
+    def burst(self, step: Step, n: int, reset: Step | None = None, clock: Clock = time.perf_counter_ns) -> list[float]:
         """Run `step` n times and return one time in seconds per step; `reset` runs between steps, untimed.
         `clock` is the host clock (ns) for kinds timed on the host; tests pass a fake."""
         # A kind that keeps the base class's no-op synchronize has nothing to wait for inside the timed region.

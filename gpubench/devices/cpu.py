@@ -12,9 +12,20 @@ import torch
 from gpubench.devices.base import Device, DeviceInfo
 
 CPU_FEATURES = (
-    "avx2", "fma", "avx512f", "avx512bw", "avx512vl", "avx512_vnni", "avx512_bf16", "avx512_fp16",
-    "avx_vnni", "amx_tile", "amx_bf16", "amx_int8", "amx_fp16",
-)  # fmt: skip
+    "avx2",
+    "fma",
+    "avx512f",
+    "avx512bw",
+    "avx512vl",
+    "avx512_vnni",
+    "avx512_bf16",
+    "avx512_fp16",
+    "avx_vnni",
+    "amx_tile",
+    "amx_bf16",
+    "amx_int8",
+    "amx_fp16",
+)
 
 
 def read_text(path: str) -> str:
@@ -119,9 +130,17 @@ class CpuDevice(Device):
             "torch_cpu_capability": torch.backends.cpu.get_cpu_capability(),
             "llc_bytes": llc_bytes(),
         }
-        return DeviceInfo(kind="cpu", device_kind=self.kind, torch_device="cpu", index=None, name=_cpu_model(),
-                          vendor="cpu", memory_bytes=mem_total_bytes(), telemetry_reader="cpu",
-                          extras=extras)  # fmt: skip
+        return DeviceInfo(
+            kind="cpu",
+            device_kind=self.kind,
+            torch_device="cpu",
+            index=None,
+            name=_cpu_model(),
+            vendor="cpu",
+            memory_bytes=mem_total_bytes(),
+            telemetry_reader="cpu",
+            extras=extras,
+        )
 
     def reset_peak_memory(self) -> None:
         self._rss0 = rss_bytes()  # the previous case freed its memory in its `finally`

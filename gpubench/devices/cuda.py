@@ -33,8 +33,11 @@ def nvidia_driver() -> str | None:
     try:
         out = subprocess.run(
             ["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"],
-            capture_output=True, text=True, timeout=10, check=False,
-        )  # fmt: skip
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        )
         return out.stdout.strip().splitlines()[0] if out.returncode == 0 and out.stdout.strip() else None
     except (OSError, subprocess.SubprocessError):
         return None
@@ -83,16 +86,34 @@ class CudaDevice(QueuedDevice):
         cudnn = torch.backends.cudnn.version() if torch.backends.cudnn.is_available() else None
         extras: dict[str, Any] = {"l2_bytes": int(getattr(props, "L2_cache_size", 0) or 0) or None}
         if vendor == "nvidia":
-            extras.update(compute_capability=f"{props.major}.{props.minor}", sm_count=int(props.multi_processor_count),
-                          cuda=torch.version.cuda, cudnn=cudnn, driver=nvidia_driver())  # fmt: skip
+            extras.update(
+                compute_capability=f"{props.major}.{props.minor}",
+                sm_count=int(props.multi_processor_count),
+                cuda=torch.version.cuda,
+                cudnn=cudnn,
+                driver=nvidia_driver(),
+            )
         else:
-            extras.update(hip=self.hip(), gcn_arch=getattr(props, "gcnArchName", None),
-                          cu_count=int(props.multi_processor_count), miopen=cudnn)  # fmt: skip
-        return DeviceInfo(kind="gpu", device_kind=self.kind, torch_device=f"cuda:{self.index}", index=self.index,
-                          name=props.name, vendor=vendor, memory_bytes=int(props.total_memory),
-                          multiprocessors=int(props.multi_processor_count), uuid=uuid_str,
-                          pci_bus_id=pci_bus_id(props), telemetry_reader="nvml" if vendor == "nvidia" else "amdsmi",
-                          extras=extras)  # fmt: skip
+            extras.update(
+                hip=self.hip(),
+                gcn_arch=getattr(props, "gcnArchName", None),
+                cu_count=int(props.multi_processor_count),
+                miopen=cudnn,
+            )
+        return DeviceInfo(
+            kind="gpu",
+            device_kind=self.kind,
+            torch_device=f"cuda:{self.index}",
+            index=self.index,
+            name=props.name,
+            vendor=vendor,
+            memory_bytes=int(props.total_memory),
+            multiprocessors=int(props.multi_processor_count),
+            uuid=uuid_str,
+            pci_bus_id=pci_bus_id(props),
+            telemetry_reader="nvml" if vendor == "nvidia" else "amdsmi",
+            extras=extras,
+        )
 
     def flush_bytes(self) -> int:
         l2 = int(getattr(self.props(), "L2_cache_size", 0) or 0)
@@ -110,10 +131,12 @@ class CudaDevice(QueuedDevice):
                 return f"TF32 (xf32) needs MI300-class hardware (gfx942/gfx950); this is {arch}"
             return None
         cc = (props.major, props.minor)
-        need = {"tf32": ((8, 0), "TF32 needs compute capability 8.0+ (Ampere)"),
-                "bf16": ((8, 0), "bf16 tensor cores need compute capability 8.0+"),
-                "fp8": ((8, 9), "fp8 matmul needs compute capability 8.9+ (Ada/Hopper)"),
-                "int8": ((7, 5), "int8 torch._int_mm needs compute capability 7.5+")}.get(precision)  # fmt: skip
+        need = {
+            "tf32": ((8, 0), "TF32 needs compute capability 8.0+ (Ampere)"),
+            "bf16": ((8, 0), "bf16 tensor cores need compute capability 8.0+"),
+            "fp8": ((8, 9), "fp8 matmul needs compute capability 8.9+ (Ada/Hopper)"),
+            "int8": ((7, 5), "int8 torch._int_mm needs compute capability 7.5+"),
+        }.get(precision)
         if need is not None and cc < need[0]:
             return f"{need[1]}; this device is {cc[0]}.{cc[1]}"
         return None
@@ -127,8 +150,10 @@ class CudaDevice(QueuedDevice):
         from gpubench.errors import BackendUnavailable
 
         if not torch.distributed.is_nccl_available():
-            raise BackendUnavailable("this torch build has no NCCL/RCCL: run the GPUs with --device cpu (gloo) or "
-                                     "install a CUDA/ROCm build of torch")  # fmt: skip
+            raise BackendUnavailable(
+                "this torch build has no NCCL/RCCL: run the GPUs with --device cpu (gloo) or "
+                "install a CUDA/ROCm build of torch"
+            )
         return "nccl", "rccl" if self.hip() else "nccl"  # PyTorch calls RCCL "nccl" too
 
     def dist_init_kwargs(self) -> dict[str, Any]:

@@ -16,8 +16,9 @@ from gpubench.devices.cpu import mem_total_bytes
 def _chip_name() -> str:
     """ "Apple M2 Max" from sysctl; the machine type when sysctl does not answer."""
     try:
-        out = subprocess.run(["sysctl", "-n", "machdep.cpu.brand_string"], capture_output=True, text=True,
-                             timeout=5, check=False)  # fmt: skip
+        out = subprocess.run(
+            ["sysctl", "-n", "machdep.cpu.brand_string"], capture_output=True, text=True, timeout=5, check=False
+        )
         if out.returncode == 0 and out.stdout.strip():
             return out.stdout.strip()
     except (OSError, subprocess.SubprocessError):
@@ -53,9 +54,16 @@ class MpsDevice(Device):
         mps = self.api()
         limit = getattr(mps, "recommended_max_memory", None)
         memory = int(limit()) if limit is not None else mem_total_bytes()
-        return DeviceInfo(kind="gpu", device_kind=self.kind, torch_device="mps", index=None, name=_chip_name(),
-                          vendor="apple", memory_bytes=memory,
-                          extras={"macos": platform.mac_ver()[0] or None, "unified_memory": True})  # fmt: skip
+        return DeviceInfo(
+            kind="gpu",
+            device_kind=self.kind,
+            torch_device="mps",
+            index=None,
+            name=_chip_name(),
+            vendor="apple",
+            memory_bytes=memory,
+            extras={"macos": platform.mac_ver()[0] or None, "unified_memory": True},
+        )
 
     def synchronize(self) -> None:
         self.api().synchronize()

@@ -58,10 +58,16 @@ class XlaDevice(Device):
         mem = self.memory_info()
         total = mem.get("bytes_limit") or (mem["kb_total"] * 1024 if "kb_total" in mem else None)
         torch_xla = importlib.import_module("torch_xla")
-        return DeviceInfo(kind="gpu", device_kind=self.kind, torch_device=f"xla:{self.index}", index=self.index,
-                          name=f"XLA {hw}", vendor="google" if hw == "TPU" else hw.lower(),
-                          memory_bytes=int(total) if total else None,
-                          extras={"xla_hw": hw, "torch_xla": getattr(torch_xla, "__version__", None)})  # fmt: skip
+        return DeviceInfo(
+            kind="gpu",
+            device_kind=self.kind,
+            torch_device=f"xla:{self.index}",
+            index=self.index,
+            name=f"XLA {hw}",
+            vendor="google" if hw == "TPU" else hw.lower(),
+            memory_bytes=int(total) if total else None,
+            extras={"xla_hw": hw, "torch_xla": getattr(torch_xla, "__version__", None)},
+        )
 
     def synchronize(self) -> None:
         xm = self.api()

@@ -33,9 +33,17 @@ class XpuDevice(QueuedDevice):
             "platform": getattr(props, "platform_name", None),
         }
         units = getattr(props, "gpu_subslice_count", None)
-        return DeviceInfo(kind="gpu", device_kind=self.kind, torch_device=f"xpu:{self.index}", index=self.index,
-                          name=props.name, vendor="intel", memory_bytes=int(props.total_memory),
-                          multiprocessors=int(units) if units else None, extras=extras)  # fmt: skip
+        return DeviceInfo(
+            kind="gpu",
+            device_kind=self.kind,
+            torch_device=f"xpu:{self.index}",
+            index=self.index,
+            name=props.name,
+            vendor="intel",
+            memory_bytes=int(props.total_memory),
+            multiprocessors=int(units) if units else None,
+            extras=extras,
+        )
 
     def flush_bytes(self) -> int:
         # Data Center GPU Max 1550 carries 408 MB of L2 ("Rambo" cache); torch does not report its size.
@@ -50,7 +58,5 @@ class XpuDevice(QueuedDevice):
         from gpubench.errors import BackendUnavailable
 
         if not getattr(torch.distributed, "is_xccl_available", lambda: False)():
-            raise BackendUnavailable(
-                "this torch build has no XCCL backend for XPU (torch 2.8+ with XPU support)"
-            )
+            raise BackendUnavailable("this torch build has no XCCL backend for XPU (torch 2.8+ with XPU support)")
         return "xccl", "xccl"

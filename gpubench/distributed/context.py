@@ -45,9 +45,7 @@ class DistContext:
         if ranks == self.world_size:
             return None
         if ranks not in self._subgroups:
-            self._subgroups[ranks] = dist.new_group(
-                list(range(ranks)), timeout=self.timeout, backend=self.backend
-            )
+            self._subgroups[ranks] = dist.new_group(list(range(ranks)), timeout=self.timeout, backend=self.backend)
         return self._subgroups[ranks]
 
     @property
@@ -72,16 +70,20 @@ def rank_device(spec: str, local_rank: int) -> devices.Device:
     reaches, else the CPU); kinds without an index (the CPU, MPS) are shared by every rank of the node."""
     spec = (spec or "auto").strip().lower()
     if ":" in spec:
-        raise GpubenchError(f"--device {spec!r} with --nproc: name a kind without an index (auto, cuda, cpu ...); "
-                            "rank r takes device LOCAL_RANK")  # fmt: skip
+        raise GpubenchError(
+            f"--device {spec!r} with --nproc: name a kind without an index (auto, cuda, cpu ...); "
+            "rank r takes device LOCAL_RANK"
+        )
     first = devices.resolve(spec)
     if not first.indexed:
         return first
     kind = type(first)
     count = kind.count()
     if local_rank >= count:
-        raise BackendUnavailable(f"local rank {local_rank} on {socket.gethostname()} has no {kind.kind} device: torch "
-                                 f"sees {count}; use --nproc {count} or fewer on this node")  # fmt: skip
+        raise BackendUnavailable(
+            f"local rank {local_rank} on {socket.gethostname()} has no {kind.kind} device: torch "
+            f"sees {count}; use --nproc {count} or fewer on this node"
+        )
     return devices.get(kind(local_rank).torch)
 
 
@@ -99,8 +101,9 @@ def init_rank(device_spec: str = "auto", timeout_s: float = 600.0) -> DistContex
     if not dist.is_initialized():
         dist.init_process_group(backend, timeout=timeout, **dev.dist_init_kwargs())
     control = dist.new_group(backend="gloo", timeout=timeout)
-    _CURRENT = DistContext(rank, world, local, local_world, socket.gethostname(), backend, library, dev.torch,
-                           float(timeout_s), control)  # fmt: skip
+    _CURRENT = DistContext(
+        rank, world, local, local_world, socket.gethostname(), backend, library, dev.torch, float(timeout_s), control
+    )
     return _CURRENT
 
 

@@ -30,8 +30,17 @@ COMMAND_ENV = "GPUBENCH_DIST_COMMAND"
 RESULT_FILE = "result.json"
 
 # torchrun options passed through unchanged (`--name value`); everything about nodes and rendezvous.
-TORCHRUN_OPTIONS = ("nnodes", "node-rank", "rdzv-endpoint", "rdzv-backend", "rdzv-id", "rdzv-conf", "master-addr",
-                    "master-port", "local-addr")  # fmt: skip
+TORCHRUN_OPTIONS = (
+    "nnodes",
+    "node-rank",
+    "rdzv-endpoint",
+    "rdzv-backend",
+    "rdzv-id",
+    "rdzv-conf",
+    "master-addr",
+    "master-port",
+    "local-addr",
+)
 _MULTI_NODE = {"rdzv-endpoint", "master-addr", "rdzv-backend", "node-rank"}
 
 
@@ -43,8 +52,14 @@ def is_rank_process(env: Mapping[str, str] | None = None) -> bool:
     return "TORCHELASTIC_RUN_ID" in env and "RANK" in env and "WORLD_SIZE" in env
 
 
-def torchrun_command(child_args: Sequence[str], nproc: int, options: Mapping[str, Any] | None = None, *,
-                     entry: Sequence[str] = ("-m", "gpubench.cli"), python: str | None = None) -> list[str]:  # fmt: skip
+def torchrun_command(
+    child_args: Sequence[str],
+    nproc: int,
+    options: Mapping[str, Any] | None = None,
+    *,
+    entry: Sequence[str] = ("-m", "gpubench.cli"),
+    python: str | None = None,
+) -> list[str]:
     """The torchrun command line. Without rendezvous options: `--standalone` (one node, a free port).
 
     `--max-restarts 0`: a restarted rank could not rejoin a half-written run folder; a failure ends the run.
@@ -96,15 +111,13 @@ class LaunchResult:
         parts = [f"rank {s['rank']} on {s.get('node', '?')}: {s.get('message', 'error')}" for s in errors]
         if vanished:
             ranks = ", ".join(str(s["rank"]) for s in vanished)
-            parts.append(f"rank{'s' * (len(vanished) > 1)} {ranks} exited without a Python error (killed, crashed "
-                         "or os._exit; see torchrun's summary above)")  # fmt: skip
+            parts.append(
+                f"rank{'s' * (len(vanished) > 1)} {ranks} exited without a Python error (killed, crashed "
+                "or os._exit; see torchrun's summary above)"
+            )
         if not parts:
             parts.append("see torchrun's report above for the rank that failed")
-        prefix = (
-            "interrupted"
-            if self.interrupted
-            else f"distributed run failed (torchrun exit code {self.returncode})"
-        )
+        prefix = "interrupted" if self.interrupted else f"distributed run failed (torchrun exit code {self.returncode})"
         return f"{prefix}: " + "; ".join(parts)
 
 
@@ -122,9 +135,15 @@ def read_states(state_dir: Path) -> list[dict[str, Any]]:
     return sorted((s for s in states if s and "rank" in s), key=lambda s: int(s["rank"]))
 
 
-def launch(child_args: Sequence[str], nproc: int, options: Mapping[str, Any] | None = None, *,
-           command: str = "", entry: Sequence[str] = ("-m", "gpubench.cli"),
-           env: Mapping[str, str] | None = None) -> LaunchResult:  # fmt: skip
+def launch(
+    child_args: Sequence[str],
+    nproc: int,
+    options: Mapping[str, Any] | None = None,
+    *,
+    command: str = "",
+    entry: Sequence[str] = ("-m", "gpubench.cli"),
+    env: Mapping[str, str] | None = None,
+) -> LaunchResult:
     """Run torchrun with `nproc` ranks on this node and wait for it. The children's output goes straight to
     this terminal. Ctrl-C reaches torchrun too (same process group); it stops the ranks, and we wait for it."""
     state_dir = Path(tempfile.mkdtemp(prefix="gpubench-dist-"))
@@ -189,8 +208,10 @@ def write_result(folder: Path, *, any_failed: bool, interrupted: bool, cases: in
     if state is None:
         return
     with contextlib.suppress(OSError):
-        _write_json(state / RESULT_FILE, {"folder": str(folder), "any_failed": any_failed,
-                                          "interrupted": interrupted, "cases": cases})  # fmt: skip
+        _write_json(
+            state / RESULT_FILE,
+            {"folder": str(folder), "any_failed": any_failed, "interrupted": interrupted, "cases": cases},
+        )
 
 
 def launched_by_gpubench() -> bool:

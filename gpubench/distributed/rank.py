@@ -67,13 +67,13 @@ class ControlPlane:
         text = first_line(err)
         missing = _missing_ranks(str(err))
         if missing:
-            return RankLost(
-                f"rank {missing} did not reach {what} within {self.ctx.timeout_s:g} s (it died or hangs)"
-            )
+            return RankLost(f"rank {missing} did not reach {what} within {self.ctx.timeout_s:g} s (it died or hangs)")
         if re.search(r"from rank 0\b", str(err)):
             # Rank 0 coordinates the monitored barrier: it hangs, died, or found another rank missing.
-            return RankLost(f"no answer from rank 0 at {what} within {self.ctx.timeout_s:g} s (rank 0 died or "
-                            "hangs, or it found another rank missing: see its message)")  # fmt: skip
+            return RankLost(
+                f"no answer from rank 0 at {what} within {self.ctx.timeout_s:g} s (rank 0 died or "
+                "hangs, or it found another rank missing: see its message)"
+            )
         return RankLost(f"lost contact with another rank at {what} (it died or hangs): {text[:200]}")
 
     def barrier(self, what: str) -> None:
@@ -165,17 +165,13 @@ class DistTimer:
         )
         failed = [r for r in range(table.shape[0]) if table[r, 1] > 0]
         if failed:
-            reasons = self.control.all_gather_object(
-                "a gather of step errors", _reason(error) if error else None
-            )
+            reasons = self.control.all_gather_object("a gather of step errors", _reason(error) if error else None)
             if error is not None:
                 raise error
             r = failed[0]
             raise RankFailed(f"rank {r}: {reasons[r]}")
         if not (table[:, 2] == n).all():
-            raise RankLost(
-                f"ranks disagree on the burst size ({table[:, 2].tolist()}): the lockstep is broken"
-            )
+            raise RankLost(f"ranks disagree on the burst size ({table[:, 2].tolist()}): the lockstep is broken")
         for r in range(table.shape[0]):
             self.log[r].extend(table[r, 3:].tolist())
         active = table[:, 0] > 0
@@ -183,9 +179,7 @@ class DistTimer:
         return rows.max(dim=0).values.tolist()
 
 
-def agreed_build(
-    control: ControlPlane, timer: DistTimer
-) -> Callable[[Benchmark, Case, torch.device], Workload]:
+def agreed_build(control: ControlPlane, timer: DistTimer) -> Callable[[Benchmark, Case, torch.device], Workload]:
     """The runner's `build` for distributed runs: build on every rank, then agree on the outcome."""
 
     def build(bench: Benchmark, case: Case, device: torch.device) -> Workload:
@@ -254,20 +248,36 @@ class Lockstep:
     def device(self, options: RunOptions) -> torch.device:
         return self.ctx.device
 
-    def open_store(self, suite: Suite, options: RunOptions, device: torch.device,
-                   planned: list[PlannedCase]) -> tuple[RunStore | None, list[PlannedCase]]:  # fmt: skip
+    def open_store(
+        self, suite: Suite, options: RunOptions, device: torch.device, planned: list[PlannedCase]
+    ) -> tuple[RunStore | None, list[PlannedCase]]:
         ctx, info = self.ctx, self.info
-        identity = self.control.all_gather_object("the start of the run", {
-            "rank": ctx.rank, "local_rank": ctx.local_rank, "node": ctx.node, "device_name": info.get("name"),
-            "device_uuid": info.get("uuid"), "pci_bus_id": info.get("pci_bus_id"), "torch_device": str(device)})  # fmt: skip
+        identity = self.control.all_gather_object(
+            "the start of the run",
+            {
+                "rank": ctx.rank,
+                "local_rank": ctx.local_rank,
+                "node": ctx.node,
+                "device_name": info.get("name"),
+                "device_uuid": info.get("uuid"),
+                "pci_bus_id": info.get("pci_bus_id"),
+                "torch_device": str(device),
+            },
+        )
 
         def open_lead() -> tuple[RunStore | None, list[str]]:
             if not self.lead:
                 return None, []
             store, done = open_run_store(suite, options, device, world_size=ctx.world_size)
             nodes = list(dict.fromkeys(i["node"] for i in identity))
-            store.meta["distributed"] = {"world_size": ctx.world_size, "backend": ctx.library, "nodes": nodes,
-                                         "n_nodes": len(nodes), "timeout_s": ctx.timeout_s, "ranks": identity}  # fmt: skip
+            store.meta["distributed"] = {
+                "world_size": ctx.world_size,
+                "backend": ctx.library,
+                "nodes": nodes,
+                "n_nodes": len(nodes),
+                "timeout_s": ctx.timeout_s,
+                "ranks": identity,
+            }
             return store, [pc.case.id for pc in planned if pc.case.id not in done]
 
         store, todo_ids = self.control.agree("opening the run folder", open_lead)
@@ -285,29 +295,48 @@ class Lockstep:
             return open_telemetry(self.info, options.telemetry, options.sample_hz, options.idle_s)
 
         sampler, tel_info = self.control.agree("opening telemetry", open_here)
-        tel_infos = self.control.gather_object(
-            "gathering telemetry readers", {"rank": self.ctx.rank, **tel_info}
-        )
+        tel_infos = self.control.gather_object("gathering telemetry readers", {"rank": self.ctx.rank, **tel_info})
         if store is not None:
             store.meta["distributed"]["telemetry"] = tel_infos
         return sampler, tel_info
 
-    def runner(self, device: torch.device, store: RunStore | None, registry: dict[str, Benchmark], sampler: Any,
-               tel_info: dict[str, Any]) -> Runner:  # fmt: skip
+    def runner(
+        self,
+        device: torch.device,
+        store: RunStore | None,
+        registry: dict[str, Benchmark],
+        sampler: Any,
+        tel_info: dict[str, Any],
+    ) -> Runner:
         self.timer.clear()
-        return Runner(device, store, registry, sampler, tel_info.get("idle_power_w", math.nan),
-                      tel_info.get("power_limit_w"), timer=self.timer, clock=self.control.clock,
-                      build=agreed_build(self.control, self.timer), device_info=self.info)  # fmt: skip
+        return Runner(
+            device,
+            store,
+            registry,
+            sampler,
+            tel_info.get("idle_power_w", math.nan),
+            tel_info.get("power_limit_w"),
+            timer=self.timer,
+            clock=self.control.clock,
+            build=agreed_build(self.control, self.timer),
+            device_info=self.info,
+        )
 
     def before_case(self, planned: PlannedCase) -> None:
         self.control.barrier(f"the start of case {planned.case.id}")
 
-    def record(self, planned: PlannedCase, row: dict[str, Any], runner: Runner,
-               store: RunStore | None) -> dict[str, Any] | None:  # fmt: skip
+    def record(
+        self, planned: PlannedCase, row: dict[str, Any], runner: Runner, store: RunStore | None
+    ) -> dict[str, Any] | None:
         """Every rank's row to rank 0, which returns the merged row to store; the other ranks return None."""
         ctx, timer, case_id = self.ctx, self.timer, planned.case.id
-        row.update(rank=ctx.rank, local_rank=ctx.local_rank, node=ctx.node, rank_active=timer.active,
-                   device_uuid=self.info.get("uuid"))  # fmt: skip
+        row.update(
+            rank=ctx.rank,
+            local_rank=ctx.local_rank,
+            node=ctx.node,
+            rank_active=timer.active,
+            device_uuid=self.info.get("uuid"),
+        )
         tel = None
         if runner.sampler is not None:
             frame = runner.sampler.frame(since_ns=self.sent_ns + 1)
@@ -331,8 +360,13 @@ class Lockstep:
         return pd.concat(self.tel_frames, ignore_index=True, sort=False) if self.tel_frames else None
 
 
-def run_rank(suite: Suite, options: RunOptions, ctx: DistContext, events: RunEvents | None = None,
-             registry: dict[str, Benchmark] | None = None) -> RunOutcome | None:  # fmt: skip
+def run_rank(
+    suite: Suite,
+    options: RunOptions,
+    ctx: DistContext,
+    events: RunEvents | None = None,
+    registry: dict[str, Benchmark] | None = None,
+) -> RunOutcome | None:
     """Run a suite on this rank, in step with the others: `run_suite` given the Lockstep strategy. Rank 0
     writes the run folder and returns the outcome; other ranks return None. Raises RankLost when a rank dies
     or hangs (finished cases stay on disk)."""
@@ -348,9 +382,7 @@ class RankStopped(GpubenchError):
     """torchrun stopped this rank (SIGTERM), usually because another rank failed."""
 
 
-def run_as_rank(
-    suite: Suite, options: RunOptions, events: RunEvents | None, timeout_s: float
-) -> RunOutcome | None:
+def run_as_rank(suite: Suite, options: RunOptions, events: RunEvents | None, timeout_s: float) -> RunOutcome | None:
     """The whole life of one rank started by torchrun: join the group, run the suite in step, leave.
 
     Each rank leaves its state (running, done, error, terminated) in the launcher's state folder, so the

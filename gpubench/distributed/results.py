@@ -53,11 +53,31 @@ def scaling_efficiency(throughput_n: float, ranks: int, throughput_1: float) -> 
 # Columns that describe one rank, not the case: they go to ranks.parquet, never onto the merged row.
 RANK_KEYS = ("rank", "local_rank", "node", "rank_active")
 # Per-rank columns kept in ranks.parquet (besides RANK_KEYS and the telemetry aggregates).
-_RANK_ROW_KEYS = ("case_id", "benchmark", "status", "reason", "device_name", "device_vendor", "device_uuid",
-                  "check_error", "check_tolerance", "check_detail", "peak_memory_bytes", "start_ns", "end_ns",
-                  "warmup_steps")  # fmt: skip
-_TELEMETRY_SUM = ("energy_j", "energy_counter_j", "energy_integrated_j", "energy_above_idle_j", "avg_power_w",
-                  "peak_power_w", "telemetry_samples")  # fmt: skip
+_RANK_ROW_KEYS = (
+    "case_id",
+    "benchmark",
+    "status",
+    "reason",
+    "device_name",
+    "device_vendor",
+    "device_uuid",
+    "check_error",
+    "check_tolerance",
+    "check_detail",
+    "peak_memory_bytes",
+    "start_ns",
+    "end_ns",
+    "warmup_steps",
+)
+_TELEMETRY_SUM = (
+    "energy_j",
+    "energy_counter_j",
+    "energy_integrated_j",
+    "energy_above_idle_j",
+    "avg_power_w",
+    "peak_power_w",
+    "telemetry_samples",
+)
 _TELEMETRY_MAX = ("peak_temp_c", "throttled_pct")
 _TELEMETRY_MEAN = ("mean_sm_clock_mhz", "mean_mem_clock_mhz", "mean_util_pct")
 _STATUS_ORDER = {"failed": 0, "wrong": 1, "skipped": 2, "ok": 3}
@@ -97,8 +117,9 @@ def _merge_telemetry(merged: dict[str, Any], rows: Sequence[Mapping[str, Any]]) 
     stats.add_efficiency_columns(merged)
 
 
-def merge_rank_rows(rows: Sequence[Mapping[str, Any]], rank_times: Sequence[Sequence[float]], *,
-                    backend: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:  # fmt: skip
+def merge_rank_rows(
+    rows: Sequence[Mapping[str, Any]], rank_times: Sequence[Sequence[float]], *, backend: str
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """One case's row for measurements.parquet from every rank's row, and each rank's own row for ranks.parquet.
 
     `rows[r]` is rank r's runner row (its `times_s` already the per-step maximum over the active ranks);
@@ -112,8 +133,9 @@ def merge_rank_rows(rows: Sequence[Mapping[str, Any]], rank_times: Sequence[Sequ
     lead = active[0] if active else 0
     merged = {k: v for k, v in rows[lead].items() if k not in RANK_KEYS}
     nodes = list(dict.fromkeys(str(r.get("node", "")) for r in rows))
-    merged.update(world_size=world, ranks_active=len(active), dist_backend=backend, nodes=",".join(nodes),
-                  n_nodes=len(nodes))  # fmt: skip
+    merged.update(
+        world_size=world, ranks_active=len(active), dist_backend=backend, nodes=",".join(nodes), n_nodes=len(nodes)
+    )
 
     # Status: the worst over the active ranks, with the rank named when the ranks disagree.
     worst = min(active or [lead], key=lambda r: _STATUS_ORDER.get(str(rows[r].get("status")), 9))
@@ -193,8 +215,14 @@ def add_scaling_columns(row: dict[str, Any], previous: Iterable[Mapping[str, Any
     if "dp_ranks" not in row or not math.isfinite(ranks):
         return
     key = _config(row)
-    base = next((p for p in previous if p.get("status") == "ok" and _ranks_of(p) == 1 and "dp_ranks" in p
-                 and _config(p) == key), None)  # fmt: skip
+    base = next(
+        (
+            p
+            for p in previous
+            if p.get("status") == "ok" and _ranks_of(p) == 1 and "dp_ranks" in p and _config(p) == key
+        ),
+        None,
+    )
     if base is None:
         return
     t1, tn = stats.to_float(base.get("throughput")), stats.to_float(row.get("throughput"))
@@ -206,13 +234,25 @@ def scaling_table(frame: pd.DataFrame) -> pd.DataFrame:
     """Data-parallel scaling of every ok `ddp_train` row: ranks, throughput, speed-up and efficiency against
     the 1-rank case of the same configuration: from the same run, else from a run on the same device model
     (e.g. `--nproc 1` and `--nproc 8` launched separately)."""
-    cols = ["run_id", "case_id", "device_name", "model", "precision", "batch", "ranks", "world_size", "throughput",
-            "throughput_unit", "baseline_throughput", "baseline_run_id", "speedup", "scaling_efficiency"]  # fmt: skip
+    cols = [
+        "run_id",
+        "case_id",
+        "device_name",
+        "model",
+        "precision",
+        "batch",
+        "ranks",
+        "world_size",
+        "throughput",
+        "throughput_unit",
+        "baseline_throughput",
+        "baseline_run_id",
+        "speedup",
+        "scaling_efficiency",
+    ]
     if frame.empty or "benchmark" not in frame or "status" not in frame:
         return pd.DataFrame(columns=cols)
-    rows = frame[
-        (frame["benchmark"].astype("string") == "ddp_train") & (frame["status"].astype("string") == "ok")
-    ]
+    rows = frame[(frame["benchmark"].astype("string") == "ddp_train") & (frame["status"].astype("string") == "ok")]
     records = rows.to_dict("records")
     for r in records:
         r["_config"], r["_ranks"] = _config(r), _ranks_of(r)
@@ -220,21 +260,30 @@ def scaling_table(frame: pd.DataFrame) -> pd.DataFrame:
     out = []
     for r in records:
         same_run = [b for b in ones if b["_config"] == r["_config"] and b.get("run_id") == r.get("run_id")]
-        same_device = [
-            b for b in ones if b["_config"] == r["_config"] and b.get("device_name") == r.get("device_name")
-        ]
+        same_device = [b for b in ones if b["_config"] == r["_config"] and b.get("device_name") == r.get("device_name")]
         base = (same_run or same_device or [None])[0]
         t1 = stats.to_float(base.get("throughput")) if base else math.nan
         tn = stats.to_float(r.get("throughput"))
-        out.append({
-            "run_id": r.get("run_id"), "case_id": r.get("case_id"), "device_name": r.get("device_name"),
-            "model": r.get("model"), "precision": r.get("precision"), "batch": r.get("batch"),
-            "ranks": r["_ranks"], "world_size": r.get("world_size"), "throughput": tn,
-            "throughput_unit": r.get("throughput_unit"), "baseline_throughput": t1,
-            "baseline_run_id": base.get("run_id") if base else None,
-            "speedup": tn / t1 if t1 > 0 else math.nan,
-            "scaling_efficiency": scaling_efficiency(tn, int(r["_ranks"]), t1) if math.isfinite(r["_ranks"]) else math.nan,
-        })  # fmt: skip
+        out.append(
+            {
+                "run_id": r.get("run_id"),
+                "case_id": r.get("case_id"),
+                "device_name": r.get("device_name"),
+                "model": r.get("model"),
+                "precision": r.get("precision"),
+                "batch": r.get("batch"),
+                "ranks": r["_ranks"],
+                "world_size": r.get("world_size"),
+                "throughput": tn,
+                "throughput_unit": r.get("throughput_unit"),
+                "baseline_throughput": t1,
+                "baseline_run_id": base.get("run_id") if base else None,
+                "speedup": tn / t1 if t1 > 0 else math.nan,
+                "scaling_efficiency": scaling_efficiency(tn, int(r["_ranks"]), t1)
+                if math.isfinite(r["_ranks"])
+                else math.nan,
+            }
+        )
     return pd.DataFrame(out, columns=cols)
 
 

@@ -28,9 +28,7 @@ DEFAULT_DIR = Path("reports")
 PathLike = str | os.PathLike[str]
 
 
-def build_sections(
-    data: ReportData, sections: Sequence[Section] | None = None
-) -> list[tuple[str, str, list[Block]]]:
+def build_sections(data: ReportData, sections: Sequence[Section] | None = None) -> list[tuple[str, str, list[Block]]]:
     """Run every section builder; keep those with something to show: (key, title, blocks). A section's
     heading and its plain-words explanation (first block) come from the report's message catalogue."""
     out = []
@@ -52,9 +50,7 @@ def _default_name(data: ReportData) -> str:
     return f"{stamp}_{len(data.per_run.series)}-runs"
 
 
-def _load(
-    paths: Iterable[PathLike], baseline: PathLike | None, lang: str, against: Sequence[str]
-) -> ReportData:
+def _load(paths: Iterable[PathLike], baseline: PathLike | None, lang: str, against: Sequence[str]) -> ReportData:
     from gpubench.report.verdict import resolve_against
 
     load_messages(lang)  # a bad --lang fails before any folder is read
@@ -111,9 +107,7 @@ def render_report(
 
         text = markdown_summary(data, title) if fmt == "md" else headline_csv(data)
     path = (
-        Path(out)
-        if out is not None
-        else DEFAULT_DIR / f"{re.sub(r'[^A-Za-z0-9._-]+', '-', _default_name(data))}.{fmt}"
+        Path(out) if out is not None else DEFAULT_DIR / f"{re.sub(r'[^A-Za-z0-9._-]+', '-', _default_name(data))}.{fmt}"
     )
     atomic_write_text(path, text, make_parents=True)  # a bad -o path: one line naming it
     return path

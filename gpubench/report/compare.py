@@ -29,9 +29,29 @@ FEW = "not enough repeats to tell"  # one round of one run on a side: no estimat
 NOT_COMPARABLE = "not comparable"
 BROKEN_PREFIX = "now "  # "now failed" / "now wrong": ok in A, not in B
 
-COLUMNS = ("case_id", "benchmark", "unit", "a", "b", "ratio", "ci_low", "ci_high", "a_reps", "b_reps", "a_cov",
-           "b_cov", "a_runs", "b_runs", "a_rounds", "b_rounds", "a_sem", "b_sem", "noise_from", "verdict",
-           "note")  # fmt: skip
+COLUMNS = (
+    "case_id",
+    "benchmark",
+    "unit",
+    "a",
+    "b",
+    "ratio",
+    "ci_low",
+    "ci_high",
+    "a_reps",
+    "b_reps",
+    "a_cov",
+    "b_cov",
+    "a_runs",
+    "b_runs",
+    "a_rounds",
+    "b_rounds",
+    "a_sem",
+    "b_sem",
+    "noise_from",
+    "verdict",
+    "note",
+)
 """Columns of the frame `compare_runs` returns. `*_reps`: timed steps (all runs); `*_cov`: step CoV (mean over
 runs); `*_runs`, `*_rounds`: repeats; `*_sem`: relative standard error of the side's typical time (from its
 rounds or runs); `noise_from`: the levels the interval's noise came from ("rounds", "runs", "rounds/runs")."""
@@ -93,8 +113,9 @@ def _mean(values: list[float]) -> float:
     return sum(finite) / len(finite) if finite else math.nan
 
 
-def _case_row(case_id: str, rows_a: list[dict[str, Any]], rows_b: list[dict[str, Any]], threshold_pct: float,
-              confidence: float) -> dict[str, Any] | None:  # fmt: skip
+def _case_row(
+    case_id: str, rows_a: list[dict[str, Any]], rows_b: list[dict[str, Any]], threshold_pct: float, confidence: float
+) -> dict[str, Any] | None:
     """The comparison of one case, each side given as its rows (one per run that has the case)."""
     ok_a = [r for r in rows_a if _status(r) == "ok"]
     ok_b = [r for r in rows_b if _status(r) == "ok"]
@@ -103,25 +124,43 @@ def _case_row(case_id: str, rows_a: list[dict[str, Any]], rows_b: list[dict[str,
         return None
     first = ok_a[0]
     base: dict[str, Any] = {
-        "case_id": case_id, "benchmark": first.get("benchmark"), "unit": first.get("throughput_unit"),
+        "case_id": case_id,
+        "benchmark": first.get("benchmark"),
+        "unit": first.get("throughput_unit"),
         "a": geomean([to_float(r.get("throughput")) for r in ok_a]),
         "b": geomean([to_float(r.get("throughput")) for r in ok_b]),
-        "a_reps": sum(to_float(r.get("n_reps")) for r in ok_a), "b_reps": sum(to_float(r.get("n_reps")) for r in ok_b),
-        "a_cov": _mean([to_float(r.get("cov")) for r in ok_a]), "b_cov": _mean([to_float(r.get("cov")) for r in ok_b]),
-        "a_runs": len(ok_a), "b_runs": len(ok_b), "ratio": math.nan, "ci_low": math.nan, "ci_high": math.nan,
-        "a_rounds": math.nan, "b_rounds": math.nan, "a_sem": math.nan, "b_sem": math.nan, "noise_from": "",
+        "a_reps": sum(to_float(r.get("n_reps")) for r in ok_a),
+        "b_reps": sum(to_float(r.get("n_reps")) for r in ok_b),
+        "a_cov": _mean([to_float(r.get("cov")) for r in ok_a]),
+        "b_cov": _mean([to_float(r.get("cov")) for r in ok_b]),
+        "a_runs": len(ok_a),
+        "b_runs": len(ok_b),
+        "ratio": math.nan,
+        "ci_low": math.nan,
+        "ci_high": math.nan,
+        "a_rounds": math.nan,
+        "b_rounds": math.nan,
+        "a_sem": math.nan,
+        "b_sem": math.nan,
+        "noise_from": "",
         "note": "",
-    }  # fmt: skip
+    }
     if broken_b:
         reason = broken_b[0].get("reason")
-        return {**base, "verdict": BROKEN_PREFIX + _status(broken_b[0]),
-                "note": reason if isinstance(reason, str) else ""}  # fmt: skip
+        return {
+            **base,
+            "verdict": BROKEN_PREFIX + _status(broken_b[0]),
+            "note": reason if isinstance(reason, str) else "",
+        }
     if not ok_b:
         return None
     versions = {v for v in (to_float(r.get("benchmark_version")) for r in ok_a + ok_b) if math.isfinite(v)}
     if len(versions) > 1:
-        return {**base, "verdict": NOT_COMPARABLE,
-                "note": "benchmark method versions " + " vs ".join(str(int(v)) for v in sorted(versions))}  # fmt: skip
+        return {
+            **base,
+            "verdict": NOT_COMPARABLE,
+            "note": "benchmark method versions " + " vs ".join(str(int(v)) for v in sorted(versions)),
+        }
     iv = rows_ratio_interval(ok_a, ok_b, confidence)
     a_thr, b_thr = rows_throughput_interval(ok_a)[0], rows_throughput_interval(ok_b)[0]
     ratio = iv.ratio
@@ -135,17 +174,22 @@ def _case_row(case_id: str, rows_a: list[dict[str, Any]], rows_b: list[dict[str,
         notes.append("one round per run: re-run with --rounds 3, or compare several runs")
     return {
         **base,
-        "a": a_thr if math.isfinite(a_thr) else base["a"], "b": b_thr if math.isfinite(b_thr) else base["b"],
-        "ratio": ratio, "ci_low": iv.low, "ci_high": iv.high, "a_rounds": iv.a.rounds, "b_rounds": iv.b.rounds,
+        "a": a_thr if math.isfinite(a_thr) else base["a"],
+        "b": b_thr if math.isfinite(b_thr) else base["b"],
+        "ratio": ratio,
+        "ci_low": iv.low,
+        "ci_high": iv.high,
+        "a_rounds": iv.a.rounds,
+        "b_rounds": iv.b.rounds,
         "a_sem": math.sqrt(iv.a.var) if iv.a.level else math.nan,
         "b_sem": math.sqrt(iv.b.var) if iv.b.level else math.nan,
-        "noise_from": levels, "verdict": verdict(ratio, iv.low, iv.high, threshold_pct), "note": "; ".join(notes),
-    }  # fmt: skip
+        "noise_from": levels,
+        "verdict": verdict(ratio, iv.low, iv.high, threshold_pct),
+        "note": "; ".join(notes),
+    }
 
 
-def compare_runs(
-    a_dirs: Dirs, b_dirs: Dirs, threshold_pct: float = 5.0, confidence: float = 0.95
-) -> pd.DataFrame:
+def compare_runs(a_dirs: Dirs, b_dirs: Dirs, threshold_pct: float = 5.0, confidence: float = 0.95) -> pd.DataFrame:
     """Case-by-case comparison of side B against side A; each side is one run folder or several (repeats of the
     same experiment, e.g. `gpubench run` twice before and twice after a driver update).
 
@@ -175,13 +219,17 @@ def compare_runs(
     frame.attrs.update(
         a_run_id=" + ".join(str(m.get("run_id")) for m in metas_a),
         b_run_id=" + ".join(str(m.get("run_id")) for m in metas_b),
-        a_run_ids=[m.get("run_id") for m in metas_a], b_run_ids=[m.get("run_id") for m in metas_b],
-        a_device=(metas_a[0].get("device") or {}).get("name"), b_device=(metas_b[0].get("device") or {}).get("name"),
-        threshold_pct=threshold_pct, confidence=confidence,
-        only_in_a=[c for c in ids_a if c not in in_b], only_in_b=[c for c in ids_b if c not in in_a],
+        a_run_ids=[m.get("run_id") for m in metas_a],
+        b_run_ids=[m.get("run_id") for m in metas_b],
+        a_device=(metas_a[0].get("device") or {}).get("name"),
+        b_device=(metas_b[0].get("device") or {}).get("name"),
+        threshold_pct=threshold_pct,
+        confidence=confidence,
+        only_in_a=[c for c in ids_a if c not in in_b],
+        only_in_b=[c for c in ids_b if c not in in_a],
         differences=_differences(folders_a + folders_b, metas_a + metas_b, frames_a + frames_b),
         common_shift=common_shift(frame, threshold_pct),
-    )  # fmt: skip
+    )
     return frame
 
 

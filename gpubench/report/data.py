@@ -29,10 +29,31 @@ OUTPUT_BYTES = {"fp8": 2, "int8": 4}
 
 # Distinct, colour-blind-friendlier first (Okabe-Ito-like), then more hues for big fleets.
 PALETTE = (
-    "#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#8C564B", "#7F7F7F", "#BCBD22",
-    "#17BECF", "#1F3A93", "#B22222", "#2E8B57", "#8B008B", "#FF8C00", "#4682B4", "#A0522D", "#556B2F",
-    "#C71585", "#008080", "#6A5ACD", "#DAA520", "#2F4F4F", "#DC143C",
-)  # fmt: skip
+    "#0072B2",
+    "#D55E00",
+    "#009E73",
+    "#CC79A7",
+    "#E69F00",
+    "#56B4E9",
+    "#8C564B",
+    "#7F7F7F",
+    "#BCBD22",
+    "#17BECF",
+    "#1F3A93",
+    "#B22222",
+    "#2E8B57",
+    "#8B008B",
+    "#FF8C00",
+    "#4682B4",
+    "#A0522D",
+    "#556B2F",
+    "#C71585",
+    "#008080",
+    "#6A5ACD",
+    "#DAA520",
+    "#2F4F4F",
+    "#DC143C",
+)
 
 
 def esc(value: Any) -> str:
@@ -200,11 +221,18 @@ def make_series(metas: Sequence[dict[str, Any]], folders: Sequence[Path]) -> lis
     for i, meta in enumerate(metas):
         k = shade_count.get(names[i], 0)
         shade_count[names[i]] = k + 1
-        out.append(Series(
-            run_id=str(meta.get("run_id")), label=labels[i], color=_shade(colors[names[i]], k),
-            device_name=names[i], vendor=str((meta.get("device") or {}).get("vendor") or ""), host=hosts[i],
-            folder=str(folders[i]), meta=meta,
-        ))  # fmt: skip
+        out.append(
+            Series(
+                run_id=str(meta.get("run_id")),
+                label=labels[i],
+                color=_shade(colors[names[i]], k),
+                device_name=names[i],
+                vendor=str((meta.get("device") or {}).get("vendor") or ""),
+                host=hosts[i],
+                folder=str(folders[i]),
+                meta=meta,
+            )
+        )
     return out
 
 
@@ -270,13 +298,23 @@ def load_report_data(
     if not telemetry.empty and "run_id" in telemetry:
         telemetry["run_id"] = telemetry["run_id"].map(wanted)
     if len(shown) == len(series):
-        return ReportData(runs=runs, telemetry=telemetry, series=series, baseline=base, notes=notes, msg=msg,
-                          against=list(against))  # fmt: skip
-    detail = ReportData(runs=runs, telemetry=pd.DataFrame(), series=series, baseline=base, notes=notes, msg=msg,
-                        against=list(against))  # fmt: skip
+        return ReportData(
+            runs=runs, telemetry=telemetry, series=series, baseline=base, notes=notes, msg=msg, against=list(against)
+        )
+    detail = ReportData(
+        runs=runs, telemetry=pd.DataFrame(), series=series, baseline=base, notes=notes, msg=msg, against=list(against)
+    )
     shown_base = next(s for s in shown if s.run_id == base.run_id or base.run_id in s.members)
-    return ReportData(runs=shown_runs, telemetry=telemetry, series=shown, baseline=shown_base, notes=notes,
-                      msg=msg, detail=detail, against=list(against))  # fmt: skip
+    return ReportData(
+        runs=shown_runs,
+        telemetry=telemetry,
+        series=shown,
+        baseline=shown_base,
+        notes=notes,
+        msg=msg,
+        detail=detail,
+        against=list(against),
+    )
 
 
 def _label_rows(runs: pd.DataFrame, series: Sequence[Series]) -> None:
@@ -317,9 +355,18 @@ def aggregate_fleet(
         agg = _aggregate_rows(rows, group_id)
         rep = _representative(rows, ids)
         rep_meta = next(m.meta for m in members if m.run_id == rep)
-        group = Series(run_id=group_id, label=msg("fleet.label", device=s.device_name, n=len(ids)), color=s.color,
-                       device_name=s.device_name, vendor=s.vendor, host=msg("fleet.hosts", n=len({m.host for m in members})),
-                       folder=s.folder, meta=rep_meta, members=tuple(ids), representative=rep)  # fmt: skip
+        group = Series(
+            run_id=group_id,
+            label=msg("fleet.label", device=s.device_name, n=len(ids)),
+            color=s.color,
+            device_name=s.device_name,
+            vendor=s.vendor,
+            host=msg("fleet.hosts", n=len({m.host for m in members})),
+            folder=s.folder,
+            meta=rep_meta,
+            members=tuple(ids),
+            representative=rep,
+        )
         shown.append(group)
         frames.append(agg)
     out = pd.concat(frames, ignore_index=True, sort=False) if frames else runs.iloc[0:0]
@@ -332,26 +379,34 @@ def _aggregate_rows(rows: pd.DataFrame, group_id: str) -> pd.DataFrame:
     status = rows["status"].astype(str) if "status" in rows else pd.Series("ok", index=rows.index)
     rows = rows.assign(status=status)
     keys = ["case_id", "status"]
-    numeric = [c for c in rows.columns if c not in keys and c not in (*_ANY_COLUMNS, *_MAJORITY_COLUMNS)
-               and pd.api.types.is_numeric_dtype(rows[c]) and not pd.api.types.is_bool_dtype(rows[c])]  # fmt: skip
-    other = [
+    numeric = [
         c
         for c in rows.columns
-        if c not in keys and c not in numeric and c not in (*_ANY_COLUMNS, *_MAJORITY_COLUMNS)
+        if c not in keys
+        and c not in (*_ANY_COLUMNS, *_MAJORITY_COLUMNS)
+        and pd.api.types.is_numeric_dtype(rows[c])
+        and not pd.api.types.is_bool_dtype(rows[c])
+    ]
+    other = [
+        c for c in rows.columns if c not in keys and c not in numeric and c not in (*_ANY_COLUMNS, *_MAJORITY_COLUMNS)
     ]
     grouped = rows.groupby(keys, sort=False, dropna=False)
     out = grouped[numeric].median() if numeric else grouped.size().to_frame("_n").drop(columns="_n")
     if other:
         out = out.join(grouped[other].first())
-    flags = {c: rows[c].map(lambda v: bool(v) if isinstance(v, (bool, np.bool_)) else False) for c in
-             (*_ANY_COLUMNS, *_MAJORITY_COLUMNS) if c in rows}  # fmt: skip
+    flags = {
+        c: rows[c].map(lambda v: bool(v) if isinstance(v, (bool, np.bool_)) else False)
+        for c in (*_ANY_COLUMNS, *_MAJORITY_COLUMNS)
+        if c in rows
+    }
     for c, values in flags.items():
         by = values.groupby([rows[k] for k in keys], sort=False, dropna=False)
         out[c] = by.any() if c in _ANY_COLUMNS else by.mean() > 0.5
     out["n_runs"] = grouped.size()
     if "throughput" in rows:
-        thr = pd.to_numeric(rows["throughput"], errors="coerce").groupby([rows[k] for k in keys], sort=False,
-                                                                          dropna=False)  # fmt: skip
+        thr = pd.to_numeric(rows["throughput"], errors="coerce").groupby(
+            [rows[k] for k in keys], sort=False, dropna=False
+        )
         out["throughput_p10"], out["throughput_p90"] = thr.min(), thr.max()
     out = out.reset_index()
     out["run_id"] = group_id
@@ -417,31 +472,63 @@ def _headline_metrics(data: ReportData) -> list[Metric]:
     bench = data.col("benchmark", ok).astype("string")
     mm = ok[bench == "matmul"]
     order = {d: i for i, d in enumerate(MATMUL_DTYPES)}
-    for (run_id, dtype), g in sorted(
-        _ordered_groups(mm, ["run_id", "dtype"]), key=lambda kv: order.get(kv[0][1], 99)
-    ):
+    for (run_id, dtype), g in sorted(_ordered_groups(mm, ["run_id", "dtype"]), key=lambda kv: order.get(kv[0][1], 99)):
         i = best(g)
-        out.append(Metric(run_id, f"matmul/{dtype}", f"matmul {dtype}", str(ok.at[i, "throughput_unit"]),
-                          float(ok.at[i, "throughput"]), True, i))  # fmt: skip
+        out.append(
+            Metric(
+                run_id,
+                f"matmul/{dtype}",
+                f"matmul {dtype}",
+                str(ok.at[i, "throughput_unit"]),
+                float(ok.at[i, "throughput"]),
+                True,
+                i,
+            )
+        )
     mem = ok[bench == "memory"]
     korder = {"d2d": 0, "h2d": 1, "d2h": 2}
-    for (run_id, kind), g in sorted(
-        _ordered_groups(mem, ["run_id", "kind"]), key=lambda kv: korder.get(kv[0][1], 9)
-    ):
+    for (run_id, kind), g in sorted(_ordered_groups(mem, ["run_id", "kind"]), key=lambda kv: korder.get(kv[0][1], 9)):
         i = best(g)
-        out.append(Metric(run_id, f"memory/{kind}", f"{str(kind).upper()} bandwidth",
-                          str(ok.at[i, "throughput_unit"]), float(ok.at[i, "throughput"]), True, i))  # fmt: skip
+        out.append(
+            Metric(
+                run_id,
+                f"memory/{kind}",
+                f"{str(kind).upper()} bandwidth",
+                str(ok.at[i, "throughput_unit"]),
+                float(ok.at[i, "throughput"]),
+                True,
+                i,
+            )
+        )
     for name in ("train", "infer"):
         part = ok[bench == name]
         for (run_id, model, precision), g in _ordered_groups(part, ["run_id", "model", "precision"]):
             i = best(g)
-            out.append(Metric(run_id, f"{name}/{model}/{precision}", f"{name} {model} {precision}",
-                              str(ok.at[i, "throughput_unit"]), float(ok.at[i, "throughput"]), True, i))  # fmt: skip
+            out.append(
+                Metric(
+                    run_id,
+                    f"{name}/{model}/{precision}",
+                    f"{name} {model} {precision}",
+                    str(ok.at[i, "throughput_unit"]),
+                    float(ok.at[i, "throughput"]),
+                    True,
+                    i,
+                )
+            )
             epw = ok.at[i, "energy_per_work"] if "energy_per_work" in ok else None
             if name == "train" and is_num(epw) and float(epw) > 0:
                 unit = ok.at[i, "energy_per_work_unit"] if "energy_per_work_unit" in ok else "J/sample"
-                out.append(Metric(run_id, f"energy/{model}/{precision}", f"{model} {precision} energy",
-                                  str(unit), float(epw), False, i))  # fmt: skip
+                out.append(
+                    Metric(
+                        run_id,
+                        f"energy/{model}/{precision}",
+                        f"{model} {precision} energy",
+                        str(unit),
+                        float(epw),
+                        False,
+                        i,
+                    )
+                )
     # Stable column order: as first met, matmul -> memory -> train/infer -> energy.
     rank = {"matmul": 0, "memory": 1, "train": 2, "infer": 3, "energy": 4}
     return sorted(out, key=lambda m: rank.get(m.key.split("/")[0], 9))
@@ -522,30 +609,47 @@ def environment_differences(data: ReportData) -> list[Difference]:
             by_device.setdefault(s.device_name, {})[s.label] = limits[s.label]
     for device, vals in by_device.items():
         if len({float(v) for v in vals.values()}) > 1:
-            out.append(Difference("power_limit", f"power limit differs between runs of {device}: "
-                                  f"{_listing({k: f'{float(v):g} W' for k, v in vals.items()})}"))  # fmt: skip
+            out.append(
+                Difference(
+                    "power_limit",
+                    f"power limit differs between runs of {device}: "
+                    f"{_listing({k: f'{float(v):g} W' for k, v in vals.items()})}",
+                )
+            )
     match = _spec_matcher()
     if match is not None:
         for s in ser:
             limit = limits.get(s.label)
             spec = match(s.device_name, (s.meta.get("device") or {}).get("memory_bytes"), limit)
             if spec is not None and is_num(limit) and float(limit) < 0.95 * spec.tdp_w:
-                out.append(Difference("power_limit", f"{s.label} ran at a {float(limit):g} W power limit, below "
-                                      f"its {spec.tdp_w:g} W datasheet TDP"))  # fmt: skip
+                out.append(
+                    Difference(
+                        "power_limit",
+                        f"{s.label} ran at a {float(limit):g} W power limit, below its {spec.tdp_w:g} W datasheet TDP",
+                    )
+                )
     runs = data.runs
     if "tf32" in runs and "case_id" in runs:
         flags = runs[runs["tf32"].notna()].groupby("case_id")["tf32"].agg(lambda s: len(set(map(bool, s))))
         mixed = sorted(flags[flags > 1].index)
         if mixed:
-            out.append(Difference("tf32", f"TF32 was on in some runs and off in others for {len(mixed)} case(s), "
-                                  f"e.g. {', '.join(mixed[:3])}"))  # fmt: skip
+            out.append(
+                Difference(
+                    "tf32",
+                    f"TF32 was on in some runs and off in others for {len(mixed)} case(s), e.g. {', '.join(mixed[:3])}",
+                )
+            )
     if "benchmark_version" in runs and "benchmark" in runs:
         for bench, g in runs[runs["benchmark_version"].notna()].groupby("benchmark"):
             per_run = g.groupby("run_id")["benchmark_version"].first()
             if per_run.nunique() > 1:
                 vals = {data.by_run[r].label: f"v{int(v)}" for r, v in per_run.items() if r in data.by_run}
-                out.append(Difference("versions", f"{bench} method version differs ({_listing(vals)}): "
-                                      "its numbers measure different things"))  # fmt: skip
+                out.append(
+                    Difference(
+                        "versions",
+                        f"{bench} method version differs ({_listing(vals)}): its numbers measure different things",
+                    )
+                )
     return out
 
 

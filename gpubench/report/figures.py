@@ -29,9 +29,11 @@ TELEMETRY_POINTS = 1200
 
 _TEMPLATE = go.layout.Template(
     layout=go.Layout(
-        font=dict(family="system-ui, -apple-system, 'Segoe UI', Roboto, Helvetica, Arial, sans-serif", size=12,
-                  color="#222"),
-        paper_bgcolor="white", plot_bgcolor="white",
+        font=dict(
+            family="system-ui, -apple-system, 'Segoe UI', Roboto, Helvetica, Arial, sans-serif", size=12, color="#222"
+        ),
+        paper_bgcolor="white",
+        plot_bgcolor="white",
         xaxis=dict(gridcolor="#e5e5e5", zerolinecolor="#ccc", linecolor="#999", ticks="outside", automargin=True),
         yaxis=dict(gridcolor="#e5e5e5", zerolinecolor="#ccc", linecolor="#999", ticks="outside", automargin=True),
         hoverlabel=dict(align="left"),
@@ -39,20 +41,28 @@ _TEMPLATE = go.layout.Template(
         # Below the plot, not beside it: on a phone-width screen a side legend leaves no room for the plot.
         legend=dict(font=dict(size=11), orientation="h", yref="container", yanchor="bottom", y=0, x=0),
     )
-)  # fmt: skip
+)
 HOVER = "%{hovertext}<extra></extra>"
 
 
 def new_figure(title: str, height: int = 420, **layout: Any) -> go.Figure:
     """An empty figure with the report's look. `title` must already be escaped."""
     fig = go.Figure()
-    fig.update_layout(template=_TEMPLATE, title=dict(text=title, x=0.01, font=dict(size=15)), height=height,
-                      **layout)  # fmt: skip
+    fig.update_layout(template=_TEMPLATE, title=dict(text=title, x=0.01, font=dict(size=15)), height=height, **layout)
     return fig
 
 
-_HOVER_COLS = ("case_id", "throughput", "throughput_unit", "throughput_p10", "throughput_p90", "n_reps", "cov",
-               "noisy", "n_runs")  # fmt: skip
+_HOVER_COLS = (
+    "case_id",
+    "throughput",
+    "throughput_unit",
+    "throughput_p10",
+    "throughput_p90",
+    "n_reps",
+    "cov",
+    "noisy",
+    "n_runs",
+)
 
 
 def is_true(value: Any) -> bool:
@@ -112,9 +122,7 @@ def short_case(case_id: str, limit: int = 44) -> str:
     return text[: keep - keep // 3] + "…" + text[len(text) - keep // 3 :]
 
 
-def row_hover(
-    series: Series, row: Mapping[str, Any], value_col: str = "throughput", unit: str | None = None
-) -> str:
+def row_hover(series: Series, row: Mapping[str, Any], value_col: str = "throughput", unit: str | None = None) -> str:
     """Hover text for one measured case: value, spread, repetitions, run id (all escaped)."""
     unit = unit if unit is not None else str(_row_value(row, "throughput_unit") or "")
     parts = [f"<b>{esc(series.label)}</b>", esc(_row_value(row, "case_id"))]
@@ -129,9 +137,7 @@ def row_hover(
     runs = _row_value(row, "n_runs")
     if series.members and is_num(runs):
         # A fleet group: the value is the median run, the bars span slowest to fastest run.
-        parts[-1] = (
-            f"{fmt_num(value, 4)} {esc(unit)} (median of {int(runs)} runs; {fmt_num(lo, 4)}–{fmt_num(hi, 4)})"
-        )
+        parts[-1] = f"{fmt_num(value, 4)} {esc(unit)} (median of {int(runs)} runs; {fmt_num(lo, 4)}–{fmt_num(hi, 4)})"
         n = None
     if is_num(n):
         stats.append(f"{int(n)} reps")
@@ -155,8 +161,15 @@ def _spread(frame: pd.DataFrame) -> dict[str, Any] | None:
     plus, minus = np.clip(hi - thr, 0, None), np.clip(thr - lo, 0, None)
     if not np.isfinite(plus).any():
         return None
-    return dict(type="data", symmetric=False, array=np.nan_to_num(plus), arrayminus=np.nan_to_num(minus),
-                thickness=1.2, width=3, color="#444")  # fmt: skip
+    return dict(
+        type="data",
+        symmetric=False,
+        array=np.nan_to_num(plus),
+        arrayminus=np.nan_to_num(minus),
+        thickness=1.2,
+        width=3,
+        color="#444",
+    )
 
 
 def _best_rows(frame: pd.DataFrame, by: Sequence[str], value: str = "throughput") -> pd.DataFrame:
@@ -170,9 +183,18 @@ def _best_rows(frame: pd.DataFrame, by: Sequence[str], value: str = "throughput"
     return frame.loc[idx.to_numpy()]
 
 
-def grouped_bars(data: ReportData, frame: pd.DataFrame, category: pd.Series, title: str, y_title: str,
-                 value: str = "throughput", order: Sequence[str] | None = None, error: bool = True,
-                 unit: str | None = None, height: int = 420) -> go.Figure:  # fmt: skip
+def grouped_bars(
+    data: ReportData,
+    frame: pd.DataFrame,
+    category: pd.Series,
+    title: str,
+    y_title: str,
+    value: str = "throughput",
+    order: Sequence[str] | None = None,
+    error: bool = True,
+    unit: str | None = None,
+    height: int = 420,
+) -> go.Figure:
     """One bar per run and category (categories escaped), hover with value, spread, reps and run id."""
     fig = new_figure(title, height=height, barmode="group", yaxis_title=y_title, bargap=0.2)
     cats = [str(c) for c in (order if order is not None else sorted(category.dropna().astype(str).unique()))]
@@ -186,11 +208,15 @@ def grouped_bars(data: ReportData, frame: pd.DataFrame, category: pd.Series, tit
         cat = category.loc[part.index].astype(str)
         part = part.assign(_cat=pd.Categorical(cat, categories=cats, ordered=True)).sort_values("_cat")
         fig.add_bar(
-            name=esc(s.label), legendgroup=s.run_id, marker_color=s.color,
-            x=[esc(c) for c in part["_cat"].astype(str)], y=pd.to_numeric(part[value], errors="coerce").to_numpy(float),
+            name=esc(s.label),
+            legendgroup=s.run_id,
+            marker_color=s.color,
+            x=[esc(c) for c in part["_cat"].astype(str)],
+            y=pd.to_numeric(part[value], errors="coerce").to_numpy(float),
             error_y=_spread(part) if error else None,
-            hovertext=[row_hover(s, r, value, unit) for r in records(part, value)], hovertemplate=HOVER,
-        )  # fmt: skip
+            hovertext=[row_hover(s, r, value, unit) for r in records(part, value)],
+            hovertemplate=HOVER,
+        )
     fig.update_xaxes(categoryorder="array", categoryarray=[esc(c) for c in cats], type="category")
     return fig
 
@@ -201,8 +227,14 @@ def grouped_bars(data: ReportData, frame: pd.DataFrame, category: pd.Series, tit
 def matmul_by_precision(data: ReportData, ok: pd.DataFrame) -> go.Figure:
     """Best TFLOP/s (TOP/s for int8) per precision per run, with p10-p90 of that case."""
     best = _best_rows(ok, ["run_id", "dtype"])
-    return grouped_bars(data, best, best["dtype"], esc(data.msg("fig.matmul_best")), esc(data.msg("fig.matmul_best_y")),
-                        order=MATMUL_DTYPES)  # fmt: skip
+    return grouped_bars(
+        data,
+        best,
+        best["dtype"],
+        esc(data.msg("fig.matmul_best")),
+        esc(data.msg("fig.matmul_best_y")),
+        order=MATMUL_DTYPES,
+    )
 
 
 def matmul_pct_of_peak(data: ReportData, ok: pd.DataFrame) -> go.Figure | None:
@@ -214,8 +246,17 @@ def matmul_pct_of_peak(data: ReportData, ok: pd.DataFrame) -> go.Figure | None:
         return None
     best = _best_rows(rows, ["run_id", "dtype"], "pct_of_peak")
     pct = esc(data.msg("fig.pct_of_peak"))
-    fig = grouped_bars(data, best, best["dtype"], esc(data.msg("fig.matmul_peak")), pct, value="pct_of_peak",
-                       order=MATMUL_DTYPES, error=False, unit=pct)  # fmt: skip
+    fig = grouped_bars(
+        data,
+        best,
+        best["dtype"],
+        esc(data.msg("fig.matmul_peak")),
+        pct,
+        value="pct_of_peak",
+        order=MATMUL_DTYPES,
+        error=False,
+        unit=pct,
+    )
     fig.add_hline(y=100, line=dict(color="#999", dash="dot", width=1))
     return fig
 
@@ -230,14 +271,19 @@ def matmul_sweeps(data: ReportData, sweeps: pd.DataFrame, ok: pd.DataFrame) -> g
         mine = sweeps[sweeps["run_id"] == s.run_id]
         for sw in mine.to_dict("records"):
             run = parts[s.run_id]
-            part = run[(run["dtype"].astype(str) == str(sw["dtype"])) & (run["n"] == sw["n"])
-                       & (run["k"] == sw["k"])].sort_values("m")  # fmt: skip
+            part = run[
+                (run["dtype"].astype(str) == str(sw["dtype"])) & (run["n"] == sw["n"]) & (run["k"] == sw["k"])
+            ].sort_values("m")
             fig.add_scatter(
-                x=part["m"].astype(float).to_numpy(), y=part["throughput"].astype(float).to_numpy(),
-                mode="lines+markers", line=dict(color=s.color, dash=dtype_dash[str(sw["dtype"])]),
-                name=esc(f"{s.label} · {sw['dtype']} n={sw['n']} k={sw['k']}"), legendgroup=s.run_id,
-                hovertext=[row_hover(s, r) for r in records(part)], hovertemplate=HOVER,
-            )  # fmt: skip
+                x=part["m"].astype(float).to_numpy(),
+                y=part["throughput"].astype(float).to_numpy(),
+                mode="lines+markers",
+                line=dict(color=s.color, dash=dtype_dash[str(sw["dtype"])]),
+                name=esc(f"{s.label} · {sw['dtype']} n={sw['n']} k={sw['k']}"),
+                legendgroup=s.run_id,
+                hovertext=[row_hover(s, r) for r in records(part)],
+                hovertemplate=HOVER,
+            )
     return fig
 
 
@@ -249,10 +295,15 @@ def memory_bandwidth(data: ReportData, ok: pd.DataFrame) -> go.Figure:
     kinds = [k for k in ("d2d", "h2d", "d2h") if (ok["kind"].astype(str) == k).any()]
     kinds += sorted(set(ok["kind"].dropna().astype(str)) - set(kinds))
     units = {k: str(ok.loc[ok["kind"].astype(str) == k, "throughput_unit"].iloc[0]) for k in kinds}
-    fig = make_subplots(rows=1, cols=len(kinds), subplot_titles=[esc(f"{k.upper()} · {units[k]}") for k in kinds],
-                        horizontal_spacing=0.06)  # fmt: skip
-    fig.update_layout(template=_TEMPLATE, height=450, title=dict(text=esc(data.msg("fig.memory")), x=0.01),
-                      margin=dict(t=90))  # fmt: skip
+    fig = make_subplots(
+        rows=1,
+        cols=len(kinds),
+        subplot_titles=[esc(f"{k.upper()} · {units[k]}") for k in kinds],
+        horizontal_spacing=0.06,
+    )
+    fig.update_layout(
+        template=_TEMPLATE, height=450, title=dict(text=esc(data.msg("fig.memory")), x=0.01), margin=dict(t=90)
+    )
     pinned_col = ok["pinned"] if "pinned" in ok else pd.Series(pd.NA, index=ok.index)
     shown: set[str] = set()
     parts = by_run(ok)
@@ -270,17 +321,21 @@ def memory_bandwidth(data: ReportData, ok: pd.DataFrame) -> go.Figure:
                 host_link = kind in ("h2d", "d2h")
                 suffix = (" · pinned" if pinned else " · pageable") if host_link else ""
                 fig.add_scatter(
-                    x=sel["size_bytes"].astype(float).to_numpy(), y=sel["throughput"].astype(float).to_numpy(),
-                    mode="lines+markers", name=esc(s.label), legendgroup=s.run_id, showlegend=s.run_id not in shown,
+                    x=sel["size_bytes"].astype(float).to_numpy(),
+                    y=sel["throughput"].astype(float).to_numpy(),
+                    mode="lines+markers",
+                    name=esc(s.label),
+                    legendgroup=s.run_id,
+                    showlegend=s.run_id not in shown,
                     line=dict(color=s.color, dash="dash" if host_link and not pinned else "solid"),
                     marker=dict(symbol="circle" if pinned or not host_link else "circle-open"),
-                    hovertext=[row_hover(s, r) + esc(suffix) for r in records(sel)], hovertemplate=HOVER,
-                    row=1, col=col,
-                )  # fmt: skip
+                    hovertext=[row_hover(s, r) + esc(suffix) for r in records(sel)],
+                    hovertemplate=HOVER,
+                    row=1,
+                    col=col,
+                )
                 shown.add(s.run_id)
-        fig.update_xaxes(
-            type="log", title_text=esc(data.msg("fig.buffer_size")), exponentformat="SI", row=1, col=col
-        )
+        fig.update_xaxes(type="log", title_text=esc(data.msg("fig.buffer_size")), exponentformat="SI", row=1, col=col)
     fig.update_yaxes(title_text="GB/s", row=1, col=1)
     return fig
 
@@ -314,29 +369,42 @@ def model_throughput(data: ReportData, ok: pd.DataFrame, benchmark: str) -> go.F
 
 def inference_latency(data: ReportData, rows: pd.DataFrame) -> go.Figure:
     """Batch-1 latency: median bar, whisker up to p99 (ms)."""
-    rows = rows.assign(median_ms=pd.to_numeric(rows["median_s"], errors="coerce") * 1e3,
-                       p99_ms=pd.to_numeric(rows.get("p99_s", rows["median_s"]), errors="coerce") * 1e3)  # fmt: skip
-    label = workload_label(rows)
-    fig = new_figure(
-        esc(data.msg("fig.latency")), barmode="group", yaxis_title=esc(data.msg("fig.latency_y"))
+    rows = rows.assign(
+        median_ms=pd.to_numeric(rows["median_s"], errors="coerce") * 1e3,
+        p99_ms=pd.to_numeric(rows.get("p99_s", rows["median_s"]), errors="coerce") * 1e3,
     )
+    label = workload_label(rows)
+    fig = new_figure(esc(data.msg("fig.latency")), barmode="group", yaxis_title=esc(data.msg("fig.latency_y")))
     cats = sorted(label.unique())
     parts = by_run(rows)
     for s in data.series:
         part = parts.get(s.run_id)
         if part is None:
             continue
-        hover = [f"<b>{esc(s.label)}</b><br>{esc(r['case_id'])}<br>median {fmt_num(r['median_ms'], 4)} ms · "
-                 f"p99 {fmt_num(r['p99_ms'], 4)} ms<br>{int(r['n_reps']) if is_num(r.get('n_reps')) else '?'} reps"
-                 f"<br>run {esc(s.run_id)}" for r in records(part, "median_ms", "p99_ms")]  # fmt: skip
+        hover = [
+            f"<b>{esc(s.label)}</b><br>{esc(r['case_id'])}<br>median {fmt_num(r['median_ms'], 4)} ms · "
+            f"p99 {fmt_num(r['p99_ms'], 4)} ms<br>{int(r['n_reps']) if is_num(r.get('n_reps')) else '?'} reps"
+            f"<br>run {esc(s.run_id)}"
+            for r in records(part, "median_ms", "p99_ms")
+        ]
         fig.add_bar(
-            name=esc(s.label), legendgroup=s.run_id, marker_color=s.color,
-            x=[esc(c) for c in label.loc[part.index]], y=part["median_ms"].to_numpy(float),
-            error_y=dict(type="data", symmetric=False, array=np.nan_to_num(np.clip(
-                (part["p99_ms"] - part["median_ms"]).to_numpy(float), 0, None)), arrayminus=np.zeros(len(part)),
-                thickness=1.2, width=3, color="#444"),
-            hovertext=hover, hovertemplate=HOVER,
-        )  # fmt: skip
+            name=esc(s.label),
+            legendgroup=s.run_id,
+            marker_color=s.color,
+            x=[esc(c) for c in label.loc[part.index]],
+            y=part["median_ms"].to_numpy(float),
+            error_y=dict(
+                type="data",
+                symmetric=False,
+                array=np.nan_to_num(np.clip((part["p99_ms"] - part["median_ms"]).to_numpy(float), 0, None)),
+                arrayminus=np.zeros(len(part)),
+                thickness=1.2,
+                width=3,
+                color="#444",
+            ),
+            hovertext=hover,
+            hovertemplate=HOVER,
+        )
     fig.update_xaxes(categoryorder="array", categoryarray=[esc(c) for c in cats], tickangle=-30)
     return fig
 
@@ -350,9 +418,7 @@ _TELEMETRY_ROWS = (
 )
 
 
-def _rects(
-    windows: list[tuple[float, float]], y0: float, y1: float
-) -> tuple[list[float | None], list[float | None]]:
+def _rects(windows: list[tuple[float, float]], y0: float, y1: float) -> tuple[list[float | None], list[float | None]]:
     """Closed rectangles for a filled scatter trace, separated by None."""
     xs: list[float | None] = []
     ys: list[float | None] = []
@@ -362,25 +428,33 @@ def _rects(
     return xs, ys
 
 
-def telemetry_timeline(
-    data: ReportData, series: Series, tel: pd.DataFrame, cases: pd.DataFrame
-) -> go.Figure | None:
+def telemetry_timeline(data: ReportData, series: Series, tel: pd.DataFrame, cases: pd.DataFrame) -> go.Figure | None:
     """Power, temperature and SM clock over the run; each case's timed window shaded (red: throttled).
     For a fleet group `tel` and `cases` are its representative run's."""
     tel = tel.sort_values("t_ns")
-    metrics = [(c, data.msg(f"fig.tel_{c}", default=t)) for c, t in _TELEMETRY_ROWS
-               if c in tel and np.isfinite(tel[c].to_numpy(float)).any()]  # fmt: skip
+    metrics = [
+        (c, data.msg(f"fig.tel_{c}", default=t))
+        for c, t in _TELEMETRY_ROWS
+        if c in tel and np.isfinite(tel[c].to_numpy(float)).any()
+    ]
     if not metrics or tel.empty:
         return None
     t0 = int(tel["t_ns"].iloc[0])
     t_s = (tel["t_ns"].to_numpy(np.int64) - t0) / 1e9
     fig = make_subplots(rows=len(metrics), cols=1, shared_xaxes=True, vertical_spacing=0.04)
-    fig.update_layout(template=_TEMPLATE, height=170 * len(metrics) + 90, showlegend=False,
-                      title=dict(text=esc(data.msg("fig.timeline", run=series.label)), x=0.01, font=dict(size=14)))  # fmt: skip
+    fig.update_layout(
+        template=_TEMPLATE,
+        height=170 * len(metrics) + 90,
+        showlegend=False,
+        title=dict(text=esc(data.msg("fig.timeline", run=series.label)), x=0.01, font=dict(size=14)),
+    )
     # Case windows: (x0, x1) in seconds, split by shade. Filled traces, not layout shapes: hundreds of
     # shapes make building and drawing the figure slow.
-    shades: dict[str, list[tuple[float, float]]] = {"rgba(0,0,0,0.11)": [], "rgba(0,0,0,0.05)": [],
-                                                    "rgba(214,39,40,0.25)": []}  # fmt: skip
+    shades: dict[str, list[tuple[float, float]]] = {
+        "rgba(0,0,0,0.11)": [],
+        "rgba(0,0,0,0.05)": [],
+        "rgba(214,39,40,0.25)": [],
+    }
     mids, texts, colors = [], [], []
     if {"start_ns", "end_ns"} <= set(cases.columns):
         windows = cases[pd.to_numeric(cases["start_ns"], errors="coerce").notna()]
@@ -388,9 +462,7 @@ def telemetry_timeline(
         for j, r in enumerate(records(windows, *(c for c in cols if c in windows))):
             x0, x1 = (float(r["start_ns"]) - t0) / 1e9, (float(r["end_ns"]) - t0) / 1e9
             throttled = is_true(r.get("throttled"))
-            fill = (
-                "rgba(214,39,40,0.25)" if throttled else ("rgba(0,0,0,0.05)" if j % 2 else "rgba(0,0,0,0.11)")
-            )
+            fill = "rgba(214,39,40,0.25)" if throttled else ("rgba(0,0,0,0.05)" if j % 2 else "rgba(0,0,0,0.11)")
             shades[fill].append((x0, x1))
             mids.append((x0 + x1) / 2)
             tip = f"{esc(r['case_id'])}<br>{esc(r.get('status'))}"
@@ -408,18 +480,32 @@ def telemetry_timeline(
         for fill, spans in shades.items():
             if spans:
                 xs, ys = _rects(spans, y_lo, y_hi)
-                fig.add_scatter(x=xs, y=ys, fill="toself", fillcolor=fill, mode="none", hoverinfo="skip",
-                                row=i, col=1)  # fmt: skip
+                fig.add_scatter(x=xs, y=ys, fill="toself", fillcolor=fill, mode="none", hoverinfo="skip", row=i, col=1)
         keep = downsample_minmax(t_s, y, TELEMETRY_POINTS)
-        fig.add_scatter(x=t_s[keep].astype(np.float32), y=y[keep].astype(np.float32), mode="lines",
-                        line=dict(color=series.color, width=1.2), name=esc(title),
-                        hovertemplate=f"%{{y:.1f}} at %{{x:.1f}} s<extra>{esc(title)}</extra>", row=i, col=1)  # fmt: skip
+        fig.add_scatter(
+            x=t_s[keep].astype(np.float32),
+            y=y[keep].astype(np.float32),
+            mode="lines",
+            line=dict(color=series.color, width=1.2),
+            name=esc(title),
+            hovertemplate=f"%{{y:.1f}} at %{{x:.1f}} s<extra>{esc(title)}</extra>",
+            row=i,
+            col=1,
+        )
         fig.update_yaxes(title_text=esc(title), range=[y_lo, y_hi], row=i, col=1)
         if i == 1 and mids:
             # One marker per case on the top panel: hovering it names the case.
-            fig.add_scatter(x=mids, y=[hi + pad * 1.4] * len(mids), mode="markers", hovertext=texts,
-                            hovertemplate=HOVER, marker=dict(symbol="triangle-down", size=7, color=colors),
-                            name="cases", row=1, col=1)  # fmt: skip
+            fig.add_scatter(
+                x=mids,
+                y=[hi + pad * 1.4] * len(mids),
+                mode="markers",
+                hovertext=texts,
+                hovertemplate=HOVER,
+                marker=dict(symbol="triangle-down", size=7, color=colors),
+                name="cases",
+                row=1,
+                col=1,
+            )
     fig.update_xaxes(title_text=esc(data.msg("fig.timeline_x")), row=len(metrics), col=1)
     return fig
 
@@ -429,21 +515,29 @@ def energy_per_case(data: ReportData, rows: pd.DataFrame) -> go.Figure:
     fig = new_figure(esc(data.msg("fig.energy")), height=560, barmode="group", yaxis_title="J")
     cats = list(dict.fromkeys(rows["case_id"].astype(str)))
     parts = by_run(rows)
-    extra = ("energy_j", "avg_power_w", "peak_power_w", "peak_temp_c", "energy_per_work", "energy_per_work_unit",
-             "throttled", "throttle_reasons")  # fmt: skip
+    extra = (
+        "energy_j",
+        "avg_power_w",
+        "peak_power_w",
+        "peak_temp_c",
+        "energy_per_work",
+        "energy_per_work_unit",
+        "throttled",
+        "throttle_reasons",
+    )
     for s in data.series:
         part = parts.get(s.run_id)
         if part is None:
             continue
         throttled = (
-            part["throttled"].fillna(False).astype(bool)
-            if "throttled" in part
-            else pd.Series(False, index=part.index)
+            part["throttled"].fillna(False).astype(bool) if "throttled" in part else pd.Series(False, index=part.index)
         )
         hover = []
         for r in records(part, *extra):
-            tip = (f"<b>{esc(s.label)}</b><br>{esc(r['case_id'])}<br>{fmt_num(r['energy_j'], 4)} J · avg "
-                   f"{fmt_num(r.get('avg_power_w'))} W · peak {fmt_num(r.get('peak_power_w'))} W")  # fmt: skip
+            tip = (
+                f"<b>{esc(s.label)}</b><br>{esc(r['case_id'])}<br>{fmt_num(r['energy_j'], 4)} J · avg "
+                f"{fmt_num(r.get('avg_power_w'))} W · peak {fmt_num(r.get('peak_power_w'))} W"
+            )
             if is_num(r.get("peak_temp_c")):
                 tip += f" · {fmt_num(r['peak_temp_c'])} °C"
             if is_num(r.get("energy_per_work")):
@@ -452,22 +546,37 @@ def energy_per_case(data: ReportData, rows: pd.DataFrame) -> go.Figure:
                 tip += f"<br>throttled: {esc(r.get('throttle_reasons'))}"
             hover.append(tip + f"<br>run {esc(s.run_id)}")
         fig.add_bar(
-            name=esc(s.label), legendgroup=s.run_id, x=[esc(c) for c in part["case_id"]],
+            name=esc(s.label),
+            legendgroup=s.run_id,
+            x=[esc(c) for c in part["case_id"]],
             y=pd.to_numeric(part["energy_j"], errors="coerce").to_numpy(float),
             marker=dict(color=s.color, pattern=dict(shape=["x" if t else "" for t in throttled], fgcolor="#d62728")),
-            hovertext=hover, hovertemplate=HOVER,
-        )  # fmt: skip
+            hovertext=hover,
+            hovertemplate=HOVER,
+        )
     # Long case names: short tick labels, the full name in the hover text.
-    fig.update_xaxes(categoryorder="array", categoryarray=[esc(c) for c in cats], tickangle=-40, tickfont=dict(size=9),
-                     tickvals=[esc(c) for c in cats], ticktext=[esc(short_case(c, 32)) for c in cats])  # fmt: skip
+    fig.update_xaxes(
+        categoryorder="array",
+        categoryarray=[esc(c) for c in cats],
+        tickangle=-40,
+        tickfont=dict(size=9),
+        tickvals=[esc(c) for c in cats],
+        ticktext=[esc(short_case(c, 32)) for c in cats],
+    )
     return fig
 
 
 # ------------------------------------------------------------------------------------------- efficiency
 
 
-def metric_facets(data: ReportData, metrics: list[Metric], values: dict[int, float], title: str,
-                  unit_of: dict[str, str], hover_extra: dict[int, str] | None = None) -> go.Figure | None:  # fmt: skip
+def metric_facets(
+    data: ReportData,
+    metrics: list[Metric],
+    values: dict[int, float],
+    title: str,
+    unit_of: dict[str, str],
+    hover_extra: dict[int, str] | None = None,
+) -> go.Figure | None:
     """A small bar panel per metric key (own y axis and unit), a bar per run. `values` maps
     id(metric) -> value to draw."""
     keys = list(dict.fromkeys(m.key for m in metrics if id(m) in values))
@@ -476,10 +585,16 @@ def metric_facets(data: ReportData, metrics: list[Metric], values: dict[int, flo
     cols = min(3, len(keys))
     nrows = math.ceil(len(keys) / cols)
     labels = {m.key: m.label for m in metrics}
-    fig = make_subplots(rows=nrows, cols=cols, subplot_titles=[esc(f"{labels[k]} · {unit_of[k]}") for k in keys],
-                        horizontal_spacing=0.07, vertical_spacing=0.22 / max(1, nrows - 1) if nrows > 1 else 0.1)  # fmt: skip
-    fig.update_layout(template=_TEMPLATE, height=240 * nrows + 120, title=dict(text=title, x=0.01), bargap=0.15,
-                      margin=dict(t=90))  # fmt: skip
+    fig = make_subplots(
+        rows=nrows,
+        cols=cols,
+        subplot_titles=[esc(f"{labels[k]} · {unit_of[k]}") for k in keys],
+        horizontal_spacing=0.07,
+        vertical_spacing=0.22 / max(1, nrows - 1) if nrows > 1 else 0.1,
+    )
+    fig.update_layout(
+        template=_TEMPLATE, height=240 * nrows + 120, title=dict(text=title, x=0.01), bargap=0.15, margin=dict(t=90)
+    )
     # One trace per panel (a bar per run, coloured by run) and one legend-only entry per run: a trace per
     # run and panel would be hundreds of traces for a big fleet.
     for i, key in enumerate(keys):
@@ -496,13 +611,12 @@ def metric_facets(data: ReportData, metrics: list[Metric], values: dict[int, flo
             ys.append(values[id(m)])
             colors.append(s.color)
             tips.append(tip + f"<br>run {esc(s.run_id)}")
-        fig.add_bar(x=xs, y=ys, marker_color=colors, showlegend=False, hovertext=tips, hovertemplate=HOVER,
-                    row=r, col=c)  # fmt: skip
+        fig.add_bar(
+            x=xs, y=ys, marker_color=colors, showlegend=False, hovertext=tips, hovertemplate=HOVER, row=r, col=c
+        )
     for s in data.series:
         if any(m.run_id == s.run_id and id(m) in values for m in metrics):
-            fig.add_bar(
-                x=[None], y=[None], name=esc(s.label), marker_color=s.color, showlegend=True, row=1, col=1
-            )
+            fig.add_bar(x=[None], y=[None], name=esc(s.label), marker_color=s.color, showlegend=True, row=1, col=1)
     fig.update_xaxes(showticklabels=False)
     for ann in fig.layout.annotations:
         ann.font = dict(size=10)
@@ -520,14 +634,9 @@ def roofline(data: ReportData, ok: pd.DataFrame) -> go.Figure | None:
     if mm.empty or not {"dtype", "m", "n", "k"} <= set(mm.columns):
         return None
     mm = mm.assign(
-        _bytes=[
-            matmul_bytes(d, m, n, k)
-            for d, m, n, k in zip(mm["dtype"], mm["m"], mm["n"], mm["k"], strict=True)
-        ]
+        _bytes=[matmul_bytes(d, m, n, k) for d, m, n, k in zip(mm["dtype"], mm["m"], mm["n"], mm["k"], strict=True)]
     )
-    flops = pd.to_numeric(
-        mm["flops_per_step"] if "flops_per_step" in mm else mm["work_per_step"], errors="coerce"
-    )
+    flops = pd.to_numeric(mm["flops_per_step"] if "flops_per_step" in mm else mm["work_per_step"], errors="coerce")
     mm = mm.assign(_ai=flops / mm["_bytes"])
     mm = mm[np.isfinite(mm["_ai"].astype(float))]
     d2d = ok[(bench == "memory") & (ok["kind"].astype(str) == "d2d")] if "kind" in ok else ok.iloc[0:0]
@@ -537,21 +646,26 @@ def roofline(data: ReportData, ok: pd.DataFrame) -> go.Figure | None:
         return None
     cols = min(3, len(shown))
     nrows = math.ceil(len(shown) / cols)
-    fig = make_subplots(rows=nrows, cols=cols, subplot_titles=[esc(s.label) for s in shown],
-                        horizontal_spacing=0.07, vertical_spacing=0.25 / nrows)  # fmt: skip
-    fig.update_layout(template=_TEMPLATE, height=330 * nrows + 100, showlegend=False,
-                      title=dict(text=esc(data.msg("fig.roofline")), x=0.01))  # fmt: skip
+    fig = make_subplots(
+        rows=nrows,
+        cols=cols,
+        subplot_titles=[esc(s.label) for s in shown],
+        horizontal_spacing=0.07,
+        vertical_spacing=0.25 / nrows,
+    )
+    fig.update_layout(
+        template=_TEMPLATE,
+        height=330 * nrows + 100,
+        showlegend=False,
+        title=dict(text=esc(data.msg("fig.roofline")), x=0.01),
+    )
     shapes = ("square", "circle", "diamond", "triangle-up", "star", "hexagon", "cross")
     symbols = dict(zip(MATMUL_DTYPES, shapes, strict=True))
     for i, s in enumerate(shown):
         r, c = i // cols + 1, i % cols + 1
         mine = parts[s.run_id]
         bw_rows = d2d[d2d["run_id"] == s.run_id]
-        bw = (
-            float(pd.to_numeric(bw_rows["throughput"], errors="coerce").max())
-            if not bw_rows.empty
-            else math.nan
-        )
+        bw = float(pd.to_numeric(bw_rows["throughput"], errors="coerce").max()) if not bw_rows.empty else math.nan
         ai = mine["_ai"].astype(float)
         lowest = float(mine["throughput"].astype(float).min())
         # Start the slope left of both the cases and the lowest ridge point, so every ceiling meets it.
@@ -568,21 +682,47 @@ def roofline(data: ReportData, ok: pd.DataFrame) -> go.Figure | None:
             cx += [max(ridge, x_lo), x_hi, None]
             cy += [peak, peak, None]
             ctext += ["", esc(f"{dtype} {fmt_num(peak)}"), ""]
-        fig.add_scatter(x=cx, y=cy, mode="lines+text", text=ctext, textposition="top left",
-                        textfont=dict(size=9, color="#555"), line=dict(color="#777", dash="dot", width=1),
-                        hoverinfo="skip", row=r, col=c)  # fmt: skip
-        fig.add_scatter(x=mine["_ai"].astype(float).to_numpy(), y=mine["throughput"].astype(float).to_numpy(),
-                        mode="markers", marker=dict(color=s.color, size=8, line=dict(width=0.5, color="#222"),
-                                                    symbol=[symbols.get(str(d), "circle") for d in mine["dtype"]]),
-                        hovertext=[row_hover(s, rr) + f"<br>{fmt_num(rr['_ai'])} FLOP/byte" for rr in records(mine, "_ai")],
-                        hovertemplate=HOVER, row=r, col=c)  # fmt: skip
+        fig.add_scatter(
+            x=cx,
+            y=cy,
+            mode="lines+text",
+            text=ctext,
+            textposition="top left",
+            textfont=dict(size=9, color="#555"),
+            line=dict(color="#777", dash="dot", width=1),
+            hoverinfo="skip",
+            row=r,
+            col=c,
+        )
+        fig.add_scatter(
+            x=mine["_ai"].astype(float).to_numpy(),
+            y=mine["throughput"].astype(float).to_numpy(),
+            mode="markers",
+            marker=dict(
+                color=s.color,
+                size=8,
+                line=dict(width=0.5, color="#222"),
+                symbol=[symbols.get(str(d), "circle") for d in mine["dtype"]],
+            ),
+            hovertext=[row_hover(s, rr) + f"<br>{fmt_num(rr['_ai'])} FLOP/byte" for rr in records(mine, "_ai")],
+            hovertemplate=HOVER,
+            row=r,
+            col=c,
+        )
         if math.isfinite(bw) and bw > 0:
             top = float(mine["throughput"].astype(float).max())
             ridge = top * 1e3 / bw
             # GB/s x FLOP/byte = GFLOP/s; / 1e3 -> TFLOP/s.
-            fig.add_scatter(x=[x_lo, ridge], y=[bw * x_lo / 1e3, top], mode="lines",
-                            line=dict(color=s.color, width=2), hovertext=[esc(f"device copy {fmt_num(bw)} GB/s")] * 2,
-                            hovertemplate=HOVER, row=r, col=c)  # fmt: skip
+            fig.add_scatter(
+                x=[x_lo, ridge],
+                y=[bw * x_lo / 1e3, top],
+                mode="lines",
+                line=dict(color=s.color, width=2),
+                hovertext=[esc(f"device copy {fmt_num(bw)} GB/s")] * 2,
+                hovertemplate=HOVER,
+                row=r,
+                col=c,
+            )
         fig.update_xaxes(type="log", title_text="FLOP / byte", row=r, col=c)
         fig.update_yaxes(type="log", title_text="TFLOP/s" if c == 1 else None, row=r, col=c)
     for ann in fig.layout.annotations:
@@ -595,16 +735,27 @@ def roofline(data: ReportData, ok: pd.DataFrame) -> go.Figure | None:
 
 def score_bars(data: ReportData, scores: pd.DataFrame) -> go.Figure:
     """Geometric-mean speed-up over the baseline per run."""
-    fig = new_figure(esc(data.msg("fig.score", baseline=data.baseline.label)), height=360,
-                     yaxis_title=esc(data.msg("fig.score_y")), showlegend=False)  # fmt: skip
+    fig = new_figure(
+        esc(data.msg("fig.score", baseline=data.baseline.label)),
+        height=360,
+        yaxis_title=esc(data.msg("fig.score_y")),
+        showlegend=False,
+    )
     for s in data.series:
         row = scores[scores["run_id"] == s.run_id]
         if row.empty or not is_num(row["score"].iloc[0]):
             continue
         score, n = float(row["score"].iloc[0]), int(row["score_n"].iloc[0])
-        fig.add_bar(x=[esc(s.label)], y=[score], marker_color=s.color, name=esc(s.label),
-                    hovertext=[f"<b>{esc(s.label)}</b><br>{score:.3g}× over {n} shared metric(s)<br>run {esc(s.run_id)}"],
-                    hovertemplate=HOVER, text=[f"{score:.2f}×"], textposition="outside")  # fmt: skip
+        fig.add_bar(
+            x=[esc(s.label)],
+            y=[score],
+            marker_color=s.color,
+            name=esc(s.label),
+            hovertext=[f"<b>{esc(s.label)}</b><br>{score:.3g}× over {n} shared metric(s)<br>run {esc(s.run_id)}"],
+            hovertemplate=HOVER,
+            text=[f"{score:.2f}×"],
+            textposition="outside",
+        )
     fig.add_hline(y=1.0, line=dict(color="#999", dash="dot", width=1))
     return fig
 
@@ -616,8 +767,11 @@ def collectives(data: ReportData, rows: pd.DataFrame) -> go.Figure:
         "throughput",
     )
     op = rows["op"].astype(str) if "op" in rows else pd.Series("collective", index=rows.index)
-    fig = new_figure(esc(data.msg("fig.collectives")), xaxis_title=esc(data.msg("fig.message_size")),
-                     yaxis_title=esc(data.msg("fig.busbw_y")))  # fmt: skip
+    fig = new_figure(
+        esc(data.msg("fig.collectives")),
+        xaxis_title=esc(data.msg("fig.message_size")),
+        yaxis_title=esc(data.msg("fig.busbw_y")),
+    )
     dashes = ["solid", "dash", "dot", "dashdot", "longdash"]
     op_dash = {o: dashes[i % len(dashes)] for i, o in enumerate(sorted(op.unique()))}
     for s in data.series:
@@ -625,10 +779,15 @@ def collectives(data: ReportData, rows: pd.DataFrame) -> go.Figure:
             part = rows[(rows["run_id"] == s.run_id) & (op == o)].sort_values("size_bytes")
             if part.empty:
                 continue
-            fig.add_scatter(x=part["size_bytes"].astype(float).to_numpy(), y=part[ycol].astype(float).to_numpy(),
-                            mode="lines+markers", line=dict(color=s.color, dash=op_dash[o]),
-                            name=esc(f"{s.label} · {o}"), legendgroup=s.run_id,
-                            hovertext=[row_hover(s, r, ycol, "GB/s") for r in records(part, ycol)],
-                            hovertemplate=HOVER)  # fmt: skip
+            fig.add_scatter(
+                x=part["size_bytes"].astype(float).to_numpy(),
+                y=part[ycol].astype(float).to_numpy(),
+                mode="lines+markers",
+                line=dict(color=s.color, dash=op_dash[o]),
+                name=esc(f"{s.label} · {o}"),
+                legendgroup=s.run_id,
+                hovertext=[row_hover(s, r, ycol, "GB/s") for r in records(part, ycol)],
+                hovertemplate=HOVER,
+            )
     fig.update_xaxes(type="log", exponentformat="SI")
     return fig

@@ -36,8 +36,23 @@ def _get(row: dict[str, Any], key: str) -> Any:
 
 def speed_table(data: ReportData, prefill: pd.DataFrame, decode: pd.DataFrame) -> Table:
     t = data.msg
-    header = [t(f"llm.speed.col.{c}") for c in ("run", "workload", "batch", "tokens", "tps", "per_seq", "latency",
-                                                "tflops", "gbps", "pct_copy", "pct_sheet", "layers")]  # fmt: skip
+    header = [
+        t(f"llm.speed.col.{c}")
+        for c in (
+            "run",
+            "workload",
+            "batch",
+            "tokens",
+            "tps",
+            "per_seq",
+            "latency",
+            "tflops",
+            "gbps",
+            "pct_copy",
+            "pct_sheet",
+            "layers",
+        )
+    ]
     rows = []
     for frame, kind in ((prefill, "prefill"), (decode, "decode")):
         for r in frame.to_dict("records"):
@@ -46,14 +61,27 @@ def speed_table(data: ReportData, prefill: pd.DataFrame, decode: pd.DataFrame) -
             tokens = r.get("prompt") if kind == "prefill" else r.get("cached_tokens")
             tokens = int(tokens) if is_num(tokens) else tokens
             per_seq = r.get("tokens_per_s_per_seq") if kind == "decode" else None
-            latency = (f"TTFT {_num(1e3 * r['median_s'], 3, ' ms')}" if kind == "prefill"
-                       else f"TPOT {_num(r.get('ms_per_token'), 3, ' ms')}")  # fmt: skip
-            rows.append([run, Cell(str(r.get("workload") or r.get("case_id"))), Cell(str(r.get("batch")), cls="num"),
-                         Cell(str(tokens), cls="num"), Cell(_num(r.get("throughput")), cls="num"),
-                         Cell(_num(per_seq), cls="num"), Cell(latency), Cell(_num(r.get("tflops")), cls="num"),
-                         Cell(_num(r.get("achieved_gbps")), cls="num"), Cell(_num(r.get("pct_of_copy_bw"), 3, "%"), cls="num"),
-                         Cell(_num(r.get("pct_of_datasheet_bw"), 3, "%"), cls="num"),
-                         Cell(str(r.get("layers_note") or ""))])  # fmt: skip
+            latency = (
+                f"TTFT {_num(1e3 * r['median_s'], 3, ' ms')}"
+                if kind == "prefill"
+                else f"TPOT {_num(r.get('ms_per_token'), 3, ' ms')}"
+            )
+            rows.append(
+                [
+                    run,
+                    Cell(str(r.get("workload") or r.get("case_id"))),
+                    Cell(str(r.get("batch")), cls="num"),
+                    Cell(str(tokens), cls="num"),
+                    Cell(_num(r.get("throughput")), cls="num"),
+                    Cell(_num(per_seq), cls="num"),
+                    Cell(latency),
+                    Cell(_num(r.get("tflops")), cls="num"),
+                    Cell(_num(r.get("achieved_gbps")), cls="num"),
+                    Cell(_num(r.get("pct_of_copy_bw"), 3, "%"), cls="num"),
+                    Cell(_num(r.get("pct_of_datasheet_bw"), 3, "%"), cls="num"),
+                    Cell(str(r.get("layers_note") or "")),
+                ]
+            )
     return Table(
         header,
         rows,
@@ -66,16 +94,18 @@ def serving_points(prefill: pd.DataFrame, decode: pd.DataFrame) -> pd.DataFrame:
     the whole request (TTFT + O x TPOT). TTFT from the prefill of the same batch and input length, else
     from batch 1 times the batch (prefill is compute-bound), else left out of the throughput."""
     cols = ["run_id", "preset", "precision", "batch", "prompt", "median_s"]
-    pre = (
-        prefill[[c for c in cols if c in prefill]].copy() if not prefill.empty else pd.DataFrame(columns=cols)
-    )
+    pre = prefill[[c for c in cols if c in prefill]].copy() if not prefill.empty else pd.DataFrame(columns=cols)
     out = []
     for r in decode.to_dict("records"):
         output = r.get("output")
         if not (is_num(output) and output > 0 and is_num(r.get("median_s"))) or F.is_true(r.get("compile")):
             continue  # compiled twins are in the speed table; the curve is one method per line
-        same = pre[(pre["run_id"] == r["run_id"]) & (pre["preset"] == r["preset"])
-                   & (pre["precision"] == r["precision"]) & (pre["prompt"] == r["context"])]  # fmt: skip
+        same = pre[
+            (pre["run_id"] == r["run_id"])
+            & (pre["preset"] == r["preset"])
+            & (pre["precision"] == r["precision"])
+            & (pre["prompt"] == r["context"])
+        ]
         exact = same[same["batch"] == r["batch"]]
         one = same[same["batch"] == 1]
         ttft, how = None, "no prefill row"
@@ -85,18 +115,32 @@ def serving_points(prefill: pd.DataFrame, decode: pd.DataFrame) -> pd.DataFrame:
             ttft, how = float(one["median_s"].iloc[0]) * int(r["batch"]), "batch 1 x batch"
         tpot = float(r["median_s"])
         total = ttft + output * tpot if ttft is not None else output * tpot
-        out.append({"run_id": r["run_id"], "scenario": f"{int(r['context'])}/{int(output)}",
-                    "preset": r["preset"], "precision": r["precision"], "batch": int(r["batch"]),
-                    "per_user": 1.0 / tpot, "per_device": int(r["batch"]) * output / total,
-                    "ttft_s": ttft, "ttft_from": how, "tpot_ms": 1e3 * tpot,
-                    "layers_note": r.get("layers_note")})  # fmt: skip
+        out.append(
+            {
+                "run_id": r["run_id"],
+                "scenario": f"{int(r['context'])}/{int(output)}",
+                "preset": r["preset"],
+                "precision": r["precision"],
+                "batch": int(r["batch"]),
+                "per_user": 1.0 / tpot,
+                "per_device": int(r["batch"]) * output / total,
+                "ttft_s": ttft,
+                "ttft_from": how,
+                "tpot_ms": 1e3 * tpot,
+                "layers_note": r.get("layers_note"),
+            }
+        )
     return pd.DataFrame(out)
 
 
 def serving_figure(data: ReportData, points: pd.DataFrame) -> go.Figure:
     t = data.msg
-    fig = F.new_figure(esc(t("llm.serving.title")), height=480, xaxis_title=esc(t("llm.serving.x")),
-                       yaxis_title=esc(t("llm.serving.y")))  # fmt: skip
+    fig = F.new_figure(
+        esc(t("llm.serving.title")),
+        height=480,
+        xaxis_title=esc(t("llm.serving.x")),
+        yaxis_title=esc(t("llm.serving.y")),
+    )
     dashes = ["solid", "dash", "dot", "dashdot"]
     scenarios = sorted(points["scenario"].unique())
     for run_id, mine in points.groupby("run_id", sort=False):
@@ -105,22 +149,40 @@ def serving_figure(data: ReportData, points: pd.DataFrame) -> go.Figure:
             pts = mine[mine["scenario"] == scenario].sort_values("batch")
             if pts.empty:
                 continue
-            hover = [f"<b>{esc(s.label if s else run_id)}</b><br>{esc(p['preset'])} {esc(p['precision'])}, "
-                     f"in/out {esc(scenario)}, batch {p['batch']}<br>{fmt_num(p['per_user'])} tok/s per user "
-                     f"(TPOT {fmt_num(p['tpot_ms'])} ms)<br>{fmt_num(p['per_device'])} tok/s per device<br>"
-                     f"TTFT {fmt_num(1e3 * p['ttft_s']) + ' ms' if is_num(p['ttft_s']) else '–'} ({esc(p['ttft_from'])})"
-                     for p in pts.to_dict("records")]  # fmt: skip
-            fig.add_trace(go.Scatter(
-                x=pts["per_user"], y=pts["per_device"], mode="lines+markers+text", text=pts["batch"].astype(str),
-                textposition="top center", name=esc(f"{s.label if s else run_id} · {scenario}"),
-                line=dict(color=s.color if s else None, dash=dashes[i % len(dashes)]),
-                hovertext=hover, hovertemplate=F.HOVER))  # fmt: skip
+            hover = [
+                f"<b>{esc(s.label if s else run_id)}</b><br>{esc(p['preset'])} {esc(p['precision'])}, "
+                f"in/out {esc(scenario)}, batch {p['batch']}<br>{fmt_num(p['per_user'])} tok/s per user "
+                f"(TPOT {fmt_num(p['tpot_ms'])} ms)<br>{fmt_num(p['per_device'])} tok/s per device<br>"
+                f"TTFT {fmt_num(1e3 * p['ttft_s']) + ' ms' if is_num(p['ttft_s']) else '–'} ({esc(p['ttft_from'])})"
+                for p in pts.to_dict("records")
+            ]
+            fig.add_trace(
+                go.Scatter(
+                    x=pts["per_user"],
+                    y=pts["per_device"],
+                    mode="lines+markers+text",
+                    text=pts["batch"].astype(str),
+                    textposition="top center",
+                    name=esc(f"{s.label if s else run_id} · {scenario}"),
+                    line=dict(color=s.color if s else None, dash=dashes[i % len(dashes)]),
+                    hovertext=hover,
+                    hovertemplate=F.HOVER,
+                )
+            )
     # The threshold as a trace (a shape's position on a log axis is version-dependent in plotly).
     y_lo, y_hi = float(points["per_device"].min()) / 2, float(points["per_device"].max()) * 2
-    fig.add_trace(go.Scatter(x=[INTERACTIVE_TOKENS_PER_S] * 2, y=[y_lo, y_hi], mode="lines+text",
-                             line=dict(color="#c0392b", dash="dash"), text=["", esc(t("llm.serving.line_text"))],
-                             textposition="bottom left", name=esc(t("llm.serving.line_name")),
-                             hoverinfo="skip"))  # fmt: skip
+    fig.add_trace(
+        go.Scatter(
+            x=[INTERACTIVE_TOKENS_PER_S] * 2,
+            y=[y_lo, y_hi],
+            mode="lines+text",
+            line=dict(color="#c0392b", dash="dash"),
+            text=["", esc(t("llm.serving.line_text"))],
+            textposition="bottom left",
+            name=esc(t("llm.serving.line_name")),
+            hoverinfo="skip",
+        )
+    )
     lo = min(float(points["per_user"].min()), INTERACTIVE_TOKENS_PER_S) / 2
     hi = max(float(points["per_user"].max()), INTERACTIVE_TOKENS_PER_S) * 2
     fig.update_xaxes(type="log", range=[math.log10(lo), math.log10(hi)])
@@ -130,16 +192,26 @@ def serving_figure(data: ReportData, points: pd.DataFrame) -> go.Figure:
 
 def capacity_table(data: ReportData, rows: pd.DataFrame) -> Table:
     t = data.msg
-    header = [t(f"llm.capacity.col.{c}") for c in ("run", "preset", "precision", "context", "max_batch", "how",
-                                                   "longest", "largest", "memory")]  # fmt: skip
+    header = [
+        t(f"llm.capacity.col.{c}")
+        for c in ("run", "preset", "precision", "context", "max_batch", "how", "longest", "largest", "memory")
+    ]
     out = []
     for r in rows.to_dict("records"):
         s = data.by_run.get(str(r.get("run_id")))
-        out.append([Cell(s.label, color=s.color, title=s.run_id) if s else Cell(str(r.get("run_id"))),
-                    Cell(str(r.get("preset"))), Cell(str(r.get("precision"))), Cell(_num(r.get("context"), 6), cls="num"),
-                    Cell(_num(r.get("max_batch"), 6), cls="num"), Cell(str(r.get("capacity_method"))),
-                    Cell(_num(r.get("max_context_b1"), 6), cls="num"), Cell(str(r.get("largest_preset_fitting"))),
-                    Cell(_num(r.get("capacity_memory_bytes", 0) / 2**30, 3, " GiB"), cls="num")])  # fmt: skip
+        out.append(
+            [
+                Cell(s.label, color=s.color, title=s.run_id) if s else Cell(str(r.get("run_id"))),
+                Cell(str(r.get("preset"))),
+                Cell(str(r.get("precision"))),
+                Cell(_num(r.get("context"), 6), cls="num"),
+                Cell(_num(r.get("max_batch"), 6), cls="num"),
+                Cell(str(r.get("capacity_method"))),
+                Cell(_num(r.get("max_context_b1"), 6), cls="num"),
+                Cell(str(r.get("largest_preset_fitting"))),
+                Cell(_num(r.get("capacity_memory_bytes", 0) / 2**30, 3, " GiB"), cls="num"),
+            ]
+        )
     return Table(
         header,
         out,
@@ -150,8 +222,12 @@ def capacity_table(data: ReportData, rows: pd.DataFrame) -> Table:
 def catalog_capacity_table(context: int = 8192, msg: Messages | None = None) -> Table:
     t = msg or load_messages()
     rows = capacity_rows([float(g) for g in CARD_GB], contexts=(context,))
-    header = ["card memory", "precision", *sorted({r["preset"] for r in rows}, key=lambda n: rows[0]["preset"] != n),
-              "largest that fits"]  # fmt: skip
+    header = [
+        "card memory",
+        "precision",
+        *sorted({r["preset"] for r in rows}, key=lambda n: rows[0]["preset"] != n),
+        "largest that fits",
+    ]
     presets = list(dict.fromkeys(r["preset"] for r in rows))
     header = [
         t("llm.catalog.col.memory"),
@@ -163,9 +239,14 @@ def catalog_capacity_table(context: int = 8192, msg: Messages | None = None) -> 
     for gb in CARD_GB:
         for precision in ("bf16", "fp8"):
             mine = {r["preset"]: r for r in rows if r["memory_gb"] == gb and r["precision"] == precision}
-            out.append([Cell(f"{gb} GB"), Cell(precision),
-                        *[Cell(str(mine[p][f"max_batch_{context}"]), cls="num") for p in presets],
-                        Cell(largest_fitting(precision, gb * 2**30, context) or "none")])  # fmt: skip
+            out.append(
+                [
+                    Cell(f"{gb} GB"),
+                    Cell(precision),
+                    *[Cell(str(mine[p][f"max_batch_{context}"]), cls="num") for p in presets],
+                    Cell(largest_fitting(precision, gb * 2**30, context) or "none"),
+                ]
+            )
     return Table(
         header,
         out,
@@ -187,8 +268,12 @@ def build_llm(data: ReportData) -> list[Block]:
         blocks.append(Figure(serving_figure(data, points), t("llm.serving.caption")))
         slow = points[[is_num(t) and t > INTERACTIVE_TTFT_S for t in points["ttft_s"]]]
         if not slow.empty:
-            blocks.append(Note(t("llm.serving.slow_ttft", ms=f"{INTERACTIVE_TTFT_S * 1e3:.0f}", k=len(slow), n=len(points)),
-                               kind="warn"))  # fmt: skip
+            blocks.append(
+                Note(
+                    t("llm.serving.slow_ttft", ms=f"{INTERACTIVE_TTFT_S * 1e3:.0f}", k=len(slow), n=len(points)),
+                    kind="warn",
+                )
+            )
     if not capacity.empty:
         blocks.append(capacity_table(data, capacity))
     blocks.append(catalog_capacity_table(msg=t))

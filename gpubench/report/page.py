@@ -138,9 +138,7 @@ def script_json(text: str) -> str:
 def _cell(cell: Cell) -> str:
     cls = f' class="{html.escape(cell.cls)}"' if cell.cls else ""
     title = f' title="{html.escape(cell.title)}"' if cell.title else ""
-    swatch = (
-        f'<span class="sw" style="background:{cell.color}"></span>' if _HEX.match(cell.color or "") else ""
-    )
+    swatch = f'<span class="sw" style="background:{cell.color}"></span>' if _HEX.match(cell.color or "") else ""
     return f"<td{cls}{title}>{swatch}{html.escape(cell.text)}</td>"
 
 
@@ -166,8 +164,11 @@ def _prose(prose: Prose) -> str:
 
 def _note(note: Note) -> str:
     items = "".join(f"<li>{html.escape(i)}</li>" for i in note.items)
-    return (f'<div class="note {html.escape(note.kind)}">{html.escape(note.text)}'
-            + (f"<ul>{items}</ul>" if items else "") + "</div>")  # fmt: skip
+    return (
+        f'<div class="note {html.escape(note.kind)}">{html.escape(note.text)}'
+        + (f"<ul>{items}</ul>" if items else "")
+        + "</div>"
+    )
 
 
 def _blocks(blocks: Sequence[Block], figs: list[str]) -> list[str]:
@@ -193,8 +194,9 @@ def _blocks(blocks: Sequence[Block], figs: list[str]) -> list[str]:
     return body
 
 
-def render_page(sections: Sequence[tuple[str, str, list[Block]]], title: str, subtitle: str = "",
-                msg: Messages | None = None) -> str:  # fmt: skip
+def render_page(
+    sections: Sequence[tuple[str, str, list[Block]]], title: str, subtitle: str = "", msg: Messages | None = None
+) -> str:
     """The HTML page for built sections: (key, title, blocks) each. Returns the document text."""
     from plotly.offline import get_plotlyjs
 
@@ -206,32 +208,32 @@ def render_page(sections: Sequence[tuple[str, str, list[Block]]], title: str, su
         anchor = re.sub(r"[^a-z0-9-]", "-", key.lower())
         nav.append(f'<a href="#{anchor}">{html.escape(sec_title)}</a>')
         body = _blocks(blocks, figs)
-        parts.append(
-            f'<section id="{anchor}"><h2>{html.escape(sec_title)}</h2>\n' + "\n".join(body) + "</section>"
-        )
+        parts.append(f'<section id="{anchor}"><h2>{html.escape(sec_title)}</h2>\n' + "\n".join(body) + "</section>")
     generated = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     meta = html.escape(msg("page.generated", subtitle=subtitle, time=generated, version=__version__))
-    return "\n".join([
-        "<!DOCTYPE html>",
-        f'<html lang="{html.escape(msg.lang)}"><head><meta charset="utf-8">',
-        '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>{html.escape(title)}</title>",
-        f"<style>{_CSS}</style>",
-        "</head>",
-        f'<body data-figures="{len(figs)}" data-rendered="0" data-errors="0" data-done="0">',
-        f"<script>{_ERROR_HOOK}</script>",
-        f'<header><h1>{html.escape(title)}</h1><div class="meta">{meta}</div></header>',
-        f'<nav class="toc" aria-label="{html.escape(msg("page.contents"))}">{"".join(nav)}</nav>',
-        '<div id="gb-errors"></div>',
-        "<main>",
-        *parts,
-        "</main>",
-        # plotly.js once, inline: the page must work offline and fetch nothing.
-        f'<script type="text/javascript">{get_plotlyjs()}</script>',
-        f'<script type="application/json" id="gb-figures">{script_json("[" + ",".join(figs) + "]")}</script>',
-        f"<script>{_RENDER}</script>",
-        "</body></html>",
-    ])  # fmt: skip
+    return "\n".join(
+        [
+            "<!DOCTYPE html>",
+            f'<html lang="{html.escape(msg.lang)}"><head><meta charset="utf-8">',
+            '<meta name="viewport" content="width=device-width, initial-scale=1">',
+            f"<title>{html.escape(title)}</title>",
+            f"<style>{_CSS}</style>",
+            "</head>",
+            f'<body data-figures="{len(figs)}" data-rendered="0" data-errors="0" data-done="0">',
+            f"<script>{_ERROR_HOOK}</script>",
+            f'<header><h1>{html.escape(title)}</h1><div class="meta">{meta}</div></header>',
+            f'<nav class="toc" aria-label="{html.escape(msg("page.contents"))}">{"".join(nav)}</nav>',
+            '<div id="gb-errors"></div>',
+            "<main>",
+            *parts,
+            "</main>",
+            # plotly.js once, inline: the page must work offline and fetch nothing.
+            f'<script type="text/javascript">{get_plotlyjs()}</script>',
+            f'<script type="application/json" id="gb-figures">{script_json("[" + ",".join(figs) + "]")}</script>',
+            f"<script>{_RENDER}</script>",
+            "</body></html>",
+        ]
+    )
 
 
 __all__ = ["render_page", "script_json"]

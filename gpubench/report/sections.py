@@ -56,10 +56,24 @@ def case_cell(case_id: Any, cls: str = "") -> Cell:
 # --------------------------------------------------------------------------------------------------- runs
 
 
-_RUN_FIELDS = (("run", None), ("device", None), ("vendor", None), ("host", None), ("driver", None),
-               ("cuda", "cuda"), ("hip", "hip"), ("torch", "torch"), ("gpubench", None), ("started", None),
-               ("suite", None), ("power_limit", "power_limit"), ("tf32", "tf32"), ("methods", "versions"),
-               ("cases_ok", None), ("telemetry", None))  # fmt: skip
+_RUN_FIELDS = (
+    ("run", None),
+    ("device", None),
+    ("vendor", None),
+    ("host", None),
+    ("driver", None),
+    ("cuda", "cuda"),
+    ("hip", "hip"),
+    ("torch", "torch"),
+    ("gpubench", None),
+    ("started", None),
+    ("suite", None),
+    ("power_limit", "power_limit"),
+    ("tf32", "tf32"),
+    ("methods", "versions"),
+    ("cases_ok", None),
+    ("telemetry", None),
+)
 
 
 def build_runs(data: ReportData) -> list[Block]:
@@ -85,12 +99,23 @@ def build_runs(data: ReportData) -> list[Block]:
         limit = tel.get("power_limit_w")
         reader = tel.get("reader") or "–"
         values = [
-            None, dev.get("name"), dev.get("vendor"), m.get("host"), dev.get("driver"), sw.get("cuda") or dev.get("cuda"),
-            sw.get("hip") or dev.get("hip"), sw.get("torch"), m.get("gpubench_version"),
-            str(m.get("started_utc") or "").replace("T", " ").rstrip("Z"), (m.get("suite") or {}).get("name"),
-            f"{float(limit):g} W" if is_num(limit) else "–", str(tf32), versions,
-            f"{int((status == 'ok').sum())} / {len(mine)}", reader,
-        ]  # fmt: skip
+            None,
+            dev.get("name"),
+            dev.get("vendor"),
+            m.get("host"),
+            dev.get("driver"),
+            sw.get("cuda") or dev.get("cuda"),
+            sw.get("hip") or dev.get("hip"),
+            sw.get("torch"),
+            m.get("gpubench_version"),
+            str(m.get("started_utc") or "").replace("T", " ").rstrip("Z"),
+            (m.get("suite") or {}).get("name"),
+            f"{float(limit):g} W" if is_num(limit) else "–",
+            str(tf32),
+            versions,
+            f"{int((status == 'ok').sum())} / {len(mine)}",
+            reader,
+        ]
         cells = [_swatch(full, s.run_id)]
         for value, (name, fld) in zip(values[1:], _RUN_FIELDS[1:], strict=True):
             cell = Cell("–" if value in (None, "") else str(value), cls="diff" if fld in flagged else "")
@@ -133,8 +158,10 @@ def build_scorecard(data: ReportData) -> list[Block]:
             continue
         score = mine["score"].iloc[0]
         n = int(mine["score_n"].iloc[0])
-        cells = [_swatch(data, s.run_id),
-                 Cell(f"{score:.2f}×" if is_num(score) else "–", cls="num score", title=t("scorecard.score_hover", n=n))]  # fmt: skip
+        cells = [
+            _swatch(data, s.run_id),
+            Cell(f"{score:.2f}×" if is_num(score) else "–", cls="num score", title=t("scorecard.score_hover", n=n)),
+        ]
         for k in keys:
             if k not in mine.index:
                 cells.append(Cell("–", cls="num"))
@@ -165,22 +192,31 @@ def build_matmul(data: ReportData) -> list[Block]:
     blocks: list[Block] = [Figure(F.matmul_by_precision(data, ok), t("matmul.caption_best"))]
     if {"m", "n", "k"} <= set(ok.columns):
         found = []
-        cols = [c for c in ("benchmark", "status", "device_name", "dtype", "m", "n", "k", "throughput",
-                            "throughput_unit") if c in ok]  # fmt: skip
+        cols = [
+            c
+            for c in ("benchmark", "status", "device_name", "dtype", "m", "n", "k", "throughput", "throughput_unit")
+            if c in ok
+        ]
         for run_id, mine in F.by_run(ok).items():
             for sw in sweep_summary(mine[cols].to_dict("records")):
                 found.append({"run_id": run_id, **sw})
         if found:
             sweeps = pd.DataFrame(found)
             blocks.append(Figure(F.matmul_sweeps(data, sweeps, ok), t("matmul.caption_sweep")))
-            rows = [[_swatch(data, r["run_id"]), Cell(str(r["dtype"])), Cell(f"{r['n']} × {r['k']}"),
-                     Cell(str(r["shapes"]), cls="num"), Cell(fmt_num(r["best_throughput"]), cls="num"),
-                     Cell(str(r["best_m"]), cls="num"), Cell(fmt_num(r["geomean_throughput"]), cls="num"),
-                     Cell(str(r["unit"]))] for r in found]  # fmt: skip
-            header = [
-                t(f"matmul.col.{c}")
-                for c in ("run", "dtype", "nk", "shapes", "best", "at_m", "geomean", "unit")
+            rows = [
+                [
+                    _swatch(data, r["run_id"]),
+                    Cell(str(r["dtype"])),
+                    Cell(f"{r['n']} × {r['k']}"),
+                    Cell(str(r["shapes"]), cls="num"),
+                    Cell(fmt_num(r["best_throughput"]), cls="num"),
+                    Cell(str(r["best_m"]), cls="num"),
+                    Cell(fmt_num(r["geomean_throughput"]), cls="num"),
+                    Cell(str(r["unit"])),
+                ]
+                for r in found
             ]
+            header = [t(f"matmul.col.{c}") for c in ("run", "dtype", "nk", "shapes", "best", "at_m", "geomean", "unit")]
             blocks.append(Table(header, rows))
     pct = F.matmul_pct_of_peak(data, ok)
     if pct is not None:
@@ -246,9 +282,16 @@ def build_power(data: ReportData) -> list[Block]:
     if data.has("throttled"):
         hit = data.runs[data.runs["throttled"].fillna(False).astype(bool)]
         if not hit.empty:
-            rows = [[_swatch(data, r["run_id"]), case_cell(r["case_id"]), Cell(str(r.get("throttle_reasons") or "")),
-                     Cell(f"{float(r['throttled_pct']):.0f}%" if is_num(r.get("throttled_pct")) else "–", cls="num"),
-                     Cell(fmt_num(r.get("mean_sm_clock_mhz")), cls="num")] for r in hit.to_dict("records")]  # fmt: skip
+            rows = [
+                [
+                    _swatch(data, r["run_id"]),
+                    case_cell(r["case_id"]),
+                    Cell(str(r.get("throttle_reasons") or "")),
+                    Cell(f"{float(r['throttled_pct']):.0f}%" if is_num(r.get("throttled_pct")) else "–", cls="num"),
+                    Cell(fmt_num(r.get("mean_sm_clock_mhz")), cls="num"),
+                ]
+                for r in hit.to_dict("records")
+            ]
             header = [t(f"power.col.{c}") for c in ("run", "case", "reasons", "samples", "clock")]
             blocks.append(Table(header, rows, t("power.caption_throttled")))
     return blocks
@@ -267,10 +310,14 @@ def build_efficiency(data: ReportData) -> list[Block]:
             v = data.runs.at[m.row, "throughput_per_watt"]
             if is_num(v):
                 per_watt[id(m)] = float(v)
-        extra = {id(m): t("efficiency.avg_power", watts=fmt_num(data.runs.at[m.row, "avg_power_w"])) for m in metrics
-                 if "avg_power_w" in data.runs}  # fmt: skip
-        fig = F.metric_facets(data, metrics, per_watt, esc(t("efficiency.per_watt_title")),
-                              {m.key: f"{m.unit}/W" for m in metrics}, extra)  # fmt: skip
+        extra = {
+            id(m): t("efficiency.avg_power", watts=fmt_num(data.runs.at[m.row, "avg_power_w"]))
+            for m in metrics
+            if "avg_power_w" in data.runs
+        }
+        fig = F.metric_facets(
+            data, metrics, per_watt, esc(t("efficiency.per_watt_title")), {m.key: f"{m.unit}/W" for m in metrics}, extra
+        )
         if fig is not None:
             blocks.append(Figure(fig, t("efficiency.caption_watt")))
     prices = {}
@@ -281,10 +328,19 @@ def build_efficiency(data: ReportData) -> list[Block]:
             prices[s.run_id] = float(price)
     if prices:
         per_k = {id(m): m.value / prices[m.run_id] * 1000 for m in metrics if m.run_id in prices}
-        extra = {id(m): t("efficiency.launch_price", price=f"${prices[m.run_id]:,.0f}") for m in metrics
-                 if m.run_id in prices}  # fmt: skip
-        fig = F.metric_facets(data, metrics, per_k, esc(t("efficiency.per_dollar_title")),
-                              {m.key: f"{m.unit} per $1k" for m in metrics}, extra)  # fmt: skip
+        extra = {
+            id(m): t("efficiency.launch_price", price=f"${prices[m.run_id]:,.0f}")
+            for m in metrics
+            if m.run_id in prices
+        }
+        fig = F.metric_facets(
+            data,
+            metrics,
+            per_k,
+            esc(t("efficiency.per_dollar_title")),
+            {m.key: f"{m.unit} per $1k" for m in metrics},
+            extra,
+        )
         if fig is not None:
             blocks.append(Figure(fig, t("efficiency.caption_dollar")))
     return blocks
@@ -319,13 +375,20 @@ def build_collectives(data: ReportData) -> list[Block]:
         for r in best.sort_values(["run_id", "op"]).to_dict("records"):
             if r["run_id"] not in data.by_run:
                 continue
-            table.append([_swatch(data, r["run_id"]), Cell(str(r["op"])), Cell(str(r.get("dtype") or "")),
-                          Cell(fmt_num(r.get("world_size")), cls="num"), Cell(str(r.get("dist_backend") or "")),
-                          Cell(fmt_num(r["busbw_gbps"]), cls="num"), Cell(fmt_num(r.get("algbw_gbps")), cls="num"),
-                          Cell(fmt_num(r.get("size_bytes")), cls="num")])  # fmt: skip
+            table.append(
+                [
+                    _swatch(data, r["run_id"]),
+                    Cell(str(r["op"])),
+                    Cell(str(r.get("dtype") or "")),
+                    Cell(fmt_num(r.get("world_size")), cls="num"),
+                    Cell(str(r.get("dist_backend") or "")),
+                    Cell(fmt_num(r["busbw_gbps"]), cls="num"),
+                    Cell(fmt_num(r.get("algbw_gbps")), cls="num"),
+                    Cell(fmt_num(r.get("size_bytes")), cls="num"),
+                ]
+            )
         header = [
-            t(f"collectives.col.{c}")
-            for c in ("run", "op", "dtype", "ranks", "backend", "busbw", "algbw", "size")
+            t(f"collectives.col.{c}") for c in ("run", "op", "dtype", "ranks", "backend", "busbw", "algbw", "size")
         ]
         blocks.append(Table(header, table, t("collectives.caption_table")))
     return blocks
@@ -342,9 +405,7 @@ def build_scaling(data: ReportData) -> list[Block]:
     table = scaling_table(data.ok)
     if table.empty:
         return []
-    fig = F.new_figure(
-        esc(t("scaling.title")), xaxis_title=esc(t("scaling.x")), yaxis_title=esc(t("scaling.y"))
-    )
+    fig = F.new_figure(esc(t("scaling.title")), xaxis_title=esc(t("scaling.x")), yaxis_title=esc(t("scaling.y")))
     dashes = ["solid", "dash", "dot", "dashdot", "longdash"]
     configs = list(dict.fromkeys(zip(table["model"], table["precision"], table["batch"], strict=True)))
     rows = []
@@ -355,29 +416,52 @@ def build_scaling(data: ReportData) -> list[Block]:
             part = mine[[c == config for c in keys]].sort_values("ranks")
             if part.empty:
                 continue
-            hover = [f"<b>{esc(s.label)}</b><br>{esc(r['case_id'])}<br>{int(r['ranks'])} ranks: "
-                     f"{fmt_num(r['throughput'])} {esc(r['throughput_unit'] or '')}<br>speed-up "
-                     f"{fmt_num(r['speedup'])}×, efficiency {fmt_num(r['scaling_efficiency'])}"
-                     for r in part.to_dict("records")]  # fmt: skip
-            fig.add_scatter(x=part["ranks"].astype(float).to_numpy(), y=part["scaling_efficiency"].astype(float).to_numpy(),
-                            mode="lines+markers", line=dict(color=s.color, dash=dashes[i % len(dashes)]),
-                            name=esc(f"{s.label} · {config[0]} {config[1]} ×{config[2]}"), legendgroup=s.run_id,
-                            hovertext=hover, hovertemplate=F.HOVER)  # fmt: skip
+            hover = [
+                f"<b>{esc(s.label)}</b><br>{esc(r['case_id'])}<br>{int(r['ranks'])} ranks: "
+                f"{fmt_num(r['throughput'])} {esc(r['throughput_unit'] or '')}<br>speed-up "
+                f"{fmt_num(r['speedup'])}×, efficiency {fmt_num(r['scaling_efficiency'])}"
+                for r in part.to_dict("records")
+            ]
+            fig.add_scatter(
+                x=part["ranks"].astype(float).to_numpy(),
+                y=part["scaling_efficiency"].astype(float).to_numpy(),
+                mode="lines+markers",
+                line=dict(color=s.color, dash=dashes[i % len(dashes)]),
+                name=esc(f"{s.label} · {config[0]} {config[1]} ×{config[2]}"),
+                legendgroup=s.run_id,
+                hovertext=hover,
+                hovertemplate=F.HOVER,
+            )
             for r in part.to_dict("records"):
                 other = r["baseline_run_id"] not in (None, r["run_id"])
-                rows.append([_swatch(data, s.run_id), Cell(str(r["model"])), Cell(str(r["precision"])),
-                             Cell(fmt_num(r["batch"]), cls="num"), Cell(f"{int(r['ranks'])}", cls="num"),
-                             Cell(f"{fmt_num(r['throughput'])} {r['throughput_unit'] or ''}", cls="num"),
-                             Cell(fmt_num(r["speedup"]), cls="num"),
-                             Cell(f"{100 * r['scaling_efficiency']:.0f}%" if is_num(r["scaling_efficiency"]) else "–",
-                                  cls="num", title=f"1 rank: {r['baseline_run_id']}" if other else ""),
-                             Cell(t("scaling.other_run") if other else (t("scaling.this_run") if r["baseline_run_id"]
-                                                                         else t("scaling.none")))])  # fmt: skip
+                rows.append(
+                    [
+                        _swatch(data, s.run_id),
+                        Cell(str(r["model"])),
+                        Cell(str(r["precision"])),
+                        Cell(fmt_num(r["batch"]), cls="num"),
+                        Cell(f"{int(r['ranks'])}", cls="num"),
+                        Cell(f"{fmt_num(r['throughput'])} {r['throughput_unit'] or ''}", cls="num"),
+                        Cell(fmt_num(r["speedup"]), cls="num"),
+                        Cell(
+                            f"{100 * r['scaling_efficiency']:.0f}%" if is_num(r["scaling_efficiency"]) else "–",
+                            cls="num",
+                            title=f"1 rank: {r['baseline_run_id']}" if other else "",
+                        ),
+                        Cell(
+                            t("scaling.other_run")
+                            if other
+                            else (t("scaling.this_run") if r["baseline_run_id"] else t("scaling.none"))
+                        ),
+                    ]
+                )
     fig.add_hline(y=1.0, line_dash="dot", line_color="#888")
     ticks = sorted({float(x) for x in table["ranks"] if is_num(x)})
     fig.update_xaxes(type="log", tickvals=ticks, ticktext=[f"{int(t)}" for t in ticks])
-    header = [t(f"scaling.col.{c}") for c in ("run", "model", "precision", "batch", "ranks", "throughput", "speedup",
-                                              "efficiency", "baseline")]  # fmt: skip
+    header = [
+        t(f"scaling.col.{c}")
+        for c in ("run", "model", "precision", "batch", "ranks", "throughput", "speedup", "efficiency", "baseline")
+    ]
     return [Figure(fig, t("scaling.caption")), Table(header, rows)]
 
 
@@ -392,16 +476,19 @@ def _problem_reason(r: dict[str, Any]) -> tuple[str, str]:
         st = "noisy"
         iqr, med, cov = r.get("iqr_s"), r.get("median_s"), r.get("cov")
         detail = (
-            f"IQR/median {100 * float(iqr) / float(med):.0f}%"
-            if is_num(iqr) and is_num(med) and float(med) > 0
-            else ""
+            f"IQR/median {100 * float(iqr) / float(med):.0f}%" if is_num(iqr) and is_num(med) and float(med) > 0 else ""
         )
-        reason = "; ".join(x for x in (detail, f"CoV {100 * float(cov):.0f}%" if is_num(cov) else "",
-                                       f"{int(r['n_reps'])} reps" if is_num(r.get("n_reps")) else "") if x)  # fmt: skip
+        reason = "; ".join(
+            x
+            for x in (
+                detail,
+                f"CoV {100 * float(cov):.0f}%" if is_num(cov) else "",
+                f"{int(r['n_reps'])} reps" if is_num(r.get("n_reps")) else "",
+            )
+            if x
+        )
     elif st == "wrong" and is_num(r.get("check_error")):
-        reason = (
-            reason or f"error {float(r['check_error']):.3g} > {float(r.get('check_tolerance', math.nan)):.3g}"
-        )
+        reason = reason or f"error {float(r['check_error']):.3g} > {float(r.get('check_tolerance', math.nan)):.3g}"
     return st, reason
 
 
@@ -412,9 +499,7 @@ def build_problems(data: ReportData) -> list[Block]:
     if runs.empty or "status" not in runs:
         return []
     status = runs["status"].astype("string").fillna("")
-    noisy = (
-        runs["noisy"].fillna(False).astype(bool) if "noisy" in runs else pd.Series(False, index=runs.index)
-    )
+    noisy = runs["noisy"].fillna(False).astype(bool) if "noisy" in runs else pd.Series(False, index=runs.index)
     order = {"failed": 0, "wrong": 1, "skipped": 2, "noisy": 3}
     problem = runs[(status != "ok") | noisy]
     found = []
@@ -426,8 +511,14 @@ def build_problems(data: ReportData) -> list[Block]:
     rows = []
     if data.detail is None:
         for run_id, case_id, st, reason in sorted(found, key=lambda f: order.get(f[2], 9)):
-            rows.append([_swatch(full, run_id), case_cell(case_id), Cell(t(f"status.{st}", default=st), cls=f"st-{st}"),
-                         Cell(reason, cls="wrap")])  # fmt: skip
+            rows.append(
+                [
+                    _swatch(full, run_id),
+                    case_cell(case_id),
+                    Cell(t(f"status.{st}", default=st), cls=f"st-{st}"),
+                    Cell(reason, cls="wrap"),
+                ]
+            )
         header = [t("table.run"), t("table.case"), t("table.status"), t("table.reason")]
     else:
         # A fleet: one row per series, case and status, counting the runs it happened in.
@@ -435,13 +526,18 @@ def build_problems(data: ReportData) -> list[Block]:
         counts: dict[tuple[str, str, str], list[str]] = {}
         for run_id, case_id, st, reason in found:
             counts.setdefault((group_of.get(run_id, run_id), case_id, st), []).append(reason)
-        for (sid, case_id, st), reasons in sorted(
-            counts.items(), key=lambda kv: (order.get(kv[0][2], 9), kv[0])
-        ):
+        for (sid, case_id, st), reasons in sorted(counts.items(), key=lambda kv: (order.get(kv[0][2], 9), kv[0])):
             n = data.by_run[sid].n_runs
             reason = reasons[0] if st != "noisy" else t("problems.noisy_runs")
-            rows.append([_swatch(data, sid), case_cell(case_id), Cell(t(f"status.{st}", default=st), cls=f"st-{st}"),
-                         Cell(t("problems.in_runs", k=len(reasons), n=n), cls="num"), Cell(reason, cls="wrap")])  # fmt: skip
+            rows.append(
+                [
+                    _swatch(data, sid),
+                    case_cell(case_id),
+                    Cell(t(f"status.{st}", default=st), cls=f"st-{st}"),
+                    Cell(t("problems.in_runs", k=len(reasons), n=n), cls="num"),
+                    Cell(reason, cls="wrap"),
+                ]
+            )
         header = [
             t("table.series"),
             t("table.case"),
@@ -487,42 +583,56 @@ def build_fleet(data: ReportData) -> list[Block]:
         rel[s.run_id] = np.exp(logs.groupby(mine["run_id"]).mean())
     if not rel:
         return []
-    fig = F.new_figure(esc(t("fleet.chart_title")), height=120 + 60 * len(rel), showlegend=False,
-                       xaxis_title=esc(t("fleet.chart_x")))  # fmt: skip
+    fig = F.new_figure(
+        esc(t("fleet.chart_title")), height=120 + 60 * len(rel), showlegend=False, xaxis_title=esc(t("fleet.chart_x"))
+    )
     by_id = {s.run_id: s for s in full.series}
     for sid, speeds in rel.items():
         s = data.by_run[sid]
-        hover = [
-            f"<b>{esc(by_id[r].label)}</b><br>{100 * float(v):.1f}%<br>run {esc(r)}"
-            for r, v in speeds.items()
-        ]
-        fig.add_scatter(x=(100 * speeds.to_numpy(float)).round(2), y=[esc(s.label)] * len(speeds), mode="markers",
-                        marker=dict(color=s.color, size=9, opacity=0.75, line=dict(width=0.5, color="#222")),
-                        hovertext=hover, hovertemplate=F.HOVER)  # fmt: skip
+        hover = [f"<b>{esc(by_id[r].label)}</b><br>{100 * float(v):.1f}%<br>run {esc(r)}" for r, v in speeds.items()]
+        fig.add_scatter(
+            x=(100 * speeds.to_numpy(float)).round(2),
+            y=[esc(s.label)] * len(speeds),
+            mode="markers",
+            marker=dict(color=s.color, size=9, opacity=0.75, line=dict(width=0.5, color="#222")),
+            hovertext=hover,
+            hovertemplate=F.HOVER,
+        )
     fig.add_vline(x=100, line=dict(color="#999", dash="dot", width=1))
     fig.update_yaxes(type="category", automargin=True)
     blocks: list[Block] = [Figure(fig, t("fleet.chart_caption"))]
-    header = [t("table.run"), t("runs.col.host"), t("runs.col.started"), t("fleet.col.speed"), t("fleet.col.problems"),
-              t("fleet.col.throttled")]  # fmt: skip
-    status = (
-        full.runs["status"].astype(str) if "status" in full.runs else pd.Series("ok", index=full.runs.index)
-    )
+    header = [
+        t("table.run"),
+        t("runs.col.host"),
+        t("runs.col.started"),
+        t("fleet.col.speed"),
+        t("fleet.col.problems"),
+        t("fleet.col.throttled"),
+    ]
+    status = full.runs["status"].astype(str) if "status" in full.runs else pd.Series("ok", index=full.runs.index)
     bad = full.runs[status != "ok"].groupby("run_id").size()
-    throttled = (full.runs[full.runs["throttled"].fillna(False).astype(bool)].groupby("run_id").size()
-                 if "throttled" in full.runs else pd.Series(dtype=int))  # fmt: skip
+    throttled = (
+        full.runs[full.runs["throttled"].fillna(False).astype(bool)].groupby("run_id").size()
+        if "throttled" in full.runs
+        else pd.Series(dtype=int)
+    )
     for sid, speeds in rel.items():
         rows = []
         for r, v in sorted(speeds.items(), key=lambda kv: kv[1]):
             run = by_id[r]
             slow = float(v) < 0.95
-            rows.append([Cell(run.label, color=run.color, title=run.run_id), Cell(run.host),
-                         Cell(str(run.meta.get("started_utc") or "").replace("T", " ").rstrip("Z")[:16]),
-                         Cell(f"{100 * float(v):.1f}%", cls="num" + (" down diff" if slow else "")),
-                         Cell(str(int(bad.get(r, 0))), cls="num"), Cell(str(int(throttled.get(r, 0))), cls="num")])  # fmt: skip
+            rows.append(
+                [
+                    Cell(run.label, color=run.color, title=run.run_id),
+                    Cell(run.host),
+                    Cell(str(run.meta.get("started_utc") or "").replace("T", " ").rstrip("Z")[:16]),
+                    Cell(f"{100 * float(v):.1f}%", cls="num" + (" down diff" if slow else "")),
+                    Cell(str(int(bad.get(r, 0))), cls="num"),
+                    Cell(str(int(throttled.get(r, 0))), cls="num"),
+                ]
+            )
         s = data.by_run[sid]
-        blocks.append(
-            Details(t("fleet.details", group=s.label), [Table(header, rows, t("fleet.table_caption"))])
-        )
+        blocks.append(Details(t("fleet.details", group=s.label), [Table(header, rows, t("fleet.table_caption"))]))
     return blocks
 
 

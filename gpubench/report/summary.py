@@ -10,8 +10,7 @@ import re
 from gpubench.report.data import ReportData, fmt_num, headline_metrics, is_num, multiple_text, scorecard
 from gpubench.report.verdict import comparison_rows, has_interval, trust_warnings, verdict_paragraphs
 
-CSV_COLUMNS = ("series", "device", "vendor", "runs", "metric", "label", "value", "unit", "ratio_to_baseline",
-               "case_id")  # fmt: skip
+CSV_COLUMNS = ("series", "device", "vendor", "runs", "metric", "label", "value", "unit", "ratio_to_baseline", "case_id")
 """Columns of the CSV summary (stable English names: it is read by scripts)."""
 
 
@@ -92,27 +91,27 @@ def markdown_summary(data: ReportData, title: str | None = None) -> str:
         lines.append("")
     if rows:
         lines.append(f"### {_md_text(t('summary.comparison'))}\n")
-        lines.append(f"| {t('summary.device')} | {t('summary.workload')} | {t('summary.value')} | "
-                     f"× {_md_cell(data.baseline.label)} | {t('summary.basis')} |")  # fmt: skip
+        lines.append(
+            f"| {t('summary.device')} | {t('summary.workload')} | {t('summary.value')} | "
+            f"× {_md_cell(data.baseline.label)} | {t('summary.basis')} |"
+        )
         lines.append("|---|---|---:|---:|---|")
         for r in rows:
             span = f" ({multiple_text(r.low)}–{multiple_text(r.high)})" if has_interval(r) else ""
-            lines.append(f"| {_md_cell(r.device)} | {_md_cell(r.label)} | {fmt_num(r.value)} {_md_cell(r.unit)} | "
-                         f"{multiple_text(r.multiple)}{span} | {_md_cell(t(f'basis.{r.basis}', default=r.basis))} |")  # fmt: skip
+            lines.append(
+                f"| {_md_cell(r.device)} | {_md_cell(r.label)} | {fmt_num(r.value)} {_md_cell(r.unit)} | "
+                f"{multiple_text(r.multiple)}{span} | {_md_cell(t(f'basis.{r.basis}', default=r.basis))} |"
+            )
         lines.append("")
     header, table = _headline(data)
     if header:
         # A metric per row and a column per run: there are many metrics and few runs (a fleet is grouped),
         # and a table as wide as the metrics list does not fit a forum post.
         lines.append(f"### {_md_text(t('summary.headline'))}\n")
-        lines.append(
-            "| " + " | ".join([t("summary.metric"), *(_md_cell(label) for label, _ in table)]) + " |"
-        )
+        lines.append("| " + " | ".join([t("summary.metric"), *(_md_cell(label) for label, _ in table)]) + " |")
         lines.append("|---|" + "---:|" * len(table))
         for i, metric in enumerate(header):
-            lines.append(
-                "| " + " | ".join([_md_cell(metric), *(_md_cell(cells[i]) for _, cells in table)]) + " |"
-            )
+            lines.append("| " + " | ".join([_md_cell(metric), *(_md_cell(cells[i]) for _, cells in table)]) + " |")
         lines.append("")
     lines.append(f"### {_md_text(t('summary.environment'))}\n")
     lines += [f"- **{_md_cell(label)}**: {_md_cell(text)}" for label, text in _environment(data)]
@@ -131,8 +130,20 @@ def headline_csv(data: ReportData) -> str:
     for m in metrics:
         s = data.by_run[m.run_id]
         ratio = ratios.get((m.run_id, m.key))
-        writer.writerow([s.label, s.device_name, s.vendor, s.n_runs, m.key, m.label, f"{m.value:.6g}", m.unit,
-                         f"{ratio:.4g}" if is_num(ratio) else "", data.runs.at[m.row, "case_id"]])  # fmt: skip
+        writer.writerow(
+            [
+                s.label,
+                s.device_name,
+                s.vendor,
+                s.n_runs,
+                m.key,
+                m.label,
+                f"{m.value:.6g}",
+                m.unit,
+                f"{ratio:.4g}" if is_num(ratio) else "",
+                data.runs.at[m.row, "case_id"],
+            ]
+        )
     return buf.getvalue()
 
 

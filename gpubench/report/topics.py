@@ -44,11 +44,21 @@ def _groups(data: ReportData, rows: pd.DataFrame, by: str) -> Iterator[tuple[Ser
 def _line(fig: Any, s: Series, part: pd.DataFrame, x: str, name: str, dash: str) -> None:
     """One run's throughput against column `x`, in the run's colour."""
     part = part.sort_values(x)
-    hover = [f"<b>{esc(s.label)}</b><br>{esc(r['case_id'])}<br>{fmt_num(r['throughput'])} "
-             f"{esc(r.get('throughput_unit') or '')}" for r in part.to_dict("records")]  # fmt: skip
-    fig.add_scatter(x=part[x].astype(float).to_numpy(), y=part["throughput"].astype(float).to_numpy(),
-                    mode="lines+markers", name=esc(f"{s.label} · {name}"), legendgroup=s.run_id,
-                    line=dict(color=s.color, dash=dash), hovertext=hover, hovertemplate=F.HOVER)  # fmt: skip
+    hover = [
+        f"<b>{esc(s.label)}</b><br>{esc(r['case_id'])}<br>{fmt_num(r['throughput'])} "
+        f"{esc(r.get('throughput_unit') or '')}"
+        for r in part.to_dict("records")
+    ]
+    fig.add_scatter(
+        x=part[x].astype(float).to_numpy(),
+        y=part["throughput"].astype(float).to_numpy(),
+        mode="lines+markers",
+        name=esc(f"{s.label} · {name}"),
+        legendgroup=s.run_id,
+        line=dict(color=s.color, dash=dash),
+        hovertext=hover,
+        hovertemplate=F.HOVER,
+    )
 
 
 def _stride(data: ReportData) -> list[Block]:
@@ -56,8 +66,9 @@ def _stride(data: ReportData) -> list[Block]:
     if rows.empty or "access" not in rows:
         return []
     t = data.msg
-    fig = F.new_figure(esc(t("topics.stride.title")), xaxis_title=esc(t("topics.stride.x")),
-                       yaxis_title=esc(t("topics.stride.y")))  # fmt: skip
+    fig = F.new_figure(
+        esc(t("topics.stride.title")), xaxis_title=esc(t("topics.stride.x")), yaxis_title=esc(t("topics.stride.y"))
+    )
     dashes = {"fp32": "solid", "bf16": "dash"}
     table = []
     for s, dtype, part in _groups(data, rows, "dtype"):
@@ -68,23 +79,29 @@ def _stride(data: ReportData) -> list[Block]:
             _line(fig, s, strided, "stride", str(dtype), dashes.get(str(dtype), "dot"))
         if not gather.empty:
             g = float(gather["throughput"].iloc[0])
-            fig.add_hline(y=g, line_dash="dot", line_color=s.color,
-                          annotation_text=esc(t("topics.stride.gather_note", run=s.label, dtype=dtype, value=fmt_num(g))),
-                          annotation_position="top left" if dtype == "fp32" else "bottom left")  # fmt: skip
+            fig.add_hline(
+                y=g,
+                line_dash="dot",
+                line_color=s.color,
+                annotation_text=esc(t("topics.stride.gather_note", run=s.label, dtype=dtype, value=fmt_num(g))),
+                annotation_position="top left" if dtype == "fp32" else "bottom left",
+            )
         unit = strided[strided["stride"] == 1]["throughput"]
         base = float(unit.iloc[0]) if len(unit) else math.nan
         for r in part.sort_values(["access", "stride"], ascending=[False, True]).to_dict("records"):
             what = (
-                t("topics.stride.stride", n=int(r["stride"]))
-                if r["access"] == "stride"
-                else t("topics.stride.gather")
+                t("topics.stride.stride", n=int(r["stride"])) if r["access"] == "stride" else t("topics.stride.gather")
             )
-            table.append([_swatch(data, run_id), Cell(str(dtype)), Cell(what),
-                          Cell(fmt_num(r["throughput"]), cls="num"),
-                          Cell(_pct(float(r["throughput"]) / base) if base > 0 else "–", cls="num")])  # fmt: skip
-    fig.update_xaxes(
-        type="log", tickvals=[1, 2, 4, 8, 16, 32, 64], ticktext=["1", "2", "4", "8", "16", "32", "64"]
-    )
+            table.append(
+                [
+                    _swatch(data, run_id),
+                    Cell(str(dtype)),
+                    Cell(what),
+                    Cell(fmt_num(r["throughput"]), cls="num"),
+                    Cell(_pct(float(r["throughput"]) / base) if base > 0 else "–", cls="num"),
+                ]
+            )
+    fig.update_xaxes(type="log", tickvals=[1, 2, 4, 8, 16, 32, 64], ticktext=["1", "2", "4", "8", "16", "32", "64"])
     header = [t(f"topics.stride.col.{c}") for c in ("run", "dtype", "access", "gbps", "of_1")]
     return [Prose(t.paragraphs("topics.stride.explain")), Figure(fig), Table(header, table)]
 
@@ -96,9 +113,7 @@ def _overlap(data: ReportData) -> list[Block]:
         skipped = data.runs[(data.runs.get("benchmark") == "overlap")] if "benchmark" in data.runs else rows
         if skipped.empty:
             return []
-        reasons = (
-            sorted({str(r) for r in skipped["reason"].dropna() if str(r)}) if "reason" in skipped else []
-        )
+        reasons = sorted({str(r) for r in skipped["reason"].dropna() if str(r)}) if "reason" in skipped else []
         return (
             [
                 Prose(t.paragraphs("topics.overlap.explain")),
@@ -107,9 +122,17 @@ def _overlap(data: ReportData) -> list[Block]:
             if reasons
             else []
         )
-    table = [[_swatch(data, r["run_id"]), Cell(str(r["case_id"])), Cell(fmt_num(1e3 * r["serial_s"]), cls="num"),
-              Cell(fmt_num(1e3 * r["overlapped_s"]), cls="num"), Cell(_pct(r["overlap_fraction"]), cls="num")]
-             for r in rows.to_dict("records") if r["run_id"] in data.by_run]  # fmt: skip
+    table = [
+        [
+            _swatch(data, r["run_id"]),
+            Cell(str(r["case_id"])),
+            Cell(fmt_num(1e3 * r["serial_s"]), cls="num"),
+            Cell(fmt_num(1e3 * r["overlapped_s"]), cls="num"),
+            Cell(_pct(r["overlap_fraction"]), cls="num"),
+        ]
+        for r in rows.to_dict("records")
+        if r["run_id"] in data.by_run
+    ]
     header = [t(f"topics.overlap.col.{c}") for c in ("run", "case", "serial", "overlapped", "fraction")]
     return [Prose(t.paragraphs("topics.overlap.explain")), Table(header, table)]
 
@@ -123,20 +146,32 @@ def _input_pipeline(data: ReportData) -> list[Block]:
     for r in rows.to_dict("records"):
         if r["run_id"] not in data.by_run:
             continue
-        same = rows[(rows["run_id"] == r["run_id"]) & (rows["source"] == "device") & (rows["batch"] == r["batch"])
-                    & (rows["samples"] == r["samples"])]  # fmt: skip
+        same = rows[
+            (rows["run_id"] == r["run_id"])
+            & (rows["source"] == "device")
+            & (rows["batch"] == r["batch"])
+            & (rows["samples"] == r["samples"])
+        ]
         wait = math.nan
         if r["source"] == "loader" and not same.empty and float(r["median_s"]) > 0:
             wait = max(0.0, 1.0 - float(same["median_s"].iloc[0]) / float(r["median_s"]))
         feed = (
             t("topics.input.on_device")
             if r["source"] == "device"
-            else t("topics.input.pinned" if F.is_true(r.get("pin_memory")) else "topics.input.loader",
-                   workers=int(r["workers"]))
-        )  # fmt: skip
-        table.append([_swatch(data, r["run_id"]), Cell(feed), Cell(fmt_num(r["batch"]), cls="num"),
-                      Cell(fmt_num(r["throughput"]), cls="num"),
-                      Cell(_pct(wait) if r["source"] == "loader" else "–", cls="num")])  # fmt: skip
+            else t(
+                "topics.input.pinned" if F.is_true(r.get("pin_memory")) else "topics.input.loader",
+                workers=int(r["workers"]),
+            )
+        )
+        table.append(
+            [
+                _swatch(data, r["run_id"]),
+                Cell(feed),
+                Cell(fmt_num(r["batch"]), cls="num"),
+                Cell(fmt_num(r["throughput"]), cls="num"),
+                Cell(_pct(wait) if r["source"] == "loader" else "–", cls="num"),
+            ]
+        )
     header = [t(f"topics.input.col.{c}") for c in ("run", "fed", "batch", "sps", "waiting")]
     return [Prose(t.paragraphs("topics.input.explain")), Table(header, table)]
 
@@ -148,8 +183,13 @@ def pipeline_table(rows: pd.DataFrame) -> pd.DataFrame:
     for r in rows.to_dict("records"):
         if r.get("schedule") in (None, "single"):
             continue
-        ref = rows[(rows["run_id"] == r["run_id"]) & (rows["schedule"] == "single") & (rows["batch"] == r["batch"])
-                   & (rows["layers"] == r["layers"]) & (rows["width"] == r["width"])]  # fmt: skip
+        ref = rows[
+            (rows["run_id"] == r["run_id"])
+            & (rows["schedule"] == "single")
+            & (rows["batch"] == r["batch"])
+            & (rows["layers"] == r["layers"])
+            & (rows["width"] == r["width"])
+        ]
         single = float(ref["median_s"].iloc[0]) if not ref.empty else math.nan
         stages = float(r.get("stages") or math.nan)
         t = float(r["median_s"])
@@ -174,16 +214,26 @@ def _pipeline(data: ReportData) -> list[Block]:
         part = part.sort_values("microbatches")
         _line(fig, s, part, "microbatches", str(schedule), "solid" if schedule == "gpipe" else "dash")
         for r in part.to_dict("records"):
-            rows_out.append([_swatch(data, run_id), Cell(str(schedule)), Cell(f"{int(r['microbatches'])}", cls="num"),
-                             Cell(fmt_num(r["throughput"]), cls="num"), Cell(fmt_num(r["speedup"]), cls="num"),
-                             Cell(_pct(r.get("bubble_theory")), cls="num"),
-                             Cell(_pct(r["bubble_measured"]), cls="num")])  # fmt: skip
+            rows_out.append(
+                [
+                    _swatch(data, run_id),
+                    Cell(str(schedule)),
+                    Cell(f"{int(r['microbatches'])}", cls="num"),
+                    Cell(fmt_num(r["throughput"]), cls="num"),
+                    Cell(fmt_num(r["speedup"]), cls="num"),
+                    Cell(_pct(r.get("bubble_theory")), cls="num"),
+                    Cell(_pct(r["bubble_measured"]), cls="num"),
+                ]
+            )
     for s, _, single in _groups(data, rows[rows["schedule"] == "single"], "schedule"):
-        fig.add_hline(y=float(single["throughput"].iloc[0]), line_dash="dot", line_color=s.color,
-                      annotation_text=esc(t("topics.pipeline.one_device", run=s.label)))  # fmt: skip
+        fig.add_hline(
+            y=float(single["throughput"].iloc[0]),
+            line_dash="dot",
+            line_color=s.color,
+            annotation_text=esc(t("topics.pipeline.one_device", run=s.label)),
+        )
     header = [
-        t(f"topics.pipeline.col.{c}")
-        for c in ("run", "schedule", "micro", "sps", "speedup", "theory", "measured")
+        t(f"topics.pipeline.col.{c}") for c in ("run", "schedule", "micro", "sps", "speedup", "theory", "measured")
     ]
     return [Prose(t.paragraphs("topics.pipeline.explain")), Figure(fig), Table(header, rows_out)]
 
@@ -209,26 +259,41 @@ def _sustained(data: ReportData) -> list[Block]:
         bin_s = float(r.get("bin_s") or 1.0)
         x = (np.arange(len(thr)) + 0.5) * bin_s
         power_title = esc(t("fig.tel_power_w"))
-        fig = F.new_figure(esc(t("topics.sustained.title", run=s.label, case=r["case_id"])),
-                           xaxis_title=esc(t("topics.sustained.x")), yaxis_title=esc(str(r.get("throughput_unit") or "")),
-                           yaxis2=dict(title=power_title, overlaying="y", side="right", showgrid=False))  # fmt: skip
-        fig.add_scatter(x=x, y=thr, mode="lines+markers", name=esc(t("topics.sustained.throughput")),
-                        line=dict(color=s.color))  # fmt: skip
+        fig = F.new_figure(
+            esc(t("topics.sustained.title", run=s.label, case=r["case_id"])),
+            xaxis_title=esc(t("topics.sustained.x")),
+            yaxis_title=esc(str(r.get("throughput_unit") or "")),
+            yaxis2=dict(title=power_title, overlaying="y", side="right", showgrid=False),
+        )
+        fig.add_scatter(
+            x=x, y=thr, mode="lines+markers", name=esc(t("topics.sustained.throughput")), line=dict(color=s.color)
+        )
         if len(power) and np.isfinite(power).any():
             fig.add_scatter(
                 x=x, y=power, mode="lines", name=power_title, yaxis="y2", line=dict(color="#888", dash="dot")
             )
         blocks.append(Figure(fig))
-        table.append([_swatch(data, r["run_id"]), Cell(str(r["case_id"])),
-                      Cell(fmt_num(r.get("burst_throughput")), cls="num"),
-                      Cell(fmt_num(r.get("sustained_throughput")), cls="num"),
-                      Cell(_pct(r.get("sustained_over_burst")), cls="num"),
-                      Cell(fmt_num(r.get("held_s")), cls="num"),
-                      Cell(fmt_num(r.get("first_throttle_s")) if is_num(r.get("first_throttle_s")) else t("topics.sustained.none_seen"),
-                           cls="num"),
-                      Cell(str(r.get("throttle_reasons_seen") or "–"))])  # fmt: skip
-    header = [t(f"topics.sustained.col.{c}") for c in ("run", "case", "burst", "sustained", "ratio", "held", "first",
-                                                        "reasons")]  # fmt: skip
+        table.append(
+            [
+                _swatch(data, r["run_id"]),
+                Cell(str(r["case_id"])),
+                Cell(fmt_num(r.get("burst_throughput")), cls="num"),
+                Cell(fmt_num(r.get("sustained_throughput")), cls="num"),
+                Cell(_pct(r.get("sustained_over_burst")), cls="num"),
+                Cell(fmt_num(r.get("held_s")), cls="num"),
+                Cell(
+                    fmt_num(r.get("first_throttle_s"))
+                    if is_num(r.get("first_throttle_s"))
+                    else t("topics.sustained.none_seen"),
+                    cls="num",
+                ),
+                Cell(str(r.get("throttle_reasons_seen") or "–")),
+            ]
+        )
+    header = [
+        t(f"topics.sustained.col.{c}")
+        for c in ("run", "case", "burst", "sustained", "ratio", "held", "first", "reasons")
+    ]
     blocks.append(Table(header, table, t("topics.sustained.caption")))
     return blocks
 
@@ -243,8 +308,7 @@ def energy_table(rows: pd.DataFrame) -> pd.DataFrame:
     if rows.empty or "energy_per_work" not in rows:
         return pd.DataFrame()
     rows = rows[
-        rows["benchmark"].isin(ENERGY_BENCHMARKS)
-        & pd.to_numeric(rows["energy_per_work"], errors="coerce").notna()
+        rows["benchmark"].isin(ENERGY_BENCHMARKS) & pd.to_numeric(rows["energy_per_work"], errors="coerce").notna()
     ]
     out = []
     for r in rows.to_dict("records"):
@@ -285,12 +349,20 @@ def _energy(data: ReportData) -> list[Block]:
         if r["run_id"] not in data.by_run:
             continue
         unit = str(r.get("energy_per_work_unit") or "")
-        rows.append([_swatch(data, r["run_id"]), Cell(str(r["workload"])), Cell(str(r["precision_name"])),
-                     Cell(f"{fmt_num(r['energy_per_work'])} {unit}", cls="num"),
-                     Cell(f"{fmt_num(r.get('energy_above_idle_per_work'))} {unit}", cls="num"),
-                     Cell(fmt_num(r["ratio_to_fp32"]), cls="num"), Cell(str(r.get("energy_source") or "–"))])  # fmt: skip
-    header = [t(f"topics.energy.col.{c}") for c in ("run", "workload", "precision", "total", "above_idle", "ratio",
-                                                     "source")]  # fmt: skip
+        rows.append(
+            [
+                _swatch(data, r["run_id"]),
+                Cell(str(r["workload"])),
+                Cell(str(r["precision_name"])),
+                Cell(f"{fmt_num(r['energy_per_work'])} {unit}", cls="num"),
+                Cell(f"{fmt_num(r.get('energy_above_idle_per_work'))} {unit}", cls="num"),
+                Cell(fmt_num(r["ratio_to_fp32"]), cls="num"),
+                Cell(str(r.get("energy_source") or "–")),
+            ]
+        )
+    header = [
+        t(f"topics.energy.col.{c}") for c in ("run", "workload", "precision", "total", "above_idle", "ratio", "source")
+    ]
     blocks.append(Table(header, rows, t("topics.energy.caption")))
     return blocks
 

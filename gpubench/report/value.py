@@ -45,32 +45,43 @@ def value_figure(data: ReportData, ranked: Any, workload: str, top: int = 20) ->
         part = frame[frame["basis"] == basis]
         if part.empty:
             continue
-        low = [
-            max(0.0, r["throughput"] - r["low"]) if is_num(r["low"]) else 0 for r in part.to_dict("records")
+        low = [max(0.0, r["throughput"] - r["low"]) if is_num(r["low"]) else 0 for r in part.to_dict("records")]
+        high = [max(0.0, r["high"] - r["throughput"]) if is_num(r["high"]) else 0 for r in part.to_dict("records")]
+        labels = [("★ " if y else "") + esc(str(d)) for d, y in zip(part["device"], part["yours"], strict=True)]
+        hover = [
+            f"{esc(str(r['device']))}<br>{fmt_num(r['throughput'])} {esc(unit)} ({esc(basis)})"
+            f"<br>{esc(str(r['basis_detail'])[:160])}"
+            for r in part.to_dict("records")
         ]
-        high = [
-            max(0.0, r["high"] - r["throughput"]) if is_num(r["high"]) else 0 for r in part.to_dict("records")
-        ]
-        labels = [
-            ("★ " if y else "") + esc(str(d)) for d, y in zip(part["device"], part["yours"], strict=True)
-        ]
-        hover = [f"{esc(str(r['device']))}<br>{fmt_num(r['throughput'])} {esc(unit)} ({esc(basis)})"
-                 f"<br>{esc(str(r['basis_detail'])[:160])}" for r in part.to_dict("records")]  # fmt: skip
-        fig.add_trace(go.Bar(
-            x=part["throughput"], y=labels, orientation="h", name=esc(t(f"basis.{basis}", default=basis)),
-            marker=dict(color=color, pattern=dict(shape=pattern),
-                        line=dict(color=["black" if y else color for y in part["yours"]],
-                                  width=[2.5 if y else 0.5 for y in part["yours"]])),
-            error_x=dict(type="data", symmetric=False, array=high, arrayminus=low, color="#444", thickness=1.2),
-            hovertext=hover, hovertemplate="%{hovertext}<extra></extra>",
-        ))  # fmt: skip
+        fig.add_trace(
+            go.Bar(
+                x=part["throughput"],
+                y=labels,
+                orientation="h",
+                name=esc(t(f"basis.{basis}", default=basis)),
+                marker=dict(
+                    color=color,
+                    pattern=dict(shape=pattern),
+                    line=dict(
+                        color=["black" if y else color for y in part["yours"]],
+                        width=[2.5 if y else 0.5 for y in part["yours"]],
+                    ),
+                ),
+                error_x=dict(type="data", symmetric=False, array=high, arrayminus=low, color="#444", thickness=1.2),
+                hovertext=hover,
+                hovertemplate="%{hovertext}<extra></extra>",
+            )
+        )
     order = [("★ " if y else "") + esc(str(d)) for d, y in zip(frame["device"], frame["yours"], strict=True)]
     values = [v for v in frame["throughput"] if is_num(v) and v > 0]
     # A CPU beside GPUs spans four orders of magnitude: a log axis keeps both readable.
     log = bool(values) and max(values) / min(values) > 100
-    fig.update_layout(barmode="overlay", legend_title_text=esc(t("value.legend")),
-                      xaxis=dict(title=esc(t("value.x_log" if log else "value.x", unit=unit)), type="log" if log else "linear"),
-                      yaxis=dict(categoryorder="array", categoryarray=order))  # fmt: skip
+    fig.update_layout(
+        barmode="overlay",
+        legend_title_text=esc(t("value.legend")),
+        xaxis=dict(title=esc(t("value.x_log" if log else "value.x", unit=unit)), type="log" if log else "linear"),
+        yaxis=dict(categoryorder="array", categoryarray=order),
+    )
     return fig
 
 
@@ -83,28 +94,30 @@ def _table(data: ReportData, ranked: Any, workload: str) -> Table:
     rows = []
     for r in ranked.to_dict("records"):
         spread = (
-            ""
-            if r["basis"] == "measured" or not is_num(r["low"])
-            else f" ({fmt_num(r['low'])}–{fmt_num(r['high'])})"
+            "" if r["basis"] == "measured" or not is_num(r["low"]) else f" ({fmt_num(r['low'])}–{fmt_num(r['high'])})"
         )
         per_k = r["throughput_per_usd"] * 1000 if is_num(r["throughput_per_usd"]) else None
         per_m = r["tco_per_unit_usd"] * 1e6 if is_num(r["tco_per_unit_usd"]) else None
         cloud = r["cloud_usd_per_unit"] * 1e6 if is_num(r["cloud_usd_per_unit"]) else None
-        rows.append([
-            Cell(str(r["rank"])),
-            Cell(("★ " if r["yours"] else "") + str(r["device"]), cls="diff" if r["yours"] else ""),
-            Cell(data.msg(f"basis.{r['basis']}", default=str(r["basis"])), title=str(r["basis_detail"])),
-            Cell(f"{fmt_num(r['throughput'])}{spread}", cls="num"),
-            Cell(_money(r["price_usd"]), cls="num", title=str(r["price_source"] or "")),
-            Cell(fmt_num(per_k), cls="num"),
-            Cell(fmt_num(r["avg_power_w"]), cls="num", title=str(r["power_source"] or "")),
-            Cell(fmt_num(per_m), cls="num"),
-            Cell(fmt_num(cloud), cls="num", title=str(r["cloud_source"] or "")),
-            Cell(fmt_num(r["breakeven_hours"]) if is_num(r["breakeven_hours"]) else "–", cls="num"),
-        ])  # fmt: skip
+        rows.append(
+            [
+                Cell(str(r["rank"])),
+                Cell(("★ " if r["yours"] else "") + str(r["device"]), cls="diff" if r["yours"] else ""),
+                Cell(data.msg(f"basis.{r['basis']}", default=str(r["basis"])), title=str(r["basis_detail"])),
+                Cell(f"{fmt_num(r['throughput'])}{spread}", cls="num"),
+                Cell(_money(r["price_usd"]), cls="num", title=str(r["price_source"] or "")),
+                Cell(fmt_num(per_k), cls="num"),
+                Cell(fmt_num(r["avg_power_w"]), cls="num", title=str(r["power_source"] or "")),
+                Cell(fmt_num(per_m), cls="num"),
+                Cell(fmt_num(cloud), cls="num", title=str(r["cloud_source"] or "")),
+                Cell(fmt_num(r["breakeven_hours"]) if is_num(r["breakeven_hours"]) else "–", cls="num"),
+            ]
+        )
     t = data.msg
-    header = [t(f"value.col.{c}", unit=unit) for c in ("rank", "device", "basis", "throughput", "price", "per_k", "watts",
-                                                      "tco", "cloud", "breakeven")]  # fmt: skip
+    header = [
+        t(f"value.col.{c}", unit=unit)
+        for c in ("rank", "device", "basis", "throughput", "price", "per_k", "watts", "tco", "cloud", "breakeven")
+    ]
     return Table(header, rows, t("value.table_caption", workload=workload))
 
 

@@ -117,9 +117,7 @@ def reference_value(
         return None
     if not is_num(peak) or float(peak) <= 0:
         return None
-    return Estimate(
-        workload, spec.slug, float(peak), math.nan, float(peak), unit, "datasheet", spec.source(figure)
-    )
+    return Estimate(workload, spec.slug, float(peak), math.nan, float(peak), unit, "datasheet", spec.source(figure))
 
 
 def model_estimates(workload: str, runs: pd.DataFrame | None) -> dict[str, Estimate]:
@@ -228,8 +226,21 @@ def comparison_rows(data: ReportData) -> list[Row]:
                 )
                 if is_num(lo_v) and is_num(hi_v):
                     low, high = float(lo_v) / m.value, float(hi_v) / m.value
-            out.append(Row(s.label, m.key, label, other.value, other.unit, other.value / m.value, low, high,
-                           "measured", s.run_id, s.color))  # fmt: skip
+            out.append(
+                Row(
+                    s.label,
+                    m.key,
+                    label,
+                    other.value,
+                    other.unit,
+                    other.value / m.value,
+                    low,
+                    high,
+                    "measured",
+                    s.run_id,
+                    s.color,
+                )
+            )
         estimates = model_estimates(workload, runs) if refs else {}
         for spec in refs:
             ref = reference_value(workload, spec, runs, estimates)
@@ -238,8 +249,21 @@ def comparison_rows(data: ReportData) -> list[Row]:
             low = ref.low / m.value if is_num(ref.low) else math.nan
             high = ref.high / m.value if is_num(ref.high) else math.nan
             basis = ref.basis if ref.basis in BASES else "estimated"
-            out.append(Row(spec.name, m.key, label, ref.value, ref.unit, ref.value / m.value, low, high, basis,
-                           ref.source, _BASIS_COLORS.get(basis, "#999999")))  # fmt: skip
+            out.append(
+                Row(
+                    spec.name,
+                    m.key,
+                    label,
+                    ref.value,
+                    ref.unit,
+                    ref.value / m.value,
+                    low,
+                    high,
+                    basis,
+                    ref.source,
+                    _BASIS_COLORS.get(basis, "#999999"),
+                )
+            )
     return out
 
 
@@ -262,15 +286,16 @@ def _energy_sentence(data: ReportData, subject: Series, metrics: list[Metric]) -
     if row is None:
         tel = subject.meta.get("telemetry") or {}
         reason = tel.get("reason") or tel.get("reader") or ""
-        return (
-            t("verdict.energy_none", reason=str(reason).rstrip("."))
-            if reason
-            else t("verdict.energy_none_plain")
-        )
+        return t("verdict.energy_none", reason=str(reason).rstrip(".")) if reason else t("verdict.energy_none_plain")
     unit = data.runs.at[row.row, "energy_per_work_unit"] if "energy_per_work_unit" in data.runs else ""
     watts = data.runs.at[row.row, "avg_power_w"] if "avg_power_w" in data.runs else None
-    return t("verdict.energy", value=fmt_num(data.runs.at[row.row, "energy_per_work"]), unit=unit,
-             workload=workload_label(data, row.key), watts=fmt_num(watts))  # fmt: skip
+    return t(
+        "verdict.energy",
+        value=fmt_num(data.runs.at[row.row, "energy_per_work"]),
+        unit=unit,
+        workload=workload_label(data, row.key),
+        watts=fmt_num(watts),
+    )
 
 
 def trust_warnings(data: ReportData) -> list[str]:
@@ -313,8 +338,14 @@ def verdict_paragraphs(data: ReportData, rows: list[Row] | None = None) -> list[
     status = runs["status"].astype(str) if "status" in runs else pd.Series(dtype=str)
     kind = t("verdict.kind_cpu") if subject.vendor.lower() == "cpu" else t("verdict.kind_gpu")
     n_runs = len(data.per_run.series)
-    first = t("verdict.subject" if n_runs == 1 else "verdict.subject_runs", device=subject.device_name, kind=kind,
-              ok=int((status == "ok").sum()), n=len(status), runs=n_runs)  # fmt: skip
+    first = t(
+        "verdict.subject" if n_runs == 1 else "verdict.subject_runs",
+        device=subject.device_name,
+        kind=kind,
+        ok=int((status == "ok").sum()),
+        n=len(status),
+        runs=n_runs,
+    )
     paragraphs = [first]
     if not metrics:
         paragraphs.append(t("verdict.nothing"))
@@ -331,20 +362,33 @@ def verdict_paragraphs(data: ReportData, rows: list[Row] | None = None) -> list[
             basis = t(f"basis.{r.basis}", default=r.basis)
             span = f", {multiple_text(r.low)}–{multiple_text(r.high)}" if has_interval(r) else ""
             parts.append(f"{r.device} **{multiple_text(r.multiple)}** ({basis}{span})")
-        paragraphs.append(t("verdict.against", workload=workload_label(data, m.key), device=subject.label,
-                            list="; ".join(parts)))  # fmt: skip
+        paragraphs.append(
+            t("verdict.against", workload=workload_label(data, m.key), device=subject.label, list="; ".join(parts))
+        )
         faster = [r for r in others if r.multiple > 1.05]
         if subject.vendor.lower() == "cpu" and faster:
             if m.key.startswith("matmul/"):
                 paragraphs.append(_cpu_meaning(data, rows, metrics))
             else:  # the most modest GPU on the workload itself: no overstatement
                 ref = min(faster, key=lambda r: r.multiple)
-                paragraphs.append(t("verdict.cpu_meaning", device=ref.device, times=multiple_text(ref.multiple),
-                                    workload=workload_label(data, m.key), basis=t(f"basis.{ref.basis}", default=ref.basis)))  # fmt: skip
+                paragraphs.append(
+                    t(
+                        "verdict.cpu_meaning",
+                        device=ref.device,
+                        times=multiple_text(ref.multiple),
+                        workload=workload_label(data, m.key),
+                        basis=t(f"basis.{ref.basis}", default=ref.basis),
+                    )
+                )
         elif faster and len(faster) < len(others):
             slower = [r for r in others if r.multiple < 0.95]
-            paragraphs.append(t("verdict.position", faster=", ".join(r.device for r in faster),
-                                slower=", ".join(r.device for r in slower) or "–"))  # fmt: skip
+            paragraphs.append(
+                t(
+                    "verdict.position",
+                    faster=", ".join(r.device for r in faster),
+                    slower=", ".join(r.device for r in slower) or "–",
+                )
+            )
         break
     if any(r.basis == "datasheet" for r in rows):
         paragraphs.append(t("verdict.datasheet_note"))
@@ -369,17 +413,30 @@ def _cpu_meaning(data: ReportData, rows: list[Row], metrics: list[Metric]) -> st
     a GPU in bf16: comparing each at its best is the fair question)."""
     t = data.msg
     own = [m for m in metrics if m.key.startswith("matmul/")]
-    gpu = [r for r in rows if r.workload.startswith("matmul/") and r.basis != "measured"
-           and r.workload.split("/")[1] in ("bf16", "fp16")]  # fmt: skip
+    gpu = [
+        r
+        for r in rows
+        if r.workload.startswith("matmul/") and r.basis != "measured" and r.workload.split("/")[1] in ("bf16", "fp16")
+    ]
     if not own or not gpu:
         ref = min((r for r in rows if r.basis != "measured"), key=lambda r: r.multiple)
-        return t("verdict.cpu_meaning", device=ref.device, times=multiple_text(ref.multiple), workload=ref.label,
-                 basis=t(f"basis.{ref.basis}", default=ref.basis))  # fmt: skip
+        return t(
+            "verdict.cpu_meaning",
+            device=ref.device,
+            times=multiple_text(ref.multiple),
+            workload=ref.label,
+            basis=t(f"basis.{ref.basis}", default=ref.basis),
+        )
     mine = max(own, key=lambda m: m.value)
     ref = min(gpu, key=lambda r: r.value)  # the most modest reference: no overstatement
-    return t("verdict.cpu_meaning_best", device=ref.device, times=multiple_text(ref.value / mine.value),
-             gpu_dtype=ref.workload.split("/")[1], cpu_dtype=mine.key.split("/")[1],
-             basis=t(f"basis.{ref.basis}", default=ref.basis))  # fmt: skip
+    return t(
+        "verdict.cpu_meaning_best",
+        device=ref.device,
+        times=multiple_text(ref.value / mine.value),
+        gpu_dtype=ref.workload.split("/")[1],
+        cpu_dtype=mine.key.split("/")[1],
+        basis=t(f"basis.{ref.basis}", default=ref.basis),
+    )
 
 
 def short_device(name: str) -> str:
@@ -402,41 +459,85 @@ def verdict_figure(data: ReportData, rows: list[Row]) -> Any:
     devices = list(dict.fromkeys(r.device for r in sorted(rows, key=lambda r: r.basis != "measured")))
     per_panel = [len({r.device for r in rows if r.workload == w}) for w in workloads]
     # Panels as tall as their bars, so a bar is as thick in a panel of 2 devices as in one of 6.
-    fig = make_subplots(rows=len(workloads), cols=1, shared_xaxes=True, row_heights=per_panel,
-                        vertical_spacing=min(0.08, 0.5 / len(workloads)), subplot_titles=[esc(labels[w]) for w in workloads])  # fmt: skip
+    fig = make_subplots(
+        rows=len(workloads),
+        cols=1,
+        shared_xaxes=True,
+        row_heights=per_panel,
+        vertical_spacing=min(0.08, 0.5 / len(workloads)),
+        subplot_titles=[esc(labels[w]) for w in workloads],
+    )
     height = 150 + 34 * sum(per_panel) + 45 * len(workloads)
-    fig.update_layout(template=F._TEMPLATE, height=height, showlegend=True, bargap=0.22, margin=dict(l=10, r=20, t=70, b=90),
-                      title=dict(text=F.esc_wrapped(t("verdict.chart_title", device=data.baseline.label), 44), x=0.01, font=dict(size=15)),
-                      legend=dict(orientation="h", yref="container", yanchor="bottom", y=0, x=0))  # fmt: skip
+    fig.update_layout(
+        template=F._TEMPLATE,
+        height=height,
+        showlegend=True,
+        bargap=0.22,
+        margin=dict(l=10, r=20, t=70, b=90),
+        title=dict(
+            text=F.esc_wrapped(t("verdict.chart_title", device=data.baseline.label), 44), x=0.01, font=dict(size=15)
+        ),
+        legend=dict(orientation="h", yref="container", yanchor="bottom", y=0, x=0),
+    )
     shown: set[str] = set()
     for i, w in enumerate(workloads, start=1):
         for basis in BASES:
             part = [r for r in rows if r.workload == w and r.basis == basis]
             if not part:
                 continue
-            plus = [
-                max(0.0, r.high - r.multiple) if is_num(r.high) and basis != "datasheet" else 0.0
+            plus = [max(0.0, r.high - r.multiple) if is_num(r.high) and basis != "datasheet" else 0.0 for r in part]
+            minus = [max(0.0, r.multiple - r.low) if is_num(r.low) else 0.0 for r in part]
+            hover = [
+                f"<b>{esc(r.device)}</b><br>{esc(r.label)}: {fmt_num(r.value, 4)} {esc(r.unit)}<br>"
+                f"{esc(multiple_text(r.multiple))} {esc(t('verdict.of_subject', device=data.baseline.label))}"
+                + (
+                    f" ({esc(multiple_text(r.low))}–{esc(multiple_text(r.high))})"
+                    if is_num(r.low) and is_num(r.high)
+                    else ""
+                )
+                + f"<br>{esc(t(f'basis.{r.basis}', default=r.basis))}: {esc(r.source)}"
                 for r in part
             ]
-            minus = [max(0.0, r.multiple - r.low) if is_num(r.low) else 0.0 for r in part]
-            hover = [f"<b>{esc(r.device)}</b><br>{esc(r.label)}: {fmt_num(r.value, 4)} {esc(r.unit)}<br>"
-                     f"{esc(multiple_text(r.multiple))} {esc(t('verdict.of_subject', device=data.baseline.label))}"
-                     + (f" ({esc(multiple_text(r.low))}–{esc(multiple_text(r.high))})" if is_num(r.low) and is_num(r.high) else "")
-                     + f"<br>{esc(t(f'basis.{r.basis}', default=r.basis))}: {esc(r.source)}" for r in part]  # fmt: skip
             fig.add_bar(
-                x=[r.multiple for r in part], y=[F.esc_wrapped(short_device(r.device)) for r in part], orientation="h",
-                marker=dict(color=[r.color for r in part], line=dict(color="#444", width=0.6),
-                            pattern=dict(shape="/" if basis == "estimated" else ("." if basis == "datasheet" else ""),
-                                         fgcolor="#777", size=6)),
-                error_x=dict(type="data", symmetric=False, array=plus, arrayminus=minus, color="#333", thickness=1.2, width=3)
-                if any(plus) or any(minus) else None,
-                text=[esc(multiple_text(r.multiple)) for r in part], textposition="auto", cliponaxis=False, insidetextanchor="end",
-                name=esc(t(f"basis.{basis}", default=basis)), legendgroup=basis, showlegend=basis not in shown,
-                hovertext=hover, hovertemplate=F.HOVER, row=i, col=1,
-            )  # fmt: skip
+                x=[r.multiple for r in part],
+                y=[F.esc_wrapped(short_device(r.device)) for r in part],
+                orientation="h",
+                marker=dict(
+                    color=[r.color for r in part],
+                    line=dict(color="#444", width=0.6),
+                    pattern=dict(
+                        shape="/" if basis == "estimated" else ("." if basis == "datasheet" else ""),
+                        fgcolor="#777",
+                        size=6,
+                    ),
+                ),
+                error_x=dict(
+                    type="data", symmetric=False, array=plus, arrayminus=minus, color="#333", thickness=1.2, width=3
+                )
+                if any(plus) or any(minus)
+                else None,
+                text=[esc(multiple_text(r.multiple)) for r in part],
+                textposition="auto",
+                cliponaxis=False,
+                insidetextanchor="end",
+                name=esc(t(f"basis.{basis}", default=basis)),
+                legendgroup=basis,
+                showlegend=basis not in shown,
+                hovertext=hover,
+                hovertemplate=F.HOVER,
+                row=i,
+                col=1,
+            )
             shown.add(basis)
-        fig.update_yaxes(type="category", categoryorder="array", tickfont=dict(size=11), row=i, col=1, automargin=True,
-                         categoryarray=[F.esc_wrapped(short_device(d)) for d in reversed(devices)])  # fmt: skip
+        fig.update_yaxes(
+            type="category",
+            categoryorder="array",
+            tickfont=dict(size=11),
+            row=i,
+            col=1,
+            automargin=True,
+            categoryarray=[F.esc_wrapped(short_device(d)) for d in reversed(devices)],
+        )
     lo = min(r.multiple for r in rows)
     hi = max(max(r.multiple, r.high if is_num(r.high) else 0) for r in rows)
     fig.update_xaxes(type="log", range=[math.log10(lo) - 0.3, math.log10(hi) + 0.6], dtick=1)

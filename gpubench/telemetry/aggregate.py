@@ -85,9 +85,7 @@ def _integral(series: tuple[np.ndarray, np.ndarray]) -> float:
     return float(np.sum((vs[1:] + vs[:-1]) * np.diff(ts)) / 2.0 / 1e9)
 
 
-def _counter_delta(
-    t_ns: np.ndarray, counter: np.ndarray, start_ns: int, end_ns: int, max_gap_ns: int
-) -> float:
+def _counter_delta(t_ns: np.ndarray, counter: np.ndarray, start_ns: int, end_ns: int, max_gap_ns: int) -> float:
     """Counter(end) - counter(start), both interpolated; NaN unless it covers the window and only rises."""
     series = _window_series(t_ns, counter, start_ns, end_ns, max_gap_ns)
     if series is None:
@@ -244,7 +242,8 @@ def combine_aggregates(parts: list[tuple[dict[str, Any], float]]) -> dict[str, A
         out[key] = sum(v * d for v, d in got) / sum(d for _, d in got) if got else math.nan
     reasons = {r for agg, _ in parts for r in str(agg.get("throttle_reasons") or "").split(",") if r}
     out["throttle_reasons"] = ",".join(sorted(reasons))
-    out["throttled"] = any(isinstance(agg.get("throttled"), (bool, np.bool_)) and bool(agg["throttled"])
-                           for agg, _ in parts)  # fmt: skip
+    out["throttled"] = any(
+        isinstance(agg.get("throttled"), (bool, np.bool_)) and bool(agg["throttled"]) for agg, _ in parts
+    )
     out["telemetry_samples"] = int(sum(v for v, _ in values("telemetry_samples")))
     return out

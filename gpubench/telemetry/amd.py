@@ -114,9 +114,7 @@ class AmdSmiReader:
             try:
                 import amdsmi  # optional dependency (ROCm)
             except ImportError as exc:
-                raise BackendUnavailable(
-                    f"amdsmi is not importable ({exc}); install ROCm's amdsmi package"
-                ) from None
+                raise BackendUnavailable(f"amdsmi is not importable ({exc}); install ROCm's amdsmi package") from None
         self._smi = amdsmi
         self._clock = clock
         base_error = getattr(amdsmi, "AmdSmiException", Exception)

@@ -98,9 +98,7 @@ class MetricGate:
     drivers log each failure, so the first "not supported" switches the metric off for good.
     """
 
-    def __init__(
-        self, is_unsupported: Callable[[BaseException], bool], errors: tuple[type[BaseException], ...]
-    ):
+    def __init__(self, is_unsupported: Callable[[BaseException], bool], errors: tuple[type[BaseException], ...]):
         self._is_unsupported = is_unsupported
         self._errors = errors
         self.disabled: dict[str, str] = {}

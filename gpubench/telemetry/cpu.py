@@ -154,9 +154,7 @@ class CpuReader:
         packages = [d for d in self._domains if d.path.name.count(":") == 1]
         try:
             if packages:
-                limit_w = sum(
-                    _uw_to_w(int(_read_text(d.path / "constraint_0_power_limit_uw"))) for d in packages
-                )
+                limit_w = sum(_uw_to_w(int(_read_text(d.path / "constraint_0_power_limit_uw"))) for d in packages)
         except (OSError, ValueError):
             limit_w = NAN
         return {

@@ -68,9 +68,7 @@ class NvmlReader:
             try:
                 import pynvml as nvml  # optional: imported only when an NVIDIA reader opens
             except ImportError as exc:
-                raise BackendUnavailable(
-                    f"pynvml is not importable ({exc}); pip install nvidia-ml-py"
-                ) from None
+                raise BackendUnavailable(f"pynvml is not importable ({exc}); pip install nvidia-ml-py") from None
         self._nvml = nvml
         try:
             nvml.nvmlInit()
@@ -171,9 +169,7 @@ class NvmlReader:
         wanted = [(metric, fid) for metric, fid in self._fields if gate.enabled(f"field_{metric}")]
         if not wanted or not gate.enabled("field_values") or not hasattr(nvml, "nvmlDeviceGetFieldValues"):
             return {}
-        values = gate.call(
-            "field_values", lambda: nvml.nvmlDeviceGetFieldValues(self._handle, [f for _, f in wanted])
-        )
+        values = gate.call("field_values", lambda: nvml.nvmlDeviceGetFieldValues(self._handle, [f for _, f in wanted]))
         if values is None:
             return {}
         out: dict[str, float] = {}

@@ -34,9 +34,7 @@ class Sampler:
     end of the final case is bracketed by samples.
     """
 
-    def __init__(
-        self, reader: Reader, hz: float = 20.0, clock: Callable[[], int] = time.monotonic_ns
-    ) -> None:
+    def __init__(self, reader: Reader, hz: float = 20.0, clock: Callable[[], int] = time.monotonic_ns) -> None:
         self.reader = reader
         self.hz = hz
         self._period_ns = _period_ns(hz)

@@ -107,14 +107,31 @@ class FakeGpuModule:
 
 
 def xpu_props(name: str = "Intel(R) Data Center GPU Max 1550", has_fp64: bool = True) -> Any:
-    return SimpleNamespace(name=name, total_memory=64 << 30, driver_version="1.3.29735", gpu_eu_count=448,
-                           gpu_subslice_count=56, has_fp64=has_fp64, platform_name="Intel(R) oneAPI Unified Runtime")  # fmt: skip
+    return SimpleNamespace(
+        name=name,
+        total_memory=64 << 30,
+        driver_version="1.3.29735",
+        gpu_eu_count=448,
+        gpu_subslice_count=56,
+        has_fp64=has_fp64,
+        platform_name="Intel(R) oneAPI Unified Runtime",
+    )
 
 
 def rocm_props(arch: str = "gfx942:sramecc+:xnack-", name: str = "AMD Instinct MI300X") -> Any:
-    return SimpleNamespace(name=name, total_memory=192 << 30, multi_processor_count=304, L2_cache_size=4 << 20,
-                           gcnArchName=arch, major=9, minor=4, uuid="58ff", pci_bus_id=0x0C, pci_domain_id=0,
-                           pci_device_id=0)  # fmt: skip
+    return SimpleNamespace(
+        name=name,
+        total_memory=192 << 30,
+        multi_processor_count=304,
+        L2_cache_size=4 << 20,
+        gcnArchName=arch,
+        major=9,
+        minor=4,
+        uuid="58ff",
+        pci_bus_id=0x0C,
+        pci_domain_id=0,
+        pci_device_id=0,
+    )
 
 
 def fake_mps(monkeypatch: Any, recommended: int = 48 << 30) -> FakeGpuModule:

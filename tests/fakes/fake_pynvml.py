@@ -148,9 +148,7 @@ class FakeNvml:
         out = []
         for fid in field_ids:
             value = {
-                self.NVML_FI_DEV_POWER_INSTANT: gpu.power_mw
-                if gpu.power_instant_mw is None
-                else gpu.power_instant_mw,
+                self.NVML_FI_DEV_POWER_INSTANT: gpu.power_mw if gpu.power_instant_mw is None else gpu.power_instant_mw,
                 self.NVML_FI_DEV_POWER_AVERAGE: gpu.power_avg_mw,
                 self.NVML_FI_DEV_MEMORY_TEMP: gpu.mem_temp_c,
             }.get(fid, 0)
@@ -160,9 +158,7 @@ class FakeNvml:
                     fieldId=fid,
                     nvmlReturn=ret,
                     valueType=self.NVML_VALUE_TYPE_UNSIGNED_INT,
-                    value=SimpleNamespace(
-                        uiVal=value, dVal=0.0, ulVal=0, ullVal=0, sllVal=0, siVal=0, usVal=0
-                    ),
+                    value=SimpleNamespace(uiVal=value, dVal=0.0, ulVal=0, ullVal=0, sllVal=0, siVal=0, usVal=0),
                 )
             )
         return out

@@ -41,8 +41,14 @@ def _normalize(params: dict[str, ParamValue]) -> dict[str, ParamValue]:
     return {k: params[k] for k in PARAMS}
 
 
-@register("attention", version=1, params=PARAMS, normalize=_normalize, tags=("llm",),
-          description="Causal SDPA per backend with a preset's heads; TFLOP/s counting the causal half")  # fmt: skip
+@register(
+    "attention",
+    version=1,
+    params=PARAMS,
+    normalize=_normalize,
+    tags=("llm",),
+    description="Causal SDPA per backend with a preset's heads; TFLOP/s counting the causal half",
+)
 def attention(case: Case, device: torch.device) -> Workload:
     params = case.as_dict()
     p = validate(params, tokens_keys=("context",))
@@ -69,18 +75,14 @@ def attention(case: Case, device: torch.device) -> Workload:
         run(k, v, p.kv_heads != p.heads)
     except RuntimeError as first:
         if p.kv_heads == p.heads:
-            raise Unsupported(
-                f"SDPA backend {name} cannot run here: {str(first).splitlines()[0][:200]}"
-            ) from None
+            raise Unsupported(f"SDPA backend {name} cannot run here: {str(first).splitlines()[0][:200]}") from None
         # Some backends lack grouped-query support: give them K/V repeated to every head (outside the timing).
         group = p.heads // p.kv_heads
         k, v = k.repeat_interleave(group, 1), v.repeat_interleave(group, 1)
         try:
             run(k, v, False)
         except RuntimeError as e:
-            raise Unsupported(
-                f"SDPA backend {name} cannot run here: {str(e).splitlines()[0][:200]}"
-            ) from None
+            raise Unsupported(f"SDPA backend {name} cannot run here: {str(e).splitlines()[0][:200]}") from None
         gqa = "K/V repeated per head (backend lacks GQA)"
     enable = gqa == "native" and p.kv_heads != p.heads
     out: dict[str, torch.Tensor] = {}
@@ -99,11 +101,15 @@ def attention(case: Case, device: torch.device) -> Workload:
         ref = torch.softmax(scores.masked_fill(~mask, float("-inf")), -1) @ vh
         got = out["o"][0, 0, s - rows :].double().cpu()
         err = (torch.linalg.vector_norm(got - ref) / torch.linalg.vector_norm(ref)).item()
-        return CheckResult(
-            err, TOL[precision], f"relative error vs float64 on the last {rows} queries of one head"
-        )
+        return CheckResult(err, TOL[precision], f"relative error vs float64 on the last {rows} queries of one head")
 
     flops = 2.0 * b * p.heads * s * s * p.head_dim
-    info = {"preset": p.name, "heads": p.heads, "kv_heads": p.kv_heads, "head_dim": p.head_dim,
-            "sdpa_backend": backend.name, "gqa": gqa}  # fmt: skip
+    info = {
+        "preset": p.name,
+        "heads": p.heads,
+        "kv_heads": p.kv_heads,
+        "head_dim": p.head_dim,
+        "sdpa_backend": backend.name,
+        "gqa": gqa,
+    }
     return Workload(step=step, work=Work(flops, "flop", flops=flops), check=check, info=info)

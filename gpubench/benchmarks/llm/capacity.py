@@ -50,8 +50,11 @@ def _allocation_search(p: P.Preset, precision: str, context: int, device: torch.
         try:
             held.append(torch.empty(weights, dtype=torch.uint8, device=device))
             held.append(torch.empty(per_seq * batch, dtype=torch.uint8, device=device))
-            held.append(torch.empty(int(P.decode_working_bytes(full, batch, P.KV_BYTES[precision])),
-                                    dtype=torch.uint8, device=device))  # fmt: skip
+            held.append(
+                torch.empty(
+                    int(P.decode_working_bytes(full, batch, P.KV_BYTES[precision])), dtype=torch.uint8, device=device
+                )
+            )
             devices.get(device).synchronize()
             return True
         except Exception as e:
@@ -65,8 +68,14 @@ def _allocation_search(p: P.Preset, precision: str, context: int, device: torch.
     return find_max_batch(fits, MAX_BATCH_LIMIT)
 
 
-@register("llm_capacity", version=1, params=PARAMS, normalize=_normalize, tags=("llm", "inference"),
-          description="LLM capacity: largest batch x context that fits (allocated on GPUs, computed on CPUs)")  # fmt: skip
+@register(
+    "llm_capacity",
+    version=1,
+    params=PARAMS,
+    normalize=_normalize,
+    tags=("llm", "inference"),
+    description="LLM capacity: largest batch x context that fits (allocated on GPUs, computed on CPUs)",
+)
 def llm_capacity(case: Case, device: torch.device) -> Workload:
     params = case.as_dict()
     run = P.validate(params, tokens_keys=("context",), batch_key="timed_batch")
@@ -89,8 +98,10 @@ def llm_capacity(case: Case, device: torch.device) -> Workload:
     info["max_batch"] = best
     info["max_tokens_cached"] = best * context
     if best == 0:
-        raise Unsupported(f"{full.name} in {precision} does not fit one {context}-token sequence in "
-                          f"{memory / 2**30:.1f} GiB ({info['capacity_method']})")  # fmt: skip
+        raise Unsupported(
+            f"{full.name} in {precision} does not fit one {context}-token sequence in "
+            f"{memory / 2**30:.1f} GiB ({info['capacity_method']})"
+        )
     batch = min(best, int(params["timed_batch"]))
     info["timed_batch"] = batch
     model = M.build(run, precision, device)
@@ -98,5 +109,6 @@ def llm_capacity(case: Case, device: torch.device) -> Workload:
     tokens = M.random_tokens(run, batch, 1, device)
 
     work = run.decode_work(batch, context - 1, *M.bytes_per(precision))
-    return M.serving_workload("llm_capacity", run, precision, device, model, cache, tokens, context - 1, False,
-                              float(batch), work, info)  # fmt: skip
+    return M.serving_workload(
+        "llm_capacity", run, precision, device, model, cache, tokens, context - 1, False, float(batch), work, info
+    )

@@ -22,9 +22,7 @@ PARAMS = {
     "preset": Param(str, choices=PRESET_NAMES, help="decoder shapes: " + ", ".join(PRESET_NAMES)),
     "precision": Param(str, choices=PRECISIONS, help="bf16, fp16, fp32; int8 / fp8 weight quantization"),
     "batch": Param(int, default=1, help="sequences decoded together"),
-    "context": Param(
-        int, default=1024, minimum=0, help="tokens already in each sequence's cache (C); input length"
-    ),
+    "context": Param(int, default=1024, minimum=0, help="tokens already in each sequence's cache (C); input length"),
     "output": Param(int, default=0, minimum=0, help="serving scenario: tokens generated (cache at C + O/2)"),
     "layers": Param(int, default=0, minimum=0, help="run only the first N layers (0 = all)"),
     "compile": Param(bool, default=False, help="torch.compile the step (CUDA graphs on GPUs)"),
@@ -40,8 +38,14 @@ def cached_tokens(context: int, output: int) -> int:
     return context + output // 2
 
 
-@register("llm_decode", version=1, params=PARAMS, normalize=_normalize, tags=("llm", "inference"),
-          description="LLM decode: B sequences, one token each per step, static KV cache of C tokens; tokens/s")  # fmt: skip
+@register(
+    "llm_decode",
+    version=1,
+    params=PARAMS,
+    normalize=_normalize,
+    tags=("llm", "inference"),
+    description="LLM decode: B sequences, one token each per step, static KV cache of C tokens; tokens/s",
+)
 def llm_decode(case: Case, device: torch.device) -> Workload:
     params = case.as_dict()
     p = validate(params, tokens_keys=("context", "output"))
@@ -53,5 +57,17 @@ def llm_decode(case: Case, device: torch.device) -> Workload:
     cache = M.new_cache(p, batch, max(cached, M.CHECK_TOKENS) + 1, precision, device, fill=True)
     tokens = M.random_tokens(p, batch, 1, device)
     work = p.decode_work(batch, cached, *M.bytes_per(precision))
-    return M.serving_workload("llm_decode", p, precision, device, model, cache, tokens, cached, compile_,
-                              float(batch), work, {"cached_tokens": cached})  # fmt: skip
+    return M.serving_workload(
+        "llm_decode",
+        p,
+        precision,
+        device,
+        model,
+        cache,
+        tokens,
+        cached,
+        compile_,
+        float(batch),
+        work,
+        {"cached_tokens": cached},
+    )

@@ -24,8 +24,13 @@ from gpubench.errors import Unsupported, first_line
 from gpubench.records import CheckResult, Work, Workload
 
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
-ACT_DTYPE = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16, "int8": torch.bfloat16,
-             "fp8": torch.bfloat16}  # fmt: skip
+ACT_DTYPE = {
+    "fp32": torch.float32,
+    "bf16": torch.bfloat16,
+    "fp16": torch.float16,
+    "int8": torch.bfloat16,
+    "fp8": torch.bfloat16,
+}
 SEED = 1234
 CHECK_TOKENS = 16  # prompt length of the cache check (per sequence, at most 2 sequences)
 # Relative L2 error of next-token logits, cached decode vs a full forward over the same tokens, same precision.
@@ -35,9 +40,7 @@ CHECK_TOL = {"fp32": 1e-4, "bf16": 0.05, "fp16": 0.01, "int8": 0.05, "fp8": 0.15
 Cache = list[tuple[torch.Tensor, torch.Tensor]]
 
 
-def _normal(
-    shape: tuple[int, ...], std: float, like: dict[str, Any], gen: torch.Generator | None
-) -> nn.Parameter:
+def _normal(shape: tuple[int, ...], std: float, like: dict[str, Any], gen: torch.Generator | None) -> nn.Parameter:
     t = torch.empty(shape, **like)
     if gen is not None:  # None on the meta device: shapes only, nothing to draw
         t.normal_(0.0, std, generator=gen)
@@ -129,8 +132,14 @@ class Layer(nn.Module):
         self.down = Linear(_normal((d, inner), inner**-0.5 / math.sqrt(2 * p.total_layers), like, gen))
         self.heads, self.kv_heads, self.head_dim = p.heads, p.kv_heads, p.head_dim
 
-    def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor,
-                cache: tuple[torch.Tensor, torch.Tensor] | None, pos: int) -> torch.Tensor:  # fmt: skip
+    def forward(
+        self,
+        x: torch.Tensor,
+        cos: torch.Tensor,
+        sin: torch.Tensor,
+        cache: tuple[torch.Tensor, torch.Tensor] | None,
+        pos: int,
+    ) -> torch.Tensor:
         b, t, _ = x.shape
         h = self.norm1(x)
         q = self.q(h).view(b, t, self.heads, self.head_dim).transpose(1, 2)
@@ -182,8 +191,9 @@ class Decoder(nn.Module):
         angles = torch.outer(positions, self.inv_freq)
         return angles.cos().to(dtype), angles.sin().to(dtype)
 
-    def forward(self, tokens: torch.Tensor, cache: Cache | None = None, pos: int = 0,
-                every_position: bool = False) -> torch.Tensor:  # fmt: skip
+    def forward(
+        self, tokens: torch.Tensor, cache: Cache | None = None, pos: int = 0, every_position: bool = False
+    ) -> torch.Tensor:
         x = F.embedding(tokens, self.embed)
         cos, sin = self.rope_tables(pos, tokens.shape[1], x.dtype)
         for i, layer in enumerate(self.layers):
@@ -258,8 +268,13 @@ def random_tokens(p: Preset, batch: int, length: int, device: torch.device, seed
     return torch.randint(0, p.vocab, (batch, length), device=device, generator=gen)
 
 
-def cache_check(model: Decoder, cache: Cache, precision: str,
-                prefill: Callable[..., torch.Tensor], decode: Callable[..., torch.Tensor]) -> CheckResult:  # fmt: skip
+def cache_check(
+    model: Decoder,
+    cache: Cache,
+    precision: str,
+    prefill: Callable[..., torch.Tensor],
+    decode: Callable[..., torch.Tensor],
+) -> CheckResult:
     """Next-token logits through the cache == a full forward over the same tokens (no cache), same precision.
 
     Up to 2 sequences of CHECK_TOKENS are prefilled into the first positions of the case's own cache by
@@ -279,9 +294,12 @@ def cache_check(model: Decoder, cache: Cache, precision: str,
         return CheckResult(math.inf, CHECK_TOL[precision], "cached decode produced non-finite logits")
     err = (torch.linalg.vector_norm(got - ref) / torch.linalg.vector_norm(ref)).item()
     agree = (got.argmax(-1) == ref.argmax(-1)).double().mean().item()
-    return CheckResult(err, CHECK_TOL[precision],
-                       f"cached decode vs full forward over {t + 1} tokens x {b} sequence(s): relative logit error, "
-                       f"top-1 agrees on {agree:.0%}")  # fmt: skip
+    return CheckResult(
+        err,
+        CHECK_TOL[precision],
+        f"cached decode vs full forward over {t + 1} tokens x {b} sequence(s): relative logit error, "
+        f"top-1 agrees on {agree:.0%}",
+    )
 
 
 def compiled(fn: Callable[..., Any], device: torch.device) -> Callable[..., Any]:
@@ -312,15 +330,27 @@ def common_info(p: Preset, precision: str) -> dict[str, Any]:
     }
     if precision in ("int8", "fp8"):
         info["quant_method"] = (
-            "weight-only int8, per-channel scales, torch._weight_int8pack_mm" if precision == "int8"
+            "weight-only int8, per-channel scales, torch._weight_int8pack_mm"
+            if precision == "int8"
             else "fp8 e4m3 weights and per-call activations, per-tensor scales, torch._scaled_mm"
-        )  # fmt: skip
+        )
     return info
 
 
-def serving_workload(benchmark: str, p: Preset, precision: str, device: torch.device, model: Decoder, cache: Cache,
-                     tokens: torch.Tensor, pos: int, compile_: bool, amount: float, work: tuple[float, float],
-                     extra: dict[str, Any]) -> Workload:  # fmt: skip
+def serving_workload(
+    benchmark: str,
+    p: Preset,
+    precision: str,
+    device: torch.device,
+    model: Decoder,
+    cache: Cache,
+    tokens: torch.Tensor,
+    pos: int,
+    compile_: bool,
+    amount: float,
+    work: tuple[float, float],
+    extra: dict[str, Any],
+) -> Workload:
     """The Workload of one forward step `model(tokens, cache, pos)` (prefill: a prompt at 0; decode: one token
     at `pos`), eager or compiled, with its work (FLOPs, bytes), the row's columns and the cache check (the
     timed path fills the cache for a prefill, decodes against it otherwise)."""
@@ -348,5 +378,6 @@ def serving_workload(benchmark: str, p: Preset, precision: str, device: torch.de
         del model, cache, forward
 
     flops, moved = work
-    return Workload(step=step, work=Work(amount, "token", flops=flops, bytes=moved), check=check, info=info,
-                    close=close)  # fmt: skip
+    return Workload(
+        step=step, work=Work(amount, "token", flops=flops, bytes=moved), check=check, info=info, close=close
+    )

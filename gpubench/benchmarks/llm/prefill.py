@@ -29,8 +29,14 @@ def _normalize(params: dict[str, ParamValue]) -> dict[str, ParamValue]:
     return {k: params[k] for k in PARAMS}
 
 
-@register("llm_prefill", version=1, params=PARAMS, normalize=_normalize, tags=("llm", "inference"),
-          description="LLM prefill: B prompts of P tokens in one forward filling the KV cache; tokens/s, TTFT")  # fmt: skip
+@register(
+    "llm_prefill",
+    version=1,
+    params=PARAMS,
+    normalize=_normalize,
+    tags=("llm", "inference"),
+    description="LLM prefill: B prompts of P tokens in one forward filling the KV cache; tokens/s, TTFT",
+)
 def llm_prefill(case: Case, device: torch.device) -> Workload:
     params = case.as_dict()
     p = validate(params, tokens_keys=("prompt",))
@@ -40,5 +46,17 @@ def llm_prefill(case: Case, device: torch.device) -> Workload:
     cache = M.new_cache(p, batch, prompt + 1, precision, device, fill=False)  # +1: room for the check's token
     tokens = M.random_tokens(p, batch, prompt, device)
     work = p.prefill_work(batch, prompt, *M.bytes_per(precision))
-    return M.serving_workload("llm_prefill", p, precision, device, model, cache, tokens, 0, compile_,
-                              float(batch * prompt), work, {"tokens_per_step": batch * prompt})  # fmt: skip
+    return M.serving_workload(
+        "llm_prefill",
+        p,
+        precision,
+        device,
+        model,
+        cache,
+        tokens,
+        0,
+        compile_,
+        float(batch * prompt),
+        work,
+        {"tokens_per_step": batch * prompt},
+    )

@@ -111,9 +111,7 @@ class Preset:
         (the embedding lookup reads only one row per token)."""
         return weight_bytes * (self.layers * self.layer_params + self.vocab * self.hidden + self.hidden)
 
-    def prefill_work(
-        self, batch: int, prompt: int, weight_bytes: float, kv_bytes: float
-    ) -> tuple[float, float]:
+    def prefill_work(self, batch: int, prompt: int, weight_bytes: float, kv_bytes: float) -> tuple[float, float]:
         """(FLOPs, bytes) of one prefill: B prompts of P tokens, logits for the last token of each."""
         tokens = batch * prompt
         flops = self.matmul_flops_per_token() * tokens + self.attention_flops(batch, prompt, 0)
@@ -121,9 +119,7 @@ class Preset:
         moved = self.weight_bytes(weight_bytes) + self.kv_bytes_per_token(kv_bytes) * tokens  # cache written
         return flops, moved
 
-    def decode_work(
-        self, batch: int, context: int, weight_bytes: float, kv_bytes: float
-    ) -> tuple[float, float]:
+    def decode_work(self, batch: int, context: int, weight_bytes: float, kv_bytes: float) -> tuple[float, float]:
         """(FLOPs, bytes) of one decode step: B sequences, one new token each, `context` tokens cached."""
         flops = self.matmul_flops_per_token() * batch + self.attention_flops(batch, 1, context)
         flops += 2.0 * batch * self.hidden * self.vocab
@@ -137,20 +133,82 @@ _HF = "https://huggingface.co/{}/blob/main/config.json"
 PRESETS: dict[str, Preset] = {
     p.name: p
     for p in (
-        Preset("llama-3.2-1b", 2048, 8192, 16, 32, 8, 128256, 500000.0, True, 131072,
-               published_params=1.24e9, source=_HF.format("meta-llama/Llama-3.2-1B")),
-        Preset("llama-3.1-8b", 4096, 14336, 32, 32, 8, 128256, 500000.0, False, 131072,
-               published_params=8.03e9, source=_HF.format("meta-llama/Llama-3.1-8B")),
-        Preset("llama-3.1-70b", 8192, 28672, 80, 64, 8, 128256, 500000.0, False, 131072,
-               published_params=70.6e9, source=_HF.format("meta-llama/Llama-3.1-70B")),
-        Preset("qwen2.5-7b", 3584, 18944, 28, 28, 4, 152064, 1000000.0, False, 131072, qkv_bias=True,
-               rms_eps=1e-6, published_params=7.62e9, source=_HF.format("Qwen/Qwen2.5-7B")),
-        Preset("mistral-7b", 4096, 14336, 32, 32, 8, 32000, 10000.0, False, 32768,
-               published_params=7.24e9, source=_HF.format("mistralai/Mistral-7B-v0.1")),
+        Preset(
+            "llama-3.2-1b",
+            2048,
+            8192,
+            16,
+            32,
+            8,
+            128256,
+            500000.0,
+            True,
+            131072,
+            published_params=1.24e9,
+            source=_HF.format("meta-llama/Llama-3.2-1B"),
+        ),
+        Preset(
+            "llama-3.1-8b",
+            4096,
+            14336,
+            32,
+            32,
+            8,
+            128256,
+            500000.0,
+            False,
+            131072,
+            published_params=8.03e9,
+            source=_HF.format("meta-llama/Llama-3.1-8B"),
+        ),
+        Preset(
+            "llama-3.1-70b",
+            8192,
+            28672,
+            80,
+            64,
+            8,
+            128256,
+            500000.0,
+            False,
+            131072,
+            published_params=70.6e9,
+            source=_HF.format("meta-llama/Llama-3.1-70B"),
+        ),
+        Preset(
+            "qwen2.5-7b",
+            3584,
+            18944,
+            28,
+            28,
+            4,
+            152064,
+            1000000.0,
+            False,
+            131072,
+            qkv_bias=True,
+            rms_eps=1e-6,
+            published_params=7.62e9,
+            source=_HF.format("Qwen/Qwen2.5-7B"),
+        ),
+        Preset(
+            "mistral-7b",
+            4096,
+            14336,
+            32,
+            32,
+            8,
+            32000,
+            10000.0,
+            False,
+            32768,
+            published_params=7.24e9,
+            source=_HF.format("mistralai/Mistral-7B-v0.1"),
+        ),
         # Not a published model: the shapes of the others at toy size, for tests and the quick suite.
         Preset("tiny", 128, 384, 2, 4, 2, 512, 10000.0, False, 4096, source="gpubench (test preset)"),
     )
-}  # fmt: skip
+}
 PRESET_NAMES = tuple(PRESETS)
 
 # Bytes per stored weight and per KV-cache element. Weight-only int8/fp8 keep 16-bit activations and KV cache.
@@ -233,14 +291,18 @@ def max_context(p: Preset, precision: str, memory_bytes: float, batch: int = 1) 
 def largest_fitting(precision: str, memory_bytes: float, context: int = 8192) -> str | None:
     """The preset with the most parameters that serves one sequence of `context` tokens, or None."""
     fitting = [
-        p for p in PRESETS.values()
+        p
+        for p in PRESETS.values()
         if p.published_params and context <= p.max_position and max_batch(p, precision, context, memory_bytes) >= 1
-    ]  # fmt: skip
+    ]
     return max(fitting, key=lambda p: p.full_params).name if fitting else None
 
 
-def capacity_rows(memory_gb: list[float], precisions: tuple[str, ...] = ("bf16", "fp8"),
-                  contexts: tuple[int, ...] = (1024, 8192, 32768, 131072)) -> list[dict]:  # fmt: skip
+def capacity_rows(
+    memory_gb: list[float],
+    precisions: tuple[str, ...] = ("bf16", "fp8"),
+    contexts: tuple[int, ...] = (1024, 8192, 32768, 131072),
+) -> list[dict]:
     """Computed capacity of every published preset on cards of `memory_gb` (GiB-sized, as marketed)."""
     rows = []
     for gb in memory_gb:
@@ -248,13 +310,15 @@ def capacity_rows(memory_gb: list[float], precisions: tuple[str, ...] = ("bf16",
             for p in PRESETS.values():
                 if not p.published_params:
                     continue
-                row = {"memory_gb": gb, "precision": precision, "preset": p.name,
-                       "weights_gb": p.full_params * WEIGHT_BYTES[precision] / 1e9,
-                       "max_context_b1": max_context(p, precision, gb * 2**30)}  # fmt: skip
+                row = {
+                    "memory_gb": gb,
+                    "precision": precision,
+                    "preset": p.name,
+                    "weights_gb": p.full_params * WEIGHT_BYTES[precision] / 1e9,
+                    "max_context_b1": max_context(p, precision, gb * 2**30),
+                }
                 for c in contexts:
-                    row[f"max_batch_{c}"] = (
-                        max_batch(p, precision, c, gb * 2**30) if c <= p.max_position else 0
-                    )
+                    row[f"max_batch_{c}"] = max_batch(p, precision, c, gb * 2**30) if c <= p.max_position else 0
                 rows.append(row)
     return rows
 

@@ -47,8 +47,14 @@ def _normalize(params: dict[str, ParamValue]) -> dict[str, ParamValue]:
     return out
 
 
-@register("llm_train", version=1, params=PARAMS, normalize=_normalize, tags=("llm", "training"),
-          description="LLM fine-tuning step: full (AdamW) or LoRA on attention; tokens/s, MFU, peak memory")  # fmt: skip
+@register(
+    "llm_train",
+    version=1,
+    params=PARAMS,
+    normalize=_normalize,
+    tags=("llm", "training"),
+    description="LLM fine-tuning step: full (AdamW) or LoRA on attention; tokens/s, MFU, peak memory",
+)
 def llm_train(case: Case, device: torch.device) -> Workload:
     params = case.as_dict()
     p = validate(params, tokens_keys=("seq",))
@@ -67,9 +73,7 @@ def llm_train(case: Case, device: torch.device) -> Workload:
         for layer in model.layers:
             for proj in (layer.q, layer.k, layer.v, layer.o):
                 proj.add_lora(rank, gen)
-        trainable = [
-            t for layer in model.layers for proj in (layer.q, layer.k, layer.v, layer.o) for t in proj.lora
-        ]
+        trainable = [t for layer in model.layers for proj in (layer.q, layer.k, layer.v, layer.o) for t in proj.lora]
     fused = devices.get(device).fused_optimizer
     opt = torch.optim.AdamW(trainable, lr=LR[mode], fused=fused)
     data = M.random_tokens(p, batch, seq + 1, device)
@@ -78,9 +82,7 @@ def llm_train(case: Case, device: torch.device) -> Workload:
 
     def autocast() -> contextlib.AbstractContextManager[Any]:
         return (
-            torch.autocast(devices.get(device).autocast_type, dtype=torch.bfloat16)
-            if amp
-            else contextlib.nullcontext()
+            torch.autocast(devices.get(device).autocast_type, dtype=torch.bfloat16) if amp else contextlib.nullcontext()
         )
 
     def step() -> torch.Tensor:
@@ -106,8 +108,11 @@ def llm_train(case: Case, device: torch.device) -> Workload:
         opt.state.clear()
         losses = [float(step()) for _ in range(CHECK_STEPS + 1)]
         ratio = losses[-1] / losses[0] if losses[0] > 0 else float("nan")
-        return CheckResult(ratio, LOSS_RATIO_TOL,
-                           f"loss {losses[0]:.4g} -> {losses[-1]:.4g} after {CHECK_STEPS} steps on the fixed batch")  # fmt: skip
+        return CheckResult(
+            ratio,
+            LOSS_RATIO_TOL,
+            f"loss {losses[0]:.4g} -> {losses[-1]:.4g} after {CHECK_STEPS} steps on the fixed batch",
+        )
 
     fwd = p.matmul_flops_per_token() * batch * seq + p.attention_flops(batch, seq, 0)
     fwd += 2.0 * batch * seq * p.hidden * p.vocab
@@ -125,5 +130,4 @@ def llm_train(case: Case, device: torch.device) -> Workload:
         nonlocal model, opt, trainable, initial
         del model, opt, trainable, initial
 
-    return Workload(step=step, work=Work(float(batch * seq), "token", flops=flops), check=check, info=info,
-                    close=close)  # fmt: skip
+    return Workload(step=step, work=Work(float(batch * seq), "token", flops=flops), check=check, info=info, close=close)

@@ -102,9 +102,7 @@ def _finetune(net: nn.Module, batch: Batch, steps: int) -> tuple[float, float]:
     return losses[0], losses[-1]
 
 
-def _check_slice(
-    defn: ModelDef, sizes: dict[str, int], batch: int, fwd_flops: float, int8: bool
-) -> tuple[int, int]:
+def _check_slice(defn: ModelDef, sizes: dict[str, int], batch: int, fwd_flops: float, int8: bool) -> tuple[int, int]:
     """(samples, tokens) of the batch that the check recomputes (tokens 0 = whole samples).
 
     Causal LMs check a prefix of the sequence: outputs at t depend only on tokens <= t, so the prefix of the
@@ -121,9 +119,7 @@ def _take(t: torch.Tensor, n: int, tokens: int) -> torch.Tensor:
     return t[:n, :tokens] if tokens else t[:n]
 
 
-def _compare(
-    precision: str, mode: str, out: torch.Tensor, ref: torch.Tensor, tol_scale: float = 1.0
-) -> CheckResult:
+def _compare(precision: str, mode: str, out: torch.Tensor, ref: torch.Tensor, tol_scale: float = 1.0) -> CheckResult:
     out, ref = out.detach().to("cpu", torch.float64), ref.detach().to("cpu", torch.float64)
     if mode == "agreement":
         top_out, top_ref = out.argmax(-1), ref.argmax(-1)
@@ -135,9 +131,7 @@ def _compare(
         )
     err = (torch.linalg.vector_norm(out - ref) / torch.linalg.vector_norm(ref)).item()
     if precision == "int8":
-        return CheckResult(
-            err, INT8_REL_TOL, "relative error vs fp32 (untrained weights; fine-tune too costly here)"
-        )
+        return CheckResult(err, INT8_REL_TOL, "relative error vs fp32 (untrained weights; fine-tune too costly here)")
     return CheckResult(
         err,
         REL_TOL[precision] * tol_scale,
@@ -232,11 +226,8 @@ def infer(case: Case, device: torch.device) -> Workload:
     def check() -> CheckResult:
         got = _take(step(), n_check, t_check)
         with torch.no_grad():
-            if int8:
-                ref = ref_net(ref_x)
-            else:
-                # .double() converts the check-only copy in place.
-                ref = ref_net.double()(ref_x.double() if ref_x.is_floating_point() else ref_x)
+            # .double() converts the check-only copy in place; int8 compares with the fp32 copy as it is.
+            ref = ref_net(ref_x) if int8 else ref_net.double()(ref_x.double() if ref_x.is_floating_point() else ref_x)
         return _compare(precision, mode, got, ref, REL_TOL_SCALE.get(model, 1.0))
 
     def close() -> None:

@@ -31,10 +31,15 @@ class MnistCNN(nn.Module):
     def __init__(self, classes: int = 10) -> None:
         super().__init__()
         self.features = nn.Sequential(
-            nn.Conv2d(1, 32, 3), nn.ReLU(), nn.MaxPool2d(2),
-            nn.Conv2d(32, 64, 3), nn.ReLU(), nn.MaxPool2d(2),
-            nn.Conv2d(64, 64, 3), nn.ReLU(),
-        )  # fmt: skip
+            nn.Conv2d(1, 32, 3),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Conv2d(32, 64, 3),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Conv2d(64, 64, 3),
+            nn.ReLU(),
+        )
         self.head = nn.Sequential(nn.Flatten(), nn.Linear(64 * 3 * 3, 64), nn.ReLU(), nn.Linear(64, classes))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -75,9 +80,11 @@ class ResNet50(nn.Module):
     def __init__(self, classes: int = 1000) -> None:
         super().__init__()
         self.stem = nn.Sequential(
-            nn.Conv2d(3, 64, 7, stride=2, padding=3, bias=False), nn.BatchNorm2d(64), nn.ReLU(),
+            nn.Conv2d(3, 64, 7, stride=2, padding=3, bias=False),
+            nn.BatchNorm2d(64),
+            nn.ReLU(),
             nn.MaxPool2d(3, stride=2, padding=1),
-        )  # fmt: skip
+        )
         layers: list[nn.Module] = []
         in_ch = 64
         for width, blocks, stride in ((64, 3, 1), (128, 4, 2), (256, 6, 2), (512, 3, 2)):
@@ -147,14 +154,17 @@ class MnistGenerator(nn.Module):
 
     def __init__(self, nz: int = 100) -> None:
         super().__init__()
-        self.fc = nn.Sequential(
-            nn.Linear(nz, 7 * 7 * 256, bias=False), nn.BatchNorm1d(7 * 7 * 256), nn.LeakyReLU(0.3)
-        )
+        self.fc = nn.Sequential(nn.Linear(nz, 7 * 7 * 256, bias=False), nn.BatchNorm1d(7 * 7 * 256), nn.LeakyReLU(0.3))
         self.convs = nn.Sequential(
-            _same_convt(256, 128, 1), nn.BatchNorm2d(128), nn.LeakyReLU(0.3),
-            _same_convt(128, 64, 2), nn.BatchNorm2d(64), nn.LeakyReLU(0.3),
-            _same_convt(64, 1, 2), nn.Tanh(),
-        )  # fmt: skip
+            _same_convt(256, 128, 1),
+            nn.BatchNorm2d(128),
+            nn.LeakyReLU(0.3),
+            _same_convt(128, 64, 2),
+            nn.BatchNorm2d(64),
+            nn.LeakyReLU(0.3),
+            _same_convt(64, 1, 2),
+            nn.Tanh(),
+        )
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         return self.convs(self.fc(z).view(-1, 256, 7, 7))
@@ -166,10 +176,15 @@ class MnistDiscriminator(nn.Module):
     def __init__(self) -> None:
         super().__init__()
         self.net = nn.Sequential(
-            nn.Conv2d(1, 64, 5, 2, padding=2), nn.LeakyReLU(0.3), nn.Dropout(0.3),
-            nn.Conv2d(64, 128, 5, 2, padding=2), nn.LeakyReLU(0.3), nn.Dropout(0.3),
-            nn.Flatten(), nn.Linear(128 * 7 * 7, 1),
-        )  # fmt: skip
+            nn.Conv2d(1, 64, 5, 2, padding=2),
+            nn.LeakyReLU(0.3),
+            nn.Dropout(0.3),
+            nn.Conv2d(64, 128, 5, 2, padding=2),
+            nn.LeakyReLU(0.3),
+            nn.Dropout(0.3),
+            nn.Flatten(),
+            nn.Linear(128 * 7 * 7, 1),
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x).flatten()

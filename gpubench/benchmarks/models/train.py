@@ -55,9 +55,7 @@ class Trainer:
     """Model(s), optimizer(s), precision and the fixed batch of one training case. `step()` is one optimizer
     step (for a GAN: one discriminator step, then one generator step); it never synchronizes."""
 
-    def __init__(
-        self, defn: ModelDef, sizes: dict[str, int], precision: str, device: torch.device, compile_: bool
-    ):
+    def __init__(self, defn: ModelDef, sizes: dict[str, int], precision: str, device: torch.device, compile_: bool):
         self.defn = defn
         self.sizes = sizes
         self.device = device
@@ -68,13 +66,9 @@ class Trainer:
         self.dev = devices.get(device)
         fused = self.dev.fused_optimizer
         self.opts = {k: defn.optimizer(list(m.parameters()), fused) for k, m in self.nets.items()}
-        self.run: dict[str, nn.Module] = {
-            k: torch.compile(m) if compile_ else m for k, m in self.nets.items()
-        }
+        self.run: dict[str, nn.Module] = {k: torch.compile(m) if compile_ else m for k, m in self.nets.items()}
         # fp16 gradients underflow without loss scaling; bf16 has fp32's exponent range and needs none.
-        self.scaler = (
-            torch.amp.GradScaler(self.dev.autocast_type) if self.amp_dtype == torch.float16 else None
-        )
+        self.scaler = torch.amp.GradScaler(self.dev.autocast_type) if self.amp_dtype == torch.float16 else None
         self.scaler_state = self.scaler.state_dict() if self.scaler is not None else {}
         self.batch: Batch = {}
 
@@ -127,9 +121,7 @@ class Trainer:
     def unhealthy(self, losses: tuple[torch.Tensor, ...]) -> str | None:
         """Why the state the timed steps left is not training (diverged, or every update skipped), if so."""
         if not all(bool(torch.isfinite(t).all()) for t in losses):
-            return "training diverged during the timed steps: loss " + ", ".join(
-                f"{float(t):.4g}" for t in losses
-            )
+            return "training diverged during the timed steps: loss " + ", ".join(f"{float(t):.4g}" for t in losses)
         if self.scaler is not None:
             scale = self.scaler.get_scale()
             if not scale >= MIN_LOSS_SCALE:  # also catches NaN
@@ -232,9 +224,7 @@ _normalize_train = make_normalize(_TRAIN_KEYS)
     "train",
     version=1,
     description="Training throughput: one optimizer step on a fixed synthetic batch; samples/s or tokens/s",
-    params=model_params(
-        MODEL_NAMES, PRECISIONS, "fp32, tf32 (TF32 tensor cores), amp_fp16 (+GradScaler), amp_bf16"
-    ),
+    params=model_params(MODEL_NAMES, PRECISIONS, "fp32, tf32 (TF32 tensor cores), amp_fp16 (+GradScaler), amp_bf16"),
     normalize=_normalize_train,
     tags=("model", "training"),
 )
@@ -296,9 +286,7 @@ _normalize_max = make_normalize(_MAX_KEYS)
     "max_batch",
     version=1,
     description="Largest training batch that fits in GPU memory (doubling, then bisection); then trains at it",
-    params=model_params(
-        MODEL_NAMES, PRECISIONS, "fp32, tf32, amp_fp16, amp_bf16", batch_help=None, compile_help=None
-    ),
+    params=model_params(MODEL_NAMES, PRECISIONS, "fp32, tf32, amp_fp16, amp_bf16", batch_help=None, compile_help=None),
     normalize=_normalize_max,
     tags=("model", "training"),
 )
@@ -317,9 +305,7 @@ def max_batch(case: Case, device: torch.device) -> Workload:
         try:
             trainer.batch = make_batch(defn, batch, sizes, device)
             # Two steps: the first allocates optimizer state, the second is the steady state.
-            with devices.precision_flags(
-                {"allow_tf32": precision == "tf32"}
-            ):  # cuDNN picks workspaces per precision
+            with devices.precision_flags({"allow_tf32": precision == "tf32"}):  # cuDNN picks workspaces per precision
                 trainer.step()
                 trainer.step()
             trainer.dev.synchronize()

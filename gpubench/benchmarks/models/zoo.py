@@ -67,9 +67,7 @@ def _prototype_images(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Images = class prototype + noise; the label is the prototype's class, so it can be learnt."""
     if device == META:
-        return torch.empty((batch, *shape), device=device), torch.empty(
-            batch, dtype=torch.long, device=device
-        )
+        return torch.empty((batch, *shape), device=device), torch.empty(batch, dtype=torch.long, device=device)
     y = torch.randint(0, classes, (batch,), device=device, generator=gen)
     used, index = torch.unique(y, return_inverse=True)  # only the prototypes this batch uses
     protos = torch.randn((used.numel(), *shape), device=device, generator=gen)
@@ -103,33 +101,25 @@ def _token_chains(
 
 
 def _image_data(classes: int, shape: tuple[int, int, int]):
-    def data(
-        batch: int, sizes: Mapping[str, int], device: torch.device, gen: torch.Generator | None
-    ) -> Batch:
+    def data(batch: int, sizes: Mapping[str, int], device: torch.device, gen: torch.Generator | None) -> Batch:
         x, y = _prototype_images(batch, classes, shape, device, gen)
         return {"x": x, "y": y}
 
     return data
 
 
-def _char_data(
-    batch: int, sizes: Mapping[str, int], device: torch.device, gen: torch.Generator | None
-) -> Batch:
+def _char_data(batch: int, sizes: Mapping[str, int], device: torch.device, gen: torch.Generator | None) -> Batch:
     tokens = _token_chains(batch, sizes["seq"] + 1, sizes["vocab"], device, gen)
     return {"x": tokens[:, :-1], "y": tokens[:, -1]}  # the character after the sequence
 
 
-def _lm_data(
-    batch: int, sizes: Mapping[str, int], device: torch.device, gen: torch.Generator | None
-) -> Batch:
+def _lm_data(batch: int, sizes: Mapping[str, int], device: torch.device, gen: torch.Generator | None) -> Batch:
     tokens = _token_chains(batch, sizes["seq"] + 1, sizes["vocab"], device, gen)
     return {"x": tokens[:, :-1].contiguous(), "y": tokens[:, 1:].contiguous()}  # next token at every position
 
 
 def _gan_data(shape: tuple[int, int, int], z_shape: tuple[int, ...]):
-    def data(
-        batch: int, sizes: Mapping[str, int], device: torch.device, gen: torch.Generator | None
-    ) -> Batch:
+    def data(batch: int, sizes: Mapping[str, int], device: torch.device, gen: torch.Generator | None) -> Batch:
         x, _ = _prototype_images(batch, 10, shape, device, gen)
         real = x if device == META else torch.tanh(x)  # "real" images in the generator's range [-1, 1]
         return {
@@ -175,14 +165,20 @@ MODELS: dict[str, ModelDef] = {
     d.name: d
     for d in (
         ModelDef(
-            "mnist_cnn", "classifier", "sample", 128,
+            "mnist_cnn",
+            "classifier",
+            "sample",
+            128,
             build=lambda s: {"net": nets.MnistCNN()},
             data=_image_data(10, (1, 28, 28)),
             optimizer=_adam(1e-3),
             description="Keras/TF tutorial CNN on 28x28x1 (93k params)",
         ),
         ModelDef(
-            "resnet50", "classifier", "sample", 64,
+            "resnet50",
+            "classifier",
+            "sample",
+            64,
             build=lambda s: {"net": nets.ResNet50()},
             # Labels from 100 of the 1000 classes: ~batch/100 images share a prototype, so the loss falls
             # clearly within the check's 30 steps even at the multi-thousand batches max_batch finds.
@@ -194,7 +190,10 @@ MODELS: dict[str, ModelDef] = {
             description="ResNet-50 v1.5 at 224x224, channels_last (25.6M params)",
         ),
         ModelDef(
-            "char_rnn", "classifier", "sample", 64,
+            "char_rnn",
+            "classifier",
+            "sample",
+            64,
             build=lambda s: {"net": nets.CharRNN(s["vocab"])},
             data=_char_data,
             optimizer=_adam(1e-2),
@@ -202,7 +201,10 @@ MODELS: dict[str, ModelDef] = {
             description="Embedding(16) -> SimpleRNN(32) -> Dense(vocab), next character after the sequence",
         ),
         ModelDef(
-            "lstm_lm", "classifier", "token", 32,
+            "lstm_lm",
+            "classifier",
+            "token",
+            32,
             build=lambda s: {"net": nets.LSTMLM(s["vocab"], s["width"], s["layers"])},
             data=_lm_data,
             optimizer=_adam(3e-3),
@@ -210,21 +212,30 @@ MODELS: dict[str, ModelDef] = {
             description="2-layer LSTM language model, hidden 1024, vocab 10k (37M params)",
         ),
         ModelDef(
-            "dcgan_mnist", "gan", "sample", 128,
+            "dcgan_mnist",
+            "gan",
+            "sample",
+            128,
             build=lambda s: {"G": nets.MnistGenerator(), "D": nets.MnistDiscriminator()},
             data=_gan_data((1, 28, 28), (100,)),
             optimizer=_adam(1e-4, (0.5, 0.999)),
             description="TF tutorial DCGAN on 28x28x1; a step = D on real + fake, then G",
         ),
         ModelDef(
-            "dcgan64", "gan", "sample", 128,
+            "dcgan64",
+            "gan",
+            "sample",
+            128,
             build=lambda s: {"G": nets.DCGAN64Generator(), "D": nets.DCGAN64Discriminator()},
             data=_gan_data((3, 64, 64), (100, 1, 1)),
             optimizer=_adam(2e-4, (0.5, 0.999)),
             description="Radford et al. DCGAN, 64x64x3, nz=100, ngf=ndf=64",
         ),
         ModelDef(
-            "gpt2", "classifier", "token", 8,
+            "gpt2",
+            "classifier",
+            "token",
+            8,
             build=_gpt2,
             data=_lm_data,
             optimizer=_adam(1e-3, (0.9, 0.95), weight_decay=0.1),
@@ -232,7 +243,7 @@ MODELS: dict[str, ModelDef] = {
             description="GPT-2-style decoder (small: 12 x 768, seq 1024), causal LM with SDPA",
         ),
     )
-}  # fmt: skip
+}
 
 MODEL_NAMES = tuple(MODELS)
 
@@ -245,9 +256,7 @@ def size_params() -> dict[str, Param]:
     users = {key: [d.name for d in MODELS.values() if key in d.sizes] for key in SIZE_KEYS}
     what = {"seq": "sequence length", "vocab": "vocabulary size", "layers": "layers", "width": "hidden width"}
     return {
-        key: Param(
-            int, default=0, minimum=0, help=f"{what[key]} for {', '.join(users[key])} (0 = model default)"
-        )
+        key: Param(int, default=0, minimum=0, help=f"{what[key]} for {', '.join(users[key])} (0 = model default)")
         for key in SIZE_KEYS
     }
 
@@ -368,9 +377,7 @@ def make_batch(defn: ModelDef, batch: int, sizes: Mapping[str, int], device: tor
     gen = None if device == META else torch.Generator(device=device).manual_seed(SEED)
     data = defn.data(batch, sizes, device, gen)
     if defn.channels_last:
-        data = {
-            k: v.contiguous(memory_format=torch.channels_last) if v.dim() == 4 else v for k, v in data.items()
-        }
+        data = {k: v.contiguous(memory_format=torch.channels_last) if v.dim() == 4 else v for k, v in data.items()}
     return data
 
 
@@ -443,17 +450,13 @@ def first_call(step: Callable[[], Any], what: str, device: torch.device, allow_t
     except (RuntimeError, NotImplementedError) as e:
         message = first_line(e)
         if any(m in str(e) for m in _MISSING_KERNEL):
-            raise Unsupported(
-                f"{what} has no kernel on {devices.get(device).kind}: {message[:200]}"
-            ) from None
+            raise Unsupported(f"{what} has no kernel on {devices.get(device).kind}: {message[:200]}") from None
         raise
 
 
 def cpu_state(modules: Nets) -> dict[str, dict[str, torch.Tensor]]:
     """A CPU copy of every network's state (not on the device: it would count towards peak memory)."""
-    return {
-        k: {n: t.detach().to("cpu", copy=True) for n, t in m.state_dict().items()} for k, m in modules.items()
-    }
+    return {k: {n: t.detach().to("cpu", copy=True) for n, t in m.state_dict().items()} for k, m in modules.items()}
 
 
 @contextlib.contextmanager
