@@ -126,11 +126,37 @@ ROW_COLUMNS = _cols(
     ("energy_per_work_unit", "str", "J/TFLOP, J/GB, J/sample ..."),
     ("throughput_per_watt", "float", "throughput / avg_power_w"),
     ("throughput_per_watt_unit", "str", "throughput_unit per W"),
-    ("telemetry_samples", "int", "telemetry samples inside the case's timed window"),
+    ("min_reps_reached", "bool", "every round timed at least the suite's min_reps steps (False: max_time_s cut it)"),
+    ("bytes_per_step", "float", "memory traffic one step needs at least (weights, KV cache ...), where known"),
+    ("achieved_gbps", "float", "bytes_per_step / median time: the traffic the step sustained"),
+    ("pct_of_datasheet_bw", "float", "achieved_gbps as % of the datasheet memory bandwidth"),
+    ("copy_bandwidth_gbps", "float", "the run's measured device-copy bandwidth (the memory anchor's largest buffer)"),
+    ("pct_of_copy_bw", "float", "achieved_gbps as % of copy_bandwidth_gbps"),
+    ("speedup_vs_eager", "float", "the eager twin's (compile = false) median time / this row's"),
+    ("energy_above_idle_per_work", "float", "energy_per_work counting only the energy above idle power"),
     # distributed runs (rank rows and merged rows)
     ("world_size", "int", "ranks of the distributed run"),
     ("rank", "int", "this rank (rank rows only)"),
-)  # telemetry aggregates (energy_j, avg_power_w, peak_temp_c ...) are declared in telemetry.aggregate
+)
+
+# What gpubench.telemetry.aggregate.case_aggregates adds to a row (its AGGREGATE_COLUMNS, typed here).
+TELEMETRY_COLUMNS = cols(
+    ("energy_j", "float", "energy over the timed window (counter where the device has one, else integrated)"),
+    ("energy_source", "str", "counter, integrated or '' (no energy)"),
+    ("energy_counter_j", "float", "energy from the hardware counter"),
+    ("energy_integrated_j", "float", "energy from integrated power samples"),
+    ("energy_above_idle_j", "float", "energy_j minus idle power x duration"),
+    ("avg_power_w", "float", "mean power over the timed window"),
+    ("peak_power_w", "float", "highest power sample"),
+    ("peak_temp_c", "float", "highest temperature sample"),
+    ("mean_sm_clock_mhz", "float", "mean SM / graphics clock"),
+    ("mean_mem_clock_mhz", "float", "mean memory clock"),
+    ("mean_util_pct", "float", "mean utilisation"),
+    ("throttle_reasons", "str", "throttle reasons seen, comma-separated"),
+    ("throttled_pct", "float", "% of samples with a power or thermal throttle"),
+    ("throttled", "bool", "a power or thermal throttle was seen"),
+    ("telemetry_samples", "int", "telemetry samples inside the case's timed window"),
+)
 
 
 @dataclass(frozen=True)
@@ -174,6 +200,6 @@ NO_DECLARATION = Declares()
 
 def columns_of_type(kind: str, declarations: Mapping[str, Declares]) -> frozenset[str]:
     """Names of every column of type `kind` in the row schema and the given benchmark declarations."""
-    cols = [c for c in ROW_COLUMNS if c.type == kind]
-    cols += [c for d in declarations.values() for c in d.columns if c.type == kind]
-    return frozenset(c.name for c in cols)
+    found = [c for c in ROW_COLUMNS + TELEMETRY_COLUMNS if c.type == kind]
+    found += [c for d in declarations.values() for c in d.columns if c.type == kind]
+    return frozenset(c.name for c in found)
