@@ -3,6 +3,7 @@ precision vocabulary, a true row schema, and no benchmark names spelled out outs
 
 from __future__ import annotations
 
+import json
 import math
 import subprocess
 import sys
@@ -286,6 +287,28 @@ def test_the_catalogue_imports_no_torch():
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False, cwd=ROOT)
     assert result.returncode == 0, result.stderr
+
+
+def test_list_shows_each_specs_parameters_without_importing_torch():
+    code = (
+        "import json, sys\n"
+        "from typer.testing import CliRunner\n"
+        "from gpubench.cli import app\n"
+        "r = CliRunner().invoke(app, ['list', '--json'])\n"
+        "assert r.exit_code == 0, r.output\n"
+        "assert 'torch' not in sys.modules, 'torch imported'\n"
+        "print(r.output)"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False, cwd=ROOT)
+    assert result.returncode == 0, result.stderr
+    listed = json.loads(result.stdout)["benchmarks"]
+    assert list(listed) == list(catalog.NAMES)
+    for s in catalog.all_specs():
+        shown = listed[s.name]["params"]
+        assert list(shown) == list(s.params)
+        for name, p in s.params.items():
+            assert shown[name]["type"] == p.type.__name__ and shown[name]["help"] == p.help
+            assert shown[name]["choices"] == (list(p.choices) if p.choices else None)
 
 
 # Benchmark-name literals per file outside gpubench/benchmarks/, measured at this branch's last merge of main
