@@ -296,9 +296,15 @@ def _read_parquet(path: Path, skip: Sequence[str] = ()) -> pd.DataFrame:
         ) from None
 
 
-# Columns every reader relies on, and numeric ones that reports, compare and the advisor compute with.
+# Columns every reader relies on, and numeric ones that derivation, reports, compare and the advisor compute
+# with (the derived ones only in files of schema 1-2, which stored them).
 _TEXT_COLUMNS = ("case_id", "status")
 _NUMERIC_COLUMNS = (
+    "round",
+    "flops_per_step",
+    "bytes_per_step",
+    "start_ns",
+    "end_ns",
     "median_s",
     "p10_s",
     "p90_s",
