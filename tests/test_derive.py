@@ -29,7 +29,7 @@ EXPECTED = json.loads((DATA / "schema2_expected.json").read_text())
 
 
 def _same(want, got) -> bool:
-    if isinstance(want, bool) or isinstance(want, str):
+    if isinstance(want, (bool, str)):
         return got == want
     if isinstance(want, list):
         got = list(got)
