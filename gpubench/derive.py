@@ -20,8 +20,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from functools import lru_cache
 from typing import Any
 
-import numpy as np
-
 from gpubench import stats
 from gpubench.records import WORK_UNITS
 
@@ -104,34 +102,38 @@ def _missing(value: Any) -> bool:
         return False
 
 
-def _floats(value: Any) -> np.ndarray:
-    """A stored list cell (numpy array, list, or a missing scalar) as a float array."""
-    if _missing(value) or isinstance(value, (str, bytes)):
-        return np.empty(0)
+def _floats(value: Any) -> list[float]:
+    """A stored list cell (a list, a numpy array, or a missing scalar) as a list of floats."""
+    if value is None or isinstance(value, (str, bytes, float, int)):
+        return []
     try:
-        return np.asarray(value, dtype=float).ravel()
+        return [float(v) for v in value]
     except (TypeError, ValueError):
-        return np.empty(0)
+        return []
 
 
 def round_windows(row: Mapping[str, Any]) -> list[tuple[int, int]]:
     """A stored row's timed windows: one per round it holds (a schema-2 row may hold several)."""
     starts, ends = _floats(row.get("round_start_ns")), _floats(row.get("round_end_ns"))
-    if len(starts) and len(starts) == len(ends):
+    if starts and len(starts) == len(ends):
         return [(int(a), int(b)) for a, b in zip(starts, ends, strict=True)]
     lo, hi = stats.finite_or_none(row.get("start_ns")), stats.finite_or_none(row.get("end_ns"))
     return [(int(lo), int(hi))] if lo is not None and hi is not None else []
 
 
-def round_parts(row: Mapping[str, Any]) -> list[np.ndarray]:
+def round_parts(row: Mapping[str, Any]) -> list[list[float]]:
     """A stored row's step times split into the rounds it holds (`round_sizes` on a schema-2 row)."""
     times = _floats(row.get("times_s"))
-    if not len(times):
+    if not times:
         return []
     sizes = [int(s) for s in _floats(row.get("round_sizes")) if s > 0]
     if not sizes or sum(sizes) != len(times):
         return [times]
-    return np.split(times, np.cumsum(sizes)[:-1])
+    out, start = [], 0
+    for size in sizes:
+        out.append(times[start : start + size])
+        start += size
+    return out
 
 
 def rounds_in(row: Mapping[str, Any]) -> int:
@@ -139,23 +141,36 @@ def rounds_in(row: Mapping[str, Any]) -> int:
     return max(1, len(round_parts(row)))
 
 
-def summarize(times: np.ndarray) -> dict[str, Any]:
-    """stats.summarize over a float array, vectorised: the same figures, for thousands of cases on load."""
+def _at(data: Sequence[float], q: float) -> float:
+    """Linear-interpolation percentile of sorted `data` (numpy's default method, as stats.percentile)."""
+    pos = (len(data) - 1) * q / 100.0
+    lo = int(pos)
+    hi = min(lo + 1, len(data) - 1)
+    return data[lo] + (data[hi] - data[lo]) * (pos - lo)
+
+
+def median(values: Sequence[float]) -> float:
+    return _at(sorted(values), 50) if values else math.nan
+
+
+def summarize(times: Sequence[float]) -> dict[str, Any]:
+    """stats.summarize's figures from one sort: thousands of cases are summarised on every load."""
     n = len(times)
     if n == 0:
-        return {**stats.summarize([]).as_dict()}
-    p10, p25, p50, p75, p90, p99 = np.percentile(times, [10, 25, 50, 75, 90, 99])
-    mean = float(times.mean())
-    std = float(times.std(ddof=1)) if n > 1 else 0.0
-    iqr = float(p75 - p25)
+        return stats.summarize([]).as_dict()
+    data = sorted(times)
+    mean = math.fsum(data) / n
+    std = math.sqrt(math.fsum((t - mean) ** 2 for t in data) / (n - 1)) if n > 1 else 0.0
+    p50 = _at(data, 50)
+    iqr = _at(data, 75) - _at(data, 25)
     return {
         "n": n,
-        "median_s": float(p50),
-        "p10_s": float(p10),
-        "p90_s": float(p90),
-        "p99_s": float(p99),
+        "median_s": p50,
+        "p10_s": _at(data, 10),
+        "p90_s": _at(data, 90),
+        "p99_s": _at(data, 99),
         "mean_s": mean,
-        "min_s": float(times.min()),
+        "min_s": data[0],
         "std_s": std,
         "cov": std / mean if mean > 0 else math.nan,
         "iqr_s": iqr,
@@ -196,10 +211,10 @@ def _timing(row: dict[str, Any], rounds: Sequence[Mapping[str, Any]]) -> None:
     if not parts:
         row["times_s"] = []
         return
-    times = np.concatenate(parts)
+    times = [t for p in parts for t in p]
     s = summarize(times)
     n = s.pop("n")
-    medians = [float(np.median(p)) for p in parts]
+    medians = [median(p) for p in parts] if len(parts) > 1 else [s["median_s"]]
     row.update(
         times_s=times,
         n_reps=n,
@@ -207,7 +222,7 @@ def _timing(row: dict[str, Any], rounds: Sequence[Mapping[str, Any]]) -> None:
         rounds_n=len(parts),
         round_sizes=[len(p) for p in parts],
         round_medians_s=medians,
-        round_cov=summarize(np.asarray(medians))["cov"] if len(parts) > 1 else math.nan,
+        round_cov=summarize(medians)["cov"] if len(parts) > 1 else math.nan,
     )
     unit = row.get("work_unit")
     work = stats.to_float(row.get("work_per_step"))
@@ -295,9 +310,7 @@ def _ranks(row: dict[str, Any], rank_rows: Sequence[Mapping[str, Any]]) -> None:
         return
     rank_rows = sorted(rank_rows, key=lambda r: stats.to_float(r.get("rank")))
     active = [r for r in rank_rows if _missing(r.get("rank_active")) or bool(r.get("rank_active"))]
-    medians = [
-        (float(np.median(t)) if len(t) else math.nan, r) for t, r in ((_floats(r.get("times_s")), r) for r in active)
-    ]
+    medians = [(median(_floats(r.get("times_s"))), r) for r in active]
     finite = [(m, int(stats.to_float(r.get("rank")))) for m, r in medians if math.isfinite(m)]
     if finite:
         row["rank_median_s"] = [m for m, _ in medians]
@@ -313,7 +326,7 @@ def _ranks(row: dict[str, Any], rank_rows: Sequence[Mapping[str, Any]]) -> None:
 # ------------------------------------------------------------------------------------------- catalog
 
 
-@lru_cache(maxsize=256)
+@lru_cache(maxsize=4096)
 def _params(params_json: str) -> dict[str, Any]:
     try:
         value = json.loads(params_json)
@@ -330,7 +343,11 @@ def _device_key(row: Mapping[str, Any]) -> tuple[Any, ...]:
 
 
 class Catalog:
-    """The datasheet catalog (gpubench.specs) with each device's entry looked up once per load."""
+    """The datasheet catalog (gpubench.specs), each device and figure looked up once per load.
+
+    The percentages are linear in what they compare, so a lookup asks specs for the percentage of one unit
+    (what % of this device's figure 1 TFLOP/s or 1 GB/s is) and a row scales it by its own throughput: the
+    catalog is matched once per device, parameters and precision, not once per row."""
 
     def __init__(self, entries: Mapping[str, Any] | None = None) -> None:
         from gpubench import specs
@@ -338,43 +355,61 @@ class Catalog:
         self.specs = specs
         self.entries = entries if entries is not None else specs.load_catalog()
         self._found: dict[tuple[Any, ...], dict[str, Any] | None] = {}
+        self._unit: dict[tuple[Any, ...], float | None] = {}
 
-    def entry(self, row: Mapping[str, Any]) -> dict[str, Any] | None:
-        """A one-entry catalog holding the row's device (None when the catalog lacks it or is ambiguous):
-        matching a name against every entry's patterns once per device, not once per row."""
-        key = _device_key(row)
-        if key not in self._found:
-            name, memory, limit, units = key
+    def entry(self, device: tuple[Any, ...]) -> dict[str, Any] | None:
+        """A one-entry catalog holding the device (None when the catalog lacks it or is ambiguous)."""
+        if device not in self._found:
+            name, memory, limit, units = device
             spec = (
                 self.specs.match_device(name, memory, limit, compute_units=units, catalog=self.entries)
                 if isinstance(name, str)
                 else None
             )
-            self._found[key] = {spec.slug: spec} if spec is not None else None
-        return self._found[key]
+            self._found[device] = {spec.slug: spec} if spec is not None else None
+        return self._found[device]
+
+    def _per_unit(self, what: str, device: tuple[Any, ...], *key: Any) -> float | None:
+        """% of the device's datasheet figure that one unit of `what` is ("peak": the benchmark's declared
+        figure for these parameters; "mfu": the precision's peak; "bw": the memory bandwidth)."""
+        cache_key = (what, device, *key)
+        if cache_key not in self._unit:
+            one = self.entry(device)
+            name, memory, limit, units = device
+            value = None
+            if one is not None and what == "peak":
+                benchmark, params_json = key
+                value = self.specs.pct_of_peak(
+                    name, memory, limit, benchmark, _params(params_json), 1.0, compute_units=units, catalog=one
+                )
+            elif one is not None and what == "mfu":
+                value = self.specs.mfu(name, memory, limit, key[0], 1.0, compute_units=units, catalog=one)
+            elif one is not None and what == "bw":
+                value = self.specs.pct_of_bandwidth(name, memory, limit, 1.0, compute_units=units, catalog=one)
+            self._unit[cache_key] = value
+        return self._unit[cache_key]
 
     def add_columns(self, row: dict[str, Any]) -> None:
         """% of datasheet peak, MFU (per device: a data-parallel row's tflops covers `dp_ranks` devices) and %
         of datasheet bandwidth, where the device is in the catalog."""
-        one = self.entry(row)
-        if one is None:
+        device = _device_key(row)
+        if self.entry(device) is None:
             return
-        name, memory, limit, units = _device_key(row)
-        params = _params(str(row.get("params_json") or "{}"))
-        args = (name, memory, limit)
-        if stats.finite_or_none(row.get("throughput")) is not None:
-            row["pct_of_peak"] = self.specs.pct_of_peak(
-                *args, str(row.get("benchmark")), params, row["throughput"], compute_units=units, catalog=one
-            )
+        params_json = str(row.get("params_json") or "{}")
+        throughput = stats.finite_or_none(row.get("throughput"))
+        if throughput is not None and throughput > 0:
+            unit = self._per_unit("peak", device, str(row.get("benchmark")), params_json)
+            row["pct_of_peak"] = None if unit is None else unit * throughput
         tflops = stats.finite_or_none(row.get("tflops"))
-        if tflops is not None and params.get("precision"):
+        precision = _params(params_json).get("precision")
+        if tflops is not None and tflops > 0 and precision:
             dp = stats.to_float(row.get("dp_ranks"))
-            per_device = tflops / dp if dp > 1 else tflops
-            row["mfu"] = self.specs.mfu(*args, params["precision"], per_device, compute_units=units, catalog=one)
-        if stats.finite_or_none(row.get("achieved_gbps")) is not None:
-            row["pct_of_datasheet_bw"] = self.specs.pct_of_bandwidth(
-                *args, row["achieved_gbps"], compute_units=units, catalog=one
-            )
+            unit = self._per_unit("mfu", device, precision)
+            row["mfu"] = None if unit is None else unit * (tflops / dp if dp > 1 else tflops)
+        gbps = stats.finite_or_none(row.get("achieved_gbps"))
+        if gbps is not None and gbps > 0:
+            unit = self._per_unit("bw", device)
+            row["pct_of_datasheet_bw"] = None if unit is None else unit * gbps
 
 
 # ------------------------------------------------------------------------------------------- relations

@@ -181,14 +181,11 @@ class RunStore:
         try:
             rows = []
             if (folder / MEASUREMENTS).exists():
-                rows = check_measurements(folder / MEASUREMENTS, _read_parquet(folder / MEASUREMENTS)).to_dict(
-                    "records"
-                )
                 # A row stored before schema 3 holds a case's every round and figures derived when it was
                 # measured: those are dropped (derived again on load) and it counts as the case's round 0.
                 rows = [
-                    {"round": 0, **{k: _from_parquet(v) for k, v in r.items() if k not in derive.DERIVED_COLUMNS}}
-                    for r in rows
+                    {"round": 0, **{k: v for k, v in r.items() if k not in derive.DERIVED_COLUMNS}}
+                    for r in read_rows(folder / MEASUREMENTS)
                 ]
             telemetry = _read_parquet(folder / TELEMETRY) if (folder / TELEMETRY).exists() else None
             for tmp in folder.glob(".*.tmp"):
@@ -275,15 +272,6 @@ def lock_run_folder(folder: Path) -> Any:
     return f
 
 
-def _from_parquet(value: Any) -> Any:
-    """Parquet list columns come back as numpy arrays; pandas missing values as NA/NaT."""
-    if hasattr(value, "tolist") and not isinstance(value, (str, bytes)):
-        return value.tolist()
-    if value is pd.NA:
-        return None
-    return value
-
-
 def _read_parquet(path: Path, skip: Sequence[str] = ()) -> pd.DataFrame:
     try:
         if skip:
@@ -322,23 +310,52 @@ _NUMERIC_COLUMNS = (
 )
 
 
-def check_measurements(path: Path, frame: pd.DataFrame) -> pd.DataFrame:
-    """The frame, if it has the shape gpubench writes; else ResultFormatError naming the file and the column
-    (a measurements.parquet edited by hand or written by something else must not end in a traceback)."""
-    if frame.empty:
-        return frame
+def _type_name(kind: Any) -> str:
+    import pyarrow as pa
+
+    return "str" if pa.types.is_string(kind) or pa.types.is_large_string(kind) else str(kind)
+
+
+def check_measurements(path: Path, table: Any) -> Any:
+    """The pyarrow table, if it has the shape gpubench writes; else ResultFormatError naming the file and the
+    column (a measurements.parquet edited by hand or written by something else must not end in a traceback)."""
+    import pyarrow as pa
+
+    if table.num_rows == 0:
+        return table
+    names = set(table.column_names)
     for col in _TEXT_COLUMNS:
-        if col not in frame.columns:
+        if col not in names:
             raise ResultFormatError(f"{path}: no {col!r} column; it was not written by gpubench (or was edited)")
-        if not frame[col].map(lambda v: isinstance(v, str)).all():
+        column = table.column(col)
+        kind = column.type.value_type if pa.types.is_dictionary(column.type) else column.type
+        if _type_name(kind) != "str" or column.null_count:
             raise ResultFormatError(f"{path}: column {col!r} must hold text in every row; the file was edited")
     for col in _NUMERIC_COLUMNS:
-        if col in frame.columns and not (pd.api.types.is_numeric_dtype(frame[col]) or frame[col].isna().all()):
+        if col not in names:
+            continue
+        column = table.column(col)
+        numeric = pa.types.is_integer(column.type) or pa.types.is_floating(column.type)
+        if not (numeric or pa.types.is_boolean(column.type) or column.null_count == len(column)):
             raise ResultFormatError(
-                f"{path}: column {col!r} holds {frame[col].dtype} values, not numbers; "
+                f"{path}: column {col!r} holds {_type_name(column.type)} values, not numbers; "
                 "the file was edited or written by something else"
             )
-    return frame
+    return table
+
+
+def read_rows(path: Path) -> list[dict[str, Any]]:
+    """The rows of a Parquet file gpubench wrote, as plain Python values (lists, None for missing), checked.
+    Read by pyarrow alone: a pandas frame per run would cost more than deriving its every statistic."""
+    try:
+        table = pq.read_table(path)
+    except Exception as e:  # noqa: BLE001 - pyarrow raises many types for a damaged file
+        raise ResultFormatError(
+            f"{path} is damaged and cannot be read ({type(e).__name__}: {e}); re-run the suite"
+        ) from None
+    columns = check_measurements(path, table).to_pydict()
+    names = list(columns)
+    return [dict(zip(names, values, strict=True)) for values in zip(*columns.values(), strict=True)]
 
 
 def read_meta(folder: Path) -> dict[str, Any]:
@@ -429,9 +446,7 @@ def _run_columns(meta: Mapping[str, Any]) -> dict[str, Any]:
 def _rank_rows(folder: Path) -> list[dict[str, Any]]:
     """A distributed run's ranks.parquet: every rank's own round of every case (empty for other runs)."""
     path = folder / RANKS
-    if not path.exists():
-        return []
-    return _read_parquet(path).to_dict("records")
+    return read_rows(path) if path.exists() else []
 
 
 def load_runs(paths: Paths, skip_columns: Sequence[str] = (), catalog: Mapping[str, Any] | None = None) -> pd.DataFrame:
@@ -447,10 +462,10 @@ def load_runs(paths: Paths, skip_columns: Sequence[str] = (), catalog: Mapping[s
     for folder in expand_paths(paths):
         meta = read_meta(folder)
         mpath = folder / MEASUREMENTS
-        raw = check_measurements(mpath, _read_parquet(mpath)) if mpath.exists() else pd.DataFrame()
-        rows = derive.derive_run(raw.to_dict("records"), _rank_rows(folder), cat) if not raw.empty else []
+        raw = read_rows(mpath) if mpath.exists() else []
+        rows = derive.derive_run(raw, _rank_rows(folder), cat) if raw else []
         dev = meta.get("device", {}) or {}
-        present = set(raw.columns) | {k for r in rows for k in r}
+        present = set().union(*rows)
         extra = {col: value for col, value in _run_columns(meta).items() if col not in present or col == "run_id"}
         if "device_name" not in present:
             extra["device_name"] = dev.get("name")
