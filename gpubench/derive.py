@@ -209,8 +209,7 @@ def _timing(row: dict[str, Any], rounds: Sequence[Mapping[str, Any]]) -> None:
         row["start_ns"], row["end_ns"] = windows[-1]
         row["round_start_ns"], row["round_end_ns"] = [w[0] for w in windows], [w[1] for w in windows]
     if not parts:
-        row["times_s"] = []
-        return
+        return  # skipped, or failed before a step was timed
     times = [t for p in parts for t in p]
     s = summarize(times)
     n = s.pop("n")

@@ -334,7 +334,7 @@ class Runner:
         except (KeyboardInterrupt, RankLost):
             raise  # RankLost: a rank of a distributed run died or hung; the run cannot go on
         except Exception as e:  # noqa: BLE001 - one case failing must never lose the others
-            where = f"round {round_index + 1} of {planned.timing.rounds}: " if planned.timing.rounds > 1 else ""
+            where = f"round {round_index + 1} of {planned.timing.rounds}: " if round_index > 0 else ""
             row.update(status="failed", reason=where + _reason(e))
         finally:
             if workload is not None and workload.close is not None:
