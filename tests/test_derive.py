@@ -134,3 +134,40 @@ def test_a_resumed_schema2_folder_keeps_its_rounds_and_drops_stale_figures(tmp_p
     row = load_runs(folder).set_index("case_id").loc["matmul[dtype=fp32,m=64,n=64,k=64]"]
     # Its three stored rounds, and the new one (here holding the same steps again).
     assert row["rounds_n"] == 4 and row["n_reps"] == 2 * len(case["times_s"])
+
+
+@pytest.mark.parametrize("n", [1, 2, 5, 37, 400])
+def test_one_sort_summary_matches_the_reference_statistics(n):
+    import random
+
+    from gpubench import stats
+
+    rng = random.Random(n)
+    times = [rng.lognormvariate(-7, 0.3) for _ in range(n)]
+    want = stats.summarize(times).as_dict()
+    got = derive.summarize(times)
+    assert set(got) == set(want)
+    for key, value in want.items():
+        assert got[key] == pytest.approx(value, rel=1e-12), key
+    assert derive.median(times) == pytest.approx(stats.percentile(times, 50), rel=1e-15)
+
+
+def test_rounds_concatenate_then_compute():
+    """Statistics over every step of every round (asv's concatenate-then-compute), not a mean of round figures;
+    telemetry weighted by each round's window; the first round's check and warm-up; the first failure."""
+    base = {"case_id": "c[x=1]", "benchmark": "t", "status": "ok", "reason": "", "work_per_step": 2.0}
+    base["work_unit"] = "sample"
+    r0 = {**base, "round": 0, "times_s": [1.0, 1.0, 1.0], "start_ns": 0, "end_ns": 3 * 10**9, "warmup_steps": 4}
+    r0 |= {"check_error": 0.0, "energy_j": 30.0, "avg_power_w": 10.0, "telemetry_samples": 3, "peak_power_w": 12.0}
+    r1 = {**base, "round": 1, "times_s": [3.0], "start_ns": 5 * 10**9, "end_ns": 6 * 10**9, "warmup_steps": 9}
+    r1 |= {"energy_j": 40.0, "avg_power_w": 40.0, "telemetry_samples": 1, "peak_power_w": 45.0}
+    row = derive.case_row([r1, r0])  # stored order does not matter: rounds sort by index
+    assert row["times_s"] == [1.0, 1.0, 1.0, 3.0] and row["round_sizes"] == [3, 1] and row["rounds_n"] == 2
+    assert row["median_s"] == 1.0 and row["round_medians_s"] == [1.0, 3.0] and row["round_cov"] > 0.5
+    assert row["throughput"] == 2.0 and row["throughput_unit"] == "samples/s"
+    assert row["round_start_ns"] == [0, 5 * 10**9] and (row["start_ns"], row["end_ns"]) == (5 * 10**9, 6 * 10**9)
+    assert row["warmup_steps"] == 4 and row["check_error"] == 0.0
+    assert row["energy_j"] == 70.0 and row["avg_power_w"] == pytest.approx(70.0 / 4) and row["peak_power_w"] == 45.0
+    assert row["energy_per_work"] == pytest.approx((70.0 / 4) / 2.0)  # W / (samples/s)
+    failed = derive.case_row([r0, {**base, "round": 1, "status": "failed", "reason": "round 2 of 2: boom"}])
+    assert failed["status"] == "failed" and failed["reason"] == "round 2 of 2: boom" and failed["rounds_n"] == 1
