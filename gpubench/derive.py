@@ -21,6 +21,7 @@ from functools import lru_cache
 from typing import Any
 
 from gpubench import stats
+from gpubench.benchmarks import catalog as benchmark_catalog
 from gpubench.records import WORK_UNITS
 
 # Columns computed here. A row stored by an older gpubench (schema < 3) carries them, computed at the time it
@@ -231,11 +232,9 @@ def _timing(row: dict[str, Any], rounds: Sequence[Mapping[str, Any]]) -> None:
         row["throughput"] = work / s["median_s"] / div
         row["throughput_p10"] = work / s["p90_s"] / div
         row["throughput_p90"] = work / s["p10_s"] / div
-    flops, nbytes = stats.to_float(row.get("flops_per_step")), stats.to_float(row.get("bytes_per_step"))
+    flops = stats.to_float(row.get("flops_per_step"))
     if flops > 0:
         row["tflops"] = flops / s["median_s"] / 1e12
-    if nbytes > 0:
-        row["achieved_gbps"] = nbytes / s["median_s"] / 1e9
 
 
 def _has_telemetry(row: Mapping[str, Any]) -> bool:
@@ -461,25 +460,13 @@ def add_scaling_columns(row: dict[str, Any], others: Iterable[Mapping[str, Any]]
     row["scaling_efficiency"] = scaling_efficiency(tn, int(ranks), t1)
 
 
-def _collective(row: dict[str, Any]) -> None:
-    """nccl-tests' figures of a collective: algbw = message bytes / the slowest rank's median time (the row's
-    throughput, GB/s) and busbw = algbw x the op's bus factor (stored on the row by the workload)."""
-    factor, throughput = stats.to_float(row.get("busbw_factor")), stats.to_float(row.get("throughput"))
-    if math.isfinite(factor) and math.isfinite(throughput) and not _missing(row.get("world_size")):
-        row["algbw_gbps"] = throughput
-        row["busbw_gbps"] = throughput * factor
-
-
 # ------------------------------------------------------------------------------------------- runs
 
 
-def case_row(
-    rounds: Sequence[Mapping[str, Any]],
-    rank_rows: Sequence[Mapping[str, Any]] = (),
-    catalog: Catalog | None = None,
-) -> dict[str, Any]:
-    """One case of one run, derived from its stored rounds (in order) and, for a distributed run, its ranks'
-    own rows. Relations to the run's other cases are added by `derive_run`."""
+def measured_row(rounds: Sequence[Mapping[str, Any]], rank_rows: Sequence[Mapping[str, Any]] = ()) -> dict[str, Any]:
+    """One case of one run from its stored rounds (any order) and, when distributed, its ranks' own rounds: raw
+    facts combined, statistics over every step of every round, throughput, telemetry over the rounds' windows,
+    the ranks merged. What compares it with the catalog or other rows is `finish`'s."""
     rounds = sorted(rounds, key=lambda r: stats.to_float(r.get("round")) if not _missing(r.get("round")) else 0.0)
     row = _combine_rounds(rounds)
     for key in DERIVED_COLUMNS:
@@ -487,12 +474,29 @@ def case_row(
     _timing(row, rounds)
     _telemetry(row, rounds)
     _ranks(row, rank_rows)
-    (catalog or Catalog()).add_columns(row)
-    stats.add_efficiency_columns(row)
-    stats.per_sequence_columns(row)
-    _collective(row)
     row.pop("round", None)
     return row
+
+
+def finish(row: dict[str, Any], extra: Mapping[str, Any], catalog: Catalog) -> dict[str, Any]:
+    """A measured row with its benchmark's own derived columns (`extra`, from its spec), its datasheet
+    percentages and its energy per unit of work."""
+    row.update(extra)
+    catalog.add_columns(row)
+    stats.add_efficiency_columns(row)
+    return row
+
+
+def case_row(
+    rounds: Sequence[Mapping[str, Any]],
+    rank_rows: Sequence[Mapping[str, Any]] = (),
+    catalog: Catalog | None = None,
+) -> dict[str, Any]:
+    """One case derived on its own (the run's progress display, tests): as in `derive_run`, without the
+    figures that relate it to the run's other cases."""
+    row = measured_row(rounds, rank_rows)
+    extra = benchmark_catalog.derive_row(row) if row.get("status") == "ok" else {}
+    return finish(row, extra, catalog or Catalog())
 
 
 def derive_run(
@@ -501,7 +505,11 @@ def derive_run(
     catalog: Catalog | None = None,
 ) -> list[dict[str, Any]]:
     """The derived rows of one run, one per case in the order cases first appear, from its stored rows (rounds of
-    schema 3, or one row per case of schema 1-2) and its ranks' rows (ranks.parquet) when distributed."""
+    schema 3, or one row per case of schema 1-2) and its ranks' rows (ranks.parquet) when distributed.
+
+    Each benchmark's own columns come from its spec (`gpubench.benchmarks.catalog.derive_rows`: the run's copy
+    bandwidth, compiled cases' eager twins, algbw/busbw, ms per token ...); scaling against the run's 1-rank
+    case of the same configuration is added last."""
     catalog = catalog or Catalog()
     by_case: dict[str, list[Mapping[str, Any]]] = {}
     for r in rows:
@@ -509,8 +517,11 @@ def derive_run(
     ranks_by_case: dict[str, list[Mapping[str, Any]]] = {}
     for r in rank_rows:
         ranks_by_case.setdefault(str(r.get("case_id")), []).append(r)
-    out = [case_row(group, ranks_by_case.get(cid, ()), catalog) for cid, group in by_case.items()]
-    stats.relate_rows(out)
+    measured = [measured_row(group, ranks_by_case.get(cid, ())) for cid, group in by_case.items()]
+    out = [
+        finish(row, extra, catalog)
+        for row, extra in zip(measured, benchmark_catalog.derive_rows(measured), strict=True)
+    ]
     for row in out:
         add_scaling_columns(row, out)
     return out
