@@ -446,7 +446,8 @@ def add_scaling_columns(row: dict[str, Any], others: Iterable[Mapping[str, Any]]
         (
             p
             for p in others
-            if p.get("status") == "ok"
+            if p is not row
+            and p.get("status") == "ok"
             and ranks_of(p) == 1
             and not _missing(p.get("dp_ranks"))
             and scaling_config(p) == key
