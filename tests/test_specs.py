@@ -472,9 +472,14 @@ def _workload_units(workload: str) -> set[str] | None:
         return {"samples/s", "tokens/s"}
     if parts[0] in models and len(parts) == 3 and parts[2] == "infer" and parts[1] in ("fp32", "fp16", "bf16", "int8"):
         return {"samples/s", "tokens/s"}
-    if len(parts) == 3 and parts[0] in ("llm_decode", "llm_prefill") and parts[1] in PRESETS:
-        if parts[2] in ("bf16", "fp16", "fp8", "int8", "int4"):
-            return {"tokens/s"}
+    llm_precisions = ("bf16", "fp16", "fp8", "int8", "int4")
+    if (
+        len(parts) == 3
+        and parts[0] in ("llm_decode", "llm_prefill")
+        and parts[1] in PRESETS
+        and parts[2] in llm_precisions
+    ):
+        return {"tokens/s"}
     return None
 
 
