@@ -443,8 +443,9 @@ def _power_ratio(spec: DeviceSpec, precision: str) -> float | None:
 
 
 def _power_factor(ctx: _Context, spec: DeviceSpec, kind: str, precision: str) -> float:
-    """(watts per peak TFLOP/s / the family's most generous) ** 1/2, at most 1: how far a power-capped board
-    falls below the clocks of the least capped board of its architecture family. 1 for bandwidth."""
+    """(watts per peak TFLOP/s / the family's median) ** 1/2, at most 1: how far a power-capped board (L4, T4,
+    H100 PCIe) falls below the clocks of the typical board of its architecture family. 1 for bandwidth and
+    for boards of unknown power."""
     if kind == "memory":
         return 1.0
     mine = _power_ratio(spec, precision)
@@ -453,10 +454,10 @@ def _power_factor(ctx: _Context, spec: DeviceSpec, kind: str, precision: str) ->
 
     def ref() -> float | None:
         peers = [r for s in ctx.catalog.values() if s.family == spec.family and (r := _power_ratio(s, precision))]
-        return max(peers) if peers else None
+        return _median(peers) if peers else None
 
-    best = _cached(ctx, ("power_ref", spec.family, precision), ref)
-    return min(1.0, mine / best) ** _POWER_EXPONENT if best else 1.0
+    typical = _cached(ctx, ("power_ref", spec.family, precision), ref)
+    return min(1.0, mine / typical) ** _POWER_EXPONENT if typical else 1.0
 
 
 def _efficiency(ctx: _Context, kind: str, precision: str, spec: DeviceSpec) -> tuple[float, str] | None:
@@ -606,17 +607,22 @@ def _bounds(ctx: _Context, wl: WorkloadName, spec: DeviceSpec) -> tuple[_Raw, _R
 
 
 def _fit_sources(ctx: _Context, wl: WorkloadName) -> list[str]:
-    """Published workloads whose points fit the model of `wl`: itself, else its width-class siblings."""
+    """Published workloads whose points fit the model of `wl`: itself, else its width-class siblings of the
+    same mode, else the same model in the other mode (training <-> inference), itself or its siblings."""
     if _points(ctx, wl.name):
         return [wl.name]
     half = wl.run_precision in _HALF
-    suffix = "/infer" if wl.mode == "infer" else ""
-    precisions = MODEL_PRECISIONS if wl.mode == "train" else INFER_PRECISIONS
-    return [
-        f"{wl.model}/{p}{suffix}"
-        for p in precisions
-        if (p in _HALF) == half and p != wl.run_precision and _points(ctx, f"{wl.model}/{p}{suffix}")
-    ]
+    for mode in (wl.mode, "infer" if wl.mode == "train" else "train"):
+        suffix = "/infer" if mode == "infer" else ""
+        precisions = MODEL_PRECISIONS if mode == "train" else INFER_PRECISIONS
+        names = [
+            f"{wl.model}/{p}{suffix}"
+            for p in precisions
+            if (p in _HALF) == half and f"{wl.model}/{p}{suffix}" != wl.name and _points(ctx, f"{wl.model}/{p}{suffix}")
+        ]
+        if names:
+            return names
+    return []
 
 
 def _grid_fit(
@@ -651,6 +657,10 @@ def _model_fit(ctx: _Context, wl: WorkloadName) -> _ModelFit | None:
             return None
         arr = np.array(rows, dtype=float)
         u, b, o = _grid_fit(arr[:, 0], arr[:, 1], arr[:, 2], arr[:, 3])
+        first = parse_workload(names[0])
+        if first is not None and first.mode != wl.mode:  # a forward pass is this share of a training step
+            scale = _flops_per_item(wl) / _flops_per_item(first)
+            b, o = b * scale, o * scale
         return _ModelFit(u, b, o, len(rows), tuple(names))
 
     return _cached(ctx, ("modelfit", wl.name), make)
@@ -700,7 +710,8 @@ def _model_estimate(ctx: _Context, wl: WorkloadName, spec: DeviceSpec, shape: Sh
         for name in fit.sources:  # this very device published at a sibling precision: scale that figure
             own = _points(ctx, name).get(spec.slug)
             sib = parse_workload(name)
-            sib_bounds = _bounds(ctx, sib, spec) if own and sib is not None and name != wl.name else None
+            same_mode = sib is not None and sib.mode == wl.mode
+            sib_bounds = _bounds(ctx, sib, spec) if own and sib is not None and same_mode and name != wl.name else None
             if own and sib is not None and sib_bounds is not None:
                 sib_c = _flops_per_item(sib) / (fit.util * sib_bounds[0].value * 1e12)
                 sib_pred = 1.0 / (max(sib_c, m_time) + fit.overhead_s)
@@ -994,9 +1005,10 @@ def _family_of_name(name: str) -> str:
 
 
 def _band(frame: pd.DataFrame, basis: str) -> tuple[float, float, int]:
-    """(low, high, n): the log(published / predicted) band that holds COVERAGE of the held-out figures of
-    `frame`, from the rows of the same basis ("published": cross-source disagreement; else the estimates).
-    Few points widen it: the conformal order statistic, and past the sample's ends, its range again."""
+    """(low, high, n): the log(published / predicted) band, symmetric, that holds COVERAGE of the held-out
+    figures of `frame`, from the rows of the same basis ("published": cross-source disagreement; else the
+    estimates). Few points widen it: the conformal order statistic, and past the sample's end, 1.5x the
+    largest error seen."""
     ok = frame[frame["predicted"].notna()]
     if basis == "published":
         use = ok[ok["basis"] == "published"]
@@ -1006,18 +1018,15 @@ def _band(frame: pd.DataFrame, basis: str) -> tuple[float, float, int]:
         use = ok[ok["basis"] != "published"]
         if len(use) < 3:
             use = ok
-    errs = np.sort(np.log(use["published"].astype(float) / use["predicted"].astype(float)).to_numpy())
+    errs = np.sort(np.abs(np.log(use["published"].astype(float) / use["predicted"].astype(float)).to_numpy()))
     n = len(errs)
     if n == 0:
         w = math.log(1 + _UNVALIDATED_WIDTH)
         return -w, w, 0
-    tail = (1 - COVERAGE) / 2
-    spread = float(errs[-1] - errs[0]) if n > 1 else math.log(1 + _UNVALIDATED_WIDTH)
-    k_lo = math.floor((n + 1) * tail)
-    k_hi = math.ceil((n + 1) * (1 - tail))
-    lo = float(errs[k_lo - 1]) if k_lo >= 1 else float(errs[0]) - spread / 2
-    hi = float(errs[k_hi - 1]) if k_hi <= n else float(errs[-1]) + spread / 2
-    return min(lo, -0.02), max(hi, 0.02), n
+    k = math.ceil((n + 1) * COVERAGE)  # conformal: the k-th smallest |error| of n holds COVERAGE of the next one
+    width = float(errs[k - 1]) if k <= n else float(errs[-1]) * 1.5
+    width = max(width, 0.02)
+    return -width, width, n
 
 
 def validation_summary(frame: pd.DataFrame | None = None) -> pd.DataFrame:
