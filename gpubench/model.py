@@ -374,6 +374,7 @@ class Shape:
     batch: int = 1
     context: int = 1024
     gpus: int = 1
+    split: bool = False  # the GPUs hold consecutive layers (llama.cpp's layer split), not tensor-parallel slices
 
 
 @dataclass(frozen=True)
@@ -749,10 +750,10 @@ def _model_estimate(ctx: _Context, wl: WorkloadName, spec: DeviceSpec, shape: Sh
 
 # ------------------------------------------------------------------------------------------ LLM workloads
 
-_LLM_PRIOR = {"mbu": 0.7, "mfu": 0.5, "overhead_s": 5e-4}
+_LLM_PRIOR = {"mbu": 0.7, "mfu": 0.5, "overhead_s": 15e-6}  # overhead: seconds per layer per step
 _MBU_GRID = np.linspace(0.25, 1.0, 31)
 _MFU_GRID = np.geomspace(0.05, 1.0, 25)
-_STEP_O_GRID = np.concatenate([[0.0], np.geomspace(1e-5, 0.1, 33)])
+_STEP_O_GRID = np.concatenate([[0.0], np.geomspace(1e-7, 1e-3, 33)])
 _PRIOR_WEIGHT = 0.02  # squared-log-error units per parameter: decides only when the data cannot
 
 
@@ -760,9 +761,10 @@ _PRIOR_WEIGHT = 0.02  # squared-log-error units per parameter: decides only when
 class _LlmFit:
     mbu: float
     mfu: float
-    overhead_s: float
+    overhead_s: float  # per decoder layer per step (kernel launches, synchronisation)
     points: int
     fitted: bool
+    segment: Mapping[str, float] = field(default_factory=dict, hash=False)  # log correction per market segment
 
 
 def _llm_shape(p: Published, wl: WorkloadName) -> Shape:
@@ -772,18 +774,20 @@ def _llm_shape(p: Published, wl: WorkloadName) -> Shape:
     inp = x.get("input_tokens") or x.get("context") or LLM_DEFAULTS["context"]
     out = x.get("output_tokens") or 0
     context = int(inp + out / 2) if wl.mode == "decode" else int(inp)
-    return Shape(batch, max(1, context), gpus)
+    split = gpus > 1 and ("layer split" in p.conditions.lower() or "llama.cpp" in p.engine.lower())
+    return Shape(batch, max(1, context), gpus, split)
 
 
 def _llm_terms(
     ctx: _Context, wl: WorkloadName, spec: DeviceSpec, shape: Shape
-) -> tuple[float, float, float, float, float, str] | None:
-    """(FLOPs, bytes, compute FLOP/s, datasheet B/s, communication s, compute basis) of one step, system-wide."""
+) -> tuple[float, float, float, float, float, float, str] | None:
+    """(FLOPs, bytes, compute FLOP/s, datasheet B/s, communication s, layers, compute basis) of one step,
+    system-wide. A device without a GEMM figure (Apple: no published peak) gets a bandwidth-only decode."""
     preset = LP.PRESETS[wl.model]
     ceiling = _compute_ceiling(ctx, wl.precision, spec)
-    if ceiling is None or not spec.memory_bandwidth_gbps:
+    if not spec.memory_bandwidth_gbps or (ceiling is None and wl.mode != "decode"):
         return None
-    g = max(1, shape.gpus)
+    g = 1 if shape.split else max(1, shape.gpus)
     tokens = shape.batch if wl.mode == "decode" else shape.batch * shape.context
     if wl.mode == "decode":
         flops, moved = LS.decode_step(preset, wl.precision, shape.batch, shape.context)
@@ -792,53 +796,72 @@ def _llm_terms(
     else:
         flops = LS.train_flops_per_token(preset, "lora", shape.context) * tokens
         moved = 3.0 * LS.weights_bytes(preset, wl.precision)
-    comm = 0.0
+    comm = (shape.gpus - 1) * _ALLREDUCE_LATENCY_S if shape.split else 0.0
     if g > 1:
         comm = 2 * preset.total_layers * _ALLREDUCE_LATENCY_S + LS.allreduce_bytes_per_step(preset, tokens) / (
             _LINK_GBPS * 1e9
         )
-    raw, key = ceiling
-    return flops, moved, raw.value * 1e12 * g, spec.memory_bandwidth_gbps * 1e9 * g, comm, f"{raw.basis} {key}"
+    if ceiling is None:
+        compute, basis = math.inf, "unknown (bandwidth only)"
+    else:
+        raw, key = ceiling
+        compute, basis = raw.value * 1e12 * g, f"{raw.basis} {key}"
+    layers = float(preset.total_layers)
+    return flops, moved, compute, spec.memory_bandwidth_gbps * 1e9 * g, comm, layers, basis
 
 
-def _llm_rate(terms: tuple[float, float, float, float, float, str], tokens: int, fit: _LlmFit) -> tuple[float, float]:
-    flops, moved, compute, bandwidth, comm, _ = terms
-    step = max(flops / (fit.mfu * compute), moved / (fit.mbu * bandwidth)) + fit.overhead_s + comm
-    return tokens / step, step
+def _llm_rate(
+    terms: tuple[float, float, float, float, float, float, str], tokens: int, fit: _LlmFit, segment: str = ""
+) -> tuple[float, float]:
+    flops, moved, compute, bandwidth, comm, layers, _ = terms
+    step = max(flops / (fit.mfu * compute), moved / (fit.mbu * bandwidth)) + fit.overhead_s * layers + comm
+    return tokens / step * math.exp(fit.segment.get(segment, 0.0)), step
 
 
 def _llm_fit(ctx: _Context, mode: str) -> _LlmFit:
     def make() -> _LlmFit:
-        rows = []
+        rows, segments = [], []
         for p in ctx.published:
             wl = parse_workload(p.workload)
             if wl is None or wl.kind != "llm" or wl.mode != mode:
                 continue
             shape = _llm_shape(p, wl)
-            terms = _llm_terms(ctx, wl, ctx.catalog[p.device], shape)
+            spec = ctx.catalog[p.device]
+            terms = _llm_terms(ctx, wl, spec, shape)
             if terms is None:
                 continue
             tokens = shape.batch if mode == "decode" else shape.batch * shape.context
-            rows.append((*terms[:5], tokens, p.value))
+            rows.append((*terms[:6], tokens, p.value))
+            segments.append(getattr(spec, "segment", ""))
         if mode == "lora" or not rows:
             base = _llm_fit(ctx, "prefill") if mode == "lora" else None
             if base is not None and base.fitted:
-                return _LlmFit(base.mbu, base.mfu, base.overhead_s, 0, False)
+                return _LlmFit(base.mbu, base.mfu, base.overhead_s, 0, False, base.segment)
             return _LlmFit(_LLM_PRIOR["mbu"], _LLM_PRIOR["mfu"], _LLM_PRIOR["overhead_s"], 0, False)
         a = np.array(rows, dtype=float)
-        flops, moved, compute, bw, comm, tokens, value = (a[:, i] for i in range(7))
+        flops, moved, compute, bw, comm, layers, tokens, value = (a[:, i] for i in range(8))
         seconds = tokens / value
         ct = flops[None, :] / (_MFU_GRID[:, None] * compute[None, :])  # (F, N)
         mt = moved[None, :] / (_MBU_GRID[:, None] * bw[None, :])  # (M, N)
-        step = np.maximum(ct[:, None, :], mt[None, :, :])[:, :, None, :] + _STEP_O_GRID[None, None, :, None] + comm
+        over = _STEP_O_GRID[:, None] * layers[None, :]  # (O, N)
+        step = np.maximum(ct[:, None, :], mt[None, :, :])[:, :, None, :] + over[None, None, :, :] + comm
         loss = ((np.log(step) - np.log(seconds)) ** 2).sum(axis=-1)  # (F, M, O)
         prior = (
             (np.log(_MFU_GRID / _LLM_PRIOR["mfu"]) ** 2)[:, None, None]
             + (np.log(_MBU_GRID / _LLM_PRIOR["mbu"]) ** 2)[None, :, None]
-            + (np.log((_STEP_O_GRID + 1e-4) / _LLM_PRIOR["overhead_s"]) ** 2)[None, None, :] * 0.1
+            + (np.log((_STEP_O_GRID + 1e-6) / _LLM_PRIOR["overhead_s"]) ** 2)[None, None, :] * 0.1
         )
         i, j, k = np.unravel_index(int(np.argmin(loss + _PRIOR_WEIGHT * prior)), loss.shape)
-        return _LlmFit(float(_MBU_GRID[j]), float(_MFU_GRID[i]), float(_STEP_O_GRID[k]), len(rows), True)
+        fit = _LlmFit(float(_MBU_GRID[j]), float(_MFU_GRID[i]), float(_STEP_O_GRID[k]), len(rows), True)
+        # What the global fit leaves per market segment (GeForce boards run llama.cpp's 16-bit GEMMs with 16-bit
+        # accumulate; data-centre boards gain nothing from it): the mean log residual, shrunk toward 0 by two
+        # pseudo-points.
+        resid: dict[str, list[float]] = {}
+        for (f, m, c, b, cm, lay, tok, val), seg in zip(rows, segments, strict=True):
+            pred, _ = _llm_rate((f, m, c, b, cm, lay, ""), int(tok), fit)
+            resid.setdefault(seg, []).append(math.log(val / pred))
+        corr = {seg: sum(r) / (len(r) + 2) for seg, r in resid.items() if seg}
+        return replace(fit, segment=corr)
 
     return _cached(ctx, ("llmfit", mode), make)
 
@@ -849,15 +872,17 @@ def _llm_estimate(ctx: _Context, wl: WorkloadName, spec: DeviceSpec, shape: Shap
         return None
     fit = _llm_fit(ctx, wl.mode)
     tokens = shape.batch if wl.mode == "decode" else shape.batch * shape.context
-    rate, step = _llm_rate(terms, tokens, fit)
-    flops, moved, compute, bandwidth, comm, basis = terms
+    segment = getattr(spec, "segment", "")
+    rate, step = _llm_rate(terms, tokens, fit, segment)
+    flops, moved, compute, bandwidth, comm, layers, basis = terms
     details = {
         "batch": shape.batch,
         "context": shape.context,
         "gpus": shape.gpus,
         "mbu": fit.mbu,
         "mfu": fit.mfu,
-        "overhead_s": fit.overhead_s,
+        "overhead_s": fit.overhead_s * layers,
+        "segment_factor": math.exp(fit.segment.get(segment, 0.0)),
         "step_s": step,
         "compute_s": flops / (fit.mfu * compute),
         "memory_s": moved / (fit.mbu * bandwidth),
@@ -878,7 +903,8 @@ def _llm_estimate(ctx: _Context, wl: WorkloadName, spec: DeviceSpec, shape: Shap
         rate,
         "estimated",
         f"roofline per step: MBU {fit.mbu:.0%} of datasheet bandwidth, MFU {fit.mfu:.0%} of the {basis} "
-        f"GEMM ceiling, {fit.overhead_s * 1e3:.2g} ms per step ({how}); batch {shape.batch}, context "
+        f"GEMM ceiling, {fit.overhead_s * layers * 1e3:.2g} ms per step, {segment or 'all'} boards "
+        f"x{math.exp(fit.segment.get(segment, 0.0)):.2f} ({how}); batch {shape.batch}, context "
         f"{shape.context}, {shape.gpus} GPU(s)",
         validated=fit.fitted,
         details=details,
@@ -1306,7 +1332,14 @@ def estimate_all(
 def llm_parameters(task: str = "decode") -> dict[str, float]:
     """The fitted (or prior) MBU, MFU and per-step overhead of an LLM task, on all published figures."""
     fit = _llm_fit(_context(None, None, None), task)
-    return {"mbu": fit.mbu, "mfu": fit.mfu, "overhead_s": fit.overhead_s, "points": fit.points, "fitted": fit.fitted}
+    return {
+        "mbu": fit.mbu,
+        "mfu": fit.mfu,
+        "overhead_s_per_layer": fit.overhead_s,
+        "points": fit.points,
+        "fitted": fit.fitted,
+        **{f"segment_{k}": math.exp(v) for k, v in fit.segment.items()},
+    }
 
 
 def memory_need_bytes(workload: str, batch: int | None = None) -> tuple[float, float] | None:
