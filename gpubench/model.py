@@ -779,11 +779,11 @@ def _llm_shape(p: Published, wl: WorkloadName) -> Shape:
 
 
 def _llm_terms(
-    ctx: _Context, wl: WorkloadName, spec: DeviceSpec, shape: Shape
+    ctx: _Context, wl: WorkloadName, spec: DeviceSpec, shape: Shape, preset: LP.Preset | None = None
 ) -> tuple[float, float, float, float, float, float, str] | None:
     """(FLOPs, bytes, compute FLOP/s, datasheet B/s, communication s, layers, compute basis) of one step,
     system-wide. A device without a GEMM figure (Apple: no published peak) gets a bandwidth-only decode."""
-    preset = LP.PRESETS[wl.model]
+    preset = preset or LP.PRESETS[wl.model]
     ceiling = _compute_ceiling(ctx, wl.precision, spec)
     if not spec.memory_bandwidth_gbps or (ceiling is None and wl.mode != "decode"):
         return None
@@ -866,8 +866,10 @@ def _llm_fit(ctx: _Context, mode: str) -> _LlmFit:
     return _cached(ctx, ("llmfit", mode), make)
 
 
-def _llm_estimate(ctx: _Context, wl: WorkloadName, spec: DeviceSpec, shape: Shape) -> _Raw | None:
-    terms = _llm_terms(ctx, wl, spec, shape)
+def _llm_estimate(
+    ctx: _Context, wl: WorkloadName, spec: DeviceSpec, shape: Shape, preset: LP.Preset | None = None
+) -> _Raw | None:
+    terms = _llm_terms(ctx, wl, spec, shape, preset)
     if terms is None:
         return None
     fit = _llm_fit(ctx, wl.mode)
@@ -1010,11 +1012,15 @@ def validate(published: list[Published] | None = None, catalog: Mapping[str, Dev
         ],
     )
     frame["inside"] = None
+    bands: dict[tuple[str, str, str], tuple[float, float, int]] = {}
     for idx, row in frame.iterrows():
         if pd.isna(row["predicted"]):
             continue
-        others = frame[(frame["group"] != row["group"]) & (frame["family"] == row["family"])]
-        lo, hi, _ = _band(others, str(row["basis"]))
+        key = (str(row["family"]), str(row["group"]), "published" if row["basis"] == "published" else "estimated")
+        if key not in bands:
+            others = frame[(frame["group"] != key[1]) & (frame["family"] == key[0])]
+            bands[key] = _band(others, key[2])
+        lo, hi, _ = bands[key]
         frame.at[idx, "inside"] = bool(lo <= math.log(row["published"] / row["predicted"]) <= hi)
     return frame
 
@@ -1111,10 +1117,15 @@ def _summary_cached(stamp: tuple[Any, ...]) -> pd.DataFrame:
 
 def _interval(family: str, basis: str) -> tuple[float, float, str]:
     """(low factor, high factor, warning) for an estimate or a published figure of `family`."""
-    frame = _validation()
+    return _interval_cached(family, basis, _stamp())
+
+
+@functools.lru_cache(maxsize=64)
+def _interval_cached(family: str, basis: str, stamp: tuple[Any, ...]) -> tuple[float, float, str]:
+    frame = _validation_cached(stamp)
     group = frame[frame["family"] == family]
     lo, hi, n = _band(group, basis)
-    summary = _summary_cached(_stamp())
+    summary = _summary_cached(stamp)
     row = summary[summary["family"] == family]
     warning = ""
     if n == 0:
@@ -1327,6 +1338,57 @@ def estimate_all(
         if est is not None:
             out[slug] = est
     return out
+
+
+class LlmEstimator:
+    """LLM throughput for any decoder shape (a preset or a config.json's) on catalog devices, over one fitted
+    context: what the advisor asks hundreds of times while it sizes a deployment.
+
+    rate(preset, "decode", "bf16", "h100-sxm", batch=16, context=4096, gpus=2) -> Estimate (tokens/s of the
+    whole system; details carry mbu, mfu, step time)."""
+
+    def __init__(
+        self,
+        runs: pd.DataFrame | None = None,
+        *,
+        catalog: Mapping[str, DeviceSpec] | None = None,
+        published: list[Published] | None = None,
+    ) -> None:
+        self.ctx = _context(runs, catalog, published)
+
+    def rate(
+        self, preset: LP.Preset, task: str, precision: str, device: str, *, batch: int, context: int, gpus: int = 1
+    ) -> Estimate | None:
+        if task not in LLM_TASKS:
+            raise GpubenchError(f"unknown LLM task {task!r}; use one of {', '.join(LLM_TASKS)}")
+        known = preset.name in LP.PRESETS and LP.PRESETS[preset.name] == preset
+        if known:
+            return _estimate(
+                self.ctx, f"llm_{task}/{preset.name}/{precision}", device, batch=batch, context=context, gpus=gpus
+            )
+        if device not in self.ctx.catalog:
+            raise GpubenchError(f"unknown device {device!r}: not a catalog slug (see gpubench specs)")
+        # A config's model: the same roofline and fitted efficiencies (under a name no published figure uses).
+        wl = WorkloadName(f"llm_{task}/{preset.name}/{precision}", "llm", precision, preset.name, task, precision)
+        shape = Shape(int(batch), int(context), int(gpus))
+        raw = _llm_estimate(self.ctx, wl, self.ctx.catalog[device], shape, preset)
+        if raw is None:
+            return None
+        lo, hi, warning = _interval(wl.family, "estimated") if raw.validated else (0.5, 1.5, "unvalidated estimate")
+        return Estimate(
+            wl.name,
+            device,
+            raw.value,
+            raw.value * lo,
+            raw.value * hi,
+            "tokens/s",
+            "estimated",
+            raw.source,
+            wl.family,
+            warning,
+            raw.calibrated_by,
+            dict(raw.details),
+        )
 
 
 def llm_parameters(task: str = "decode") -> dict[str, float]:
