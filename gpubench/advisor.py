@@ -94,6 +94,8 @@ COLUMNS = (
     "max_batch",
     "fit_note",
     "n_runs",
+    "speedup",
+    "ranked",
     "warning",
     "notes",
 )
@@ -317,6 +319,8 @@ def recommend(
     """
     _check_args(budget_usd, kwh_price, hours_per_day, years, price_kind, objective)
     catalog = load_catalog() if catalog is None else catalog
+    if price_kind == "used" and not any(e.get("used_usd") is not None for e in (prices or {}).values()):
+        raise GpubenchError("--used needs used prices, and none are shipped: give --prices FILE with a used_usd column")
     df = pd.DataFrame() if df is None else df
     ok = _ok_rows(df) if len(df) else df
     chosen = _choose_workload(workload, available_workloads(df) if len(df) else [])
@@ -355,6 +359,12 @@ def recommend(
         within = frame["_card_price"].notna() & (frame["_card_price"] <= budget_usd)
         frame = frame[within | frame["yours"].astype(bool)]
     frame = frame.drop(columns="_card_price")
+    mine = frame[frame["yours"].astype(bool)]
+    reference = None
+    if len(mine):
+        best = mine.loc[pd.to_numeric(mine["throughput"], errors="coerce").idxmax()]
+        reference = {"device": best["device"], "throughput": float(best["throughput"])}
+        frame["speedup"] = pd.to_numeric(frame["throughput"], errors="coerce") / reference["throughput"]
     frame = _ranked(frame, objective)
     summary = validation_summary()
     frame.attrs.update(
@@ -371,8 +381,19 @@ def recommend(
         cloud_table_date=_cloud_date(),
         warnings=sorted({w for w in frame["warning"].fillna("") if w}),
         validation=summary.to_dict(orient="records"),
+        speedup_over=reference,
+        unranked_reason=_UNRANKED.get(objective, ""),
     )
     return frame
+
+
+_UNRANKED = {
+    "tco": "no price known (give --prices FILE)",
+    "per-usd": "no price known (give --prices FILE)",
+    "per-watt": "no TDP known and no measured power: not ranked per watt",
+    "cloud": "no cloud price known (give --prices FILE with cloud_usd_per_hour)",
+    "throughput": "",
+}
 
 
 def _cloud_date() -> str:
@@ -599,9 +620,13 @@ def _cost_row(
 
 
 def _ranked(frame: pd.DataFrame, objective: str = "tco") -> pd.DataFrame:
-    """Devices that hold the workload first, then by the objective (unknowns last), then fastest."""
+    """Devices that hold the workload first, then by the objective, then fastest. Devices whose objective is
+    unknown (no price, no power) are listed apart after them, unranked (rank NA, `ranked` False)."""
     if frame.empty:
         return frame.reindex(columns=list(COLUMNS))
+    frame = frame.copy()
+    if "speedup" not in frame.columns:
+        frame["speedup"] = None
     column, higher_better = OBJECTIVES[objective]
     metric = pd.to_numeric(frame[column], errors="coerce")
     order = pd.DataFrame(
@@ -613,10 +638,13 @@ def _ranked(frame: pd.DataFrame, objective: str = "tco") -> pd.DataFrame:
         },
         index=frame.index,
     )
-    frame = frame.loc[order.sort_values(["misfit", "unknown", "metric", "speed"], kind="stable").index]
+    frame = frame.loc[order.sort_values(["unknown", "misfit", "metric", "speed"], kind="stable").index]
     frame = frame.reset_index(drop=True)
-    frame.insert(0, "rank", range(1, len(frame) + 1))
-    return frame
+    known = pd.to_numeric(frame[column], errors="coerce").notna()
+    frame["ranked"] = known
+    ranks = [i + 1 if k else None for i, k in enumerate(known)]
+    frame.insert(0, "rank", pd.array(ranks, dtype="Int64"))
+    return frame.reindex(columns=list(COLUMNS))
 
 
 # --------------------------------------------------------------------------------------------------- LLMs
@@ -974,3 +1002,15 @@ def _users_meeting(
         mid = (lo + hi) // 2
         lo, hi = (mid, hi) if ok(mid) else (lo, mid)
     return lo
+
+
+def recommend_measured(df: pd.DataFrame, **kwargs: Any) -> tuple[dict[str, pd.DataFrame], list[str]]:
+    """`recommend` for every workload the runs measured: ({workload: ranking}, [workloads not comparable]).
+
+    Only workloads at their defining sizes are ranked against other devices (each ranking has a `speedup`
+    column over your fastest device); a resized or toy shape that no other device ran is listed apart."""
+    from gpubench.model import is_reference
+
+    measured = available_workloads(df)
+    rankings = {w: recommend(df, w, **kwargs) for w in measured if is_reference(w)}
+    return rankings, [w for w in measured if not is_reference(w)]
