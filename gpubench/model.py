@@ -447,14 +447,18 @@ def _power_factor(ctx: _Context, spec: DeviceSpec, kind: str, precision: str) ->
     """(watts per peak TFLOP/s / the family's median) ** 1/2, at most 1: how far a power-capped board (L4, T4,
     H100 PCIe) falls below the clocks of the typical board of its architecture family. 1 for bandwidth and
     for boards of unknown power."""
-    if kind == "memory":
-        return 1.0
+    if kind == "memory" or getattr(spec, "segment", "") == "consumer":
+        return 1.0  # consumer boards of one family clock alike (they run at or above rated boost)
     mine = _power_ratio(spec, precision)
     if mine is None:
         return 1.0
 
     def ref() -> float | None:
-        peers = [r for s in ctx.catalog.values() if s.family == spec.family and (r := _power_ratio(s, precision))]
+        peers = [
+            r
+            for s in ctx.catalog.values()
+            if s.family == spec.family and getattr(s, "segment", "") != "consumer" and (r := _power_ratio(s, precision))
+        ]
         return _median(peers) if peers else None
 
     typical = _cached(ctx, ("power_ref", spec.family, precision), ref)
