@@ -517,3 +517,72 @@ def test_your_unpriced_device_stays_beside_the_budgeted_ones():
     )
     others = out[~out["yours"]]
     assert len(others) and (others["price_usd"] <= 2000).all()
+
+
+def test_cli_recommend_without_workload_answers_for_what_the_run_measured(cli_runs):
+    from typer.testing import CliRunner
+
+    from gpubench.cli import app
+
+    result = CliRunner().invoke(app, ["recommend", str(cli_runs)])
+    assert result.exit_code == 0, result.output
+    assert "resnet50/amp_bf16" in result.output and "x yours" in result.output
+    assert "* NVIDIA H100 SXM" in result.output
+
+
+def test_speedup_over_your_device_and_used_prices(cli_runs):
+    df = frame(row(RTX4090, "train", 1000.0, 400.0, model="resnet50", precision="amp_bf16", batch=256))
+    out = recommend(df, "resnet50/amp_bf16").set_index("slug")
+    assert out.loc["rtx-4090", "speedup"] == pytest.approx(1.0)
+    assert out.loc["h100-sxm", "speedup"] == pytest.approx(out.loc["h100-sxm", "throughput"] / 1000.0)
+    with pytest.raises(GpubenchError, match="used prices"):
+        recommend(df, "resnet50/amp_bf16", price_kind="used")
+    from typer.testing import CliRunner
+
+    from gpubench.cli import app
+
+    bad = CliRunner().invoke(app, ["recommend", str(cli_runs), "-w", "resnet50/amp_bf16", "--used"])
+    assert bad.exit_code == 2 and "used prices" in bad.output and "Traceback" not in bad.output
+    assert len(bad.output.strip().splitlines()) == 1
+
+
+def test_per_watt_ranks_skip_devices_without_power():
+    out = recommend(None, "memory/d2d", objective="per-watt")
+    no_power = out[out["avg_power_w"].isna()]
+    assert len(no_power) and no_power["rank"].isna().all() and not no_power["ranked"].any()
+    ranked = out[out["ranked"]]
+    assert ranked["throughput_per_w"].is_monotonic_decreasing
+    assert "no TDP" in out.attrs["unranked_reason"]
+
+
+def test_cli_llm_questions_and_their_errors(tmp_path):
+    import json
+
+    from typer.testing import CliRunner
+
+    from gpubench.cli import app
+
+    runner = CliRunner()
+    ok = runner.invoke(
+        app, ["recommend", "--llm", "llama-3.1-8b", "--users", "20", "--min-tokens-per-user", "20", "--json"]
+    )
+    assert ok.exit_code == 0, ok.output
+    data = json.loads(ok.stdout)
+    assert data["inputs"]["task"] == "serve" and data["inputs"]["context"] == 4096
+    assert {d["slug"]: d["cards"] for d in data["devices"]}["rtx-4090"] == 2
+    table = runner.invoke(app, ["recommend", "--llm", "llama-3.1-70b", "--precision", "fp8", "--task", "decode"])
+    assert table.exit_code == 0 and "H100 SXM" in table.output and "USD/M out" in table.output
+    listed = runner.invoke(app, ["recommend", "--list"])
+    assert "llm_decode/llama-3.1-8b/bf16" in listed.output and "llm_lora/llama-3.1-8b/int4" in listed.output
+    bad_cfg = tmp_path / "config.json"
+    bad_cfg.write_text("{oops")
+    for args in (
+        ["--llm-config", str(bad_cfg)],
+        ["--llm", "llama-9"],
+        ["--llm", "llama-3.1-8b", "--task", "chat"],
+        ["--llm", "llama-3.1-8b", "--precision", "fp4"],
+        ["--llm", "llama-3.1-8b", "--used"],
+    ):
+        bad = runner.invoke(app, ["recommend", *args])
+        assert bad.exit_code == 2, args
+        assert "Traceback" not in bad.output and len(bad.output.strip().splitlines()) == 1, bad.output
