@@ -18,6 +18,7 @@ with the power measured while the workload ran, so the energy term is what that 
 from __future__ import annotations
 
 import csv
+import functools
 import math
 from collections.abc import Mapping
 from pathlib import Path
@@ -229,6 +230,49 @@ def _ok_rows(df: pd.DataFrame) -> pd.DataFrame:
 # ----------------------------------------------------------------------------------------------- advice
 
 
+@functools.lru_cache(maxsize=1)
+def shipped_prices() -> dict[str, dict[str, Any]]:
+    """The dated purchase prices shipped in data/prices.csv: {slug: {"new": row, "used": row}} (street or a
+    vendor's system price per GPU counts as new; the lowest of each kind)."""
+    from importlib import resources
+
+    path = Path(str(resources.files("gpubench") / "data" / "prices.csv"))
+    out: dict[str, dict[str, Any]] = {}
+    if not path.is_file():
+        return out
+    with open(path, newline="", encoding="utf-8") as fh:
+        rows = csv.DictReader(line for line in fh if not line.lstrip().startswith("#"))
+        for row in rows:
+            price = finite_or_none(row.get("price_usd"))
+            slug = (row.get("device") or "").strip()
+            if price is None or not slug:
+                continue
+            kind = "used" if (row.get("kind") or "").strip() == "used" else "new"
+            current = out.setdefault(slug, {}).get(kind)
+            if current is None or price < current["price_usd"]:
+                out[slug][kind] = {**row, "price_usd": price}
+    return out
+
+
+def card_price_of(
+    entry: Mapping[str, float | None], spec: DeviceSpec | None, price_kind: str
+) -> tuple[float | None, str | None]:
+    """(price per card, where it comes from): the user's prices file, else the shipped dated price, else (new
+    only) the launch MSRP."""
+    price = entry.get(f"{price_kind}_usd")
+    if price is not None:
+        return price, f"prices file ({price_kind})"
+    if spec is None:
+        return None, None
+    shipped = shipped_prices().get(spec.slug, {}).get(price_kind)
+    if shipped is not None:
+        kind = str(shipped.get("kind") or price_kind).replace("_", " ")
+        return float(shipped["price_usd"]), f"{kind} {shipped.get('date', '')} (shipped, dated)"
+    if price_kind == "new" and spec.launch_price_usd is not None:
+        return spec.launch_price_usd, f"launch price {spec.year} (old)"
+    return None, None
+
+
 def _resolve_prices(
     prices: Mapping[str, Mapping[str, float | None]] | None,
     catalog: Mapping[str, DeviceSpec],
@@ -319,7 +363,7 @@ def recommend(
     """
     _check_args(budget_usd, kwh_price, hours_per_day, years, price_kind, objective)
     catalog = load_catalog() if catalog is None else catalog
-    if price_kind == "used" and not any(e.get("used_usd") is not None for e in (prices or {}).values()):
+    if price_kind == "used" and not _any_used(prices):
         raise GpubenchError("--used needs used prices, and none are shipped: give --prices FILE with a used_usd column")
     df = pd.DataFrame() if df is None else df
     ok = _ok_rows(df) if len(df) else df
@@ -394,6 +438,11 @@ _UNRANKED = {
     "cloud": "no cloud price known (give --prices FILE with cloud_usd_per_hour)",
     "throughput": "",
 }
+
+
+def _any_used(prices: Mapping[str, Mapping[str, float | None]] | None) -> bool:
+    given = any(e.get("used_usd") is not None for e in (prices or {}).values())
+    return given or any("used" in kinds for kinds in shipped_prices().values())
 
 
 def _cloud_date() -> str:
@@ -544,10 +593,7 @@ def _cost_row(
     key = rec["slug"] or rec["device"]
     notes = []
     entry = prices.get(key, {})
-    card_price = entry.get(f"{price_kind}_usd")
-    price_source = f"prices file ({price_kind})" if card_price is not None else None
-    if card_price is None and price_kind == "new" and spec is not None and spec.launch_price_usd is not None:
-        card_price, price_source = spec.launch_price_usd, f"launch price {spec.year} (old)"
+    card_price, price_source = card_price_of(entry, spec, price_kind)
     per_card = spec.devices_per_card if spec is not None else 1
     price = None if card_price is None else card_price / per_card
     if price is None:
@@ -742,8 +788,8 @@ def recommend_llm(
         raise GpubenchError(f"USD per GPU-hour must be a non-negative number, got {usd_per_gpu_hour!r}")
     catalog = load_catalog() if catalog is None else catalog
     resolved, unused = _resolve_prices(prices, catalog, {})
-    if price_kind == "used" and not any(e.get("used_usd") is not None for e in resolved.values()):
-        raise GpubenchError("--used needs used prices: give --prices FILE with a used_usd column")
+    if price_kind == "used" and not _any_used(prices):
+        raise GpubenchError("--used needs used prices, and none are shipped: give --prices FILE with a used_usd column")
     est = LlmEstimator(runs, catalog=catalog)
     training = task in LS.TRAIN_TASKS
     records = []
@@ -768,10 +814,7 @@ def recommend_llm(
             continue
         per_card = spec.devices_per_card or 1
         entry = resolved.get(slug, {})
-        card_price = entry.get(f"{price_kind}_usd")
-        source = f"prices file ({price_kind})" if card_price is not None else None
-        if card_price is None and price_kind == "new" and spec.launch_price_usd is not None:
-            card_price, source = spec.launch_price_usd, f"launch price {spec.year} (old)"
+        card_price, source = card_price_of(entry, spec, price_kind)
         unit_price = None if card_price is None else card_price / per_card
         cards = rec["cards"] or 1
         tdp = getattr(spec, "tdp_w", None)

@@ -163,9 +163,10 @@ def reserve_bytes(capacity: float) -> float:
     return capacity - P.usable_bytes(capacity)
 
 
-def kv_bytes_per_token(p: P.Preset, precision: str) -> float:
-    """2 x layers x kv_heads x head_dim x bytes: keys and values of one token, whole model."""
-    return replace(p, layers=p.total_layers).kv_bytes_per_token(KV_BYTES[precision])
+def kv_bytes_per_token(p: P.Preset, precision: str, kv_bytes: float | None = None) -> float:
+    """2 x layers x kv_heads x head_dim x bytes: keys and values of one token, whole model (`kv_bytes` per
+    element overrides the precision's 16-bit cache: 1 for an fp8 KV cache)."""
+    return replace(p, layers=p.total_layers).kv_bytes_per_token(kv_bytes or KV_BYTES[precision])
 
 
 def weights_bytes(p: P.Preset, precision: str) -> float:
@@ -177,7 +178,14 @@ def _kv_split(p: P.Preset, cards: int) -> int:
 
 
 def serving_memory(
-    p: P.Preset, precision: str, users: int, context: int, capacity: float, cards: int = 1, prefill_chunk: int = 2048
+    p: P.Preset,
+    precision: str,
+    users: int,
+    context: int,
+    capacity: float,
+    cards: int = 1,
+    prefill_chunk: int = 2048,
+    kv_bytes: float | None = None,
 ) -> Memory:
     """Serve `users` sequences of `context` tokens: weights + KV cache + the working memory of one step (the
     larger of a decode step over every user and a prefill chunk of `prefill_chunk` tokens)."""
@@ -186,7 +194,7 @@ def serving_memory(
     working = P.decode_working_bytes(full, max(users, min(context, prefill_chunk)), act_bytes)
     return Memory(
         weights=weights_bytes(p, precision) / cards,
-        kv_cache=kv_bytes_per_token(p, precision) * users * context / _kv_split(p, cards),
+        kv_cache=kv_bytes_per_token(p, precision, kv_bytes) * users * context / _kv_split(p, cards),
         activations=working,
         training_state=0.0,
         reserve=reserve_bytes(capacity),
@@ -256,34 +264,44 @@ def cards_needed(memory_at: Any, gpus_per_node: int = 8) -> int | None:
     return None
 
 
-def max_users(p: P.Preset, precision: str, context: int, capacity: float, cards: int = 1) -> int:
+def max_users(
+    p: P.Preset, precision: str, context: int, capacity: float, cards: int = 1, kv_bytes: float | None = None
+) -> int:
     """Most sequences of `context` tokens whose cache fits on `cards` cards (0: not even one)."""
-    if not serving_memory(p, precision, 1, context, capacity, cards).fits:
+    if not serving_memory(p, precision, 1, context, capacity, cards, kv_bytes=kv_bytes).fits:
         return 0
     lo, hi = 1, 2
-    while serving_memory(p, precision, hi, context, capacity, cards).fits:
+    while serving_memory(p, precision, hi, context, capacity, cards, kv_bytes=kv_bytes).fits:
         lo, hi = hi, hi * 2
         if hi > 1 << 24:
             return lo
     while hi - lo > 1:
         mid = (lo + hi) // 2
-        lo, hi = (mid, hi) if serving_memory(p, precision, mid, context, capacity, cards).fits else (lo, mid)
+        lo, hi = (
+            (mid, hi)
+            if serving_memory(p, precision, mid, context, capacity, cards, kv_bytes=kv_bytes).fits
+            else (lo, mid)
+        )
     return lo
 
 
 # -------------------------------------------------------------------------------------------------- work
 
 
-def decode_step(p: P.Preset, precision: str, batch: int, context: int) -> tuple[float, float]:
+def decode_step(
+    p: P.Preset, precision: str, batch: int, context: int, kv_bytes: float | None = None
+) -> tuple[float, float]:
     """(FLOPs, bytes) of one decode step of the whole model: `batch` sequences with `context` cached tokens."""
     full = replace(p, layers=p.total_layers)
-    return full.decode_work(batch, context, WEIGHT_BYTES[precision], KV_BYTES[precision])
+    return full.decode_work(batch, context, WEIGHT_BYTES[precision], kv_bytes or KV_BYTES[precision])
 
 
-def prefill_step(p: P.Preset, precision: str, batch: int, prompt: int) -> tuple[float, float]:
+def prefill_step(
+    p: P.Preset, precision: str, batch: int, prompt: int, kv_bytes: float | None = None
+) -> tuple[float, float]:
     """(FLOPs, bytes) of one prefill of `batch` prompts of `prompt` tokens, whole model."""
     full = replace(p, layers=p.total_layers)
-    return full.prefill_work(batch, prompt, WEIGHT_BYTES[precision], KV_BYTES[precision])
+    return full.prefill_work(batch, prompt, WEIGHT_BYTES[precision], kv_bytes or KV_BYTES[precision])
 
 
 def train_flops_per_token(p: P.Preset, task: str, seq: int, checkpointing: bool = True) -> float:

@@ -375,6 +375,8 @@ class Shape:
     context: int = 1024
     gpus: int = 1
     split: bool = False  # the GPUs hold consecutive layers (llama.cpp's layer split), not tensor-parallel slices
+    engine: str = "serving"  # ENGINES: what runs the step
+    kv_bytes: float | None = None  # bytes per KV-cache element when not the precision's 16-bit (fp8 KV: 1)
 
 
 @dataclass(frozen=True)
@@ -770,17 +772,40 @@ class _LlmFit:
     points: int
     fitted: bool
     segment: Mapping[str, float] = field(default_factory=dict, hash=False)  # log correction per market segment
+    borrowed_from: str = ""  # the engine class whose fit this is, when its own has no published figure
 
 
-def _llm_shape(p: Published, wl: WorkloadName) -> Shape:
+ENGINES = ("serving", "llama.cpp")
+"""Engine classes fitted apart: batched serving engines (vLLM, TensorRT-LLM, SGLang: CUDA graphs, fused
+kernels, continuous batching) and llama.cpp-style local runtimes (one stream, per-kernel launches)."""
+
+
+def engine_class(engine: str, conditions: str = "") -> str:
+    text = f"{engine} {conditions}".lower()
+    return "llama.cpp" if any(k in text for k in ("llama.cpp", "llama-bench", "ollama", "gguf")) else "serving"
+
+
+_MAX_RUNTIME_BATCH = 4096  # sequences an engine runs at once when everything is queued (TensorRT-LLM's default)
+
+
+def _llm_shape(p: Published, wl: WorkloadName, spec: DeviceSpec | None = None) -> Shape:
+    """The step a published LLM figure measured. A saturated throughput row (all requests queued at once)
+    ran as many sequences as fit: its batch is the smaller of the requests, the engine's runtime limit and
+    the sequences whose KV cache fits the GPUs (gpubench.llm_sizing.max_users)."""
     x = p.extra
     batch = int(x.get("batch", 1) or 1)
     gpus = int(x.get("gpus", 1) or 1)
     inp = x.get("input_tokens") or x.get("context") or LLM_DEFAULTS["context"]
     out = x.get("output_tokens") or 0
-    context = int(inp + out / 2) if wl.mode == "decode" else int(inp)
+    context = max(1, int(inp + out / 2) if wl.mode == "decode" else int(inp))
     split = gpus > 1 and ("layer split" in p.conditions.lower() or "llama.cpp" in p.engine.lower())
-    return Shape(batch, max(1, context), gpus, split)
+    text = p.conditions.lower()
+    kv = 1.0 if "fp8 kv" in text else None
+    if spec is not None and batch > 1 and ("saturated" in text or "max throughput" in text):
+        preset = LP.PRESETS[wl.model]
+        fits = LS.max_users(preset, wl.precision, int(inp + out), LS.card_bytes(spec.memory_gb), gpus, kv)
+        batch = max(1, min(batch, _MAX_RUNTIME_BATCH, fits or 1))
+    return Shape(batch, context, gpus, split, engine_class(p.engine, p.conditions), kv)
 
 
 def _llm_terms(
@@ -795,9 +820,9 @@ def _llm_terms(
     g = 1 if shape.split else max(1, shape.gpus)
     tokens = shape.batch if wl.mode == "decode" else shape.batch * shape.context
     if wl.mode == "decode":
-        flops, moved = LS.decode_step(preset, wl.precision, shape.batch, shape.context)
+        flops, moved = LS.decode_step(preset, wl.precision, shape.batch, shape.context, shape.kv_bytes)
     elif wl.mode == "prefill":
-        flops, moved = LS.prefill_step(preset, wl.precision, shape.batch, shape.context)
+        flops, moved = LS.prefill_step(preset, wl.precision, shape.batch, shape.context, shape.kv_bytes)
     else:
         flops = LS.train_flops_per_token(preset, "lora", shape.context) * tokens
         moved = 3.0 * LS.weights_bytes(preset, wl.precision)
@@ -823,15 +848,33 @@ def _llm_rate(
     return tokens / step * math.exp(fit.segment.get(segment, 0.0)), step
 
 
-def _llm_fit(ctx: _Context, mode: str) -> _LlmFit:
+def _llm_fit(ctx: _Context, mode: str, engine: str = "serving") -> _LlmFit:
+    """MBU, MFU and per-layer overhead of one engine class, fitted on its published figures; an engine class
+    with none borrows the other's fit (and says so: `fitted` stays True, `points` counts the other's)."""
+
+    def make() -> _LlmFit:
+        fit = _llm_fit_engine(ctx, mode, engine)
+        if fit.fitted or mode == "lora":
+            return fit
+        for other in ENGINES:
+            if other != engine and (borrowed := _llm_fit_engine(ctx, mode, other)).fitted:
+                return replace(borrowed, borrowed_from=other)
+        return fit
+
+    return _cached(ctx, ("llmfit", mode, engine), make)
+
+
+def _llm_fit_engine(ctx: _Context, mode: str, engine: str) -> _LlmFit:
     def make() -> _LlmFit:
         rows, segments = [], []
         for p in ctx.published:
             wl = parse_workload(p.workload)
             if wl is None or wl.kind != "llm" or wl.mode != mode:
                 continue
-            shape = _llm_shape(p, wl)
             spec = ctx.catalog[p.device]
+            shape = _llm_shape(p, wl, spec)
+            if shape.engine != engine:
+                continue
             terms = _llm_terms(ctx, wl, spec, shape)
             if terms is None:
                 continue
@@ -869,7 +912,7 @@ def _llm_fit(ctx: _Context, mode: str) -> _LlmFit:
         corr = {seg: sum(r) / (len(r) + 2) for seg, r in resid.items() if seg}
         return replace(fit, segment=corr)
 
-    return _cached(ctx, ("llmfit", mode), make)
+    return _cached(ctx, ("llmfit_engine", mode, engine), make)
 
 
 def _llm_estimate(
@@ -878,7 +921,7 @@ def _llm_estimate(
     terms = _llm_terms(ctx, wl, spec, shape, preset)
     if terms is None:
         return None
-    fit = _llm_fit(ctx, wl.mode)
+    fit = _llm_fit(ctx, wl.mode, shape.engine)
     tokens = shape.batch if wl.mode == "decode" else shape.batch * shape.context
     segment = getattr(spec, "segment", "")
     rate, step = _llm_rate(terms, tokens, fit, segment)
@@ -887,6 +930,7 @@ def _llm_estimate(
         "batch": shape.batch,
         "context": shape.context,
         "gpus": shape.gpus,
+        "engine": shape.engine + (f" (fit borrowed from {fit.borrowed_from})" if fit.borrowed_from else ""),
         "mbu": fit.mbu,
         "mfu": fit.mfu,
         "overhead_s": fit.overhead_s * layers,
@@ -899,7 +943,7 @@ def _llm_estimate(
         "flops_per_step": flops,
     }
     how = (
-        f"fitted on {fit.points} published llm_{wl.mode} figures"
+        f"fitted on {fit.points} published llm_{wl.mode} figures of {fit.borrowed_from or shape.engine} engines"
         if fit.fitted
         else ("assumed: no published LoRA figure" if wl.mode == "lora" else "prior: no published figure")
     )
@@ -920,7 +964,7 @@ def _llm_estimate(
 
 
 def _published_llm(ctx: _Context, wl: WorkloadName, spec: DeviceSpec, shape: Shape) -> list[Published]:
-    return [p for p in _points(ctx, wl.name).get(spec.slug, []) if _llm_shape(p, wl) == shape]
+    return [p for p in _points(ctx, wl.name).get(spec.slug, []) if _llm_shape(p, wl, spec) == shape]
 
 
 def _predict(ctx: _Context, wl: WorkloadName, spec: DeviceSpec, shape: Shape | None = None) -> _Raw | None:
@@ -954,8 +998,8 @@ def _unit(wl: WorkloadName) -> str:
 # ----------------------------------------------------------------------------------------- validation
 
 
-def _shape_of(p: Published, wl: WorkloadName) -> Shape | None:
-    return _llm_shape(p, wl) if wl.kind == "llm" else None
+def _shape_of(p: Published, wl: WorkloadName, spec: DeviceSpec) -> Shape | None:
+    return _llm_shape(p, wl, spec) if wl.kind == "llm" else None
 
 
 def validate(published: list[Published] | None = None, catalog: Mapping[str, DeviceSpec] | None = None) -> pd.DataFrame:
@@ -983,7 +1027,7 @@ def validate(published: list[Published] | None = None, catalog: Mapping[str, Dev
                     rows.append({"family": family, "workload": p.workload, "device": p.device, "group": group})
                     rows[-1].update({"published": p.value, "file": p.file})
                 continue
-            raw = _predict(ctx, wl, cat[p.device], _shape_of(p, wl))
+            raw = _predict(ctx, wl, cat[p.device], _shape_of(p, wl, cat[p.device]))
             rows.append(
                 {
                     "family": wl.family,
@@ -1226,15 +1270,22 @@ def _context(
     return _Context(cat, [p for p in pub if p.device in cat], _measured_entries(runs, cat))
 
 
-def _shape_arg(wl: WorkloadName, batch: int | None, context: int | None, gpus: int | None) -> Shape | None:
+def _shape_arg(
+    wl: WorkloadName, batch: int | None, context: int | None, gpus: int | None, engine: str | None = None
+) -> Shape | None:
     if wl.kind != "llm":
         return None
+    if engine is not None and engine not in ENGINES:
+        raise GpubenchError(f"unknown engine {engine!r}; use one of {', '.join(ENGINES)}")
     values = {"batch": batch, "context": context, "gpus": gpus}
     for key, value in values.items():
         if value is not None and (isinstance(value, bool) or int(value) != value or value < 1):
             raise GpubenchError(f"{key} must be a positive integer, got {value!r}")
     return Shape(
-        int(batch or LLM_DEFAULTS["batch"]), int(context or LLM_DEFAULTS["context"]), int(gpus or LLM_DEFAULTS["gpus"])
+        int(batch or LLM_DEFAULTS["batch"]),
+        int(context or LLM_DEFAULTS["context"]),
+        int(gpus or LLM_DEFAULTS["gpus"]),
+        engine=engine or "serving",
     )
 
 
@@ -1248,17 +1299,19 @@ def estimate(
     batch: int | None = None,
     context: int | None = None,
     gpus: int | None = None,
+    engine: str | None = None,
 ) -> Estimate | None:
     """Throughput of `workload` (a name from `predictable_workloads`) on catalog device `device` (slug).
 
     `runs` (any mix of machines) give measured figures and calibrate the rest. LLM workloads take the step's
     size: `batch` sequences, `context` tokens cached per sequence (decode) / prompt tokens (prefill) /
     sequence length (lora), over `gpus` tensor-parallel GPUs (defaults LLM_DEFAULTS); their value is tokens/s
-    of the whole system. None when the device has no datasheet figure the workload needs (e.g. bf16 on a T4).
+    of the whole system; `engine` is the engine class whose fitted efficiencies apply (ENGINES; default
+    "serving"). None when the device has no datasheet figure the workload needs (e.g. bf16 on a T4).
     Raises GpubenchError for an unknown workload or device.
     """
     ctx = _context(runs, catalog, published)
-    return _estimate(ctx, workload, device, batch=batch, context=context, gpus=gpus)
+    return _estimate(ctx, workload, device, batch=batch, context=context, gpus=gpus, engine=engine)
 
 
 def _estimate(
@@ -1269,6 +1322,7 @@ def _estimate(
     batch: int | None = None,
     context: int | None = None,
     gpus: int | None = None,
+    engine: str | None = None,
 ) -> Estimate | None:
     wl = parse_workload(workload)
     if wl is None:
@@ -1276,7 +1330,7 @@ def _estimate(
         raise GpubenchError(f"unknown workload {workload!r}" + (f"; closest: {', '.join(close)}" if close else ""))
     if device not in ctx.catalog:
         raise GpubenchError(f"unknown device {device!r}: not a catalog slug (see gpubench specs)")
-    shape = _shape_arg(wl, batch, context, gpus)
+    shape = _shape_arg(wl, batch, context, gpus, engine)
     raw = _predict(ctx, wl, ctx.catalog[device], shape)
     if raw is None:
         return None
@@ -1331,12 +1385,13 @@ def estimate_all(
     batch: int | None = None,
     context: int | None = None,
     gpus: int | None = None,
+    engine: str | None = None,
 ) -> dict[str, Estimate]:
     """`estimate` for every catalog device that has the figures the workload needs: {slug: Estimate}."""
     ctx = _context(runs, catalog, published)
     out = {}
     for slug in ctx.catalog:
-        est = _estimate(ctx, workload, slug, batch=batch, context=context, gpus=gpus)
+        est = _estimate(ctx, workload, slug, batch=batch, context=context, gpus=gpus, engine=engine)
         if est is not None:
             out[slug] = est
     return out
@@ -1359,20 +1414,29 @@ class LlmEstimator:
         self.ctx = _context(runs, catalog, published)
 
     def rate(
-        self, preset: LP.Preset, task: str, precision: str, device: str, *, batch: int, context: int, gpus: int = 1
+        self,
+        preset: LP.Preset,
+        task: str,
+        precision: str,
+        device: str,
+        *,
+        batch: int,
+        context: int,
+        gpus: int = 1,
+        engine: str = "serving",
     ) -> Estimate | None:
         if task not in LLM_TASKS:
             raise GpubenchError(f"unknown LLM task {task!r}; use one of {', '.join(LLM_TASKS)}")
         known = preset.name in LP.PRESETS and LP.PRESETS[preset.name] == preset
         if known:
-            return _estimate(
-                self.ctx, f"llm_{task}/{preset.name}/{precision}", device, batch=batch, context=context, gpus=gpus
-            )
+            name = f"llm_{task}/{preset.name}/{precision}"
+            return _estimate(self.ctx, name, device, batch=batch, context=context, gpus=gpus, engine=engine)
         if device not in self.ctx.catalog:
             raise GpubenchError(f"unknown device {device!r}: not a catalog slug (see gpubench specs)")
         # A config's model: the same roofline and fitted efficiencies (under a name no published figure uses).
         wl = WorkloadName(f"llm_{task}/{preset.name}/{precision}", "llm", precision, preset.name, task, precision)
-        shape = Shape(int(batch), int(context), int(gpus))
+        shape = _shape_arg(wl, batch, context, gpus, engine)
+        assert shape is not None
         raw = _llm_estimate(self.ctx, wl, self.ctx.catalog[device], shape, preset)
         if raw is None:
             return None
@@ -1393,15 +1457,17 @@ class LlmEstimator:
         )
 
 
-def llm_parameters(task: str = "decode") -> dict[str, float]:
-    """The fitted (or prior) MBU, MFU and per-step overhead of an LLM task, on all published figures."""
-    fit = _llm_fit(_context(None, None, None), task)
+def llm_parameters(task: str = "decode", engine: str = "serving") -> dict[str, Any]:
+    """The fitted (or prior) MBU, MFU and per-layer overhead of an LLM task and engine class, on all published
+    figures."""
+    fit = _llm_fit(_context(None, None, None), task, engine)
     return {
         "mbu": fit.mbu,
         "mfu": fit.mfu,
         "overhead_s_per_layer": fit.overhead_s,
         "points": fit.points,
         "fitted": fit.fitted,
+        "borrowed_from": fit.borrowed_from,
         **{f"segment_{k}": math.exp(v) for k, v in fit.segment.items()},
     }
 
