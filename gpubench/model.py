@@ -610,6 +610,11 @@ def _bounds(ctx: _Context, wl: WorkloadName, spec: DeviceSpec) -> tuple[_Raw, _R
     memory = _ceiling(ctx, "memory", "", spec)
     if compute is None or memory is None:
         return None
+    # A whole model step runs the SMs and the memory together: under a power cap (H100 NVL / PCIe, L4) the
+    # board cannot hold both at full clock, so its bandwidth term takes the same power-headroom factor.
+    factor = _power_factor(ctx, spec, "matmul", wl.precision)
+    if factor < 1.0:
+        memory = replace(memory, value=memory.value * factor)
     return compute, memory
 
 
