@@ -265,11 +265,14 @@ def card_price_of(
     if spec is None:
         return None, None
     shipped = shipped_prices().get(spec.slug, {}).get(price_kind)
-    if shipped is not None:
+    launch = spec.launch_price_usd if price_kind == "new" else None
+    # A vendor's system price per GPU includes the host (an upper bound on the card): it stands in only
+    # where the card has no launch price; a street or used price of the card itself always counts.
+    if shipped is not None and (launch is None or shipped.get("kind") != "system_per_gpu"):
         kind = str(shipped.get("kind") or price_kind).replace("_", " ")
         return float(shipped["price_usd"]), f"{kind} {shipped.get('date', '')} (shipped, dated)"
-    if price_kind == "new" and spec.launch_price_usd is not None:
-        return spec.launch_price_usd, f"launch price {spec.year} (old)"
+    if launch is not None:
+        return launch, f"launch price {spec.year} (old)"
     return None, None
 
 

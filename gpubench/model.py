@@ -1181,7 +1181,7 @@ def _interval_cached(family: str, basis: str, stamp: tuple[Any, ...]) -> tuple[f
     warning = ""
     if n == 0:
         warning = f"no published {family} figure to validate against: +-{_UNVALIDATED_WIDTH:.0%} assumed"
-    elif not row.empty and row.iloc[0]["meets_target"] is False:
+    elif not row.empty and row.iloc[0]["meets_target"] in (False,):  # numpy's False too; None is no verdict
         r = row.iloc[0]
         warning = (
             f"{family} estimates miss the validation target on held-out sources: median error "

@@ -107,13 +107,14 @@ def test_families_that_meet_their_targets_keep_meeting_them_and_the_rest_say_so(
                 "training": "resnet50/amp_bf16",
                 "inference": "resnet50/bf16/infer",
             }[str(family)]
-            est = model.estimate(name, "rtx-5090")
-            assert est is not None and "miss the validation target" in est.warning, family
+            estimated = [e for e in model.estimate_all(name).values() if e.basis == "estimated"]
+            assert estimated, family
+            assert all("miss the validation target" in e.warning or "unvalidated" in e.warning for e in estimated)
 
 
 def test_estimates_carry_intervals_from_the_held_out_errors():
     summary = model.validation_summary().set_index("family")
-    est = model.estimate("matmul/bf16", "rtx-5090")
+    est = model.estimate("matmul/bf16", "rtx-3080")  # nobody published its bf16 GEMM
     assert est is not None and est.basis == "estimated"
     assert est.low == pytest.approx(est.value * (1 + summary.loc["matmul", "band_low"]))
     assert est.high == pytest.approx(est.value * (1 + summary.loc["matmul", "band_high"]))
@@ -122,10 +123,12 @@ def test_estimates_carry_intervals_from_the_held_out_errors():
 
 
 def test_published_figures_carry_the_spread_between_sources():
-    both = model.estimate("matmul/bf16", "a100-sxm-80gb")  # MAMF 271.2 and SuperBench 261.2
-    assert both.basis == "published" and both.value == pytest.approx(266.2)
-    assert both.low <= 261.2 and both.high >= 271.2 and both.high > both.low
-    one = model.estimate("matmul/bf16", "h100-sxm")  # one source: the family's cross-source disagreement
+    figures = [p.value for p in model.load_published() if (p.device, p.workload) == ("a100-sxm-80gb", "matmul/bf16")]
+    assert len(figures) >= 2  # MAMF 271.2, SuperBench 261.2, ...
+    both = model.estimate("matmul/bf16", "a100-sxm-80gb")
+    assert both.basis == "published" and both.value == pytest.approx(sorted(figures)[len(figures) // 2], rel=0.02)
+    assert both.low <= min(figures) and both.high >= max(figures) and both.high > both.low
+    one = model.estimate("matmul/fp8", "h100-sxm")  # one source: the family's cross-source disagreement
     assert one.basis == "published" and one.low < one.value < one.high
 
 
@@ -146,9 +149,10 @@ def test_fp16_on_cdna_borrows_its_own_bf16_and_power_caps_lower_the_ceiling():
     assert fp16.basis == "estimated" and "this device at bf16" in fp16.source
     assert fp16.value == pytest.approx(bf16.value, rel=0.01)  # same datasheet peak, same efficiency
     cat = load_catalog()
-    pcie = model.estimate("matmul/bf16", "h100-pcie")
+    pub = [p for p in model.load_published() if p.device != "h100-pcie"]
+    pcie = model.estimate("matmul/bf16", "h100-pcie", published=pub)
     assert "power-capped" in pcie.source
-    sxm_eff = model.estimate("matmul/bf16", "h100-sxm").value / cat["h100-sxm"].peak("bf16")
+    sxm_eff = model.estimate("matmul/bf16", "h100-sxm", published=pub).value / cat["h100-sxm"].peak("bf16")
     assert pcie.value / cat["h100-pcie"].peak("bf16") < sxm_eff
 
 
