@@ -377,13 +377,15 @@ def recommend(
 
     records: list[dict[str, Any]] = []
     measured_rows = _measured_rows(rows, catalog)
-    if parse_workload(chosen) is not None:
+    # A reference workload, or a resized one the runs measured: the model estimates it at that very shape.
+    modelled = parse_workload(chosen) is not None or chosen in set(names)
+    if modelled:
         for slug, est in estimate_all(chosen, df if len(df) else None, catalog=catalog).items():
             if not estimates and est.basis == "estimated":
                 continue
             records.append(_record(est, catalog[slug], measured_rows.get(slug), rows, is_model, chosen))
     for key, mrow in measured_rows.items():
-        if key in catalog and parse_workload(chosen) is not None:
+        if key in catalog and modelled:
             continue  # already there, from the model's measured figure
         records.append(_record(None, catalog.get(key), mrow, rows, is_model, chosen, key=key))
 

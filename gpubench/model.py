@@ -56,8 +56,9 @@ import numpy as np
 import pandas as pd
 
 from gpubench import llm_sizing as LS
-from gpubench.benchmarks import BENCHMARKS, declaration
+from gpubench.benchmarks import catalog as benchmark_catalog
 from gpubench.benchmarks.llm import presets as LP
+from gpubench.benchmarks.spec import WorkloadRef
 from gpubench.errors import GpubenchError
 from gpubench.files import tomllib
 from gpubench.specs import PRECISIONS, DeviceSpec, load_catalog, match_device, normalize_precision
@@ -88,6 +89,7 @@ _WIDTH = {"fp16": "16", "bf16": "16", "fp8": "8", "int8": "8", "tf32": "tf32", "
 _UNVALIDATED_WIDTH = 0.5  # stated assumption for estimates the validation cannot test
 _POWER_EXPONENT = 0.5  # achievable clock ~ (power headroom) ** 0.5 between P ~ f and P ~ f^3
 _PARAMS = ("dtype", "kind", "model", "precision", "batch", "mode", "preset", "context", "prompt", "output", "layers")
+"""Parameter columns every frame gets (published-figure names); each spec's own parameters are added."""
 _PUBLISHED_COLUMNS = ("device", "workload", "value", "unit", "conditions", "source", "date")
 _ALLREDUCE_LATENCY_S = 10e-6  # one tensor-parallel all-reduce of a decode step (NVLink-class; PCIe is slower)
 _LINK_GBPS = 100.0  # achievable all-reduce bus bandwidth per GPU for prefill activations
@@ -259,6 +261,24 @@ class WorkloadName:
         return "training" if self.mode == "train" else "inference"
 
 
+def _anchor(role: str) -> str:
+    """The workload key template of the spec that plays a roofline role ("matmul/{precision}", "memory/d2d")."""
+    found = benchmark_catalog.by_role(role)
+    if found is None:
+        raise GpubenchError(f"no benchmark declares the {role} role")
+    return found[1]
+
+
+def compute_anchor(precision: str) -> str:
+    """The workload whose rows anchor the compute roofline of a precision (the matmul spec's role)."""
+    return _anchor("compute_anchor").format(precision=precision, dtype=precision)
+
+
+def memory_anchor() -> str:
+    """The workload whose rows anchor the bandwidth roofline (the memory spec's device copy)."""
+    return _anchor("memory_anchor")
+
+
 def _llm_presets() -> list[str]:
     return [name for name, p in LP.PRESETS.items() if p.published_params]
 
@@ -266,14 +286,16 @@ def _llm_presets() -> list[str]:
 def parse_workload(name: str) -> WorkloadName | None:
     """Split "matmul/bf16", "memory/d2d", "resnet50/amp_bf16", "gpt2/bf16/infer",
     "llm_decode/llama-3.1-8b/fp8"; None if not predictable."""
-    parts = [p for p in name.strip().lower().split("/") if p]
-    if len(parts) == 2 and parts[0] == "matmul" and parts[1] in PRECISIONS:
-        return WorkloadName(f"matmul/{parts[1]}", "matmul", parts[1])
-    if parts == ["memory", "d2d"]:
-        return WorkloadName("memory/d2d", "memory")
+    text = name.strip().lower()
+    parts = [p for p in text.split("/") if p]
+    for precision in PRECISIONS:
+        if text == compute_anchor(precision):
+            return WorkloadName(text, "matmul", precision)
+    if text == memory_anchor():
+        return WorkloadName(text, "memory")
     if len(parts) == 3 and parts[0] in {f"llm_{t}" for t in LLM_TASKS}:
         task = parts[0].removeprefix("llm_")
-        if parts[1] in LP.PRESETS and parts[2] in LS.WEIGHT_BYTES:
+        if parts[1] in _llm_presets() and parts[2] in LS.WEIGHT_BYTES:
             return WorkloadName("/".join(parts), "llm", parts[2], parts[1], task, parts[2])
         return None
     costs = workload_costs()
@@ -295,7 +317,7 @@ def parse_workload(name: str) -> WorkloadName | None:
 def predictable_workloads() -> list[str]:
     """Every workload name `estimate` accepts: matmul per precision, memory/d2d, each model x precision, and
     llm_decode / llm_prefill / llm_lora per LLM preset and precision."""
-    names = [f"matmul/{p}" for p in PRECISIONS] + ["memory/d2d"]
+    names = [compute_anchor(p) for p in PRECISIONS] + [memory_anchor()]
     for model in workload_costs():
         names += [f"{model}/{p}" for p in MODEL_PRECISIONS]
         names += [f"{model}/{p}/infer" for p in INFER_PRECISIONS]
@@ -330,32 +352,30 @@ def _int(value: Any) -> int | None:
 
 
 def workload_of_row(benchmark: Any, params: Mapping[str, Any]) -> str | None:
-    """The workload a result row belongs to, or None: what its benchmark declares (`Declares.workload` in
-    gpubench.benchmarks.BENCHMARKS: matmul/<dtype>, memory/d2d, <model>/<precision>[/infer]); LLM decode and
-    prefill rows of a whole published preset are llm_decode/<preset>/<precision>; a row of a cut model (fewer
-    layers) is its own workload, named "<name>[layers=N]", which no other device has. A benchmark that
-    declares none (ddp_train, collective, max_batch: not what one card does on the workload) has none. Rows of
-    benchmarks gpubench does not know (published figures) are named by model, precision and mode."""
+    """The workload key a result row belongs to, or None: what its benchmark's spec identifies
+    (`gpubench.benchmarks.catalog.workload_of_row`: "matmul/bf16", "resnet50/amp_bf16",
+    "llm_decode/llama-3.1-8b/bf16"; a resized or toy shape gets its own key, "gpt2[layers=2,width=128]/fp32",
+    that no published figure or other device shares). A benchmark that declares no workload has none. Rows
+    of benchmarks gpubench does not know (published figures) are named by model, precision and mode."""
+    ref = workload_ref(benchmark, params)
+    if ref is not None:
+        return ref.key
     bench = _text(benchmark)
-    if bench in ("llm_decode", "llm_prefill"):
-        preset, precision = _text(params.get("preset")), _text(params.get("precision"))
-        if not preset or not precision or preset not in LP.PRESETS:
-            return None
-        name = f"{bench}/{preset}/{precision}"
-        layers = _int(params.get("layers")) or 0
-        if not LP.PRESETS[preset].published_params:
-            return f"{name}[toy]"
-        return name if layers in (0, LP.PRESETS[preset].layers) else f"{name}[layers={layers}]"
-    if bench in BENCHMARKS:
-        return declaration(bench).workload_name({k: _text(v) for k, v in params.items()})
+    if benchmark_catalog.find(bench) is not None:
+        return None
     model, precision = _text(params.get("model")), _text(params.get("precision"))
     if model and precision:
         mode = (_text(params.get("mode")) or "").lower()
-        if bench == "infer" or mode in ("infer", "inference", "eval"):
+        if mode in ("infer", "inference", "eval"):
             return f"{model}/{precision}/infer"
-        if bench == "train" or mode == "train" or not mode:
+        if mode == "train" or not mode:
             return f"{model}/{precision}"
     return None
+
+
+def workload_ref(benchmark: Any, params: Mapping[str, Any]) -> WorkloadRef | None:
+    """The spec's WorkloadRef of a row (its FLOPs and bytes per item at the row's own shape), or None."""
+    return benchmark_catalog.workload_of_row(_text(benchmark), {k: _text(v) for k, v in params.items()})
 
 
 def is_reference(workload: str) -> bool:
@@ -393,6 +413,7 @@ class _Context:
     published: list[Published]
     measured: dict[tuple[str, str], _Measured] = field(default_factory=dict)  # (workload, slug or name)
     cache: dict[Any, Any] = field(default_factory=dict)
+    shapes: dict[str, WorkloadRef] = field(default_factory=dict)  # resized / toy workloads the runs measured
 
 
 @dataclass(frozen=True)
@@ -533,7 +554,7 @@ def _efficiency(ctx: _Context, kind: str, precision: str, spec: DeviceSpec) -> t
 
 def _ceiling(ctx: _Context, kind: str, precision: str, spec: DeviceSpec) -> _Raw | None:
     """Achievable matmul rate of a precision (TFLOP/s) or device-copy bandwidth (GB/s) of one device."""
-    name = "memory/d2d" if kind == "memory" else f"matmul/{precision}"
+    name = memory_anchor() if kind == "memory" else compute_anchor(precision)
 
     def make() -> _Raw | None:
         measured = ctx.measured.get((name, spec.slug))
@@ -559,7 +580,7 @@ def _compute_ceiling(ctx: _Context, precision: str, spec: DeviceSpec) -> tuple[_
     """The GEMM ceiling an LLM step of `precision` runs at: that precision where the device has it, else its
     16-bit rate (weight-only kernels dequantize)."""
     for key in (LS.COMPUTE_PRECISION.get(precision, precision), "bf16", "fp16"):
-        if spec.peak(key) or _points(ctx, f"matmul/{key}").get(spec.slug):
+        if spec.peak(key) or _points(ctx, compute_anchor(key)).get(spec.slug):
             raw = _ceiling(ctx, "matmul", key, spec)
             if raw is not None:
                 return raw, key
@@ -1078,8 +1099,8 @@ def validate(published: list[Published] | None = None, catalog: Mapping[str, Dev
 
 def _family_of_name(name: str) -> str:
     head = name.split("/")[0]
-    if head in ("matmul", "memory"):
-        return head
+    if name in [memory_anchor()] + [compute_anchor(p) for p in PRECISIONS]:
+        return "memory" if name == memory_anchor() else "matmul"
     if head.startswith("llm_"):
         return head
     if head in workload_costs():
@@ -1198,7 +1219,8 @@ def param_frame(df: pd.DataFrame) -> pd.DataFrame:
     """Parameter columns, whether the store flattened them or kept a `params` dict column."""
     out = pd.DataFrame(index=df.index)
     nested = df["params"] if "params" in df.columns else None
-    for name in _PARAMS:
+    names = dict.fromkeys([*_PARAMS, *(n for spec in benchmark_catalog.all_specs() for n in spec.params)])
+    for name in names:
         col = df[name] if name in df.columns else pd.Series(None, index=df.index, dtype=object)
         if nested is not None:
             from_dict = nested.map(lambda p, n=name: p.get(n) if isinstance(p, Mapping) else None)
@@ -1272,7 +1294,60 @@ def _context(
 ) -> _Context:
     cat = load_catalog() if catalog is None else catalog
     pub = load_published() if published is None else published
-    return _Context(cat, [p for p in pub if p.device in cat], _measured_entries(runs, cat))
+    return _Context(cat, [p for p in pub if p.device in cat], _measured_entries(runs, cat), {}, _shapes(runs))
+
+
+def _shapes(runs: pd.DataFrame | None) -> dict[str, WorkloadRef]:
+    """The WorkloadRef of every workload the runs measured that is not at its defining sizes."""
+    if runs is None or len(runs) == 0 or "benchmark" not in runs.columns:
+        return {}
+    params = param_frame(runs)
+    out: dict[str, WorkloadRef] = {}
+    for bench, (_, row) in zip(runs["benchmark"], params.iterrows(), strict=True):
+        ref = workload_ref(bench, row)
+        if ref is not None and not ref.reference and ref.key not in out:
+            out[ref.key] = ref
+    return out
+
+
+_TOY_STEP_OVERHEAD_S = {"training": 1e-3, "llm_lora": 1e-3}
+"""Assumed per-step overhead of a resized / toy workload on a GPU (kernel launches of a forward, backward and
+optimizer step); 0.3 ms for a forward-only step. Stated, not fitted: no published figure has such shapes."""
+
+
+def _toy_estimate(ctx: _Context, ref: WorkloadRef, spec: DeviceSpec) -> Estimate | None:
+    """A resized or toy workload on a catalog device: the roofline of ITS shape (its own FLOPs and bytes per
+    item, never the full model's) at the fitted models' utilisation, plus an assumed per-step overhead."""
+    precision = normalize_precision(ref.peak_key or ref.precision) or "fp32"
+    compute = _ceiling(ctx, "matmul", precision, spec) or _ceiling(ctx, "matmul", "fp32", spec)
+    memory = _ceiling(ctx, "memory", "", spec)
+    if compute is None or memory is None:
+        return None
+    mode = "infer" if ref.family in ("inference", "llm_decode", "llm_prefill") else "train"
+    util = _generic_utilisation(ctx, mode) or 0.3
+    items = max(1.0, float(ref.items_per_step or 1.0))
+    per_item = max(
+        (ref.flops_per_item or 0.0) / (util * compute.value * 1e12), (ref.bytes_per_item or 0.0) / (memory.value * 1e9)
+    )
+    overhead = _TOY_STEP_OVERHEAD_S.get(ref.family, 3e-4)
+    value = items / (items * per_item + overhead)
+    source = (
+        f"{ref.label}: its own {(ref.flops_per_item or 0) / 1e6:.3g} MFLOP and {(ref.bytes_per_item or 0) / 1e3:.3g} "
+        f"kB per {ref.item}, {items:g} per step, at {util:.0%} of the {compute.basis} {precision} GEMM ceiling, "
+        f"plus an assumed {overhead * 1e3:g} ms per step: unvalidated"
+    )
+    return Estimate(
+        ref.key,
+        spec.slug,
+        value,
+        value * 0.5,
+        value * 1.5,
+        f"{ref.item}s/s",
+        "estimated",
+        source,
+        ref.family,
+        "unvalidated estimate of a resized shape",
+    )
 
 
 def _shape_arg(
@@ -1330,6 +1405,25 @@ def _estimate(
     engine: str | None = None,
 ) -> Estimate | None:
     wl = parse_workload(workload)
+    if wl is None and workload in ctx.shapes:
+        if device not in ctx.catalog:
+            raise GpubenchError(f"unknown device {device!r}: not a catalog slug (see gpubench specs)")
+        measured = ctx.measured.get((workload, device))
+        if measured is not None:
+            ref = ctx.shapes[workload]
+            unit = f"{ref.item}s/s"
+            return Estimate(
+                workload,
+                device,
+                measured.value,
+                measured.value,
+                measured.value,
+                unit,
+                "measured",
+                f"run {measured.run_id}",
+                ref.family,
+            )
+        return _floored(ctx, workload, _toy_estimate(ctx, ctx.shapes[workload], ctx.catalog[device]))
     if wl is None:
         close = closest_workloads(workload, predictable_workloads())
         raise GpubenchError(f"unknown workload {workload!r}" + (f"; closest: {', '.join(close)}" if close else ""))
@@ -1358,27 +1452,32 @@ def _estimate(
         lo, hi, warning = _interval(wl.family, "estimated")
     else:
         lo, hi, warning = 1 - _UNVALIDATED_WIDTH, 1 + _UNVALIDATED_WIDTH, "unvalidated estimate"
-    value = raw.value
-    source = raw.source
-    floor = max((m.value for (name, _), m in ctx.measured.items() if name == wl.name and m.cpu), default=None)
-    if floor is not None and value < floor:
-        # A GPU is never estimated slower than a CPU measured on the same workload: the estimate cannot
-        # know the GPU is slower, and a measurement on it would say so.
-        value, source = floor, source + f"; raised to the CPU's measured {floor:.4g} (no GPU measured slower)"
-    return Estimate(
+    est = Estimate(
         wl.name,
         device,
-        value,
-        value * lo,
-        value * hi,
+        raw.value,
+        raw.value * lo,
+        raw.value * hi,
         unit,
         "estimated",
-        source,
+        raw.source,
         wl.family,
         warning,
         raw.calibrated_by,
         details,
     )
+    return _floored(ctx, wl.name, est)
+
+
+def _floored(ctx: _Context, workload: str, est: Estimate | None) -> Estimate | None:
+    """A GPU is never estimated slower than a CPU measured on the same workload (same key: same shape): the
+    estimate cannot know the GPU is slower, and a measurement on it would say so."""
+    floor = max((m.value for (name, _), m in ctx.measured.items() if name == workload and m.cpu), default=None)
+    if est is None or floor is None or est.value >= floor:
+        return est
+    scale = floor / est.value
+    source = est.source + f"; raised to the CPU's measured {floor:.4g} (no GPU measured slower)"
+    return replace(est, value=floor, low=est.low * scale, high=est.high * scale, source=source)
 
 
 def estimate_all(

@@ -587,3 +587,19 @@ def test_cli_llm_questions_and_their_errors(tmp_path):
         bad = runner.invoke(app, ["recommend", *args])
         assert bad.exit_code == 2, args
         assert "Traceback" not in bad.output and len(bad.output.strip().splitlines()) == 1, bad.output
+
+
+def test_a_toy_run_is_compared_only_through_an_estimate_of_its_own_shape():
+    cpu = {"device_name": "AMD EPYC 7B13", "device_kind": "cpu", "device_vendor": "cpu"}
+    df = frame(row(cpu, "train", 2000.0, model="gpt2", precision="fp32", batch=8, layers=2, width=128))
+    (toy,) = available_workloads(df)
+    assert toy.startswith("gpt2[")
+    out = recommend(df, toy).set_index("device")
+    gpus = out[~out["yours"].astype(bool)]
+    assert len(gpus) and (gpus["basis"] == "estimated").all()
+    assert (gpus["throughput"] >= 2000.0).all()  # no GPU below the CPU on the same shape
+    assert gpus["basis_detail"].str.contains("own").all()
+    from gpubench.advisor import recommend_measured
+
+    rankings, apart = recommend_measured(df)
+    assert rankings == {} and apart == [toy]  # RUN without --workload: listed as not comparable

@@ -256,8 +256,8 @@ def test_measured_llm_rows_calibrate_their_family():
     assert after.value != pytest.approx(before.value) and "RTX 3090" in after.calibrated_by
     # A cut model (2 of 32 layers) is its own workload, not llama-3.1-8b.
     cut = runs.assign(layers=2)
-    assert model.workload_column(cut).iloc[0] == "llm_decode/llama-3.1-8b/bf16[layers=2]"
-    assert not model.is_reference("llm_decode/llama-3.1-8b/bf16[layers=2]")
+    assert model.workload_column(cut).iloc[0] == "llm_decode/llama-3.1-8b[layers=2]/bf16"
+    assert not model.is_reference("llm_decode/llama-3.1-8b[layers=2]/bf16")
 
 
 # ---------------------------------------------------------------------------------------- runs, names
@@ -340,3 +340,33 @@ def test_model_never_imports_torch():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_a_toy_shape_is_estimated_from_its_own_work_and_never_below_the_cpu():
+    cpu_row = {
+        "run_id": "cpu1",
+        "benchmark": "train",
+        "model": "gpt2",
+        "precision": "fp32",
+        "batch": 8,
+        "layers": 2,
+        "width": 128,
+        "status": "ok",
+        "device_name": "AMD EPYC 7B13 (2 cores)",
+        "device_kind": "cpu",
+    }
+    toy = model.workload_column(pd.DataFrame([cpu_row])).iloc[0]
+    assert toy.startswith("gpt2[") and not model.is_reference(toy)
+    slow = pd.DataFrame([{**cpu_row, "throughput": 2000.0}])
+    est = model.estimate(toy, "h100-sxm", slow)
+    full = model.estimate("gpt2/fp32", "h100-sxm")
+    # Its own (tiny) FLOPs per token, not GPT-2 small's: far more tokens/s than the full model's estimate.
+    assert est.basis == "estimated" and est.value > 10 * full.value and "own" in est.source
+    assert est.value >= 2000.0 and est.unit == "tokens/s"
+    # A CPU measured faster than the roofline allows still sets the floor: no GPU is estimated slower.
+    fast = pd.DataFrame([{**cpu_row, "throughput": 1e12}])
+    for slug in ("t4", "rtx-3070", "h100-sxm"):
+        assert model.estimate(toy, slug, fast).value >= 1e12
+    assert toy not in model.predictable_workloads()
+    with pytest.raises(GpubenchError, match="unknown workload"):
+        model.estimate(toy, "h100-sxm")  # without the run that defines the shape, nothing to estimate from
