@@ -761,6 +761,7 @@ def recommend_llm(
     checkpointing: bool = True,
     runs: pd.DataFrame | None = None,
     catalog: Mapping[str, DeviceSpec] | None = None,
+    engine: str = "serving",
 ) -> pd.DataFrame:
     """Every catalog device sized for an LLM task (see gpubench.llm_sizing for the memory arithmetic, and
     gpubench.model.LlmEstimator for the speeds). One row per device with the columns in LLM_COLUMNS.
@@ -773,12 +774,15 @@ def recommend_llm(
     ownership (price over `years` x 365 x `hours_per_day` busy hours + electricity at TDP); USD per million
     tokens count input and output apart, each as if the cards did only that. Ranked: devices that fit and
     meet the targets first, then by USD per million tokens of the task; unpriced devices after the priced
-    ones (rank None); a `budget_usd` keeps devices whose cards together cost at most that.
+    ones (rank None); a `budget_usd` keeps devices whose cards together cost at most that. `engine`: whose
+    fitted efficiencies the speeds use (gpubench.model.ENGINES: "serving" engines or "llama.cpp").
     """
     from gpubench import llm_sizing as LS
-    from gpubench.model import LlmEstimator
+    from gpubench.model import ENGINES, LlmEstimator
 
     task = LS.check_task(task)
+    if engine not in ENGINES:
+        raise GpubenchError(f"unknown engine {engine!r}; use one of {', '.join(ENGINES)}")
     precision = LS.check_precision(precision)
     _check_args(budget_usd, kwh_price, hours_per_day, years, price_kind, "tco")
     for name, value in (("context", context), ("users", users), ("batch", batch), ("gpus per node", gpus_per_node)):
@@ -803,6 +807,7 @@ def recommend_llm(
             continue
         rec = _llm_device(
             est,
+            engine,
             preset,
             spec,
             task,
@@ -889,19 +894,21 @@ def recommend_llm(
         cost_column=key,
         unused_prices=unused,
         warnings=sorted({w for w in frame["warning"].fillna("") if w}),
-        llm_parameters={t: _llm_params(t) for t in ("decode", "prefill")},
+        engine=engine,
+        llm_parameters={t: _llm_params(t, engine) for t in ("decode", "prefill")},
     )
     return frame
 
 
-def _llm_params(task: str) -> dict[str, Any]:
+def _llm_params(task: str, engine: str) -> dict[str, Any]:
     from gpubench.model import llm_parameters
 
-    return llm_parameters(task)
+    return llm_parameters(task, engine)
 
 
 def _llm_device(
     est: Any,
+    engine: str,
     preset: Any,
     spec: DeviceSpec,
     task: str,
@@ -944,7 +951,7 @@ def _llm_device(
         return rec
     chosen, why, speeds = need, "", {}
     for cards in [c for c in counts if c >= need]:
-        speeds = _llm_speeds(est, preset, spec, task, precision, context, users, batch, cards, capacity)
+        speeds = _llm_speeds(est, engine, preset, spec, task, precision, context, users, batch, cards)
         if speeds is None:
             return None
         why = _missed(speeds, min_tps, max_ttft_ms, training)
@@ -958,7 +965,7 @@ def _llm_device(
     if not training:
         rec["max_users"] = LS.max_users(preset, precision, context, capacity, chosen)
         rec["users_meeting_speed"] = _users_meeting(
-            est, preset, spec, precision, context, chosen, rec["max_users"], min_tps
+            est, engine, preset, spec, precision, context, chosen, rec["max_users"], min_tps
         )
     return rec
 
@@ -977,6 +984,7 @@ def _memory_cols(mem: Any) -> dict[str, float]:
 
 def _llm_speeds(
     est: Any,
+    engine: str,
     preset: Any,
     spec: DeviceSpec,
     task: str,
@@ -985,22 +993,21 @@ def _llm_speeds(
     users: int,
     batch: int,
     cards: int,
-    capacity: float,
 ) -> dict[str, Any] | None:
     from gpubench import llm_sizing as LS
 
     out: dict[str, Any] = {}
     warnings = []
     if task in LS.TRAIN_TASKS:
-        lora = est.rate(preset, "lora", precision, spec.slug, batch=batch, context=context, gpus=cards)
+        lora = est.rate(preset, "lora", precision, spec.slug, batch=batch, context=context, gpus=cards, engine=engine)
         if lora is None:
             return None
         scale = LS.train_flops_per_token(preset, "lora", context) / LS.train_flops_per_token(preset, task, context)
         out.update(train_tps=lora.value * scale, mfu=lora.details.get("mfu"))
         warnings.append(lora.warning)
     else:
-        dec = est.rate(preset, "decode", precision, spec.slug, batch=users, context=context, gpus=cards)
-        pre = est.rate(preset, "prefill", precision, spec.slug, batch=1, context=context, gpus=cards)
+        dec = est.rate(preset, "decode", precision, spec.slug, batch=users, context=context, gpus=cards, engine=engine)
+        pre = est.rate(preset, "prefill", precision, spec.slug, batch=1, context=context, gpus=cards, engine=engine)
         if dec is None and pre is None:
             return None
         if dec is not None:
@@ -1031,14 +1038,22 @@ def _num(value: Any) -> str:
 
 
 def _users_meeting(
-    est: Any, preset: Any, spec: DeviceSpec, precision: str, context: int, cards: int, most: int, min_tps: float | None
+    est: Any,
+    engine: str,
+    preset: Any,
+    spec: DeviceSpec,
+    precision: str,
+    context: int,
+    cards: int,
+    most: int,
+    min_tps: float | None,
 ) -> int | None:
     """Most users (up to the memory limit) whose decode speed each stays at or above `min_tps`."""
     if min_tps is None or most < 1:
         return None
 
     def ok(n: int) -> bool:
-        e = est.rate(preset, "decode", precision, spec.slug, batch=n, context=context, gpus=cards)
+        e = est.rate(preset, "decode", precision, spec.slug, batch=n, context=context, gpus=cards, engine=engine)
         return e is not None and e.value / n >= min_tps
 
     if not ok(1):

@@ -784,7 +784,7 @@ def _model_estimate(ctx: _Context, wl: WorkloadName, spec: DeviceSpec, shape: Sh
 
 _LLM_PRIOR = {"mbu": 0.7, "mfu": 0.5, "overhead_s": 15e-6}  # overhead: seconds per layer per step
 _LORA_MFU = 0.4  # stated assumption for LoRA / fine-tuning steps (unvalidated: no published figure)
-_MBU_GRID = np.linspace(0.25, 1.0, 31)
+_MBU_GRID = np.linspace(0.25, 0.9, 27)  # no engine streams more than ~90 % of the datasheet bandwidth
 _MFU_GRID = np.geomspace(0.05, 1.0, 25)
 _STEP_O_GRID = np.concatenate([[0.0], np.geomspace(1e-7, 1e-3, 33)])
 _PRIOR_WEIGHT = 0.02  # squared-log-error units per parameter: decides only when the data cannot
@@ -821,7 +821,7 @@ def _llm_shape(p: Published, wl: WorkloadName, spec: DeviceSpec | None = None) -
     x = p.extra
     batch = int(x.get("batch", 1) or 1)
     gpus = int(x.get("gpus", 1) or 1)
-    inp = x.get("input_tokens") or x.get("context") or LLM_DEFAULTS["context"]
+    inp = next((x[k] for k in ("input_tokens", "context") if x.get(k) is not None), LLM_DEFAULTS["context"])
     out = x.get("output_tokens") or 0
     context = max(1, int(inp + out / 2) if wl.mode == "decode" else int(inp))
     split = gpus > 1 and ("layer split" in p.conditions.lower() or "llama.cpp" in p.engine.lower())
@@ -829,7 +829,8 @@ def _llm_shape(p: Published, wl: WorkloadName, spec: DeviceSpec | None = None) -
     kv = 1.0 if "fp8 kv" in text else None
     if spec is not None and batch > 1 and ("saturated" in text or "max throughput" in text):
         preset = LP.PRESETS[wl.model]
-        fits = LS.max_users(preset, wl.precision, int(inp + out), LS.card_bytes(spec.memory_gb), gpus, kv)
+        # Paged KV caches hold each sequence's tokens so far: on average the prompt and half the output.
+        fits = LS.max_users(preset, wl.precision, context, LS.card_bytes(spec.memory_gb), gpus, kv)
         batch = max(1, min(batch, _MAX_RUNTIME_BATCH, fits or 1))
     return Shape(batch, context, gpus, split, engine_class(p.engine, p.conditions), kv)
 
@@ -1197,6 +1198,10 @@ def _interval_cached(family: str, basis: str, stamp: tuple[Any, ...]) -> tuple[f
     frame = _validation_cached(stamp)
     group = frame[frame["family"] == family]
     lo, hi, n = _band(group, basis)
+    if basis == "published" and (group["basis"] == "published").sum() < 3:
+        # No two sources of this family report the same figure: their disagreement is the one seen on the
+        # pairs other families have (not this family's model error, which is no spread between sources).
+        lo, hi, _ = _band(frame[frame["basis"] == "published"], "published")
     summary = _summary_cached(stamp)
     row = summary[summary["family"] == family]
     warning = ""
@@ -1298,14 +1303,15 @@ def _context(
 
 
 def _shapes(runs: pd.DataFrame | None) -> dict[str, WorkloadRef]:
-    """The WorkloadRef of every workload the runs measured that is not at its defining sizes."""
+    """The WorkloadRef of every workload the runs measured that is not at its defining sizes (or that the model
+    has no name for, such as an inference run under autocast)."""
     if runs is None or len(runs) == 0 or "benchmark" not in runs.columns:
         return {}
     params = param_frame(runs)
     out: dict[str, WorkloadRef] = {}
     for bench, (_, row) in zip(runs["benchmark"], params.iterrows(), strict=True):
         ref = workload_ref(bench, row)
-        if ref is not None and not ref.reference and ref.key not in out:
+        if ref is not None and ref.key not in out and (not ref.reference or parse_workload(ref.key) is None):
             out[ref.key] = ref
     return out
 

@@ -52,6 +52,9 @@ GpusPerNodeOpt = Annotated[int, typer.Option("--gpus-per-node", help="tensor par
 GpuHourOpt = Annotated[
     float | None, typer.Option("--usd-per-gpu-hour", help="rent price per GPU-hour (else cost of ownership)")
 ]
+EngineOpt = Annotated[
+    str, typer.Option("--engine", help="whose fitted efficiencies: serving (vLLM, TensorRT-LLM) or llama.cpp")
+]
 TopOpt = Annotated[int, typer.Option("--top", help="devices shown per workload (RUN without --workload)")]
 
 
@@ -78,6 +81,7 @@ def recommend(
     max_ttft_ms: TtftOpt = None,
     gpus_per_node: GpusPerNodeOpt = 8,
     usd_per_gpu_hour: GpuHourOpt = None,
+    engine: EngineOpt = "serving",
     top: TopOpt = 5,
     as_json: JsonOpt = False,
 ) -> None:
@@ -121,6 +125,7 @@ def recommend(
             years,
             df,
             as_json,
+            engine,
         )
         return
     common = {
@@ -216,6 +221,7 @@ def _recommend_llm(
     years: float,
     df: Any,
     as_json: bool,
+    engine: str = "serving",
 ) -> None:
     from gpubench import llm_sizing
     from gpubench.advisor import recommend_llm
@@ -243,6 +249,7 @@ def _recommend_llm(
         hours_per_day=hours_per_day,
         years=years,
         runs=df,
+        engine=engine,
     )
     if as_json:
         records = [{k: json_value(v) for k, v in r.items()} for r in out.to_dict(orient="records")]
@@ -328,12 +335,32 @@ def _print_llm_notes(out: Any) -> None:
             highlight=False,
         )
     dec, pre = a["llm_parameters"]["decode"], a["llm_parameters"]["prefill"]
+
+    def fitted(p: dict[str, Any]) -> str:
+        engines = p["borrowed_from"] or a["engine"]
+        if not p["fitted"]:
+            return "assumed (no published figure)"
+        return f"fitted on {p['points']} published {engines} figures" + (
+            f" (none of {a['engine']} engines)" if p["borrowed_from"] else ""
+        )
+
+    if a["task"] in ("lora", "finetune"):
+        console.print(
+            "Memory per card in GB (1e9 B): weights + activations (gradient checkpointing) + gradients and AdamW "
+            "state of the trained parameters (LoRA rank 16 on q, k, v, o) + what the runtime keeps. Cards: tensor "
+            "parallel until it fits. Speed: training FLOPs per token at an assumed 40 % of the achievable GEMM "
+            "rate (no published fine-tuning figure: unvalidated). USD per million tokens trained from the cost "
+            "of ownership or --usd-per-gpu-hour.",
+            highlight=False,
+        )
+        for warning in a.get("warnings", []):
+            err_console.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False)
+        return
     console.print(
         "Memory per card in GB (1e9 B): 16-bit KV cache of every user at the full context; reserve = what the "
         "runtime keeps. Cards: tensor parallel, grown until it fits and meets the targets. Speeds: roofline "
-        f"per step with decode MBU {dec['mbu']:.0%} and prefill MFU {pre['mfu']:.0%} fitted on "
-        f"{dec['points']} + {pre['points']} published llama.cpp-class figures (docs/MODEL.md); TTFT for a "
-        "prompt of the full context. USD per million tokens: input and output apart, each as if the cards did "
+        f"per step of {a['engine']} engines: decode MBU {dec['mbu']:.0%} ({fitted(dec)}), prefill MFU "
+        f"{pre['mfu']:.0%} ({fitted(pre)}); docs/MODEL.md. TTFT for a prompt of the full context. USD per million tokens: input and output apart, each as if the cards did "
         "only that, from --usd-per-gpu-hour or the cost of ownership (price over the lifetime + electricity at "
         "TDP; a cloud price where no purchase price is known).",
         highlight=False,
