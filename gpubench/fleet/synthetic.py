@@ -31,8 +31,12 @@ class SynthCase:
 
 
 H100_CASES = (
-    SynthCase("matmul", {"dtype": "bf16", "m": 8192, "n": 8192, "k": 8192}, 2 * 8192**3, "flop", 760.0, "TFLOP/s", 1e12),
-    SynthCase("matmul", {"dtype": "bf16", "m": 4096, "n": 4096, "k": 4096}, 2 * 4096**3, "flop", 690.0, "TFLOP/s", 1e12),
+    SynthCase(
+        "matmul", {"dtype": "bf16", "m": 8192, "n": 8192, "k": 8192}, 2 * 8192**3, "flop", 760.0, "TFLOP/s", 1e12
+    ),
+    SynthCase(
+        "matmul", {"dtype": "bf16", "m": 4096, "n": 4096, "k": 4096}, 2 * 4096**3, "flop", 690.0, "TFLOP/s", 1e12
+    ),
     SynthCase("matmul", {"dtype": "fp32", "m": 8192, "n": 8192, "k": 8192}, 2 * 8192**3, "flop", 51.0, "TFLOP/s", 1e12),
     SynthCase("memory", {"kind": "d2d", "size_bytes": 1 << 30}, 2 * (1 << 30), "byte", 2900.0, "GB/s", 1e9),
     SynthCase("memory", {"kind": "h2d", "size_bytes": 1 << 28, "pinned": True}, 1 << 28, "byte", 52.0, "GB/s", 1e9),
@@ -76,6 +80,61 @@ def _row(case: SynthCase, speed: float, rng: np.random.Generator, rounds: int, r
     }
 
 
+def write_run(
+    out_dir: Path,
+    node: str,
+    gpu: int | None,
+    *,
+    speed: float = 1.0,
+    facts: Mapping[str, Any] | None = None,
+    statuses: Mapping[str, str] | None = None,
+    world_size: int = 1,
+    device_name: str = "NVIDIA H100 80GB HBM3",
+    rounds: int = 3,
+    reps: int = 12,
+    noise: float = 0.01,
+    seed: int = 0,
+) -> Path:
+    """One run folder under `out_dir`, as `gpubench run fleet` on GPU `gpu` of `node` would write it (`gpu`
+    None and `world_size` > 1: the node's all_reduce run). `speed` scales every throughput; `statuses` sets the
+    status of a benchmark's rows; `facts` go into the telemetry record."""
+    from gpubench.store import RunStore
+
+    rng = np.random.default_rng(seed)
+    index = gpu if gpu is not None else 0
+    tel = {"reader": "nvml", "reason": None, "power_limit_w": 700.0, "serial": f"1650{seed % 10**7:07d}{index:02d}"}
+    tel.update(facts or {})
+    info: dict[str, Any] = {
+        "host": f"{node}.cluster",
+        "command": "gpubench run fleet",
+        "device": {
+            "name": device_name,
+            "vendor": "nvidia",
+            "index": index,
+            "uuid": f"GPU-{seed % 2**32:08x}-{index:04x}-4000-8000-{rng.integers(1 << 47):012x}",
+            "memory_bytes": 80 << 30,
+        },
+        "software": {"gpubench": "0.1.0", "torch": "2.5.1", "cuda": "12.4"},
+        "suite": {"name": "fleet", "path": "suites/fleet.toml", "sha256": "0" * 64},
+        "telemetry": tel,
+    }
+    if world_size > 1:
+        info["distributed"] = {"world_size": world_size, "n_nodes": 1, "nodes": [node]}
+    store = RunStore.create(Path(out_dir), info)
+    rows = []
+    for case in (COLLECTIVE,) if world_size > 1 else H100_CASES:
+        row = _row(case, speed, rng, rounds, reps, noise)
+        st = (statuses or {}).get(case.benchmark)
+        if st:
+            row.update(status=st, reason=f"synthetic {st}")
+        rows.append(row)
+    store.rows = [{"run_id": store.run_id, **r} for r in rows[:-1]]
+    store.add(rows[-1])
+    store.finish("complete")
+    store.close()
+    return store.folder
+
+
 def write_fleet(
     root: Path,
     nodes: int,
@@ -95,55 +154,33 @@ def write_fleet(
     """A fleet of `nodes` x `gpus_per_node` run folders under `root` with its fleet.json. `slow` scales the
     speed of (node, gpu); `skip` names node/slot folders never written (a node that did not report); `facts`
     adds run facts to a GPU's telemetry record; `statuses` sets (node, gpu, benchmark) rows' status."""
-    from gpubench.store import RunStore
-
-    slow = slow or {}
-    facts = facts or {}
-    statuses = statuses or {}
-    rng = np.random.default_rng(seed)
+    slow, facts, statuses = slow or {}, facts or {}, statuses or {}
     names = tuple(f"node-{i:0{len(str(nodes - 1))}d}" for i in range(nodes))
     collective = node_collective and gpus_per_node > 1
     write_manifest(
-        root,
-        Manifest("fleet", "local", nodes, gpus_per_node, "cuda", names, collective, "2026-12-06T12:00:00Z"),
+        root, Manifest("fleet", "local", nodes, gpus_per_node, "cuda", names, collective, "2026-12-06T12:00:00Z")
     )
     folders = []
     for n_i, node in enumerate(names):
-        slots = [(gpu_dir(g), g) for g in range(gpus_per_node)] + ([(NODE_RUN, -1)] if collective else [])
+        slots = [(gpu_dir(g), g) for g in range(gpus_per_node)] + ([(NODE_RUN, None)] if collective else [])
         for slot, g in slots:
             if f"{node}/{slot}" in skip:
                 continue
-            speed = slow.get((node, g), 1.0)
-            tel = {"reader": "nvml", "reason": None, "power_limit_w": 700.0, "serial": f"1650{n_i:05d}{g:02d}"}
-            tel.update(facts.get((node, g), {}))
-            info = {
-                "host": f"{node}.cluster",
-                "command": "gpubench run fleet",
-                "device": {
-                    "name": device_name,
-                    "vendor": "nvidia",
-                    "index": max(g, 0),
-                    "uuid": f"GPU-{n_i:08x}-{max(g, 0):04x}-4000-8000-{rng.integers(1 << 47):012x}",
-                    "memory_bytes": 80 << 30,
-                },
-                "software": {"gpubench": "0.1.0", "torch": "2.5.1", "cuda": "12.4"},
-                "suite": {"name": "fleet", "path": "suites/fleet.toml", "sha256": "0" * 64},
-                "telemetry": tel,
-            }
-            if slot == NODE_RUN:
-                info["distributed"] = {"world_size": gpus_per_node, "n_nodes": 1, "nodes": [node]}
-            store = RunStore.create(root / node / slot, info)
-            cases = (COLLECTIVE,) if slot == NODE_RUN else H100_CASES
-            rows = []
-            for case in cases:
-                row = _row(case, speed, rng, rounds, reps, noise)
-                st = statuses.get((node, g, case.benchmark))
-                if st:
-                    row.update(status=st, reason=f"synthetic {st}")
-                rows.append(row)
-            store.rows = [{"run_id": store.run_id, **r} for r in rows[:-1]]
-            store.add(rows[-1])
-            store.finish("complete")
-            store.close()
-            folders.append(store.folder)
+            key = (node, -1 if g is None else g)
+            folders.append(
+                write_run(
+                    root / node / slot,
+                    node,
+                    g,
+                    speed=slow.get(key, 1.0),
+                    facts=facts.get(key),
+                    statuses={b: st for (n, i, b), st in statuses.items() if (n, i) == key},
+                    world_size=gpus_per_node if g is None else 1,
+                    device_name=device_name,
+                    rounds=rounds,
+                    reps=reps,
+                    noise=noise,
+                    seed=seed * 1_000_003 + n_i * 100 + key[1] + 1,
+                )
+            )
     return folders
