@@ -9,12 +9,12 @@ import math
 import os
 import shlex
 import sys
-import tomllib
 from pathlib import Path
 
 import pytest
 
 from gpubench.errors import GpubenchError
+from gpubench.files import tomllib
 from gpubench.fleet import (
     LaunchOptions,
     RuleSet,
