@@ -10,8 +10,8 @@ quota is `--quota` of one core (cgroup v2 `cpu.max` or v1 `cpu.cfs_quota_us`, wh
 writable). Where no cgroup is writable it is pinned with `taskset` to core 0, which a busy loop (also pinned
 there) keeps occupied. The launcher is not told: the slowdown is done from outside, as a bad node would be.
 
-Every "node" runs alone (the local launcher's default on the CPU: one process at a time), with
-OMP_NUM_THREADS=1 so a node's speed depends less on what else the shared machine does on its other core.
+All "nodes" run at once (the local launcher's default): on a machine shared with other work they then meet the
+same background load, which one node after another would not. OMP_NUM_THREADS=1: one thread per node.
 """
 
 from __future__ import annotations
@@ -138,7 +138,7 @@ def main() -> None:
     p.add_argument("--nodes", type=int, default=6)
     p.add_argument("--suite", default="fleet-cpu")
     p.add_argument("--slow", help="the node to slow down, e.g. node-3")
-    p.add_argument("--quota", type=float, default=0.3, help="its CPU quota, a fraction of one core")
+    p.add_argument("--quota", type=float, default=0.05, help="its CPU quota, a fraction of one core")
     p.add_argument("--repeats", type=int, default=1)
     p.add_argument("--threshold", default="10%", help="fleet check --threshold")
     args = p.parse_args()

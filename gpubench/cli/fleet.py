@@ -83,7 +83,9 @@ def launch(
     parallel: Annotated[
         int | None,
         typer.Option(
-            "--parallel", help="processes at once (default: a node's GPUs; 1 on the CPU)", rich_help_panel=_LOCAL
+            "--parallel",
+            help="processes at once (default: all, so every node meets the same load)",
+            rich_help_panel=_LOCAL,
         ),
     ] = None,
 ) -> None:

@@ -59,7 +59,7 @@ class LaunchOptions:
     hosts: tuple[str, ...] = ()
     gather: bool = False
     # local
-    parallel: int | None = None  # processes at once; default: every GPU at once, one at a time on the CPU
+    parallel: int | None = None  # processes at once; default: all
     env: dict[str, str] = field(default_factory=dict)  # extra environment for local processes
 
 
@@ -406,10 +406,13 @@ def run_local(
     commands: list[tuple[str, str, list[str]]],
     on_event: Callable[[str, str, str, int | None], None] | None = None,
 ) -> dict[str, int]:
-    """Run the processes, at most `parallel` at once (default: all GPUs of a node at once on GPUs, one at a
-    time on the CPU, where processes sharing the cores would measure each other). Per-GPU runs go before the
-    node runs. Each process's output goes to SHARED_DIR/<node>/<slot>.log. Returns exit codes by node/slot."""
-    parallel = opts.parallel or (1 if opts.device == "cpu" else opts.gpus_per_node)
+    """Run the processes, at most `parallel` at once (default: all of them, per-GPU runs first, then the node
+    runs). All at once is what a fleet does (every GPU busy together), and on a CPU "fleet" sharing a few cores
+    it is also the fair choice: every node then meets the same background load, where one node after another
+    would each meet whatever the machine was doing at its turn (on a shared machine that varies several-fold
+    within minutes) and the fleet median would compare moments, not nodes. Each process's output goes to
+    SHARED_DIR/<node>/<slot>.log. Returns exit codes by node/slot."""
+    parallel = opts.parallel or len(commands)
     env = {**os.environ, **opts.env}
     codes: dict[str, int] = {}
     for phase in ([c for c in commands if c[1] != NODE_RUN], [c for c in commands if c[1] == NODE_RUN]):
