@@ -5,8 +5,8 @@ optionally with one "node" made slow for real, then `gpubench fleet check` on wh
     python scripts/local_fleet.py --out /tmp/lf --slow node-3      # must name node-3 and only it, exit 1
     python scripts/local_fleet.py --out /tmp/lf --repeats 5        # no slowdown: exit 0 every time
 
-How the slow node is slowed: its gpubench process is moved, the moment it starts, into a CPU cgroup whose CFS
-quota is `--quota` of one core (cgroup v2 `cpu.max` or v1 `cpu.cfs_quota_us`, whichever is mounted and
+How the slow node is slowed: its gpubench process is moved, as soon as its run folder exists (start-up and
+imports done, benchmarks about to start), into a CPU cgroup whose CFS quota is `--quota` of one core (cgroup v2 `cpu.max` or v1 `cpu.cfs_quota_us`, whichever is mounted and
 writable). Where no cgroup is writable it is pinned with `taskset` to core 0, which a busy loop (also pinned
 there) keeps occupied. The launcher is not told: the slowdown is done from outside, as a bad node would be.
 
@@ -83,7 +83,13 @@ class Slowdown:
 
     def _watch(self) -> None:
         mine = {os.getpid()}
+        folder = Path(self.marker)
         while not self.stop.is_set():
+            if not any(folder.glob("*/*/run.json")):
+                # Not yet: the node is slowed once its run folder exists, i.e. for the benchmarks, not for
+                # starting Python and importing torch (a bad GPU is slow at work, not at start-up).
+                time.sleep(0.05)
+                continue
             for pid in _pids_with(self.marker, mine):
                 if pid in self.confined:
                     continue
@@ -138,7 +144,7 @@ def main() -> None:
     p.add_argument("--nodes", type=int, default=6)
     p.add_argument("--suite", default="fleet-cpu")
     p.add_argument("--slow", help="the node to slow down, e.g. node-3")
-    p.add_argument("--quota", type=float, default=0.05, help="its CPU quota, a fraction of one core")
+    p.add_argument("--quota", type=float, default=0.01, help="its CPU quota, a fraction of one core")
     p.add_argument("--repeats", type=int, default=1)
     p.add_argument("--threshold", default="10%", help="fleet check --threshold")
     args = p.parse_args()

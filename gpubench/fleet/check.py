@@ -380,9 +380,45 @@ def _rows(units: Sequence[Unit], metrics: Iterable[str] = ()) -> pd.DataFrame:
     return frame
 
 
-def _interval(row: pd.Series, median: float) -> tuple[float, float]:
-    _, lo, hi = rows_throughput_interval([row.to_dict()])
-    return lo / median, hi / median
+class _Times:
+    """Raw step times for a unit's case, read only where an interval decides something (a candidate failure):
+    rows already holding `times_s` are used as they are; else the unit's run folder is read, once."""
+
+    def __init__(self, by_key: dict[str, Unit]) -> None:
+        self._by_key = by_key
+        self._cache: dict[str, dict[str, dict[str, Any]]] = {}
+
+    def row(self, row: pd.Series) -> dict[str, Any]:
+        have = row.to_dict()
+        times = have.get("times_s")
+        if times is not None and not (isinstance(times, float) and math.isnan(times)):
+            return have
+        key = str(row["unit"])
+        if key not in self._cache:
+            from gpubench.store import load_runs
+
+            frame = load_runs([self._by_key[key].folder])
+            self._cache[key] = {str(r["case_id"]): r for r in frame.to_dict("records")}
+        return self._cache[key].get(str(row["case_id"]), have)
+
+    def interval(self, row: pd.Series, reference: float) -> tuple[float, float]:
+        """The 95% interval of the row's throughput (from its rounds) divided by `reference`."""
+        _, lo, hi = rows_throughput_interval([self.row(row)])
+        return lo / reference, hi / reference
+
+
+def _with_units(frame: pd.DataFrame, units: Sequence[Unit], metrics: Iterable[str]) -> pd.DataFrame:
+    """A loaded frame (the report's) with the `unit` column; units it lacks are read from their folders."""
+    by_folder = {str(Path(u.folder).resolve()): u.key for u in units}
+    frame = frame.copy()
+    frame["unit"] = frame["run_folder"].map(lambda f: by_folder.get(str(Path(f).resolve()))) if len(frame) else None
+    lacking = [u for u in units if u.key not in set(frame["unit"].dropna())]
+    if lacking:
+        frame = pd.concat([frame, _rows(lacking, metrics)], ignore_index=True, sort=False)
+    for col in _COLUMNS:
+        if col not in frame:
+            frame[col] = np.nan
+    return frame
 
 
 def judge(
@@ -390,12 +426,14 @@ def judge(
     rules: RuleSet | None = None,
     frame: pd.DataFrame | None = None,
 ) -> FleetCheck:
-    """Judge collected runs. `frame` (a row per case per run with a `unit` column) is read from the run
-    folders when not given (the report passes the rows it already loaded)."""
+    """Judge collected runs. `frame` (a row per case per run, as store.load_runs returns; the report passes the
+    rows it already loaded, without raw times) saves reading the run folders again."""
     rules = rules or RuleSet()
     units = collected.units
     by_key = {u.key: u for u in units}
-    rows = _rows(units, {r.metric for r in rules.rules if not r.fact}) if frame is None else frame
+    metrics = {r.metric for r in rules.rules if not r.fact}
+    rows = _rows(units, metrics) if frame is None else _with_units(frame, units, metrics)
+    times = _Times(by_key)
     findings: list[Finding] = []
 
     def add(u: Unit, case: str, rule: str, detail: str, **numbers: float) -> None:
@@ -461,12 +499,12 @@ def judge(
     cases["rule"] = ""
     cases["low"] = np.nan
     cases["high"] = np.nan
-    _fleet_rule(cases, rules, by_key, add)
+    _fleet_rule(cases, rules, by_key, add, times)
     for rule in rules.rules:
         if rule.fact:
             _fact_rule(rule, units, add)
         else:
-            _case_rule(rule, cases, by_key, add)
+            _case_rule(rule, cases, by_key, add, times)
     _default_facts(units, rules, add, {r.fact for r in rules.rules if r.fact})
     findings.sort(key=lambda f: (f.node, _slot_order(f.gpu), f.case, f.rule))
     notes = list(collected.notes)
@@ -502,13 +540,13 @@ def _ratios(ok: pd.DataFrame) -> pd.DataFrame:
     return out.reset_index(drop=True)
 
 
-def _fleet_rule(cases: pd.DataFrame, rules: RuleSet, by_key: dict[str, Unit], add: Any) -> None:
+def _fleet_rule(cases: pd.DataFrame, rules: RuleSet, by_key: dict[str, Unit], add: Any, times: _Times) -> None:
     if cases.empty:
         return
     below = (cases["ratio"] < 1 - rules.threshold) & (cases["z"] < -rules.mad_z) & (cases["n"] >= 3)
     for i in cases.index[below]:
         row = cases.loc[i]
-        lo, hi = _interval(row, float(row["median"]))
+        lo, hi = times.interval(row, float(row["median"]))
         cases.loc[i, ["low", "high"]] = [lo, hi]
         if math.isfinite(hi) and hi >= 1.0:
             continue  # within its own noise of the median
@@ -525,7 +563,7 @@ def _fleet_rule(cases: pd.DataFrame, rules: RuleSet, by_key: dict[str, Unit], ad
         )
 
 
-def _case_rule(rule: Rule, cases: pd.DataFrame, by_key: dict[str, Unit], add: Any) -> None:
+def _case_rule(rule: Rule, cases: pd.DataFrame, by_key: dict[str, Unit], add: Any, times: _Times) -> None:
     if cases.empty:
         return
     mask = [rule.matches(str(c), str(d)) for c, d in zip(cases["case_id"], cases["device_name"], strict=True)]
@@ -538,7 +576,7 @@ def _case_rule(rule: Rule, cases: pd.DataFrame, by_key: dict[str, Unit], add: An
         if rule.min_ratio_to_median is not None:
             ratio = float(row["ratio"]) if rule.metric == "throughput" else math.nan
             if math.isfinite(ratio) and ratio < rule.min_ratio_to_median:
-                lo, hi = _interval(row, float(row["median"]))
+                lo, hi = times.interval(row, float(row["median"]))
                 _mark(cases, i, rule.name)
                 add(
                     u,
@@ -555,7 +593,7 @@ def _case_rule(rule: Rule, cases: pd.DataFrame, by_key: dict[str, Unit], add: An
             if ratio < rule.min_ratio_to_baseline:
                 lo = hi = math.nan
                 if rule.metric == "throughput":
-                    lo, hi = _interval(row, rule.baseline)
+                    lo, hi = times.interval(row, rule.baseline)
                 _mark(cases, i, rule.name)
                 unit = _text(row.get("throughput_unit")) if rule.metric == "throughput" else ""
                 add(

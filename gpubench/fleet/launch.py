@@ -198,7 +198,7 @@ def node_script(opts: LaunchOptions, node: str, collective: bool) -> str:
         "set -u",
         f"out={q}/{node}",
         'mkdir -p "$out"',
-        'hostname > "$out/host.txt"',
+        'echo "${NODE_NAME:-$(hostname)}" > "$out/host.txt"  # the machine (a pod: its Kubernetes node)',
         "# One gpubench process per GPU, all at once; each writes its own run folder.",
     ]
     for i in range(g):
