@@ -21,8 +21,6 @@ from pathlib import Path
 
 
 def write(root: Path, sizes: list[int]) -> None:
-    from gpubench.files import atomic_write_text
-    from gpubench.fleet import check_fleet, derive_baseline, rules_toml
     from gpubench.fleet.synthetic import write_fleet
 
     for n in sizes:
@@ -30,17 +28,11 @@ def write(root: Path, sizes: list[int]) -> None:
         shutil.rmtree(out, ignore_errors=True)
         nodes, gpn = max(1, n // 8), min(8, n)
         t0 = time.monotonic()
-        # A clean fleet for the baseline (a smaller one: the baseline is per case, not per GPU).
-        clean = root / f"{n}-clean"
-        shutil.rmtree(clean, ignore_errors=True)
-        write_fleet(clean, min(nodes, 4), gpn, seed=99)
-        rules = derive_baseline(check_fleet([clean]), 0.05)
         slow = {("node-" + f"{i:0{len(str(nodes - 1))}d}", g): s for i, g, s in _slow(nodes, gpn)}
         facts = {(f"node-{nodes // 2:0{len(str(nodes - 1))}d}", 0): {"ecc_uncorrectable_volatile": 1.0}}
         skip = (f"node-{nodes - 1:0{len(str(nodes - 1))}d}/gpu{gpn - 1}",) if nodes > 1 else ()
         write_fleet(out, nodes, gpn, slow=slow, facts=facts, skip=skip, noise=0.012, seed=n)
-        atomic_write_text(out / "baseline.toml", rules_toml(rules, 0.05, 3.5, ["synthetic baseline"]))
-        shutil.rmtree(clean, ignore_errors=True)
+        baseline(out, gpn)
         print(f"{out}: {nodes} node(s) x {gpn} GPU(s) in {time.monotonic() - t0:.0f} s")
 
 
@@ -66,8 +58,24 @@ def page(root: Path, out: Path) -> None:
     print(f"{out}: {len(html) / 1e6:.1f} MB in {time.monotonic() - t0:.1f} s")
 
 
+def baseline(out: Path, gpn: int = 8) -> None:
+    """(Re)write OUT/baseline.toml from a small clean synthetic fleet."""
+    from gpubench.files import atomic_write_text
+    from gpubench.fleet import check_fleet, derive_baseline, rules_toml
+    from gpubench.fleet.synthetic import write_fleet
+
+    clean = out.parent / f"{out.name}-clean"
+    shutil.rmtree(clean, ignore_errors=True)
+    write_fleet(clean, 4, gpn, seed=99)
+    rules = derive_baseline(check_fleet([clean]), 0.05)
+    atomic_write_text(out / "baseline.toml", rules_toml(rules, 0.05, 3.5, ["synthetic baseline"]))
+    shutil.rmtree(clean, ignore_errors=True)
+
+
 if __name__ == "__main__":
-    if len(sys.argv) >= 3 and sys.argv[1] == "write":
+    if len(sys.argv) == 3 and sys.argv[1] == "baseline":
+        baseline(Path(sys.argv[2]))
+    elif len(sys.argv) >= 3 and sys.argv[1] == "write":
         write(Path(sys.argv[2]), [int(x) for x in sys.argv[3:]] or [8, 1000])
     elif len(sys.argv) == 4 and sys.argv[1] == "page":
         page(Path(sys.argv[2]), Path(sys.argv[3]))

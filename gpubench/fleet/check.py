@@ -672,7 +672,7 @@ def check_fleet(
     return judge(collect(paths), rules)
 
 
-def derive_baseline(check: FleetCheck, threshold: float = DEFAULT_THRESHOLD, cov_floor: float = 0.02) -> list[Rule]:
+def derive_baseline(check: FleetCheck, threshold: float = DEFAULT_THRESHOLD, cov_floor: float = 0.05) -> list[Rule]:
     """Rules from a known-good fleet: per device model and case, the fleet median as the baseline (a GPU must
     reach 1 - threshold of it) and a spread limit of twice the largest CoV seen (at least `cov_floor`)."""
     rules = []
