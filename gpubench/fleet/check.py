@@ -332,13 +332,12 @@ def _skip_columns(keep: Iterable[str]) -> list[str]:
     """Result columns the check never looks at, for load_runs to leave unread: a thousand run folders load in
     a fraction of the time with the dozen columns it needs instead of the ~90 a run writes. Names come from the
     row schema, the benchmarks' declarations and the telemetry aggregates; anything else is still read."""
-    from gpubench.benchmarks import BENCHMARKS
+    from gpubench.benchmarks import catalog
     from gpubench.schema import ROW_COLUMNS
 
     names = {c.name for c in ROW_COLUMNS}
-    for entry in BENCHMARKS.values():
-        declares = entry[1] if isinstance(entry, tuple) and len(entry) > 1 else None
-        names |= {c.name for c in getattr(declares, "columns", ())}
+    for spec in catalog.all_specs():
+        names |= set(spec.params) | {c.name for c in spec.columns}
     try:
         from gpubench.telemetry.aggregate import empty_aggregates
 
