@@ -18,7 +18,7 @@ import os
 import re
 import shutil
 import socket
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -344,11 +344,13 @@ def check_measurements(path: Path, table: Any) -> Any:
     return table
 
 
-def read_rows(path: Path) -> list[dict[str, Any]]:
-    """The rows of a Parquet file gpubench wrote, as plain Python values (lists, None for missing), checked.
-    Read by pyarrow alone: a pandas frame per run would cost more than deriving its every statistic."""
+def read_rows(path: Path, skip: Collection[str] = ()) -> list[dict[str, Any]]:
+    """The rows of a Parquet file gpubench wrote, as plain Python values (lists, None for missing), checked;
+    columns in `skip` are not read. Read by pyarrow alone: a pandas frame per run would cost more than deriving
+    its every statistic."""
     try:
-        table = pq.read_table(path)
+        names = [n for n in pq.read_schema(path).names if n not in skip] if skip else None
+        table = pq.read_table(path, columns=names)
     except Exception as e:  # noqa: BLE001 - pyarrow raises many types for a damaged file
         raise ResultFormatError(
             f"{path} is damaged and cannot be read ({type(e).__name__}: {e}); re-run the suite"
@@ -453,19 +455,20 @@ def load_runs(paths: Paths, skip_columns: Sequence[str] = (), catalog: Mapping[s
     """One DataFrame, a row per case of every run, derived from the stored rounds (gpubench.derive), with run
     metadata joined. Torch is never imported.
 
-    `skip_columns` are left out of the frame (a report has no use for the raw `times_s` lists of 100 runs; they
-    are still read: every statistic derives from them). `catalog` is the datasheet catalog pct_of_peak and mfu
+    `skip_columns` are left out of the frame (a report has no use for the raw `times_s` lists of 100 runs); those
+    derivation needs (`times_s`: every statistic derives from them) are still read, the others are not. `catalog` is the datasheet catalog pct_of_peak and mfu
     compare with (gpubench.specs.load_catalog(path)); the packaged data/specs.toml by default."""
     cat = derive.Catalog(catalog)
+    unread = set(skip_columns) - derive.input_columns()  # what derivation needs is read, then left out
     records: list[dict[str, Any]] = []
     columns: dict[str, None] = {"case_id": None}
     for folder in expand_paths(paths):
         meta = read_meta(folder)
         mpath = folder / MEASUREMENTS
-        raw = read_rows(mpath) if mpath.exists() else []
+        raw = read_rows(mpath, unread) if mpath.exists() else []
         rows = derive.derive_run(raw, _rank_rows(folder), cat) if raw else []
         dev = meta.get("device", {}) or {}
-        present = set().union(*rows)
+        present = set().union(*rows) - set(skip_columns)  # a column left out comes from run.json where it has it
         extra = {col: value for col, value in _run_columns(meta).items() if col not in present or col == "run_id"}
         if "device_name" not in present:
             extra["device_name"] = dev.get("name")
