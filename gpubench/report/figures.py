@@ -19,7 +19,6 @@ from gpubench.report.data import (
     Series,
     downsample_minmax,
     esc,
-    fmt_num,
     is_num,
     matmul_bytes,
 )
@@ -27,7 +26,7 @@ from gpubench.report.data import (
 TELEMETRY_POINTS = 1200
 """Points per telemetry trace after downsampling (display only)."""
 
-_TEMPLATE = go.layout.Template(
+TEMPLATE = go.layout.Template(
     layout=go.Layout(
         font=dict(
             family="system-ui, -apple-system, 'Segoe UI', Roboto, Helvetica, Arial, sans-serif", size=12, color="#222"
@@ -48,7 +47,7 @@ HOVER = "%{hovertext}<extra></extra>"
 def new_figure(title: str, height: int = 420, **layout: Any) -> go.Figure:
     """An empty figure with the report's look. `title` must already be escaped."""
     fig = go.Figure()
-    fig.update_layout(template=_TEMPLATE, title=dict(text=title, x=0.01, font=dict(size=15)), height=height, **layout)
+    fig.update_layout(template=TEMPLATE, title=dict(text=title, x=0.01, font=dict(size=15)), height=height, **layout)
     return fig
 
 
@@ -122,32 +121,36 @@ def short_case(case_id: str, limit: int = 44) -> str:
     return text[: keep - keep // 3] + "…" + text[len(text) - keep // 3 :]
 
 
-def row_hover(series: Series, row: Mapping[str, Any], value_col: str = "throughput", unit: str | None = None) -> str:
-    """Hover text for one measured case: value, spread, repetitions, run id (all escaped)."""
+def row_hover(
+    data: ReportData, series: Series, row: Mapping[str, Any], value_col: str = "throughput", unit: str | None = None
+) -> str:
+    """Hover text for one measured case: value, spread, repetitions, run id (all escaped, in the report's
+    language)."""
+    t = data.msg
     unit = unit if unit is not None else str(_row_value(row, "throughput_unit") or "")
     parts = [f"<b>{esc(series.label)}</b>", esc(_row_value(row, "case_id"))]
     value = _row_value(row, value_col)
-    line = f"{fmt_num(value, 4)} {esc(unit)}"
+    line = f"{t.num(value, 4)} {esc(unit)}"
     lo, hi = _row_value(row, "throughput_p10"), _row_value(row, "throughput_p90")
     if value_col == "throughput" and is_num(lo) and is_num(hi):
-        line += f" (p10–p90 {fmt_num(lo, 4)}–{fmt_num(hi, 4)})"
+        line += " " + esc(t("fig.hover.spread", low=t.num(lo, 4), high=t.num(hi, 4)))
     parts.append(line)
-    n, cov = _row_value(row, "n_reps"), _row_value(row, "cov")
+    n = _row_value(row, "n_reps")
     stats = []
     runs = _row_value(row, "n_runs")
     if series.members and is_num(runs):
         # A fleet group: the value is the median run, the bars span slowest to fastest run.
-        parts[-1] = f"{fmt_num(value, 4)} {esc(unit)} (median of {int(runs)} runs; {fmt_num(lo, 4)}–{fmt_num(hi, 4)})"
+        parts[-1] = f"{t.num(value, 4)} {esc(unit)} " + esc(
+            t("fig.hover.fleet", n=int(runs), low=t.num(lo, 4), high=t.num(hi, 4))
+        )
         n = None
     if is_num(n):
-        stats.append(f"{int(n)} reps")
-    if is_num(cov):
-        stats.append(f"CoV {100 * float(cov):.1f}%")
+        stats.append(esc(t("fig.hover.reps", n=int(n))))
     if is_true(_row_value(row, "noisy")):
-        stats.append("noisy")
+        stats.append(esc(t("status.noisy")))
     if stats:
         parts.append(" · ".join(stats))
-    parts.append(f"run {esc(series.run_id)}")
+    parts.append(esc(t("fig.hover.run", run=series.run_id)))
     return "<br>".join(parts)
 
 
@@ -214,7 +217,7 @@ def grouped_bars(
             x=[esc(c) for c in part["_cat"].astype(str)],
             y=pd.to_numeric(part[value], errors="coerce").to_numpy(float),
             error_y=_spread(part) if error else None,
-            hovertext=[row_hover(s, r, value, unit) for r in records(part, value)],
+            hovertext=[row_hover(data, s, r, value, unit) for r in records(part, value)],
             hovertemplate=HOVER,
         )
     fig.update_xaxes(categoryorder="array", categoryarray=[esc(c) for c in cats], type="category")
@@ -281,7 +284,7 @@ def matmul_sweeps(data: ReportData, sweeps: pd.DataFrame, ok: pd.DataFrame) -> g
                 line=dict(color=s.color, dash=dtype_dash[str(sw["dtype"])]),
                 name=esc(f"{s.label} · {sw['dtype']} n={sw['n']} k={sw['k']}"),
                 legendgroup=s.run_id,
-                hovertext=[row_hover(s, r) for r in records(part)],
+                hovertext=[row_hover(data, s, r) for r in records(part)],
                 hovertemplate=HOVER,
             )
     return fig
@@ -302,7 +305,7 @@ def memory_bandwidth(data: ReportData, ok: pd.DataFrame) -> go.Figure:
         horizontal_spacing=0.06,
     )
     fig.update_layout(
-        template=_TEMPLATE, height=450, title=dict(text=esc(data.msg("fig.memory")), x=0.01), margin=dict(t=90)
+        template=TEMPLATE, height=450, title=dict(text=esc(data.msg("fig.memory")), x=0.01), margin=dict(t=90)
     )
     pinned_col = ok["pinned"] if "pinned" in ok else pd.Series(pd.NA, index=ok.index)
     shown: set[str] = set()
@@ -329,7 +332,7 @@ def memory_bandwidth(data: ReportData, ok: pd.DataFrame) -> go.Figure:
                     showlegend=s.run_id not in shown,
                     line=dict(color=s.color, dash="dash" if host_link and not pinned else "solid"),
                     marker=dict(symbol="circle" if pinned or not host_link else "circle-open"),
-                    hovertext=[row_hover(s, r) + esc(suffix) for r in records(sel)],
+                    hovertext=[row_hover(data, s, r) + esc(suffix) for r in records(sel)],
                     hovertemplate=HOVER,
                     row=1,
                     col=col,
@@ -382,8 +385,8 @@ def inference_latency(data: ReportData, rows: pd.DataFrame) -> go.Figure:
         if part is None:
             continue
         hover = [
-            f"<b>{esc(s.label)}</b><br>{esc(r['case_id'])}<br>median {fmt_num(r['median_ms'], 4)} ms · "
-            f"p99 {fmt_num(r['p99_ms'], 4)} ms<br>{int(r['n_reps']) if is_num(r.get('n_reps')) else '?'} reps"
+            f"<b>{esc(s.label)}</b><br>{esc(r['case_id'])}<br>median {data.msg.num(r['median_ms'], 4)} ms · "
+            f"p99 {data.msg.num(r['p99_ms'], 4)} ms<br>{int(r['n_reps']) if is_num(r.get('n_reps')) else '?'} reps"
             f"<br>run {esc(s.run_id)}"
             for r in records(part, "median_ms", "p99_ms")
         ]
@@ -443,7 +446,7 @@ def telemetry_timeline(data: ReportData, series: Series, tel: pd.DataFrame, case
     t_s = (tel["t_ns"].to_numpy(np.int64) - t0) / 1e9
     fig = make_subplots(rows=len(metrics), cols=1, shared_xaxes=True, vertical_spacing=0.04)
     fig.update_layout(
-        template=_TEMPLATE,
+        template=TEMPLATE,
         height=170 * len(metrics) + 90,
         showlegend=False,
         title=dict(text=esc(data.msg("fig.timeline", run=series.label)), x=0.01, font=dict(size=14)),
@@ -467,7 +470,7 @@ def telemetry_timeline(data: ReportData, series: Series, tel: pd.DataFrame, case
             mids.append((x0 + x1) / 2)
             tip = f"{esc(r['case_id'])}<br>{esc(r.get('status'))}"
             if is_num(r.get("energy_j")):
-                tip += f" · {fmt_num(r['energy_j'])} J · avg {fmt_num(r.get('avg_power_w'))} W"
+                tip += f" · {data.msg.num(r['energy_j'])} J · avg {data.msg.num(r.get('avg_power_w'))} W"
             if throttled:
                 tip += f"<br>throttled: {esc(r.get('throttle_reasons'))}"
             texts.append(tip)
@@ -535,13 +538,13 @@ def energy_per_case(data: ReportData, rows: pd.DataFrame) -> go.Figure:
         hover = []
         for r in records(part, *extra):
             tip = (
-                f"<b>{esc(s.label)}</b><br>{esc(r['case_id'])}<br>{fmt_num(r['energy_j'], 4)} J · avg "
-                f"{fmt_num(r.get('avg_power_w'))} W · peak {fmt_num(r.get('peak_power_w'))} W"
+                f"<b>{esc(s.label)}</b><br>{esc(r['case_id'])}<br>{data.msg.num(r['energy_j'], 4)} J · avg "
+                f"{data.msg.num(r.get('avg_power_w'))} W · peak {data.msg.num(r.get('peak_power_w'))} W"
             )
             if is_num(r.get("peak_temp_c")):
-                tip += f" · {fmt_num(r['peak_temp_c'])} °C"
+                tip += f" · {data.msg.num(r['peak_temp_c'])} °C"
             if is_num(r.get("energy_per_work")):
-                tip += f"<br>{fmt_num(r['energy_per_work'], 4)} {esc(r.get('energy_per_work_unit'))}"
+                tip += f"<br>{data.msg.num(r['energy_per_work'], 4)} {esc(r.get('energy_per_work_unit'))}"
             if is_true(r.get("throttled")):
                 tip += f"<br>throttled: {esc(r.get('throttle_reasons'))}"
             hover.append(tip + f"<br>run {esc(s.run_id)}")
@@ -593,7 +596,7 @@ def metric_facets(
         vertical_spacing=0.22 / max(1, nrows - 1) if nrows > 1 else 0.1,
     )
     fig.update_layout(
-        template=_TEMPLATE, height=240 * nrows + 120, title=dict(text=title, x=0.01), bargap=0.15, margin=dict(t=90)
+        template=TEMPLATE, height=240 * nrows + 120, title=dict(text=title, x=0.01), bargap=0.15, margin=dict(t=90)
     )
     # One trace per panel (a bar per run, coloured by run) and one legend-only entry per run: a trace per
     # run and panel would be hundreds of traces for a big fleet.
@@ -604,7 +607,7 @@ def metric_facets(
             m = next((m for m in metrics if m.key == key and m.run_id == s.run_id and id(m) in values), None)
             if m is None:
                 continue
-            tip = f"<b>{esc(s.label)}</b><br>{esc(m.label)}: {fmt_num(values[id(m)], 4)} {esc(unit_of[key])}"
+            tip = f"<b>{esc(s.label)}</b><br>{esc(m.label)}: {data.msg.num(values[id(m)], 4)} {esc(unit_of[key])}"
             if hover_extra and id(m) in hover_extra:
                 tip += "<br>" + hover_extra[id(m)]
             xs.append(esc(s.label))
@@ -654,7 +657,7 @@ def roofline(data: ReportData, ok: pd.DataFrame) -> go.Figure | None:
         vertical_spacing=0.25 / nrows,
     )
     fig.update_layout(
-        template=_TEMPLATE,
+        template=TEMPLATE,
         height=330 * nrows + 100,
         showlegend=False,
         title=dict(text=esc(data.msg("fig.roofline")), x=0.01),
@@ -681,7 +684,7 @@ def roofline(data: ReportData, ok: pd.DataFrame) -> go.Figure | None:
             ridge = peak * 1e3 / bw if math.isfinite(bw) and bw > 0 else x_lo
             cx += [max(ridge, x_lo), x_hi, None]
             cy += [peak, peak, None]
-            ctext += ["", esc(f"{dtype} {fmt_num(peak)}"), ""]
+            ctext += ["", esc(f"{dtype} {data.msg.num(peak)}"), ""]
         fig.add_scatter(
             x=cx,
             y=cy,
@@ -704,7 +707,9 @@ def roofline(data: ReportData, ok: pd.DataFrame) -> go.Figure | None:
                 line=dict(width=0.5, color="#222"),
                 symbol=[symbols.get(str(d), "circle") for d in mine["dtype"]],
             ),
-            hovertext=[row_hover(s, rr) + f"<br>{fmt_num(rr['_ai'])} FLOP/byte" for rr in records(mine, "_ai")],
+            hovertext=[
+                row_hover(data, s, rr) + f"<br>{data.msg.num(rr['_ai'])} FLOP/byte" for rr in records(mine, "_ai")
+            ],
             hovertemplate=HOVER,
             row=r,
             col=c,
@@ -718,7 +723,7 @@ def roofline(data: ReportData, ok: pd.DataFrame) -> go.Figure | None:
                 y=[bw * x_lo / 1e3, top],
                 mode="lines",
                 line=dict(color=s.color, width=2),
-                hovertext=[esc(f"device copy {fmt_num(bw)} GB/s")] * 2,
+                hovertext=[esc(f"device copy {data.msg.num(bw)} GB/s")] * 2,
                 hovertemplate=HOVER,
                 row=r,
                 col=c,
@@ -786,7 +791,7 @@ def collectives(data: ReportData, rows: pd.DataFrame) -> go.Figure:
                 line=dict(color=s.color, dash=op_dash[o]),
                 name=esc(f"{s.label} · {o}"),
                 legendgroup=s.run_id,
-                hovertext=[row_hover(s, r, ycol, "GB/s") for r in records(part, ycol)],
+                hovertext=[row_hover(data, s, r, ycol, "GB/s") for r in records(part, ycol)],
                 hovertemplate=HOVER,
             )
     fig.update_xaxes(type="log", exponentformat="SI")

@@ -11,9 +11,9 @@ import plotly.graph_objects as go
 
 from gpubench.benchmarks.llm.presets import capacity_rows, largest_fitting
 from gpubench.report import figures as F
-from gpubench.report.data import ReportData, esc, fmt_num, is_num
+from gpubench.report.blocks import Block, Cell, Figure, Note, Table
+from gpubench.report.data import ReportData, esc, is_num
 from gpubench.report.i18n import Messages, load_messages
-from gpubench.report.sections import Block, Cell, Figure, Note, Table
 
 # MLPerf Inference v5 Llama-2-70B interactive scenario: >= 25 tokens/s per user (TPOT <= 40 ms), TTFT <= 450 ms.
 INTERACTIVE_TOKENS_PER_S = 25.0
@@ -26,12 +26,8 @@ def _rows(data: ReportData, benchmark: str) -> pd.DataFrame:
     return ok[ok["benchmark"].astype("string") == benchmark] if "benchmark" in ok else ok.iloc[0:0]
 
 
-def _num(value: Any, digits: int = 3, suffix: str = "") -> str:
-    return f"{fmt_num(value, digits)}{suffix}" if is_num(value) else "–"
-
-
-def _get(row: dict[str, Any], key: str) -> Any:
-    return row.get(key)
+def _num(data: ReportData, value: Any, digits: int = 3, suffix: str = "") -> str:
+    return f"{data.msg.num(value, digits)}{suffix}" if is_num(value) else "–"
 
 
 def speed_table(data: ReportData, prefill: pd.DataFrame, decode: pd.DataFrame) -> Table:
@@ -62,9 +58,9 @@ def speed_table(data: ReportData, prefill: pd.DataFrame, decode: pd.DataFrame) -
             tokens = int(tokens) if is_num(tokens) else tokens
             per_seq = r.get("tokens_per_s_per_seq") if kind == "decode" else None
             latency = (
-                f"TTFT {_num(1e3 * r['median_s'], 3, ' ms')}"
+                f"TTFT {_num(data, 1e3 * r['median_s'], 3, ' ms')}"
                 if kind == "prefill"
-                else f"TPOT {_num(r.get('ms_per_token'), 3, ' ms')}"
+                else f"TPOT {_num(data, r.get('ms_per_token'), 3, ' ms')}"
             )
             rows.append(
                 [
@@ -72,13 +68,13 @@ def speed_table(data: ReportData, prefill: pd.DataFrame, decode: pd.DataFrame) -
                     Cell(str(r.get("workload") or r.get("case_id"))),
                     Cell(str(r.get("batch")), cls="num"),
                     Cell(str(tokens), cls="num"),
-                    Cell(_num(r.get("throughput")), cls="num"),
-                    Cell(_num(per_seq), cls="num"),
+                    Cell(_num(data, r.get("throughput")), cls="num"),
+                    Cell(_num(data, per_seq), cls="num"),
                     Cell(latency),
-                    Cell(_num(r.get("tflops")), cls="num"),
-                    Cell(_num(r.get("achieved_gbps")), cls="num"),
-                    Cell(_num(r.get("pct_of_copy_bw"), 3, "%"), cls="num"),
-                    Cell(_num(r.get("pct_of_datasheet_bw"), 3, "%"), cls="num"),
+                    Cell(_num(data, r.get("tflops")), cls="num"),
+                    Cell(_num(data, r.get("achieved_gbps")), cls="num"),
+                    Cell(_num(data, r.get("pct_of_copy_bw"), 3, "%"), cls="num"),
+                    Cell(_num(data, r.get("pct_of_datasheet_bw"), 3, "%"), cls="num"),
                     Cell(str(r.get("layers_note") or "")),
                 ]
             )
@@ -151,9 +147,9 @@ def serving_figure(data: ReportData, points: pd.DataFrame) -> go.Figure:
                 continue
             hover = [
                 f"<b>{esc(s.label if s else run_id)}</b><br>{esc(p['preset'])} {esc(p['precision'])}, "
-                f"in/out {esc(scenario)}, batch {p['batch']}<br>{fmt_num(p['per_user'])} tok/s per user "
-                f"(TPOT {fmt_num(p['tpot_ms'])} ms)<br>{fmt_num(p['per_device'])} tok/s per device<br>"
-                f"TTFT {fmt_num(1e3 * p['ttft_s']) + ' ms' if is_num(p['ttft_s']) else '–'} ({esc(p['ttft_from'])})"
+                f"in/out {esc(scenario)}, batch {p['batch']}<br>{data.msg.num(p['per_user'])} tok/s per user "
+                f"(TPOT {data.msg.num(p['tpot_ms'])} ms)<br>{data.msg.num(p['per_device'])} tok/s per device<br>"
+                f"TTFT {data.msg.num(1e3 * p['ttft_s']) + ' ms' if is_num(p['ttft_s']) else '–'} ({esc(p['ttft_from'])})"
                 for p in pts.to_dict("records")
             ]
             fig.add_trace(
@@ -204,12 +200,12 @@ def capacity_table(data: ReportData, rows: pd.DataFrame) -> Table:
                 Cell(s.label, color=s.color, title=s.run_id) if s else Cell(str(r.get("run_id"))),
                 Cell(str(r.get("preset"))),
                 Cell(str(r.get("precision"))),
-                Cell(_num(r.get("context"), 6), cls="num"),
-                Cell(_num(r.get("max_batch"), 6), cls="num"),
+                Cell(_num(data, r.get("context"), 6), cls="num"),
+                Cell(_num(data, r.get("max_batch"), 6), cls="num"),
                 Cell(str(r.get("capacity_method"))),
-                Cell(_num(r.get("max_context_b1"), 6), cls="num"),
+                Cell(_num(data, r.get("max_context_b1"), 6), cls="num"),
                 Cell(str(r.get("largest_preset_fitting"))),
-                Cell(_num(r.get("capacity_memory_bytes", 0) / 2**30, 3, " GiB"), cls="num"),
+                Cell(_num(data, r.get("capacity_memory_bytes", 0) / 2**30, 3, " GiB"), cls="num"),
             ]
         )
     return Table(

@@ -14,8 +14,8 @@ from typing import Any
 import plotly.graph_objects as go
 
 from gpubench.report import figures as F
-from gpubench.report.data import ReportData, esc, fmt_num, is_num
-from gpubench.report.sections import Block, Cell, Figure, Note, Table
+from gpubench.report.blocks import Block, Cell, Figure, Note, Table
+from gpubench.report.data import ReportData, esc, is_num
 
 _BASIS_STYLE = {  # colour and bar pattern per basis: measured solid, published hatched, estimated pale
     "measured": ("#d62728", ""),
@@ -49,7 +49,7 @@ def value_figure(data: ReportData, ranked: Any, workload: str, top: int = 20) ->
         high = [max(0.0, r["high"] - r["throughput"]) if is_num(r["high"]) else 0 for r in part.to_dict("records")]
         labels = [("★ " if y else "") + esc(str(d)) for d, y in zip(part["device"], part["yours"], strict=True)]
         hover = [
-            f"{esc(str(r['device']))}<br>{fmt_num(r['throughput'])} {esc(unit)} ({esc(basis)})"
+            f"{esc(str(r['device']))}<br>{data.msg.num(r['throughput'])} {esc(unit)} ({esc(basis)})"
             f"<br>{esc(str(r['basis_detail'])[:160])}"
             for r in part.to_dict("records")
         ]
@@ -94,7 +94,9 @@ def _table(data: ReportData, ranked: Any, workload: str) -> Table:
     rows = []
     for r in ranked.to_dict("records"):
         spread = (
-            "" if r["basis"] == "measured" or not is_num(r["low"]) else f" ({fmt_num(r['low'])}–{fmt_num(r['high'])})"
+            ""
+            if r["basis"] == "measured" or not is_num(r["low"])
+            else f" ({data.msg.num(r['low'])}–{data.msg.num(r['high'])})"
         )
         per_k = r["throughput_per_usd"] * 1000 if is_num(r["throughput_per_usd"]) else None
         per_m = r["tco_per_unit_usd"] * 1e6 if is_num(r["tco_per_unit_usd"]) else None
@@ -104,13 +106,13 @@ def _table(data: ReportData, ranked: Any, workload: str) -> Table:
                 Cell(str(r["rank"])),
                 Cell(("★ " if r["yours"] else "") + str(r["device"]), cls="diff" if r["yours"] else ""),
                 Cell(data.msg(f"basis.{r['basis']}", default=str(r["basis"])), title=str(r["basis_detail"])),
-                Cell(f"{fmt_num(r['throughput'])}{spread}", cls="num"),
+                Cell(f"{data.msg.num(r['throughput'])}{spread}", cls="num"),
                 Cell(_money(r["price_usd"]), cls="num", title=str(r["price_source"] or "")),
-                Cell(fmt_num(per_k), cls="num"),
-                Cell(fmt_num(r["avg_power_w"]), cls="num", title=str(r["power_source"] or "")),
-                Cell(fmt_num(per_m), cls="num"),
-                Cell(fmt_num(cloud), cls="num", title=str(r["cloud_source"] or "")),
-                Cell(fmt_num(r["breakeven_hours"]) if is_num(r["breakeven_hours"]) else "–", cls="num"),
+                Cell(data.msg.num(per_k), cls="num"),
+                Cell(data.msg.num(r["avg_power_w"]), cls="num", title=str(r["power_source"] or "")),
+                Cell(data.msg.num(per_m), cls="num"),
+                Cell(data.msg.num(cloud), cls="num", title=str(r["cloud_source"] or "")),
+                Cell(data.msg.num(r["breakeven_hours"]) if is_num(r["breakeven_hours"]) else "–", cls="num"),
             ]
         )
     t = data.msg

@@ -27,7 +27,6 @@ from gpubench.report.data import (
     Series,
     device_spec,
     esc,
-    fmt_num,
     headline_metrics,
     is_num,
     multiple_text,
@@ -291,10 +290,10 @@ def _energy_sentence(data: ReportData, subject: Series, metrics: list[Metric]) -
     watts = data.runs.at[row.row, "avg_power_w"] if "avg_power_w" in data.runs else None
     return t(
         "verdict.energy",
-        value=fmt_num(data.runs.at[row.row, "energy_per_work"]),
+        value=data.msg.num(data.runs.at[row.row, "energy_per_work"]),
         unit=unit,
         workload=workload_label(data, row.key),
-        watts=fmt_num(watts),
+        watts=data.msg.num(watts),
     )
 
 
@@ -350,7 +349,7 @@ def verdict_paragraphs(data: ReportData, rows: list[Row] | None = None) -> list[
     if not metrics:
         paragraphs.append(t("verdict.nothing"))
         return paragraphs
-    measured = [f"{workload_label(data, m.key)} **{fmt_num(m.value)} {m.unit}**" for m in metrics]
+    measured = [f"{workload_label(data, m.key)} **{data.msg.num(m.value)} {m.unit}**" for m in metrics]
     paragraphs.append(t("verdict.measured", list="; ".join(measured)))
     # The comparison on the most telling workload that has references.
     for m in metrics:
@@ -360,8 +359,8 @@ def verdict_paragraphs(data: ReportData, rows: list[Row] | None = None) -> list[
         parts = []
         for r in sorted(others, key=lambda r: r.multiple):
             basis = t(f"basis.{r.basis}", default=r.basis)
-            span = f", {multiple_text(r.low)}–{multiple_text(r.high)}" if has_interval(r) else ""
-            parts.append(f"{r.device} **{multiple_text(r.multiple)}** ({basis}{span})")
+            span = f", {data.msg.multiple(r.low)}–{data.msg.multiple(r.high)}" if has_interval(r) else ""
+            parts.append(f"{r.device} **{data.msg.multiple(r.multiple)}** ({basis}{span})")
         paragraphs.append(
             t("verdict.against", workload=workload_label(data, m.key), device=subject.label, list="; ".join(parts))
         )
@@ -375,7 +374,7 @@ def verdict_paragraphs(data: ReportData, rows: list[Row] | None = None) -> list[
                     t(
                         "verdict.cpu_meaning",
                         device=ref.device,
-                        times=multiple_text(ref.multiple),
+                        times=data.msg.multiple(ref.multiple),
                         workload=workload_label(data, m.key),
                         basis=t(f"basis.{ref.basis}", default=ref.basis),
                     )
@@ -423,7 +422,7 @@ def _cpu_meaning(data: ReportData, rows: list[Row], metrics: list[Metric]) -> st
         return t(
             "verdict.cpu_meaning",
             device=ref.device,
-            times=multiple_text(ref.multiple),
+            times=data.msg.multiple(ref.multiple),
             workload=ref.label,
             basis=t(f"basis.{ref.basis}", default=ref.basis),
         )
@@ -432,7 +431,7 @@ def _cpu_meaning(data: ReportData, rows: list[Row], metrics: list[Metric]) -> st
     return t(
         "verdict.cpu_meaning_best",
         device=ref.device,
-        times=multiple_text(ref.value / mine.value),
+        times=data.msg.multiple(ref.value / mine.value),
         gpu_dtype=ref.workload.split("/")[1],
         cpu_dtype=mine.key.split("/")[1],
         basis=t(f"basis.{ref.basis}", default=ref.basis),
@@ -469,7 +468,7 @@ def verdict_figure(data: ReportData, rows: list[Row]) -> Any:
     )
     height = 150 + 34 * sum(per_panel) + 45 * len(workloads)
     fig.update_layout(
-        template=F._TEMPLATE,
+        template=F.TEMPLATE,
         height=height,
         showlegend=True,
         bargap=0.22,
@@ -488,10 +487,10 @@ def verdict_figure(data: ReportData, rows: list[Row]) -> Any:
             plus = [max(0.0, r.high - r.multiple) if is_num(r.high) and basis != "datasheet" else 0.0 for r in part]
             minus = [max(0.0, r.multiple - r.low) if is_num(r.low) else 0.0 for r in part]
             hover = [
-                f"<b>{esc(r.device)}</b><br>{esc(r.label)}: {fmt_num(r.value, 4)} {esc(r.unit)}<br>"
-                f"{esc(multiple_text(r.multiple))} {esc(t('verdict.of_subject', device=data.baseline.label))}"
+                f"<b>{esc(r.device)}</b><br>{esc(r.label)}: {data.msg.num(r.value, 4)} {esc(r.unit)}<br>"
+                f"{esc(data.msg.multiple(r.multiple))} {esc(t('verdict.of_subject', device=data.baseline.label))}"
                 + (
-                    f" ({esc(multiple_text(r.low))}–{esc(multiple_text(r.high))})"
+                    f" ({esc(data.msg.multiple(r.low))}–{esc(data.msg.multiple(r.high))})"
                     if is_num(r.low) and is_num(r.high)
                     else ""
                 )
@@ -516,7 +515,7 @@ def verdict_figure(data: ReportData, rows: list[Row]) -> Any:
                 )
                 if any(plus) or any(minus)
                 else None,
-                text=[esc(multiple_text(r.multiple)) for r in part],
+                text=[esc(data.msg.multiple(r.multiple)) for r in part],
                 textposition="auto",
                 cliponaxis=False,
                 insidetextanchor="end",
@@ -558,6 +557,8 @@ def build_verdict(data: ReportData) -> list[Block]:
     t = data.msg
     rows = comparison_rows(data)
     blocks: list[Block] = [Prose(verdict_paragraphs(data, rows), kind="verdict")]
+    if data.pooling:  # never pooled silently: the page says which runs are drawn as one series
+        blocks.append(Note(t("fleet.pooling_title"), "info", list(data.pooling)))
     warnings = trust_warnings(data)
     if warnings:
         blocks.append(Note(t("verdict.warn_title"), "warn", warnings))
