@@ -314,7 +314,7 @@ def test_environment_differences_flag_torch_power_tf32_and_versions(tmp_path: Pa
     assert {"torch", "power_limit", "tf32", "versions"} <= fields
     runs_table = next(b for k, _, bl in build_sections(data) if k == "runs" for b in bl if isinstance(b, Table))
     header = runs_table.header
-    torch_col = header.index("torch")
+    torch_col = header.index("software")  # torch, CUDA, driver share one cell
     assert all("diff" in row[torch_col].cls for row in runs_table.rows)
     assert all("diff" not in row[header.index("host")].cls for row in runs_table.rows)
 

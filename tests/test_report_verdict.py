@@ -21,7 +21,8 @@ from gpubench.report.blocks import Details, Figure, Prose, Table
 from gpubench.report.data import headline_metrics, multiple_text
 from gpubench.report.figures import short_case
 from gpubench.report.i18n import _catalogue, languages, load_messages
-from gpubench.report.summary import CSV_COLUMNS, headline_csv, markdown_summary
+from gpubench.report.fields import FIELDS, case_records, to_csv
+from gpubench.report.summary import markdown_summary
 from gpubench.report.verdict import comparison_rows, resolve_against, trust_warnings, verdict_paragraphs
 
 
@@ -178,13 +179,14 @@ def test_markdown_summary_has_verdict_table_and_environment(fleet: list[Path], t
     assert "### Környezet" in path.read_text(encoding="utf-8")
 
 
-def test_csv_summary_is_the_headline_table(fleet: list[Path], tmp_path: Path) -> None:
+def test_csv_is_every_case_from_the_one_field_list(fleet: list[Path], tmp_path: Path) -> None:
     data = load_report_data(fleet)
-    rows = list(csv.DictReader(io.StringIO(headline_csv(data))))
-    assert tuple(rows[0]) == CSV_COLUMNS and len(rows) == len(headline_metrics(data))
-    best = {(r["series"], r["metric"]): float(r["value"]) for r in rows}
-    for m in headline_metrics(data):
-        assert best[(data.by_run[m.run_id].label, m.key)] == pytest.approx(m.value, rel=1e-5)
+    rows = list(csv.DictReader(io.StringIO(to_csv(case_records(data)))))
+    assert tuple(rows[0]) == tuple(f.name for f in FIELDS) and len(rows) == len(data.runs)
+    value = {(r["series"], r["case_id"]): r["value"] for r in rows}
+    for m in headline_metrics(data):  # every headline figure is one case's value, C-locale
+        text = value[(data.by_run[m.run_id].label, data.runs.at[m.row, "case_id"])]
+        assert "," not in text and float(text) == pytest.approx(m.value, rel=1e-5)
     from gpubench.cli import app
 
     out = tmp_path / "h.csv"

@@ -34,7 +34,16 @@ TEMPLATE = go.layout.Template(
         paper_bgcolor="white",
         plot_bgcolor="white",
         xaxis=dict(gridcolor="#e5e5e5", zerolinecolor="#ccc", linecolor="#999", ticks="outside", automargin=True),
-        yaxis=dict(gridcolor="#e5e5e5", zerolinecolor="#ccc", linecolor="#999", ticks="outside", automargin=True),
+        # A linear axis starts at zero, so a 2% difference never looks like a cliff; a chart that must not
+        # (a log axis, a zoomed telemetry panel) says so in its axis title.
+        yaxis=dict(
+            gridcolor="#e5e5e5",
+            zerolinecolor="#ccc",
+            linecolor="#999",
+            ticks="outside",
+            automargin=True,
+            rangemode="tozero",
+        ),
         hoverlabel=dict(align="left"),
         margin=dict(l=70, r=20, t=50, b=60),
         # Below the plot, not beside it: on a phone-width screen a side legend leaves no room for the plot.
@@ -230,13 +239,21 @@ def grouped_bars(
 def matmul_by_precision(data: ReportData, ok: pd.DataFrame) -> go.Figure:
     """Best TFLOP/s (TOP/s for int8) per precision per run, with p10-p90 of that case."""
     best = _best_rows(ok, ["run_id", "dtype"])
+    emulated = best["emulated"].map(is_true) if "emulated" in best else pd.Series(False, index=best.index)
+    # A precision the device has no hardware for is marked on the axis: its speed is software's, not the chip's.
+    label = data.msg("fig.emulated_tick", dtype="{dtype}")
+    category = pd.Series(
+        [label.format(dtype=d) if e else str(d) for d, e in zip(best["dtype"], emulated, strict=True)],
+        index=best.index,
+    )
+    order = [x for d in MATMUL_DTYPES for x in (d, label.format(dtype=d))]
     return grouped_bars(
         data,
         best,
-        best["dtype"],
+        category,
         esc(data.msg("fig.matmul_best")),
         esc(data.msg("fig.matmul_best_y")),
-        order=MATMUL_DTYPES,
+        order=order,
     )
 
 
@@ -435,10 +452,12 @@ def telemetry_timeline(data: ReportData, series: Series, tel: pd.DataFrame, case
     """Power, temperature and SM clock over the run; each case's timed window shaded (red: throttled).
     For a fleet group `tel` and `cases` are its representative run's."""
     tel = tel.sort_values("t_ns")
+    cpu = series.vendor.lower() == "cpu"
     metrics = [
-        (c, data.msg(f"fig.tel_{c}", default=t))
+        # A CPU has no SM: its clock is the cores' clock.
+        (c, data.msg(f"fig.tel_cpu_{c}" if cpu and c == "sm_clock_mhz" else f"fig.tel_{c}", default=t))
         for c, t in _TELEMETRY_ROWS
-        if c in tel and np.isfinite(tel[c].to_numpy(float)).any()
+        if c in tel and np.isfinite(tel[c].to_numpy(float)).any() and np.nanmax(tel[c].to_numpy(float)) > 0
     ]
     if not metrics or tel.empty:
         return None
@@ -472,14 +491,16 @@ def telemetry_timeline(data: ReportData, series: Series, tel: pd.DataFrame, case
             if is_num(r.get("energy_j")):
                 tip += f" · {data.msg.num(r['energy_j'])} J · avg {data.msg.num(r.get('avg_power_w'))} W"
             if throttled:
-                tip += f"<br>throttled: {esc(r.get('throttle_reasons'))}"
+                tip += "<br>" + esc(data.msg("fig.throttled", reasons=r.get("throttle_reasons")))
             texts.append(tip)
             colors.append("#d62728" if throttled else "#666")
     for i, (col, title) in enumerate(metrics, start=1):
         y = tel[col].to_numpy(float)
         lo, hi = float(np.nanmin(y)), float(np.nanmax(y))
         pad = (hi - lo) * 0.08 or max(abs(hi) * 0.05, 1.0)
-        y_lo, y_hi = lo - pad, hi + pad * (2.5 if i == 1 and mids else 1)  # room for the case markers on top
+        pad = max(pad, 0.05 * abs(hi))
+        # From zero: a flat line must look flat (room for the case markers on top of the first panel).
+        y_lo, y_hi = min(0.0, lo - pad), hi + pad * (2.5 if i == 1 and mids else 1)
         for fill, spans in shades.items():
             if spans:
                 xs, ys = _rects(spans, y_lo, y_hi)
@@ -546,8 +567,8 @@ def energy_per_case(data: ReportData, rows: pd.DataFrame) -> go.Figure:
             if is_num(r.get("energy_per_work")):
                 tip += f"<br>{data.msg.num(r['energy_per_work'], 4)} {esc(r.get('energy_per_work_unit'))}"
             if is_true(r.get("throttled")):
-                tip += f"<br>throttled: {esc(r.get('throttle_reasons'))}"
-            hover.append(tip + f"<br>run {esc(s.run_id)}")
+                tip += "<br>" + esc(data.msg("fig.throttled", reasons=r.get("throttle_reasons")))
+            hover.append(tip + "<br>" + esc(data.msg("fig.hover.run", run=s.run_id)))
         fig.add_bar(
             name=esc(s.label),
             legendgroup=s.run_id,

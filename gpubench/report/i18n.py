@@ -180,6 +180,10 @@ class Messages:
             return []
         return [p for p in self(key, **values).split("\n") if p.strip()]
 
+    def unit(self, unit: str) -> str:
+        """A unit in this language ("samples/s" is "minta/s" in Hungarian); unknown units as they are."""
+        return self._own.get(f"unit.{unit}", unit)
+
     def keys(self) -> set[str]:
         """Keys this language defines itself (for completeness tests)."""
         return set(self._own)

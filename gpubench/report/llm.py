@@ -138,11 +138,23 @@ def serving_figure(data: ReportData, points: pd.DataFrame) -> go.Figure:
         yaxis_title=esc(t("llm.serving.y")),
     )
     dashes = ["solid", "dash", "dot", "dashdot"]
-    scenarios = sorted(points["scenario"].unique())
+    symbols = ["circle", "square", "diamond", "triangle-up", "x"]
+    # One line per run, model, precision and scenario: only the batch varies along a line (a bf16 and an
+    # int8 point are two workloads, never one curve).
+    configs = sorted(
+        {
+            (str(p), str(q), str(c))
+            for p, q, c in zip(points["preset"], points["precision"], points["scenario"], strict=True)
+        }
+    )
     for run_id, mine in points.groupby("run_id", sort=False):
         s = data.by_run.get(str(run_id))
-        for i, scenario in enumerate(scenarios):
-            pts = mine[mine["scenario"] == scenario].sort_values("batch")
+        for i, (preset, precision, scenario) in enumerate(configs):
+            pts = mine[
+                (mine["preset"].astype(str) == preset)
+                & (mine["precision"].astype(str) == precision)
+                & (mine["scenario"] == scenario)
+            ].sort_values("batch")
             if pts.empty:
                 continue
             hover = [
@@ -156,11 +168,12 @@ def serving_figure(data: ReportData, points: pd.DataFrame) -> go.Figure:
                 go.Scatter(
                     x=pts["per_user"],
                     y=pts["per_device"],
-                    mode="lines+markers+text",
-                    text=pts["batch"].astype(str),
+                    mode="lines+markers+text" if len(pts) > 1 else "markers+text",
+                    text=[esc(t("llm.serving.batch", n=b)) for b in pts["batch"]],
                     textposition="top center",
-                    name=esc(f"{s.label if s else run_id} · {scenario}"),
+                    name=esc(f"{s.label if s else run_id} · {preset} {precision} · {scenario}"),
                     line=dict(color=s.color if s else None, dash=dashes[i % len(dashes)]),
+                    marker=dict(symbol=symbols[i % len(symbols)], size=8),
                     hovertext=hover,
                     hovertemplate=F.HOVER,
                 )
@@ -174,7 +187,7 @@ def serving_figure(data: ReportData, points: pd.DataFrame) -> go.Figure:
             mode="lines+text",
             line=dict(color="#c0392b", dash="dash"),
             text=["", esc(t("llm.serving.line_text"))],
-            textposition="bottom left",
+            textposition="bottom right",  # inside the plot: to the left the label would be clipped
             name=esc(t("llm.serving.line_name")),
             hoverinfo="skip",
         )

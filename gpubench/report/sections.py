@@ -12,6 +12,7 @@ comes from `data.msg`. Table text is raw (the page escapes it); Plotly text must
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
 
 import numpy as np
@@ -29,6 +30,7 @@ from gpubench.report.data import (
     is_num,
     scorecard,
 )
+from gpubench.report.fields import case_records, display_fields, display_value
 from gpubench.report.llm import build_llm
 from gpubench.report.topics import build_topics
 from gpubench.report.value import build_value
@@ -445,28 +447,70 @@ def build_scaling(data: ReportData) -> list[Block]:
 # ---------------------------------------------------------------------------------------------- problems
 
 
-def _problem_reason(r: dict[str, Any]) -> tuple[str, str]:
-    """(status, reason) for a problem row: noisy cases say how noisy, wrong ones by how much."""
+_BYTES = re.compile(r"\b(\d{5,})\s*(?:bytes|B)\b")
+
+
+def readable_bytes(text: str, msg: Any) -> str:
+    """Raw byte counts in a reason ('needs 12884901888 bytes') written as people read them ('12.9 GB')."""
+
+    def one(m: re.Match[str]) -> str:
+        n = float(m.group(1))
+        for unit, size in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+            if n >= size:
+                return f"{msg.num(n / size)} {unit}"
+        return m.group(0)
+
+    return _BYTES.sub(one, text)
+
+
+def _problem_reason(data: ReportData, r: dict[str, Any]) -> tuple[str, str]:
+    """(status, reason) for a problem row in plain words: noisy cases say by how much their step times
+    varied, wrong ones by how much the result was off."""
+    t = data.msg
     st = str(r["status"])
     reason = str(r.get("reason") or "") if not _missing(r.get("reason")) else ""
     if st == "ok" and F.is_true(r.get("noisy")):
         st = "noisy"
-        iqr, med, cov = r.get("iqr_s"), r.get("median_s"), r.get("cov")
-        detail = (
-            f"IQR/median {100 * float(iqr) / float(med):.0f}%" if is_num(iqr) and is_num(med) and float(med) > 0 else ""
-        )
-        reason = "; ".join(
-            x
-            for x in (
-                detail,
-                f"CoV {100 * float(cov):.0f}%" if is_num(cov) else "",
-                f"{int(r['n_reps'])} reps" if is_num(r.get("n_reps")) else "",
-            )
-            if x
+        iqr, med = r.get("iqr_s"), r.get("median_s")
+        spread = float(iqr) / float(med) if is_num(iqr) and is_num(med) and float(med) > 0 else None
+        reason = (
+            t("problems.noisy_by", pct=t.pct(spread), n=int(r["n_reps"]) if is_num(r.get("n_reps")) else "?")
+            if spread is not None
+            else t("problems.noisy_runs")
         )
     elif st == "wrong" and is_num(r.get("check_error")):
-        reason = reason or f"error {float(r['check_error']):.3g} > {float(r.get('check_tolerance', math.nan)):.3g}"
-    return st, reason
+        reason = reason or t(
+            "problems.wrong_by", error=t.num(r["check_error"]), tolerance=t.num(r.get("check_tolerance"))
+        )
+    return st, readable_bytes(reason, t)
+
+
+def build_cases(data: ReportData) -> list[Block]:
+    """Every case of every run in one generic table driven by the field list (gpubench.report.fields): a
+    new benchmark is visible here before it has a section; long tables are one click away."""
+    t = data.msg
+    fields = display_fields()
+    records = case_records(data)
+    if not records:
+        return []
+    rows = []
+    for r in records:
+        cells = []
+        for f in fields:
+            text = display_value(t, r[f.name], f)
+            if f.name == "series":
+                cells.append(swatch(data, r["run_id"]))
+            elif f.name == "case_id":
+                cells.append(case_cell(r[f.name]))
+            elif f.name == "status":
+                cells.append(Cell(text, cls=f"st-{r[f.name]}", title=str(r.get("reason") or "")))
+            else:
+                cells.append(Cell(text, cls="num" if f.kind in ("num", "int") else ""))
+        rows.append(cells)
+    table = Table([t(f"cases.col.{f.name}", default=f.name) for f in fields], rows, t("cases.caption"))
+    if len(rows) > 80:
+        return [Details(t("cases.details", n=len(rows)), [table])]
+    return [table]
 
 
 def build_problems(data: ReportData) -> list[Block]:
@@ -481,7 +525,7 @@ def build_problems(data: ReportData) -> list[Block]:
     problem = runs[(status != "ok") | noisy]
     found = []
     for r in problem.to_dict("records"):
-        st, reason = _problem_reason(r)
+        st, reason = _problem_reason(data, r)
         found.append((r["run_id"], str(r.get("case_id")), st, reason))
     if not found:
         return [Note(t("problems.none"))]
@@ -622,6 +666,7 @@ SECTIONS: list[Section] = [
     Section("roofline", "Roofline", build_roofline),
     Section("value", "Value", build_value),
     Section("fleet", "Fleet", build_fleet),
+    Section("cases", "Every case", build_cases),
     Section("problems", "Problems", build_problems),
     Section("runs", "Runs", build_runs),
 ]

@@ -252,16 +252,22 @@ def _sustained(data: ReportData) -> list[Block]:
     t = data.msg
     blocks: list[Block] = [Prose(t.paragraphs("topics.sustained.explain"))]
     table = []
+    short = []
     for r in rows.to_dict("records"):
         s = data.by_run.get(r["run_id"])
         if s is None:
+            continue
+        held = r.get("held_s")
+        if not is_num(held) or float(held) < MIN_HOLD_S:
+            # A hold of a few seconds says nothing about heat or power limits: no chart, no verdict on it.
+            short.append(t("topics.sustained.too_short", run=s.label, held=t.num(held), need=t.num(MIN_HOLD_S)))
             continue
         thr, power = _series(r.get("per_second_throughput")), _series(r.get("per_second_power_w"))
         bin_s = float(r.get("bin_s") or 1.0)
         x = (np.arange(len(thr)) + 0.5) * bin_s
         power_title = esc(t("fig.tel_power_w"))
         fig = F.new_figure(
-            esc(t("topics.sustained.title", run=s.label, case=r["case_id"])),
+            esc(t("topics.sustained.title_words", run=s.label, what=_what(r), held=t.num(held))),
             xaxis_title=esc(t("topics.sustained.x")),
             yaxis_title=esc(str(r.get("throughput_unit") or "")),
             yaxis2=dict(title=power_title, overlaying="y", side="right", showgrid=False),
@@ -291,12 +297,27 @@ def _sustained(data: ReportData) -> list[Block]:
                 Cell(str(r.get("throttle_reasons_seen") or "–")),
             ]
         )
+    if short:
+        blocks.append(Note(t("topics.sustained.too_short_title"), "info", short))
+    if not table:
+        return blocks
     header = [
         t(f"topics.sustained.col.{c}")
         for c in ("run", "case", "burst", "sustained", "ratio", "held", "first", "reasons")
     ]
     blocks.append(Table(header, table, t("topics.sustained.caption")))
     return blocks
+
+
+MIN_HOLD_S = 60.0
+"""Shortest hold that can show sustained behaviour: a GPU takes tens of seconds to heat to its limit."""
+
+
+def _what(row: dict[str, Any]) -> str:
+    """A held workload in words: 'matmul fp32, 4096³' rather than its case id."""
+    params = _params(row)
+    size = params.get("m")
+    return f"matmul {params.get('dtype') or ''}".strip() + (f", {size}³" if size else "")
 
 
 _PRECISION_PARAM = re.compile(r"(dtype|precision)=[^,\]]+,?")

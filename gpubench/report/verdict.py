@@ -478,6 +478,12 @@ def verdict_figure(data: ReportData, rows: list[Row]) -> Any:
         ),
         legend=dict(orientation="h", yref="container", yanchor="bottom", y=0, x=0),
     )
+    # The multiple is written in the device's tick label, not on the bar: a whisker never crosses it.
+    mult = {(r.workload, r.device): r.multiple for r in rows}
+
+    def tick(device: str, multiple: float) -> str:
+        return F.esc_wrapped(short_device(device)) + " · " + esc(t.multiple(multiple))
+
     shown: set[str] = set()
     for i, w in enumerate(workloads, start=1):
         for basis in BASES:
@@ -499,7 +505,7 @@ def verdict_figure(data: ReportData, rows: list[Row]) -> Any:
             ]
             fig.add_bar(
                 x=[r.multiple for r in part],
-                y=[F.esc_wrapped(short_device(r.device)) for r in part],
+                y=[tick(r.device, r.multiple) for r in part],
                 orientation="h",
                 marker=dict(
                     color=[r.color for r in part],
@@ -515,10 +521,6 @@ def verdict_figure(data: ReportData, rows: list[Row]) -> Any:
                 )
                 if any(plus) or any(minus)
                 else None,
-                text=[esc(data.msg.multiple(r.multiple)) for r in part],
-                textposition="auto",
-                cliponaxis=False,
-                insidetextanchor="end",
                 name=esc(t(f"basis.{basis}", default=basis)),
                 legendgroup=basis,
                 showlegend=basis not in shown,
@@ -535,7 +537,7 @@ def verdict_figure(data: ReportData, rows: list[Row]) -> Any:
             row=i,
             col=1,
             automargin=True,
-            categoryarray=[F.esc_wrapped(short_device(d)) for d in reversed(devices)],
+            categoryarray=[tick(d, mult[(w, d)]) for d in reversed(devices) if (w, d) in mult],
         )
     lo = min(r.multiple for r in rows)
     hi = max(max(r.multiple, r.high if is_num(r.high) else 0) for r in rows)
