@@ -149,6 +149,16 @@ class Messages:
         v = _finite(fraction)
         return "–" if v is None else self.fixed(100 * v, decimals) + "%"
 
+    def bytes(self, count: Any) -> str:
+        """A byte count as people read it: 2.52 MB, 23.5 GB (decimal units, as datasheets write them)."""
+        v = _finite(count)
+        if v is None:
+            return "–"
+        for unit, size in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+            if abs(v) >= size:
+                return f"{self.num(v / size)} {unit}"
+        return f"{self.fixed(v)} B"
+
     def money(self, usd: Any) -> str:
         """US dollars readable at any size: $1,299; $0.42; 1.6e-06 becomes "$0.0000016"; never an exponent."""
         v = _finite(usd)

@@ -10,10 +10,14 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from gpubench.benchmarks.llm.presets import capacity_rows, largest_fitting
+from gpubench.benchmarks.llm.presets import preset as preset_named
+from gpubench.errors import GpubenchError
 from gpubench.report import figures as F
 from gpubench.report.blocks import Block, Cell, Figure, Note, Table
+from gpubench.report.cells import swatch
 from gpubench.report.data import ReportData, esc, is_num
 from gpubench.report.i18n import Messages, load_messages
+from gpubench.report.workloads import workload_ref
 
 # MLPerf Inference v5 Llama-2-70B interactive scenario: >= 25 tokens/s per user (TPOT <= 40 ms), TTFT <= 450 ms.
 INTERACTIVE_TOKENS_PER_S = 25.0
@@ -65,7 +69,7 @@ def speed_table(data: ReportData, prefill: pd.DataFrame, decode: pd.DataFrame) -
             rows.append(
                 [
                     run,
-                    Cell(str(r.get("workload") or r.get("case_id"))),
+                    Cell(model_label(data, r), cls="wrap"),
                     Cell(str(r.get("batch")), cls="num"),
                     Cell(str(tokens), cls="num"),
                     Cell(_num(data, r.get("throughput")), cls="num"),
@@ -231,12 +235,6 @@ def capacity_table(data: ReportData, rows: pd.DataFrame) -> Table:
 def catalog_capacity_table(context: int = 8192, msg: Messages | None = None) -> Table:
     t = msg or load_messages()
     rows = capacity_rows([float(g) for g in CARD_GB], contexts=(context,))
-    header = [
-        "card memory",
-        "precision",
-        *sorted({r["preset"] for r in rows}, key=lambda n: rows[0]["preset"] != n),
-        "largest that fits",
-    ]
     presets = list(dict.fromkeys(r["preset"] for r in rows))
     header = [
         t("llm.catalog.col.memory"),
@@ -253,7 +251,7 @@ def catalog_capacity_table(context: int = 8192, msg: Messages | None = None) -> 
                     Cell(f"{gb} GB"),
                     Cell(precision),
                     *[Cell(str(mine[p][f"max_batch_{context}"]), cls="num") for p in presets],
-                    Cell(largest_fitting(precision, gb * 2**30, context) or "none"),
+                    Cell(largest_fitting(precision, gb * 2**30, context) or t("llm.catalog.none")),
                 ]
             )
     return Table(
@@ -263,10 +261,88 @@ def catalog_capacity_table(context: int = 8192, msg: Messages | None = None) -> 
     )
 
 
+TEST_MODEL_PARAMS = 10e6
+"""A language model below this many parameters is a test model: it exercises the code, not a real LLM."""
+
+
+def model_label(data: ReportData, row: dict[str, Any]) -> str:
+    """What an LLM row ran, in words: its workload's label from the spec where there is one, else the preset
+    with its size; a test-sized model says so ("tiny: a 0.52 M-parameter test model")."""
+    t = data.msg
+    ref = workload_ref(row)
+    preset = str(row.get("preset") or row.get("workload") or "?")
+    params = row.get("params_full") if is_num(row.get("params_full")) else row.get("params_count")
+    if not is_num(params):  # rows that time one part of a model (attention) still ran a preset of known size
+        try:
+            params = preset_named(preset).full_params
+        except (KeyError, ValueError, GpubenchError):
+            params = None
+    if is_num(params) and float(params) < TEST_MODEL_PARAMS:
+        return t("llm.test_model", preset=preset, params=t.num(float(params) / 1e6, 2))
+    if ref is not None:
+        return str(ref.label)
+    return t("llm.model", preset=preset, params=t.num(float(params) / 1e9, 2)) if is_num(params) else preset
+
+
+def finetune_table(data: ReportData, rows: pd.DataFrame) -> Table:
+    """Fine-tuning rows (LoRA or full): speed, what is trained, and the memory a full fine-tune would need."""
+    t = data.msg
+    out = []
+    for r in rows.to_dict("records"):
+        if str(r.get("run_id")) not in data.by_run:
+            continue
+        full = r.get("memory_needed_full_bytes")
+        out.append(
+            [
+                swatch(data, str(r["run_id"])),
+                Cell(model_label(data, r), cls="wrap"),
+                Cell(str(r.get("precision") or "–")),
+                Cell(t(f"llm.finetune.mode.{r.get('mode')}", default=str(r.get("mode") or "–"))),
+                Cell(_num(data, r.get("batch")), cls="num"),
+                Cell(_num(data, r.get("seq")), cls="num"),
+                Cell(_num(data, r.get("throughput")), cls="num"),
+                Cell(_num(data, r.get("tflops")), cls="num"),
+                Cell(_num(data, r.get("trainable_params")), cls="num"),
+                Cell(t.bytes(full), cls="num"),
+            ]
+        )
+    cols = ("run", "model", "precision", "mode", "batch", "seq", "tps", "tflops", "trainable", "full_memory")
+    return Table([t(f"llm.finetune.col.{c}") for c in cols], out, t("llm.finetune.caption"))
+
+
+def attention_table(data: ReportData, rows: pd.DataFrame) -> Table:
+    """Attention kernels alone: which backend, how long a context, TFLOP/s and time per call."""
+    t = data.msg
+    out = []
+    for r in rows.to_dict("records"):
+        if str(r.get("run_id")) not in data.by_run:
+            continue
+        heads = f"{_num(data, r.get('heads'))} / {_num(data, r.get('kv_heads'))}"
+        out.append(
+            [
+                swatch(data, str(r["run_id"])),
+                Cell(model_label(data, r), cls="wrap"),
+                Cell(str(r.get("precision") or "–")),
+                Cell(str(r.get("sdpa_backend") or r.get("backend") or "–")),
+                Cell(_num(data, r.get("context")), cls="num"),
+                Cell(_num(data, r.get("batch")), cls="num"),
+                Cell(heads, cls="num"),
+                Cell(_num(data, r.get("throughput")), cls="num"),
+                Cell(
+                    _num(data, 1e3 * float(r["median_s"]) if is_num(r.get("median_s")) else None, 3, " ms"), cls="num"
+                ),
+            ]
+        )
+    cols = ("run", "model", "precision", "backend", "context", "batch", "heads", "tflops", "time")
+    return Table([t(f"llm.attention.col.{c}") for c in cols], out, t("llm.attention.caption"))
+
+
 def build_llm(data: ReportData) -> list[Block]:
     """Prefill/decode speeds, the serving curve and capacity; empty when the runs have no LLM rows."""
-    prefill, decode, capacity = (_rows(data, b) for b in ("llm_prefill", "llm_decode", "llm_capacity"))
-    if prefill.empty and decode.empty and capacity.empty:
+    prefill, decode, capacity, finetune, attention = (
+        _rows(data, b) for b in ("llm_prefill", "llm_decode", "llm_capacity", "llm_train", "attention")
+    )
+    if prefill.empty and decode.empty and capacity.empty and finetune.empty and attention.empty:
         return []
     t = data.msg
     blocks: list[Block] = []  # the explanation (section.llm.explain) comes first from build_sections
@@ -283,6 +359,10 @@ def build_llm(data: ReportData) -> list[Block]:
                     kind="warn",
                 )
             )
+    if not finetune.empty:
+        blocks.append(finetune_table(data, finetune))
+    if not attention.empty:
+        blocks.append(attention_table(data, attention))
     if not capacity.empty:
         blocks.append(capacity_table(data, capacity))
     blocks.append(catalog_capacity_table(msg=t))
