@@ -523,7 +523,7 @@ def _headline_metrics(data: ReportData) -> list[Metric]:
             Metric(
                 run_id,
                 f"matmul/{dtype}",
-                f"matmul {dtype}",
+                data.msg("workload.matmul", dtype=dtype),
                 str(ok.at[i, "throughput_unit"]),
                 float(ok.at[i, "throughput"]),
                 True,
@@ -538,7 +538,7 @@ def _headline_metrics(data: ReportData) -> list[Metric]:
             Metric(
                 run_id,
                 f"memory/{kind}",
-                f"{str(kind).upper()} bandwidth",
+                data.msg("workload.memory_kind", kind=str(kind).upper()),
                 str(ok.at[i, "throughput_unit"]),
                 float(ok.at[i, "throughput"]),
                 True,
@@ -553,7 +553,7 @@ def _headline_metrics(data: ReportData) -> list[Metric]:
                 Metric(
                     run_id,
                     f"{name}/{model}/{precision}",
-                    f"{name} {model} {precision}",
+                    data.msg(f"workload.{name}", model=model, precision=precision),
                     str(ok.at[i, "throughput_unit"]),
                     float(ok.at[i, "throughput"]),
                     True,
@@ -567,7 +567,7 @@ def _headline_metrics(data: ReportData) -> list[Metric]:
                     Metric(
                         run_id,
                         f"energy/{model}/{precision}",
-                        f"{model} {precision} energy",
+                        data.msg("workload.energy", model=model, precision=precision),
                         str(unit),
                         float(epw),
                         False,

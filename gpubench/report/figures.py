@@ -381,7 +381,7 @@ def model_throughput(data: ReportData, ok: pd.DataFrame, benchmark: str) -> go.F
     """Throughput per workload (model, precision, batch) per run, with p10-p90 error bars."""
     label = workload_label(ok)
     unit = str(ok["throughput_unit"].dropna().iloc[0]) if ok["throughput_unit"].notna().any() else ""
-    title = data.msg(f"fig.{benchmark}_throughput", default=benchmark, unit=unit)
+    title = data.msg(f"fig.{benchmark}_throughput", default=benchmark, unit=data.msg.unit(unit))
     fig = grouped_bars(data, ok, label, esc(title), esc(unit), height=460)
     fig.update_xaxes(tickangle=-30)
     return fig
@@ -487,7 +487,8 @@ def telemetry_timeline(data: ReportData, series: Series, tel: pd.DataFrame, case
             fill = "rgba(214,39,40,0.25)" if throttled else ("rgba(0,0,0,0.05)" if j % 2 else "rgba(0,0,0,0.11)")
             shades[fill].append((x0, x1))
             mids.append((x0 + x1) / 2)
-            tip = f"{esc(r['case_id'])}<br>{esc(r.get('status'))}"
+            status = str(r.get("status"))
+            tip = f"{esc(r['case_id'])}<br>{esc(data.msg(f'status.{status}', default=status))}"
             if is_num(r.get("energy_j")):
                 tip += f" · {data.msg.num(r['energy_j'])} J · avg {data.msg.num(r.get('avg_power_w'))} W"
             if throttled:
@@ -744,7 +745,7 @@ def roofline(data: ReportData, ok: pd.DataFrame) -> go.Figure | None:
                 y=[bw * x_lo / 1e3, top],
                 mode="lines",
                 line=dict(color=s.color, width=2),
-                hovertext=[esc(f"device copy {data.msg.num(bw)} GB/s")] * 2,
+                hovertext=[esc(data.msg("fig.device_copy", gbps=data.msg.num(bw)))] * 2,
                 hovertemplate=HOVER,
                 row=r,
                 col=c,

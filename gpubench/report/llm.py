@@ -108,11 +108,11 @@ def serving_points(prefill: pd.DataFrame, decode: pd.DataFrame) -> pd.DataFrame:
         ]
         exact = same[same["batch"] == r["batch"]]
         one = same[same["batch"] == 1]
-        ttft, how = None, "no prefill row"
+        ttft, how = None, "none"
         if not exact.empty:
             ttft, how = float(exact["median_s"].iloc[0]), "measured"
         elif not one.empty:
-            ttft, how = float(one["median_s"].iloc[0]) * int(r["batch"]), "batch 1 x batch"
+            ttft, how = float(one["median_s"].iloc[0]) * int(r["batch"]), "scaled"
         tpot = float(r["median_s"])
         total = ttft + output * tpot if ttft is not None else output * tpot
         out.append(
@@ -162,10 +162,21 @@ def serving_figure(data: ReportData, points: pd.DataFrame) -> go.Figure:
             if pts.empty:
                 continue
             hover = [
-                f"<b>{esc(s.label if s else run_id)}</b><br>{esc(p['preset'])} {esc(p['precision'])}, "
-                f"in/out {esc(scenario)}, batch {p['batch']}<br>{data.msg.num(p['per_user'])} tok/s per user "
-                f"(TPOT {data.msg.num(p['tpot_ms'])} ms)<br>{data.msg.num(p['per_device'])} tok/s per device<br>"
-                f"TTFT {data.msg.num(1e3 * p['ttft_s']) + ' ms' if is_num(p['ttft_s']) else '–'} ({esc(p['ttft_from'])})"
+                f"<b>{esc(s.label if s else run_id)}</b><br>"
+                + esc(
+                    t(
+                        "llm.serving.hover",
+                        preset=p["preset"],
+                        precision=p["precision"],
+                        scenario=scenario,
+                        batch=p["batch"],
+                        per_user=t.num(p["per_user"]),
+                        tpot=t.num(p["tpot_ms"]),
+                        per_device=t.num(p["per_device"]),
+                        ttft=t.num(1e3 * p["ttft_s"]) + " ms" if is_num(p["ttft_s"]) else "–",
+                        how=t(f"llm.serving.ttft_{p['ttft_from']}"),
+                    )
+                ).replace("\n", "<br>")
                 for p in pts.to_dict("records")
             ]
             fig.add_trace(
