@@ -16,15 +16,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from gpubench.benchmarks.spec import WorkloadRef
+from gpubench.precisions import ELEMENT_BYTES, GEMM_DTYPES
 from gpubench.report.i18n import Messages, load_messages
+from gpubench.report.workloads import role_of, spec_of, workload_ref, workload_words
 from gpubench.store import expand_paths, load_meta, load_runs, load_telemetry, read_meta
 
-MATMUL_DTYPES = ("fp64", "fp32", "tf32", "fp16", "bf16", "fp8", "int8")
-"""Display order of matmul precisions (widest first)."""
-
-# Input element sizes for a GEMM's A and B; C is written at OUTPUT_BYTES where it differs (int8 -> int32,
-# fp8 -> bf16 through torch._scaled_mm).
-ELEMENT_BYTES = {"fp64": 8, "fp32": 4, "tf32": 4, "fp16": 2, "bf16": 2, "fp8": 1, "int8": 1}
+# A GEMM's C is written at OUTPUT_BYTES where it differs from its inputs (int8 -> int32, fp8 -> bf16 through
+# torch._scaled_mm); input element sizes are the precision vocabulary's.
 OUTPUT_BYTES = {"fp8": 2, "int8": 4}
 
 # Distinct, colour-blind-friendlier first (Okabe-Ito-like), then more hues for big fleets.
@@ -480,103 +479,126 @@ def _representative(rows: pd.DataFrame, ids: list[str]) -> str:
 
 @dataclass(frozen=True)
 class Metric:
-    """A headline figure of one run: the best case of a kind (e.g. matmul bf16) and the row it came from."""
+    """A headline figure of one run: the best row of one workload (or one group of a benchmark without a
+    workload), as its spec's headline says, and the row it came from."""
 
     run_id: str
-    key: str  # stable id across runs, e.g. "matmul/bf16"
-    label: str  # display, e.g. "matmul bf16"
+    key: str  # stable across runs: the workload key ("matmul/bf16", "gpt2[layers=2,...]/fp32") or bench/group
+    label: str  # for people, in the report's language
     unit: str
     value: float
     higher_is_better: bool
     row: int  # index into ReportData.runs
-
-
-def _ordered_groups(frame: pd.DataFrame, cols: list[str]) -> list[tuple[Any, pd.DataFrame]]:
-    return list(frame.groupby(cols, sort=True, dropna=True)) if all(c in frame for c in cols) else []
+    workload: WorkloadRef | None = field(default=None, compare=False)
+    emulated: bool = False  # the precision has no hardware on the device: software speed, never a headline
+    in_cache: bool = False  # a memory figure whose buffer fits in the last-level cache
 
 
 def headline_metrics(data: ReportData) -> list[Metric]:
-    """Per run: best TFLOP/s per matmul precision, best D2D/H2D/D2H GB/s, best samples/s per training and
-    inference workload (model, precision), and J per sample at the best training configuration.
-    Computed once per ReportData (every section asks)."""
+    """Per run, per workload: the best row by its spec's headline (matmul per precision, device copy
+    bandwidth at the largest buffer beyond the last-level cache, each model and precision, each LLM
+    workload ...), and J per sample of the best training configuration. Rows of different workloads never
+    compete (a toy gpt2 and GPT-2 small are two metrics). Computed once per ReportData."""
     if "headline" not in data.memo:
         data.memo["headline"] = _headline_metrics(data)
     return list(data.memo["headline"])
 
 
+_ORDER = {"compute_anchor": 0, "memory_anchor": 1, "training": 2, "inference": 3}
+
+
+def _order(m: Metric) -> tuple[int, int, str]:
+    ref = m.workload
+    if m.key.startswith("energy/"):
+        return (9, 0, m.key)
+    if ref is None:
+        return (8, 0, m.key)
+    rank = _ORDER.get(role_of(ref.benchmark) or ref.family, 4)
+    return (rank, GEMM_DTYPES.index(ref.precision) if ref.precision in GEMM_DTYPES else 0, m.key)
+
+
+def _llc_bytes(series: Series | None) -> float:
+    dev = (series.meta.get("device") or {}) if series is not None else {}
+    for key in ("llc_bytes", "l2_cache_bytes", "l2_bytes"):
+        if is_num(dev.get(key)):
+            return float(dev[key])
+    return 0.0
+
+
+def _buffer_bytes(entry: tuple[int, dict[str, Any], WorkloadRef | None]) -> float:
+    """A copy's buffer size from its workload (bytes read + written per step, halved)."""
+    ref = entry[2]
+    return float(ref.items_per_step or 0) / 2 if ref is not None else 0.0
+
+
 def _headline_metrics(data: ReportData) -> list[Metric]:
     ok = data.ok
-    if ok.empty or "throughput" not in ok:
+    if ok.empty or "benchmark" not in ok:
         return []
-    ok = ok[pd.to_numeric(ok["throughput"], errors="coerce").notna()]
+    t = data.msg
+    groups: dict[tuple[str, str], list[tuple[int, dict[str, Any], WorkloadRef | None]]] = {}
+    for i, row in zip(ok.index, ok.to_dict("records"), strict=True):
+        spec = spec_of(row.get("benchmark"))
+        if spec is None:
+            continue
+        head = spec.headline
+        if not is_num(row.get(head.metric)):
+            continue
+        ref = workload_ref(row)
+        if ref is not None:
+            key = ref.key
+        else:
+            parts = [str(row.get(g)) for g in head.group_by]
+            key = "/".join([spec.name, *parts])
+        groups.setdefault((str(row["run_id"]), key), []).append((int(i), row, ref))
     out: list[Metric] = []
-
-    def best(frame: pd.DataFrame) -> int:
-        return int(pd.to_numeric(frame["throughput"], errors="coerce").idxmax())
-
-    bench = data.col("benchmark", ok).astype("string")
-    mm = ok[bench == "matmul"]
-    order = {d: i for i, d in enumerate(MATMUL_DTYPES)}
-    for (run_id, dtype), g in sorted(_ordered_groups(mm, ["run_id", "dtype"]), key=lambda kv: order.get(kv[0][1], 99)):
-        i = best(g)
+    for (run_id, key), rows in groups.items():
+        i, row, ref = rows[0]
+        spec = spec_of(row.get("benchmark"))
+        head = spec.headline
+        in_cache = False
+        if role_of(spec.name) == "memory_anchor":
+            # The memory figure a buyer reads is main memory: the largest buffer, beyond the last-level cache.
+            llc = _llc_bytes(data.by_run.get(run_id))
+            i, row, ref = max(rows, key=_buffer_bytes)
+            size = _buffer_bytes((i, row, ref))
+            in_cache = 0 < size <= llc
+        else:
+            better = max if head.better == "higher" else min
+            i, row, ref = better(rows, key=lambda r: float(r[1][head.metric]))
+        unit = head.unit or str(row.get(head.unit_column) or "")
+        if ref is not None:
+            label = workload_words(t, ref)
+        else:
+            try:
+                label = head.label.format_map({**row, "workload": spec.name})
+            except (KeyError, IndexError, ValueError):
+                label = key
+        emulated = row.get("emulated") is True
+        if emulated:
+            label = t("fig.emulated_tick", dtype=label)
+        if in_cache:
+            label = t("workload.in_cache", workload=label)
         out.append(
             Metric(
-                run_id,
-                f"matmul/{dtype}",
-                data.msg("workload.matmul", dtype=dtype),
-                str(ok.at[i, "throughput_unit"]),
-                float(ok.at[i, "throughput"]),
-                True,
-                i,
+                run_id, key, label, unit, float(row[head.metric]), head.better == "higher", i, ref, emulated, in_cache
             )
         )
-    mem = ok[bench == "memory"]
-    korder = {"d2d": 0, "h2d": 1, "d2h": 2}
-    for (run_id, kind), g in sorted(_ordered_groups(mem, ["run_id", "kind"]), key=lambda kv: korder.get(kv[0][1], 9)):
-        i = best(g)
-        out.append(
-            Metric(
-                run_id,
-                f"memory/{kind}",
-                data.msg("workload.memory_kind", kind=str(kind).upper()),
-                str(ok.at[i, "throughput_unit"]),
-                float(ok.at[i, "throughput"]),
-                True,
-                i,
-            )
-        )
-    for name in ("train", "infer"):
-        part = ok[bench == name]
-        for (run_id, model, precision), g in _ordered_groups(part, ["run_id", "model", "precision"]):
-            i = best(g)
+        epw = row.get("energy_per_work")
+        if ref is not None and ref.family == "training" and is_num(epw) and float(epw) > 0:
             out.append(
                 Metric(
                     run_id,
-                    f"{name}/{model}/{precision}",
-                    data.msg(f"workload.{name}", model=model, precision=precision),
-                    str(ok.at[i, "throughput_unit"]),
-                    float(ok.at[i, "throughput"]),
-                    True,
+                    f"energy/{ref.key}",
+                    t("workload.energy", model=ref.label, precision=ref.precision),
+                    str(row.get("energy_per_work_unit") or "J/sample"),
+                    float(epw),
+                    False,
                     i,
+                    ref,
                 )
             )
-            epw = ok.at[i, "energy_per_work"] if "energy_per_work" in ok else None
-            if name == "train" and is_num(epw) and float(epw) > 0:
-                unit = ok.at[i, "energy_per_work_unit"] if "energy_per_work_unit" in ok else "J/sample"
-                out.append(
-                    Metric(
-                        run_id,
-                        f"energy/{model}/{precision}",
-                        data.msg("workload.energy", model=model, precision=precision),
-                        str(unit),
-                        float(epw),
-                        False,
-                        i,
-                    )
-                )
-    # Stable column order: as first met, matmul -> memory -> train/infer -> energy.
-    rank = {"matmul": 0, "memory": 1, "train": 2, "infer": 3, "energy": 4}
-    return sorted(out, key=lambda m: rank.get(m.key.split("/")[0], 9))
+    return sorted(out, key=_order)
 
 
 def scorecard(data: ReportData, metrics: list[Metric] | None = None) -> pd.DataFrame:

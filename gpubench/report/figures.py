@@ -12,8 +12,8 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from gpubench.precisions import GEMM_DTYPES
 from gpubench.report.data import (
-    MATMUL_DTYPES,
     Metric,
     ReportData,
     Series,
@@ -246,7 +246,7 @@ def matmul_by_precision(data: ReportData, ok: pd.DataFrame) -> go.Figure:
         [label.format(dtype=d) if e else str(d) for d, e in zip(best["dtype"], emulated, strict=True)],
         index=best.index,
     )
-    order = [x for d in MATMUL_DTYPES for x in (d, label.format(dtype=d))]
+    order = [x for d in GEMM_DTYPES for x in (d, label.format(dtype=d))]
     return grouped_bars(
         data,
         best,
@@ -273,7 +273,7 @@ def matmul_pct_of_peak(data: ReportData, ok: pd.DataFrame) -> go.Figure | None:
         esc(data.msg("fig.matmul_peak")),
         pct,
         value="pct_of_peak",
-        order=MATMUL_DTYPES,
+        order=GEMM_DTYPES,
         error=False,
         unit=pct,
     )
@@ -685,7 +685,7 @@ def roofline(data: ReportData, ok: pd.DataFrame) -> go.Figure | None:
         title=dict(text=esc(data.msg("fig.roofline")), x=0.01),
     )
     shapes = ("square", "circle", "diamond", "triangle-up", "star", "hexagon", "cross")
-    symbols = dict(zip(MATMUL_DTYPES, shapes, strict=True))
+    symbols = dict(zip(GEMM_DTYPES, shapes, strict=True))
     for i, s in enumerate(shown):
         r, c = i // cols + 1, i % cols + 1
         mine = parts[s.run_id]

@@ -19,7 +19,7 @@ import plotly.graph_objects as go
 from gpubench.report import figures as F
 from gpubench.report.blocks import Block, Cell, Details, Figure, Note, Table
 from gpubench.report.data import ReportData, esc, is_num
-from gpubench.report.workloads import buyer_workloads
+from gpubench.report.workloads import buyer_workloads, workload_words
 
 _BASIS_STYLE = {  # colour and bar pattern per basis: measured solid, published hatched, estimated pale
     "measured": ("#d62728", ""),
@@ -174,7 +174,8 @@ def build_value(data: ReportData) -> list[Block]:
     if ok.empty or "benchmark" not in ok:
         return []
     blocks: list[Block] = []
-    for workload, label in buyer_workloads(ok):
+    for ref in buyer_workloads(ok):
+        workload, label = ref.key, workload_words(data.msg, ref)
         try:
             ranked = advisor.recommend(ok, workload)
         except GpubenchError:

@@ -17,6 +17,7 @@ from typing import Any
 import pandas as pd
 from plotly.subplots import make_subplots
 
+from gpubench.benchmarks.spec import WorkloadRef
 from gpubench.errors import GpubenchError
 from gpubench.model import Estimate, estimate_all
 from gpubench.report import figures as F
@@ -31,6 +32,7 @@ from gpubench.report.data import (
     is_num,
     multiple_text,
 )
+from gpubench.report.workloads import is_full_size, role_of
 
 REFERENCE_DEVICES = ("rtx-4090", "a100-sxm-80gb", "h100-sxm", "mi300x")
 """Catalog slugs every verdict compares with (plus those measured and those `--against` names)."""
@@ -43,74 +45,80 @@ BASES = ("measured", "published", "estimated", "datasheet")
 # ----------------------------------------------------------------------------------------- workloads
 
 
-def workload_of(metric_key: str) -> str | None:
-    """The advisor's workload name for a headline metric key: matmul/bf16, memory/d2d, resnet50/amp_bf16,
-    resnet50/amp_bf16/infer; None for metrics that are no workload (energy, host copies)."""
-    kind, _, rest = metric_key.partition("/")
-    if kind == "matmul":
-        return metric_key
-    if kind == "memory":
-        return metric_key if rest == "d2d" else None
-    if kind == "train":
-        return rest
-    if kind == "infer":
-        return f"{rest}/infer"
+def _slot(metric: Metric) -> tuple[int, str] | None:
+    """(order, slot) of a headline metric in the verdict, asked of its workload: one training workload, one
+    inference workload, 16-bit matrix math, fp32 matrix math, memory bandwidth. None: not a verdict figure
+    (no workload, energy, an emulated precision: software speed never headlines a comparison)."""
+    ref = metric.workload
+    if ref is None or metric.emulated or metric.key.startswith("energy/"):
+        return None
+    role = role_of(ref.benchmark)
+    if role == "compute_anchor":
+        if ref.precision in ("bf16", "fp16"):
+            return 2, "matmul16"
+        return (3, "matmul32") if ref.precision == "fp32" else None
+    if role == "memory_anchor":
+        return 4, "memory"
+    if ref.family == "training":
+        return 0, "train"
+    if ref.family == "inference":
+        return 1, "infer"
     return None
-
-
-_KIND_ORDER = {"train": 0, "infer": 1, "matmul": 2, "memory": 4}
-
-
-def _slot(metric: Metric) -> tuple[int, str]:
-    """(order, slot): the verdict keeps one metric per slot: a training workload, an inference one, 16-bit
-    matrix math, fp32 matrix math, memory bandwidth."""
-    kind, _, rest = metric.key.partition("/")
-    order = _KIND_ORDER.get(kind, 9)
-    if kind == "matmul":
-        if rest in ("bf16", "fp16"):
-            return order, "matmul16"
-        if rest == "fp32":
-            return order + 1, "matmul32"
-        return 9, metric.key
-    return order, kind
 
 
 def verdict_metrics(data: ReportData, series: Series) -> list[Metric]:
     """The headline metrics the verdict compares on for one series: the fastest training and inference
     configuration, bf16 (else fp16) and fp32 matrix math, memory bandwidth (at most MAX_WORKLOADS, in that
-    order). Where a slot has several candidates the fastest wins (a CPU's fp32 training beats its bf16)."""
-    mine = [m for m in headline_metrics(data) if m.run_id == series.run_id and workload_of(m.key)]
+    order). In a slot the full-size workload beats a toy shape, then the fastest wins (a CPU's fp32 training
+    beats its bf16)."""
     best: dict[str, Metric] = {}
-    for m in mine:
-        order, slot = _slot(m)
-        if order >= 9:
+    for m in headline_metrics(data):
+        slot = _slot(m) if m.run_id == series.run_id else None
+        if slot is None:
             continue
-        current = best.get(slot)
-        prefer_bf16 = slot == "matmul16" and current is not None and current.key.endswith("fp16")
-        if current is None or m.value > current.value or (prefer_bf16 and m.key.endswith("bf16")):
-            best[slot] = m
-    return sorted(best.values(), key=_slot)[:MAX_WORKLOADS]
+        current = best.get(slot[1])
+        if current is None or _better_candidate(m, current):
+            best[slot[1]] = m
+    return sorted(best.values(), key=lambda m: _slot(m) or (9, ""))[:MAX_WORKLOADS]
+
+
+def _better_candidate(m: Metric, current: Metric) -> bool:
+    full, held = is_full_size(m.workload), is_full_size(current.workload)
+    if full != held:
+        return full
+    size, held_size = (x.workload.params_count or 0 if x.workload else 0 for x in (m, current))
+    if size != held_size:
+        return size > held_size  # the bigger model says more about the device than a teaching example
+    if m.workload and current.workload and {m.workload.precision, current.workload.precision} == {"bf16", "fp16"}:
+        return m.workload.precision == "bf16"  # bf16 is what training runs in
+    return m.value > current.value
 
 
 # ---------------------------------------------------------------------------------- reference figures
 
 
 def reference_value(
-    workload: str, spec: Any, runs: pd.DataFrame | None = None, estimates: dict[str, Estimate] | None = None
+    workload: str,
+    spec: Any,
+    runs: pd.DataFrame | None = None,
+    estimates: dict[str, Estimate] | None = None,
+    ref: WorkloadRef | None = None,
 ) -> Estimate | None:
     """A catalog device's figure on a workload: the performance model's (measured, published or estimated
     with an interval) where it has one, else the datasheet peak for matrix math and memory bandwidth (an
-    upper bound, basis "datasheet"), else None. `estimates` ({slug: Estimate}, from `model_estimates`)
-    saves asking the model once per device."""
+    upper bound, basis "datasheet"; `ref` says which role the workload plays), else None. `estimates`
+    ({slug: Estimate}, from `model_estimates`) saves asking the model once per device. A toy shape has its
+    own key: it gets an estimate of the same shape, or nothing, never the full model's."""
     est = (estimates if estimates is not None else model_estimates(workload, runs)).get(spec.slug)
     if est is not None and is_num(est.value) and float(est.value) > 0:
         return est
-    kind, _, precision = workload.partition("/")
-    if kind == "matmul":
+    role = role_of(ref.benchmark) if ref is not None else None
+    if role == "compute_anchor":
+        precision = ref.precision
         peak = spec.peak(precision)
         figure = f"peak.{precision}"
         unit = "TOP/s" if precision == "int8" else "TFLOP/s"
-    elif workload == "memory/d2d":
+    elif role == "memory_anchor":
         peak, figure, unit = spec.memory_bandwidth_gbps, "memory_bandwidth_gbps", "GB/s"
     else:
         return None
@@ -184,20 +192,12 @@ class Row:
     basis: str
     source: str
     color: str
+    matmul_precision: str = ""  # the precision, where the workload is matrix math (the compute anchor)
 
 
-def workload_label(data: ReportData, metric_key: str) -> str:
-    """A workload in words, in the report's language."""
-    t = data.msg
-    kind, _, rest = metric_key.partition("/")
-    parts = rest.split("/")
-    if kind == "matmul":
-        return t("workload.matmul", dtype=parts[0])
-    if kind == "memory":
-        return t("workload.memory")
-    if kind in ("train", "infer") and len(parts) >= 2:
-        return t(f"workload.{kind}", model=parts[0], precision=parts[1])
-    return metric_key
+def _matmul_precision(m: Metric) -> str:
+    ref = m.workload
+    return ref.precision if ref is not None and role_of(ref.benchmark) == "compute_anchor" else ""
 
 
 def comparison_rows(data: ReportData) -> list[Row]:
@@ -211,8 +211,8 @@ def comparison_rows(data: ReportData) -> list[Row]:
     runs = data.ok
     out: list[Row] = []
     for m in metrics:
-        label = workload_label(data, m.key)
-        workload = workload_of(m.key) or m.key
+        label = m.label
+        workload = m.key
         for s in data.series:
             other = everyone.get((s.run_id, m.key))
             if other is None or other.value <= 0:
@@ -238,11 +238,12 @@ def comparison_rows(data: ReportData) -> list[Row]:
                     "measured",
                     s.run_id,
                     s.color,
+                    _matmul_precision(m),
                 )
             )
         estimates = model_estimates(workload, runs) if refs else {}
         for spec in refs:
-            ref = reference_value(workload, spec, runs, estimates)
+            ref = reference_value(workload, spec, runs, estimates, m.workload)
             if ref is None or ref.value <= 0:
                 continue
             low = ref.low / m.value if is_num(ref.low) else math.nan
@@ -261,6 +262,7 @@ def comparison_rows(data: ReportData) -> list[Row]:
                     basis,
                     ref.source,
                     _BASIS_COLORS.get(basis, "#999999"),
+                    _matmul_precision(m),
                 )
             )
     return out
@@ -292,7 +294,7 @@ def _energy_sentence(data: ReportData, subject: Series, metrics: list[Metric]) -
         "verdict.energy",
         value=data.msg.num(data.runs.at[row.row, "energy_per_work"]),
         unit=unit,
-        workload=workload_label(data, row.key),
+        workload=row.label,
         watts=data.msg.num(watts),
     )
 
@@ -349,7 +351,7 @@ def verdict_paragraphs(data: ReportData, rows: list[Row] | None = None) -> list[
     if not metrics:
         paragraphs.append(t("verdict.nothing"))
         return paragraphs
-    measured = [f"{workload_label(data, m.key)} **{data.msg.num(m.value)} {m.unit}**" for m in metrics]
+    measured = [f"{m.label} **{data.msg.num(m.value)} {t.unit(m.unit)}**" for m in metrics]
     paragraphs.append(t("verdict.measured", list="; ".join(measured)))
     # The comparison on the most telling workload that has references.
     for m in metrics:
@@ -361,12 +363,10 @@ def verdict_paragraphs(data: ReportData, rows: list[Row] | None = None) -> list[
             basis = t(f"basis.{r.basis}", default=r.basis)
             span = f", {data.msg.multiple(r.low)}–{data.msg.multiple(r.high)}" if has_interval(r) else ""
             parts.append(f"{r.device} **{data.msg.multiple(r.multiple)}** ({basis}{span})")
-        paragraphs.append(
-            t("verdict.against", workload=workload_label(data, m.key), device=subject.label, list="; ".join(parts))
-        )
+        paragraphs.append(t("verdict.against", workload=m.label, device=subject.label, list="; ".join(parts)))
         faster = [r for r in others if r.multiple > 1.05]
         if subject.vendor.lower() == "cpu" and faster:
-            if m.key.startswith("matmul/"):
+            if _matmul_precision(m):
                 paragraphs.append(_cpu_meaning(data, rows, metrics))
             else:  # the most modest GPU on the workload itself: no overstatement
                 ref = min(faster, key=lambda r: r.multiple)
@@ -375,7 +375,7 @@ def verdict_paragraphs(data: ReportData, rows: list[Row] | None = None) -> list[
                         "verdict.cpu_meaning",
                         device=ref.device,
                         times=data.msg.multiple(ref.multiple),
-                        workload=workload_label(data, m.key),
+                        workload=m.label,
                         basis=t(f"basis.{ref.basis}", default=ref.basis),
                     )
                 )
@@ -411,12 +411,8 @@ def _cpu_meaning(data: ReportData, rows: list[Row], metrics: list[Metric]) -> st
     """For a CPU: a GPU's 16-bit matrix math against the CPU's own best precision (a CPU is used in fp32,
     a GPU in bf16: comparing each at its best is the fair question)."""
     t = data.msg
-    own = [m for m in metrics if m.key.startswith("matmul/")]
-    gpu = [
-        r
-        for r in rows
-        if r.workload.startswith("matmul/") and r.basis != "measured" and r.workload.split("/")[1] in ("bf16", "fp16")
-    ]
+    own = [m for m in metrics if _matmul_precision(m)]
+    gpu = [r for r in rows if r.basis != "measured" and r.matmul_precision in ("bf16", "fp16")]
     if not own or not gpu:
         ref = min((r for r in rows if r.basis != "measured"), key=lambda r: r.multiple)
         return t(
@@ -432,8 +428,8 @@ def _cpu_meaning(data: ReportData, rows: list[Row], metrics: list[Metric]) -> st
         "verdict.cpu_meaning_best",
         device=ref.device,
         times=data.msg.multiple(ref.value / mine.value),
-        gpu_dtype=ref.workload.split("/")[1],
-        cpu_dtype=mine.key.split("/")[1],
+        gpu_dtype=ref.matmul_precision,
+        cpu_dtype=_matmul_precision(mine),
         basis=t(f"basis.{ref.basis}", default=ref.basis),
     )
 
@@ -579,5 +575,5 @@ __all__ = [
     "resolve_against",
     "trust_warnings",
     "verdict_paragraphs",
-    "workload_of",
+    "verdict_metrics",
 ]

@@ -14,6 +14,9 @@ from typing import Any
 
 import pandas as pd
 
+from gpubench.benchmarks import catalog
+from gpubench.benchmarks.spec import BenchmarkSpec, WorkloadRef
+
 
 @dataclass(frozen=True)
 class HeadlineView:
@@ -32,9 +35,9 @@ class HeadlineView:
 _DEFAULT = HeadlineView()
 
 
-def spec_of(benchmark: str) -> Any:
+def spec_of(benchmark: Any) -> BenchmarkSpec | None:
     """The benchmark's spec, or None for a benchmark this version does not know (an old or newer run)."""
-    return None
+    return catalog.find(benchmark)
 
 
 @lru_cache(maxsize=256)
@@ -65,46 +68,95 @@ def params_of(row: dict[str, Any]) -> dict[str, Any]:
     return params if isinstance(params, dict) and params else dict(row)
 
 
-def workload_ref(row: dict[str, Any]) -> Any:
-    """The WorkloadRef of a result row (gpubench.benchmarks.workload_of_row), or None."""
-    return None
+def workload_ref(row: dict[str, Any]) -> WorkloadRef | None:
+    """The WorkloadRef of a result row (its spec's workload identity), or None: the row measures no workload
+    (a host link, a stride sweep) or its benchmark is unknown."""
+    return catalog.workload_of_row(row.get("benchmark"), params_of(row))
+
+
+def role_of(benchmark: Any) -> str | None:
+    """The role the benchmark plays for the performance model ("compute_anchor", "memory_anchor"), or None."""
+    spec = spec_of(benchmark)
+    return next(iter(spec.roles), None) if spec is not None and spec.roles else None
+
+
+def benchmarks_with_role(role: str) -> list[str]:
+    """Names of the benchmarks that play `role`."""
+    return [s.name for s in catalog.all_specs() if role in s.roles]
 
 
 BUYER_MIN_PARAMS = 1e6
 """A model below this many parameters is a toy (a 4,785-parameter char-RNN): no one buys a card for it."""
 
 
-def buyer_workloads(ok: pd.DataFrame) -> list[tuple[str, str]]:
-    """(workload key, label) of what a buyer of these runs' hardware cares about, in this order: full-size
-    models measured (never a toy shape or a test-sized model), 16-bit matrix math (else fp32; never an
-    emulated precision), memory bandwidth. Keys are those the model and the advisor take."""
+BUYER_FAMILIES = ("training", "inference", "llm_decode", "llm_prefill", "llm_lora", "llm_finetune")
+"""Families of model workloads a card is bought for (matrix math and memory come through the two roles)."""
+
+
+def buyer_workloads(ok: pd.DataFrame) -> list[WorkloadRef]:
+    """The workloads of what a buyer of these runs' hardware cares about, in this order: full-size
+    models measured (the spec says the row's sizes ARE the workload, and it is no toy of under a million
+    parameters), 16-bit matrix math (else fp32; never an emulated precision), memory bandwidth. Keys are
+    the spec's, which the model and the advisor take."""
     if ok.empty or "benchmark" not in ok:
         return []
-    from gpubench.model import parse_workload, workload_column
-
-    names = workload_column(ok)
-    params = pd.to_numeric(ok["params_count"], errors="coerce") if "params_count" in ok else None
-    toy_shape = pd.Series(False, index=ok.index)
-    for col in ("layers", "width"):
-        if col in ok:
-            toy_shape |= pd.to_numeric(ok[col], errors="coerce").fillna(0) > 0
-    emulated = ok["emulated"].map(lambda v: v is True) if "emulated" in ok else pd.Series(False, index=ok.index)
-    models, matmul, memory = [], {}, []
-    for name in dict.fromkeys(n for n in names if n):
-        rows = names == name
-        parsed = parse_workload(name)
-        if parsed is None:
+    models: dict[str, WorkloadRef] = {}
+    matmul: dict[str, WorkloadRef] = {}
+    memory: dict[str, WorkloadRef] = {}
+    emulated_keys: set[str] = set()
+    for row in ok.to_dict("records"):
+        ref = workload_ref(row)
+        if ref is None:
             continue
-        if parsed.kind == "matmul":
-            if not emulated[rows].any():
-                matmul[parsed.precision] = name
-        elif parsed.kind == "memory":
-            memory.append(name)
-        elif not toy_shape[rows].all() and (params is None or not (params[rows] < BUYER_MIN_PARAMS).all()):
-            models.append(name)
-    math16 = next((matmul[p] for p in ("bf16", "fp16", "fp32") if p in matmul), None)
-    keys = [*sorted(models), *([math16] if math16 else []), *memory]
-    return [(k, k) for k in keys]
+        role = role_of(row.get("benchmark"))
+        if role == "compute_anchor":
+            matmul[ref.precision] = ref
+            if row.get("emulated") is True:
+                emulated_keys.add(ref.key)
+        elif role == "memory_anchor":
+            memory[ref.key] = ref
+        elif (
+            ref.family in BUYER_FAMILIES
+            and ref.reference
+            and (ref.params_count or BUYER_MIN_PARAMS) >= BUYER_MIN_PARAMS
+        ):
+            models[ref.key] = ref
+    math16 = next(
+        (matmul[p] for p in ("bf16", "fp16", "fp32") if p in matmul and matmul[p].key not in emulated_keys), None
+    )
+    return [models[k] for k in sorted(models)] + ([math16] if math16 else []) + list(memory.values())
 
 
-__all__ = ["BUYER_MIN_PARAMS", "HeadlineView", "buyer_workloads", "headline_of", "params_of", "spec_of", "workload_ref"]
+def workload_words(msg: Any, ref: WorkloadRef) -> str:
+    """A workload in words, in the report's language: "matrix multiplication bf16", "training ResNet-50
+    amp_bf16"; a shape that is not the full-size workload says it is a toy size."""
+    role = role_of(ref.benchmark)
+    if role == "compute_anchor":
+        return msg("workload.matmul", dtype=ref.precision)
+    if role == "memory_anchor":
+        return msg("workload.memory")
+    key = {"training": "workload.train", "inference": "workload.infer"}.get(ref.family, "workload.other")
+    text = msg(key, model=ref.label, precision=ref.precision)
+    # A toy shape says so once (the LLM specs' own labels already do).
+    return text if ref.reference or "toy" in ref.label else msg("workload.toy", workload=text)
+
+
+def is_full_size(ref: WorkloadRef | None) -> bool:
+    """The row ran the real workload: the spec's defining sizes, and a model of at least a million
+    parameters (a 4,785-parameter char-RNN is a teaching example, whatever its sizes)."""
+    return ref is not None and ref.reference and (ref.params_count or BUYER_MIN_PARAMS) >= BUYER_MIN_PARAMS
+
+
+__all__ = [
+    "BUYER_MIN_PARAMS",
+    "HeadlineView",
+    "benchmarks_with_role",
+    "buyer_workloads",
+    "headline_of",
+    "is_full_size",
+    "params_of",
+    "role_of",
+    "workload_words",
+    "spec_of",
+    "workload_ref",
+]
