@@ -19,9 +19,9 @@ from gpubench.errors import GpubenchError
 from gpubench.report import build_report, build_sections, load_report_data, render_report
 from gpubench.report.blocks import Details, Figure, Prose, Table
 from gpubench.report.data import headline_metrics, multiple_text
+from gpubench.report.fields import FIELDS, case_records, to_csv
 from gpubench.report.figures import short_case
 from gpubench.report.i18n import _catalogue, languages, load_messages
-from gpubench.report.fields import FIELDS, case_records, to_csv
 from gpubench.report.summary import markdown_summary
 from gpubench.report.verdict import comparison_rows, resolve_against, trust_warnings, verdict_paragraphs
 
@@ -167,7 +167,7 @@ def test_markdown_summary_has_verdict_table_and_environment(fleet: list[Path], t
     hostile = write_fleet(tmp_path / "hostile", hostile=True)
     text = markdown_summary(load_report_data(hostile))
     assert "## gpubench:" in text and "### Best result per kind of work" in text and "### Environment" in text
-    assert "torch 2.5.1" in text and "| best result |" in text and "| matmul bf16 (TFLOP/s) |" in text
+    assert "torch 2.5.1" in text and "| best result |" in text and "| matrix multiplication bf16 (TFLOP/s) |" in text
     assert "<script" not in text and "<img" not in text  # forums render HTML: results-file text is escaped
     # Every table row has as many cells as its header.
     for block in text.split("\n\n"):

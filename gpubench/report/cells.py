@@ -7,9 +7,11 @@ from typing import Any
 
 import pandas as pd
 
+from gpubench.benchmarks.catalog import all_specs
 from gpubench.report import figures as F
 from gpubench.report.blocks import Cell
 from gpubench.report.data import ReportData
+from gpubench.report.workloads import benchmarks_with_role, workload_ref
 
 
 def swatch(data: ReportData, run_id: str) -> Cell:
@@ -26,6 +28,35 @@ def rows_of(data: ReportData, benchmark: str, frame: pd.DataFrame | None = None)
     return rows[rows["benchmark"].astype("string") == benchmark]
 
 
+def _benchmarks(data: ReportData) -> pd.Series:
+    ok = data.ok
+    return ok["benchmark"].astype(str) if "benchmark" in ok else pd.Series("", index=ok.index, dtype=object)
+
+
+def rows_with_role(data: ReportData, role: str) -> pd.DataFrame:
+    """The ok rows of the benchmark that plays `role` for the model ("compute_anchor": matrix math,
+    "memory_anchor": memory bandwidth)."""
+    return data.ok[_benchmarks(data).isin(benchmarks_with_role(role))]
+
+
+def rows_tagged(data: ReportData, tag: str, without: tuple[str, ...] = ()) -> pd.DataFrame:
+    """The ok rows of benchmarks whose spec carries `tag` and none of `without` ("model", "llm", ...)."""
+    names = [s.name for s in all_specs() if tag in s.tags and not set(without) & set(s.tags)]
+    return data.ok[_benchmarks(data).isin(names)]
+
+
+def rows_of_family(data: ReportData, *families: str) -> pd.DataFrame:
+    """The ok rows whose workload (their spec's identity) is of one of `families` (the spec's FAMILIES:
+    "training", "inference", "llm_decode", "attention" ...)."""
+    if "family" not in data.memo:
+        data.memo["family"] = pd.Series(
+            [getattr(workload_ref(r), "family", None) for r in data.ok.to_dict("records")],
+            index=data.ok.index,
+            dtype=object,
+        )
+    return data.ok[data.memo["family"].isin(families)]
+
+
 def case_cell(case_id: Any, cls: str = "") -> Cell:
     """A case name, shortened when long (the full name on hover)."""
     text = str(case_id)
@@ -33,4 +64,4 @@ def case_cell(case_id: Any, cls: str = "") -> Cell:
     return Cell(short, cls=(cls + " case").strip(), title=text if short != text else "")
 
 
-__all__ = ["case_cell", "rows_of", "swatch"]
+__all__ = ["case_cell", "rows_of", "rows_of_family", "rows_tagged", "rows_with_role", "swatch"]

@@ -9,7 +9,7 @@ from __future__ import annotations
 import html
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -413,6 +413,11 @@ def aggregate_fleet(
         notes.append(msg("fleet.pooled", label=group.label, n=len(ids), device=s.device_name))
         shown.append(group)
         frames.append(agg)
+    seen: dict[str, int] = {}
+    for i, s in enumerate(shown):  # two pooled groups of one model (different case sets): unique labels
+        seen[s.label] = seen.get(s.label, 0) + 1
+        if seen[s.label] > 1:
+            shown[i] = replace(s, label=f"{s.label} #{seen[s.label]}")
     out = pd.concat(frames, ignore_index=True, sort=False) if frames else runs.iloc[0:0]
     _label_rows(out, shown)
     return shown, out
@@ -601,10 +606,16 @@ def _headline_metrics(data: ReportData) -> list[Metric]:
     return sorted(out, key=_order)
 
 
+def comparable_metrics(data: ReportData) -> list[Metric]:
+    """The headline metrics that compare runs like with like: those of a workload (its key is the same
+    only where the work is), never an emulated precision."""
+    return [m for m in headline_metrics(data) if m.workload is not None and not m.emulated]
+
+
 def scorecard(data: ReportData, metrics: list[Metric] | None = None) -> pd.DataFrame:
     """Per run and metric: value, ratio to the baseline (>1 is better, energy inverted), and per run the
     geometric-mean score over the metrics it shares with the baseline."""
-    metrics = headline_metrics(data) if metrics is None else metrics
+    metrics = comparable_metrics(data) if metrics is None else metrics
     if not metrics:
         return pd.DataFrame()
     frame = pd.DataFrame([m.__dict__ for m in metrics])

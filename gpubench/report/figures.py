@@ -22,6 +22,7 @@ from gpubench.report.data import (
     is_num,
     matmul_bytes,
 )
+from gpubench.report.workloads import benchmarks_with_role, workload_ref
 
 TELEMETRY_POINTS = 1200
 """Points per telemetry trace after downsampling (display only)."""
@@ -513,7 +514,7 @@ def telemetry_timeline(data: ReportData, series: Series, tel: pd.DataFrame, case
             mode="lines",
             line=dict(color=series.color, width=1.2),
             name=esc(title),
-            hovertemplate=f"%{{y:.1f}} at %{{x:.1f}} s<extra>{esc(title)}</extra>",
+            hovertemplate=esc(data.msg("fig.tel_hover")) + f"<extra>{esc(title)}</extra>",
             row=i,
             col=1,
         )
@@ -655,7 +656,7 @@ def roofline(data: ReportData, ok: pd.DataFrame) -> go.Figure | None:
     """Per run: measured ceilings (best matmul throughput per precision, best device-copy bandwidth) and
     each matmul case placed at its arithmetic intensity (FLOP per byte moved)."""
     bench = ok["benchmark"].astype(str)
-    mm = ok[bench == "matmul"]
+    mm = ok[bench.isin(benchmarks_with_role("compute_anchor"))]
     if mm.empty or not {"dtype", "m", "n", "k"} <= set(mm.columns):
         return None
     mm = mm.assign(
@@ -664,7 +665,9 @@ def roofline(data: ReportData, ok: pd.DataFrame) -> go.Figure | None:
     flops = pd.to_numeric(mm["flops_per_step"] if "flops_per_step" in mm else mm["work_per_step"], errors="coerce")
     mm = mm.assign(_ai=flops / mm["_bytes"])
     mm = mm[np.isfinite(mm["_ai"].astype(float))]
-    d2d = ok[(bench == "memory") & (ok["kind"].astype(str) == "d2d")] if "kind" in ok else ok.iloc[0:0]
+    copies = ok[bench.isin(benchmarks_with_role("memory_anchor"))]
+    # The device copy is the memory rows that are a workload (host links are not).
+    d2d = copies[[workload_ref(r) is not None for r in copies.to_dict("records")]]
     parts = by_run(mm)
     shown = [s for s in data.series if s.run_id in parts]
     if not shown:
@@ -778,9 +781,14 @@ def score_bars(data: ReportData, scores: pd.DataFrame) -> go.Figure:
             y=[score],
             marker_color=s.color,
             name=esc(s.label),
-            hovertext=[f"<b>{esc(s.label)}</b><br>{score:.3g}× over {n} shared metric(s)<br>run {esc(s.run_id)}"],
+            hovertext=[
+                f"<b>{esc(s.label)}</b><br>"
+                + esc(data.msg("fig.score_hover", score=data.msg.fixed(score, 2), n=n))
+                + "<br>"
+                + esc(data.msg("fig.hover.run", run=s.run_id))
+            ],
             hovertemplate=HOVER,
-            text=[f"{score:.2f}×"],
+            text=[data.msg.fixed(score, 2) + "×"],
             textposition="outside",
         )
     fig.add_hline(y=1.0, line=dict(color="#999", dash="dot", width=1))
@@ -793,7 +801,7 @@ def collectives(data: ReportData, rows: pd.DataFrame) -> go.Figure:
         (c for c in ("busbw_gbps", "busbw", "throughput") if c in rows and rows[c].notna().any()),
         "throughput",
     )
-    op = rows["op"].astype(str) if "op" in rows else pd.Series("collective", index=rows.index)
+    op = rows["op"].astype(str) if "op" in rows else rows["benchmark"].astype(str)
     fig = new_figure(
         esc(data.msg("fig.collectives")),
         xaxis_title=esc(data.msg("fig.message_size")),

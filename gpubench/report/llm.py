@@ -14,7 +14,7 @@ from gpubench.benchmarks.llm.presets import preset as preset_named
 from gpubench.errors import GpubenchError
 from gpubench.report import figures as F
 from gpubench.report.blocks import Block, Cell, Figure, Note, Table
-from gpubench.report.cells import swatch
+from gpubench.report.cells import rows_of_family, swatch
 from gpubench.report.data import ReportData, esc, is_num
 from gpubench.report.i18n import Messages, load_messages
 from gpubench.report.workloads import workload_ref
@@ -23,11 +23,6 @@ from gpubench.report.workloads import workload_ref
 INTERACTIVE_TOKENS_PER_S = 25.0
 INTERACTIVE_TTFT_S = 0.450
 CARD_GB = [24, 48, 80, 141, 192]
-
-
-def _rows(data: ReportData, benchmark: str) -> pd.DataFrame:
-    ok = data.ok
-    return ok[ok["benchmark"].astype("string") == benchmark] if "benchmark" in ok else ok.iloc[0:0]
 
 
 def _num(data: ReportData, value: Any, digits: int = 3, suffix: str = "") -> str:
@@ -351,7 +346,8 @@ def attention_table(data: ReportData, rows: pd.DataFrame) -> Table:
 def build_llm(data: ReportData) -> list[Block]:
     """Prefill/decode speeds, the serving curve and capacity; empty when the runs have no LLM rows."""
     prefill, decode, capacity, finetune, attention = (
-        _rows(data, b) for b in ("llm_prefill", "llm_decode", "llm_capacity", "llm_train", "attention")
+        rows_of_family(data, *f)
+        for f in (("llm_prefill",), ("llm_decode",), ("llm_capacity",), ("llm_lora", "llm_finetune"), ("attention",))
     )
     if prefill.empty and decode.empty and capacity.empty and finetune.empty and attention.empty:
         return []
@@ -366,7 +362,7 @@ def build_llm(data: ReportData) -> list[Block]:
         if not slow.empty:
             blocks.append(
                 Note(
-                    t("llm.serving.slow_ttft", ms=f"{INTERACTIVE_TTFT_S * 1e3:.0f}", k=len(slow), n=len(points)),
+                    t("llm.serving.slow_ttft", ms=t.fixed(INTERACTIVE_TTFT_S * 1e3), k=len(slow), n=len(points)),
                     kind="warn",
                 )
             )

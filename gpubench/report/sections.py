@@ -20,9 +20,10 @@ import pandas as pd
 
 from gpubench.report import figures as F
 from gpubench.report.blocks import Block, Cell, Details, Figure, Note, Prose, Section, Table
-from gpubench.report.cells import case_cell, rows_of, swatch
+from gpubench.report.cells import case_cell, rows_of_family, rows_tagged, rows_with_role, swatch
 from gpubench.report.data import (
     ReportData,
+    comparable_metrics,
     device_spec,
     environment_differences,
     esc,
@@ -122,7 +123,7 @@ def build_runs(data: ReportData) -> list[Block]:
 def build_scorecard(data: ReportData) -> list[Block]:
     """Headline figures per run and speed-up over the baseline, with a geometric-mean score."""
     t = data.msg
-    metrics = headline_metrics(data)
+    metrics = comparable_metrics(data)
     if not metrics:
         return []
     card = scorecard(data, metrics)
@@ -139,11 +140,15 @@ def build_scorecard(data: ReportData) -> list[Block]:
         n = int(mine["score_n"].iloc[0])
         cells = [
             swatch(data, s.run_id),
-            Cell(f"{score:.2f}×" if is_num(score) else "–", cls="num score", title=t("scorecard.score_hover", n=n)),
+            Cell(
+                t.fixed(score, 2) + "×" if is_num(score) else "–",
+                cls="num score",
+                title=t("scorecard.score_hover", n=n),
+            ),
         ]
         for k in keys:
             if k not in mine.index:
-                cells.append(Cell("–", cls="num"))
+                cells.append(Cell(t("table.not_measured"), cls="num st-skipped"))
                 continue
             r = mine.loc[k]
             ratio = r["ratio"]
@@ -165,7 +170,7 @@ def build_scorecard(data: ReportData) -> list[Block]:
 
 def build_matmul(data: ReportData) -> list[Block]:
     t = data.msg
-    ok = rows_of(data, "matmul")
+    ok = rows_with_role(data, "compute_anchor")
     if ok.empty or "dtype" not in ok:
         return []
     blocks: list[Block] = [Figure(F.matmul_by_precision(data, ok), t("matmul.caption_best"))]
@@ -207,7 +212,7 @@ def build_matmul(data: ReportData) -> list[Block]:
 
 
 def build_memory(data: ReportData) -> list[Block]:
-    ok = rows_of(data, "memory")
+    ok = rows_with_role(data, "memory_anchor")
     if ok.empty or "kind" not in ok or "size_bytes" not in ok:
         return []
     return [Figure(F.memory_bandwidth(data, ok), data.msg("memory.caption"))]
@@ -218,14 +223,16 @@ def build_memory(data: ReportData) -> list[Block]:
 
 def build_models(data: ReportData) -> list[Block]:
     blocks: list[Block] = []
-    for name in ("train", "infer"):
-        ok = rows_of(data, name)
+    for family, kind in (("training", "train"), ("inference", "infer")):
+        ok = rows_of_family(data, family)
+        ok = ok[ok.index.isin(rows_tagged(data, "model", without=("llm", "distributed")).index)]
         if not ok.empty and "throughput" in ok:
             # samples/s and tokens/s never share an axis: one figure per unit.
             units = ok["throughput_unit"].astype("string").fillna("")
             for unit in sorted(units.unique()):
-                blocks.append(Figure(F.model_throughput(data, ok[units == unit], name)))
-    infer = rows_of(data, "infer")
+                blocks.append(Figure(F.model_throughput(data, ok[units == unit], kind)))
+    infer = rows_of_family(data, "inference")
+    infer = infer[infer.index.isin(rows_tagged(data, "model", without=("llm",)).index)]
     if not infer.empty and "batch" in infer and "median_s" in infer:
         b1 = infer[pd.to_numeric(infer["batch"], errors="coerce") == 1]
         if not b1.empty:
@@ -266,7 +273,7 @@ def build_power(data: ReportData) -> list[Block]:
                     swatch(data, r["run_id"]),
                     case_cell(r["case_id"]),
                     Cell(str(r.get("throttle_reasons") or "")),
-                    Cell(f"{float(r['throttled_pct']):.0f}%" if is_num(r.get("throttled_pct")) else "–", cls="num"),
+                    Cell(t.fixed(r.get("throttled_pct")) + "%" if is_num(r.get("throttled_pct")) else "–", cls="num"),
                     Cell(data.msg.num(r.get("mean_sm_clock_mhz")), cls="num"),
                 ]
                 for r in hit.to_dict("records")
@@ -308,9 +315,7 @@ def build_efficiency(data: ReportData) -> list[Block]:
     if prices:
         per_k = {id(m): m.value / prices[m.run_id] * 1000 for m in metrics if m.run_id in prices}
         extra = {
-            id(m): t("efficiency.launch_price", price=f"${prices[m.run_id]:,.0f}")
-            for m in metrics
-            if m.run_id in prices
+            id(m): t("efficiency.launch_price", price=t.money(prices[m.run_id])) for m in metrics if m.run_id in prices
         }
         fig = F.metric_facets(
             data,
@@ -343,7 +348,7 @@ def build_roofline(data: ReportData) -> list[Block]:
 
 def build_collectives(data: ReportData) -> list[Block]:
     t = data.msg
-    rows = rows_of(data, "collective")
+    rows = rows_tagged(data, "distributed", without=("training",))
     if rows.empty or "size_bytes" not in rows:
         return []
     blocks: list[Block] = [Figure(F.collectives(data, rows), t("collectives.caption"))]
@@ -423,7 +428,7 @@ def build_scaling(data: ReportData) -> list[Block]:
                         Cell(f"{data.msg.num(r['throughput'])} {r['throughput_unit'] or ''}", cls="num"),
                         Cell(data.msg.num(r["speedup"]), cls="num"),
                         Cell(
-                            f"{100 * r['scaling_efficiency']:.0f}%" if is_num(r["scaling_efficiency"]) else "–",
+                            t.pct(r["scaling_efficiency"]),
                             cls="num",
                             title=f"1 rank: {r['baseline_run_id']}" if other else "",
                         ),

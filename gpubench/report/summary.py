@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 
-from gpubench.report.data import ReportData, headline_metrics, is_num, scorecard
+from gpubench.report.data import ReportData, comparable_metrics, is_num, scorecard
 from gpubench.report.fields import case_records, display_fields, display_value
 from gpubench.report.verdict import comparison_rows, has_interval, trust_warnings, verdict_paragraphs
 
@@ -23,7 +23,7 @@ def _md_text(text: str) -> str:
 
 
 def _headline(data: ReportData) -> tuple[list[str], list[tuple[str, list[str]]]]:
-    metrics = headline_metrics(data)
+    metrics = comparable_metrics(data)
     card = scorecard(data, metrics)
     keys = list(dict.fromkeys(m.key for m in metrics))
     label = {m.key: f"{m.label} ({m.unit})" for m in metrics}

@@ -16,10 +16,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from gpubench.benchmarks.catalog import all_specs
 from gpubench.report import figures as F
 from gpubench.report.blocks import Block, Cell, Figure, Note, Prose, Table
 from gpubench.report.cells import rows_of, swatch
 from gpubench.report.data import ReportData, Series, esc, is_num
+from gpubench.report.workloads import benchmarks_with_role
 
 
 def _params(row: dict[str, Any]) -> dict[str, Any]:
@@ -321,7 +323,13 @@ def _what(row: dict[str, Any]) -> str:
 
 
 _PRECISION_PARAM = re.compile(r"(dtype|precision)=[^,\]]+,?")
-ENERGY_BENCHMARKS = ("matmul", "train", "infer")
+
+
+def energy_benchmarks() -> list[str]:
+    """Benchmarks whose energy per precision the topic compares: matrix math (the compute anchor) and the
+    single-device model benchmarks (training, inference), asked of the specs."""
+    models = [s.name for s in all_specs() if "model" in s.tags and not {"llm", "distributed"} & set(s.tags)]
+    return [*benchmarks_with_role("compute_anchor"), *models]
 
 
 def energy_table(rows: pd.DataFrame) -> pd.DataFrame:
@@ -330,7 +338,7 @@ def energy_table(rows: pd.DataFrame) -> pd.DataFrame:
     if rows.empty or "energy_per_work" not in rows:
         return pd.DataFrame()
     rows = rows[
-        rows["benchmark"].isin(ENERGY_BENCHMARKS) & pd.to_numeric(rows["energy_per_work"], errors="coerce").notna()
+        rows["benchmark"].isin(energy_benchmarks()) & pd.to_numeric(rows["energy_per_work"], errors="coerce").notna()
     ]
     out = []
     for r in rows.to_dict("records"):
@@ -352,7 +360,7 @@ def energy_table(rows: pd.DataFrame) -> pd.DataFrame:
 
 
 def _energy(data: ReportData) -> list[Block]:
-    candidates = data.ok[data.ok["benchmark"].isin(ENERGY_BENCHMARKS)] if "benchmark" in data.ok else data.ok
+    candidates = data.ok[data.ok["benchmark"].isin(energy_benchmarks())] if "benchmark" in data.ok else data.ok
     if candidates.empty:
         return []
     t = data.msg

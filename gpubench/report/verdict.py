@@ -58,11 +58,11 @@ def _slot(metric: Metric) -> tuple[int, str] | None:
             return 2, "matmul16"
         return (3, "matmul32") if ref.precision == "fp32" else None
     if role == "memory_anchor":
-        return 4, "memory"
+        return 4, "bandwidth"
     if ref.family == "training":
-        return 0, "train"
+        return 0, "training"
     if ref.family == "inference":
-        return 1, "infer"
+        return 1, "inference"
     return None
 
 
