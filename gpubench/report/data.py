@@ -606,6 +606,18 @@ def _headline_metrics(data: ReportData) -> list[Metric]:
     return sorted(out, key=_order)
 
 
+def workload_rows(data: ReportData, key: str) -> pd.DataFrame:
+    """The ok rows that measured workload `key` (what the model calibrates on and the advisor ranks from):
+    asking the model with every row of a fleet costs seconds and changes nothing."""
+    if "workload_key" not in data.memo:
+        data.memo["workload_key"] = pd.Series(
+            [getattr(workload_ref(r), "key", None) for r in data.ok.to_dict("records")],
+            index=data.ok.index,
+            dtype=object,
+        )
+    return data.ok[data.memo["workload_key"] == key]
+
+
 def comparable_metrics(data: ReportData) -> list[Metric]:
     """The headline metrics that compare runs like with like: those of a workload (its key is the same
     only where the work is), never an emulated precision."""

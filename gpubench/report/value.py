@@ -18,7 +18,7 @@ import plotly.graph_objects as go
 
 from gpubench.report import figures as F
 from gpubench.report.blocks import Block, Cell, Details, Figure, Note, Table
-from gpubench.report.data import ReportData, esc, is_num
+from gpubench.report.data import ReportData, esc, is_num, workload_rows
 from gpubench.report.workloads import buyer_workloads, workload_words
 
 _BASIS_STYLE = {  # colour and bar pattern per basis: measured solid, published hatched, estimated pale
@@ -177,7 +177,7 @@ def build_value(data: ReportData) -> list[Block]:
     for ref in buyer_workloads(ok):
         workload, label = ref.key, workload_words(data.msg, ref)
         try:
-            ranked = advisor.recommend(ok, workload)
+            ranked = advisor.recommend(workload_rows(data, workload), workload)
         except GpubenchError:
             continue
         if ranked.empty or not ranked["throughput"].map(lambda v: is_num(v) and math.isfinite(v)).any():

@@ -31,6 +31,7 @@ from gpubench.report.data import (
     headline_metrics,
     is_num,
     multiple_text,
+    workload_rows,
 )
 from gpubench.report.workloads import is_full_size, role_of
 
@@ -208,7 +209,6 @@ def comparison_rows(data: ReportData) -> list[Row]:
         return []
     everyone = {(m.run_id, m.key): m for m in headline_metrics(data)}
     refs = reference_specs(data)
-    runs = data.ok
     out: list[Row] = []
     for m in metrics:
         label = m.label
@@ -241,9 +241,10 @@ def comparison_rows(data: ReportData) -> list[Row]:
                     _matmul_precision(m),
                 )
             )
-        estimates = model_estimates(workload, runs) if refs else {}
+        mine = workload_rows(data, workload)
+        estimates = model_estimates(workload, mine) if refs else {}
         for spec in refs:
-            ref = reference_value(workload, spec, runs, estimates, m.workload)
+            ref = reference_value(workload, spec, mine, estimates, m.workload)
             if ref is None or ref.value <= 0:
                 continue
             low = ref.low / m.value if is_num(ref.low) else math.nan
