@@ -147,11 +147,11 @@ def _table(data: ReportData, shown: pd.DataFrame, workload: str, scale: tuple[st
                 Cell(t.num(r["breakeven_hours"]), cls="num"),
             ]
         )
-    header = [
-        t(f"value.col.{c}", per=per)
-        for c in ("rank", "device", "basis", "throughput", "price", "per_k", "watts", "tco", "cloud", "breakeven")
-    ]
-    return Table(header, rows, t("value.table_caption", workload=workload))
+    cols = ["rank", "device", "basis", "throughput", "price", "per_k", "watts", "tco", "cloud", "breakeven"]
+    # Columns no device has a figure for (no cloud prices, no break-even) are left out: the table fits a page.
+    keep = [i for i, c in enumerate(cols) if i < 5 or any(r[i].text != "–" for r in rows)]
+    header = [t(f"value.col.{cols[i]}", per=per) for i in keep]
+    return Table(header, [[r[i] for i in keep] for r in rows], t("value.table_caption", workload=workload, per=per))
 
 
 def _unpriced(data: ReportData, rows: pd.DataFrame) -> Block:

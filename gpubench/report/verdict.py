@@ -461,7 +461,7 @@ def verdict_figure(data: ReportData, rows: list[Row]) -> Any:
         shared_xaxes=True,
         row_heights=per_panel,
         vertical_spacing=min(0.08, 0.5 / len(workloads)),
-        subplot_titles=[esc(labels[w]) for w in workloads],
+        subplot_titles=[F.esc_wrapped(labels[w], 40) for w in workloads],
     )
     height = 150 + 34 * sum(per_panel) + 45 * len(workloads)
     fig.update_layout(
@@ -540,14 +540,14 @@ def verdict_figure(data: ReportData, rows: list[Row]) -> Any:
     hi = max(max(r.multiple, r.high if is_num(r.high) else 0) for r in rows)
     fig.update_xaxes(type="log", range=[math.log10(lo) - 0.3, math.log10(hi) + 0.6], dtick=1)
     fig.update_xaxes(
-        title_text=F.esc_wrapped(t("verdict.chart_x", device=data.baseline.label), 36),
+        title_text=F.esc_wrapped(t("verdict.chart_x", device=data.baseline.label), 30),
         row=len(workloads),
         col=1,
     )
     for i in range(1, len(workloads) + 1):
         fig.add_vline(x=1.0, line=dict(color="#999", dash="dot", width=1), row=i, col=1)
-    for ann in fig.layout.annotations:
-        ann.font = dict(size=12)
+    for ann in fig.layout.annotations:  # panel titles from the left edge, wrapped: never clipped on a phone
+        ann.update(font=dict(size=12), x=0, xanchor="left", xref="paper")
     return fig
 
 

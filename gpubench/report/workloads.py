@@ -89,6 +89,9 @@ BUYER_MIN_PARAMS = 1e6
 """A model below this many parameters is a toy (a 4,785-parameter char-RNN): no one buys a card for it."""
 
 
+MAX_MODELS = 3
+"""Model workloads in the Value section at most (with matrix math and memory bandwidth)."""
+
 BUYER_FAMILIES = ("training", "inference", "llm_decode", "llm_prefill", "llm_lora", "llm_finetune")
 """Families of model workloads a card is bought for (matrix math and memory come through the two roles)."""
 
@@ -104,6 +107,7 @@ def buyer_workloads(ok: pd.DataFrame) -> list[WorkloadRef]:
     matmul: dict[str, WorkloadRef] = {}
     memory: dict[str, WorkloadRef] = {}
     emulated_keys: set[str] = set()
+    fastest: dict[str, float] = {}
     for row in ok.to_dict("records"):
         ref = workload_ref(row)
         if ref is None:
@@ -115,16 +119,17 @@ def buyer_workloads(ok: pd.DataFrame) -> list[WorkloadRef]:
                 emulated_keys.add(ref.key)
         elif role == "memory_anchor":
             memory[ref.key] = ref
-        elif (
-            ref.family in BUYER_FAMILIES
-            and ref.reference
-            and (ref.params_count or BUYER_MIN_PARAMS) >= BUYER_MIN_PARAMS
-        ):
-            models[ref.key] = ref
+        elif ref.family in BUYER_FAMILIES and is_full_size(ref):
+            # One precision per model and family: the fastest this run measured (the one a buyer would use).
+            slot = f"{ref.family}:{ref.label}"
+            speed = float(row.get("throughput") or 0)
+            if slot not in models or speed > fastest.get(slot, 0.0):
+                models[slot], fastest[slot] = ref, speed
     math16 = next(
         (matmul[p] for p in ("bf16", "fp16", "fp32") if p in matmul and matmul[p].key not in emulated_keys), None
     )
-    return [models[k] for k in sorted(models)] + ([math16] if math16 else []) + list(memory.values())
+    picked = [models[k] for k in sorted(models)][:MAX_MODELS]
+    return picked + ([math16] if math16 else []) + list(memory.values())
 
 
 def workload_words(msg: Any, ref: WorkloadRef) -> str:
