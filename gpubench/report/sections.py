@@ -578,7 +578,6 @@ def _missing(value: Any) -> bool:
     return value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value))
 
 
-
 SECTIONS: list[Section] = [
     Section("verdict", "Verdict", build_verdict),
     Section("scorecard", "Scorecard", build_scorecard),
