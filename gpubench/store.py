@@ -476,9 +476,9 @@ def load_runs(paths: Paths, skip_columns: Sequence[str] = (), catalog: Mapping[s
             extra["device_vendor"] = dev.get("vendor")
         extra["run_folder"] = str(folder)
         for row in rows:
-            row.update(extra)
             for col in skip_columns:
                 row.pop(col, None)
+            row.update(extra)
         columns.update(dict.fromkeys(extra))
         records += rows
     if not records:
