@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import typer
 
-from gpubench.cli import compare, devices, monitor, recommend, report, run, specs
+from gpubench.cli import compare, devices, fleet, monitor, recommend, report, run, specs
 from gpubench.cli.common import SigTerm, err_console
 
 app = typer.Typer(
@@ -29,6 +29,7 @@ app.command()(specs.specs)
 app.command()(recommend.recommend)
 app.command()(report.report)
 app.command(context_settings={"ignore_unknown_options": True})(compare.compare)
+app.add_typer(fleet.app, name="fleet")
 
 
 def main() -> None:
