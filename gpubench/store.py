@@ -22,9 +22,8 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import pyarrow.parquet as pq
 
-from gpubench import __version__
+from gpubench import __version__, inputs
 from gpubench.benchmarks import BENCHMARKS
 from gpubench.errors import ResultFormatError, StorageError
 from gpubench.files import atomic_write, os_error_text
@@ -176,13 +175,14 @@ class RunStore:
                     "records"
                 )
                 rows = [{k: _from_parquet(v) for k, v in r.items()} for r in rows]
-            telemetry = _read_parquet(folder / TELEMETRY) if (folder / TELEMETRY).exists() else None
+            telemetry = _read_parquet(folder / TELEMETRY, kind="telemetry") if (folder / TELEMETRY).exists() else None
             for tmp in folder.glob(".*.tmp"):
                 tmp.unlink(missing_ok=True)  # a write interrupted before its atomic replace
         except BaseException:
             lock.close()
             raise
         meta["status"] = "running"
+        meta.pop("error", None)  # the last attempt's error (a full disk) no longer describes the run
         meta["schema_version"] = SCHEMA_VERSION  # older rows read as the newer format (one round each)
         meta.setdefault("resumed_utc", []).append(utc_now())
         return cls(folder, meta, rows, lock=lock, telemetry=telemetry)
@@ -261,82 +261,19 @@ def _from_parquet(value: Any) -> Any:
     return value
 
 
-def _read_parquet(path: Path, skip: Sequence[str] = ()) -> pd.DataFrame:
-    try:
-        if skip:
-            names = pq.read_schema(path).names
-            return pd.read_parquet(path, columns=[n for n in names if n not in skip])
-        return pd.read_parquet(path)
-    except Exception as e:  # noqa: BLE001 - pyarrow raises many types for a damaged file
-        raise ResultFormatError(
-            f"{path} is damaged and cannot be read ({type(e).__name__}: {e}); re-run the suite"
-        ) from None
-
-
-# Columns every reader relies on, and numeric ones that reports, compare and the advisor compute with.
-_TEXT_COLUMNS = ("case_id", "status")
-_NUMERIC_COLUMNS = (
-    "median_s",
-    "p10_s",
-    "p90_s",
-    "mean_s",
-    "cov",
-    "throughput",
-    "throughput_p10",
-    "throughput_p90",
-    "pct_of_peak",
-    "work_per_step",
-    "n_reps",
-    "energy_j",
-    "avg_power_w",
-    "peak_power_w",
-)
+def _read_parquet(path: Path, skip: Sequence[str] = (), kind: inputs.ParquetKind = "measurements") -> pd.DataFrame:
+    return inputs.read_parquet(path, kind, skip)  # checked against the declared columns
 
 
 def check_measurements(path: Path, frame: pd.DataFrame) -> pd.DataFrame:
     """The frame, if it has the shape gpubench writes; else ResultFormatError naming the file and the column
     (a measurements.parquet edited by hand or written by something else must not end in a traceback)."""
-    if frame.empty:
-        return frame
-    for col in _TEXT_COLUMNS:
-        if col not in frame.columns:
-            raise ResultFormatError(f"{path}: no {col!r} column; it was not written by gpubench (or was edited)")
-        if not frame[col].map(lambda v: isinstance(v, str)).all():
-            raise ResultFormatError(f"{path}: column {col!r} must hold text in every row; the file was edited")
-    for col in _NUMERIC_COLUMNS:
-        if col in frame.columns and not (pd.api.types.is_numeric_dtype(frame[col]) or frame[col].isna().all()):
-            raise ResultFormatError(
-                f"{path}: column {col!r} holds {frame[col].dtype} values, not numbers; "
-                "the file was edited or written by something else"
-            )
-    return frame
+    return inputs.check_frame(path, frame, "measurements")
 
 
 def read_meta(folder: Path) -> dict[str, Any]:
-    """run.json of a run folder, with its schema version checked."""
-    path = Path(folder) / RUN_JSON
-    if not path.is_file():
-        raise ResultFormatError(f"{folder} is not a gpubench run folder (no {RUN_JSON})")
-    try:
-        meta = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise ResultFormatError(f"{path} is damaged and cannot be read ({e})") from None
-    if not isinstance(meta, dict):
-        raise ResultFormatError(f"{path} is damaged: expected a JSON object")
-    version = meta.get("schema_version")
-    if not isinstance(version, int):
-        raise ResultFormatError(f"{path} has no schema_version; it was not written by gpubench")
-    if version > SCHEMA_VERSION:
-        raise ResultFormatError(
-            f"{folder} was written by a newer gpubench (results schema {version}; this one reads {SCHEMA_VERSION}): "
-            "upgrade gpubench to read it"
-        )
-    if version < MIN_READABLE_SCHEMA:
-        raise ResultFormatError(
-            f"{folder} uses results schema {version}, too old for this gpubench (schema {SCHEMA_VERSION}): "
-            f"read it with gpubench {meta.get('gpubench_version', 'of that time')} or re-run the suite"
-        )
-    return meta
+    """run.json of a run folder, with its shape and schema version checked (gpubench.inputs)."""
+    return inputs.run_meta(folder, SCHEMA_VERSION, MIN_READABLE_SCHEMA, RUN_JSON)
 
 
 Paths = Iterable[str | os.PathLike[str]] | str | os.PathLike[str]
@@ -350,7 +287,8 @@ def expand_paths(paths: Paths) -> list[Path]:
     found: list[Path] = []
     for raw in paths:
         text = str(raw)
-        matches = sorted(glob.glob(text)) if glob.has_magic(text) else [text]
+        is_glob = glob.has_magic(text) and not os.path.lexists(text)  # a folder named `h100 [old]` is a path
+        matches = sorted(glob.glob(text)) if is_glob else [text]
         if not matches:
             raise ResultFormatError(f"no run folder matches {text!r}")
         for m in matches:
@@ -360,10 +298,10 @@ def expand_paths(paths: Paths) -> list[Path]:
             elif p.is_dir():
                 subs = sorted(q.parent for q in p.glob(f"*/{RUN_JSON}"))
                 subs += sorted(q.parent for q in p.glob(f"*/*/{RUN_JSON}") if q.parent.parent not in subs)
-                if not subs and not glob.has_magic(text):
+                if not subs and not is_glob:
                     raise ResultFormatError(f"{p} is not a gpubench run folder and holds none")
                 found.extend(subs)
-            elif not glob.has_magic(text):
+            elif not is_glob:
                 raise ResultFormatError(f"run folder {p} not found")
     unique = list(dict.fromkeys(p.resolve() for p in found))
     if not unique:
@@ -431,7 +369,7 @@ def load_telemetry(paths: Paths) -> pd.DataFrame:
         meta = read_meta(folder)
         tpath = folder / TELEMETRY
         if tpath.exists():
-            frame = _read_parquet(tpath)
+            frame = _read_parquet(tpath, kind="telemetry")
             frame["run_id"] = meta.get("run_id")
             if "device_name" not in frame.columns:
                 frame["device_name"] = (meta.get("device") or {}).get("name")

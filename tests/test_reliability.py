@@ -303,11 +303,11 @@ def test_non_utf8_prices_and_edited_result_files(tmp_path):
     mpath = b / "measurements.parquet"
     frame = pd.read_parquet(mpath)
     frame.assign(throughput=frame["throughput"].astype(str)).to_parquet(mpath)
-    assert "column 'throughput' holds str values, not numbers" in one_line_error(
+    assert "measurements.parquet: throughput: holds str values, not numbers" in one_line_error(
         cli.invoke(app, ["compare", str(a), str(b)])
     )
     frame.drop(columns=["case_id"]).to_parquet(mpath)
-    assert "no 'case_id' column" in one_line_error(cli.invoke(app, ["compare", str(a), str(b)]))
+    assert "measurements.parquet: case_id: missing column" in one_line_error(cli.invoke(app, ["compare", str(a), str(b)]))
 
 
 # ------------------------------------------------------------------------------ 8. SIGTERM
