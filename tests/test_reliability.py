@@ -251,9 +251,9 @@ def test_terminal_escapes_in_run_folders_are_not_printed_raw(tmp_path):
         res = cli.invoke(app, args)
         assert res.exit_code in (0, 1), res.output
         assert "\x1b" not in res.output and "\x07" not in res.output, args
-    from gpubench.cli import _escape
+    from gpubench.cli.common import escape
 
-    assert _escape(evil).startswith("\\x1b]0;pwned\\x07\\x1b") and "\x1b" not in _escape(evil)
+    assert escape(evil).startswith("\\x1b]0;pwned\\x07\\x1b") and "\x1b" not in escape(evil)
 
 
 # ------------------------------------------------------------------------------ 7. validation gaps

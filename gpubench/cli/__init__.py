@@ -1,0 +1,41 @@
+"""The `gpubench` command. The only package that prints, exits, or knows exit codes.
+
+Exit codes: 0 all ok (or skipped); 1 a benchmark failed or computed a wrong result (compare: a case got
+significantly slower); 2 bad input, a bad path or a full disk (one red line, no traceback); 130 interrupted by
+Ctrl-C, 143 stopped by SIGTERM (finished cases kept in both).
+
+One module per command (or small group of commands); each is registered below with one line.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from gpubench.cli import compare, devices, monitor, recommend, report, run, specs
+from gpubench.cli.common import SigTerm, err_console
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="Benchmark accelerators for deep-learning work: speed, power, and which card to buy.",
+    pretty_exceptions_enable=False,
+)
+
+app.command()(devices.devices)
+app.command("list")(devices.list_)
+app.command()(run.run)
+app.command()(monitor.monitor)
+app.command()(specs.specs)
+app.command()(recommend.recommend)
+app.command()(report.report)
+app.command(context_settings={"ignore_unknown_options": True})(compare.compare)
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt as e:
+        # Ctrl-C outside a run's case loop (while torch imports, say): nothing to keep, no traceback.
+        term = isinstance(e, SigTerm)
+        err_console.print("[bold red]terminated (SIGTERM)[/]" if term else "[bold red]interrupted[/]")
+        raise SystemExit(143 if term else 130) from None

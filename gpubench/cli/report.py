@@ -1,0 +1,39 @@
+"""`gpubench report`: one HTML / Markdown / CSV report comparing run folders."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from gpubench.cli.common import console, escape, handle_errors
+
+
+@handle_errors
+def report(
+    runs: Annotated[list[str], typer.Argument(help="run folders, globs (results/*) or folders of run folders")],
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="file to write (default reports/<name>.<format>)")
+    ] = None,
+    baseline: Annotated[
+        Path | None,
+        typer.Option("--baseline", help="run folder the speed-ups are relative to (default: the first)"),
+    ] = None,
+    title: Annotated[str | None, typer.Option("--title", help="page title")] = None,
+    lang: Annotated[str, typer.Option("--lang", help="language of the texts: en or hu")] = "en",
+    fmt: Annotated[
+        str,
+        typer.Option("--format", help="html (default, self-contained), md (summary to paste) or csv (headline table)"),
+    ] = "html",
+    against: Annotated[
+        list[str] | None,
+        typer.Option("--against", help="catalog device to compare with in the verdict (repeatable), e.g. l40s"),
+    ] = None,
+) -> None:
+    """Write one report (self-contained HTML that works offline, or a Markdown / CSV summary) comparing
+    runs from any machines."""
+    from gpubench.report import render_report
+
+    path = render_report(runs, out=out, baseline=baseline, title=title, lang=lang, fmt=fmt, against=against or [])
+    console.print(f"report: {escape(path)}", highlight=False)
