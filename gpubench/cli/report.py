@@ -14,7 +14,7 @@ from gpubench.cli.common import console, escape, handle_errors
 def report(
     runs: Annotated[list[str], typer.Argument(help="run folders, globs (results/*) or folders of run folders")],
     out: Annotated[
-        Path | None, typer.Option("--out", "-o", help="file to write (default reports/<name>.<format>)")
+        str | None, typer.Option("--out", "-o", help="file to write (default reports/<name>.<format>; - for stdout)")
     ] = None,
     baseline: Annotated[
         Path | None,
@@ -36,4 +36,5 @@ def report(
     from gpubench.report import render_report
 
     path = render_report(runs, out=out, baseline=baseline, title=title, lang=lang, fmt=fmt, against=against or [])
-    console.print(f"report: {escape(path)}", highlight=False)
+    if str(path) != "-":
+        console.print(f"report: {escape(path)}", highlight=False)

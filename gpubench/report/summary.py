@@ -3,10 +3,9 @@ headline table, the environment) and CSV of the headline table. Same data and wo
 
 from __future__ import annotations
 
-import csv
 import io
-import re
 
+from gpubench.output import csv_writer, markdown_prose, markdown_text
 from gpubench.report.data import ReportData, fmt_num, headline_metrics, is_num, multiple_text, scorecard
 from gpubench.report.verdict import comparison_rows, has_interval, trust_warnings, verdict_paragraphs
 
@@ -15,14 +14,13 @@ CSV_COLUMNS = ("series", "device", "vendor", "runs", "metric", "label", "value",
 
 
 def _md_cell(text: object) -> str:
-    """Text safe inside a Markdown table cell: no pipe or newline breaks the row, no HTML is rendered."""
-    value = re.sub(r"\s+", " ", str(text)).replace("|", "\\|")
-    return value.replace("<", "&lt;").replace(">", "&gt;")
+    """Run data in a Markdown table cell or list item: one line, no link, image, HTML or pipe forms from it."""
+    return markdown_text(text)
 
 
 def _md_text(text: str) -> str:
-    """Escape HTML in prose (forums render it); `**bold**` stays."""
-    return text.replace("<", "&lt;").replace(">", "&gt;")
+    """Prose (gpubench's words around run data): `**bold**` stays, nothing else from run data is markup."""
+    return markdown_prose(text)
 
 
 def _headline(data: ReportData) -> tuple[list[str], list[tuple[str, list[str]]]]:
@@ -124,7 +122,7 @@ def headline_csv(data: ReportData) -> str:
     metrics = headline_metrics(data)
     card = scorecard(data, metrics)
     buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
+    writer = csv_writer(buf, lineterminator="\n")  # every cell neutralised: no formula, no control character
     writer.writerow(CSV_COLUMNS)
     ratios = {(r["run_id"], r["key"]): r["ratio"] for r in card.to_dict("records")} if not card.empty else {}
     for m in metrics:
