@@ -288,7 +288,7 @@ class SuiteDocument(BaseModel):
     model_config = ConfigDict(strict=True, extra="allow")  # unknown keys: gpubench.suite names them all
     name: str | None = None
     description: str = ""
-    defaults: dict[str, int | float] = Field(default_factory=dict)
+    defaults: dict[str, float] = Field(default_factory=dict)  # strict: an int passes, true does not
     benchmarks: list[SuiteEntry] = Field(min_length=1)
 
 
@@ -718,20 +718,27 @@ def terminal_columns(env: Mapping[str, str] | None = None) -> int | None:
 
 
 def unique_runs(paths: Sequence[PathLike], side: str = "") -> tuple[list[Path], list[str]]:
-    """Run folders with each run (by run_id) counted once: a folder named twice, or a copy of one, is one run.
+    """The given run folders with each run (by run_id) counted once: a folder named twice, or a copy of one, is
+    one run. Paths that are not run folders pass unchanged (their reader says what is wrong with them).
     Returns the folders and a note per dropped duplicate."""
-    from gpubench.store import expand_paths, read_meta
+    from gpubench.store import RUN_JSON, read_meta
 
     seen: dict[str, Path] = {}
+    kept: list[Path] = []
     notes = []
-    for folder in expand_paths(list(paths)):
+    for raw in paths:
+        folder = Path(raw)
+        if not (folder / RUN_JSON).is_file():
+            kept.append(folder)
+            continue
         run_id = str(read_meta(folder).get("run_id"))
         if run_id in seen:
-            same = "named twice" if seen[run_id] == folder else f"a copy of {seen[run_id]}"
+            same = "named twice" if seen[run_id].resolve() == folder.resolve() else f"a copy of {seen[run_id]}"
             notes.append(f"{side}{folder} is {same} (run {run_id}): counted once")
             continue
         seen[run_id] = folder
-    return list(seen.values()), notes
+        kept.append(folder)
+    return kept, notes
 
 
 __all__ = [

@@ -307,7 +307,9 @@ def test_non_utf8_prices_and_edited_result_files(tmp_path):
         cli.invoke(app, ["compare", str(a), str(b)])
     )
     frame.drop(columns=["case_id"]).to_parquet(mpath)
-    assert "measurements.parquet: case_id: missing column" in one_line_error(cli.invoke(app, ["compare", str(a), str(b)]))
+    assert "measurements.parquet: case_id: missing column" in one_line_error(
+        cli.invoke(app, ["compare", str(a), str(b)])
+    )
 
 
 # ------------------------------------------------------------------------------ 8. SIGTERM
