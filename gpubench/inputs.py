@@ -15,6 +15,7 @@ Never imports torch; pandas and pyarrow only inside the functions that read Parq
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import json
 import math
@@ -437,6 +438,7 @@ NON_NEGATIVE = frozenset(
 STATUSES = frozenset({"ok", "skipped", "failed", "wrong"})
 
 
+@functools.lru_cache(maxsize=1)
 def declared_column_types() -> dict[str, str]:
     """Column -> declared type (int, float, str, bool, list[float]) over the row schema, every benchmark's
     declaration, the telemetry aggregates and the telemetry samples."""
@@ -450,14 +452,18 @@ def declared_column_types() -> dict[str, str]:
     types.update(energy_source="str", throttle_reasons="str", throttled="bool", telemetry_samples="int")
     for col in getattr(schema, "ROW_COLUMNS", ()):
         types[col.name] = col.type
-    try:
-        from gpubench.benchmarks import BENCHMARKS
+    try:  # each benchmark spec's parameters and extra columns (gpubench.benchmarks.catalog)
+        from gpubench.benchmarks import catalog
 
-        for _, declares in BENCHMARKS.values():
-            for col in getattr(declares, "columns", ()):
-                types.setdefault(col.name, col.type)
+        seen: dict[str, set[str]] = {}
+        for spec in catalog.all_specs():
+            columns = spec.all_columns() if callable(spec.all_columns) else spec.all_columns
+            for col in columns:
+                seen.setdefault(col.name, set()).add(col.type)
+        # A parameter two benchmarks type differently holds both in one column: only agreed types are checked.
+        types.update({name: kinds.pop() for name, kinds in seen.items() if len(kinds) == 1 and name not in types})
     except (ImportError, AttributeError, TypeError, ValueError):
-        pass  # the benchmark registry's shape is being reworked: the row schema alone still applies
+        pass  # the catalogue's shape is being reworked: the row schema alone still applies
     return types
 
 
