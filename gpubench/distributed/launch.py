@@ -358,7 +358,7 @@ def check_before_launch(
     if resume is None:
         _check_writable(out)
     else:
-        _check_resume(resume, nproc * int(nodes) if nodes and nodes.isdigit() else None, force_resume)
+        _check_resume(resume, nproc * int(nodes or "1") if (nodes or "1").isdigit() else None, force_resume)
     from gpubench.distributed.context import rank_device
 
     rank_device(device, nproc - 1)  # every local rank has its device (imports torch: the ranks will anyway)
