@@ -207,6 +207,7 @@ _MESSAGES = {
     "less_than_equal": "too large",
     "literal_error": "not an accepted value",
     "too_short": "needs at least one entry",
+    "string_too_short": "empty",
     "value_error": "",
 }
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import pandas as pd
 
-from gpubench import stats
+from gpubench import inputs, stats
 from gpubench.store import Paths, expand_paths, read_meta, rows_to_frame, write_frame
 
 RANKS = "ranks.parquet"
@@ -303,5 +303,5 @@ def load_rank_rows(paths: Paths) -> pd.DataFrame:
         read_meta(folder)  # schema check
         path = folder / RANKS
         if path.exists():
-            frames.append(pd.read_parquet(path))
+            frames.append(inputs.read_parquet(path, "ranks"))  # a truncated or edited file: one line
     return pd.concat(frames, ignore_index=True, sort=False) if frames else pd.DataFrame()
