@@ -256,7 +256,7 @@ def _run_with_progress(loaded: Any, options: Any, in_rank: bool, dist_timeout_s:
     from gpubench.runner import run_suite
 
     progress = _new_progress()
-    events = _progress_events(loaded, progress)
+    events = _progress_events(loaded, progress, in_rank)
     try:
         if in_rank:
             outcome = _run_rank(loaded, options, events, dist_timeout_s)
@@ -292,7 +292,7 @@ def _new_progress() -> Any:
     )
 
 
-def _progress_events(loaded: Any, progress: Any) -> Any:
+def _progress_events(loaded: Any, progress: Any, in_rank: bool = False) -> Any:
     """RunEvents that print the run's header once it starts and move the progress bar case by case."""
     from gpubench.runner import RunEvents
 
@@ -300,9 +300,10 @@ def _progress_events(loaded: Any, progress: Any) -> Any:
 
     def on_start(store: Any, todo: list[Any], done: int) -> None:
         nonlocal task
-        from gpubench.distributed.launch import note_run_folder
+        if in_rank:
+            from gpubench.distributed.launch import note_run_folder
 
-        note_run_folder(store.folder)  # the launcher keeps torchrun's log there if the run fails
+            note_run_folder(store.folder)  # the launcher keeps torchrun's log there if the run fails
         _print_run_header(loaded, store, todo, done)
         task = progress.add_task("starting", total=len(todo))
         progress.start()

@@ -397,7 +397,9 @@ def _state_dir() -> Path | None:
 
 
 def _write_json(path: Path, data: Mapping[str, Any]) -> None:
-    atomic_write_text(path, json.dumps(data, default=str), fsync=False)
+    """Best effort: a state folder that is gone (a variable left in a shell) never stops a run."""
+    with contextlib.suppress(OSError, GpubenchError):
+        atomic_write_text(path, json.dumps(data, default=str), fsync=False)
 
 
 def write_rank_state(state: str, rank: int, message: str = "") -> None:
