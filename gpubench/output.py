@@ -73,9 +73,10 @@ def html_text(text: Any) -> str:
     return html.escape(visible(text), quote=True)
 
 
-# Markdown punctuation that starts a link, image, emphasis, code, heading, table cell or HTML.
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|~])")
-_MD_PROSE_SPECIAL = re.compile(r"([\\`_{}\[\]()#!|~])")  # `**bold**` of gpubench's own messages stays
+# Markdown punctuation that opens a link or image (`[`; `(` alone is text once `[` and `]` are escaped),
+# emphasis, code, strikethrough or a table cell. Text is kept on one line, so no heading or list can start.
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]|~])")
+_MD_PROSE_SPECIAL = re.compile(r"([\\`_\[\]|~])")  # `**bold**` of gpubench's own messages stays
 
 
 def _md(text: Any, pattern: re.Pattern[str]) -> str:
