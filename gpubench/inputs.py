@@ -575,6 +575,114 @@ def read_parquet(path: PathLike, kind: ParquetKind, skip: Sequence[str] = ()) ->
     return check_frame(path, frame, kind)
 
 
+def _arrow_problem(column: Any, kind: str) -> str | None:
+    """What is wrong with a pyarrow column for its declared type, or None."""
+    import pyarrow as pa
+
+    t = column.type
+    if pa.types.is_dictionary(t):
+        t = t.value_type
+    if pa.types.is_null(t) or column.null_count == len(column):
+        return None
+    numeric = pa.types.is_integer(t) or pa.types.is_floating(t)
+    if kind == "int":
+        if pa.types.is_integer(t):
+            return None
+        if pa.types.is_floating(t):
+            values = [v for v in column.to_pylist() if v is not None and math.isfinite(v)]
+            return None if all(v == round(v) for v in values) else "holds fractions where whole numbers belong"
+    elif (
+        kind == "float"
+        and numeric
+        or kind == "str"
+        and (pa.types.is_string(t) or pa.types.is_large_string(t))
+        or kind == "bool"
+        and (pa.types.is_boolean(t) or pa.types.is_integer(t))
+    ):
+        return None
+    elif kind == "list[float]" and (pa.types.is_list(t) or pa.types.is_large_list(t)):
+        inner = t.value_type
+        if pa.types.is_integer(inner) or pa.types.is_floating(inner) or pa.types.is_null(inner):
+            return None
+        return f"holds lists of {inner}, not lists of numbers"
+    shown = "str" if pa.types.is_string(t) or pa.types.is_large_string(t) else str(t)
+    wanted = {"int": "whole numbers", "float": "numbers", "str": "text", "bool": "true/false"}.get(kind, kind)
+    return f"holds {shown} values, not {wanted}"
+
+
+def check_table(path: PathLike, table: Any, kind: ParquetKind) -> Any:
+    """A pyarrow table of a run folder's Parquet file, checked against the declared columns as `check_frame`
+    checks a DataFrame: required columns, declared types, known statuses, no negative times, counts or power.
+    Returns the table; ResultFormatError naming the file and the column."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if table.num_rows == 0:
+        return table
+    names = table.column_names
+    for col in REQUIRED[kind]:
+        if col not in names:
+            raise ResultFormatError(
+                f"{path}: {col}: missing column; the file was not written by gpubench or was edited"
+            )
+    types = declared_column_types()
+    for col in names:
+        kind_of = types.get(col)
+        problem = _arrow_problem(table.column(col), kind_of) if kind_of else None
+        if problem:
+            raise ResultFormatError(f"{path}: {col}: {problem}; the file was edited or written by something else")
+    if kind != "telemetry" and "status" in names:
+        statuses = pc.unique(table.column("status").cast(pa.string())).to_pylist()
+        unknown = sorted(str(v) for v in statuses if v not in STATUSES)
+        if unknown:
+            raise ResultFormatError(f"{path}: status: {_short(unknown[0])} is not one of {', '.join(sorted(STATUSES))}")
+    for col in [c for c in names if c in NON_NEGATIVE or c == "times_s"]:
+        column = table.column(col)
+        if pa.types.is_list(column.type) or pa.types.is_large_list(column.type):
+            column = pc.list_flatten(column)
+        if not (pa.types.is_integer(column.type) or pa.types.is_floating(column.type)) or column.null_count == len(
+            column
+        ):
+            continue
+        low = pc.min(column).as_py()
+        if low is not None and low < 0:
+            raise ResultFormatError(f"{path}: {col}: negative value {low:g}; the file was edited")
+    return table
+
+
+def read_table(path: PathLike, kind: ParquetKind, columns: Sequence[str] | None = None) -> Any:
+    """A run folder's Parquet file as a checked pyarrow table (`check_table`): only a regular file is opened,
+    a permission problem is named as one, anything pyarrow cannot read is damaged."""
+    import pyarrow.parquet as pq
+
+    regular_file(path, ResultFormatError, limit=LIMITS.parquet_bytes)
+    try:
+        table = pq.read_table(path, columns=list(columns) if columns is not None else None)
+    except PermissionError as e:
+        raise ResultFormatError(os_error_line(path, e)) from None
+    except RecursionError:
+        raise ResultFormatError(f"{path}: nested deeper than gpubench writes; the file was edited") from None
+    except Exception as e:  # noqa: BLE001 - pyarrow raises many types for a damaged file
+        first = str(e).splitlines()[0] if str(e) else ""
+        raise ResultFormatError(
+            f"{path} is damaged and cannot be read ({type(e).__name__}: {first}); re-run the suite"
+        ) from None
+    return check_table(path, table, kind)
+
+
+def no_infinities(frame: pd.DataFrame) -> pd.DataFrame:
+    """Infinite values in float columns become missing: a zero time divided into work is not a measurement,
+    and never the headline."""
+    import numpy as np
+    import pandas as pd
+
+    for col in frame.columns:
+        series = frame[col]
+        if pd.api.types.is_float_dtype(series) and np.isinf(series.to_numpy(dtype="float64", na_value=np.nan)).any():
+            frame[col] = series.where(~np.isinf(series.astype("float64")), np.nan)
+    return frame
+
+
 # ------------------------------------------------------------------------------------------------ prices
 
 
@@ -756,6 +864,7 @@ __all__ = [
     "RunMeta",
     "SuiteDocument",
     "check_frame",
+    "check_table",
     "check_numbers",
     "check_tree",
     "nnodes",
@@ -766,7 +875,9 @@ __all__ = [
     "prices_document",
     "rank_environment",
     "read_bytes",
+    "no_infinities",
     "read_parquet",
+    "read_table",
     "read_text",
     "regular_file",
     "run_meta",

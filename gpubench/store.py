@@ -1,8 +1,10 @@
 """Run folders <-> DataFrames. Never imports torch: results from any machine load on any laptop.
 
-A run folder holds `run.json` (provenance), `measurements.parquet` (a row per case) and
-`telemetry.parquet` (the sampled time series). Files are rewritten by atomic replace after every case, so a
-crash or Ctrl-C keeps every finished case and never leaves a half-written file.
+A run folder holds `run.json` (provenance), `measurements.parquet` (raw rounds: a row per case and round, its
+step times, timed window, telemetry aggregates and metadata; nothing derived) and `telemetry.parquet` (the
+sampled time series); a distributed run also `ranks.parquet` (every rank's own round of every case). Files are
+rewritten by atomic replace after every round, so a crash or Ctrl-C keeps every finished round and never leaves
+a half-written file. Loading derives everything else once (gpubench.derive): a loaded frame has a row per case.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from typing import Any
 
 import pandas as pd
 
-from gpubench import __version__, inputs
+from gpubench import __version__, derive, inputs
 from gpubench.benchmarks import BENCHMARKS
 from gpubench.errors import ResultFormatError, StorageError
 from gpubench.files import atomic_write, os_error_text
@@ -33,6 +35,7 @@ from gpubench.schema import columns_of_type
 RUN_JSON = "run.json"
 MEASUREMENTS = "measurements.parquet"
 TELEMETRY = "telemetry.parquet"
+RANKS = "ranks.parquet"
 LOCK = ".lock"  # held (flock) by the one process writing the folder; the kernel releases it when that process dies
 
 
@@ -121,8 +124,14 @@ def write_frame(path: Path, frame: pd.DataFrame) -> None:
     atomic_write(path, sink.getvalue().to_pybytes())
 
 
+def _key(row: Mapping[str, Any]) -> tuple[str, int]:
+    value = row.get("round")
+    return str(row.get("case_id")), 0 if value is None or value != value else int(value)
+
+
 class RunStore:
-    """One run folder, written incrementally. Rows are keyed by case id (a re-run case replaces its row)."""
+    """One run folder, written incrementally. `rows` are raw rounds keyed by (case id, round): a re-run round
+    replaces its row; `cases()` derives the row per case."""
 
     def __init__(
         self,
@@ -171,11 +180,13 @@ class RunStore:
         try:
             rows = []
             if (folder / MEASUREMENTS).exists():
-                rows = check_measurements(folder / MEASUREMENTS, _read_parquet(folder / MEASUREMENTS)).to_dict(
-                    "records"
-                )
-                rows = [{k: _from_parquet(v) for k, v in r.items()} for r in rows]
-            telemetry = _read_parquet(folder / TELEMETRY, kind="telemetry") if (folder / TELEMETRY).exists() else None
+                # A row stored before schema 3 holds a case's every round and figures derived when it was
+                # measured: those are dropped (derived again on load) and it counts as the case's round 0.
+                rows = [
+                    {"round": 0, **{k: v for k, v in r.items() if k not in derive.DERIVED_COLUMNS}}
+                    for r in read_rows(folder / MEASUREMENTS)
+                ]
+            telemetry = _read_parquet(folder / TELEMETRY) if (folder / TELEMETRY).exists() else None
             for tmp in folder.glob(".*.tmp"):
                 tmp.unlink(missing_ok=True)  # a write interrupted before its atomic replace
         except BaseException:
@@ -183,7 +194,7 @@ class RunStore:
             raise
         meta["status"] = "running"
         meta.pop("error", None)  # the last attempt's error (a full disk) no longer describes the run
-        meta["schema_version"] = SCHEMA_VERSION  # older rows read as the newer format (one round each)
+        meta["schema_version"] = SCHEMA_VERSION  # older rows read as the newer format (see above)
         meta.setdefault("resumed_utc", []).append(utc_now())
         return cls(folder, meta, rows, lock=lock, telemetry=telemetry)
 
@@ -193,19 +204,28 @@ class RunStore:
             self._lock.close()
             self._lock = None
 
+    def cases(self) -> list[dict[str, Any]]:
+        """The run's rows as they load: one per case, derived from its rounds (gpubench.derive)."""
+        return derive.derive_run(self.rows)
+
     def finished_case_ids(self, retry: tuple[str, ...] = ("failed", "skipped")) -> set[str]:
         """Cases a resumed run skips: every recorded one except those whose status is in `retry`. Skipped cases
         are retried too: their reason (a run without --nproc, a missing library) may no longer hold."""
-        return {r["case_id"] for r in self.rows if r.get("status") not in retry}
+        return {r["case_id"] for r in self.cases() if r.get("status") not in retry}
 
     def save_meta(self) -> None:
         write_json(self.folder / RUN_JSON, self.meta)
 
     def add(self, row: dict[str, Any]) -> None:
-        """Append (or replace by case id) one case's row and rewrite measurements.parquet atomically."""
+        """Append (or replace by case id and round) one round's row and rewrite measurements.parquet atomically."""
         row = {"run_id": self.run_id, **row}
-        self.rows = [r for r in self.rows if r.get("case_id") != row["case_id"]] + [row]
+        key = _key(row)
+        self.rows = [r for r in self.rows if _key(r) != key] + [row]
         write_frame(self.folder / MEASUREMENTS, rows_to_frame(self.rows))
+
+    def drop_case(self, case_id: str) -> None:
+        """Forget every stored round of a case that starts over (written with the next `add`)."""
+        self.rows = [r for r in self.rows if r.get("case_id") != case_id]
 
     def write_telemetry(self, frame: pd.DataFrame | None) -> None:
         """Rewrite telemetry.parquet: the samples recorded before a resume, then `frame` (this process's)."""
@@ -252,23 +272,22 @@ def lock_run_folder(folder: Path) -> Any:
     return f
 
 
-def _from_parquet(value: Any) -> Any:
-    """Parquet list columns come back as numpy arrays; pandas missing values as NA/NaT."""
-    if hasattr(value, "tolist") and not isinstance(value, (str, bytes)):
-        return value.tolist()
-    if value is pd.NA:
-        return None
-    return value
+def _read_parquet(path: Path, skip: Sequence[str] = (), kind: inputs.ParquetKind = "telemetry") -> pd.DataFrame:
+    return inputs.read_parquet(path, kind, skip)  # a regular file, its columns of their declared types
 
 
-def _read_parquet(path: Path, skip: Sequence[str] = (), kind: inputs.ParquetKind = "measurements") -> pd.DataFrame:
-    return inputs.read_parquet(path, kind, skip)  # checked against the declared columns
+def check_measurements(path: Path, table: Any) -> Any:
+    """The pyarrow table, if it has the shape gpubench writes; else ResultFormatError naming the file and the
+    column (a measurements.parquet edited by hand or written by something else must not end in a traceback)."""
+    return inputs.check_table(path, table, "measurements")
 
 
-def check_measurements(path: Path, frame: pd.DataFrame) -> pd.DataFrame:
-    """The frame, if it has the shape gpubench writes; else ResultFormatError naming the file and the column
-    (a measurements.parquet edited by hand or written by something else must not end in a traceback)."""
-    return inputs.check_frame(path, frame, "measurements")
+def read_rows(path: Path, kind: inputs.ParquetKind = "measurements") -> list[dict[str, Any]]:
+    """The rows of a Parquet file gpubench wrote, as plain Python values (lists, None for missing), checked.
+    Read by pyarrow alone: a pandas frame per run would cost more than deriving its every statistic."""
+    columns = inputs.read_table(path, kind).to_pydict()  # a regular file, its columns of their declared types
+    names = list(columns)
+    return [dict(zip(names, values, strict=True)) for values in zip(*columns.values(), strict=True)]
 
 
 def read_meta(folder: Path) -> dict[str, Any]:
@@ -335,31 +354,44 @@ def _run_columns(meta: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def load_runs(paths: Paths, skip_columns: Sequence[str] = ()) -> pd.DataFrame:
-    """One DataFrame, a row per case of every run, with run metadata joined. Torch is never imported.
+def _rank_rows(folder: Path) -> list[dict[str, Any]]:
+    """A distributed run's ranks.parquet: every rank's own round of every case (empty for other runs)."""
+    path = folder / RANKS
+    return read_rows(path, "ranks") if path.exists() else []
 
-    `skip_columns` are not read at all (a report has no use for the raw `times_s` lists of 100 runs)."""
-    frames = []
+
+def load_runs(paths: Paths, skip_columns: Sequence[str] = (), catalog: Mapping[str, Any] | None = None) -> pd.DataFrame:
+    """One DataFrame, a row per case of every run, derived from the stored rounds (gpubench.derive), with run
+    metadata joined. Torch is never imported.
+
+    `skip_columns` are left out of the frame (a report has no use for the raw `times_s` lists of 100 runs; they
+    are still read: every statistic derives from them). `catalog` is the datasheet catalog pct_of_peak and mfu
+    compare with (gpubench.specs.load_catalog(path)); the packaged data/specs.toml by default."""
+    cat = derive.Catalog(catalog)
+    records: list[dict[str, Any]] = []
+    columns: dict[str, None] = {"case_id": None}
     for folder in expand_paths(paths):
         meta = read_meta(folder)
         mpath = folder / MEASUREMENTS
-        frame = (
-            check_measurements(mpath, _read_parquet(mpath, skip_columns))
-            if mpath.exists()
-            else pd.DataFrame({"case_id": pd.Series(dtype=str)})
-        )
+        raw = read_rows(mpath) if mpath.exists() else []
+        rows = derive.derive_run(raw, _rank_rows(folder), cat) if raw else []
         dev = meta.get("device", {}) or {}
-        extra = {col: value for col, value in _run_columns(meta).items() if col not in frame.columns or col == "run_id"}
-        if "device_name" not in frame.columns:
+        present = set().union(*rows)
+        extra = {col: value for col, value in _run_columns(meta).items() if col not in present or col == "run_id"}
+        if "device_name" not in present:
             extra["device_name"] = dev.get("name")
-        if "device_vendor" not in frame.columns:
+        if "device_vendor" not in present:
             extra["device_vendor"] = dev.get("vendor")
         extra["run_folder"] = str(folder)
-        # One concat, not a column at a time: each insert copies the frame's blocks.
-        columns = pd.DataFrame({k: [v] * len(frame) for k, v in extra.items()}, index=frame.index)
-        frame = pd.concat([frame.drop(columns=[c for c in extra if c in frame.columns]), columns], axis=1)
-        frames.append(frame)
-    return pd.concat(frames, ignore_index=True, sort=False) if frames else pd.DataFrame()
+        for row in rows:
+            row.update(extra)
+            for col in skip_columns:
+                row.pop(col, None)
+        columns.update(dict.fromkeys(extra))
+        records += rows
+    if not records:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in columns}) if columns else pd.DataFrame()
+    return inputs.no_infinities(rows_to_frame(records))  # an infinite throughput is never a value
 
 
 def load_telemetry(paths: Paths) -> pd.DataFrame:

@@ -11,9 +11,12 @@ from pathlib import Path
 from typing import Any
 
 from gpubench import inputs
-from gpubench.benchmarks import Benchmark
+from gpubench.benchmarks import Benchmark, BenchmarkSpec
 from gpubench.errors import SuiteError
 from gpubench.records import Case, ParamValue
+
+Definition = Benchmark | BenchmarkSpec
+"""What a suite entry is validated against: a spec (torch-free) or a runnable benchmark (same fields)."""
 
 SUITES_DIR = Path(__file__).resolve().parent / "suites"  # shipped inside the package (and the wheel)
 MAX_CASES = 100_000  # a grid beyond this is a typo (a range step of 1), not an experiment: refuse it
@@ -160,7 +163,7 @@ def _timing(where: str, table: Mapping[str, Any], base: Timing) -> Timing:
     return timing
 
 
-def expand_entry(where: str, entry: Mapping[str, Any], bench: Benchmark) -> list[Case]:
+def expand_entry(where: str, entry: Mapping[str, Any], bench: Definition) -> list[Case]:
     """Validate one entry's parameters against the benchmark and expand list values (cartesian product)."""
     grid: dict[str, list[ParamValue]] = {}
     for key, raw in entry.items():
@@ -204,7 +207,7 @@ def expand_entry(where: str, entry: Mapping[str, Any], bench: Benchmark) -> list
     return cases
 
 
-def parse_suite(text: str, path: str, registry: Mapping[str, Benchmark]) -> Suite:
+def parse_suite(text: str, path: str, registry: Mapping[str, Definition]) -> Suite:
     data = inputs.suite_document(text, path)  # shape, depth and magnitude checked at the input boundary
     unknown = set(data) - {"name", "description", "defaults", "benchmarks"}
     if unknown:
@@ -242,11 +245,12 @@ def parse_suite(text: str, path: str, registry: Mapping[str, Benchmark]) -> Suit
     return Suite(name, str(data.get("description", "")), path, digest, tuple(planned.values()))
 
 
-def load_suite(name_or_path: str, registry: Mapping[str, Benchmark] | None = None) -> Suite:
+def load_suite(name_or_path: str, registry: Mapping[str, Definition] | None = None) -> Suite:
+    """Load and validate a suite; against the benchmark specs (no torch) unless `registry` is given."""
     if registry is None:
-        from gpubench.benchmarks import load_all
+        from gpubench.benchmarks import definitions
 
-        registry = load_all()
+        registry = definitions()
     path = find_suite(name_or_path)
     text = inputs.read_text(path, inputs.LIMITS.toml_bytes, SuiteError)
     return parse_suite(text, str(path), registry)

@@ -304,8 +304,8 @@ def test_non_utf8_prices_and_edited_result_files(tmp_path):
     assert "not UTF-8" in one_line_error(res)
     mpath = b / "measurements.parquet"
     frame = pd.read_parquet(mpath)
-    frame.assign(throughput=frame["throughput"].astype(str)).to_parquet(mpath)
-    assert "measurements.parquet: throughput: holds str values, not numbers" in one_line_error(
+    frame.assign(work_per_step=frame["work_per_step"].astype(str)).to_parquet(mpath)
+    assert "measurements.parquet: work_per_step: holds str values, not numbers" in one_line_error(
         cli.invoke(app, ["compare", str(a), str(b)])
     )
     frame.drop(columns=["case_id"]).to_parquet(mpath)

@@ -15,7 +15,7 @@ import threading
 
 import typer
 
-from gpubench.cli import compare, devices, monitor, recommend, report, run, specs
+from gpubench.cli import compare, devices, fleet, monitor, recommend, report, run, specs
 from gpubench.cli.common import SigTerm, err_console, on_exit_ignore_interrupts, raise_sigterm
 
 app = typer.Typer(
@@ -33,6 +33,7 @@ app.command()(specs.specs)
 app.command()(recommend.recommend)
 app.command()(report.report)
 app.command(context_settings={"ignore_unknown_options": True})(compare.compare)
+app.add_typer(fleet.app, name="fleet")
 
 
 def main() -> None:

@@ -621,7 +621,7 @@ def environment_differences(data: ReportData) -> list[Difference]:
         for s in ser:
             limit = limits.get(s.label)
             spec = match(s.device_name, (s.meta.get("device") or {}).get("memory_bytes"), limit)
-            if spec is not None and is_num(limit) and float(limit) < 0.95 * spec.tdp_w:
+            if spec is not None and spec.tdp_w and is_num(limit) and float(limit) < 0.95 * spec.tdp_w:
                 out.append(
                     Difference(
                         "power_limit",

@@ -14,7 +14,6 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from gpubench.report import figures as F
@@ -558,84 +557,7 @@ def _missing(value: Any) -> bool:
     return value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value))
 
 
-# ------------------------------------------------------------------------------------------------- fleet
-
-
-def build_fleet(data: ReportData) -> list[Block]:
-    """Runs of one device model side by side: each run's speed against its group's median, and a table
-    of every run one click away (slow machines stand out: a fleet is read for them)."""
-    if data.detail is None:
-        return []
-    t = data.msg
-    full = data.detail
-    ok = full.ok
-    if ok.empty or "throughput" not in ok:
-        return []
-    thr = pd.to_numeric(ok["throughput"], errors="coerce")
-    rel = {}
-    for s in data.series:
-        if not s.members:
-            continue
-        mine = ok[ok["run_id"].isin(s.members)]
-        v = thr.loc[mine.index]
-        med = v.groupby(mine["case_id"]).transform("median")
-        logs = np.log((v / med).where((v > 0) & (med > 0)))
-        rel[s.run_id] = np.exp(logs.groupby(mine["run_id"]).mean())
-    if not rel:
-        return []
-    fig = F.new_figure(
-        esc(t("fleet.chart_title")), height=120 + 60 * len(rel), showlegend=False, xaxis_title=esc(t("fleet.chart_x"))
-    )
-    by_id = {s.run_id: s for s in full.series}
-    for sid, speeds in rel.items():
-        s = data.by_run[sid]
-        hover = [f"<b>{esc(by_id[r].label)}</b><br>{100 * float(v):.1f}%<br>run {esc(r)}" for r, v in speeds.items()]
-        fig.add_scatter(
-            x=(100 * speeds.to_numpy(float)).round(2),
-            y=[esc(s.label)] * len(speeds),
-            mode="markers",
-            marker=dict(color=s.color, size=9, opacity=0.75, line=dict(width=0.5, color="#222")),
-            hovertext=hover,
-            hovertemplate=F.HOVER,
-        )
-    fig.add_vline(x=100, line=dict(color="#999", dash="dot", width=1))
-    fig.update_yaxes(type="category", automargin=True)
-    blocks: list[Block] = [Figure(fig, t("fleet.chart_caption"))]
-    header = [
-        t("table.run"),
-        t("runs.col.host"),
-        t("runs.col.started"),
-        t("fleet.col.speed"),
-        t("fleet.col.problems"),
-        t("fleet.col.throttled"),
-    ]
-    status = full.runs["status"].astype(str) if "status" in full.runs else pd.Series("ok", index=full.runs.index)
-    bad = full.runs[status != "ok"].groupby("run_id").size()
-    throttled = (
-        full.runs[full.runs["throttled"].fillna(False).astype(bool)].groupby("run_id").size()
-        if "throttled" in full.runs
-        else pd.Series(dtype=int)
-    )
-    for sid, speeds in rel.items():
-        rows = []
-        for r, v in sorted(speeds.items(), key=lambda kv: kv[1]):
-            run = by_id[r]
-            slow = float(v) < 0.95
-            rows.append(
-                [
-                    Cell(run.label, color=run.color, title=run.run_id),
-                    Cell(run.host),
-                    Cell(str(run.meta.get("started_utc") or "").replace("T", " ").rstrip("Z")[:16]),
-                    Cell(f"{100 * float(v):.1f}%", cls="num" + (" down diff" if slow else "")),
-                    Cell(str(int(bad.get(r, 0))), cls="num"),
-                    Cell(str(int(throttled.get(r, 0))), cls="num"),
-                ]
-            )
-        s = data.by_run[sid]
-        blocks.append(Details(t("fleet.details", group=s.label), [Table(header, rows, t("fleet.table_caption"))]))
-    return blocks
-
-
+from gpubench.report.fleet import build_fleet  # noqa: E402 - the fleet check drawn
 from gpubench.report.llm import build_llm  # noqa: E402  (it builds with the block types above)
 from gpubench.report.topics import build_topics  # noqa: E402 - topics builds on the blocks above
 
