@@ -625,6 +625,10 @@ def check_table(path: PathLike, table: Any, kind: ParquetKind) -> Any:
             raise ResultFormatError(
                 f"{path}: {col}: missing column; the file was not written by gpubench or was edited"
             )
+    if kind == "measurements" and "status" in names and "ok" in table.column("status").to_pylist():
+        for col in ("times_s", "work_per_step"):  # what every derived figure of an ok row comes from
+            if col not in names:
+                raise ResultFormatError(f"{path}: {col}: missing column, but rows have status ok")
     types = declared_column_types()
     for col in names:
         kind_of = types.get(col)
