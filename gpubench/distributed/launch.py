@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import re
 import shutil
@@ -31,6 +32,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -237,6 +239,8 @@ class _Forwarder:
         self.proc, self.state_dir = proc, state_dir
         self.received: int | None = None
         self.count = 0
+        self.last = -math.inf
+        self.debounce_s = 1.0
         self.previous: dict[int, Any] = {}
 
     def __enter__(self) -> _Forwarder:
@@ -250,6 +254,10 @@ class _Forwarder:
             signal.signal(sig, handler)
 
     def _on_signal(self, signum: int, frame: Any) -> None:
+        now = time.monotonic()
+        if now - self.last < self.debounce_s:
+            return  # one stop delivered twice (`timeout` signals the child and its group): not an escalation
+        self.last = now
         self.count += 1
         if self.received is None:
             self.received = signum
@@ -317,9 +325,24 @@ def launch(
             with contextlib.suppress(OSError):
                 shutil.copyfile(log_path, launched.folder / LOG_FILE)
                 launched.log = launched.folder / LOG_FILE
+            if forwarder.received is not None:
+                _mark_interrupted(launched.folder)
         return launched
     finally:
         shutil.rmtree(state_dir, ignore_errors=True)
+
+
+def _mark_interrupted(folder: Path) -> None:
+    """The user stopped the run: run.json says interrupted, whatever a rank stopped mid-collective recorded
+    (a rank that lost its peers records `failed`). Finished cases are in the folder either way."""
+    from gpubench.store import read_meta, write_json
+
+    with contextlib.suppress(GpubenchError, OSError):
+        meta = read_meta(folder)
+        if meta.get("status") in ("failed", "running"):
+            meta.pop("error", None)
+            meta["status"] = "interrupted"
+            write_json(folder / "run.json", meta)
 
 
 def _wait(proc: subprocess.Popen[bytes], forwarder: _Forwarder, grace_s: float) -> int:
