@@ -654,14 +654,16 @@ def check_table(path: PathLike, table: Any, kind: ParquetKind) -> Any:
     return table
 
 
-def read_table(path: PathLike, kind: ParquetKind, columns: Sequence[str] | None = None) -> Any:
+def read_table(path: PathLike, kind: ParquetKind, skip: Iterable[str] = ()) -> Any:
     """A run folder's Parquet file as a checked pyarrow table (`check_table`): only a regular file is opened,
     a permission problem is named as one, anything pyarrow cannot read is damaged."""
     import pyarrow.parquet as pq
 
     regular_file(path, ResultFormatError, limit=LIMITS.parquet_bytes)
     try:
-        table = pq.read_table(path, columns=list(columns) if columns is not None else None)
+        skip = set(skip)
+        columns = [n for n in pq.read_schema(path).names if n not in skip] if skip else None
+        table = pq.read_table(path, columns=columns)
     except PermissionError as e:
         raise ResultFormatError(os_error_line(path, e)) from None
     except RecursionError:

@@ -18,7 +18,7 @@ import os
 import re
 import shutil
 import socket
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -282,10 +282,13 @@ def check_measurements(path: Path, table: Any) -> Any:
     return inputs.check_table(path, table, "measurements")
 
 
-def read_rows(path: Path, kind: inputs.ParquetKind = "measurements") -> list[dict[str, Any]]:
-    """The rows of a Parquet file gpubench wrote, as plain Python values (lists, None for missing), checked.
-    Read by pyarrow alone: a pandas frame per run would cost more than deriving its every statistic."""
-    columns = inputs.read_table(path, kind).to_pydict()  # a regular file, its columns of their declared types
+def read_rows(
+    path: Path, skip: Collection[str] = (), kind: inputs.ParquetKind = "measurements"
+) -> list[dict[str, Any]]:
+    """The rows of a Parquet file gpubench wrote, as plain Python values (lists, None for missing), checked;
+    columns in `skip` are not read. Read by pyarrow alone: a pandas frame per run would cost more than deriving
+    its every statistic."""
+    columns = inputs.read_table(path, kind, skip=skip).to_pydict()  # a regular file, columns of declared types
     names = list(columns)
     return [dict(zip(names, values, strict=True)) for values in zip(*columns.values(), strict=True)]
 
@@ -357,26 +360,27 @@ def _run_columns(meta: Mapping[str, Any]) -> dict[str, Any]:
 def _rank_rows(folder: Path) -> list[dict[str, Any]]:
     """A distributed run's ranks.parquet: every rank's own round of every case (empty for other runs)."""
     path = folder / RANKS
-    return read_rows(path, "ranks") if path.exists() else []
+    return read_rows(path, kind="ranks") if path.exists() else []
 
 
 def load_runs(paths: Paths, skip_columns: Sequence[str] = (), catalog: Mapping[str, Any] | None = None) -> pd.DataFrame:
     """One DataFrame, a row per case of every run, derived from the stored rounds (gpubench.derive), with run
     metadata joined. Torch is never imported.
 
-    `skip_columns` are left out of the frame (a report has no use for the raw `times_s` lists of 100 runs; they
-    are still read: every statistic derives from them). `catalog` is the datasheet catalog pct_of_peak and mfu
+    `skip_columns` are left out of the frame (a report has no use for the raw `times_s` lists of 100 runs); those
+    derivation needs (`times_s`: every statistic derives from them) are still read, the others are not. `catalog` is the datasheet catalog pct_of_peak and mfu
     compare with (gpubench.specs.load_catalog(path)); the packaged data/specs.toml by default."""
     cat = derive.Catalog(catalog)
+    unread = set(skip_columns) - derive.input_columns()  # what derivation needs is read, then left out
     records: list[dict[str, Any]] = []
     columns: dict[str, None] = {"case_id": None}
     for folder in expand_paths(paths):
         meta = read_meta(folder)
         mpath = folder / MEASUREMENTS
-        raw = read_rows(mpath) if mpath.exists() else []
+        raw = read_rows(mpath, unread) if mpath.exists() else []
         rows = derive.derive_run(raw, _rank_rows(folder), cat) if raw else []
         dev = meta.get("device", {}) or {}
-        present = set().union(*rows)
+        present = set().union(*rows) - set(skip_columns)  # a column left out comes from run.json where it has it
         extra = {col: value for col, value in _run_columns(meta).items() if col not in present or col == "run_id"}
         if "device_name" not in present:
             extra["device_name"] = dev.get("name")
