@@ -55,6 +55,7 @@ def find(name: Any) -> BenchmarkSpec | None:
     return spec(name) if isinstance(name, str) and name in SPEC_MODULES else None
 
 
+@functools.cache  # asked a million times per report by the model's roles: build the tuple once
 def all_specs() -> tuple[BenchmarkSpec, ...]:
     """Every benchmark's spec, in catalogue order."""
     return tuple(spec(name) for name in NAMES)

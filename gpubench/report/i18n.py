@@ -121,7 +121,7 @@ class Messages:
         if v == 0:
             return "0"
         magnitude = math.floor(math.log10(abs(v)))
-        if magnitude < -4:
+        if magnitude < -7:  # below 0.0000001 an exponent is shorter than the zeros
             return format_scientific(v, format="0.##E0", locale=self.lang)
         decimals = max(0, digits - 1 - magnitude)
         v = round(v, decimals)
