@@ -879,7 +879,7 @@ def recommend_llm(
         budget_usd=budget_usd,
         cost_column=key,
         unused_prices=unused,
-        warnings=sorted({w for w in frame["warning"].fillna("") if w}),
+        warnings=sorted({w for joined in frame["warning"].fillna("") for w in str(joined).split("; ") if w}),
         engine=engine,
         llm_parameters={t: _llm_params(t, engine) for t in ("decode", "prefill")},
     )
@@ -998,6 +998,9 @@ def _llm_speeds(
             return None
         if dec is not None:
             out.update(decode_tps_total=dec.value, decode_tps_user=dec.value / users, mbu=dec.details.get("mbu"))
+            out["basis"] = dec.basis
+            if dec.basis == "published":
+                out["notes"] = f"decode published: {dec.source}"
             warnings.append(dec.warning)
         if pre is not None:
             out.update(prefill_tps=pre.value, ttft_ms=context / pre.value * 1e3, mfu=pre.details.get("mfu"))
