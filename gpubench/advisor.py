@@ -27,8 +27,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from gpubench import inputs
 from gpubench.errors import GpubenchError
-from gpubench.files import tomllib
 from gpubench.model import (
     Estimate,
     closest_workloads,
@@ -154,35 +154,23 @@ def load_prices(path: str | Path) -> dict[str, dict[str, float | None]]:
     TOML: one table per device (`["NVIDIA GeForce RTX 4090"]` then `new_usd = 1599`), or an array
     `[[prices]]` of tables that each carry a `device` key.
     """
-    p = Path(path)
     name = str(path)
-    if not p.is_file():
-        raise GpubenchError(f"{name}: prices file not found")
-    try:
-        p.read_bytes().decode("utf-8-sig")
-    except UnicodeDecodeError as e:
-        raise GpubenchError(f"{name}: not UTF-8 text (byte {e.start}); save the prices file as UTF-8") from None
-    suffix = p.suffix.lower()
+    kind, doc = inputs.prices_document(path)  # regular file, UTF-8, size, CSV field and TOML depth limits
     prices: dict[str, dict[str, float | None]] = {}
-    if suffix == ".csv":
-        with open(p, newline="", encoding="utf-8-sig") as fh:
-            reader = csv.DictReader(fh)
-            header = [h.strip().lower() for h in (reader.fieldnames or [])]
-            device_col = next((h for h in _DEVICE_KEYS if h in header), None)
-            if device_col is None:
-                raise GpubenchError(f"{name}: header must have a 'device' column (got {', '.join(header) or 'none'})")
-            for line, row in enumerate(reader, start=2):
-                fields = {k.strip().lower(): v for k, v in row.items() if k is not None}
-                device = (fields.pop(device_col) or "").strip()
-                if not device:
-                    raise GpubenchError(f"{name}: line {line}: empty device")
-                prices[device] = _price_entry(name, f"line {line}", fields)
-    elif suffix == ".toml":
-        try:
-            with open(p, "rb") as fh:
-                raw = tomllib.load(fh)
-        except tomllib.TOMLDecodeError as exc:
-            raise GpubenchError(f"{name}: not valid TOML: {exc}") from None
+    if kind == "csv":
+        fieldnames, csv_rows = doc
+        header = [str(h).strip().lower() for h in fieldnames]
+        device_col = next((h for h in _DEVICE_KEYS if h in header), None)
+        if device_col is None:
+            raise GpubenchError(f"{name}: header must have a 'device' column (got {', '.join(header) or 'none'})")
+        for line, row in csv_rows:
+            fields = {k.strip().lower(): v for k, v in row.items() if k is not None}
+            device = (fields.pop(device_col) or "").strip()
+            if not device:
+                raise GpubenchError(f"{name}: line {line}: empty device")
+            prices[device] = _price_entry(name, f"line {line}", fields)
+    else:
+        raw = doc
         items: list[tuple[str, str, Mapping[str, Any]]] = []
         for key, value in raw.items():
             if isinstance(value, list):  # [[prices]] array of tables with a device key each
@@ -200,8 +188,6 @@ def load_prices(path: str | Path) -> dict[str, dict[str, float | None]]:
                 raise GpubenchError(f"{name}: {key}: expected a table of prices for that device")
         for device, where, fields in items:
             prices[device] = _price_entry(name, where, fields)
-    else:
-        raise GpubenchError(f"{name}: prices file must be .csv or .toml")
     if not prices:
         raise GpubenchError(f"{name}: no prices in file")
     return prices

@@ -72,6 +72,47 @@ DERIVED_COLUMNS = frozenset(
     }
 )
 
+# Stored columns derivation reads (besides every benchmark's parameters and the telemetry aggregates): a load
+# that leaves columns out of its frame still reads these.
+_INPUTS = (
+    "case_id",
+    "round",
+    "benchmark",
+    "status",
+    "reason",
+    "params_json",
+    "times_s",
+    "round_sizes",
+    "round_start_ns",
+    "round_end_ns",
+    "start_ns",
+    "end_ns",
+    "work_per_step",
+    "work_unit",
+    "flops_per_step",
+    "bytes_per_step",
+    "device_name",
+    "device_memory_bytes",
+    "power_limit_w",
+    "device_multiprocessors",
+    "dp_ranks",
+    "ranks_active",
+    "world_size",
+    "busbw_factor",
+    "compile",
+)
+
+
+@lru_cache(maxsize=1)
+def input_columns() -> frozenset[str]:
+    """Every stored column derivation may read: its own inputs, every benchmark's parameters (the specs'
+    derivations identify rows by them) and the telemetry aggregates."""
+    from gpubench.telemetry.aggregate import AGGREGATE_COLUMNS
+
+    params = {name for spec in benchmark_catalog.all_specs() for name in spec.params}
+    return frozenset({*_INPUTS, *params, *AGGREGATE_COLUMNS})
+
+
 # Facts of a case that only its first round measures (a check is run once; warm-up is reported for the first).
 _FIRST_ROUND = ("started_utc", "warmup_steps", "warmup_s", "check_error", "check_tolerance", "check_detail")
 # Raw columns whose per-round values are combined by a rule of their own below.

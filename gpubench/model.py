@@ -361,14 +361,17 @@ def workload_of_row(benchmark: Any, params: Mapping[str, Any]) -> str | None:
     if ref is not None:
         return ref.key
     bench = _text(benchmark)
-    if benchmark_catalog.find(bench) is not None:
-        return None
+    spec = benchmark_catalog.find(bench)
+    if spec is not None and spec.workload is None:
+        return None  # a benchmark that measures no single-device workload
+    # A row its spec cannot identify (a network no longer in the zoo, a published figure): by model,
+    # precision and mode, as the published CSVs name them.
     model, precision = _text(params.get("model")), _text(params.get("precision"))
     if model and precision:
-        mode = (_text(params.get("mode")) or "").lower()
+        mode = (_text(params.get("mode")) or bench or "").lower()
         if mode in ("infer", "inference", "eval"):
             return f"{model}/{precision}/infer"
-        if mode == "train" or not mode:
+        if mode in ("train", "training") or not mode:
             return f"{model}/{precision}"
     return None
 
@@ -1430,6 +1433,16 @@ def _estimate(
                 ref.family,
             )
         return _floored(ctx, workload, _toy_estimate(ctx, ctx.shapes[workload], ctx.catalog[device]))
+    if wl is None and any(name == workload for name, _ in ctx.measured):
+        # A workload the runs measured that the model has no shape for: what was measured, nothing else.
+        if device not in ctx.catalog:
+            raise GpubenchError(f"unknown device {device!r}: not a catalog slug (see gpubench specs)")
+        m = ctx.measured.get((workload, device))
+        return (
+            None
+            if m is None
+            else Estimate(workload, device, m.value, m.value, m.value, "", "measured", f"run {m.run_id}")
+        )
     if wl is None:
         close = closest_workloads(workload, predictable_workloads())
         raise GpubenchError(f"unknown workload {workload!r}" + (f"; closest: {', '.join(close)}" if close else ""))

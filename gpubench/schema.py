@@ -81,6 +81,7 @@ ROW_COLUMNS = cols(
     ("steps_per_sample", "int", "back-to-back steps in one timed sample (short steps are grouped)"),
     ("times_s", "list[float]", "raw time per step of every sample, seconds"),
     ("n_reps", "int", "number of timed samples"),
+    ("round", "int", "stored rows only: the round (0-based) a row of measurements.parquet measured"),
     ("rounds_n", "int", "rounds the case was measured in (interleaved with the suite's other cases)"),
     (
         "round_sizes",

@@ -18,15 +18,14 @@ import os
 import re
 import shutil
 import socket
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import pyarrow.parquet as pq
 
-from gpubench import __version__, derive
+from gpubench import __version__, derive, inputs
 from gpubench.benchmarks import BENCHMARKS
 from gpubench.errors import ResultFormatError, StorageError
 from gpubench.files import atomic_write, os_error_text
@@ -194,6 +193,7 @@ class RunStore:
             lock.close()
             raise
         meta["status"] = "running"
+        meta.pop("error", None)  # the last attempt's error (a full disk) no longer describes the run
         meta["schema_version"] = SCHEMA_VERSION  # older rows read as the newer format (see above)
         meta.setdefault("resumed_utc", []).append(utc_now())
         return cls(folder, meta, rows, lock=lock, telemetry=telemetry)
@@ -272,117 +272,30 @@ def lock_run_folder(folder: Path) -> Any:
     return f
 
 
-def _read_parquet(path: Path, skip: Sequence[str] = ()) -> pd.DataFrame:
-    try:
-        if skip:
-            names = pq.read_schema(path).names
-            return pd.read_parquet(path, columns=[n for n in names if n not in skip])
-        return pd.read_parquet(path)
-    except Exception as e:  # noqa: BLE001 - pyarrow raises many types for a damaged file
-        raise ResultFormatError(
-            f"{path} is damaged and cannot be read ({type(e).__name__}: {e}); re-run the suite"
-        ) from None
-
-
-# Columns every reader relies on, and numeric ones that derivation, reports, compare and the advisor compute
-# with (the derived ones only in files of schema 1-2, which stored them).
-_TEXT_COLUMNS = ("case_id", "status")
-_NUMERIC_COLUMNS = (
-    "round",
-    "flops_per_step",
-    "bytes_per_step",
-    "start_ns",
-    "end_ns",
-    "median_s",
-    "p10_s",
-    "p90_s",
-    "mean_s",
-    "cov",
-    "throughput",
-    "throughput_p10",
-    "throughput_p90",
-    "pct_of_peak",
-    "work_per_step",
-    "n_reps",
-    "energy_j",
-    "avg_power_w",
-    "peak_power_w",
-)
-
-
-def _type_name(kind: Any) -> str:
-    import pyarrow as pa
-
-    return "str" if pa.types.is_string(kind) or pa.types.is_large_string(kind) else str(kind)
+def _read_parquet(path: Path, skip: Sequence[str] = (), kind: inputs.ParquetKind = "telemetry") -> pd.DataFrame:
+    return inputs.read_parquet(path, kind, skip)  # a regular file, its columns of their declared types
 
 
 def check_measurements(path: Path, table: Any) -> Any:
     """The pyarrow table, if it has the shape gpubench writes; else ResultFormatError naming the file and the
     column (a measurements.parquet edited by hand or written by something else must not end in a traceback)."""
-    import pyarrow as pa
-
-    if table.num_rows == 0:
-        return table
-    names = set(table.column_names)
-    for col in _TEXT_COLUMNS:
-        if col not in names:
-            raise ResultFormatError(f"{path}: no {col!r} column; it was not written by gpubench (or was edited)")
-        column = table.column(col)
-        kind = column.type.value_type if pa.types.is_dictionary(column.type) else column.type
-        if _type_name(kind) != "str" or column.null_count:
-            raise ResultFormatError(f"{path}: column {col!r} must hold text in every row; the file was edited")
-    for col in _NUMERIC_COLUMNS:
-        if col not in names:
-            continue
-        column = table.column(col)
-        numeric = pa.types.is_integer(column.type) or pa.types.is_floating(column.type)
-        if not (numeric or pa.types.is_boolean(column.type) or column.null_count == len(column)):
-            raise ResultFormatError(
-                f"{path}: column {col!r} holds {_type_name(column.type)} values, not numbers; "
-                "the file was edited or written by something else"
-            )
-    return table
+    return inputs.check_table(path, table, "measurements")
 
 
-def read_rows(path: Path) -> list[dict[str, Any]]:
-    """The rows of a Parquet file gpubench wrote, as plain Python values (lists, None for missing), checked.
-    Read by pyarrow alone: a pandas frame per run would cost more than deriving its every statistic."""
-    try:
-        table = pq.read_table(path)
-    except Exception as e:  # noqa: BLE001 - pyarrow raises many types for a damaged file
-        raise ResultFormatError(
-            f"{path} is damaged and cannot be read ({type(e).__name__}: {e}); re-run the suite"
-        ) from None
-    columns = check_measurements(path, table).to_pydict()
+def read_rows(
+    path: Path, skip: Collection[str] = (), kind: inputs.ParquetKind = "measurements"
+) -> list[dict[str, Any]]:
+    """The rows of a Parquet file gpubench wrote, as plain Python values (lists, None for missing), checked;
+    columns in `skip` are not read. Read by pyarrow alone: a pandas frame per run would cost more than deriving
+    its every statistic."""
+    columns = inputs.read_table(path, kind, skip=skip).to_pydict()  # a regular file, columns of declared types
     names = list(columns)
     return [dict(zip(names, values, strict=True)) for values in zip(*columns.values(), strict=True)]
 
 
 def read_meta(folder: Path) -> dict[str, Any]:
-    """run.json of a run folder, with its schema version checked."""
-    path = Path(folder) / RUN_JSON
-    if not path.is_file():
-        raise ResultFormatError(f"{folder} is not a gpubench run folder (no {RUN_JSON})")
-    try:
-        meta = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise ResultFormatError(f"{path} is damaged and cannot be read ({e})") from None
-    if not isinstance(meta, dict):
-        raise ResultFormatError(f"{path} is damaged: expected a JSON object")
-    version = meta.get("schema_version")
-    if not isinstance(version, int):
-        raise ResultFormatError(f"{path} has no schema_version; it was not written by gpubench")
-    if version > SCHEMA_VERSION:
-        raise ResultFormatError(
-            f"{folder} was written by a newer gpubench (results schema {version}; this one reads {SCHEMA_VERSION}): "
-            "upgrade gpubench to read it"
-        )
-    if version < MIN_READABLE_SCHEMA:
-        raise ResultFormatError(
-            f"{folder} uses results schema {version}, too old for this gpubench (schema {SCHEMA_VERSION}): "
-            f"read it with gpubench {meta.get('gpubench_version', 'of that time')} or re-run the suite"
-        )
-    return meta
+    """run.json of a run folder, with its shape and schema version checked (gpubench.inputs)."""
+    return inputs.run_meta(folder, SCHEMA_VERSION, MIN_READABLE_SCHEMA, RUN_JSON)
 
 
 Paths = Iterable[str | os.PathLike[str]] | str | os.PathLike[str]
@@ -396,7 +309,8 @@ def expand_paths(paths: Paths) -> list[Path]:
     found: list[Path] = []
     for raw in paths:
         text = str(raw)
-        matches = sorted(glob.glob(text)) if glob.has_magic(text) else [text]
+        is_glob = glob.has_magic(text) and not os.path.lexists(text)  # a folder named `h100 [old]` is a path
+        matches = sorted(glob.glob(text)) if is_glob else [text]
         if not matches:
             raise ResultFormatError(f"no run folder matches {text!r}")
         for m in matches:
@@ -406,10 +320,10 @@ def expand_paths(paths: Paths) -> list[Path]:
             elif p.is_dir():
                 subs = sorted(q.parent for q in p.glob(f"*/{RUN_JSON}"))
                 subs += sorted(q.parent for q in p.glob(f"*/*/{RUN_JSON}") if q.parent.parent not in subs)
-                if not subs and not glob.has_magic(text):
+                if not subs and not is_glob:
                     raise ResultFormatError(f"{p} is not a gpubench run folder and holds none")
                 found.extend(subs)
-            elif not glob.has_magic(text):
+            elif not is_glob:
                 raise ResultFormatError(f"run folder {p} not found")
     unique = list(dict.fromkeys(p.resolve() for p in found))
     if not unique:
@@ -446,26 +360,27 @@ def _run_columns(meta: Mapping[str, Any]) -> dict[str, Any]:
 def _rank_rows(folder: Path) -> list[dict[str, Any]]:
     """A distributed run's ranks.parquet: every rank's own round of every case (empty for other runs)."""
     path = folder / RANKS
-    return read_rows(path) if path.exists() else []
+    return read_rows(path, kind="ranks") if path.exists() else []
 
 
 def load_runs(paths: Paths, skip_columns: Sequence[str] = (), catalog: Mapping[str, Any] | None = None) -> pd.DataFrame:
     """One DataFrame, a row per case of every run, derived from the stored rounds (gpubench.derive), with run
     metadata joined. Torch is never imported.
 
-    `skip_columns` are left out of the frame (a report has no use for the raw `times_s` lists of 100 runs; they
-    are still read: every statistic derives from them). `catalog` is the datasheet catalog pct_of_peak and mfu
+    `skip_columns` are left out of the frame (a report has no use for the raw `times_s` lists of 100 runs); those
+    derivation needs (`times_s`: every statistic derives from them) are still read, the others are not. `catalog` is the datasheet catalog pct_of_peak and mfu
     compare with (gpubench.specs.load_catalog(path)); the packaged data/specs.toml by default."""
     cat = derive.Catalog(catalog)
+    unread = set(skip_columns) - derive.input_columns()  # what derivation needs is read, then left out
     records: list[dict[str, Any]] = []
     columns: dict[str, None] = {"case_id": None}
     for folder in expand_paths(paths):
         meta = read_meta(folder)
         mpath = folder / MEASUREMENTS
-        raw = read_rows(mpath) if mpath.exists() else []
+        raw = read_rows(mpath, unread) if mpath.exists() else []
         rows = derive.derive_run(raw, _rank_rows(folder), cat) if raw else []
         dev = meta.get("device", {}) or {}
-        present = set().union(*rows)
+        present = set().union(*rows) - set(skip_columns)  # a column left out comes from run.json where it has it
         extra = {col: value for col, value in _run_columns(meta).items() if col not in present or col == "run_id"}
         if "device_name" not in present:
             extra["device_name"] = dev.get("name")
@@ -473,14 +388,14 @@ def load_runs(paths: Paths, skip_columns: Sequence[str] = (), catalog: Mapping[s
             extra["device_vendor"] = dev.get("vendor")
         extra["run_folder"] = str(folder)
         for row in rows:
-            row.update(extra)
             for col in skip_columns:
                 row.pop(col, None)
+            row.update(extra)
         columns.update(dict.fromkeys(extra))
         records += rows
     if not records:
         return pd.DataFrame({c: pd.Series(dtype=object) for c in columns}) if columns else pd.DataFrame()
-    return rows_to_frame(records)
+    return inputs.no_infinities(rows_to_frame(records))  # an infinite throughput is never a value
 
 
 def load_telemetry(paths: Paths) -> pd.DataFrame:
@@ -490,7 +405,7 @@ def load_telemetry(paths: Paths) -> pd.DataFrame:
         meta = read_meta(folder)
         tpath = folder / TELEMETRY
         if tpath.exists():
-            frame = _read_parquet(tpath)
+            frame = _read_parquet(tpath, kind="telemetry")
             frame["run_id"] = meta.get("run_id")
             if "device_name" not in frame.columns:
                 frame["device_name"] = (meta.get("device") or {}).get("name")

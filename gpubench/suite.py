@@ -10,9 +10,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from gpubench import inputs
 from gpubench.benchmarks import Benchmark, BenchmarkSpec
 from gpubench.errors import SuiteError
-from gpubench.files import tomllib
 from gpubench.records import Case, ParamValue
 
 Definition = Benchmark | BenchmarkSpec
@@ -208,10 +208,7 @@ def expand_entry(where: str, entry: Mapping[str, Any], bench: Definition) -> lis
 
 
 def parse_suite(text: str, path: str, registry: Mapping[str, Definition]) -> Suite:
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as e:
-        raise SuiteError(f"{path}: not valid TOML: {e}") from None
+    data = inputs.suite_document(text, path)  # shape, depth and magnitude checked at the input boundary
     unknown = set(data) - {"name", "description", "defaults", "benchmarks"}
     if unknown:
         raise SuiteError(f"{path}: unknown top-level key(s): {', '.join(sorted(unknown))}")
@@ -255,8 +252,5 @@ def load_suite(name_or_path: str, registry: Mapping[str, Definition] | None = No
 
         registry = definitions()
     path = find_suite(name_or_path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as e:
-        raise SuiteError(f"{path}: cannot read: {e}") from None
+    text = inputs.read_text(path, inputs.LIMITS.toml_bytes, SuiteError)
     return parse_suite(text, str(path), registry)

@@ -171,3 +171,15 @@ def test_rounds_concatenate_then_compute():
     assert row["energy_per_work"] == pytest.approx((70.0 / 4) / 2.0)  # W / (samples/s)
     failed = derive.case_row([r0, {**base, "round": 1, "status": "failed", "reason": "round 2 of 2: boom"}])
     assert failed["status"] == "failed" and failed["reason"] == "round 2 of 2: boom" and failed["rounds_n"] == 1
+
+
+def test_left_out_columns_still_feed_the_derivation():
+    full = load_runs(DATA / "run_schema2_h100").set_index("case_id")
+    lean = load_runs(DATA / "run_schema2_h100", skip_columns=("times_s", "energy_j", "device_name")).set_index(
+        "case_id"
+    )
+    assert "times_s" not in lean and "energy_j" not in lean
+    assert (lean["device_name"] == "NVIDIA H100 80GB HBM3").all()  # from run.json, as before
+    ok = full["status"] == "ok"
+    assert list(lean.loc[ok, "median_s"]) == list(full.loc[ok, "median_s"])
+    assert list(lean.loc[ok, "energy_per_work"].fillna(-1)) == list(full.loc[ok, "energy_per_work"].fillna(-1))

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from gpubench.cli.common import JsonOpt, console, err_console, escape, fmt, handle_errors, json_value
+from gpubench.cli.common import JsonOpt, check_numbers, console, err_console, escape, fmt, handle_errors, json_value
 from gpubench.errors import GpubenchError
 
 
@@ -32,6 +32,18 @@ def split_sides(runs: list[str]) -> tuple[list[str], list[str]]:
     return side_a, side_b
 
 
+def unique_sides(side_a: list[str], side_b: list[str]) -> tuple[list[str], list[str]]:
+    """Each side's runs counted once by run_id (a folder named twice, or a copy of one, is one run: six copies
+    of one run are not six independent repeats); a note says what was dropped."""
+    from gpubench.inputs import unique_runs
+
+    a, notes_a = unique_runs(side_a, "A: ")
+    b, notes_b = unique_runs(side_b, "B: ")
+    for note in notes_a + notes_b:
+        err_console.print(f"[yellow]note:[/] {escape(note)}", highlight=False)
+    return [str(p) for p in a], [str(p) for p in b]
+
+
 @handle_errors
 def compare(
     runs: Annotated[
@@ -52,6 +64,8 @@ def compare(
     from gpubench.report.compare import compare_runs, regressions
 
     side_a, side_b = split_sides(runs)
+    check_numbers(threshold=threshold)
+    side_a, side_b = unique_sides(side_a, side_b)
     frame = compare_runs(side_a, side_b, threshold_pct=threshold)
     bad = regressions(frame)
     if as_json:

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from gpubench.cli.common import JsonOpt, console, err_console, escape, fmt, handle_errors, json_value
+from gpubench.cli.common import JsonOpt, check_numbers, console, err_console, escape, fmt, handle_errors, json_value
 from gpubench.errors import GpubenchError
 
 RunsArg = Annotated[
@@ -100,10 +100,16 @@ def recommend(
         from gpubench import load_runs
 
         df = load_runs([str(p) for p in runs])
+        if "status" not in df.columns or not df["status"].eq("ok").any():
+            raise GpubenchError(
+                f"no case succeeded in {', '.join(map(str, runs))} (every case failed or was skipped): nothing "
+                "measured to rank; see the reasons with gpubench report, or leave the runs out to rank the catalog"
+            )
     if list_workloads:
         names = list(dict.fromkeys([*(available_workloads(df) if df is not None else []), *predictable_workloads()]))
         print("\n".join(names))
         return
+    check_numbers(kwh_price=kwh_price, hours_per_day=hours_per_day, years=years, budget=budget)
     price_table = load_prices(prices) if prices is not None else None
     if llm is not None or llm_config is not None:
         _recommend_llm(

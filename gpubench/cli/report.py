@@ -14,7 +14,7 @@ from gpubench.cli.common import console, escape, handle_errors
 def report(
     runs: Annotated[list[str], typer.Argument(help="run folders, globs (results/*) or folders of run folders")],
     out: Annotated[
-        Path | None, typer.Option("--out", "-o", help="file to write (default reports/<name>.<format>)")
+        str | None, typer.Option("--out", "-o", help="file to write (default reports/<name>.<format>; - for stdout)")
     ] = None,
     baseline: Annotated[
         Path | None,
@@ -61,4 +61,5 @@ def report(
         fleet=fleet,
         labels=label or [],
     )
-    console.print(f"report: {escape(path)}", highlight=False)
+    if str(path) != "-":
+        console.print(f"report: {escape(path)}", highlight=False)

@@ -17,7 +17,7 @@ from typing import Any
 
 import pandas as pd
 
-from gpubench import stats
+from gpubench import inputs, stats
 from gpubench.derive import add_scaling_columns, ranks_of, scaling_config, scaling_efficiency
 from gpubench.store import RANKS, Paths, expand_paths, read_meta, rows_to_frame, write_frame
 from gpubench.telemetry.aggregate import AGGREGATE_COLUMNS
@@ -197,5 +197,5 @@ def load_rank_rows(paths: Paths) -> pd.DataFrame:
         read_meta(folder)  # schema check
         path = folder / RANKS
         if path.exists():
-            frames.append(pd.read_parquet(path))
+            frames.append(inputs.read_parquet(path, "ranks"))  # a truncated or edited file: one line
     return pd.concat(frames, ignore_index=True, sort=False) if frames else pd.DataFrame()

@@ -410,8 +410,10 @@ def _with_units(frame: pd.DataFrame, units: Sequence[Unit], metrics: Iterable[st
     """A loaded frame (the report's) with the `unit` column; units it lacks are read from their folders."""
     by_folder = {str(Path(u.folder).resolve()): u.key for u in units}
     frame = frame.copy()
-    frame["unit"] = frame["run_folder"].map(lambda f: by_folder.get(str(Path(f).resolve()))) if len(frame) else None
-    lacking = [u for u in units if u.key not in set(frame["unit"].dropna())]
+    folders = {f: by_folder.get(str(Path(f).resolve())) for f in frame["run_folder"].unique()} if len(frame) else {}
+    frame["unit"] = frame["run_folder"].map(folders) if len(frame) else None
+    present = set(frame["unit"].dropna())
+    lacking = [u for u in units if u.key not in present]
     if lacking:
         frame = pd.concat([frame, _rows(lacking, metrics)], ignore_index=True, sort=False)
     for col in _COLUMNS:
@@ -565,8 +567,25 @@ def _fleet_rule(cases: pd.DataFrame, rules: RuleSet, by_key: dict[str, Unit], ad
 def _case_rule(rule: Rule, cases: pd.DataFrame, by_key: dict[str, Unit], add: Any, times: _Times) -> None:
     if cases.empty:
         return
-    mask = [rule.matches(str(c), str(d)) for c, d in zip(cases["case_id"], cases["device_name"], strict=True)]
-    for i in cases.index[np.asarray(mask, dtype=bool)]:
+    pairs = {(str(c), str(d)) for c, d in zip(cases["case_id"], cases["device_name"], strict=True)}
+    hits = {p for p in pairs if rule.matches(*p)}
+    matched = np.fromiter(
+        ((str(c), str(d)) in hits for c, d in zip(cases["case_id"], cases["device_name"], strict=True)),
+        dtype=bool,
+        count=len(cases),
+    )
+    # Only rows that may break the rule are looked at one by one (a big fleet has thousands of rows).
+    values = (
+        pd.to_numeric(cases[rule.metric], errors="coerce") if rule.metric in cases else pd.Series(np.nan, cases.index)
+    )
+    maybe = pd.Series(False, index=cases.index)
+    if rule.min_ratio_to_median is not None and rule.metric == "throughput":
+        maybe |= cases["ratio"] < rule.min_ratio_to_median
+    if rule.baseline is not None and rule.min_ratio_to_baseline is not None:
+        maybe |= values / rule.baseline < rule.min_ratio_to_baseline
+    if rule.max_cov is not None and "cov" in cases:
+        maybe |= pd.to_numeric(cases["cov"], errors="coerce") > rule.max_cov
+    for i in cases.index[matched & maybe.to_numpy()]:
         row = cases.loc[i]
         u = by_key[row["unit"]]
         value = to_float(row.get(rule.metric)) if rule.metric in row else math.nan

@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from gpubench.errors import GpubenchError
-from gpubench.files import atomic_write_text
+from gpubench.output import write_output
 from gpubench.report.blocks import Block, Prose, Section
 from gpubench.report.compare import compare_runs, regressions
 from gpubench.report.data import ReportData, load_report_data
@@ -120,10 +120,12 @@ def render_report(
         records = case_records(data)
         text = to_csv(records) if fmt == "csv" else to_json(records)
     path = (
-        Path(out) if out is not None else DEFAULT_DIR / f"{re.sub(r'[^A-Za-z0-9._-]+', '-', _default_name(data))}.{fmt}"
+        os.fspath(out)
+        if out is not None
+        else DEFAULT_DIR / f"{re.sub(r'[^A-Za-z0-9._-]+', '-', _default_name(data))}.{fmt}"
     )
-    atomic_write_text(path, text, make_parents=True)  # a bad -o path: one line naming it
-    return path
+    write_output(path, text)  # `-`, devices, pipes and symlinks as the user meant them; a bad path: one line
+    return Path(path)
 
 
 __all__ = [

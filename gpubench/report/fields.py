@@ -9,7 +9,6 @@ and Markdown tables write numbers and headers in the report's language.
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 import math
@@ -19,6 +18,7 @@ from typing import Any
 
 import pandas as pd
 
+from gpubench.output import csv_writer
 from gpubench.report.data import ReportData, is_num
 from gpubench.report.i18n import Messages
 from gpubench.report.workloads import headline_of, workload_ref
@@ -94,7 +94,7 @@ def case_records(data: ReportData, fields: Sequence[Field] = FIELDS) -> list[dic
 def to_csv(records: list[dict[str, Any]], fields: Sequence[Field] = FIELDS) -> str:
     """CSV with stable English headers and C-locale numbers (repr precision), empty for missing."""
     buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
+    writer = csv_writer(buf, lineterminator="\n")  # every cell neutralised: no formula, no control character
     writer.writerow([f.name for f in fields])
     for r in records:
         writer.writerow(["" if r[f.name] is None else _c_locale(r[f.name], f.kind) for f in fields])

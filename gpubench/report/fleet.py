@@ -88,6 +88,9 @@ def _figure(data: ReportData, check: Any) -> Any:
                     baselines.setdefault(k, (rule.baseline, rule.min_ratio_to_baseline))
     rng = np.random.default_rng(0)  # the jitter is fixed: the same runs draw the same picture
     xs, ys, hovers, fx, fy, fh, ftext = [], [], [], [], [], [], []
+    who_of = {key: f"{u.node}/{u.slot}" for key, u in units.items()}
+    uuid_of = {key: u.uuid for key, u in units.items()}
+    host_of = {key: u.host for key, u in units.items()}
     bx, by, bh, mx, my = [], [], [], [], []
     for i, k in enumerate(keys):
         g = c.loc[groups.groups[k]]
@@ -106,22 +109,23 @@ def _figure(data: ReportData, check: Any) -> Any:
             layer="below",
         )
         jitter = rng.uniform(-0.3, 0.3, len(g))
-        for (_, row), j in zip(g.iterrows(), jitter, strict=True):
-            u = units.get(row["unit"])
-            who = f"{u.node}/{u.slot}" if u else str(row["unit"])
-            hover = (
-                f"<b>{esc(who)}</b> {esc(u.uuid if u else '')}<br>{esc(row['case_id'])}<br>"
-                f"{100 * row['ratio']:.1f}% of the median · {row['throughput']:.4g} {esc(unit)}<br>{esc(u.host if u else '')}"
-            )
-            if bool(row["fail"]):
-                fx.append(100 * row["ratio"])
-                fy.append(i + j)
-                fh.append(hover + f"<br><b>{esc(row['rule'])}</b>")
-                ftext.append(esc(who))
-            else:
-                xs.append(100 * row["ratio"])
-                ys.append(i + j)
-                hovers.append(hover)
+        who = [who_of.get(k_, str(k_)) for k_ in g["unit"]]
+        ratio = g["ratio"].to_numpy(float)
+        hover = [
+            f"<b>{esc(w)}</b> {esc(uuid_of.get(k_, ''))}<br>{esc(case)}<br>{100 * x:.1f}% of the median · "
+            f"{v:.4g} {esc(unit)}<br>{esc(host_of.get(k_, ''))}"
+            for w, k_, case, x, v in zip(who, g["unit"], g["case_id"], ratio, g["throughput"], strict=True)
+        ]
+        fail = g["fail"].to_numpy(bool)
+        for j in np.flatnonzero(fail):
+            fx.append(100 * ratio[j])
+            fy.append(i + jitter[j])
+            fh.append(hover[j] + f"<br><b>{esc(g['rule'].iloc[j])}</b>")
+            ftext.append(esc(who[j]))
+        keep = np.flatnonzero(~fail)
+        xs.extend((100 * ratio[keep]).tolist())
+        ys.extend((i + jitter[keep]).tolist())
+        hovers.extend(hover[j] for j in keep)
         if k in baselines:
             base, min_ratio = baselines[k]
             bx.append(100 * base / med)

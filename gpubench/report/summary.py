@@ -4,22 +4,20 @@ page; its case table comes from the one field list (gpubench.report.fields) that
 
 from __future__ import annotations
 
-import re
-
+from gpubench.output import markdown_prose, markdown_text
 from gpubench.report.data import ReportData, comparable_metrics, is_num, scorecard
 from gpubench.report.fields import case_records, display_fields, display_value
 from gpubench.report.verdict import comparison_rows, has_interval, trust_warnings, verdict_paragraphs
 
 
 def _md_cell(text: object) -> str:
-    """Text safe inside a Markdown table cell: no pipe or newline breaks the row, no HTML is rendered."""
-    value = re.sub(r"\s+", " ", str(text)).replace("|", "\\|")
-    return value.replace("<", "&lt;").replace(">", "&gt;")
+    """Run data in a Markdown table cell or list item: one line, no link, image, HTML or pipe forms from it."""
+    return markdown_text(text)
 
 
 def _md_text(text: str) -> str:
-    """Escape HTML in prose (forums render it); `**bold**` stays."""
-    return text.replace("<", "&lt;").replace(">", "&gt;")
+    """Prose (gpubench's words around run data): `**bold**` stays, nothing else from run data is markup."""
+    return markdown_prose(text)
 
 
 def _headline(data: ReportData) -> tuple[list[str], list[tuple[str, list[str]]]]:
