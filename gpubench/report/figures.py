@@ -667,7 +667,7 @@ def roofline(data: ReportData, ok: pd.DataFrame) -> go.Figure | None:
     mm = mm[np.isfinite(mm["_ai"].astype(float))]
     copies = ok[bench.isin(benchmarks_with_role("memory_anchor"))]
     # The device copy is the memory rows that are a workload (host links are not).
-    d2d = copies[[workload_ref(r) is not None for r in copies.to_dict("records")]]
+    d2d = copies[np.array([workload_ref(r) is not None for r in copies.to_dict("records")], dtype=bool)]
     parts = by_run(mm)
     shown = [s for s in data.series if s.run_id in parts]
     if not shown:
