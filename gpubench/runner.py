@@ -292,7 +292,7 @@ class Runner:
         self.registry = registry
         self.timer = timer if timer is not None else devices.StepTimer(device)
         self.clock = clock
-        self.build = build if build is not None else (lambda bench, case, device: bench.factory(case, device))
+        self.build = build if build is not None else (lambda bench, case, device: bench.build(case, device))
         self.sampler = sampler
         self.idle_power_w = idle_power_w
         self.power_limit_w = power_limit_w

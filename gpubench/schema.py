@@ -20,6 +20,19 @@ from typing import Any
 
 TYPES = ("int", "float", "str", "bool", "list[float]")
 
+# Units carried by column names (STYLE: units in names), longest suffix first.
+UNIT_SUFFIXES = (
+    ("_bytes", "bytes"),
+    ("_gbps", "GB/s"),
+    ("_mhz", "MHz"),
+    ("_ns", "ns"),
+    ("_ms", "ms"),
+    ("_s", "s"),
+    ("_w", "W"),
+    ("_j", "J"),
+    ("_c", "°C"),
+)
+
 
 @dataclass(frozen=True)
 class Column:
@@ -33,10 +46,23 @@ class Column:
         if self.type not in TYPES:
             raise ValueError(f"column {self.name}: type {self.type!r} is not one of {', '.join(TYPES)}")
 
+    @property
+    def unit(self) -> str:
+        """The unit its name carries (`_s`, `_w`, `_gbps`, `pct_` ...); "" for none."""
+        if self.name.startswith("pct_") or self.name == "mfu":
+            return "%"
+        for suffix, unit in UNIT_SUFFIXES:
+            if self.name.endswith(suffix):
+                return unit
+        return ""
 
-def _cols(*spec: tuple[str, str, str]) -> tuple[Column, ...]:
+
+def cols(*spec: tuple[str, str, str]) -> tuple[Column, ...]:
+    """Columns from (name, type, meaning) triples."""
     return tuple(Column(*s) for s in spec)
 
+
+_cols = cols
 
 # The columns the runner writes on every row (timing columns only where the case ran).
 ROW_COLUMNS = _cols(

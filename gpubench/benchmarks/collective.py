@@ -24,26 +24,21 @@ import torch
 import torch.distributed as dist
 
 from gpubench import devices
-from gpubench.benchmarks import Param, register
-from gpubench.benchmarks.models.train import CHECK_STEPS, LOSS_RATIO_TOL, PRECISIONS, Trainer
+from gpubench.benchmarks.collective_spec import busbw_factor
+from gpubench.benchmarks.ddp_train_spec import normalize as _normalize_ddp
+from gpubench.benchmarks.models.train import CHECK_STEPS, LOSS_RATIO_TOL, Trainer
 from gpubench.benchmarks.models.zoo import (
-    MODEL_NAMES,
     MODELS,
     count_flops,
     cpu_state,
     first_call,
     make_batch,
-    make_normalize,
-    model_params,
     require_amp,
     sizes_of,
 )
-from gpubench.distributed.context import DistContext, current
-from gpubench.distributed.results import busbw_factor
 from gpubench.errors import Unsupported
-from gpubench.records import Case, CheckResult, ParamValue, Work, Workload
+from gpubench.records import Case, CheckResult, Work, Workload
 
-OPS = ("all_reduce", "all_gather", "reduce_scatter", "broadcast", "all_to_all", "sendrecv")
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 # Largest integer each dtype holds exactly: sums of the check's small integers stay exact below it.
 EXACT_INT = {"fp32": 2**24, "bf16": 2**8, "fp16": 2**11}
@@ -55,8 +50,9 @@ CPU_MAX_BYTES = 64 << 20
 _CHUNKED = ("all_gather", "reduce_scatter", "all_to_all")  # size_bytes covers one chunk per rank
 
 
-def require_context(benchmark: str) -> DistContext:
-    ctx = current()
+def require_context(benchmark: str, ctx: Any) -> Any:
+    """The distributed context the runner passed (gpubench.distributed.context.DistContext); None outside a
+    distributed run, where the benchmark is skipped."""
     if ctx is None:
         raise Unsupported(f"{benchmark} needs a distributed run: gpubench run SUITE --nproc N")
     return ctx
@@ -150,19 +146,8 @@ def _plan(op: str, r: int, n: int, c: int, dtype: torch.dtype, device: torch.dev
     raise ValueError(f"unknown op {op!r}")
 
 
-@register(
-    "collective",
-    version=1,
-    description="Collectives between ranks (nccl-tests method): algbw = bytes / slowest rank's time; busbw column",
-    params={
-        "op": Param(str, choices=OPS, help="all_reduce, all_gather, reduce_scatter, broadcast, all_to_all, sendrecv"),
-        "size_bytes": Param(int, minimum=1, help="message size in bytes (nccl-tests' size: the whole buffer)"),
-        "dtype": Param(str, default="fp32", choices=tuple(DTYPES), help="element type"),
-    },
-    tags=("distributed",),
-)
-def collective(case: Case, device: torch.device) -> Workload:
-    ctx = require_context("collective")
+def collective(case: Case, device: torch.device, ctx: Any = None) -> Workload:
+    ctx = require_context("collective", ctx)
     op, size, dtype_name = case.param("op"), int(case.param("size_bytes")), case.param("dtype")
     n, r = ctx.world_size, ctx.rank
     if op == "sendrecv" and n < 2:
@@ -212,18 +197,10 @@ def collective(case: Case, device: torch.device) -> Workload:
 
 # --------------------------------------------------------------------------------------------- ddp_train
 
-_TRAIN_KEYS = ("model", "precision", "batch", "compile")
-_normalize_base = make_normalize(_TRAIN_KEYS)
-# Single-network models: a GAN's two networks and two optimizers per step are not one DDP module.
-DDP_MODELS = tuple(name for name in MODEL_NAMES if MODELS[name].kind == "classifier")
 REPLICA_TOL = 1e-6  # DDP replicas apply the same averaged gradients: their weights must agree to rounding
 
 
-def _normalize_ddp(params: dict[str, ParamValue]) -> dict[str, ParamValue]:
-    return {**_normalize_base(params), "ranks": int(params.get("ranks") or 0)}
-
-
-def _idle(ranks: int) -> Workload:
+def idle_workload(ranks: int) -> Workload:
     """What a rank outside ranks 0..ranks-1 runs: nothing, in step with the others (its times are not counted)."""
     return Workload(step=lambda: None, work=Work(1.0, "sample"), info={"rank_active": False, "dp_ranks": ranks})
 
@@ -239,28 +216,11 @@ def _replica_spread(net: torch.nn.Module, group: Any) -> float:
     return float(((hi - lo).abs() / (hi.abs() + 1e-12)).max())
 
 
-@register(
-    "ddp_train",
-    version=1,
-    description="Training under DistributedDataParallel on `ranks` ranks (weak scaling): samples/s over all ranks",
-    params={
-        **model_params(
-            DDP_MODELS,
-            PRECISIONS,
-            "fp32, tf32, amp_fp16 (+GradScaler), amp_bf16",
-            batch_help="samples (sequences) per rank and step (0 = model default)",
-            compile_help="torch.compile the DDP-wrapped network",
-        ),
-        "ranks": Param(int, default=0, minimum=0, help="ranks that train (0 = every rank of the run)"),
-    },
-    normalize=_normalize_ddp,
-    tags=("model", "training", "distributed"),
-)
-def ddp_train(case: Case, device: torch.device) -> Workload:
+def ddp_train(case: Case, device: torch.device, ctx: Any = None) -> Workload:
     from torch.nn.parallel import DistributedDataParallel
 
     params = _normalize_ddp(case.as_dict())
-    ctx = require_context("ddp_train")
+    ctx = require_context("ddp_train", ctx)
     model, precision, batch = str(params["model"]), str(params["precision"]), int(params["batch"])
     compile_ = bool(params["compile"])
     ranks = int(params["ranks"]) or ctx.world_size
@@ -273,7 +233,7 @@ def ddp_train(case: Case, device: torch.device) -> Workload:
     # Every rank creates the group (collectively, in case order), even those that sit the case out.
     group = ctx.subgroup(ranks)
     if ctx.rank >= ranks:
-        return _idle(ranks)
+        return idle_workload(ranks)
     sizes = sizes_of(params)
     trainer = Trainer(defn, sizes, precision, device, compile_=False)
     net = trainer.nets["net"]

@@ -26,13 +26,12 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from gpubench import devices
-from gpubench.benchmarks import Param, register
+from gpubench.benchmarks.input_pipeline_spec import normalize
 from gpubench.benchmarks.models.nets import MnistCNN
 from gpubench.benchmarks.models.zoo import classifier_loss
 from gpubench.errors import Unsupported
-from gpubench.records import Case, CheckResult, ParamValue, Work, Workload
+from gpubench.records import Case, CheckResult, Work, Workload
 
-SOURCES = ("device", "loader")
 SIDE, PAD, CLASSES, SEED = 28, 4, 10, 4_000_037
 
 
@@ -64,35 +63,8 @@ class SyntheticImages(Dataset):
         return x, i % CLASSES, i
 
 
-def _normalize(params: dict[str, ParamValue]) -> dict[str, ParamValue]:
-    source, batch = params["source"], int(params["batch"])
-    samples = max(batch, int(params["samples"]) // batch * batch)  # whole batches: every step has `batch`
-    loader = source == "loader"
-    return {
-        "source": source,
-        "batch": batch,
-        "samples": samples,
-        "workers": int(params.get("workers") or 0) if loader else 0,
-        "pin_memory": bool(params.get("pin_memory", False)) if loader else False,
-    }
-
-
-@register(
-    "input_pipeline",
-    version=1,
-    description="mnist_cnn training fed from on-device data vs a DataLoader that decodes and augments on the host",
-    params={
-        "source": Param(str, choices=SOURCES, help="device: data already there; loader: a DataLoader"),
-        "batch": Param(int, minimum=1, help="samples per step"),
-        "samples": Param(int, minimum=1, help="samples per epoch (rounded down to whole batches)"),
-        "workers": Param(int, default=0, minimum=0, help="DataLoader worker processes (0 = in process)"),
-        "pin_memory": Param(bool, default=False, help="page-locked batches and non_blocking copies"),
-    },
-    normalize=_normalize,
-    tags=("model", "training"),
-)
 def input_pipeline(case: Case, device: torch.device) -> Workload:
-    p = _normalize(case.as_dict())
+    p = normalize(case.as_dict())
     source, batch, samples = str(p["source"]), int(p["batch"]), int(p["samples"])
     workers, pin = int(p["workers"]), bool(p["pin_memory"])
     if pin and devices.get(device).is_host:

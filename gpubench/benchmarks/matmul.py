@@ -12,11 +12,9 @@ from typing import Any
 import torch
 
 from gpubench import devices
-from gpubench.benchmarks import Param, register
+from gpubench.benchmarks.matmul_spec import DTYPES  # noqa: F401  (what the workload runs)
 from gpubench.errors import Unsupported
-from gpubench.records import Case, CheckResult, ParamValue, Work, Workload
-
-DTYPES = ("fp64", "fp32", "tf32", "fp16", "bf16", "int8", "fp8")
+from gpubench.records import Case, CheckResult, Work, Workload
 
 # Relative error ||C - C_ref|| / ||C_ref|| allowed per precision, on sampled rows against float64.
 # fp32 must stay well under what TF32 gives (~3e-4), so a TF32 flag leaking into an fp32 case is caught.
@@ -36,12 +34,6 @@ CHECK_ROWS = 32
 # takes about a minute on a 2-core AVX2 CPU, so a suite sized for bf16 hardware would run for hours. Larger
 # cases are skipped with the reason; a suite lists smaller sizes for the fallback.
 EMULATED_MAX_FLOP = 2.0 * 1024**3
-
-
-def _normalize(params: dict[str, ParamValue]) -> dict[str, ParamValue]:
-    """n and k default to m, so `m = [2048, 4096]` alone means squares."""
-    m = params["m"]
-    return {"dtype": params["dtype"], "m": m, "n": params.get("n") or m, "k": params.get("k") or m}
 
 
 def _operands(dtype: str, m: int, n: int, k: int, device: torch.device, gen: torch.Generator):
@@ -82,18 +74,6 @@ def _product(dtype: str, a: torch.Tensor, b: torch.Tensor, device: torch.device)
     return (lambda: torch.mm(a, b, out=out)), out
 
 
-@register(
-    "matmul",
-    version=1,
-    description="Dense GEMM C = A @ B per precision; TFLOP/s (TOP/s for int8) from 2*M*N*K over the median time",
-    params={
-        "dtype": Param(str, choices=DTYPES, help="precision; tf32 = fp32 inputs on TF32 tensor cores"),
-        "m": Param(int, minimum=1, help="rows of A and C"),
-        "n": Param(int, default=0, minimum=0, help="columns of B and C (default: m)"),
-        "k": Param(int, default=0, minimum=0, help="inner dimension (default: m)"),
-    },
-    normalize=_normalize,
-)
 def matmul(case: Case, device: torch.device) -> Workload:
     dtype, m, n, k = case.param("dtype"), case.param("m"), case.param("n"), case.param("k")
     dev = devices.get(device)

@@ -14,21 +14,10 @@ from typing import Any
 import torch
 
 from gpubench import devices
-from gpubench.benchmarks import Param, register
 from gpubench.errors import Unsupported
-from gpubench.records import Case, CheckResult, ParamValue, Work, Workload
+from gpubench.records import Case, CheckResult, Work, Workload
 
-KINDS = ("d2d", "h2d", "d2h")
 ALIGN = 4096
-
-
-def _normalize(params: dict[str, ParamValue]) -> dict[str, ParamValue]:
-    kind = params["kind"]
-    size = int(params["size_bytes"])
-    size -= size % 8  # whole int64 elements
-    # `pinned` only means something for transfers that touch host memory through the link.
-    pinned = bool(params.get("pinned", False)) if kind in ("h2d", "d2h") else False
-    return {"kind": kind, "size_bytes": size, "pinned": pinned}
 
 
 def _random_bytes(n_bytes: int, device: torch.device, gen: torch.Generator, pinned: bool = False) -> torch.Tensor:
@@ -66,17 +55,6 @@ class _ThreadedMemcpy:
         self.pool.shutdown(wait=True)
 
 
-@register(
-    "memory",
-    version=1,
-    description="Copy bandwidth: d2d counts bytes read + written; h2d/d2h count bytes over the link, pinned or pageable",
-    params={
-        "kind": Param(str, choices=KINDS, help="d2d (device copy; host memory on the CPU), h2d, d2h"),
-        "size_bytes": Param(int, minimum=4096, help="bytes per buffer"),
-        "pinned": Param(bool, default=False, help="page-locked host buffer (h2d/d2h only)"),
-    },
-    normalize=_normalize,
-)
 def memory(case: Case, device: torch.device) -> Workload:
     kind, size, pinned = case.param("kind"), case.param("size_bytes"), case.param("pinned")
     dev = devices.get(device)

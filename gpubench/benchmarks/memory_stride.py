@@ -15,24 +15,12 @@ from __future__ import annotations
 import torch
 
 from gpubench import devices
-from gpubench.benchmarks import Param, register
-from gpubench.records import Case, CheckResult, ParamValue, Work, Workload
+from gpubench.records import Case, CheckResult, Work, Workload
 
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
-ACCESS = ("stride", "gather")
 # Relative error of the sum against float64: fp32 accumulates in fp32 (pairwise), bf16 returns a bf16 sum.
 TOLERANCE = {"fp32": 1e-4, "bf16": 1e-2}
 GATHER_EVERY = 16  # the gather reads buffer elements / 16 at random
-
-
-def _normalize(params: dict[str, ParamValue]) -> dict[str, ParamValue]:
-    access = params["access"]
-    return {
-        "dtype": params["dtype"],
-        "access": access,
-        "stride": int(params.get("stride") or 1) if access == "stride" else 0,
-        "size_bytes": int(params.get("size_bytes") or 0),
-    }
 
 
 def beyond_cache_bytes(device: torch.device) -> int:
@@ -40,19 +28,6 @@ def beyond_cache_bytes(device: torch.device) -> int:
     return 2 * devices.get(device).flush_bytes()
 
 
-@register(
-    "memory_stride",
-    version=1,
-    description="Read bandwidth beyond the last-level cache at element strides and a random gather; "
-    "GB/s of bytes requested",
-    params={
-        "dtype": Param(str, choices=tuple(DTYPES), help="element type"),
-        "access": Param(str, choices=ACCESS, help="stride: every stride-th element; gather: random elements"),
-        "stride": Param(int, default=1, minimum=1, help="elements between two reads (access = stride)"),
-        "size_bytes": Param(int, default=0, minimum=0, help="buffer bytes (0 = beyond the last-level cache)"),
-    },
-    normalize=_normalize,
-)
 def memory_stride(case: Case, device: torch.device) -> Workload:
     dtype_name, access = case.param("dtype"), case.param("access")
     dtype = DTYPES[dtype_name]

@@ -23,7 +23,6 @@ from typing import Any
 import torch
 
 from gpubench import devices, stats
-from gpubench.benchmarks import Param, register
 from gpubench.benchmarks.matmul import matmul
 from gpubench.errors import Unsupported
 from gpubench.records import Case, CheckResult, Work, Workload
@@ -48,16 +47,6 @@ def summarize_overlap(times_s: list[float], modes: list[str]) -> dict[str, Any]:
     }
 
 
-@register(
-    "overlap",
-    version=1,
-    description="Pinned H2D copy on its own stream during a GEMM vs the two in series: both times, overlap fraction",
-    params={
-        "size_bytes": Param(int, minimum=4096, help="bytes copied host -> device per step (pinned)"),
-        "dtype": Param(str, default="bf16", choices=("fp32", "tf32", "fp16", "bf16"), help="GEMM precision"),
-        "m": Param(int, minimum=16, help="square GEMM size M = N = K"),
-    },
-)
 def overlap(case: Case, device: torch.device) -> Workload:
     dev = devices.get(device)
     if not dev.has_streams or dev.is_host:  # needs streams and a copy engine

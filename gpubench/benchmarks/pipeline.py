@@ -26,25 +26,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from gpubench.benchmarks import Param, register
-from gpubench.benchmarks.collective import _idle, require_context
+from gpubench.benchmarks.collective import idle_workload, require_context
+from gpubench.benchmarks.pipeline_spec import normalize
 from gpubench.errors import Unsupported
-from gpubench.records import Case, CheckResult, ParamValue, Work, Workload
+from gpubench.records import Case, CheckResult, Work, Workload
 
-SCHEDULES = ("single", "gpipe", "1f1b")
 CLASSES, SEED = 16, 9_001
 TOLERANCE = 1e-4  # fp32: micro-batch sums in another order than the full batch
-
-
-def _normalize(params: dict[str, ParamValue]) -> dict[str, ParamValue]:
-    schedule = params["schedule"]
-    return {
-        "schedule": schedule,
-        "microbatches": int(params.get("microbatches") or 1) if schedule != "single" else 1,
-        "batch": int(params["batch"]),
-        "layers": int(params["layers"]),
-        "width": int(params["width"]),
-    }
 
 
 def build_model(layers: int, width: int) -> nn.Sequential:
@@ -78,25 +66,11 @@ def _grad_error(mine: nn.Module, reference: nn.Module) -> float:
     return worst
 
 
-@register(
-    "pipeline",
-    version=1,
-    description="Pipeline parallelism (torch.distributed.pipelining): GPipe/1F1B over the run's ranks vs one device",
-    params={
-        "schedule": Param(str, choices=SCHEDULES, help="single (one device), gpipe or 1f1b"),
-        "microbatches": Param(int, default=1, minimum=1, help="micro-batches per step (pipelined schedules)"),
-        "batch": Param(int, minimum=1, help="samples per step (split into micro-batches)"),
-        "layers": Param(int, minimum=2, help="Linear+GELU blocks before the head"),
-        "width": Param(int, minimum=1, help="features per block"),
-    },
-    normalize=_normalize,
-    tags=("distributed", "training"),
-)
-def pipeline(case: Case, device: torch.device) -> Workload:
+def pipeline(case: Case, device: torch.device, ctx: Any = None) -> Workload:
     from torch.distributed.pipelining import PipelineStage, Schedule1F1B, ScheduleGPipe
 
-    ctx = require_context("pipeline")
-    p = _normalize(case.as_dict())
+    ctx = require_context("pipeline", ctx)
+    p = normalize(case.as_dict())
     schedule, micro, batch = str(p["schedule"]), int(p["microbatches"]), int(p["batch"])
     layers, width = int(p["layers"]), int(p["width"])
     stages = ctx.world_size
@@ -116,7 +90,7 @@ def pipeline(case: Case, device: torch.device) -> Workload:
     work = Work(float(batch), "sample")
     if schedule == "single":
         if ctx.rank != 0:
-            return _idle(1)
+            return idle_workload(1)
         opt = torch.optim.SGD(full.parameters(), lr=1e-3)
         initial = copy.deepcopy(full.state_dict())
 

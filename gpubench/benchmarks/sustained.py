@@ -21,12 +21,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from gpubench.benchmarks import Param, register
 from gpubench.benchmarks.matmul import matmul
 from gpubench.records import Case, Work, Workload
 from gpubench.telemetry.base import POWER_THERMAL_MASK, decode_throttle
-
-DTYPES = ("fp32", "tf32", "fp16", "bf16", "fp8")
 
 
 def _bins(positions_s: np.ndarray, values: np.ndarray, bin_s: float, n_bins: int) -> list[float]:
@@ -99,18 +96,6 @@ def summarize_sustained(
     return out
 
 
-@register(
-    "sustained",
-    version=1,
-    description="A GEMM held for the case's timing window: burst (first seconds) vs sustained (last half) "
-    "throughput, power, clocks and temperature per second, first throttle event",
-    params={
-        "dtype": Param(str, choices=DTYPES, help="GEMM precision (as matmul)"),
-        "m": Param(int, minimum=16, help="square GEMM size M = N = K"),
-        "burst_s": Param(float, default=5.0, minimum=0.0, help="seconds at the start that count as the burst"),
-        "bin_s": Param(float, default=1.0, minimum=0.01, help="width of one bin of the per-second series"),
-    },
-)
 def sustained(case: Case, device: torch.device) -> Workload:
     m = int(case.param("m"))
     burst_s, bin_s = float(case.param("burst_s")), float(case.param("bin_s"))

@@ -126,10 +126,6 @@ def describe_devices() -> list[dict[str, Any]]:
     return found
 
 
-def synchronize(device: torch.device | Device) -> None:
-    get(device).synchronize()
-
-
 class StepTimer:
     """Times bursts of steps on one device the way its kind times them (events on GPUs, the host clock on the
     CPU, mark_step + wait_device_ops on XLA). Returns one time in seconds per step."""

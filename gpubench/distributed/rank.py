@@ -179,7 +179,9 @@ class DistTimer:
         return rows.max(dim=0).values.tolist()
 
 
-def agreed_build(control: ControlPlane, timer: DistTimer) -> Callable[[Benchmark, Case, torch.device], Workload]:
+def agreed_build(
+    control: ControlPlane, timer: DistTimer, ctx: DistContext | None = None
+) -> Callable[[Benchmark, Case, torch.device], Workload]:
     """The runner's `build` for distributed runs: build on every rank, then agree on the outcome."""
 
     def build(bench: Benchmark, case: Case, device: torch.device) -> Workload:
@@ -187,7 +189,7 @@ def agreed_build(control: ControlPlane, timer: DistTimer) -> Callable[[Benchmark
         workload: Workload | None = None
         outcome: tuple[str, str] | None = None
         try:
-            workload = bench.factory(case, device)
+            workload = bench.build(case, device, ctx)
         except Unsupported as e:
             outcome = ("skipped", str(e))
         except Exception as e:  # noqa: BLE001 - agreed below, then raised on every rank
@@ -318,7 +320,7 @@ class Lockstep:
             tel_info.get("power_limit_w"),
             timer=self.timer,
             clock=self.control.clock,
-            build=agreed_build(self.control, self.timer),
+            build=agreed_build(self.control, self.timer, self.ctx),
             device_info=self.info,
         )
 

@@ -6,7 +6,7 @@ Standard library only; never torch.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any, Protocol, runtime_checkable
 
 NAN = math.nan
@@ -119,10 +119,6 @@ class MetricGate:
             if self._is_unsupported(exc):
                 self.disable(metric, f"{type(exc).__name__}: {exc}")
             return None
-
-    def disable_all(self, metrics: Iterable[str], why: str) -> None:
-        for metric in metrics:
-            self.disable(metric, why)
 
 
 def as_float(value: Any) -> float:

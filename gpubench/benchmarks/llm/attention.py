@@ -11,11 +11,11 @@ import torch
 import torch.nn.functional as F
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
-from gpubench.benchmarks import Param, register
 from gpubench.benchmarks.llm import model as M
-from gpubench.benchmarks.llm.presets import PRESET_NAMES, validate
+from gpubench.benchmarks.llm.attention_spec import flops as attention_flops
+from gpubench.benchmarks.llm.presets import validate
 from gpubench.errors import Unsupported
-from gpubench.records import Case, CheckResult, ParamValue, Work, Workload
+from gpubench.records import Case, CheckResult, Work, Workload
 
 BACKENDS = {
     "flash": SDPBackend.FLASH_ATTENTION,
@@ -23,32 +23,10 @@ BACKENDS = {
     "cudnn": SDPBackend.CUDNN_ATTENTION,
     "math": SDPBackend.MATH,
 }
-PRECISIONS = ("bf16", "fp16", "fp32")
 TOL = {"fp32": 1e-4, "bf16": 2e-2, "fp16": 5e-3}  # relative error vs a float64 reference on one head
 CHECK_ROWS = 256  # query rows of the reference (the last ones: they see the most keys)
 
-PARAMS = {
-    "preset": Param(str, choices=PRESET_NAMES, help="heads, kv heads and head_dim from this preset"),
-    "precision": Param(str, choices=PRECISIONS, help="bf16, fp16, fp32"),
-    "backend": Param(str, choices=tuple(BACKENDS), help="SDPA backend forced for the case"),
-    "context": Param(int, default=4096, minimum=1, help="sequence length S (queries = keys)"),
-    "batch": Param(int, default=1, help="sequences"),
-}
 
-
-def _normalize(params: dict[str, ParamValue]) -> dict[str, ParamValue]:
-    validate(params, tokens_keys=("context",))
-    return {k: params[k] for k in PARAMS}
-
-
-@register(
-    "attention",
-    version=1,
-    params=PARAMS,
-    normalize=_normalize,
-    tags=("llm",),
-    description="Causal SDPA per backend with a preset's heads; TFLOP/s counting the causal half",
-)
 def attention(case: Case, device: torch.device) -> Workload:
     params = case.as_dict()
     p = validate(params, tokens_keys=("context",))
@@ -103,7 +81,7 @@ def attention(case: Case, device: torch.device) -> Workload:
         err = (torch.linalg.vector_norm(got - ref) / torch.linalg.vector_norm(ref)).item()
         return CheckResult(err, TOL[precision], f"relative error vs float64 on the last {rows} queries of one head")
 
-    flops = 2.0 * b * p.heads * s * s * p.head_dim
+    flops = attention_flops(p.heads, p.head_dim, b, s)
     info = {
         "preset": p.name,
         "heads": p.heads,

@@ -14,25 +14,11 @@ from typing import Any
 import torch
 
 from gpubench import devices
-from gpubench.benchmarks import Param, register
 from gpubench.benchmarks.llm import model as M
 from gpubench.benchmarks.llm import presets as P
 from gpubench.benchmarks.models.train import MAX_BATCH_LIMIT, _is_oom, find_max_batch
 from gpubench.errors import Unsupported
-from gpubench.records import Case, ParamValue, Workload
-
-PARAMS = {
-    "preset": Param(str, choices=P.PRESET_NAMES, help="decoder shapes: " + ", ".join(P.PRESET_NAMES)),
-    "precision": Param(str, choices=P.PRECISIONS, help="bf16, fp16, fp32; int8 / fp8 weight quantization"),
-    "context": Param(int, default=8192, minimum=1, help="tokens per sequence (prompt + generated)"),
-    "layers": Param(int, default=0, minimum=0, help="layers of the timed decode step (0 = all)"),
-    "timed_batch": Param(int, default=64, minimum=1, help="largest batch the timed decode step runs"),
-}
-
-
-def _normalize(params: dict[str, ParamValue]) -> dict[str, ParamValue]:
-    P.validate(params, tokens_keys=("context",), batch_key="timed_batch")
-    return {k: params[k] for k in PARAMS}
+from gpubench.records import Case, Workload
 
 
 def device_memory_bytes(device: torch.device) -> int:
@@ -68,14 +54,6 @@ def _allocation_search(p: P.Preset, precision: str, context: int, device: torch.
     return find_max_batch(fits, MAX_BATCH_LIMIT)
 
 
-@register(
-    "llm_capacity",
-    version=1,
-    params=PARAMS,
-    normalize=_normalize,
-    tags=("llm", "inference"),
-    description="LLM capacity: largest batch x context that fits (allocated on GPUs, computed on CPUs)",
-)
 def llm_capacity(case: Case, device: torch.device) -> Workload:
     params = case.as_dict()
     run = P.validate(params, tokens_keys=("context",), batch_key="timed_batch")

@@ -13,39 +13,12 @@ from __future__ import annotations
 
 import torch
 
-from gpubench.benchmarks import Param, register
 from gpubench.benchmarks.llm import model as M
-from gpubench.benchmarks.llm.presets import PRECISIONS, PRESET_NAMES, validate
-from gpubench.records import Case, ParamValue, Workload
-
-PARAMS = {
-    "preset": Param(str, choices=PRESET_NAMES, help="decoder shapes: " + ", ".join(PRESET_NAMES)),
-    "precision": Param(str, choices=PRECISIONS, help="bf16, fp16, fp32; int8 / fp8 weight quantization"),
-    "batch": Param(int, default=1, help="sequences decoded together"),
-    "context": Param(int, default=1024, minimum=0, help="tokens already in each sequence's cache (C); input length"),
-    "output": Param(int, default=0, minimum=0, help="serving scenario: tokens generated (cache at C + O/2)"),
-    "layers": Param(int, default=0, minimum=0, help="run only the first N layers (0 = all)"),
-    "compile": Param(bool, default=False, help="torch.compile the step (CUDA graphs on GPUs)"),
-}
+from gpubench.benchmarks.llm.presets import validate
+from gpubench.benchmarks.llm.workloads import cached_tokens
+from gpubench.records import Case, Workload
 
 
-def _normalize(params: dict[str, ParamValue]) -> dict[str, ParamValue]:
-    validate(params, tokens_keys=("context", "output"))
-    return {k: params[k] for k in PARAMS}
-
-
-def cached_tokens(context: int, output: int) -> int:
-    return context + output // 2
-
-
-@register(
-    "llm_decode",
-    version=1,
-    params=PARAMS,
-    normalize=_normalize,
-    tags=("llm", "inference"),
-    description="LLM decode: B sequences, one token each per step, static KV cache of C tokens; tokens/s",
-)
 def llm_decode(case: Case, device: torch.device) -> Workload:
     params = case.as_dict()
     p = validate(params, tokens_keys=("context", "output"))

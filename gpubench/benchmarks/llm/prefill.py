@@ -9,34 +9,11 @@ from __future__ import annotations
 
 import torch
 
-from gpubench.benchmarks import Param, register
 from gpubench.benchmarks.llm import model as M
-from gpubench.benchmarks.llm.presets import PRECISIONS, PRESET_NAMES, validate
-from gpubench.records import Case, ParamValue, Workload
-
-PARAMS = {
-    "preset": Param(str, choices=PRESET_NAMES, help="decoder shapes: " + ", ".join(PRESET_NAMES)),
-    "precision": Param(str, choices=PRECISIONS, help="bf16, fp16, fp32; int8 / fp8 weight quantization"),
-    "batch": Param(int, default=1, help="prompts per step"),
-    "prompt": Param(int, default=512, minimum=1, help="tokens per prompt (P)"),
-    "layers": Param(int, default=0, minimum=0, help="run only the first N layers (0 = all)"),
-    "compile": Param(bool, default=False, help="torch.compile the forward (CUDA graphs on GPUs)"),
-}
+from gpubench.benchmarks.llm.presets import validate
+from gpubench.records import Case, Workload
 
 
-def _normalize(params: dict[str, ParamValue]) -> dict[str, ParamValue]:
-    validate(params, tokens_keys=("prompt",))
-    return {k: params[k] for k in PARAMS}
-
-
-@register(
-    "llm_prefill",
-    version=1,
-    params=PARAMS,
-    normalize=_normalize,
-    tags=("llm", "inference"),
-    description="LLM prefill: B prompts of P tokens in one forward filling the KV cache; tokens/s, TTFT",
-)
 def llm_prefill(case: Case, device: torch.device) -> Workload:
     params = case.as_dict()
     p = validate(params, tokens_keys=("prompt",))

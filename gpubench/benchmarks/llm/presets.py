@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 
+from gpubench import precisions as _P
 from gpubench.errors import SuiteError
 
 CONFIGS_CHECKED = "2026-12-02"  # date the config.json fields below were compared with their sources
@@ -211,10 +212,11 @@ PRESETS: dict[str, Preset] = {
 }
 PRESET_NAMES = tuple(PRESETS)
 
-# Bytes per stored weight and per KV-cache element. Weight-only int8/fp8 keep 16-bit activations and KV cache.
-WEIGHT_BYTES = {"fp32": 4.0, "bf16": 2.0, "fp16": 2.0, "int8": 1.0, "fp8": 1.0}
-KV_BYTES = {"fp32": 4.0, "bf16": 2.0, "fp16": 2.0, "int8": 2.0, "fp8": 2.0}
-PRECISIONS = tuple(WEIGHT_BYTES)
+# Bytes per stored weight and per KV-cache element (gpubench.precisions; int4 too, for sizing questions).
+# Weight-only int8/fp8 keep 16-bit activations and KV cache. The benchmarks run LLM_PRECISIONS.
+WEIGHT_BYTES = _P.WEIGHT_BYTES
+KV_BYTES = _P.KV_BYTES
+PRECISIONS = _P.LLM_PRECISIONS
 
 
 def preset(name: str, layers: int = 0) -> Preset:

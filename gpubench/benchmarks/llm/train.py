@@ -16,45 +16,17 @@ import torch
 import torch.nn.functional as F
 
 from gpubench import devices
-from gpubench.benchmarks import Param, register
 from gpubench.benchmarks.llm import model as M
-from gpubench.benchmarks.llm.presets import PRESET_NAMES, lora_params, train_memory_needed, validate
+from gpubench.benchmarks.llm.presets import lora_params, train_memory_needed, validate
+from gpubench.benchmarks.llm.train_spec import train_flops
 from gpubench.benchmarks.models.zoo import first_call
-from gpubench.records import Case, CheckResult, ParamValue, Work, Workload
+from gpubench.records import Case, CheckResult, Work, Workload
 
-PRECISIONS = ("bf16", "fp32")  # bf16 = autocast with fp32 master weights (the usual mixed precision)
-MODES = ("full", "lora")
 CHECK_STEPS = 30
 LOSS_RATIO_TOL = 0.9  # memorising the fixed batch: loss after CHECK_STEPS / before must be at most this
 LR = {"full": 3e-3, "lora": 1e-2}
 
-PARAMS = {
-    "preset": Param(str, choices=PRESET_NAMES, help="decoder shapes: " + ", ".join(PRESET_NAMES)),
-    "precision": Param(str, choices=PRECISIONS, help="bf16 (autocast, fp32 master weights) or fp32"),
-    "mode": Param(str, default="full", choices=MODES, help="full fine-tune or LoRA on q/k/v/o"),
-    "batch": Param(int, default=1, help="sequences per step"),
-    "seq": Param(int, default=1024, minimum=2, help="tokens per sequence"),
-    "layers": Param(int, default=0, minimum=0, help="train only the first N layers (0 = all)"),
-    "lora_rank": Param(int, default=16, minimum=1, help="adapter rank (mode = lora)"),
-}
 
-
-def _normalize(params: dict[str, ParamValue]) -> dict[str, ParamValue]:
-    validate(params, tokens_keys=("seq",))
-    out = {k: params[k] for k in PARAMS}
-    if out["mode"] == "full":
-        out["lora_rank"] = 0  # meaningless for a full fine-tune: keep it out of the case id's variants
-    return out
-
-
-@register(
-    "llm_train",
-    version=1,
-    params=PARAMS,
-    normalize=_normalize,
-    tags=("llm", "training"),
-    description="LLM fine-tuning step: full (AdamW) or LoRA on attention; tokens/s, MFU, peak memory",
-)
 def llm_train(case: Case, device: torch.device) -> Workload:
     params = case.as_dict()
     p = validate(params, tokens_keys=("seq",))
@@ -114,9 +86,7 @@ def llm_train(case: Case, device: torch.device) -> Workload:
             f"loss {losses[0]:.4g} -> {losses[-1]:.4g} after {CHECK_STEPS} steps on the fixed batch",
         )
 
-    fwd = p.matmul_flops_per_token() * batch * seq + p.attention_flops(batch, seq, 0)
-    fwd += 2.0 * batch * seq * p.hidden * p.vocab
-    flops = (3.0 if mode == "full" else 2.0) * fwd
+    flops = train_flops(p, mode, batch, seq)
     info = {
         **M.common_info(p, precision),
         "mode": mode,

@@ -1,7 +1,6 @@
 """Training and inference workloads (CNN, RNN, GAN, transformer): benchmarks `train`, `infer`, `max_batch`.
 
-Models live in `nets`, their synthetic data, losses and defaults in `zoo`; importing this package
-registers the benchmarks.
+`catalog` lists the models as data (no torch); `nets` holds the networks and `zoo` their synthetic data,
+losses and training helpers (torch). Each benchmark's spec is `<name>_spec.py`; its factory is in `train`
+or `infer`.
 """
-
-from gpubench.benchmarks.models import infer, train  # noqa: F401  (register on import)

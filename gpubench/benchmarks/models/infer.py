@@ -14,10 +14,9 @@ import torch
 from torch import nn
 
 from gpubench import devices
-from gpubench.benchmarks import register
+from gpubench.benchmarks.models.infer_spec import normalize as _normalize
 from gpubench.benchmarks.models.nets import count_params
 from gpubench.benchmarks.models.zoo import (
-    MODEL_NAMES,
     MODELS,
     Batch,
     ModelDef,
@@ -27,15 +26,12 @@ from gpubench.benchmarks.models.zoo import (
     count_flops,
     first_call,
     make_batch,
-    make_normalize,
-    model_params,
     quiet_warnings,
     sizes_of,
 )
 from gpubench.errors import Unsupported
 from gpubench.records import Case, CheckResult, Work, Workload
 
-PRECISIONS = ("fp32", "fp16", "bf16", "int8")
 HALF = {"fp16": torch.float16, "bf16": torch.bfloat16}
 
 # Relative error ||out - ref|| / ||ref|| of the outputs against a float64 CPU reference on a slice of the batch.
@@ -139,24 +135,6 @@ def _compare(precision: str, mode: str, out: torch.Tensor, ref: torch.Tensor, to
     )
 
 
-_KEYS = ("model", "precision", "batch", "compile")
-_normalize = make_normalize(_KEYS)
-
-
-@register(
-    "infer",
-    version=1,
-    description="Inference: one forward pass of a fixed batch under inference_mode; samples/s or tokens/s",
-    params=model_params(
-        MODEL_NAMES,
-        PRECISIONS,
-        "fp32, fp16, bf16 (whole net cast) or int8 (CPU quantization)",
-        batch_help="samples (sequences) per step; 1 = latency (0 = model default)",
-        compile_help="torch.compile the network",
-    ),
-    normalize=_normalize,
-    tags=("model", "inference"),
-)
 def infer(case: Case, device: torch.device) -> Workload:
     params = _normalize(case.as_dict())
     model, precision, batch = str(params["model"]), str(params["precision"]), int(params["batch"])

@@ -16,10 +16,10 @@ import torch
 from torch import nn
 
 from gpubench import devices
-from gpubench.benchmarks import register
+from gpubench.benchmarks.models.max_batch_spec import normalize as _normalize_max
 from gpubench.benchmarks.models.nets import count_params
+from gpubench.benchmarks.models.train_spec import normalize as _normalize_train
 from gpubench.benchmarks.models.zoo import (
-    MODEL_NAMES,
     MODELS,
     Batch,
     ModelDef,
@@ -30,15 +30,12 @@ from gpubench.benchmarks.models.zoo import (
     first_call,
     gan_step,
     make_batch,
-    make_normalize,
-    model_params,
     require_amp,
     sizes_of,
 )
 from gpubench.errors import Unsupported
 from gpubench.records import Case, CheckResult, ParamValue, Work, Workload
 
-PRECISIONS = ("fp32", "tf32", "amp_fp16", "amp_bf16")
 AMP_DTYPES = {"amp_fp16": torch.float16, "amp_bf16": torch.bfloat16}
 
 CHECK_STEPS = 30  # optimizer steps from the initial weights before the loss is compared
@@ -216,18 +213,6 @@ def training_workload(
     )
 
 
-_TRAIN_KEYS = ("model", "precision", "batch", "compile")
-_normalize_train = make_normalize(_TRAIN_KEYS)
-
-
-@register(
-    "train",
-    version=1,
-    description="Training throughput: one optimizer step on a fixed synthetic batch; samples/s or tokens/s",
-    params=model_params(MODEL_NAMES, PRECISIONS, "fp32, tf32 (TF32 tensor cores), amp_fp16 (+GradScaler), amp_bf16"),
-    normalize=_normalize_train,
-    tags=("model", "training"),
-)
 def train(case: Case, device: torch.device) -> Workload:
     return training_workload(_normalize_train(case.as_dict()), device)
 
@@ -278,18 +263,6 @@ def find_max_batch(fits: Callable[[int], bool], limit: int = MAX_BATCH_LIMIT) ->
     return lo
 
 
-_MAX_KEYS = ("model", "precision")
-_normalize_max = make_normalize(_MAX_KEYS)
-
-
-@register(
-    "max_batch",
-    version=1,
-    description="Largest training batch that fits in GPU memory (doubling, then bisection); then trains at it",
-    params=model_params(MODEL_NAMES, PRECISIONS, "fp32, tf32, amp_fp16, amp_bf16", batch_help=None, compile_help=None),
-    normalize=_normalize_max,
-    tags=("model", "training"),
-)
 def max_batch(case: Case, device: torch.device) -> Workload:
     params = _normalize_max(case.as_dict())
     if not devices.get(device).memory_limited:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -18,15 +18,15 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from gpubench import devices
-from gpubench.benchmarks import Param
 from gpubench.benchmarks.models import nets
-from gpubench.errors import SuiteError, Unsupported, first_line
+from gpubench.benchmarks.models.catalog import MODEL_NAMES, SIZE_KEYS, ModelInfo
+from gpubench.benchmarks.models.catalog import MODELS as INFO
+from gpubench.errors import Unsupported, first_line
 from gpubench.records import ParamValue
 
 Batch = dict[str, torch.Tensor]
 Nets = dict[str, nn.Module]
 
-SIZE_KEYS = ("seq", "vocab", "layers", "width")
 SEED = 20240611
 META = torch.device("meta")  # shapes only: FLOP counting builds the model here, without memory
 CHAIN_CYCLE = 16  # synthetic token chains cycle through this many tokens (see _token_chains)
@@ -34,23 +34,21 @@ CHAIN_CYCLE = 16  # synthetic token chains cycle through this many tokens (see _
 
 @dataclass(frozen=True)
 class ModelDef:
-    """One model: how to build it, feed it and train it.
+    """One model: its catalog entry (gpubench.benchmarks.models.catalog: name, kind, unit, default batch,
+    sizes) and how to build, feed and train it."""
 
-    kind: "classifier" (cross-entropy on `net(x)` against `y`; language models too) or "gan".
-    unit: the work unit of one batch element: "sample" or "token" (batch * seq tokens per step).
-    sizes: the size parameters this model takes (seq, vocab, layers, width) and their defaults.
-    """
-
-    name: str
-    kind: str
-    unit: str
-    default_batch: int
+    info: ModelInfo
     build: Callable[[Mapping[str, int]], Nets]
     data: Callable[[int, Mapping[str, int], torch.device, torch.Generator | None], Batch]
     optimizer: Callable[[list[nn.Parameter], bool], torch.optim.Optimizer]
-    sizes: Mapping[str, int] = field(default_factory=dict)
-    channels_last: bool = False
-    description: str = ""
+
+    name = property(lambda self: self.info.name)
+    kind = property(lambda self: self.info.kind)
+    unit = property(lambda self: self.info.unit)
+    default_batch = property(lambda self: self.info.default_batch)
+    sizes = property(lambda self: self.info.sizes)
+    channels_last = property(lambda self: self.info.channels_last)
+    description = property(lambda self: self.info.description)
 
 
 # --- synthetic data -------------------------------------------------------------------------------------
@@ -165,20 +163,13 @@ MODELS: dict[str, ModelDef] = {
     d.name: d
     for d in (
         ModelDef(
-            "mnist_cnn",
-            "classifier",
-            "sample",
-            128,
+            INFO["mnist_cnn"],
             build=lambda s: {"net": nets.MnistCNN()},
             data=_image_data(10, (1, 28, 28)),
             optimizer=_adam(1e-3),
-            description="Keras/TF tutorial CNN on 28x28x1 (93k params)",
         ),
         ModelDef(
-            "resnet50",
-            "classifier",
-            "sample",
-            64,
+            INFO["resnet50"],
             build=lambda s: {"net": nets.ResNet50()},
             # Labels from 100 of the 1000 classes: ~batch/100 images share a prototype, so the loss falls
             # clearly within the check's 30 steps even at the multi-thousand batches max_batch finds.
@@ -186,130 +177,42 @@ MODELS: dict[str, ModelDef] = {
             # 0.1 (ImageNet's rate, with warm-up) diverged on the fixed batch within the timed steps
             # (loss 7 -> 9.6 when compiled; fp16 steps skipped); 0.02 memorises it stably.
             optimizer=_sgd(0.02),
-            channels_last=True,
-            description="ResNet-50 v1.5 at 224x224, channels_last (25.6M params)",
         ),
         ModelDef(
-            "char_rnn",
-            "classifier",
-            "sample",
-            64,
+            INFO["char_rnn"],
             build=lambda s: {"net": nets.CharRNN(s["vocab"])},
             data=_char_data,
             optimizer=_adam(1e-2),
-            sizes={"seq": 100, "vocab": 65},
-            description="Embedding(16) -> SimpleRNN(32) -> Dense(vocab), next character after the sequence",
         ),
         ModelDef(
-            "lstm_lm",
-            "classifier",
-            "token",
-            32,
+            INFO["lstm_lm"],
             build=lambda s: {"net": nets.LSTMLM(s["vocab"], s["width"], s["layers"])},
             data=_lm_data,
             optimizer=_adam(3e-3),
-            sizes={"seq": 128, "vocab": 10000, "layers": 2, "width": 1024},
-            description="2-layer LSTM language model, hidden 1024, vocab 10k (37M params)",
         ),
         ModelDef(
-            "dcgan_mnist",
-            "gan",
-            "sample",
-            128,
+            INFO["dcgan_mnist"],
             build=lambda s: {"G": nets.MnistGenerator(), "D": nets.MnistDiscriminator()},
             data=_gan_data((1, 28, 28), (100,)),
             optimizer=_adam(1e-4, (0.5, 0.999)),
-            description="TF tutorial DCGAN on 28x28x1; a step = D on real + fake, then G",
         ),
         ModelDef(
-            "dcgan64",
-            "gan",
-            "sample",
-            128,
+            INFO["dcgan64"],
             build=lambda s: {"G": nets.DCGAN64Generator(), "D": nets.DCGAN64Discriminator()},
             data=_gan_data((3, 64, 64), (100, 1, 1)),
             optimizer=_adam(2e-4, (0.5, 0.999)),
-            description="Radford et al. DCGAN, 64x64x3, nz=100, ngf=ndf=64",
         ),
         ModelDef(
-            "gpt2",
-            "classifier",
-            "token",
-            8,
+            INFO["gpt2"],
             build=_gpt2,
             data=_lm_data,
             optimizer=_adam(1e-3, (0.9, 0.95), weight_decay=0.1),
-            sizes={"seq": 1024, "vocab": 50257, "layers": 12, "width": 768},
-            description="GPT-2-style decoder (small: 12 x 768, seq 1024), causal LM with SDPA",
         ),
     )
 }
 
-MODEL_NAMES = tuple(MODELS)
-
-
-# --- parameters -----------------------------------------------------------------------------------------
-
-
-def size_params() -> dict[str, Param]:
-    """The size parameters shared by train/infer/max_batch; 0 means the model's own default."""
-    users = {key: [d.name for d in MODELS.values() if key in d.sizes] for key in SIZE_KEYS}
-    what = {"seq": "sequence length", "vocab": "vocabulary size", "layers": "layers", "width": "hidden width"}
-    return {
-        key: Param(int, default=0, minimum=0, help=f"{what[key]} for {', '.join(users[key])} (0 = model default)")
-        for key in SIZE_KEYS
-    }
-
-
-def model_params(
-    models: tuple[str, ...],
-    precisions: tuple[str, ...],
-    precision_help: str,
-    *,
-    batch_help: str | None = "samples (sequences) per step (0 = model default)",
-    compile_help: str | None = "torch.compile the network(s)",
-) -> dict[str, Param]:
-    """The parameters every model benchmark (train, infer, max_batch, ddp_train) takes: model, precision,
-    batch and compile (a None help leaves that one out), then the size parameters."""
-    params = {
-        "model": Param(str, choices=models, help="network: " + ", ".join(models)),
-        "precision": Param(str, choices=precisions, help=precision_help),
-    }
-    if batch_help is not None:
-        params["batch"] = Param(int, default=0, minimum=0, help=batch_help)
-    if compile_help is not None:
-        params["compile"] = Param(bool, default=False, help=compile_help)
-    return {**params, **size_params()}
-
-
-def make_normalize(keys: tuple[str, ...]) -> Callable[[dict[str, ParamValue]], dict[str, ParamValue]]:
-    """Build a normalize hook: fill per-model defaults (batch 0, sizes 0) and keep only the sizes the
-    model takes, so case ids read `train[model=gpt2,...,seq=1024]` and not `seq=0` on a CNN."""
-
-    def normalize(params: dict[str, ParamValue]) -> dict[str, ParamValue]:
-        model = params.get("model")
-        if model not in MODELS:
-            raise SuiteError(f"model: {model!r} is not one of {', '.join(MODEL_NAMES)}")
-        d = MODELS[str(model)]
-        out: dict[str, ParamValue] = {}
-        for key in keys:
-            value = params.get(key)
-            if key == "batch":
-                out[key] = int(value or d.default_batch)
-            elif key == "compile":
-                out[key] = bool(value)
-            else:
-                out[key] = value  # type: ignore[assignment]
-        for key in SIZE_KEYS:
-            value = int(params.get(key) or 0)
-            if key in d.sizes:
-                out[key] = value or d.sizes[key]
-            elif value:
-                takes = ", ".join(d.sizes) or "no size parameters"
-                raise SuiteError(f"{key}: model {model} does not take {key!r} (it takes {takes})")
-        return out
-
-    return normalize
+if tuple(MODELS) != MODEL_NAMES:
+    raise RuntimeError("zoo.MODELS and catalog.MODELS must list the same models in the same order")
 
 
 def sizes_of(params: Mapping[str, ParamValue]) -> dict[str, int]:
