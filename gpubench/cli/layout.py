@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+from typing import Any
+
 MAX_TABLE_WIDTH = 100
 """Tables never grow wider than this, even when the output is a file or a CI log with no width of its own."""
 
@@ -43,3 +46,11 @@ def _parts(case_id: str) -> list[str]:
         return [piece + "," for piece in case_id.split(",")[:-1]] + [case_id.split(",")[-1]]
     pieces = rest.split(",")
     return [head + "["] + [p + "," for p in pieces[:-1]] + [pieces[-1]]
+
+
+def readable_rate(value: Any, unit: str) -> tuple[Any, str]:
+    """Tera-rates below 1 read better as giga-rates on a terminal (0.000271 TFLOP/s -> 0.271 GFLOP/s)."""
+    finite = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    if finite and unit in ("TFLOP/s", "TOP/s") and abs(value) < 1:
+        return value * 1000, "G" + unit[1:]
+    return value, unit

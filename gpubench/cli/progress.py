@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from gpubench.cli.common import console, err_console, escape, fmt
-from gpubench.cli.layout import fold_id, table_width
+from gpubench.cli.layout import fold_id, readable_rate, table_width
 
 # The fixed columns of the live bar: count, bar, elapsed, "eta", time left, and the gaps between them.
 _BAR_WIDTH = 20
@@ -229,19 +229,12 @@ def _wrap(text: str, width: int, indent: str) -> str:
     )
 
 
-def _scaled(value: Any, unit: str) -> tuple[Any, str]:
-    """Tera-rates below 1 read better as giga-rates on a terminal (0.000271 TFLOP/s -> 0.271 GFLOP/s)."""
-    if _finite(value) and unit in ("TFLOP/s", "TOP/s") and abs(value) < 1:
-        return value * 1000, "G" + unit[1:]
-    return value, unit
-
-
 def _summary_cells(r: dict[str, Any], optional: list[str]) -> list[str]:
     """[status, throughput, unit, spread, *optional] as plain text."""
     measured = r["status"] in ("ok", "wrong")
     if not measured:
         return [str(r["status"]), "", "", ""] + [""] * len(optional)
-    value, unit = _scaled(r.get("throughput"), str(r.get("throughput_unit", "") or ""))
+    value, unit = readable_rate(r.get("throughput"), str(r.get("throughput_unit", "") or ""))
     lo, hi, mid = r.get("throughput_p10"), r.get("throughput_p90"), r.get("throughput")
     spread = f"±{50 * (hi - lo) / mid:.0f}%" if all(_finite(v) for v in (lo, hi, mid)) and mid else "-"
     out = [str(r["status"]), fmt(value), unit, spread]
