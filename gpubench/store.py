@@ -24,7 +24,7 @@ from typing import Any
 import pandas as pd
 import pyarrow.parquet as pq
 
-from gpubench import __version__
+from gpubench import __version__, views
 from gpubench.benchmarks import BENCHMARKS
 from gpubench.errors import ResultFormatError, StorageError
 from gpubench.files import atomic_write, os_error_text
@@ -78,6 +78,8 @@ def json_value(obj: Any) -> Any:
         return json_value(obj.tolist())  # numpy scalar or array
     if obj is pd.NA or obj is pd.NaT or (isinstance(obj, float) and not math.isfinite(obj)):
         return None
+    if isinstance(obj, pd.Timestamp):
+        return obj.isoformat()
     return obj
 
 
@@ -397,10 +399,13 @@ def _run_columns(meta: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def load_runs(paths: Paths, skip_columns: Sequence[str] = ()) -> pd.DataFrame:
+def load_runs(paths: Paths, skip_columns: Sequence[str] = (), view: str = "all") -> pd.DataFrame:
     """One DataFrame, a row per case of every run, with run metadata joined. Torch is never imported.
 
-    `skip_columns` are not read at all (a report has no use for the raw `times_s` lists of 100 runs)."""
+    `skip_columns` are not read at all (a report has no use for the raw `times_s` lists of 100 runs).
+    `view`: "all" (every column; timestamps as UTC datetimes, one `precision` column for every benchmark) or
+    "headline" (the tidy view for notebooks: run, device, case, workload, headline metric, value, unit, p10-p90).
+    The column guide: `gpubench.views` (HEADLINE_COLUMNS) and docs of the run folder in the README."""
     frames = []
     for folder in expand_paths(paths):
         meta = read_meta(folder)
@@ -421,7 +426,7 @@ def load_runs(paths: Paths, skip_columns: Sequence[str] = ()) -> pd.DataFrame:
         columns = pd.DataFrame({k: [v] * len(frame) for k, v in extra.items()}, index=frame.index)
         frame = pd.concat([frame.drop(columns=[c for c in extra if c in frame.columns]), columns], axis=1)
         frames.append(frame)
-    return pd.concat(frames, ignore_index=True, sort=False) if frames else pd.DataFrame()
+    return views.select(pd.concat(frames, ignore_index=True, sort=False) if frames else pd.DataFrame(), view)
 
 
 def load_telemetry(paths: Paths) -> pd.DataFrame:
