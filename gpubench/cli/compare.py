@@ -6,14 +6,16 @@ import json
 import math
 import os
 import sys
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.table import Table
 
 from gpubench.cli.common import JsonOpt, console, escape, fmt, handle_errors, json_value
 from gpubench.cli.layout import fold_id, readable_rate, table_width
 from gpubench.errors import GpubenchError
+
+if TYPE_CHECKING:
+    from rich.table import Table
 
 # Below this many columns A, B and the unit move under the case id: the ratio, its interval and the verdict
 # keep their own columns, so an 80-column terminal reads the table without letter-by-letter wrapping.
@@ -105,6 +107,8 @@ def print_comparison(frame: Any, threshold: float, side_a: list[str], side_b: li
 def comparison_table(frame: Any, threshold: float, width: int = 100) -> Table:
     """One row per case: B/A with its interval, the repeats on each side, the verdict; A, B and the unit in
     their own columns when `width` allows, else under the case id with the case's note."""
+    from rich.table import Table
+
     at = frame.attrs
     wide = width >= _WIDE
     rows = [_cells(r) for r in frame.to_dict(orient="records")]

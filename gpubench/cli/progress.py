@@ -7,18 +7,28 @@ finished case round instead, with the count and the time left, so `nohup`, `tee`
 
 from __future__ import annotations
 
+import os
 import time
-from typing import Any
-
-from rich.console import Console
-from rich.table import Table
+from typing import TYPE_CHECKING, Any
 
 from gpubench.cli.common import console, err_console, escape, fmt
 from gpubench.cli.layout import fold_id, readable_rate, table_width
 
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.table import Table
+
 # The fixed columns of the live bar: count, bar, elapsed, "eta", time left, and the gaps between them.
 _BAR_WIDTH = 20
 _FIXED = 9 + _BAR_WIDTH + 7 + 3 + 7 + 5
+
+
+def print_starting(suite: str) -> None:
+    """The first line of a run, before PyTorch and the device take their seconds to start (not on ranks other
+    than 0 of a distributed run: rank 0 speaks for them)."""
+    if os.environ.get("RANK", "0") != "0":
+        return
+    err_console.print(f"[dim]gpubench run {escape(suite)}: starting PyTorch and the device ...[/]", highlight=False)
 
 
 def clock(seconds: float) -> str:
@@ -34,12 +44,16 @@ def clock(seconds: float) -> str:
 class RunDisplay:
     """The RunEvents of one `run` (header, then a live bar or one line per case round) and its `stop()`.
 
-    `live` None: a bar when both output streams are terminals, lines otherwise. `out` receives the lines."""
+    `live` None: a bar when both output streams are terminals, lines otherwise. `out` receives the lines, `err`
+    the header and the bar."""
 
-    def __init__(self, loaded: Any, *, live: bool | None = None, out: Console | None = None) -> None:
+    def __init__(
+        self, loaded: Any, *, live: bool | None = None, out: Console | None = None, err: Console | None = None
+    ) -> None:
         self.loaded = loaded
         self.live = console.is_terminal and err_console.is_terminal if live is None else live
         self.out = out or console
+        self.err = err or err_console
         self.total = 0
         self.done = 0
         self.started = time.monotonic()
@@ -55,11 +69,11 @@ class RunDisplay:
         return RunEvents(self.on_start, self.on_case_start, self.on_case_end, self.on_rounds)
 
     def on_start(self, store: Any, todo: list[Any], done: int) -> None:
-        print_run_header(self.loaded, store, todo, done)
+        print_run_header(self.loaded, store, todo, done, self.err)
         self.total = len(todo)
         self.started = time.monotonic()
         if self.live:
-            self._progress = _new_bar()
+            self._progress = new_bar(self.err)
             self._task = self._progress.add_task("starting", total=self.total)
             self._progress.start()
 
@@ -71,7 +85,7 @@ class RunDisplay:
     def on_case_start(self, planned: Any, i: int) -> None:
         self.current = planned.case.id
         if self._progress is not None:
-            width = max(12, err_console.width - _FIXED)
+            width = max(12, self.err.width - _FIXED)
             text = planned.case.id if len(planned.case.id) <= width else planned.case.id[: width - 1] + "…"
             self._progress.update(self._task, description=escape(text))
 
@@ -108,7 +122,9 @@ class RunDisplay:
         )
 
 
-def _new_bar() -> Any:
+def new_bar(err: Console) -> Any:
+    """The live bar on `err`: the description takes what is left and is cut with an ellipsis; count, elapsed
+    and time left never shrink."""
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -119,23 +135,26 @@ def _new_bar() -> Any:
     )
     from rich.table import Column
 
-    # The description takes what is left and is cut with an ellipsis; count, elapsed and time left never shrink.
     return Progress(
-        TextColumn("[bold]{task.description}", table_column=Column(ratio=1, no_wrap=True, overflow="ellipsis")),
+        TextColumn(
+            "[bold]{task.description}",
+            table_column=Column(no_wrap=True, overflow="ellipsis", max_width=max(12, err.width - _FIXED)),
+        ),
         BarColumn(bar_width=_BAR_WIDTH),
         MofNCompleteColumn(table_column=Column(no_wrap=True)),
         TimeElapsedColumn(),
         TextColumn("eta"),
         TimeRemainingColumn(),
-        console=err_console,
+        console=err,
         transient=True,
     )
 
 
-def print_run_header(loaded: Any, store: Any, todo: list[Any], done: int) -> None:
+def print_run_header(loaded: Any, store: Any, todo: list[Any], done: int, err: Console | None = None) -> None:
     """Device, suite, cases to run, the run folder, the ranks and the telemetry reader."""
+    out = err or err_console
     dev = store.meta["device"]
-    err_console.print(
+    out.print(
         f"[bold]{escape(dev['name'])}[/] ({escape(dev['vendor'])}) - suite {escape(loaded.name)}: "
         f"{len(todo)} case(s) to run"
         + (f", {done} already done" if done else "")
@@ -145,21 +164,21 @@ def print_run_header(loaded: Any, store: Any, todo: list[Any], done: int) -> Non
     )
     dist_info = store.meta.get("distributed")
     if dist_info:
-        err_console.print(
+        out.print(
             escape(f"{dist_info['world_size']} ranks on {dist_info['n_nodes']} node(s), {dist_info['backend']}"),
             highlight=False,
         )
     tel = store.meta.get("telemetry", {})
     if tel.get("reason"):
         # Not an error: the run measures speed without power figures. One dim line, cut to the width.
-        err_console.print(
+        out.print(
             f"[dim]note: no power readings ({escape(tel['reason'])})[/]",
             highlight=False,
             no_wrap=True,
             overflow="ellipsis",
         )
     elif tel.get("reader"):
-        err_console.print(
+        out.print(
             escape(f"telemetry: {tel['reader']}, idle power {fmt(tel.get('idle_power_w'))} W"),
             highlight=False,
         )
@@ -206,6 +225,8 @@ def summary_table(rows: list[dict[str, Any]], width: int) -> Table:
     names = ["status", "throughput", "unit", "spread"] + [name for name, _ in optional]
     fixed = sum(max([len(n)] + [len(c[i]) for c in cells]) + 3 for i, n in enumerate(names))
     case_w = max(20, width - fixed - 4)
+    from rich.table import Table
+
     table = Table(title="summary", title_justify="left")
     table.add_column("case", no_wrap=True, max_width=case_w)
     for name in names:
@@ -248,6 +269,8 @@ def _finite(value: Any) -> bool:
 
 
 def sweep_table(rows: list[dict[str, Any]]) -> Table | None:
+    from rich.table import Table
+
     from gpubench.stats import sweep_summary
 
     sweeps = sweep_summary(rows)

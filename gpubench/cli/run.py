@@ -140,6 +140,9 @@ def run(
     """Run a suite on one device and write a run folder (run.json, measurements.parquet, telemetry.parquet).
 
     With --nproc N: N ranks through torchrun (more nodes with torchrun's rendezvous options), one run folder."""
+    from gpubench.cli.progress import print_starting
+
+    print_starting(suite)
     from gpubench.distributed.launch import is_rank_process
     from gpubench.suite import load_suite
 
