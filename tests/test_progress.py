@@ -101,20 +101,31 @@ def test_summary_fits_its_width_and_folds_ids_at_commas() -> None:
         text = buf.getvalue()
         # whole parameters and words, never cut letter by letter
         assert "precision=bf16," in text and "compile=false]" in text
-        assert all(word in text for word in "h2d measures a host<->GPU link; the CPU device has none".split())
+        assert all(
+            word in text
+            for word in ["h2d", "measures", "a", "host<->GPU", "link;", "the", "CPU", "device", "has", "none"]
+        )
         assert "0.271" in text and "GFLOP/s" in text  # a sub-tera rate reads as giga
         assert "W" not in re.findall(r"┃ ([^┃]+?) +┃", lines[1])  # no power column when nothing was measured
 
 
-def test_the_first_line_is_skipped_on_ranks_other_than_0(monkeypatch: Any) -> None:
-    err, buf = _console(80)
+def test_the_starting_line_shows_on_a_terminal_only_and_not_on_other_ranks(monkeypatch: Any) -> None:
+    err, buf = _console(80, terminal=True)
     monkeypatch.setattr(progress, "err_console", err)
     monkeypatch.setenv("RANK", "1")
     progress.print_starting("quick")
-    assert buf.getvalue() == ""
+    assert progress._starting is None
     monkeypatch.setenv("RANK", "0")
     progress.print_starting("quick")
-    assert "gpubench run quick: starting" in buf.getvalue()
+    try:
+        assert progress._starting is not None
+    finally:
+        progress.stop_starting()
+    assert progress._starting is None and "gpubench run quick: starting" in buf.getvalue()
+    plain, buf = _console(80)
+    monkeypatch.setattr(progress, "err_console", plain)
+    progress.print_starting("quick")  # a file or a CI log: bad input must stay one line there
+    assert progress._starting is None and buf.getvalue() == ""
 
 
 def test_clock() -> None:

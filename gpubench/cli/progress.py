@@ -7,6 +7,7 @@ finished case round instead, with the count and the time left, so `nohup`, `tee`
 
 from __future__ import annotations
 
+import atexit
 import os
 import time
 from typing import TYPE_CHECKING, Any
@@ -23,12 +24,26 @@ _BAR_WIDTH = 20
 _FIXED = 9 + _BAR_WIDTH + 7 + 3 + 7 + 5
 
 
+_starting: Any = None  # the status line of `print_starting` while it shows
+
+
 def print_starting(suite: str) -> None:
-    """The first line of a run, before PyTorch and the device take their seconds to start (not on ranks other
-    than 0 of a distributed run: rank 0 speaks for them)."""
-    if os.environ.get("RANK", "0") != "0":
+    """On a terminal, at once: a status line while PyTorch and the device take their seconds to start. It goes
+    away when the run's header prints, or when the command ends (a bad input then reads as its one error line).
+    Not on ranks other than 0 of a distributed run (rank 0 speaks for them), not in a file or a CI log."""
+    global _starting
+    if os.environ.get("RANK", "0") != "0" or not err_console.is_terminal or _starting is not None:
         return
-    err_console.print(f"[dim]gpubench run {escape(suite)}: starting PyTorch and the device ...[/]", highlight=False)
+    _starting = err_console.status(f"gpubench run {escape(suite)}: starting PyTorch and the device ...")
+    _starting.start()
+    atexit.register(stop_starting)
+
+
+def stop_starting() -> None:
+    global _starting
+    if _starting is not None:
+        _starting.stop()
+        _starting = None
 
 
 def clock(seconds: float) -> str:
@@ -69,6 +84,7 @@ class RunDisplay:
         return RunEvents(self.on_start, self.on_case_start, self.on_case_end, self.on_rounds)
 
     def on_start(self, store: Any, todo: list[Any], done: int) -> None:
+        stop_starting()
         print_run_header(self.loaded, store, todo, done, self.err)
         self.total = len(todo)
         self.started = time.monotonic()
