@@ -18,6 +18,7 @@ with the power measured while the workload ran, so the energy term is what that 
 from __future__ import annotations
 
 import csv
+import functools
 import math
 from collections.abc import Mapping
 from pathlib import Path
@@ -26,8 +27,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from gpubench import inputs
 from gpubench.errors import GpubenchError
-from gpubench.files import tomllib
 from gpubench.model import (
     Estimate,
     closest_workloads,
@@ -94,6 +95,8 @@ COLUMNS = (
     "max_batch",
     "fit_note",
     "n_runs",
+    "speedup",
+    "ranked",
     "warning",
     "notes",
 )
@@ -151,35 +154,23 @@ def load_prices(path: str | Path) -> dict[str, dict[str, float | None]]:
     TOML: one table per device (`["NVIDIA GeForce RTX 4090"]` then `new_usd = 1599`), or an array
     `[[prices]]` of tables that each carry a `device` key.
     """
-    p = Path(path)
     name = str(path)
-    if not p.is_file():
-        raise GpubenchError(f"{name}: prices file not found")
-    try:
-        p.read_bytes().decode("utf-8-sig")
-    except UnicodeDecodeError as e:
-        raise GpubenchError(f"{name}: not UTF-8 text (byte {e.start}); save the prices file as UTF-8") from None
-    suffix = p.suffix.lower()
+    kind, doc = inputs.prices_document(path)  # regular file, UTF-8, size, CSV field and TOML depth limits
     prices: dict[str, dict[str, float | None]] = {}
-    if suffix == ".csv":
-        with open(p, newline="", encoding="utf-8-sig") as fh:
-            reader = csv.DictReader(fh)
-            header = [h.strip().lower() for h in (reader.fieldnames or [])]
-            device_col = next((h for h in _DEVICE_KEYS if h in header), None)
-            if device_col is None:
-                raise GpubenchError(f"{name}: header must have a 'device' column (got {', '.join(header) or 'none'})")
-            for line, row in enumerate(reader, start=2):
-                fields = {k.strip().lower(): v for k, v in row.items() if k is not None}
-                device = (fields.pop(device_col) or "").strip()
-                if not device:
-                    raise GpubenchError(f"{name}: line {line}: empty device")
-                prices[device] = _price_entry(name, f"line {line}", fields)
-    elif suffix == ".toml":
-        try:
-            with open(p, "rb") as fh:
-                raw = tomllib.load(fh)
-        except tomllib.TOMLDecodeError as exc:
-            raise GpubenchError(f"{name}: not valid TOML: {exc}") from None
+    if kind == "csv":
+        fieldnames, csv_rows = doc
+        header = [str(h).strip().lower() for h in fieldnames]
+        device_col = next((h for h in _DEVICE_KEYS if h in header), None)
+        if device_col is None:
+            raise GpubenchError(f"{name}: header must have a 'device' column (got {', '.join(header) or 'none'})")
+        for line, row in csv_rows:
+            fields = {k.strip().lower(): v for k, v in row.items() if k is not None}
+            device = (fields.pop(device_col) or "").strip()
+            if not device:
+                raise GpubenchError(f"{name}: line {line}: empty device")
+            prices[device] = _price_entry(name, f"line {line}", fields)
+    else:
+        raw = doc
         items: list[tuple[str, str, Mapping[str, Any]]] = []
         for key, value in raw.items():
             if isinstance(value, list):  # [[prices]] array of tables with a device key each
@@ -197,8 +188,6 @@ def load_prices(path: str | Path) -> dict[str, dict[str, float | None]]:
                 raise GpubenchError(f"{name}: {key}: expected a table of prices for that device")
         for device, where, fields in items:
             prices[device] = _price_entry(name, where, fields)
-    else:
-        raise GpubenchError(f"{name}: prices file must be .csv or .toml")
     if not prices:
         raise GpubenchError(f"{name}: no prices in file")
     return prices
@@ -225,6 +214,52 @@ def _ok_rows(df: pd.DataFrame) -> pd.DataFrame:
 
 
 # ----------------------------------------------------------------------------------------------- advice
+
+
+@functools.lru_cache(maxsize=1)
+def shipped_prices() -> dict[str, dict[str, Any]]:
+    """The dated purchase prices shipped in data/prices.csv: {slug: {"new": row, "used": row}} (street or a
+    vendor's system price per GPU counts as new; the lowest of each kind)."""
+    from importlib import resources
+
+    path = Path(str(resources.files("gpubench") / "data" / "prices.csv"))
+    out: dict[str, dict[str, Any]] = {}
+    if not path.is_file():
+        return out
+    with open(path, newline="", encoding="utf-8") as fh:
+        rows = csv.DictReader(line for line in fh if not line.lstrip().startswith("#"))
+        for row in rows:
+            price = finite_or_none(row.get("price_usd"))
+            slug = (row.get("device") or "").strip()
+            if price is None or not slug:
+                continue
+            kind = "used" if (row.get("kind") or "").strip() == "used" else "new"
+            current = out.setdefault(slug, {}).get(kind)
+            if current is None or price < current["price_usd"]:
+                out[slug][kind] = {**row, "price_usd": price}
+    return out
+
+
+def card_price_of(
+    entry: Mapping[str, float | None], spec: DeviceSpec | None, price_kind: str
+) -> tuple[float | None, str | None]:
+    """(price per card, where it comes from): the user's prices file, else the shipped dated price, else (new
+    only) the launch MSRP."""
+    price = entry.get(f"{price_kind}_usd")
+    if price is not None:
+        return price, f"prices file ({price_kind})"
+    if spec is None:
+        return None, None
+    shipped = shipped_prices().get(spec.slug, {}).get(price_kind)
+    launch = spec.launch_price_usd if price_kind == "new" else None
+    # A vendor's system price per GPU includes the host (an upper bound on the card): it stands in only
+    # where the card has no launch price; a street or used price of the card itself always counts.
+    if shipped is not None and (launch is None or shipped.get("kind") != "system_per_gpu"):
+        kind = str(shipped.get("kind") or price_kind).replace("_", " ")
+        return float(shipped["price_usd"]), f"{kind} {shipped.get('date', '')} (shipped, dated)"
+    if launch is not None:
+        return launch, f"launch price {spec.year} (old)"
+    return None, None
 
 
 def _resolve_prices(
@@ -317,6 +352,8 @@ def recommend(
     """
     _check_args(budget_usd, kwh_price, hours_per_day, years, price_kind, objective)
     catalog = load_catalog() if catalog is None else catalog
+    if price_kind == "used" and not _any_used(prices):
+        raise GpubenchError("--used needs used prices, and none are shipped: give --prices FILE with a used_usd column")
     df = pd.DataFrame() if df is None else df
     ok = _ok_rows(df) if len(df) else df
     chosen = _choose_workload(workload, available_workloads(df) if len(df) else [])
@@ -326,13 +363,15 @@ def recommend(
 
     records: list[dict[str, Any]] = []
     measured_rows = _measured_rows(rows, catalog)
-    if parse_workload(chosen) is not None:
+    # A reference workload, or a resized one the runs measured: the model estimates it at that very shape.
+    modelled = parse_workload(chosen) is not None or chosen in set(names)
+    if modelled:
         for slug, est in estimate_all(chosen, df if len(df) else None, catalog=catalog).items():
             if not estimates and est.basis == "estimated":
                 continue
             records.append(_record(est, catalog[slug], measured_rows.get(slug), rows, is_model, chosen))
     for key, mrow in measured_rows.items():
-        if key in catalog and parse_workload(chosen) is not None:
+        if key in catalog and modelled:
             continue  # already there, from the model's measured figure
         records.append(_record(None, catalog.get(key), mrow, rows, is_model, chosen, key=key))
 
@@ -355,6 +394,12 @@ def recommend(
         within = frame["_card_price"].notna() & (frame["_card_price"] <= budget_usd)
         frame = frame[within | frame["yours"].astype(bool)]
     frame = frame.drop(columns="_card_price")
+    mine = frame[frame["yours"].astype(bool)]
+    reference = None
+    if len(mine):
+        best = mine.loc[pd.to_numeric(mine["throughput"], errors="coerce").idxmax()]
+        reference = {"device": best["device"], "throughput": float(best["throughput"])}
+        frame["speedup"] = pd.to_numeric(frame["throughput"], errors="coerce") / reference["throughput"]
     frame = _ranked(frame, objective)
     summary = validation_summary()
     frame.attrs.update(
@@ -371,8 +416,24 @@ def recommend(
         cloud_table_date=_cloud_date(),
         warnings=sorted({w for w in frame["warning"].fillna("") if w}),
         validation=summary.to_dict(orient="records"),
+        speedup_over=reference,
+        unranked_reason=_UNRANKED.get(objective, ""),
     )
     return frame
+
+
+_UNRANKED = {
+    "tco": "no price known (give --prices FILE)",
+    "per-usd": "no price known (give --prices FILE)",
+    "per-watt": "no TDP known and no measured power: not ranked per watt",
+    "cloud": "no cloud price known (give --prices FILE with cloud_usd_per_hour)",
+    "throughput": "",
+}
+
+
+def _any_used(prices: Mapping[str, Mapping[str, float | None]] | None) -> bool:
+    given = any(e.get("used_usd") is not None for e in (prices or {}).values())
+    return given or any("used" in kinds for kinds in shipped_prices().values())
 
 
 def _cloud_date() -> str:
@@ -523,10 +584,7 @@ def _cost_row(
     key = rec["slug"] or rec["device"]
     notes = []
     entry = prices.get(key, {})
-    card_price = entry.get(f"{price_kind}_usd")
-    price_source = f"prices file ({price_kind})" if card_price is not None else None
-    if card_price is None and price_kind == "new" and spec is not None and spec.launch_price_usd is not None:
-        card_price, price_source = spec.launch_price_usd, f"launch price {spec.year} (old)"
+    card_price, price_source = card_price_of(entry, spec, price_kind)
     per_card = spec.devices_per_card if spec is not None else 1
     price = None if card_price is None else card_price / per_card
     if price is None:
@@ -599,9 +657,13 @@ def _cost_row(
 
 
 def _ranked(frame: pd.DataFrame, objective: str = "tco") -> pd.DataFrame:
-    """Devices that hold the workload first, then by the objective (unknowns last), then fastest."""
+    """Devices that hold the workload first, then by the objective, then fastest. Devices whose objective is
+    unknown (no price, no power) are listed apart after them, unranked (rank NA, `ranked` False)."""
     if frame.empty:
         return frame.reindex(columns=list(COLUMNS))
+    frame = frame.copy()
+    if "speedup" not in frame.columns:
+        frame["speedup"] = None
     column, higher_better = OBJECTIVES[objective]
     metric = pd.to_numeric(frame[column], errors="coerce")
     order = pd.DataFrame(
@@ -613,7 +675,391 @@ def _ranked(frame: pd.DataFrame, objective: str = "tco") -> pd.DataFrame:
         },
         index=frame.index,
     )
-    frame = frame.loc[order.sort_values(["misfit", "unknown", "metric", "speed"], kind="stable").index]
+    frame = frame.loc[order.sort_values(["unknown", "misfit", "metric", "speed"], kind="stable").index]
     frame = frame.reset_index(drop=True)
-    frame.insert(0, "rank", range(1, len(frame) + 1))
+    known = pd.to_numeric(frame[column], errors="coerce").notna()
+    frame["ranked"] = known
+    ranks = [i + 1 if k else None for i, k in enumerate(known)]
+    frame.insert(0, "rank", pd.array(ranks, dtype="Int64"))
+    return frame.reindex(columns=list(COLUMNS))
+
+
+# --------------------------------------------------------------------------------------------------- LLMs
+
+LLM_COLUMNS = (
+    "rank",
+    "device",
+    "slug",
+    "cards",
+    "fits_one",
+    "meets",
+    "why_not",
+    "weights_gb",
+    "kv_cache_gb",
+    "activations_gb",
+    "training_state_gb",
+    "reserve_gb",
+    "total_gb",
+    "capacity_gb",
+    "max_users",
+    "users_meeting_speed",
+    "decode_tps_user",
+    "decode_tps_total",
+    "prefill_tps",
+    "ttft_ms",
+    "train_tps",
+    "mbu",
+    "mfu",
+    "price_usd",
+    "price_source",
+    "usd_per_hour",
+    "usd_hour_source",
+    "usd_per_m_output",
+    "usd_per_m_input",
+    "usd_per_m_train",
+    "j_per_output_token",
+    "j_per_input_token",
+    "basis",
+    "warning",
+    "notes",
+)
+"""Columns of the frame `recommend_llm` returns, in order (per-card memory in decimal GB)."""
+
+
+def recommend_llm(
+    preset: Any,
+    task: str = "serve",
+    precision: str = "bf16",
+    *,
+    context: int = 4096,
+    users: int = 1,
+    min_tokens_per_user: float | None = None,
+    max_ttft_ms: float | None = None,
+    gpus_per_node: int = 8,
+    usd_per_gpu_hour: float | None = None,
+    budget_usd: float | None = None,
+    prices: Mapping[str, Mapping[str, float | None]] | None = None,
+    price_kind: str = "new",
+    kwh_price: float = 0.15,
+    hours_per_day: float = 24,
+    years: float = 3,
+    batch: int = 1,
+    checkpointing: bool = True,
+    runs: pd.DataFrame | None = None,
+    catalog: Mapping[str, DeviceSpec] | None = None,
+    engine: str = "serving",
+) -> pd.DataFrame:
+    """Every catalog device sized for an LLM task (see gpubench.llm_sizing for the memory arithmetic, and
+    gpubench.model.LlmEstimator for the speeds). One row per device with the columns in LLM_COLUMNS.
+
+    serve: `users` sequences of `context` tokens at once; decode tokens/s per user must reach
+    `min_tokens_per_user` and the time to first token of a `context`-token prompt `max_ttft_ms`; the card
+    count grows (tensor parallel, powers of two up to `gpus_per_node`, then whole nodes) until the model fits
+    and the targets are met. decode / prefill: the same without targets. lora / finetune: one training step
+    of `batch` x `context` tokens. Cost per hour: `usd_per_gpu_hour` per card if given, else the cost of
+    ownership (price over `years` x 365 x `hours_per_day` busy hours + electricity at TDP); USD per million
+    tokens count input and output apart, each as if the cards did only that. Ranked: devices that fit and
+    meet the targets first, then by USD per million tokens of the task; unpriced devices after the priced
+    ones (rank None); a `budget_usd` keeps devices whose cards together cost at most that. `engine`: whose
+    fitted efficiencies the speeds use (gpubench.model.ENGINES: "serving" engines or "llama.cpp").
+    """
+    from gpubench import llm_sizing as LS
+    from gpubench.model import ENGINES, LlmEstimator
+
+    task = LS.check_task(task)
+    if engine not in ENGINES:
+        raise GpubenchError(f"unknown engine {engine!r}; use one of {', '.join(ENGINES)}")
+    precision = LS.check_precision(precision)
+    _check_args(budget_usd, kwh_price, hours_per_day, years, price_kind, "tco")
+    for name, value in (("context", context), ("users", users), ("batch", batch), ("gpus per node", gpus_per_node)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise GpubenchError(f"{name} must be a positive integer, got {value!r}")
+    if context > preset.max_position:
+        raise GpubenchError(f"context {context} is beyond {preset.name}'s maximum of {preset.max_position} tokens")
+    for name, value in (("min tokens per user", min_tokens_per_user), ("max TTFT ms", max_ttft_ms)):
+        if value is not None and not (value > 0 and math.isfinite(value)):
+            raise GpubenchError(f"{name} must be a positive number, got {value!r}")
+    if usd_per_gpu_hour is not None and not (usd_per_gpu_hour >= 0 and math.isfinite(usd_per_gpu_hour)):
+        raise GpubenchError(f"USD per GPU-hour must be a non-negative number, got {usd_per_gpu_hour!r}")
+    catalog = load_catalog() if catalog is None else catalog
+    resolved, unused = _resolve_prices(prices, catalog, {})
+    if price_kind == "used" and not _any_used(prices):
+        raise GpubenchError("--used needs used prices, and none are shipped: give --prices FILE with a used_usd column")
+    est = LlmEstimator(runs, catalog=catalog)
+    training = task in LS.TRAIN_TASKS
+    records = []
+    for slug, spec in catalog.items():
+        if not spec.memory_gb or not spec.memory_bandwidth_gbps:
+            continue
+        rec = _llm_device(
+            est,
+            engine,
+            preset,
+            spec,
+            task,
+            precision,
+            context,
+            users,
+            batch,
+            checkpointing,
+            gpus_per_node,
+            min_tokens_per_user,
+            max_ttft_ms,
+        )
+        if rec is None:
+            continue
+        per_card = spec.devices_per_card or 1
+        entry = resolved.get(slug, {})
+        card_price, source = card_price_of(entry, spec, price_kind)
+        unit_price = None if card_price is None else card_price / per_card
+        cards = rec["cards"] or 1
+        tdp = getattr(spec, "tdp_w", None)
+        watts = None if not tdp else tdp * cards
+        if usd_per_gpu_hour is not None:
+            hourly, hourly_source = usd_per_gpu_hour * cards, "--usd-per-gpu-hour"
+        else:
+            own = LS.ownership_usd_per_hour(unit_price, tdp, years, hours_per_day, kwh_price)
+            hourly = None if own is None else own * cards
+            hourly_source = None if own is None else f"ownership: {source}, {years:g} y x {hours_per_day:g} h/day"
+            cloud = entry.get("cloud_usd_per_hour")
+            default = default_cloud_prices().get(slug)
+            if hourly is None and cloud is None and default is not None:
+                cloud = float(default["cloud_usd_per_hour"])
+                hourly_source = f"cloud {default.get('provider', '')} {default.get('date', '')}".strip()
+            elif hourly is None and cloud is not None:
+                hourly_source = "prices file (cloud)"
+            if hourly is None and cloud is not None:
+                hourly = cloud / per_card * cards
+        rec.update(
+            price_usd=None if unit_price is None else unit_price * cards,
+            price_source=source,
+            usd_per_hour=hourly,
+            usd_hour_source=hourly_source,
+            usd_per_m_output=LS.usd_per_million(hourly, rec.get("decode_tps_total")),
+            usd_per_m_input=LS.usd_per_million(hourly, rec.get("prefill_tps")),
+            usd_per_m_train=LS.usd_per_million(hourly, rec.get("train_tps")),
+            j_per_output_token=LS.joules_per_token(watts, rec.get("decode_tps_total")),
+            j_per_input_token=LS.joules_per_token(watts, rec.get("prefill_tps")),
+        )
+        if watts is None:
+            rec["notes"] = "; ".join(filter(None, [rec["notes"], "no TDP: no energy figure"]))
+        records.append(rec)
+    frame = pd.DataFrame(records, columns=[c for c in LLM_COLUMNS if c != "rank"])
+    if budget_usd is not None:
+        frame = frame[frame["price_usd"].notna() & (frame["price_usd"] <= budget_usd)]
+    key = {"serve": "usd_per_m_output", "decode": "usd_per_m_output", "prefill": "usd_per_m_input"}.get(
+        task, "usd_per_m_train"
+    )
+    speed = {"prefill": "prefill_tps"}.get(task, "train_tps" if training else "decode_tps_total")
+    order = pd.DataFrame(
+        {
+            "fail": ~frame["meets"].astype(bool),
+            "unpriced": frame[key].isna(),
+            "cost": pd.to_numeric(frame[key], errors="coerce").fillna(math.inf),
+            "speed": -pd.to_numeric(frame[speed], errors="coerce").fillna(0.0),
+        },
+        index=frame.index,
+    )
+    frame = frame.loc[order.sort_values(["unpriced", "fail", "cost", "speed"], kind="stable").index]
+    frame = frame.reset_index(drop=True)
+    ranks = [i + 1 if pd.notna(c) else None for i, c in enumerate(frame[key])]
+    frame.insert(0, "rank", pd.array(ranks, dtype="Int64"))
+    frame.attrs.update(
+        model=preset.name,
+        params=float(preset.full_params),
+        task=task,
+        precision=precision,
+        context=context,
+        users=users,
+        batch=batch,
+        min_tokens_per_user=min_tokens_per_user,
+        max_ttft_ms=max_ttft_ms,
+        gpus_per_node=gpus_per_node,
+        usd_per_gpu_hour=usd_per_gpu_hour,
+        budget_usd=budget_usd,
+        cost_column=key,
+        unused_prices=unused,
+        warnings=sorted({w for w in frame["warning"].fillna("") if w}),
+        engine=engine,
+        llm_parameters={t: _llm_params(t, engine) for t in ("decode", "prefill")},
+    )
     return frame
+
+
+def _llm_params(task: str, engine: str) -> dict[str, Any]:
+    from gpubench.model import llm_parameters
+
+    return llm_parameters(task, engine)
+
+
+def _llm_device(
+    est: Any,
+    engine: str,
+    preset: Any,
+    spec: DeviceSpec,
+    task: str,
+    precision: str,
+    context: int,
+    users: int,
+    batch: int,
+    checkpointing: bool,
+    gpus_per_node: int,
+    min_tps: float | None,
+    max_ttft_ms: float | None,
+) -> dict[str, Any] | None:
+    """One device's sizing: cards, memory, speeds and whether the targets are met (None: no estimate)."""
+    from gpubench import llm_sizing as LS
+
+    capacity = LS.card_bytes(spec.memory_gb)
+    training = task in LS.TRAIN_TASKS
+    counts = LS.card_counts(gpus_per_node)
+
+    def memory(cards: int) -> Any:
+        if training:
+            return LS.training_memory(preset, task, precision, batch, context, capacity, cards, checkpointing)
+        return LS.serving_memory(preset, precision, users, context, capacity, cards)
+
+    one = memory(1)
+    need = LS.cards_needed(memory, gpus_per_node)
+    rec: dict[str, Any] = {
+        "device": spec.name,
+        "slug": spec.slug,
+        "fits_one": one.fits,
+        "capacity_gb": capacity / 1e9,
+        "notes": "",
+        "warning": "",
+        "basis": "estimated",
+    }
+    if need is None:
+        mem = memory(counts[-1])
+        rec.update(cards=None, meets=False, why_not=f"does not fit on {counts[-1]} cards")
+        rec.update(_memory_cols(mem))
+        return rec
+    chosen, why, speeds = need, "", {}
+    for cards in [c for c in counts if c >= need]:
+        speeds = _llm_speeds(est, engine, preset, spec, task, precision, context, users, batch, cards)
+        if speeds is None:
+            return None
+        why = _missed(speeds, min_tps, max_ttft_ms, training)
+        chosen = cards
+        if not why or task != "serve":
+            break
+    assert speeds is not None
+    rec.update(cards=chosen, meets=not why, why_not=why)
+    rec.update(_memory_cols(memory(chosen)))
+    rec.update(speeds)
+    if not training:
+        rec["max_users"] = LS.max_users(preset, precision, context, capacity, chosen)
+        rec["users_meeting_speed"] = _users_meeting(
+            est, engine, preset, spec, precision, context, chosen, rec["max_users"], min_tps
+        )
+    return rec
+
+
+def _memory_cols(mem: Any) -> dict[str, float]:
+    gb = mem.as_gb()
+    return {
+        "weights_gb": gb["weights"],
+        "kv_cache_gb": gb["kv_cache"],
+        "activations_gb": gb["activations"],
+        "training_state_gb": gb["training_state"],
+        "reserve_gb": gb["reserve"],
+        "total_gb": gb["total"],
+    }
+
+
+def _llm_speeds(
+    est: Any,
+    engine: str,
+    preset: Any,
+    spec: DeviceSpec,
+    task: str,
+    precision: str,
+    context: int,
+    users: int,
+    batch: int,
+    cards: int,
+) -> dict[str, Any] | None:
+    from gpubench import llm_sizing as LS
+
+    out: dict[str, Any] = {}
+    warnings = []
+    if task in LS.TRAIN_TASKS:
+        lora = est.rate(preset, "lora", precision, spec.slug, batch=batch, context=context, gpus=cards, engine=engine)
+        if lora is None:
+            return None
+        scale = LS.train_flops_per_token(preset, "lora", context) / LS.train_flops_per_token(preset, task, context)
+        out.update(train_tps=lora.value * scale, mfu=lora.details.get("mfu"))
+        warnings.append(lora.warning)
+    else:
+        dec = est.rate(preset, "decode", precision, spec.slug, batch=users, context=context, gpus=cards, engine=engine)
+        pre = est.rate(preset, "prefill", precision, spec.slug, batch=1, context=context, gpus=cards, engine=engine)
+        if dec is None and pre is None:
+            return None
+        if dec is not None:
+            out.update(decode_tps_total=dec.value, decode_tps_user=dec.value / users, mbu=dec.details.get("mbu"))
+            warnings.append(dec.warning)
+        if pre is not None:
+            out.update(prefill_tps=pre.value, ttft_ms=context / pre.value * 1e3, mfu=pre.details.get("mfu"))
+            warnings.append(pre.warning)
+    out["warning"] = "; ".join(sorted({w for w in warnings if w}))
+    return out
+
+
+def _missed(speeds: Mapping[str, Any], min_tps: float | None, max_ttft_ms: float | None, training: bool) -> str:
+    if training:
+        return ""
+    why = []
+    per_user = speeds.get("decode_tps_user")
+    if min_tps is not None and (per_user is None or per_user < min_tps):
+        why.append(f"{_num(per_user)} tok/s per user < {min_tps:g}")
+    ttft = speeds.get("ttft_ms")
+    if max_ttft_ms is not None and (ttft is None or ttft > max_ttft_ms):
+        why.append(f"TTFT {_num(ttft)} ms > {max_ttft_ms:g}")
+    return "; ".join(why)
+
+
+def _num(value: Any) -> str:
+    return "?" if value is None else f"{value:.3g}"
+
+
+def _users_meeting(
+    est: Any,
+    engine: str,
+    preset: Any,
+    spec: DeviceSpec,
+    precision: str,
+    context: int,
+    cards: int,
+    most: int,
+    min_tps: float | None,
+) -> int | None:
+    """Most users (up to the memory limit) whose decode speed each stays at or above `min_tps`."""
+    if min_tps is None or most < 1:
+        return None
+
+    def ok(n: int) -> bool:
+        e = est.rate(preset, "decode", precision, spec.slug, batch=n, context=context, gpus=cards, engine=engine)
+        return e is not None and e.value / n >= min_tps
+
+    if not ok(1):
+        return 0
+    lo, hi = 1, most
+    if ok(hi):
+        return hi
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        lo, hi = (mid, hi) if ok(mid) else (lo, mid)
+    return lo
+
+
+def recommend_measured(df: pd.DataFrame, **kwargs: Any) -> tuple[dict[str, pd.DataFrame], list[str]]:
+    """`recommend` for every workload the runs measured: ({workload: ranking}, [workloads not comparable]).
+
+    Only workloads at their defining sizes are ranked against other devices (each ranking has a `speedup`
+    column over your fastest device); a resized or toy shape that no other device ran is listed apart."""
+    from gpubench.model import is_reference
+
+    measured = available_workloads(df)
+    rankings = {w: recommend(df, w, **kwargs) for w in measured if is_reference(w)}
+    return rankings, [w for w in measured if not is_reference(w)]

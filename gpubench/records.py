@@ -7,9 +7,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 """Version of the run-folder format (run.json + parquet columns). Bump when a documented column changes.
-2: cases are measured in rounds (`rounds_n`, `round_sizes` split `times_s` into rounds; `round_cov`)."""
+2: cases are measured in rounds (`rounds_n`, `round_sizes` split `times_s` into rounds; `round_cov`).
+3: measurements.parquet holds raw rounds (a row per case and round); every statistic derives on load (derive.py)."""
 
 MIN_READABLE_SCHEMA = 1
 """The oldest run-folder format this version still reads (a schema-1 row is one round)."""

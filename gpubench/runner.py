@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from gpubench import devices, stats
+from gpubench import derive, devices, stats
 from gpubench.benchmarks import Benchmark, load_all
 from gpubench.errors import (
     BackendUnavailable,
@@ -29,7 +29,6 @@ from gpubench.errors import (
     first_line,
 )
 from gpubench.records import Workload
-from gpubench.stats import add_efficiency_columns
 from gpubench.store import RunStore, read_meta, utc_now
 from gpubench.suite import PlannedCase, Suite, Timing
 
@@ -85,22 +84,6 @@ def select_cases(suite: Suite, patterns: Sequence[str]) -> list[PlannedCase]:
         for pc in suite.cases
         if any(fnmatch.fnmatchcase(pc.case.id, p) or fnmatch.fnmatchcase(pc.case.benchmark, p) for p in escaped)
     ]
-
-
-def _max_or_none(a: Any, b: Any) -> int | None:
-    got = [int(v) for v in (a, b) if stats.finite_or_none(v) is not None]
-    return max(got) if got else None
-
-
-def _int_list(row: dict[str, Any] | None, key: str, fallback: str) -> list[int]:
-    """A row's list of round window edges; a row from before rounds has its one window in `fallback`."""
-    if row is None:
-        return []
-    values = row.get(key)
-    if values is not None and not isinstance(values, float):
-        return [int(v) for v in values]
-    edge = stats.finite_or_none(row.get(fallback))
-    return [int(edge)] if edge is not None else []
 
 
 def _reason(exc: BaseException) -> str:
@@ -196,27 +179,6 @@ def measure(
     return [s / group for s in samples]
 
 
-def _peak_columns(row: dict[str, Any]) -> None:
-    """% of datasheet peak and MFU where the device is in the catalog (gpubench.specs)."""
-    try:
-        from gpubench import specs
-    except ImportError:
-        return
-    name, mem, plimit = row.get("device_name"), row.get("device_memory_bytes"), row.get("power_limit_w")
-    units = row.get("device_multiprocessors")  # tells MI250X (110 CUs) from MI250 (104): same torch name
-    params = json.loads(row["params_json"])
-    if row.get("throughput") is not None:
-        row["pct_of_peak"] = specs.pct_of_peak(
-            name, mem, plimit, row["benchmark"], params, row["throughput"], compute_units=units
-        )
-    if row.get("tflops") is not None and params.get("precision"):
-        row["mfu"] = specs.mfu(name, mem, plimit, params["precision"], row["tflops"], compute_units=units)
-    if row.get("achieved_gbps") is not None:
-        row["pct_of_datasheet_bw"] = specs.pct_of_bandwidth(
-            name, mem, plimit, row["achieved_gbps"], compute_units=units
-        )
-
-
 def resume_differences(meta: dict[str, Any], suite: Suite, run_info: dict[str, Any], world_size: int = 1) -> list[str]:
     """How this run would differ from the run folder it resumes: another host, device, suite file or number of
     ranks would put this machine's measurements beside (and under the name of) a different experiment."""
@@ -305,18 +267,19 @@ class Runner:
             "power_limit_w": power_limit_w,
         }
 
-    def run_case(
-        self, planned: PlannedCase, round_index: int = 0, prior: dict[str, Any] | None = None
-    ) -> dict[str, Any]:
-        """Measure one case, or one round of it, and return its row. Never raises, except KeyboardInterrupt.
+    def run_case(self, planned: PlannedCase, round_index: int = 0) -> dict[str, Any]:
+        """Measure one round of one case and return its raw row. Never raises, except KeyboardInterrupt.
 
         With `planned.timing.rounds` > 1 this measures round `round_index` alone (its share of the timing, see
-        `Timing.for_round`) on a freshly built workload, and returns the case's row over every round so far:
-        `prior` is the row after the earlier rounds. The first round also runs the correctness check."""
+        `Timing.for_round`) on a freshly built workload. The row is what was measured, nothing derived: step
+        times, how they were taken, the timed window and its telemetry aggregates (gpubench.derive computes the
+        rest when the run loads). Round 0 also runs the correctness check (a wrong device is wrong in every
+        round)."""
         case, timing = planned.case, planned.timing.for_round(round_index)
         bench = self.registry[case.benchmark]
         row: dict[str, Any] = {
             "case_id": case.id,
+            "round": round_index,
             "benchmark": case.benchmark,
             "label": planned.label,
             "benchmark_version": bench.version,
@@ -332,28 +295,29 @@ class Runner:
             row.update({k: v for k, v in workload.info.items() if isinstance(v, (int, float, str, bool))})
             with devices.precision_flags(workload.flags):
                 row["tf32"] = bool(workload.flags.get("allow_tf32", False))
-                warmup = warm_up(self.timer, workload, timing, self.clock)
-                if prior is None:
-                    row["warmup_steps"], row["warmup_s"] = warmup
-                # Distributed timers keep ranks in lockstep by step count: they always time single steps. Steps
-                # that took far longer than a sample's minimum during warm-up need no probe (5 more steps).
+                row["warmup_steps"], row["warmup_s"] = warmup = warm_up(self.timer, workload, timing, self.clock)
+                # Steps that took far longer than a sample's minimum during warm-up need no probe (5 more steps).
                 short = warmup[1] < 10 * MIN_SAMPLE_S * max(1, warmup[0])
-                group = (
-                    steps_per_sample(self.timer, workload) if isinstance(self.timer, devices.StepTimer) and short else 1
-                )
+                group = steps_per_sample(self.timer, workload) if self.timer.groups_steps and short else 1
                 row["steps_per_sample"] = group
                 self.dev.synchronize()
                 start_ns = time.monotonic_ns()
                 times = measure(self.timer, workload, timing, self.clock, group)
                 end_ns = time.monotonic_ns()
                 # max_time_s ran out first (a step slower than the limit allows): the spread rests on few reps.
-                row["min_reps_reached"] = len(times) >= timing.min_reps and (
-                    prior is None or prior.get("min_reps_reached") in (None, True)
-                )
+                row["min_reps_reached"] = len(times) >= timing.min_reps
                 row["peak_memory_bytes"] = self.dev.peak_memory_bytes()
-                # One check per case: the first round's (a wrong device is wrong in every round).
-                result = workload.check() if workload.check is not None and prior is None else None
-            self._timing_columns(row, workload, times, start_ns, end_ns, prior)
+                result = workload.check() if workload.check is not None and round_index == 0 else None
+            work = workload.work
+            row.update(
+                times_s=list(times),
+                start_ns=start_ns,
+                end_ns=end_ns,
+                work_per_step=work.amount,
+                work_unit=work.unit,
+                flops_per_step=work.flops,
+                bytes_per_step=work.bytes,
+            )
             if result is not None:
                 row.update(check_error=result.error, check_tolerance=result.tolerance, check_detail=result.detail)
             row["status"] = "ok" if result is None or result.ok else "wrong"
@@ -362,17 +326,15 @@ class Runner:
                 if row["status"] == "ok"
                 else f"check failed: {result.detail} (error {result.error:.3g} > {result.tolerance:.3g})"
             )
-            self._telemetry_columns(row, start_ns, end_ns, prior)
+            row.update(self.telemetry_columns(start_ns, end_ns))
             if workload.summarize is not None:  # this round's own times and window
                 row.update(workload.summarize(list(times), self._window_frame(start_ns, end_ns), start_ns, end_ns))
-            _peak_columns(row)
-            stats.per_sequence_columns(row)
         except Unsupported as e:
             row.update(status="skipped", reason=str(e))
         except (KeyboardInterrupt, RankLost):
             raise  # RankLost: a rank of a distributed run died or hung; the run cannot go on
         except Exception as e:  # noqa: BLE001 - one case failing must never lose the others
-            where = f"round {round_index + 1} of {planned.timing.rounds}: " if prior is not None else ""
+            where = f"round {round_index + 1} of {planned.timing.rounds}: " if round_index > 0 else ""
             row.update(status="failed", reason=where + _reason(e))
         finally:
             if workload is not None and workload.close is not None:
@@ -380,88 +342,16 @@ class Runner:
                     workload.close()
             workload = None
             self.dev.free_memory()
-        if prior is None:
-            return row
-        # Later rounds keep what only the first round measures (check, warm-up) and when the case started.
-        return {
-            **prior,
-            **row,
-            "started_utc": prior.get("started_utc", row["started_utc"]),
-            "peak_memory_bytes": _max_or_none(prior.get("peak_memory_bytes"), row.get("peak_memory_bytes")),
-        }
+        return {k: v for k, v in row.items() if v is not None}
 
-    @staticmethod
-    def _timing_columns(
-        row: dict[str, Any],
-        workload: Workload,
-        times: list[float],
-        start_ns: int,
-        end_ns: int,
-        prior: dict[str, Any] | None = None,
-    ) -> None:
-        """Stats over every step of every round so far (this round's `times` after `prior`'s), the rounds'
-        sizes, windows and medians, and the spread between rounds. `start_ns`/`end_ns` are this round's window."""
-        rounds = stats.round_times(prior) if prior is not None else []
-        rounds.append(list(times))
-        all_times = [t for r in rounds for t in r]
-        s = stats.summarize(all_times)
-        medians = [stats.percentile(r, 50) for r in rounds]
-        spread = stats.summarize(medians)
-        work = workload.work
-        row.update(
-            times_s=all_times,
-            n_reps=s.n,
-            median_s=s.median_s,
-            p10_s=s.p10_s,
-            p90_s=s.p90_s,
-            p99_s=s.p99_s,
-            mean_s=s.mean_s,
-            min_s=s.min_s,
-            std_s=s.std_s,
-            cov=s.cov,
-            iqr_s=s.iqr_s,
-            noisy=s.noisy,
-            rounds_n=len(rounds),
-            round_sizes=[len(r) for r in rounds],
-            round_medians_s=medians,
-            round_cov=spread.cov if len(rounds) > 1 else math.nan,
-            round_start_ns=[*_int_list(prior, "round_start_ns", "start_ns"), start_ns],
-            round_end_ns=[*_int_list(prior, "round_end_ns", "end_ns"), end_ns],
-            work_per_step=work.amount,
-            work_unit=work.unit,
-            throughput=work.throughput(s.median_s),
-            throughput_unit=work.throughput_unit,
-            throughput_p10=work.throughput(s.p90_s),
-            throughput_p90=work.throughput(s.p10_s),
-            start_ns=start_ns,
-            end_ns=end_ns,
-        )
-        if work.flops:
-            row["flops_per_step"] = work.flops
-            row["tflops"] = work.flops / s.median_s / 1e12
-        if work.bytes:
-            row["bytes_per_step"] = work.bytes
-            row["achieved_gbps"] = work.bytes / s.median_s / 1e9
-
-    def _telemetry_columns(
-        self, row: dict[str, Any], start_ns: int, end_ns: int, prior: dict[str, Any] | None = None
-    ) -> None:
+    def telemetry_columns(self, start_ns: int, end_ns: int) -> dict[str, Any]:
+        """The telemetry aggregates of one timed window (none without a sampler)."""
         if self.sampler is None:
-            return
-        from gpubench.telemetry import AGGREGATE_COLUMNS, case_aggregates, combine_aggregates
+            return {}
+        from gpubench.telemetry import case_aggregates
 
         frame = self.sampler.frame(since_ns=start_ns - 2_000_000_000)
-        this = case_aggregates(frame, start_ns, end_ns, self.idle_power_w)
-        if prior is not None:
-            # The earlier rounds' aggregates as one part, over their windows' total duration.
-            earlier_s = (
-                sum(hi - lo for lo, hi in zip(row["round_start_ns"][:-1], row["round_end_ns"][:-1], strict=True)) / 1e9
-            )
-            this = combine_aggregates(
-                [({k: prior.get(k) for k in AGGREGATE_COLUMNS}, earlier_s), (this, (end_ns - start_ns) / 1e9)]
-            )
-        row.update(this)
-        add_efficiency_columns(row)
+        return case_aggregates(frame, start_ns, end_ns, self.idle_power_w)
 
     def _window_frame(self, start_ns: int, end_ns: int) -> Any:
         """The telemetry samples inside one timed window (None without a sampler)."""
@@ -523,9 +413,8 @@ def rounds_left(row: dict[str, Any] | None, planned: PlannedCase) -> bool:
 
 
 def _windows(row: dict[str, Any]) -> list[tuple[str, int, int]]:
-    """A stored row's timed windows (one per round), to tag the telemetry series with its case."""
-    starts, ends = _int_list(row, "round_start_ns", "start_ns"), _int_list(row, "round_end_ns", "end_ns")
-    return [(row["case_id"], lo, hi) for lo, hi in zip(starts, ends, strict=False)]
+    """A stored row's timed windows (one per round it holds), to tag the telemetry series with its case."""
+    return [(row["case_id"], lo, hi) for lo, hi in derive.round_windows(row)]
 
 
 class Solo:
@@ -542,7 +431,7 @@ class Solo:
         self, suite: Suite, options: RunOptions, device: torch.device, planned: list[PlannedCase]
     ) -> tuple[RunStore | None, list[PlannedCase]]:
         store, done = open_run_store(suite, options, device)
-        stored = {r["case_id"]: r for r in store.rows}
+        stored = {r["case_id"]: r for r in store.cases()}
         # Finished cases are skipped, except an ok one that still lacks rounds (an interrupted or a longer run).
         return store, [pc for pc in planned if pc.case.id not in done or rounds_left(stored.get(pc.case.id), pc)]
 
@@ -610,8 +499,8 @@ def run_suite(
     if not how.multi_round:
         planned = [replace(pc, timing=replace(pc.timing, rounds=1)) for pc in planned]
     store, todo = how.open_store(suite, options, device, planned)
-    stored = {r["case_id"]: r for r in store.rows} if store is not None else {}
-    # Rounds already done of each case to run: a stored ok row with rounds left continues, anything else restarts.
+    stored = {r["case_id"]: r for r in store.cases()} if store is not None else {}
+    # Rounds already done of each case to run: a stored ok case with rounds left continues, anything else restarts.
     progress = {
         pc.case.id: rounds_done(stored[pc.case.id]) if rounds_left(stored.get(pc.case.id), pc) else 0 for pc in todo
     }
@@ -637,25 +526,24 @@ def run_suite(
                 events.on_case_start(pc, i)
                 i += 1
                 how.before_case(pc)
-                prior = latest.get(cid, stored.get(cid)) if r > 0 else None
-                row = how.record(pc, runner.run_case(pc, r, prior), runner, store)
+                row = how.record(pc, runner.run_case(pc, r), runner, store)
                 if row is None or store is None:
                     progress[cid] = pc.timing.rounds  # not the lead rank: rank 0 stores every rank's row
                     continue
-                # May update earlier rows too; store.add rewrites them all.
-                stats.relate_rows([*(x for x in store.rows if x.get("case_id") != cid), row])
+                if r == 0:
+                    store.drop_case(cid)  # a case that starts over (a --resume retry) replaces its earlier rounds
                 try:
                     store.add(row)
                 except StorageError as e:
-                    kept = len(store.rows) - 1
+                    kept = len({x.get("case_id") for x in store.rows if (x.get("case_id"), x.get("round")) != (cid, r)})
                     raise StorageError(f"{e}; the {kept} case(s) finished before are kept in {store.folder}") from None
-                latest[cid] = row
+                latest[cid] = derive.case_row([x for x in store.rows if x.get("case_id") == cid])
                 outcome.rows = list(latest.values())
                 progress[cid] = r + 1 if row["status"] == "ok" else pc.timing.rounds
-                if row.get("start_ns") is not None and row["status"] == "ok":
-                    windows.append((cid, row["start_ns"], row["end_ns"]))
+                if row["status"] == "ok":
+                    windows += _windows(row)
                 store.write_telemetry(how.telemetry_frame(runner, windows))
-                events.on_case_end(pc, row)
+                events.on_case_end(pc, latest[cid])
     except KeyboardInterrupt:
         outcome.interrupted = True
     except BaseException as e:  # a bad input, a lost rank, a bug: the run stops, finished cases stay

@@ -1,13 +1,10 @@
-"""The declared shape of a result row: every column of `measurements.parquet` gpubench writes, its type and
-its meaning, in one place; and the type a benchmark declares itself with (`Declares`).
+"""The declared shape of a result row: the columns every row may carry (written by the runner, stats and the
+telemetry aggregates), their type and meaning, in one place. Units are in the names (`Column.unit`).
 
-Why declarations are data here and not code in the benchmark files: store, report, specs and advisor must
-load results on a laptop without torch, and every benchmark module imports torch. So a benchmark's
-declaration (its extra columns, which datasheet figure its throughput compares with for `pct_of_peak`, how
-the advisor names its workload) is a torch-free value that sits on the benchmark's registration line in
-`gpubench.benchmarks.BENCHMARKS`; the benchmark file's `register()` call picks it up from there, and
-everything torch-free reads it through `gpubench.benchmarks.declaration(name)`, which imports no benchmark
-module. Standard library only.
+A benchmark's own columns (its parameters and what its workload adds) are declared on its spec
+(gpubench.benchmarks.spec, listed by gpubench.benchmarks.catalog); `catalog.declared_columns()` is the whole
+schema, and tests/test_benchmark_specs.py fails when a run writes a column nobody declared. `Declares` is the
+older per-benchmark declaration, kept until every caller asks the specs. Standard library only.
 
 Columns a user may rely on are renamed only with a new SCHEMA_VERSION (gpubench.records); adding is free.
 """
@@ -62,10 +59,8 @@ def cols(*spec: tuple[str, str, str]) -> tuple[Column, ...]:
     return tuple(Column(*s) for s in spec)
 
 
-_cols = cols
-
 # The columns the runner writes on every row (timing columns only where the case ran).
-ROW_COLUMNS = _cols(
+ROW_COLUMNS = cols(
     ("run_id", "str", "the run folder's name: <UTC time>_<host>_<device>"),
     ("case_id", "str", "benchmark[param=value,...]: joins runs from different machines"),
     ("benchmark", "str", "registered benchmark name"),
@@ -86,6 +81,7 @@ ROW_COLUMNS = _cols(
     ("steps_per_sample", "int", "back-to-back steps in one timed sample (short steps are grouped)"),
     ("times_s", "list[float]", "raw time per step of every sample, seconds"),
     ("n_reps", "int", "number of timed samples"),
+    ("round", "int", "stored rows only: the round (0-based) a row of measurements.parquet measured"),
     ("rounds_n", "int", "rounds the case was measured in (interleaved with the suite's other cases)"),
     (
         "round_sizes",
@@ -126,16 +122,56 @@ ROW_COLUMNS = _cols(
     ("energy_per_work_unit", "str", "J/TFLOP, J/GB, J/sample ..."),
     ("throughput_per_watt", "float", "throughput / avg_power_w"),
     ("throughput_per_watt_unit", "str", "throughput_unit per W"),
-    ("telemetry_samples", "int", "telemetry samples inside the case's timed window"),
+    ("min_reps_reached", "bool", "every round timed at least the suite's min_reps steps (False: max_time_s cut it)"),
+    ("bytes_per_step", "float", "memory traffic one step needs at least (weights, KV cache ...), where known"),
+    ("achieved_gbps", "float", "bytes_per_step / median time: the traffic the step sustained"),
+    ("pct_of_datasheet_bw", "float", "achieved_gbps as % of the datasheet memory bandwidth"),
+    ("copy_bandwidth_gbps", "float", "the run's measured device-copy bandwidth (the memory anchor's largest buffer)"),
+    ("pct_of_copy_bw", "float", "achieved_gbps as % of copy_bandwidth_gbps"),
+    ("speedup_vs_eager", "float", "the eager twin's (compile = false) median time / this row's"),
+    ("energy_above_idle_per_work", "float", "energy_per_work counting only the energy above idle power"),
     # distributed runs (rank rows and merged rows)
     ("world_size", "int", "ranks of the distributed run"),
     ("rank", "int", "this rank (rank rows only)"),
-)  # telemetry aggregates (energy_j, avg_power_w, peak_temp_c ...) are declared in telemetry.aggregate
+    ("local_rank", "int", "this rank's index on its node (rank rows only)"),
+    ("node", "str", "this rank's host (rank rows only)"),
+    ("rank_active", "bool", "the rank took part in the case (ranks outside a case's `ranks` sit it out)"),
+    ("ranks_active", "int", "ranks that took part in the case"),
+    ("dist_backend", "str", "torch.distributed backend: nccl, rccl, gloo"),
+    ("nodes", "str", "hosts of the run's ranks, comma-separated"),
+    ("n_nodes", "int", "hosts of the run's ranks"),
+    ("rank_median_s", "list[float]", "each active rank's median step time"),
+    ("slowest_rank", "int", "the rank with the longest median step time (it sets the pace)"),
+    ("rank_spread", "float", "slowest / fastest rank median - 1"),
+    ("telemetry_devices", "int", "devices whose telemetry the merged row sums"),
+    ("speedup", "float", "throughput / the 1-rank case's of the same configuration"),
+    ("scaling_efficiency", "float", "speedup / ranks: 1.0 is linear scaling"),
+)
+
+# What gpubench.telemetry.aggregate.case_aggregates adds to a row (its AGGREGATE_COLUMNS, typed here).
+TELEMETRY_COLUMNS = cols(
+    ("energy_j", "float", "energy over the timed window (counter where the device has one, else integrated)"),
+    ("energy_source", "str", "counter, integrated or '' (no energy)"),
+    ("energy_counter_j", "float", "energy from the hardware counter"),
+    ("energy_integrated_j", "float", "energy from integrated power samples"),
+    ("energy_above_idle_j", "float", "energy_j minus idle power x duration"),
+    ("avg_power_w", "float", "mean power over the timed window"),
+    ("peak_power_w", "float", "highest power sample"),
+    ("peak_temp_c", "float", "highest temperature sample"),
+    ("mean_sm_clock_mhz", "float", "mean SM / graphics clock"),
+    ("mean_mem_clock_mhz", "float", "mean memory clock"),
+    ("mean_util_pct", "float", "mean utilisation"),
+    ("throttle_reasons", "str", "throttle reasons seen, comma-separated"),
+    ("throttled_pct", "float", "% of samples with a power or thermal throttle"),
+    ("throttled", "bool", "a power or thermal throttle was seen"),
+    ("telemetry_samples", "int", "telemetry samples inside the case's timed window"),
+)
 
 
 @dataclass(frozen=True)
 class Declares:
-    """What a benchmark declares about its rows, as data (format strings over the case's parameters).
+    """Deprecated (ask gpubench.benchmarks.catalog): what a benchmark declares about its rows, as data (format
+    strings over the case's parameters); `gpubench.benchmarks.declaration(name)` builds one from the spec.
 
     columns: the extra columns its rows carry (parameters and Workload.info keys).
     peak: the datasheet figure throughput compares with: "peak.{dtype}" (a precision peak, TFLOP/s or TOP/s)
@@ -174,6 +210,6 @@ NO_DECLARATION = Declares()
 
 def columns_of_type(kind: str, declarations: Mapping[str, Declares]) -> frozenset[str]:
     """Names of every column of type `kind` in the row schema and the given benchmark declarations."""
-    cols = [c for c in ROW_COLUMNS if c.type == kind]
-    cols += [c for d in declarations.values() for c in d.columns if c.type == kind]
-    return frozenset(c.name for c in cols)
+    found = [c for c in ROW_COLUMNS + TELEMETRY_COLUMNS if c.type == kind]
+    found += [c for d in declarations.values() for c in d.columns if c.type == kind]
+    return frozenset(c.name for c in found)

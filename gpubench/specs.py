@@ -61,11 +61,14 @@ _REQUIRED = {
     "match": list,
     "memory_gb": (int, float),
     "memory_bandwidth_gbps": (int, float),
-    "tdp_w": (int, float),
     "source": str,
     "peak": dict,
 }
 _OPTIONAL = {
+    "tdp_w": (int, float),
+    "segment": str,
+    "boost_clock_mhz": (int, float),
+    "unified_memory": bool,
     "launch_price_usd": (int, float),
     "compute_units": int,
     "arch": str,
@@ -73,7 +76,17 @@ _OPTIONAL = {
     "notes": str,
     "sources": dict,
 }
-_FIGURES = ("year", "memory_gb", "memory_bandwidth_gbps", "tdp_w", "launch_price_usd", "compute_units")
+_FIGURES = (
+    "year",
+    "memory_gb",
+    "memory_bandwidth_gbps",
+    "tdp_w",
+    "launch_price_usd",
+    "compute_units",
+    "boost_clock_mhz",
+)
+SEGMENTS = ("consumer", "workstation", "datacenter")
+"""Market segments an entry belongs to (`segment`): GeForce/Radeon/Apple, professional desktop cards, servers."""
 
 
 @dataclass(frozen=True)
@@ -86,7 +99,7 @@ class DeviceSpec:
     year: int
     memory_gb: float
     memory_bandwidth_gbps: float
-    tdp_w: float
+    tdp_w: float | None  # None: the vendor publishes no board power (TPUs, superchip modules)
     peaks: Mapping[str, float] = field(hash=False)
     sources: Mapping[str, str] = field(hash=False)
     match: tuple[str, ...] = ()
@@ -95,6 +108,9 @@ class DeviceSpec:
     devices_per_card: int = 1
     notes: str = ""
     arch: str = ""
+    segment: str = ""
+    boost_clock_mhz: float | None = None
+    unified_memory: bool = False  # Apple silicon: memory is the host's, sized per machine; not used to match
 
     @property
     def family(self) -> str:
@@ -168,8 +184,11 @@ def _entry(path: str, slug: str, raw: Any) -> DeviceSpec:
         if key not in _REQUIRED and key not in _OPTIONAL:
             allowed = ", ".join([*_REQUIRED, *_OPTIONAL])
             raise _err(path, f"{slug}.{key}", f"unknown key; expected one of {allowed}")
-        if key in _OPTIONAL and (not isinstance(value, _OPTIONAL[key]) or isinstance(value, bool)):
+        kind = _OPTIONAL.get(key)
+        if kind is not None and (not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool)):
             raise _err(path, f"{slug}.{key}", f"wrong type {type(value).__name__}")
+    if "segment" in raw and raw["segment"] not in SEGMENTS:
+        raise _err(path, f"{slug}.segment", f"{raw['segment']!r}; expected one of {', '.join(SEGMENTS)}")
     peaks: dict[str, float] = {}
     for precision, value in raw["peak"].items():
         if precision not in PRECISIONS:
@@ -192,6 +211,8 @@ def _entry(path: str, slug: str, raw: Any) -> DeviceSpec:
         except (re.error, TypeError) as exc:
             raise _err(path, f"{slug}.match[{i}]", f"bad regular expression: {exc}") from None
     price = raw.get("launch_price_usd")
+    tdp = raw.get("tdp_w")
+    boost = raw.get("boost_clock_mhz")
     spec = DeviceSpec(
         slug=slug,
         name=raw["name"],
@@ -199,7 +220,7 @@ def _entry(path: str, slug: str, raw: Any) -> DeviceSpec:
         year=raw["year"],
         memory_gb=float(raw["memory_gb"]),
         memory_bandwidth_gbps=float(raw["memory_bandwidth_gbps"]),
-        tdp_w=float(raw["tdp_w"]),
+        tdp_w=None if tdp is None else float(tdp),
         peaks=peaks,
         sources=sources,
         match=patterns,
@@ -208,6 +229,9 @@ def _entry(path: str, slug: str, raw: Any) -> DeviceSpec:
         devices_per_card=raw.get("devices_per_card", 1),
         notes=raw.get("notes", ""),
         arch=raw.get("arch", ""),
+        segment=raw.get("segment", ""),
+        boost_clock_mhz=None if boost is None else float(boost),
+        unified_memory=raw.get("unified_memory", False),
     )
     for figure in sources:
         if figure != "*" and figure not in spec.figures():
@@ -229,6 +253,7 @@ def check_spec(spec: DeviceSpec) -> list[str]:
         "launch_price_usd": (100, 100_000),
         "compute_units": (1, 1000),
         "devices_per_card": (1, 8),
+        "boost_clock_mhz": (500, 4000),
     }
     for name, (lo, hi) in ranges.items():
         value = getattr(spec, name)
@@ -250,8 +275,8 @@ def check_spec(spec: DeviceSpec) -> list[str]:
     ):
         if lower in p and higher in p and p[lower] > p[higher]:
             problems.append(f"peak.{lower} ({p[lower]}) > peak.{higher} ({p[higher]})")
-    if "fp32" not in p:
-        problems.append("peak.fp32 missing")
+    if "fp32" not in p and spec.vendor in ("nvidia", "amd"):
+        problems.append("peak.fp32 missing")  # Gaudi, TPUs and Apple GPUs publish no (or no dense) FP32 figure
     if not spec.match:
         problems.append("match is empty: the entry could never be found")
     return problems
@@ -288,6 +313,8 @@ def _catalog(catalog: Mapping[str, DeviceSpec] | None) -> Mapping[str, DeviceSpe
 
 
 def _memory_fits(spec: DeviceSpec, memory_bytes: float) -> bool:
+    if spec.unified_memory:  # the host's RAM, any size the machine was bought with: no evidence either way
+        return True
     ratio = memory_bytes / 2**30 / spec.memory_gb
     return _MEMORY_RATIO_MIN <= ratio <= _MEMORY_RATIO_MAX
 
@@ -319,7 +346,7 @@ def match_device(
         candidates = [s for s in candidates if s.compute_units is None or s.compute_units == int(units)]
     power = finite_or_none(power_limit_w)
     if len(candidates) > 1 and power is not None and power > 0:
-        candidates = [s for s in candidates if power <= s.tdp_w * _POWER_LIMIT_SLACK]
+        candidates = [s for s in candidates if s.tdp_w is None or power <= s.tdp_w * _POWER_LIMIT_SLACK]
     return candidates[0] if len(candidates) == 1 else None
 
 
@@ -433,6 +460,8 @@ def catalog_table(catalog: Mapping[str, DeviceSpec] | None = None) -> list[dict[
             memory_bandwidth_gbps=spec.memory_bandwidth_gbps,
             tdp_w=spec.tdp_w,
             launch_price_usd=spec.launch_price_usd,
+            segment=spec.segment,
+            boost_clock_mhz=spec.boost_clock_mhz,
             compute_units=spec.compute_units,
             devices_per_card=spec.devices_per_card,
             source=spec.source("*"),

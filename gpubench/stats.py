@@ -106,11 +106,16 @@ def geomean(values: Sequence[float]) -> float:
 
 
 def sweep_summary(rows: Sequence[dict]) -> list[dict]:
-    """MAMF-style summary of matmul shape sweeps: rows sharing dtype, n and k over at least three values
-    of m form a sweep; report its best shape and the geometric mean of throughput across it."""
+    """MAMF-style summary of GEMM shape sweeps (the rows of the benchmark that anchors the compute roofline):
+    rows sharing dtype, n and k over at least three values of m form a sweep; report its best shape and the
+    geometric mean of throughput across it."""
+    from gpubench.benchmarks import catalog  # torch-free
+
+    anchor = catalog.by_role("compute_anchor")
+    gemm = anchor[0].name if anchor is not None else None
     groups: dict[tuple, list[dict]] = {}
     for r in rows:
-        if r.get("benchmark") == "matmul" and r.get("status") == "ok":
+        if r.get("benchmark") == gemm and r.get("status") == "ok":
             groups.setdefault((r.get("device_name"), r["dtype"], r["n"], r["k"]), []).append(r)
     out = []
     for (device, dtype, n, k), members in groups.items():
@@ -156,43 +161,6 @@ def add_efficiency_columns(row: dict[str, Any]) -> None:
         total, above = to_float(row.get("energy_j")), to_float(row.get("energy_above_idle_j"))
         if total > 0 and math.isfinite(above):
             row["energy_above_idle_per_work"] = row["energy_per_work"] * above / total
-
-
-def per_sequence_columns(row: dict[str, Any]) -> None:
-    """Token rows of batched generation: speed one sequence (one user) sees, and ms per generated token."""
-    if row.get("benchmark") != "llm_decode" or not to_float(row.get("median_s")) > 0:
-        return
-    row["tokens_per_s_per_seq"] = 1.0 / row["median_s"]
-    row["ms_per_token"] = 1e3 * row["median_s"]
-
-
-def copy_bandwidth(rows: Sequence[dict[str, Any]]) -> float | None:
-    """The run's measured device-copy bandwidth: the ok `memory` d2d row with the largest buffer (beyond the
-    caches), in GB/s counting read + write. None when the run has none."""
-    copies = [
-        r
-        for r in rows
-        if r.get("benchmark") == "memory"
-        and r.get("kind") == "d2d"
-        and r.get("status") == "ok"
-        and to_float(r.get("throughput")) > 0
-    ]
-    return max(copies, key=lambda r: r.get("size_bytes") or 0)["throughput"] if copies else None
-
-
-def relate_rows(rows: Sequence[dict[str, Any]]) -> None:
-    """Columns that relate a row to others of the same run (in place): `pct_of_copy_bw` (achieved GB/s over
-    the run's measured copy bandwidth) and `speedup_vs_eager` (compile = true row vs its eager twin)."""
-    copy = copy_bandwidth(rows)
-    eager = {r["case_id"]: r for r in rows if r.get("compile") in (False,) and r.get("status") == "ok"}
-    for r in rows:
-        if copy and to_float(r.get("achieved_gbps")) > 0:
-            r["copy_bandwidth_gbps"] = copy
-            r["pct_of_copy_bw"] = 100.0 * r["achieved_gbps"] / copy
-        if r.get("compile") in (True,) and r.get("status") == "ok":
-            twin = eager.get(str(r["case_id"]).replace("compile=true", "compile=false"))
-            if twin is not None and to_float(r.get("median_s")) > 0:
-                r["speedup_vs_eager"] = twin["median_s"] / r["median_s"]
 
 
 # --- Intervals over repeats: steps within rounds, rounds within runs, runs within a side ----------------------

@@ -1,8 +1,10 @@
 """Run folders <-> DataFrames. Never imports torch: results from any machine load on any laptop.
 
-A run folder holds `run.json` (provenance), `measurements.parquet` (a row per case) and
-`telemetry.parquet` (the sampled time series). Files are rewritten by atomic replace after every case, so a
-crash or Ctrl-C keeps every finished case and never leaves a half-written file.
+A run folder holds `run.json` (provenance), `measurements.parquet` (raw rounds: a row per case and round, its
+step times, timed window, telemetry aggregates and metadata; nothing derived) and `telemetry.parquet` (the
+sampled time series); a distributed run also `ranks.parquet` (every rank's own round of every case). Files are
+rewritten by atomic replace after every round, so a crash or Ctrl-C keeps every finished round and never leaves
+a half-written file. Loading derives everything else once (gpubench.derive): a loaded frame has a row per case.
 """
 
 from __future__ import annotations
@@ -16,15 +18,14 @@ import os
 import re
 import shutil
 import socket
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import pyarrow.parquet as pq
 
-from gpubench import __version__, views
+from gpubench import __version__, derive, inputs, views
 from gpubench.benchmarks import BENCHMARKS
 from gpubench.errors import ResultFormatError, StorageError
 from gpubench.files import atomic_write, os_error_text
@@ -34,6 +35,7 @@ from gpubench.schema import columns_of_type
 RUN_JSON = "run.json"
 MEASUREMENTS = "measurements.parquet"
 TELEMETRY = "telemetry.parquet"
+RANKS = "ranks.parquet"
 LOCK = ".lock"  # held (flock) by the one process writing the folder; the kernel releases it when that process dies
 
 
@@ -124,8 +126,14 @@ def write_frame(path: Path, frame: pd.DataFrame) -> None:
     atomic_write(path, sink.getvalue().to_pybytes())
 
 
+def _key(row: Mapping[str, Any]) -> tuple[str, int]:
+    value = row.get("round")
+    return str(row.get("case_id")), 0 if value is None or value != value else int(value)
+
+
 class RunStore:
-    """One run folder, written incrementally. Rows are keyed by case id (a re-run case replaces its row)."""
+    """One run folder, written incrementally. `rows` are raw rounds keyed by (case id, round): a re-run round
+    replaces its row; `cases()` derives the row per case."""
 
     def __init__(
         self,
@@ -174,10 +182,12 @@ class RunStore:
         try:
             rows = []
             if (folder / MEASUREMENTS).exists():
-                rows = check_measurements(folder / MEASUREMENTS, _read_parquet(folder / MEASUREMENTS)).to_dict(
-                    "records"
-                )
-                rows = [{k: _from_parquet(v) for k, v in r.items()} for r in rows]
+                # A row stored before schema 3 holds a case's every round and figures derived when it was
+                # measured: those are dropped (derived again on load) and it counts as the case's round 0.
+                rows = [
+                    {"round": 0, **{k: v for k, v in r.items() if k not in derive.DERIVED_COLUMNS}}
+                    for r in read_rows(folder / MEASUREMENTS)
+                ]
             telemetry = _read_parquet(folder / TELEMETRY) if (folder / TELEMETRY).exists() else None
             for tmp in folder.glob(".*.tmp"):
                 tmp.unlink(missing_ok=True)  # a write interrupted before its atomic replace
@@ -185,7 +195,8 @@ class RunStore:
             lock.close()
             raise
         meta["status"] = "running"
-        meta["schema_version"] = SCHEMA_VERSION  # older rows read as the newer format (one round each)
+        meta.pop("error", None)  # the last attempt's error (a full disk) no longer describes the run
+        meta["schema_version"] = SCHEMA_VERSION  # older rows read as the newer format (see above)
         meta.setdefault("resumed_utc", []).append(utc_now())
         return cls(folder, meta, rows, lock=lock, telemetry=telemetry)
 
@@ -195,19 +206,28 @@ class RunStore:
             self._lock.close()
             self._lock = None
 
+    def cases(self) -> list[dict[str, Any]]:
+        """The run's rows as they load: one per case, derived from its rounds (gpubench.derive)."""
+        return derive.derive_run(self.rows)
+
     def finished_case_ids(self, retry: tuple[str, ...] = ("failed", "skipped")) -> set[str]:
         """Cases a resumed run skips: every recorded one except those whose status is in `retry`. Skipped cases
         are retried too: their reason (a run without --nproc, a missing library) may no longer hold."""
-        return {r["case_id"] for r in self.rows if r.get("status") not in retry}
+        return {r["case_id"] for r in self.cases() if r.get("status") not in retry}
 
     def save_meta(self) -> None:
         write_json(self.folder / RUN_JSON, self.meta)
 
     def add(self, row: dict[str, Any]) -> None:
-        """Append (or replace by case id) one case's row and rewrite measurements.parquet atomically."""
+        """Append (or replace by case id and round) one round's row and rewrite measurements.parquet atomically."""
         row = {"run_id": self.run_id, **row}
-        self.rows = [r for r in self.rows if r.get("case_id") != row["case_id"]] + [row]
+        key = _key(row)
+        self.rows = [r for r in self.rows if _key(r) != key] + [row]
         write_frame(self.folder / MEASUREMENTS, rows_to_frame(self.rows))
+
+    def drop_case(self, case_id: str) -> None:
+        """Forget every stored round of a case that starts over (written with the next `add`)."""
+        self.rows = [r for r in self.rows if r.get("case_id") != case_id]
 
     def write_telemetry(self, frame: pd.DataFrame | None) -> None:
         """Rewrite telemetry.parquet: the samples recorded before a resume, then `frame` (this process's)."""
@@ -254,91 +274,30 @@ def lock_run_folder(folder: Path) -> Any:
     return f
 
 
-def _from_parquet(value: Any) -> Any:
-    """Parquet list columns come back as numpy arrays; pandas missing values as NA/NaT."""
-    if hasattr(value, "tolist") and not isinstance(value, (str, bytes)):
-        return value.tolist()
-    if value is pd.NA:
-        return None
-    return value
+def _read_parquet(path: Path, skip: Sequence[str] = (), kind: inputs.ParquetKind = "telemetry") -> pd.DataFrame:
+    return inputs.read_parquet(path, kind, skip)  # a regular file, its columns of their declared types
 
 
-def _read_parquet(path: Path, skip: Sequence[str] = ()) -> pd.DataFrame:
-    try:
-        if skip:
-            names = pq.read_schema(path).names
-            return pd.read_parquet(path, columns=[n for n in names if n not in skip])
-        return pd.read_parquet(path)
-    except Exception as e:  # noqa: BLE001 - pyarrow raises many types for a damaged file
-        raise ResultFormatError(
-            f"{path} is damaged and cannot be read ({type(e).__name__}: {e}); re-run the suite"
-        ) from None
+def check_measurements(path: Path, table: Any) -> Any:
+    """The pyarrow table, if it has the shape gpubench writes; else ResultFormatError naming the file and the
+    column (a measurements.parquet edited by hand or written by something else must not end in a traceback)."""
+    return inputs.check_table(path, table, "measurements")
 
 
-# Columns every reader relies on, and numeric ones that reports, compare and the advisor compute with.
-_TEXT_COLUMNS = ("case_id", "status")
-_NUMERIC_COLUMNS = (
-    "median_s",
-    "p10_s",
-    "p90_s",
-    "mean_s",
-    "cov",
-    "throughput",
-    "throughput_p10",
-    "throughput_p90",
-    "pct_of_peak",
-    "work_per_step",
-    "n_reps",
-    "energy_j",
-    "avg_power_w",
-    "peak_power_w",
-)
-
-
-def check_measurements(path: Path, frame: pd.DataFrame) -> pd.DataFrame:
-    """The frame, if it has the shape gpubench writes; else ResultFormatError naming the file and the column
-    (a measurements.parquet edited by hand or written by something else must not end in a traceback)."""
-    if frame.empty:
-        return frame
-    for col in _TEXT_COLUMNS:
-        if col not in frame.columns:
-            raise ResultFormatError(f"{path}: no {col!r} column; it was not written by gpubench (or was edited)")
-        if not frame[col].map(lambda v: isinstance(v, str)).all():
-            raise ResultFormatError(f"{path}: column {col!r} must hold text in every row; the file was edited")
-    for col in _NUMERIC_COLUMNS:
-        if col in frame.columns and not (pd.api.types.is_numeric_dtype(frame[col]) or frame[col].isna().all()):
-            raise ResultFormatError(
-                f"{path}: column {col!r} holds {frame[col].dtype} values, not numbers; "
-                "the file was edited or written by something else"
-            )
-    return frame
+def read_rows(
+    path: Path, skip: Collection[str] = (), kind: inputs.ParquetKind = "measurements"
+) -> list[dict[str, Any]]:
+    """The rows of a Parquet file gpubench wrote, as plain Python values (lists, None for missing), checked;
+    columns in `skip` are not read. Read by pyarrow alone: a pandas frame per run would cost more than deriving
+    its every statistic."""
+    columns = inputs.read_table(path, kind, skip=skip).to_pydict()  # a regular file, columns of declared types
+    names = list(columns)
+    return [dict(zip(names, values, strict=True)) for values in zip(*columns.values(), strict=True)]
 
 
 def read_meta(folder: Path) -> dict[str, Any]:
-    """run.json of a run folder, with its schema version checked."""
-    path = Path(folder) / RUN_JSON
-    if not path.is_file():
-        raise ResultFormatError(f"{folder} is not a gpubench run folder (no {RUN_JSON})")
-    try:
-        meta = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise ResultFormatError(f"{path} is damaged and cannot be read ({e})") from None
-    if not isinstance(meta, dict):
-        raise ResultFormatError(f"{path} is damaged: expected a JSON object")
-    version = meta.get("schema_version")
-    if not isinstance(version, int):
-        raise ResultFormatError(f"{path} has no schema_version; it was not written by gpubench")
-    if version > SCHEMA_VERSION:
-        raise ResultFormatError(
-            f"{folder} was written by a newer gpubench (results schema {version}; this one reads {SCHEMA_VERSION}): "
-            "upgrade gpubench to read it"
-        )
-    if version < MIN_READABLE_SCHEMA:
-        raise ResultFormatError(
-            f"{folder} uses results schema {version}, too old for this gpubench (schema {SCHEMA_VERSION}): "
-            f"read it with gpubench {meta.get('gpubench_version', 'of that time')} or re-run the suite"
-        )
-    return meta
+    """run.json of a run folder, with its shape and schema version checked (gpubench.inputs)."""
+    return inputs.run_meta(folder, SCHEMA_VERSION, MIN_READABLE_SCHEMA, RUN_JSON)
 
 
 Paths = Iterable[str | os.PathLike[str]] | str | os.PathLike[str]
@@ -352,7 +311,8 @@ def expand_paths(paths: Paths) -> list[Path]:
     found: list[Path] = []
     for raw in paths:
         text = str(raw)
-        matches = sorted(glob.glob(text)) if glob.has_magic(text) else [text]
+        is_glob = glob.has_magic(text) and not os.path.lexists(text)  # a folder named `h100 [old]` is a path
+        matches = sorted(glob.glob(text)) if is_glob else [text]
         if not matches:
             raise ResultFormatError(f"no run folder matches {text!r}")
         for m in matches:
@@ -362,10 +322,10 @@ def expand_paths(paths: Paths) -> list[Path]:
             elif p.is_dir():
                 subs = sorted(q.parent for q in p.glob(f"*/{RUN_JSON}"))
                 subs += sorted(q.parent for q in p.glob(f"*/*/{RUN_JSON}") if q.parent.parent not in subs)
-                if not subs and not glob.has_magic(text):
+                if not subs and not is_glob:
                     raise ResultFormatError(f"{p} is not a gpubench run folder and holds none")
                 found.extend(subs)
-            elif not glob.has_magic(text):
+            elif not is_glob:
                 raise ResultFormatError(f"run folder {p} not found")
     unique = list(dict.fromkeys(p.resolve() for p in found))
     if not unique:
@@ -399,34 +359,51 @@ def _run_columns(meta: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def load_runs(paths: Paths, skip_columns: Sequence[str] = (), view: str = "all") -> pd.DataFrame:
-    """One DataFrame, a row per case of every run, with run metadata joined. Torch is never imported.
+def _rank_rows(folder: Path) -> list[dict[str, Any]]:
+    """A distributed run's ranks.parquet: every rank's own round of every case (empty for other runs)."""
+    path = folder / RANKS
+    return read_rows(path, kind="ranks") if path.exists() else []
 
-    `skip_columns` are not read at all (a report has no use for the raw `times_s` lists of 100 runs).
+
+def load_runs(
+    paths: Paths, skip_columns: Sequence[str] = (), catalog: Mapping[str, Any] | None = None, view: str = "all"
+) -> pd.DataFrame:
+    """One DataFrame, a row per case of every run, derived from the stored rounds (gpubench.derive), with run
+    metadata joined. Torch is never imported.
+
+    `skip_columns` are left out of the frame (a report has no use for the raw `times_s` lists of 100 runs); those
+    derivation needs (`times_s`: every statistic derives from them) are still read, the others are not. `catalog` is the datasheet catalog pct_of_peak and mfu
+    compare with (gpubench.specs.load_catalog(path)); the packaged data/specs.toml by default.
     `view`: "all" (every column; timestamps as UTC datetimes, one `precision` column for every benchmark) or
-    "headline" (the tidy view for notebooks: run, device, case, workload, headline metric, value, unit, p10-p90).
-    The column guide: `gpubench.views` (HEADLINE_COLUMNS) and docs of the run folder in the README."""
-    frames = []
+    "headline" (the tidy view for notebooks: run, device, case, workload, headline metric, value, unit, p10-p90);
+    the column guide is `gpubench.views`."""
+    cat = derive.Catalog(catalog)
+    unread = set(skip_columns) - derive.input_columns()  # what derivation needs is read, then left out
+    records: list[dict[str, Any]] = []
+    columns: dict[str, None] = {"case_id": None}
     for folder in expand_paths(paths):
         meta = read_meta(folder)
         mpath = folder / MEASUREMENTS
-        frame = (
-            check_measurements(mpath, _read_parquet(mpath, skip_columns))
-            if mpath.exists()
-            else pd.DataFrame({"case_id": pd.Series(dtype=str)})
-        )
+        raw = read_rows(mpath, unread) if mpath.exists() else []
+        rows = derive.derive_run(raw, _rank_rows(folder), cat) if raw else []
         dev = meta.get("device", {}) or {}
-        extra = {col: value for col, value in _run_columns(meta).items() if col not in frame.columns or col == "run_id"}
-        if "device_name" not in frame.columns:
+        present = set().union(*rows) - set(skip_columns)  # a column left out comes from run.json where it has it
+        extra = {col: value for col, value in _run_columns(meta).items() if col not in present or col == "run_id"}
+        if "device_name" not in present:
             extra["device_name"] = dev.get("name")
-        if "device_vendor" not in frame.columns:
+        if "device_vendor" not in present:
             extra["device_vendor"] = dev.get("vendor")
         extra["run_folder"] = str(folder)
-        # One concat, not a column at a time: each insert copies the frame's blocks.
-        columns = pd.DataFrame({k: [v] * len(frame) for k, v in extra.items()}, index=frame.index)
-        frame = pd.concat([frame.drop(columns=[c for c in extra if c in frame.columns]), columns], axis=1)
-        frames.append(frame)
-    return views.select(pd.concat(frames, ignore_index=True, sort=False) if frames else pd.DataFrame(), view)
+        for row in rows:
+            for col in skip_columns:
+                row.pop(col, None)
+            row.update(extra)
+        columns.update(dict.fromkeys(extra))
+        records += rows
+    if not records:
+        empty = pd.DataFrame({c: pd.Series(dtype=object) for c in columns}) if columns else pd.DataFrame()
+        return views.select(empty, view)
+    return views.select(inputs.no_infinities(rows_to_frame(records)), view)  # an infinite throughput is never a value
 
 
 def load_telemetry(paths: Paths) -> pd.DataFrame:
@@ -436,7 +413,7 @@ def load_telemetry(paths: Paths) -> pd.DataFrame:
         meta = read_meta(folder)
         tpath = folder / TELEMETRY
         if tpath.exists():
-            frame = _read_parquet(tpath)
+            frame = _read_parquet(tpath, kind="telemetry")
             frame["run_id"] = meta.get("run_id")
             if "device_name" not in frame.columns:
                 frame["device_name"] = (meta.get("device") or {}).get("name")

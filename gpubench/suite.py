@@ -10,10 +10,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gpubench.benchmarks import Benchmark
+from gpubench import inputs
+from gpubench.benchmarks import Benchmark, BenchmarkSpec
 from gpubench.errors import SuiteError
-from gpubench.files import tomllib
 from gpubench.records import Case, ParamValue
+
+Definition = Benchmark | BenchmarkSpec
+"""What a suite entry is validated against: a spec (torch-free) or a runnable benchmark (same fields)."""
 
 SUITES_DIR = Path(__file__).resolve().parent / "suites"  # shipped inside the package (and the wheel)
 MAX_CASES = 100_000  # a grid beyond this is a typo (a range step of 1), not an experiment: refuse it
@@ -160,7 +163,7 @@ def _timing(where: str, table: Mapping[str, Any], base: Timing) -> Timing:
     return timing
 
 
-def expand_entry(where: str, entry: Mapping[str, Any], bench: Benchmark) -> list[Case]:
+def expand_entry(where: str, entry: Mapping[str, Any], bench: Definition) -> list[Case]:
     """Validate one entry's parameters against the benchmark and expand list values (cartesian product)."""
     grid: dict[str, list[ParamValue]] = {}
     for key, raw in entry.items():
@@ -204,11 +207,8 @@ def expand_entry(where: str, entry: Mapping[str, Any], bench: Benchmark) -> list
     return cases
 
 
-def parse_suite(text: str, path: str, registry: Mapping[str, Benchmark]) -> Suite:
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as e:
-        raise SuiteError(f"{path}: not valid TOML: {e}") from None
+def parse_suite(text: str, path: str, registry: Mapping[str, Definition]) -> Suite:
+    data = inputs.suite_document(text, path)  # shape, depth and magnitude checked at the input boundary
     unknown = set(data) - {"name", "description", "defaults", "benchmarks"}
     if unknown:
         raise SuiteError(f"{path}: unknown top-level key(s): {', '.join(sorted(unknown))}")
@@ -245,14 +245,12 @@ def parse_suite(text: str, path: str, registry: Mapping[str, Benchmark]) -> Suit
     return Suite(name, str(data.get("description", "")), path, digest, tuple(planned.values()))
 
 
-def load_suite(name_or_path: str, registry: Mapping[str, Benchmark] | None = None) -> Suite:
+def load_suite(name_or_path: str, registry: Mapping[str, Definition] | None = None) -> Suite:
+    """Load and validate a suite; against the benchmark specs (no torch) unless `registry` is given."""
     if registry is None:
-        from gpubench.benchmarks import load_all
+        from gpubench.benchmarks import definitions
 
-        registry = load_all()
+        registry = definitions()
     path = find_suite(name_or_path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as e:
-        raise SuiteError(f"{path}: cannot read: {e}") from None
+    text = inputs.read_text(path, inputs.LIMITS.toml_bytes, SuiteError)
     return parse_suite(text, str(path), registry)

@@ -23,7 +23,6 @@ import numpy as np
 import pandas as pd
 
 from gpubench.records import WORK_UNITS, Case
-from gpubench.stats import add_efficiency_columns, summarize
 from gpubench.store import RunStore
 
 HOSTILE = '<script>alert(1)</script>"q\'</div><b>x</b>&amp;<img src=x onerror="document.body.dataset.pwned=1">'
@@ -246,13 +245,13 @@ def measured_row(
     dev: FakeDevice,
     benchmark_version: int = 1,
     device_name: str | None = None,
-    round_sizes: Sequence[int] | None = None,
+    round_index: int = 0,
 ) -> dict[str, Any]:
-    """A measurements row shaped like the runner's, from raw times (stats from gpubench.stats)."""
+    """One raw round shaped like the runner's (what was measured; gpubench.derive computes the rest on load)."""
     case = Case.of(spec.benchmark, spec.params)
-    div, unit = WORK_UNITS[spec.work_unit]
     row: dict[str, Any] = {
         "case_id": case.id,
+        "round": round_index,
         "benchmark": spec.benchmark,
         "label": None,
         "benchmark_version": benchmark_version,
@@ -267,36 +266,20 @@ def measured_row(
     }
     if spec.status in ("skipped", "failed"):
         return row
-    s = summarize(times_s)
     row.update(
         tf32=spec.params.get("dtype") == "tf32",
         times_s=list(times_s),
-        n_reps=s.n,
-        median_s=s.median_s,
-        p10_s=s.p10_s,
-        p90_s=s.p90_s,
-        p99_s=s.p99_s,
-        mean_s=s.mean_s,
-        min_s=s.min_s,
-        std_s=s.std_s,
-        cov=s.cov,
-        iqr_s=s.iqr_s,
-        noisy=s.noisy,
+        steps_per_sample=1,
         work_per_step=spec.work_amount,
         work_unit=spec.work_unit,
-        throughput=spec.work_amount / s.median_s / div,
-        throughput_unit=unit,
-        throughput_p10=spec.work_amount / s.p90_s / div,
-        throughput_p90=spec.work_amount / s.p10_s / div,
         start_ns=start_ns,
         end_ns=end_ns,
         peak_memory_bytes=int(1e9),
     )
-    if round_sizes is not None:
-        row.update(round_sizes=list(round_sizes), rounds_n=len(round_sizes))
     if spec.flops:
         row["flops_per_step"] = spec.flops
-        row["tflops"] = spec.flops / s.median_s / 1e12
+    if round_index > 0:
+        return row  # the check runs in the first round only
     if spec.status == "wrong":
         row.update(check_error=0.5, check_tolerance=0.01)
     elif spec.benchmark == "matmul":
@@ -345,26 +328,6 @@ def _telemetry_for(
         frame["sm_clock_mhz"] = np.nan  # one unsupported metric is NaN, not missing
     frame["case_id"] = case_ids
     return frame
-
-
-def _peak_columns(rows: list[dict[str, Any]]) -> None:
-    """pct_of_peak from the datasheet catalog (gpubench.specs), as the runner fills it."""
-    try:
-        from gpubench import specs
-    except ImportError:  # the catalog is optional for these fixtures
-        return
-    for row in rows:
-        if row.get("throughput") is None:
-            continue
-        pct = specs.pct_of_peak(
-            row["device_name"],
-            row["device_memory_bytes"],
-            row["power_limit_w"],
-            row["benchmark"],
-            json.loads(row["params_json"]),
-            row["throughput"],
-        )
-        row["pct_of_peak"] = math.nan if pct is None else pct
 
 
 def write_run(
@@ -453,20 +416,17 @@ def write_run(
         div = WORK_UNITS[spec.work_unit][0]
         median_s = spec.work_amount / (spec.throughput * div)
         sigma = 0.25 if spec.noisy else 0.02
-        sizes = None
-        if rounds is None:
-            times = synthetic_times(median_s, reps, rng, sigma=sigma)
-        else:
-            sizes = [reps // rounds + (i < reps % rounds) for i in range(rounds)]
-            times = [
-                x
-                for size in sizes
-                for x in synthetic_times(median_s * float(np.exp(rng.normal(0.0, round_sigma))), size, rng, sigma=sigma)
-            ]
+        n_rounds = rounds or 1
+        sizes = [reps // n_rounds + (i < reps % n_rounds) for i in range(n_rounds)]
         lo, hi = t, t + int(case_s * 1e9)
         t = hi + int(0.3e9)
         windows.append((case_id, lo, hi, spec.throttled))
-        rows.append(measured_row(spec, times, lo, hi, dev, benchmark_version, name, sizes))
+        # The case's window shared among its rounds (a real run interleaves them with other cases).
+        edges = np.linspace(lo, hi, n_rounds + 1).astype(np.int64)
+        for i, size in enumerate(sizes):
+            shift = float(np.exp(rng.normal(0.0, round_sigma))) if rounds is not None else 1.0
+            times = synthetic_times(median_s * shift, size, rng, sigma=sigma)
+            rows.append(measured_row(spec, times, int(edges[i]), int(edges[i + 1]), dev, benchmark_version, name, i))
     if telemetry and windows:
         from gpubench.telemetry import case_aggregates
 
@@ -474,9 +434,7 @@ def write_run(
         for row in rows:
             if row.get("start_ns"):
                 row.update(case_aggregates(frame, row["start_ns"], row["end_ns"], dev.idle_w))
-                add_efficiency_columns(row)
         store.write_telemetry(frame)
-    _peak_columns(rows)
     # The runner adds rows one by one (each add rewrites the file); writing all but the last at once goes
     # through the same add -> parquet path and keeps a 20-run fixture fast.
     if rows:

@@ -164,8 +164,8 @@ def test_no_runs_ranks_every_catalog_device_from_the_model():
         by_slug = out.set_index("slug")
         assert by_slug.loc["h100-sxm", "basis"] == "published"  # MAMF 794.5
         assert by_slug.loc["h100-sxm", "throughput"] == pytest.approx(794.5)
-        assert by_slug.loc["rtx-4090", "basis"] == "estimated"
-        assert by_slug.loc["rtx-4090", "low"] < by_slug.loc["rtx-4090", "throughput"] < by_slug.loc["rtx-4090", "high"]
+        assert by_slug.loc["rtx-3080", "basis"] == "estimated"  # no published bf16 GEMM figure
+        assert by_slug.loc["rtx-3080", "low"] < by_slug.loc["rtx-3080", "throughput"] < by_slug.loc["rtx-3080", "high"]
         assert "t4" not in by_slug.index  # no bf16 on a T4: no figure, not a guess
 
 
@@ -191,18 +191,17 @@ def test_bad_arguments_are_user_errors(kwargs):
 
 def test_unmeasured_catalog_devices_are_labelled_estimates(catalog):
     df = frame(row(RTX4090, "matmul", 150.0, 400.0, dtype="bf16"))
-    out = recommend(df, "matmul/bf16", catalog=subset(catalog, "rtx-4090", "rtx-3090"))
+    out = recommend(df, "matmul/bf16", catalog=subset(catalog, "rtx-4090", "rtx-3080"))
     by_slug = out.set_index("slug")
     assert by_slug.loc["rtx-4090", "basis"] == "measured" and by_slug.loc["rtx-4090", "yours"]
     assert by_slug.loc["rtx-4090", "throughput"] == 150.0  # never altered by the estimates
-    est = by_slug.loc["rtx-3090"]
+    est = by_slug.loc["rtx-3080"]  # nobody published its bf16 GEMM
     assert est["basis"] == "estimated" and not est["yours"]
-    # Only the measured 4090 is in this catalog: its efficiency (150 / 165.2) scales the 3090's peak.
-    assert est["throughput"] == pytest.approx(150.0 * 71 / 165.2)
-    assert est["avg_power_w"] == 350 and est["power_source"] == "TDP"
+    assert 0 < est["throughput"] < 59.5 * 1.3  # its datasheet peak x an efficiency
+    assert est["avg_power_w"] == 320 and est["power_source"] == "TDP"
     assert est["n_runs"] == 0
 
-    plain = recommend(df, "matmul/bf16", catalog=subset(catalog, "rtx-4090", "rtx-3090"), estimates=False)
+    plain = recommend(df, "matmul/bf16", catalog=subset(catalog, "rtx-4090", "rtx-3080"), estimates=False)
     assert list(plain["basis"]) == ["measured"]
 
 
@@ -225,8 +224,9 @@ def test_objectives_reorder_and_budget_names_the_cheapest():
     priced = per_usd[per_usd["throughput_per_usd"].notna()]
     assert priced["throughput_per_usd"].is_monotonic_decreasing
     none = recommend(None, "matmul/bf16", budget_usd=100)
-    assert none.empty and none.attrs["cheapest"]["device"] == "NVIDIA GeForce RTX 3080"
-    assert none.attrs["cheapest"]["price_usd"] == 699
+    cheapest = min((s for s in load_catalog().values() if s.launch_price_usd), key=lambda s: s.launch_price_usd)
+    assert none.empty and none.attrs["cheapest"]["device"] == cheapest.name
+    assert none.attrs["cheapest"]["price_usd"] == cheapest.launch_price_usd
     with pytest.raises(GpubenchError, match="objective"):
         recommend(None, "matmul/bf16", objective="speed")
 
@@ -254,14 +254,20 @@ def test_cards_that_cannot_hold_the_workload_are_marked_and_ranked_last(catalog)
         )
     )
     out = recommend(
-        df, "resnet50/amp_bf16", catalog=subset(catalog, "rtx-4090", "rtx-3080", "rtx-3090", "a100-sxm-80gb")
+        df,
+        "resnet50/amp_bf16",
+        catalog=subset(catalog, "rtx-4090", "rtx-3080", "rtx-3090", "a100-sxm-80gb", "h200-sxm"),
     )
     by_slug = out.set_index("slug")
     assert by_slug.loc["rtx-3080", "fits_memory"] == False  # noqa: E712
     assert "needs 20.0 GB" in by_slug.loc["rtx-3080", "notes"]
     assert bool(by_slug.loc["rtx-3090", "fits_memory"]) and bool(by_slug.loc["rtx-4090", "fits_memory"])
     assert by_slug.loc["rtx-3080", "required_memory_gb"] == pytest.approx(20.0)
-    assert out.iloc[-1]["slug"] == "rtx-3080"  # it does not fit: ranked last whatever it costs
+    ranked = out[out["ranked"]]
+    assert ranked.iloc[-1]["slug"] == "rtx-3080"  # it does not fit: ranked last whatever it costs
+    # Unpriced devices (no launch or shipped price) are listed apart, after the ranked ones, without a rank.
+    apart = out[~out["ranked"]]
+    assert list(apart["slug"]) == ["h200-sxm"] and apart["rank"].isna().all()
 
 
 def test_required_memory_comes_from_any_run_that_measured_it(catalog):
@@ -512,3 +518,88 @@ def test_your_unpriced_device_stays_beside_the_budgeted_ones():
     )
     others = out[~out["yours"]]
     assert len(others) and (others["price_usd"] <= 2000).all()
+
+
+def test_cli_recommend_without_workload_answers_for_what_the_run_measured(cli_runs):
+    from typer.testing import CliRunner
+
+    from gpubench.cli import app
+
+    result = CliRunner().invoke(app, ["recommend", str(cli_runs)])
+    assert result.exit_code == 0, result.output
+    assert "resnet50/amp_bf16" in result.output and "x yours" in result.output
+    assert "* NVIDIA H100 SXM" in result.output
+
+
+def test_speedup_over_your_device_and_used_prices(cli_runs):
+    df = frame(row(RTX4090, "train", 1000.0, 400.0, model="resnet50", precision="amp_bf16", batch=256))
+    out = recommend(df, "resnet50/amp_bf16").set_index("slug")
+    assert out.loc["rtx-4090", "speedup"] == pytest.approx(1.0)
+    assert out.loc["h100-sxm", "speedup"] == pytest.approx(out.loc["h100-sxm", "throughput"] / 1000.0)
+    with pytest.raises(GpubenchError, match="used prices"):
+        recommend(df, "resnet50/amp_bf16", price_kind="used")
+    from typer.testing import CliRunner
+
+    from gpubench.cli import app
+
+    bad = CliRunner().invoke(app, ["recommend", str(cli_runs), "-w", "resnet50/amp_bf16", "--used"])
+    assert bad.exit_code == 2 and "used prices" in bad.output and "Traceback" not in bad.output
+    assert len(bad.output.strip().splitlines()) == 1
+
+
+def test_per_watt_ranks_skip_devices_without_power():
+    out = recommend(None, "memory/d2d", objective="per-watt")
+    no_power = out[out["avg_power_w"].isna()]
+    assert len(no_power) and no_power["rank"].isna().all() and not no_power["ranked"].any()
+    ranked = out[out["ranked"]]
+    assert ranked["throughput_per_w"].is_monotonic_decreasing
+    assert "no TDP" in out.attrs["unranked_reason"]
+
+
+def test_cli_llm_questions_and_their_errors(tmp_path):
+    import json
+
+    from typer.testing import CliRunner
+
+    from gpubench.cli import app
+
+    runner = CliRunner()
+    ok = runner.invoke(
+        app, ["recommend", "--llm", "llama-3.1-8b", "--users", "20", "--min-tokens-per-user", "20", "--json"]
+    )
+    assert ok.exit_code == 0, ok.output
+    data = json.loads(ok.stdout)
+    assert data["inputs"]["task"] == "serve" and data["inputs"]["context"] == 4096
+    assert {d["slug"]: d["cards"] for d in data["devices"]}["rtx-4090"] == 2
+    table = runner.invoke(app, ["recommend", "--llm", "llama-3.1-70b", "--precision", "fp8", "--task", "decode"])
+    assert table.exit_code == 0 and "H100 SXM" in table.output and "USD/M out" in table.output
+    listed = runner.invoke(app, ["recommend", "--list"])
+    assert "llm_decode/llama-3.1-8b/bf16" in listed.output and "llm_lora/llama-3.1-8b/int4" in listed.output
+    bad_cfg = tmp_path / "config.json"
+    bad_cfg.write_text("{oops")
+    for args in (
+        ["--llm-config", str(bad_cfg)],
+        ["--llm", "llama-9"],
+        ["--llm", "llama-3.1-8b", "--task", "chat"],
+        ["--llm", "llama-3.1-8b", "--precision", "fp4"],
+        ["--llm", "llama-3.1-8b", "--used"],
+    ):
+        bad = runner.invoke(app, ["recommend", *args])
+        assert bad.exit_code == 2, args
+        assert "Traceback" not in bad.output and len(bad.output.strip().splitlines()) == 1, bad.output
+
+
+def test_a_toy_run_is_compared_only_through_an_estimate_of_its_own_shape():
+    cpu = {"device_name": "AMD EPYC 7B13", "device_kind": "cpu", "device_vendor": "cpu"}
+    df = frame(row(cpu, "train", 2000.0, model="gpt2", precision="fp32", batch=8, layers=2, width=128))
+    (toy,) = available_workloads(df)
+    assert toy.startswith("gpt2[")
+    out = recommend(df, toy).set_index("device")
+    gpus = out[~out["yours"].astype(bool)]
+    assert len(gpus) and (gpus["basis"] == "estimated").all()
+    assert (gpus["throughput"] >= 2000.0).all()  # no GPU below the CPU on the same shape
+    assert gpus["basis_detail"].str.contains("own").all()
+    from gpubench.advisor import recommend_measured
+
+    rankings, apart = recommend_measured(df)
+    assert rankings == {} and apart == [toy]  # RUN without --workload: listed as not comparable

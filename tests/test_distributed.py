@@ -76,6 +76,7 @@ if __name__ == "__main__":  # a rank of a fault-injection run
     sys.exit(0)
 
 
+from gpubench import derive  # noqa: E402
 from gpubench.distributed import (  # noqa: E402
     LaunchResult,
     add_scaling_columns,
@@ -130,7 +131,8 @@ def _row(rank, status="ok", **kw):
         "benchmark": "collective",
         "status": status,
         "reason": "",
-        "throughput": 2.0,
+        "work_per_step": 1e9,  # 1 GB in 0.5 s: 2 GB/s
+        "work_unit": "byte",
         "times_s": [0.5, 0.5],
         "rank": rank,
         "local_rank": rank % 2,
@@ -170,9 +172,6 @@ def test_merge_slowest_rank_busbw_and_telemetry():
         "energy_source": "counter",
         "throttled": False,
         "throttle_reasons": "",
-        "energy_per_work_unit": "J/GB",
-        "energy_per_work": 1.0,
-        "work_unit": "byte",
     }
     rows = [
         _row(0, busbw_factor=1.5, peak_temp_c=60.0, mean_sm_clock_mhz=1000.0, **tel),
@@ -184,7 +183,11 @@ def test_merge_slowest_rank_busbw_and_telemetry():
             **{**tel, "throttled": True, "throttle_reasons": "sw_power_cap"},
         ),
     ]
-    merged, ranks = merge_rank_rows(rows, [[1.0, 1.0, 1.0], [1.0, 1.2, 1.2]], backend="nccl")
+    stored, ranks = merge_rank_rows(rows, [[1.0, 1.0, 1.0], [1.0, 1.2, 1.2]], backend="nccl")
+    # The stored round is raw: the lockstep times, no telemetry of one rank, nothing derived.
+    assert not {"energy_j", "algbw_gbps", "rank_median_s", "energy_per_work"} & set(stored)
+    assert ranks[1]["times_s"] == [1.0, 1.2, 1.2] and ranks[1]["energy_j"] == 100.0
+    merged = derive.case_row([stored], ranks)  # what loading the run gives
     assert merged["slowest_rank"] == 1 and merged["rank_median_s"] == [1.0, 1.2]
     assert merged["rank_spread"] == pytest.approx(0.2)
     assert merged["algbw_gbps"] == 2.0 and merged["busbw_gbps"] == pytest.approx(3.0)
@@ -193,14 +196,28 @@ def test_merge_slowest_rank_busbw_and_telemetry():
     assert merged["peak_temp_c"] == 70.0 and merged["mean_sm_clock_mhz"] == 1500.0
     assert merged["throttled"] is True and merged["throttle_reasons"] == "sw_power_cap"
     assert merged["energy_per_work"] == pytest.approx(400.0 / 2.0)  # total power / the run's throughput
-    assert ranks[1]["times_s"] == [1.0, 1.2, 1.2] and ranks[1]["median_s"] == 1.2
 
 
 def test_merge_ignores_ranks_that_sit_the_case_out():
-    rows = [_row(0, dp_ranks=1, mfu=0.4), _row(1, "failed", reason="nope", rank_active=False)]
-    merged, _ = merge_rank_rows(rows, [[1.0], [0.0]], backend="gloo")
+    rows = [_row(0, dp_ranks=1), _row(1, "failed", reason="nope", rank_active=False)]
+    stored, ranks = merge_rank_rows(rows, [[1.0], [0.0]], backend="gloo")
+    merged = derive.case_row([stored], ranks)
     assert merged["status"] == "ok" and merged["ranks_active"] == 1 and merged["rank_median_s"] == [1.0]
-    assert merged["mfu"] == 0.4  # one device: nothing to divide
+
+
+def test_mfu_is_per_device_derived_once_on_load():
+    """A data-parallel row's tflops cover every device: MFU divides them by dp_ranks, on load, from the catalog."""
+    h100 = {
+        "device_name": "NVIDIA H100 80GB HBM3",
+        "device_memory_bytes": 85_520_809_984,
+        "power_limit_w": 700.0,
+        "params_json": json.dumps({"precision": "bf16"}),
+        "flops_per_step": 989e12 * 0.5,  # half of one H100's dense bf16 peak per 1 s step
+    }
+    one = derive.case_row([_row(0, dp_ranks=1, times_s=[1.0, 1.0], **h100)])
+    two = derive.case_row([_row(0, dp_ranks=2, times_s=[1.0, 1.0], **h100)])
+    assert one["mfu"] == pytest.approx(50.0, rel=0.01)
+    assert two["mfu"] == pytest.approx(one["mfu"] / 2)
 
 
 def test_scaling_columns_and_table_across_runs():

@@ -9,8 +9,7 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 from typer.testing import CliRunner
 
-from gpubench import stats
-from gpubench.benchmarks import load_all
+from gpubench.benchmarks import catalog, load_all
 from gpubench.benchmarks.llm import model as M
 from gpubench.benchmarks.llm import presets as P
 from gpubench.cli import app
@@ -260,7 +259,7 @@ def test_relate_rows_uses_the_largest_copy_and_the_eager_twin():
             "compile": False,
             "status": "ok",
             "median_s": 0.02,
-            "achieved_gbps": 50.0,
+            "bytes_per_step": 1e9,  # 50 GB/s
         },
         {
             "case_id": "llm_decode[compile=true]",
@@ -268,12 +267,13 @@ def test_relate_rows_uses_the_largest_copy_and_the_eager_twin():
             "compile": True,
             "status": "ok",
             "median_s": 0.01,
-            "achieved_gbps": 100.0,
+            "bytes_per_step": 1e9,  # 100 GB/s
         },
     ]
-    stats.relate_rows(rows)
+    for r, extra in zip(rows, catalog.derive_rows(rows), strict=True):
+        r.update(extra)
     assert rows[2]["pct_of_copy_bw"] == 50.0 and rows[3]["pct_of_copy_bw"] == 100.0
     assert rows[3]["speedup_vs_eager"] == 2.0 and "speedup_vs_eager" not in rows[2]
     row = {"benchmark": "llm_decode", "median_s": 0.004}
-    stats.per_sequence_columns(row)
+    row.update(catalog.derive_row(row))
     assert row["tokens_per_s_per_seq"] == 250.0 and math.isclose(row["ms_per_token"], 4.0)

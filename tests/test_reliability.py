@@ -5,6 +5,7 @@ and full disks, markup and terminal escapes in stored text, out-of-range suite v
 from __future__ import annotations
 
 import errno
+import json
 import os
 import signal
 import subprocess
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import typer
 from fakebench import FAKES, suite_text
 from typer.testing import CliRunner
 
@@ -302,12 +304,14 @@ def test_non_utf8_prices_and_edited_result_files(tmp_path):
     assert "not UTF-8" in one_line_error(res)
     mpath = b / "measurements.parquet"
     frame = pd.read_parquet(mpath)
-    frame.assign(throughput=frame["throughput"].astype(str)).to_parquet(mpath)
-    assert "column 'throughput' holds str values, not numbers" in one_line_error(
+    frame.assign(work_per_step=frame["work_per_step"].astype(str)).to_parquet(mpath)
+    assert "measurements.parquet: work_per_step: holds str values, not numbers" in one_line_error(
         cli.invoke(app, ["compare", str(a), str(b)])
     )
     frame.drop(columns=["case_id"]).to_parquet(mpath)
-    assert "no 'case_id' column" in one_line_error(cli.invoke(app, ["compare", str(a), str(b)]))
+    assert "measurements.parquet: case_id: missing column" in one_line_error(
+        cli.invoke(app, ["compare", str(a), str(b)])
+    )
 
 
 # ------------------------------------------------------------------------------ 8. SIGTERM
@@ -430,3 +434,321 @@ def test_a_case_short_of_min_reps_is_flagged_and_cpu_fp8_says_emulated(tmp_path)
     df = load_runs([out.folder])
     assert df.set_index("dtype").loc["fp8", "emulated"] == True  # noqa: E712
     assert df.set_index("dtype").loc["fp32", "min_reps_reached"] == False  # noqa: E712
+
+
+# ------------------------------------------------------------------------------ issue 26: round three
+
+
+def _handler_installed(pid: int, sig: int) -> bool:
+    """Whether process `pid` catches `sig` (its SigCgt mask in /proc)."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("SigCgt:"):
+                return bool(int(line.split()[1], 16) >> (sig - 1) & 1)
+    except OSError:
+        pass
+    return False
+
+
+def test_sigterm_during_setup_exits_143_with_its_message(tmp_path):
+    """Defect 4: SIGTERM before the case loop (imports, device resolution) is not Typer's silent 130."""
+    cmd = [sys.executable, "-m", "gpubench.cli", "run", "quick", "--device", "cpu", "--telemetry", "off"]
+    proc = subprocess.Popen(cmd, cwd=tmp_path, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not _handler_installed(proc.pid, signal.SIGTERM) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGTERM)
+        output, _ = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 143, output
+    assert "terminated (SIGTERM)" in output and "Traceback" not in output
+
+
+def test_a_keyboard_interrupt_in_a_command_is_one_line():
+    from gpubench.cli.common import SigTerm, handle_errors
+
+    app_ = typer.Typer()
+
+    @app_.command()
+    @handle_errors
+    def setup(term: bool = False) -> None:
+        raise SigTerm() if term else KeyboardInterrupt()
+
+    assert "terminated (SIGTERM)" in one_line_error(cli.invoke(app_, ["--term"]), 143)
+    assert "interrupted" in one_line_error(cli.invoke(app_, []), 130)
+
+
+def _gpubench_shell(script: str, tmp_path: Path, **env: str) -> subprocess.CompletedProcess:
+    full = {**_env(), **env}
+    return subprocess.run(["sh", "-c", script], cwd=tmp_path, env=full, capture_output=True, text=True, timeout=120)
+
+
+def test_streams_a_user_may_hand_gpubench(tmp_path):
+    """Defect 18/21: a closed stdout, `| head` (broken pipe), COLUMNS=0, a Latin-1 stdout with "€" in a path."""
+    py = f"{sys.executable} -m gpubench.cli"
+    closed = _gpubench_shell(f"{py} specs >&-; echo rc=$?", tmp_path)
+    assert "rc=0" in closed.stdout and "Traceback" not in closed.stderr, closed.stderr
+    piped = _gpubench_shell(f"{py} specs | head -1 >/dev/null; echo rc=${{PIPESTATUS:-0}}", tmp_path)
+    assert "Broken pipe" not in piped.stderr and "Traceback" not in piped.stderr and "error" not in piped.stderr
+    narrow = _gpubench_shell(f"{py} specs", tmp_path, COLUMNS="0")
+    assert narrow.returncode == 0 and "h100" in narrow.stdout
+    from fixtures_runs import write_run
+
+    run = write_run(tmp_path / "€ runs", "h100")
+    latin = _gpubench_shell(f"{py} report '{run}' --format csv -o €.csv", tmp_path, PYTHONIOENCODING="latin-1")
+    assert latin.returncode == 0 and "Traceback" not in latin.stderr, latin.stderr
+    assert "report: \\u20ac.csv" in latin.stdout and (tmp_path / "€.csv").exists(), latin.stdout
+
+
+def test_interrupts_at_interpreter_exit_are_ignored():
+    """Defect 20: after the command, Ctrl-C while torch's atexit handlers run prints no traceback."""
+    from gpubench.cli.common import on_exit_ignore_interrupts
+
+    before = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
+    try:
+        on_exit_ignore_interrupts()
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, before[0])
+        signal.signal(signal.SIGTERM, before[1])
+
+
+def test_report_output_paths(tmp_path):
+    """Defects 1, 7, 19: -o '' is one line; - is stdout; /dev/null stays a device; a symlink keeps pointing."""
+    from fixtures_runs import write_run
+
+    run = write_run(tmp_path, "h100")
+    assert "-o ''" in one_line_error(cli.invoke(app, ["report", str(run), "-o", ""]))
+    res = cli.invoke(app, ["report", str(run), "--format", "csv", "-o", "-"])
+    assert res.exit_code == 0 and res.stdout.startswith("series,device")
+    assert cli.invoke(app, ["report", str(run), "--format", "md", "-o", "/dev/null"]).exit_code == 0
+    assert Path("/dev/null").is_char_device()
+    target = tmp_path / "t.md"
+    target.write_text("stale")
+    (tmp_path / "l.md").symlink_to(target)
+    assert cli.invoke(app, ["report", str(run), "--format", "md", "-o", str(tmp_path / "l.md")]).exit_code == 0
+    assert (tmp_path / "l.md").is_symlink() and target.read_text().startswith("## ")
+
+
+def test_sigterm_during_a_report_write_leaves_no_temporary_file(tmp_path):
+    """Defect 21: a SIGTERM while the report is being written removes the hidden temporary file."""
+    from fixtures_runs import write_run
+
+    run = write_run(tmp_path, "h100")
+    script = (
+        "import os, signal, sys\n"
+        "import gpubench.output as o\n"
+        "real = o.os.replace\n"
+        "def slow(a, b):\n"
+        "    os.kill(os.getpid(), signal.SIGTERM)\n"
+        "    return real(a, b)\n"
+        "o.os.replace = slow\n"
+        "from gpubench.cli import main\n"
+        f"sys.argv = ['gpubench', 'report', {str(run)!r}, '-o', 'out/r.html']\n"
+        "main()\n"
+    )
+    res = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, env=_env(), capture_output=True, text=True)
+    assert res.returncode == 143 and "terminated (SIGTERM)" in res.stderr, res.stderr
+    assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_compare_counts_a_repeated_run_once(tmp_path):
+    """Defect 2: A A A --vs B B B is A vs B, with a note; so are copies of one run."""
+    import shutil
+
+    from fixtures_runs import write_run
+
+    a = write_run(tmp_path, "h100", host="a", seed=1, rounds=3, round_sigma=0.05)
+    b = write_run(tmp_path, "h100", host="b", seed=2, rounds=3, round_sigma=0.05, speed=0.97)
+    copy = shutil.copytree(a, tmp_path / "copy")
+    once = cli.invoke(app, ["compare", str(a), str(b), "--json"])
+    many = cli.invoke(app, ["compare", str(a), str(a), str(copy), "--vs", str(b), str(b), "--json"])
+    assert many.exit_code == once.exit_code
+    assert json.loads(many.stdout)["cases"] == json.loads(once.stdout)["cases"]
+    assert "counted once" in many.output
+
+
+def test_paths_with_glob_characters_are_paths(tmp_path):
+    """Defect 5: `results/h100 [old]` opens, and so does the folder holding it."""
+    from fixtures_runs import write_run
+
+    run = write_run(tmp_path / "h100 [old]", "h100")
+    assert cli.invoke(app, ["report", str(run), "--format", "csv", "-o", str(tmp_path / "a.csv")]).exit_code == 0
+    assert cli.invoke(app, ["report", str(tmp_path), "--format", "csv", "-o", str(tmp_path / "b.csv")]).exit_code == 0
+
+
+def test_recommend_on_a_run_with_no_ok_case(tmp_path):
+    """Defect 6: one line that helps, not 'call gpubench.load_runs'."""
+    from fixtures_runs import write_run
+
+    run = write_run(tmp_path, "h100")
+    path = run / "measurements.parquet"
+    frame = pd.read_parquet(path)
+    frame.assign(status="failed", throughput=float("nan")).to_parquet(path)
+    line = one_line_error(cli.invoke(app, ["recommend", str(run), "-w", "matmul/bf16"]))
+    assert "no case succeeded" in line and "load_runs" not in line
+
+
+def test_a_fifo_measurements_file_does_not_hang_report(tmp_path):
+    """Defect 10."""
+    from fixtures_runs import write_run
+
+    run = write_run(tmp_path, "h100")
+    (run / "measurements.parquet").unlink()
+    os.mkfifo(run / "measurements.parquet")
+    assert "FIFO" in one_line_error(cli.invoke(app, ["report", str(run), "-o", str(tmp_path / "r.html")]))
+
+
+def test_resume_clears_the_last_error_and_counts_every_kept_case(tmp_path):
+    """Defect 21: a stale 'disk is full' leaves run.json on a good resume; an interrupted resume counts all."""
+    from gpubench.cli.run import _cases_kept
+
+    suite = make_suite(tmp_path, 'benchmark = "t_ok"\nn = [1, 2]')
+    out = run_suite(suite, opts(tmp_path), registry=REG)
+    store = RunStore.resume(out.folder)
+    store.finish("failed", error="the disk is full: cannot write x")
+    store.close()
+    again = run_suite(suite, opts(tmp_path, resume=out.folder), registry=REG)
+    assert "error" not in read_meta(again.folder) and read_meta(again.folder)["status"] == "complete"
+    assert _cases_kept(again.folder, 0) == 2
+
+
+def test_a_failed_resume_of_a_bad_run_json_writes_nothing(tmp_path):
+    """Defect 13: a run.json of the wrong shape is refused before the folder is touched."""
+    suite = make_suite(tmp_path, 'benchmark = "t_ok"\nn = 1')
+    out = run_suite(suite, opts(tmp_path), registry=REG)
+    meta = read_meta(out.folder)
+    meta["device"] = "x"
+    write_json(out.folder / "run.json", meta)
+    before = (out.folder / "run.json").read_text()
+    with pytest.raises(GpubenchError, match="run.json: device: not a table"):
+        run_suite(suite, opts(tmp_path, resume=out.folder), registry=REG)
+    assert (out.folder / "run.json").read_text() == before
+
+
+@pytest.mark.parametrize(
+    "args, says",
+    [
+        (["--only", "nomatch*"], "--only nomatch* matches no case"),
+        (["--nnodes", "abc"], "--nnodes 'abc'"),
+        (["--dist-timeout-s", "1e300"], "--dist-timeout-s 1e+300"),
+        (["--out", "afile"], "--out afile: a file"),
+        (["--master-port", "70000"], "--master-port 70000"),
+    ],
+)
+def test_bad_input_for_ranks_is_found_before_launch(tmp_path, monkeypatch, args, says):
+    """Defect 12: what a rank would find is one line and exit 2, before torchrun starts."""
+    import gpubench.distributed.launch as launch
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "afile").write_text("")
+    (tmp_path / "s.toml").write_text(suite_text('benchmark = "matmul"\ndtype = "fp32"\nm = 8'))
+    monkeypatch.setattr(launch, "launch", lambda *a, **k: pytest.fail("launched"))
+    res = cli.invoke(app, ["run", "s.toml", "--nproc", "2", "--device", "cpu", *args])
+    assert says in one_line_error(res)
+
+
+def test_resume_with_another_rank_count_is_refused_before_launch(tmp_path, monkeypatch):
+    import gpubench.distributed.launch as launch
+
+    suite = make_suite(tmp_path, 'benchmark = "t_ok"\nn = 1')
+    out = run_suite(suite, opts(tmp_path), registry=REG)
+    monkeypatch.setattr(launch, "launch", lambda *a, **k: pytest.fail("launched"))
+    (tmp_path / "s.toml").write_text(suite_text('benchmark = "matmul"\ndtype = "fp32"\nm = 8'))
+    res = cli.invoke(
+        app, ["run", str(tmp_path / "s.toml"), "--nproc", "2", "--device", "cpu", "--resume", str(out.folder)]
+    )
+    assert "the run has 1 rank(s), this launch 2" in one_line_error(res)
+
+
+FAKE_TORCHRUN = """
+import os, signal, sys, time
+out = sys.argv[1]
+def on_int(signum, frame):
+    open(out, "w").write("SIGINT")
+    sys.exit(0)
+signal.signal(signal.SIGINT, on_int)
+open(out + ".started", "w").write(str(os.getpid()))
+time.sleep(60)
+"""
+
+
+def _fake_torchrun(monkeypatch, tmp_path):
+    import gpubench.distributed.launch as launch
+
+    (tmp_path / "fake.py").write_text(FAKE_TORCHRUN)
+    marker = tmp_path / "got"
+    monkeypatch.setattr(
+        launch, "torchrun_command", lambda *a, **k: [sys.executable, str(tmp_path / "fake.py"), str(marker)]
+    )
+    return launch, marker
+
+
+def test_the_launcher_forwards_sigterm_to_torchrun_and_waits(tmp_path, monkeypatch):
+    """Defect 3: SIGTERM to `gpubench run --nproc` reaches torchrun (as SIGINT: the ranks keep their cases and
+    say interrupted), is waited for, and the launcher ends with 143 and no temporary state folder."""
+    import threading
+
+    launch, marker = _fake_torchrun(monkeypatch, tmp_path)
+    made = []
+    real_mkdtemp = launch.tempfile.mkdtemp
+    monkeypatch.setattr(launch.tempfile, "mkdtemp", lambda **k: made.append(real_mkdtemp(**k)) or made[-1])
+
+    def send_when_started() -> None:
+        deadline = time.monotonic() + 30
+        while not Path(f"{marker}.started").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=send_when_started, daemon=True).start()
+    result = launch.launch(["run"], 2)
+    assert marker.read_text() == "SIGINT" and result.interrupted and result.exit_code == 143
+    assert made and not Path(made[0]).exists()
+
+
+def test_torchrun_gets_sigint_when_the_launcher_is_killed(tmp_path):
+    """No orphan ranks even after SIGKILL of the launcher (Linux: the parent-death signal)."""
+    if not sys.platform.startswith("linux"):
+        pytest.skip("PR_SET_PDEATHSIG is Linux only")
+    (tmp_path / "fake.py").write_text(FAKE_TORCHRUN)
+    marker = tmp_path / "got"
+    script = (
+        "import sys\nimport gpubench.distributed.launch as l\n"
+        f"l.torchrun_command = lambda *a, **k: [sys.executable, {str(tmp_path / 'fake.py')!r}, {str(marker)!r}]\n"
+        "l.launch(['run'], 1)\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", script], env=_env())
+    deadline = time.monotonic() + 60
+    while not Path(f"{marker}.started").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    proc.kill()
+    proc.wait()
+    deadline = time.monotonic() + 30
+    while not marker.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert marker.read_text() == "SIGINT"
+
+
+def test_torchruns_report_goes_to_the_log_and_the_ranks_lines_pass(tmp_path, capfd):
+    import io
+
+    from gpubench.distributed.launch import _StderrPump
+
+    r, w = os.pipe()
+    pump = _StderrPump(io.FileIO(r, closefd=True), tmp_path / "torchrun.log")
+    os.write(
+        w,
+        b"AMD EPYC (cpu) - suite s: 2 case(s) to run\n"
+        b"error: rank 1: --only x matches no case\n"
+        b"E1206 12:00:00.000000 1 torch/distributed/elastic/multiprocessing/api.py:1] failed (exitcode: 2)\n"
+        b'Traceback (most recent call last):\n  File "run.py", line 1\n'
+        b"torch.distributed.elastic.multiprocessing.errors.ChildFailedError:\n====\n",
+    )
+    os.close(w)
+    pump.join()
+    shown = capfd.readouterr().err
+    assert "error: rank 1" in shown and "suite s" in shown
+    assert "Traceback" not in shown and "ChildFailedError" not in shown and "E1206" not in shown
+    assert "ChildFailedError" in (tmp_path / "torchrun.log").read_text()

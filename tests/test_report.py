@@ -26,8 +26,9 @@ from gpubench.report.data import (
     scorecard,
 )
 from gpubench.report.figures import TELEMETRY_POINTS
+from gpubench.report.i18n import load_messages
 from gpubench.report.page import script_json
-from gpubench.report.sections import Figure, Table
+from gpubench.report.sections import Figure, Note, Table
 
 ALL_SECTIONS = {
     "runs",
@@ -314,7 +315,7 @@ def test_environment_differences_flag_torch_power_tf32_and_versions(tmp_path: Pa
     assert {"torch", "power_limit", "tf32", "versions"} <= fields
     runs_table = next(b for k, _, bl in build_sections(data) if k == "runs" for b in bl if isinstance(b, Table))
     header = runs_table.header
-    torch_col = header.index("torch")
+    torch_col = header.index("software")  # torch, CUDA, driver share one cell
     assert all("diff" in row[torch_col].cls for row in runs_table.rows)
     assert all("diff" not in row[header.index("host")].cls for row in runs_table.rows)
 
@@ -402,3 +403,118 @@ def test_value_section_ranks_every_catalog_device_with_yours_marked(fleet_sectio
 
     assert isinstance(blocks[0], Prose)  # the plain-words explanation first
     assert all(isinstance(b, (Figure, Table, Note)) for b in blocks[1:])
+
+
+# ----------------------------------------------------------------------- several runs, languages, formats
+
+
+def test_runs_of_one_device_with_different_cases_are_never_pooled_silently(tmp_path: Path) -> None:
+    from fixtures_runs import default_cases
+
+    every = default_cases(DEVICES["h100"])
+    matmul_only = [c for c in every if c.benchmark == "matmul"]
+    folders = [
+        write_run(tmp_path, "h100", host="box", seed=i, telemetry=False, cases=matmul_only if i % 2 else every)
+        for i in range(4)
+    ]
+    data = load_report_data(folders)  # 4 runs of one model, but two sets of cases: one series per run
+    assert data.detail is None and len(data.series) == 4
+    assert len({s.label for s in data.series}) == 4 and len({s.color for s in data.series}) == 4
+    assert any("--fleet" in note for note in data.pooling)  # the page says why they are apart
+    pooled = load_report_data(folders, fleet=True)  # pools runs that share their cases: two groups of two
+    assert len(pooled.series) == 2 and all(len(s.members) == 2 for s in pooled.series)
+    assert len({s.label for s in pooled.series}) == 2 and len(pooled.pooling) >= 2
+    assert load_report_data(folders, fleet=False).detail is None
+    # A run that lacks a case says "not measured" in the scorecard, not an empty cell.
+    card = dict((k, b) for k, _, b in build_sections(data))["scorecard"]
+    table = next(b for b in card if isinstance(b, Table))
+    assert any(c.text == "not measured" for row in table.rows for c in row)
+
+
+def test_same_case_runs_pool_and_the_page_says_so(tmp_path: Path) -> None:
+    folders = [write_run(tmp_path, "4090", host="box", seed=i, telemetry=False) for i in range(4)]
+    data = load_report_data(folders)
+    assert len(data.series) == 1 and data.series[0].n_runs == 4
+    verdict = dict((k, b) for k, _, b in build_sections(data))["verdict"]
+    notes = [b for b in verdict if isinstance(b, Note)]
+    assert any("--no-fleet" in item for n in notes for item in n.items)
+
+
+def test_labels_of_runs_of_one_host_carry_seconds_or_the_users_label(tmp_path: Path) -> None:
+    a = write_run(tmp_path, "cpu", host="box", seed=1, telemetry=False)
+    b = write_run(tmp_path, "cpu", host="box", seed=2, telemetry=False)
+    labels = [s.label for s in load_report_data([a, b]).series]
+    assert len(set(labels)) == 2 and all(re.search(r"\d\d:\d\d:\d\d", label) for label in labels)
+    named = load_report_data([a, b], labels=["before", "after"])
+    assert [s.label for s in named.series] == ["before", "after"]
+
+
+def _visible_text(page: str) -> str:
+    """What a reader sees: the page's text (no script or style) and every title, name and label of its figures."""
+    import html as html_lib
+
+    body = re.sub(r"<(script|style)\b.*?</\1>", " ", page, flags=re.S)
+    parts = [html_lib.unescape(re.sub(r"<[^>]+>", "\n", body))]
+    figs = json.loads(re.search(r'id="gb-figures">(.*?)</script>', page, re.S).group(1))
+
+    def walk(x: Any, key: str = "") -> None:
+        if isinstance(x, dict):
+            for k, v in x.items():
+                walk(v, k)
+        elif isinstance(x, list):
+            for v in x:
+                walk(v, key)
+        elif isinstance(x, str) and key in ("text", "name", "hovertext", "ticktext"):
+            parts.append(html_lib.unescape(re.sub(r"<[^>]+>", "\n", x)))
+
+    walk(figs)
+    return "\n".join(parts)
+
+
+def test_a_hungarian_report_has_no_english_ui_text_and_hungarian_numbers(fleet: list[Path]) -> None:
+    en, hu = load_messages("en"), load_messages("hu")
+    fragments = set()
+    for key in sorted(en.keys()):
+        if key.startswith("unit.") or en(key) == hu(key):
+            continue
+        for frag in re.split(r"\{[^}]*\}|\n", en(key)):
+            frag = frag.strip(" .,:;()–-")
+            if len(frag) >= 12 and " " in frag:
+                fragments.add(frag)
+    text = _visible_text(build_report(fleet, lang="hu"))
+    english = sorted(f for f in fragments if f in text)
+    assert not english, english[:10]
+    # Hungarian numbers: a decimal comma and a space between thousands, never "0.10×" or "1,234".
+    assert re.search(r"\d,\d+×", text) and not re.search(r"\b\d+\.\d+×", text)
+    assert re.search(r"\d\u00a0\d{3}\b", text) and not re.search(r"\b\d{1,3},\d{3}\b(?!,)", text.replace("×", ""))
+
+
+def test_hungarian_numbers_and_articles() -> None:
+    hu, en = load_messages("hu"), load_messages("en")
+    assert hu.num(31227.5) == "31\u00a0228" and en.num(31227.5) == "31,228"
+    assert hu.num(0.1034) == "0,103" and hu.multiple(0.1) == "0,10×" and en.multiple(590000) == "590,000×"
+    assert hu.money(1.6e-6) == "$0,0000016" and "e" not in en.money(1.6e-6).lower()
+    assert "az AMD EPYC" in hu("verdict.chart_title", device="AMD EPYC")
+    assert "a GeForce" in hu("verdict.chart_title", device="GeForce RTX 4090")
+    assert "a H100" in hu("verdict.chart_title", device="H100")
+
+
+def test_every_case_is_visible_in_html_csv_json_and_md_from_one_field_list(tmp_path: Path) -> None:
+    from gpubench.report.fields import FIELDS
+
+    cases = [
+        CaseSpec("matmul", {"dtype": "fp32", "m": 64, "n": 64, "k": 64}, 1.0, "flop", 2 * 64**3, 2 * 64**3),
+        CaseSpec("brand_new_bench", {"size": 3}, 5.0, "sample", 1.0),  # no spec, no section yet
+    ]
+    folder = write_run(tmp_path, "cpu", host="box", telemetry=False, cases=cases)
+    sections = dict((k, b) for k, _, b in build_sections(load_report_data([folder])))
+    rows = next(b for b in sections["cases"] if isinstance(b, Table)).rows
+    assert any("brand_new_bench" in c.text for row in rows for c in row)
+    names = [f.name for f in FIELDS]
+    csv_text = render_report([folder], out=tmp_path / "c.csv", fmt="csv").read_text(encoding="utf-8")
+    assert csv_text.splitlines()[0] == ",".join(names) and "brand_new_bench" in csv_text
+    doc = json.loads(render_report([folder], out=tmp_path / "c.json", fmt="json").read_text(encoding="utf-8"))
+    assert doc["fields"] == names and {c["benchmark"] for c in doc["cases"]} == {"matmul", "brand_new_bench"}
+    assert all(isinstance(c["value"], float) for c in doc["cases"])
+    md = render_report([folder], out=tmp_path / "c.md", fmt="md", lang="hu").read_text(encoding="utf-8")
+    assert "brand_new_bench" in md and "### Minden eset" in md

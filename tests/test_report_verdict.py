@@ -19,9 +19,10 @@ from gpubench.errors import GpubenchError
 from gpubench.report import build_report, build_sections, load_report_data, render_report
 from gpubench.report.blocks import Details, Figure, Prose, Table
 from gpubench.report.data import headline_metrics, multiple_text
+from gpubench.report.fields import FIELDS, case_records, to_csv
 from gpubench.report.figures import short_case
 from gpubench.report.i18n import _catalogue, languages, load_messages
-from gpubench.report.summary import CSV_COLUMNS, headline_csv, markdown_summary
+from gpubench.report.summary import markdown_summary
 from gpubench.report.verdict import comparison_rows, resolve_against, trust_warnings, verdict_paragraphs
 
 
@@ -166,7 +167,7 @@ def test_markdown_summary_has_verdict_table_and_environment(fleet: list[Path], t
     hostile = write_fleet(tmp_path / "hostile", hostile=True)
     text = markdown_summary(load_report_data(hostile))
     assert "## gpubench:" in text and "### Best result per kind of work" in text and "### Environment" in text
-    assert "torch 2.5.1" in text and "| best result |" in text and "| matmul bf16 (TFLOP/s) |" in text
+    assert "torch 2.5.1" in text and "| best result |" in text and "| matrix multiplication bf16 (TFLOP/s) |" in text
     assert "<script" not in text and "<img" not in text  # forums render HTML: results-file text is escaped
     # Every table row has as many cells as its header.
     for block in text.split("\n\n"):
@@ -178,13 +179,14 @@ def test_markdown_summary_has_verdict_table_and_environment(fleet: list[Path], t
     assert "### Környezet" in path.read_text(encoding="utf-8")
 
 
-def test_csv_summary_is_the_headline_table(fleet: list[Path], tmp_path: Path) -> None:
+def test_csv_is_every_case_from_the_one_field_list(fleet: list[Path], tmp_path: Path) -> None:
     data = load_report_data(fleet)
-    rows = list(csv.DictReader(io.StringIO(headline_csv(data))))
-    assert tuple(rows[0]) == CSV_COLUMNS and len(rows) == len(headline_metrics(data))
-    best = {(r["series"], r["metric"]): float(r["value"]) for r in rows}
-    for m in headline_metrics(data):
-        assert best[(data.by_run[m.run_id].label, m.key)] == pytest.approx(m.value, rel=1e-5)
+    rows = list(csv.DictReader(io.StringIO(to_csv(case_records(data)))))
+    assert tuple(rows[0]) == tuple(f.name for f in FIELDS) and len(rows) == len(data.runs)
+    value = {(r["series"], r["case_id"]): r["value"] for r in rows}
+    for m in headline_metrics(data):  # every headline figure is one case's value, C-locale
+        text = value[(data.by_run[m.run_id].label, data.runs.at[m.row, "case_id"])]
+        assert "," not in text and float(text) == pytest.approx(m.value, rel=1e-5)
     from gpubench.cli import app
 
     out = tmp_path / "h.csv"

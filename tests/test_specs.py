@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import csv
 import math
+import re
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 
 from gpubench.errors import GpubenchError
+from gpubench.files import tomllib
 from gpubench.specs import (
     PRECISIONS,
     DeviceSpec,
@@ -222,6 +226,31 @@ REAL_DEVICES = [
     ("AMD Instinct MI210", 68_702_699_520, 300.0, "mi210"),
     ("AMD Instinct MI100", 34_342_961_152, 290.0, "mi100"),
     ("  nvidia   geforce rtx 4090 ", None, None, "rtx-4090"),
+    ("NVIDIA GH200 480GB", 102_005_473_280, 900.0, "gh200-96gb"),  # 96 GB HBM3 module (95 GiB)
+    ("NVIDIA GH200 144G HBM3e", 151_468_769_280, 900.0, "gh200-144gb"),
+    ("NVIDIA H20", 102_005_473_280, 400.0, "h20"),
+    ("NVIDIA L20", 47_697_362_944, 275.0, "l20"),
+    ("NVIDIA A40", 47_697_362_944, 300.0, "a40"),
+    ("NVIDIA B300 SXM6 AC", 287 * GIB, 1100.0, "b300"),
+    ("NVIDIA GB200", 185 * GIB, 1200.0, "gb200"),
+    ("NVIDIA RTX PRO 6000 Blackwell Workstation Edition", 101_970_771_968, 600.0, "rtx-pro-6000-blackwell"),
+    ("Tesla V100-SXM2-16GB", 16_945_512_448, 300.0, "v100-sxm2-16gb"),
+    ("Tesla V100-SXM2-32GB", 34_089_730_048, 300.0, "v100-sxm2-32gb"),
+    ("Tesla V100-PCIE-32GB", 34_089_730_048, 250.0, "v100-pcie-32gb"),
+    ("NVIDIA GeForce RTX 4070", 12_878_086_144, 200.0, "rtx-4070"),
+    ("NVIDIA GeForce RTX 4070 SUPER", 12_878_086_144, 220.0, "rtx-4070-super"),
+    ("NVIDIA GeForce RTX 4070 Ti", 12_878_086_144, 285.0, "rtx-4070-ti"),
+    ("NVIDIA GeForce RTX 4070 Ti SUPER", 17_170_825_216, 285.0, "rtx-4070-ti-super"),
+    ("NVIDIA GeForce RTX 4060 Ti", 17_175_150_592, 165.0, "rtx-4060-ti-16gb"),
+    ("NVIDIA GeForce RTX 3070", 8_589_606_912, 220.0, "rtx-3070"),
+    ("NVIDIA GeForce RTX 3070 Ti", 8_589_606_912, 290.0, "rtx-3070-ti"),
+    ("AMD Radeon RX 7900 XTX", 25_753_026_560, 355.0, "rx-7900-xtx"),
+    ("GAUDI2", 101_590_839_296, 600.0, "gaudi2"),
+    ("Apple M2 Ultra", 147 * GIB, None, "apple-m2-ultra"),  # MPS reports ~75 % of RAM: not a size check
+    ("Apple M3 Max", 48 * GIB, None, "apple-m3-max"),
+    ("Apple M4 Max", 96 * GIB, None, "apple-m4-max"),
+    ("XLA TPU", 16_909_336_576, None, "tpu-v5e"),  # torch_xla names every TPU alike: memory decides
+    ("XLA TPU", 33_818_673_152, None, "tpu-v6e"),
 ]
 
 
@@ -243,9 +272,12 @@ def test_real_torch_names_match(catalog, name, memory, power, slug):
         ("NVIDIA GeForce RTX 3080", 12 * GIB, 350.0),  # the 12 GB RTX 3080: another board
         ("NVIDIA A100-SXM4-80GB", 42_505_273_344, 400.0),  # name and memory disagree
         ("NVIDIA A100-SXM4-40GB MIG 1g.5gb", 5 * GIB, None),
-        ("NVIDIA GH200 480GB", 102_005_473_280, 900.0),
         ("AMD Instinct MI300X", 48 * GIB, 750.0),  # a partitioned MI300X (CPX/NPS4)
         ("NVIDIA L40", 48_305_799_168, 300.0),
+        ("NVIDIA GeForce RTX 4060 Ti", 8_585_216_000, 165.0),  # the 8 GB card
+        ("NVIDIA RTX PRO 6000 Blackwell Max-Q Workstation Edition", 101_970_771_968, 300.0),
+        ("NVIDIA GeForce RTX 4080 SUPER", 17_170_825_216, 320.0),
+        ("XLA TPU", 95 * GIB, None),  # a v5p: no entry
     ],
 )
 def test_unknown_or_contradicting_devices_match_nothing(catalog, name, memory, power):
@@ -330,3 +362,223 @@ def test_specs_and_advisor_never_import_torch():
     code = "import sys, gpubench.specs, gpubench.advisor; gpubench.specs.load_catalog(); print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+# ------------------------------------------------------------------------------ issue 21: catalog fields
+
+
+def test_every_entry_has_a_segment_and_a_source(catalog):
+    from gpubench.specs import SEGMENTS
+
+    assert {slug: spec.segment for slug, spec in catalog.items() if spec.segment not in SEGMENTS} == {}
+    for spec in catalog.values():
+        assert spec.source("*").startswith("https://"), spec.slug
+        if spec.vendor in ("nvidia", "amd"):
+            assert spec.peak("fp32") is not None, spec.slug
+    assert catalog["rtx-4090"].segment == "consumer"
+    assert catalog["rtx-6000-ada"].segment == "workstation"
+    assert catalog["h100-sxm"].segment == "datacenter"
+
+
+def test_issue_21_devices_are_in_the_catalog(catalog):
+    wanted = {
+        "gh200-96gb",
+        "gh200-144gb",
+        "b300",
+        "gb200",
+        "gaudi2",
+        "v100-sxm2-16gb",
+        "v100-sxm2-32gb",
+        "v100-pcie-32gb",
+        "a40",
+        "rtx-pro-6000-blackwell",
+        "h20",
+        "l20",
+        "rtx-4070",
+        "rtx-4070-super",
+        "rtx-4070-ti",
+        "rtx-4070-ti-super",
+        "rtx-3070",
+        "rtx-3070-ti",
+        "rtx-4060-ti-16gb",
+        "rx-7900-xtx",
+        "apple-m2-ultra",
+        "apple-m3-max",
+        "apple-m4-max",
+        "tpu-v5e",
+        "tpu-v6e",
+    }
+    assert wanted <= set(catalog)
+
+
+def test_unknown_tdp_is_none_and_never_rules_a_device_out(catalog):
+    assert catalog["tpu-v6e"].tdp_w is None and catalog["gb200"].tdp_w is None
+    assert catalog["h100-sxm"].tdp_w == 700
+    assert match_device("NVIDIA GB200", 185 * GIB, 5000.0, catalog=catalog).slug == "gb200"
+    row = next(r for r in catalog_table(catalog) if r["slug"] == "tpu-v5e")
+    assert row["tdp_w"] is None and row["segment"] == "datacenter"
+
+
+def test_geforce_rule_holds_for_the_new_cards(catalog):
+    for slug in ("rtx-4070", "rtx-4070-super", "rtx-4070-ti", "rtx-4070-ti-super", "rtx-4060-ti-16gb"):
+        spec = catalog[slug]
+        assert spec.peak("bf16") == pytest.approx(2 * spec.peak("fp32"), rel=0.01), slug
+        assert spec.peak("fp8") == pytest.approx(4 * spec.peak("fp32"), rel=0.01), slug
+        assert spec.peak("int8") == pytest.approx(8 * spec.peak("fp32"), rel=0.01), slug
+        # fp32 = 2 x CUDA cores (128 per SM) x rated boost clock
+        cores = spec.compute_units * 128
+        assert spec.peak("fp32") == pytest.approx(2 * cores * spec.boost_clock_mhz / 1e6, rel=0.01), slug
+
+
+def test_optional_fields_load_and_bad_segment_is_refused(tmp_path):
+    text = _GOOD.replace("tdp_w = 200\n", 'segment = "consumer"\nboost_clock_mhz = 2500\nunified_memory = true\n')
+    toy = load_catalog(_write(tmp_path, text))["toy"]
+    assert toy.tdp_w is None and toy.segment == "consumer" and toy.boost_clock_mhz == 2500
+    assert match_device("Toy GPU", 3 * GIB, catalog={"toy": toy}) is toy  # unified memory: size not checked
+    with pytest.raises(GpubenchError, match="toy.segment"):
+        load_catalog(_write(tmp_path, _GOOD.replace("tdp_w = 200", 'tdp_w = 200\nsegment = "gaming"')))
+    with pytest.raises(GpubenchError, match="toy.unified_memory: wrong type"):
+        load_catalog(_write(tmp_path, _GOOD.replace("tdp_w = 200", 'tdp_w = 200\nunified_memory = "yes"')))
+
+
+# ---------------------------------------------------------------------------- published figures, prices
+
+PUBLISHED_COLUMNS = ("device", "workload", "value", "unit", "conditions", "source", "date")
+LLM_COLUMNS = ("batch", "input_tokens", "output_tokens", "gpus", "engine")
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_GITHUB_AT_COMMIT = re.compile(r"https://github\.com/[^/]+/[^/]+/blob/[0-9a-f]{40}/")
+
+
+def _data_dir() -> Path:
+    return Path(__file__).resolve().parents[1] / "gpubench" / "data"
+
+
+def _csv_rows(path: Path) -> list[dict[str, str]]:
+    with open(path, newline="", encoding="utf-8") as fh:
+        return list(csv.DictReader(line for line in fh if not line.lstrip().startswith("#")))
+
+
+def _workload_units(workload: str) -> set[str] | None:
+    """The units a workload name may carry, or None when the name is outside the scheme."""
+    from gpubench.benchmarks.llm.presets import PRESETS
+
+    models = set(tomllib.loads((_data_dir() / "workloads.toml").read_text()))
+    parts = workload.split("/")
+    if len(parts) == 2 and parts[0] == "matmul" and parts[1] in PRECISIONS:
+        return {"TOP/s"} if parts[1] == "int8" else {"TFLOP/s"}
+    if parts == ["memory", "d2d"] or (len(parts) == 2 and parts[0] == "collective"):
+        return {"GB/s"}
+    if parts[0] in models and len(parts) == 2 and parts[1] in ("fp32", "tf32", "amp_fp16", "amp_bf16"):
+        return {"samples/s", "tokens/s"}
+    if parts[0] in models and len(parts) == 3 and parts[2] == "infer" and parts[1] in ("fp32", "fp16", "bf16", "int8"):
+        return {"samples/s", "tokens/s"}
+    llm_precisions = ("bf16", "fp16", "fp8", "int8", "int4")
+    if (
+        len(parts) == 3
+        and parts[0] in ("llm_decode", "llm_prefill")
+        and parts[1] in PRESETS
+        and parts[2] in llm_precisions
+    ):
+        return {"tokens/s"}
+    return None
+
+
+def published_problems(path: Path, catalog: dict[str, DeviceSpec]) -> list[str]:
+    """Every reason a published CSV row is not a traceable, well-formed figure (empty: the file is fine)."""
+    problems = []
+    for line, row in enumerate(_csv_rows(path), start=1):
+        where = f"{path.name} row {line}"
+        missing = [c for c in PUBLISHED_COLUMNS if not (row.get(c) or "").strip()]
+        if missing:
+            problems.append(f"{where}: missing {missing}")
+            continue
+        if row["device"] not in catalog:
+            problems.append(f"{where}: device {row['device']!r} is not a catalog slug")
+        units = _workload_units(row["workload"])
+        if units is None:
+            problems.append(f"{where}: workload {row['workload']!r} is outside the scheme")
+        elif row["unit"] not in units:
+            problems.append(f"{where}: unit {row['unit']!r} for {row['workload']} (expected {sorted(units)})")
+        try:
+            value = float(row["value"])
+        except ValueError:
+            value = float("nan")
+        if not (math.isfinite(value) and value > 0):
+            problems.append(f"{where}: value {row['value']!r} is not a positive number")
+        source = row["source"]
+        if not source.startswith("https://"):
+            problems.append(f"{where}: source {source!r} is not an https URL")
+        elif source.startswith("https://github.com/") and not _GITHUB_AT_COMMIT.match(source):
+            problems.append(f"{where}: GitHub source not pinned at a commit")
+        if not _DATE.fullmatch(row["date"]):
+            problems.append(f"{where}: date {row['date']!r} is not YYYY-MM-DD")
+        if row["workload"].startswith("llm_"):
+            for col in ("batch", "gpus"):
+                try:
+                    ok = int(row.get(col) or "") >= 1
+                except ValueError:
+                    ok = False
+                if not ok:
+                    problems.append(f"{where}: LLM row needs a positive integer {col}")
+            if not (row.get("engine") or "").strip():
+                problems.append(f"{where}: LLM row needs the engine")
+            for col in ("input_tokens", "output_tokens"):
+                if (row.get(col) or "").strip() and not row[col].strip().isdigit():
+                    problems.append(f"{where}: {col} {row[col]!r} is not a token count")
+    return problems
+
+
+def _published_files() -> list[Path]:
+    return sorted((_data_dir() / "published").glob("*.csv"))
+
+
+@pytest.mark.parametrize("path", _published_files(), ids=lambda p: p.name)
+def test_published_rows_are_traceable_and_well_formed(catalog, path):
+    header = [line for line in path.read_text().splitlines() if line.startswith("#")]
+    assert header, f"{path.name}: no header comment saying what the source is"
+    assert published_problems(path, catalog) == []
+
+
+def test_the_published_check_catches_bad_rows(catalog, tmp_path):
+    good = "https://github.com/o/r/blob/" + "a" * 40 + "/x.md"
+    rows = [
+        ",".join(PUBLISHED_COLUMNS + LLM_COLUMNS),
+        f"h100-sxm,matmul/bf16,700,TFLOP/s,ok,{good},2026-12-06,,,,,",
+        f"h100-sxmx,matmul/bf16,700,TFLOP/s,typo,{good},2026-12-06,,,,,",
+        f"h100-sxm,matmul/bf17,700,TFLOP/s,bad precision,{good},2026-12-06,,,,,",
+        f"h100-sxm,matmul/bf16,-5,TFLOP/s,negative,{good},2026-12-06,,,,,",
+        "h100-sxm,matmul/bf16,700,TFLOP/s,unpinned,https://github.com/o/r/blob/main/x.md,2026-12-06,,,,,",
+        f"h100-sxm,matmul/bf16,700,TFLOP/s,date,{good},06/12/2026,,,,,",
+        f"h100-sxm,memory/d2d,700,TFLOP/s,unit,{good},2026-12-06,,,,,",
+        f"h100-sxm,llm_decode/llama-3.1-8b/bf16,900,tokens/s,no batch,{good},2026-12-06,,128,128,1,vllm",
+        f"h100-sxm,llm_decode/llama-9-8b/bf16,900,tokens/s,no preset,{good},2026-12-06,1,128,128,1,vllm",
+    ]
+    path = tmp_path / "bad.csv"
+    path.write_text("# test\n" + "\n".join(rows) + "\n")
+    problems = published_problems(path, catalog)
+    flagged = sorted({int(p.split(" row ")[1].split(":")[0]) for p in problems})
+    assert flagged == list(range(2, 10)), problems  # every bad row, and the good one (row 1) not
+
+
+def test_published_data_spans_vendors_and_families(catalog):
+    rows = [r for path in _published_files() for r in _csv_rows(path)]
+    families = {r["workload"].split("/")[0] for r in rows}
+    assert {"matmul", "memory", "resnet50", "llm_decode", "llm_prefill"} <= families
+    vendors = {catalog[r["device"]].vendor for r in rows if r["workload"].startswith("matmul/")}
+    assert {"nvidia", "amd", "intel"} <= vendors
+    assert len(_published_files()) >= 6
+
+
+@pytest.mark.parametrize("name", ["prices.csv", "cloud_prices.csv"])
+def test_price_rows_are_dated_sourced_and_name_catalog_devices(catalog, name):
+    path = _data_dir() / name
+    header = " ".join(line for line in path.read_text().splitlines() if line.startswith("#")).lower()
+    assert "move" in header and "dated" in header, f"{name}: the header must say prices are dated and move"
+    rows = _csv_rows(path)
+    assert rows
+    for row in rows:
+        assert row["device"] in catalog, row
+        assert row["source"].startswith("https://"), row
+        assert _DATE.fullmatch(row["date"]), row
+        price_cols = [c for c in row if c.endswith("usd") or c.endswith("usd_per_hour")]
+        assert price_cols and all(float(row[c]) > 0 for c in price_cols if row[c]), row

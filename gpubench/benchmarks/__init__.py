@@ -28,6 +28,7 @@ __all__ = [
     "WorkloadRef",
     "catalog",
     "declaration",
+    "definitions",
     "get",
     "load_all",
     "register",
@@ -104,6 +105,13 @@ def load_all() -> dict[str, Benchmark]:
         if s.name not in REGISTRY:
             REGISTRY[s.name] = Benchmark.of(s)
     return REGISTRY
+
+
+def definitions() -> dict[str, BenchmarkSpec | Benchmark]:
+    """What suites are validated against, without torch: every spec, and benchmarks registered ad hoc."""
+    out: dict[str, BenchmarkSpec | Benchmark] = {s.name: s for s in catalog.all_specs()}
+    out.update({name: b for name, b in REGISTRY.items() if b.spec is None})
+    return out
 
 
 def get(name: str) -> Benchmark:

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from gpubench.benchmarks.spec import BenchmarkSpec, WorkloadRef, number
+from gpubench.schema import ROW_COLUMNS, TELEMETRY_COLUMNS, Column
 
 SPEC_MODULES: dict[str, str] = {
     "matmul": "gpubench.benchmarks.matmul_spec",
@@ -54,6 +55,7 @@ def find(name: Any) -> BenchmarkSpec | None:
     return spec(name) if isinstance(name, str) and name in SPEC_MODULES else None
 
 
+@functools.cache  # asked a million times per report by the model's roles: build the tuple once
 def all_specs() -> tuple[BenchmarkSpec, ...]:
     """Every benchmark's spec, in catalogue order."""
     return tuple(spec(name) for name in NAMES)
@@ -72,6 +74,12 @@ def by_role(role: str) -> tuple[BenchmarkSpec, str] | None:
         if role in s.roles:
             return s, s.roles[role]
     return None
+
+
+def declared_columns() -> tuple[Column, ...]:
+    """Every column a row may carry: the common ones (gpubench.schema), telemetry aggregates and each
+    benchmark's parameters and own columns (a name two benchmarks share appears once per benchmark)."""
+    return ROW_COLUMNS + TELEMETRY_COLUMNS + tuple(c for s in all_specs() for c in s.all_columns)
 
 
 # --- derivations ----------------------------------------------------------------------------------------

@@ -52,7 +52,6 @@ SPEC = BenchmarkSpec(
     columns=cols(
         ("msg_bytes", "int", "bytes actually moved (whole elements per rank)"),
         ("busbw_factor", "float", "nccl-tests bus-bandwidth factor"),
-        ("dist_backend", "str", "nccl, rccl, gloo"),
         ("elements_per_rank", "int", "elements in one rank's chunk"),
         ("algbw_gbps", "float", "algorithm bandwidth: message bytes / the slowest rank's median time"),
         ("busbw_gbps", "float", "bus bandwidth: algbw_gbps x busbw_factor (comparable with the link speed)"),

@@ -36,10 +36,8 @@ SPEC = BenchmarkSpec(
     tags=("distributed", "training"),
     columns=cols(
         ("stages", "int", "pipeline stages (ranks)"),
-        ("dist_backend", "str", "nccl, rccl, gloo"),
         ("params_count", "int", "parameters of the whole model"),
         ("bubble_theory", "float", "idle share of a stage the schedule predicts"),
-        ("rank_active", "bool", "this rank took part in the case"),
         ("dp_ranks", "int", "ranks that take part"),
     ),
     headline=Headline(label="pipeline {schedule}", group_by=("schedule", "microbatches")),

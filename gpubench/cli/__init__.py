@@ -9,10 +9,14 @@ One module per command (or small group of commands); each is registered below wi
 
 from __future__ import annotations
 
+import contextlib
+import signal
+import threading
+
 import typer
 
-from gpubench.cli import compare, devices, monitor, recommend, report, run, specs
-from gpubench.cli.common import SigTerm, err_console
+from gpubench.cli import compare, devices, fleet, monitor, recommend, report, run, specs
+from gpubench.cli.common import SigTerm, err_console, on_exit_ignore_interrupts, raise_sigterm
 
 app = typer.Typer(
     add_completion=False,
@@ -29,13 +33,20 @@ app.command()(specs.specs)
 app.command()(recommend.recommend)
 app.command()(report.report)
 app.command(context_settings={"ignore_unknown_options": True})(compare.compare)
+app.add_typer(fleet.app, name="fleet")
 
 
 def main() -> None:
+    if threading.current_thread() is threading.main_thread():
+        with contextlib.suppress(ValueError, OSError):
+            signal.signal(signal.SIGTERM, raise_sigterm)  # every command: SIGTERM stops it like Ctrl-C, exit 143
     try:
         app()
     except KeyboardInterrupt as e:
-        # Ctrl-C outside a run's case loop (while torch imports, say): nothing to keep, no traceback.
+        # Ctrl-C outside a command (while its modules import, say): nothing to keep, no traceback.
         term = isinstance(e, SigTerm)
-        err_console.print("[bold red]terminated (SIGTERM)[/]" if term else "[bold red]interrupted[/]")
+        with contextlib.suppress(Exception):
+            err_console.print("[bold red]terminated (SIGTERM)[/]" if term else "[bold red]interrupted[/]")
         raise SystemExit(143 if term else 130) from None
+    finally:
+        on_exit_ignore_interrupts()

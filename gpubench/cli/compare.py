@@ -4,13 +4,22 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import sys
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from gpubench.cli.common import JsonOpt, console, escape, fmt, handle_errors, json_value
+from gpubench.cli.common import (
+    JsonOpt,
+    check_numbers,
+    console,
+    err_console,
+    escape,
+    fmt,
+    handle_errors,
+    json_value,
+    quiet_broken_pipe,
+)
 from gpubench.cli.layout import fold_id, readable_rate, table_width
 from gpubench.errors import GpubenchError
 
@@ -41,6 +50,18 @@ def split_sides(runs: list[str]) -> tuple[list[str], list[str]]:
     return side_a, side_b
 
 
+def unique_sides(side_a: list[str], side_b: list[str]) -> tuple[list[str], list[str]]:
+    """Each side's runs counted once by run_id (a folder named twice, or a copy of one, is one run: six copies
+    of one run are not six independent repeats); a note says what was dropped."""
+    from gpubench.inputs import unique_runs
+
+    a, notes_a = unique_runs(side_a, "A: ")
+    b, notes_b = unique_runs(side_b, "B: ")
+    for note in notes_a + notes_b:
+        err_console.print(f"[yellow]note:[/] {escape(note)}", highlight=False)
+    return [str(p) for p in a], [str(p) for p in b]
+
+
 @handle_errors
 def compare(
     runs: Annotated[
@@ -61,6 +82,8 @@ def compare(
     from gpubench.report.compare import compare_runs, regressions
 
     side_a, side_b = split_sides(runs)
+    check_numbers(threshold=threshold)
+    side_a, side_b = unique_sides(side_a, side_b)
     frame = compare_runs(side_a, side_b, threshold_pct=threshold)
     code = 1 if len(regressions(frame)) else 0
     try:
@@ -72,7 +95,7 @@ def compare(
     except (BrokenPipeError, SystemExit):
         # `compare ... | head`: the reader has what it wanted. Not an error, and not exit 1 ("slower"), the code
         # rich's console exits with when its pipe closes (SystemExit(1) from Console.on_broken_pipe).
-        _stdout_to_devnull()
+        quiet_broken_pipe()
     if code:
         raise typer.Exit(code)
 
@@ -83,16 +106,6 @@ def comparison_json(frame: Any) -> dict[str, Any]:
     rows = [{k: json_value(v) for k, v in r.items()} for r in frame.to_dict(orient="records")]
     inputs = {k: json_value(v) for k, v in frame.attrs.items()}
     return {"inputs": inputs, "cases": rows, "regressions": len(regressions(frame))}
-
-
-def _stdout_to_devnull() -> None:
-    """After a closed pipe: later writes (and the interpreter's final flush) go nowhere instead of failing."""
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        os.close(devnull)
-    except (OSError, ValueError):
-        pass
 
 
 def print_comparison(frame: Any, threshold: float, side_a: list[str], side_b: list[str]) -> None:

@@ -32,10 +32,10 @@ def devices(as_json: JsonOpt = False) -> None:
 @handle_errors
 def list_(as_json: JsonOpt = False) -> None:
     """Show benchmarks, their parameters, and the suites."""
-    from gpubench.benchmarks import load_all
+    from gpubench.benchmarks import definitions
     from gpubench.suite import available_suites, load_suite
 
-    registry = load_all()
+    registry = definitions()  # the specs: parameters as each benchmark declares them, without importing torch
     suites = {}
     for name in available_suites():
         s = load_suite(name, registry)

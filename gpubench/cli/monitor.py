@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from gpubench.cli.common import DeviceOpt, console, escape, fmt, handle_errors
+from gpubench.cli.common import DeviceOpt, check_numbers, console, escape, fmt, handle_errors
 from gpubench.errors import GpubenchError
 
 
@@ -22,10 +22,7 @@ def monitor(
     from gpubench.telemetry import decode_throttle, open_reader
     from gpubench.telemetry import monitor as monitor_readings
 
-    if not (0 < hz <= 100):
-        raise GpubenchError(f"--hz {hz}: must be in (0, 100]")
-    if not (math.isfinite(seconds) and seconds >= 0):
-        raise GpubenchError(f"--seconds {seconds}: must be a number of seconds >= 0 (0 = until Ctrl-C)")
+    check_numbers(hz=hz, seconds=seconds)
     # "auto": a CPU without RAPL still shows clocks and memory; only no reader at all is an error.
     reader, reason = open_reader(describe(resolve_device(device)), "auto")
     if reason is not None:

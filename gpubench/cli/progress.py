@@ -60,12 +60,19 @@ class RunDisplay:
     """The RunEvents of one `run` (header, then a live bar or one line per case round) and its `stop()`.
 
     `live` None: a bar when both output streams are terminals, lines otherwise. `out` receives the lines, `err`
-    the header and the bar."""
+    the header and the bar. `in_rank`: rank 0 of a distributed run (its launcher learns the run folder)."""
 
     def __init__(
-        self, loaded: Any, *, live: bool | None = None, out: Console | None = None, err: Console | None = None
+        self,
+        loaded: Any,
+        *,
+        in_rank: bool = False,
+        live: bool | None = None,
+        out: Console | None = None,
+        err: Console | None = None,
     ) -> None:
         self.loaded = loaded
+        self.in_rank = in_rank
         self.live = console.is_terminal and err_console.is_terminal if live is None else live
         self.out = out or console
         self.err = err or err_console
@@ -85,6 +92,10 @@ class RunDisplay:
 
     def on_start(self, store: Any, todo: list[Any], done: int) -> None:
         stop_starting()
+        if self.in_rank:
+            from gpubench.distributed.launch import note_run_folder
+
+            note_run_folder(store.folder)  # the launcher keeps torchrun's log there if the run fails
         print_run_header(self.loaded, store, todo, done, self.err)
         self.total = len(todo)
         self.started = time.monotonic()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import math
 import shlex
 import sys
 import threading
@@ -12,7 +11,16 @@ from typing import Annotated, Any
 
 import typer
 
-from gpubench.cli.common import DeviceOpt, SigTerm, console, err_console, escape, fail, handle_errors
+from gpubench.cli.common import (
+    DeviceOpt,
+    SigTerm,
+    check_numbers,
+    console,
+    err_console,
+    escape,
+    fail,
+    handle_errors,
+)
 from gpubench.errors import GpubenchError
 
 _DIST = "Distributed (torchrun)"
@@ -143,13 +151,16 @@ def run(
     from gpubench.cli.progress import print_starting
 
     print_starting(suite)
-    from gpubench.distributed.launch import is_rank_process
+    from gpubench.distributed.launch import CHILD_ENV
+    from gpubench.inputs import rank_environment
     from gpubench.suite import load_suite
 
     _check_options(telemetry, sample_hz, idle_s, dist_timeout_s, resume)
     loaded = load_suite(suite)
     torchrun = _torchrun_options(nnodes, node_rank, rdzv_endpoint, rdzv_backend, rdzv_id, master_addr, master_port)
-    in_rank = is_rank_process()
+    in_rank, ignored = rank_environment(marker=CHILD_ENV)
+    if ignored:
+        err_console.print(f"[yellow]note:[/] {escape(ignored)}", highlight=False)
     if not in_rank and (nproc or any(v is not None for v in torchrun.values())):
         _note_ranks_measure_one_round(loaded, rounds)
         _launch_ranks(ctx, nproc, torchrun, report)
@@ -175,12 +186,7 @@ def _check_options(telemetry: str, sample_hz: float, idle_s: float, dist_timeout
     """The `run` option values that typer's own checks let through."""
     if telemetry not in ("auto", "required", "off"):
         raise GpubenchError(f"--telemetry {telemetry!r}: use auto, required or off")
-    if not (0 < sample_hz <= 1000):
-        raise GpubenchError(f"--sample-hz {sample_hz}: must be in (0, 1000]")
-    if not (math.isfinite(idle_s) and idle_s >= 0):
-        raise GpubenchError(f"--idle-s {idle_s}: must be a number of seconds >= 0")
-    if not math.isfinite(dist_timeout_s):
-        raise GpubenchError(f"--dist-timeout-s {dist_timeout_s}: must be a finite number of seconds")
+    check_numbers(sample_hz=sample_hz, idle_s=idle_s, dist_timeout_s=dist_timeout_s)
     if resume is not None and not resume.is_dir():
         raise GpubenchError(f"--resume {resume}: no such run folder")
 
@@ -251,7 +257,7 @@ def _run_with_progress(loaded: Any, options: Any, in_rank: bool, dist_timeout_s:
     from gpubench.cli.progress import RunDisplay
     from gpubench.runner import run_suite
 
-    display = RunDisplay(loaded)
+    display = RunDisplay(loaded, in_rank=in_rank)
     events = display.events()
     try:
         if in_rank:
@@ -282,7 +288,8 @@ def _report_outcome(outcome: Any, in_rank: bool, report: bool) -> None:
         return
     if outcome.interrupted:
         how, code = ("terminated (SIGTERM)", 143) if _TERMINATED.is_set() else ("interrupted", 130)
-        raise fail(f"{how}: {len(outcome.rows)} finished case(s) kept; continue with --resume {outcome.folder}", code)
+        kept = _cases_kept(outcome.folder, len(outcome.rows))
+        raise fail(f"{how}: {kept} finished case(s) kept; continue with --resume {outcome.folder}", code)
     if report:
         from gpubench.report import render_report
 
@@ -316,17 +323,42 @@ def _child_args(ctx: typer.Context) -> list[str]:
     return [ctx.info_name or "run", *positional, *options]
 
 
-def _launch_ranks(ctx: typer.Context, nproc: int, torchrun: dict[str, Any], report: bool) -> None:
-    """`gpubench run --nproc N`: start the ranks through torchrun, wait, then report like a single run."""
-    from gpubench.distributed.launch import launch
+def _cases_kept(folder: Path | None, fallback: int) -> int:
+    """Rows in the run folder's measurements.parquet: a resumed run keeps the cases of the runs before too."""
+    if folder is None:
+        return fallback
+    try:
+        import pyarrow.parquet as pq
 
-    if nproc < 1:
-        raise GpubenchError("torchrun options need --nproc N, the number of ranks on this node")
+        return pq.read_metadata(Path(folder) / "measurements.parquet").num_rows
+    except Exception:  # noqa: BLE001 - no file yet, or one being replaced: the count this process knows
+        return fallback
+
+
+def _launch_ranks(ctx: typer.Context, nproc: int, torchrun: dict[str, Any], report: bool) -> None:
+    """`gpubench run --nproc N`: check what can be checked, start the ranks through torchrun, forward signals
+    to them and wait, then report like a single run."""
+    from gpubench.distributed.launch import check_before_launch, launch
+    from gpubench.suite import load_suite
+
+    p = ctx.params
+    check_before_launch(
+        load_suite(p["suite"]),
+        nproc=nproc,
+        torchrun=torchrun,
+        device=p["device"],
+        only=tuple(p.get("only") or ()),
+        out=Path(p["out"]),
+        resume=p.get("resume"),
+        force_resume=bool(p.get("force_resume")),
+    )
     result = launch(_child_args(ctx), nproc, torchrun, command=shlex.join(sys.argv))
     folder = result.folder
     if result.interrupted:
+        how = "terminated (SIGTERM)" if result.exit_code == 143 else "interrupted"
+        kept = _cases_kept(folder, 0)
         where = f"; continue with --resume {folder}" if folder else ""
-        raise fail(f"interrupted: finished cases kept{where}", 130)
+        raise fail(f"{how}: {kept} finished case(s) kept{where}", result.exit_code)
     failure = result.failure()
     if failure:
         raise fail(failure + (f"; finished cases are kept in {folder}" if folder else ""), 1)

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from gpubench.cli.common import JsonOpt, console, escape, fmt, handle_errors, json_value
+from gpubench.cli.common import JsonOpt, check_numbers, console, escape, fmt, handle_errors, json_value
 from gpubench.errors import GpubenchError
 
 
@@ -25,6 +25,7 @@ def specs(
 
     catalog = load_catalog()
     if match is not None:
+        check_numbers(memory_gib=memory_gib, power_limit_w=power_limit_w)
         memory = None if memory_gib is None else memory_gib * 2**30
         spec = match_device(match, memory, power_limit_w, catalog=catalog)
         if spec is None:

@@ -130,6 +130,8 @@ class StepTimer:
     """Times bursts of steps on one device the way its kind times them (events on GPUs, the host clock on the
     CPU, mark_step + wait_device_ops on XLA). Returns one time in seconds per step."""
 
+    groups_steps = True  # a timed sample may hold several short steps (gpubench.distributed's DistTimer: no)
+
     def __init__(self, device: torch.device | Device, clock: Callable[[], int] = time.perf_counter_ns) -> None:
         self.device = get(device)
         self.clock = clock  # host-timed kinds only; tests pass a fake

@@ -26,9 +26,10 @@ import torch.distributed as dist
 
 from gpubench import devices
 from gpubench.benchmarks import Benchmark
+from gpubench.derive import DERIVED_COLUMNS
 from gpubench.distributed.context import DistContext, init_rank, shutdown
 from gpubench.distributed.launch import write_rank_state
-from gpubench.distributed.results import add_scaling_columns, load_rank_rows, merge_rank_rows, write_rank_rows
+from gpubench.distributed.results import load_rank_rows, merge_rank_rows, write_rank_rows
 from gpubench.errors import GpubenchError, RankLost, Unsupported, exception_text, first_line
 from gpubench.records import Case, Workload
 from gpubench.runner import (
@@ -139,6 +140,8 @@ class DistTimer:
     A step that raises on one rank is gathered like a time, and every rank raises RankFailed naming it, so the
     case fails everywhere at the same point and the run goes on with the next case.
     """
+
+    groups_steps = False  # the ranks stay in lockstep by step count: every timed sample is one step
 
     def __init__(self, inner: devices.StepTimer, control: ControlPlane) -> None:
         self.inner = inner
@@ -286,7 +289,9 @@ class Lockstep:
         todo_ids = set(self.control.broadcast_object("the list of cases", todo_ids))
         if store is not None and options.resume is not None and (store.folder / "ranks.parquet").exists():
             self.rank_rows = [
-                r for r in load_rank_rows(store.folder).to_dict("records") if r["case_id"] not in todo_ids
+                {k: v for k, v in r.items() if k not in DERIVED_COLUMNS}
+                for r in load_rank_rows(store.folder).to_dict("records")
+                if r["case_id"] not in todo_ids
             ]
         return store, [pc for pc in planned if pc.case.id in todo_ids]
 
@@ -351,7 +356,6 @@ class Lockstep:
         n = len(row.get("times_s") or [])
         times = [timer.log[r][-n:] if n and len(timer.log[r]) >= n else [] for r in range(ctx.world_size)]
         merged, ranks = merge_rank_rows([g[0] for g in gathered], times, backend=ctx.library)
-        add_scaling_columns(merged, store.rows)
         self.rank_rows = [r for r in self.rank_rows if r.get("case_id") != case_id] + ranks
         write_rank_rows(store.folder, self.rank_rows, store.run_id)
         self.tel_frames += [g[1] for g in gathered if g[1] is not None and not g[1].empty]

@@ -15,13 +15,16 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from gpubench.errors import GpubenchError
-from gpubench.files import atomic_write_text
+from gpubench.output import write_output
 from gpubench.report.blocks import Block, Prose, Section
 from gpubench.report.compare import compare_runs, regressions
 from gpubench.report.data import ReportData, load_report_data
 from gpubench.report.explain import explanation
+from gpubench.report.fields import case_records, to_csv, to_json
 from gpubench.report.i18n import languages, load_messages
 from gpubench.report.sections import SECTIONS
+from gpubench.report.summary import markdown_summary
+from gpubench.report.verdict import resolve_against
 
 DEFAULT_DIR = Path("reports")
 
@@ -50,11 +53,16 @@ def _default_name(data: ReportData) -> str:
     return f"{stamp}_{len(data.per_run.series)}-runs"
 
 
-def _load(paths: Iterable[PathLike], baseline: PathLike | None, lang: str, against: Sequence[str]) -> ReportData:
-    from gpubench.report.verdict import resolve_against
-
+def _load(
+    paths: Iterable[PathLike],
+    baseline: PathLike | None,
+    lang: str,
+    against: Sequence[str],
+    fleet: bool | None = None,
+    labels: Sequence[str] = (),
+) -> ReportData:
     load_messages(lang)  # a bad --lang fails before any folder is read
-    return load_report_data(paths, baseline, lang=lang, against=resolve_against(against))
+    return load_report_data(paths, baseline, lang=lang, against=resolve_against(against), fleet=fleet, labels=labels)
 
 
 def build_report(
@@ -78,7 +86,7 @@ def _html(data: ReportData, title: str | None) -> str:
     return render_page(build_sections(data), title, subtitle, t)
 
 
-FORMATS = ("html", "md", "csv")
+FORMATS = ("html", "md", "csv", "json")
 
 
 def render_report(
@@ -89,28 +97,35 @@ def render_report(
     lang: str = "en",
     fmt: str = "html",
     against: Sequence[str] = (),
+    fleet: bool | None = None,
+    labels: Sequence[str] = (),
 ) -> Path:
     """Write one report comparing run folders (paths and globs, any mix of machines).
 
     `fmt`: html (self-contained, works offline), md (a Markdown summary to paste: verdict, headline table,
-    environment) or csv (the headline table). `out` defaults to reports/<run id or time_N-runs>.<fmt>;
+    every case, environment), csv or json (every case, one field list: gpubench.report.fields.FIELDS). `out` defaults to reports/<run id or time_N-runs>.<fmt>;
     `baseline` (default: the first run) is what speed-ups are relative to; `lang` picks the catalogue
-    (en, hu, ...); `against` adds catalog devices to the verdict. Returns the path written.
+    (en, hu, ...); `against` adds catalog devices to the verdict; `fleet` pools runs of one device model
+    that measured the same cases (None: from 4 such runs, True: from 2, False: never); `labels` name the runs
+    in order. Returns the path written.
     """
     if fmt not in FORMATS:
         raise GpubenchError(f"--format {fmt!r}: not one of {', '.join(FORMATS)}")
-    data = _load(paths, baseline, lang, against)
+    data = _load(paths, baseline, lang, against, fleet, labels)
     if fmt == "html":
         text = _html(data, title)
+    elif fmt == "md":
+        text = markdown_summary(data, title)
     else:
-        from gpubench.report.summary import headline_csv, markdown_summary
-
-        text = markdown_summary(data, title) if fmt == "md" else headline_csv(data)
+        records = case_records(data)
+        text = to_csv(records) if fmt == "csv" else to_json(records)
     path = (
-        Path(out) if out is not None else DEFAULT_DIR / f"{re.sub(r'[^A-Za-z0-9._-]+', '-', _default_name(data))}.{fmt}"
+        os.fspath(out)
+        if out is not None
+        else DEFAULT_DIR / f"{re.sub(r'[^A-Za-z0-9._-]+', '-', _default_name(data))}.{fmt}"
     )
-    atomic_write_text(path, text, make_parents=True)  # a bad -o path: one line naming it
-    return path
+    write_output(path, text)  # `-`, devices, pipes and symlinks as the user meant them; a bad path: one line
+    return Path(path)
 
 
 __all__ = [

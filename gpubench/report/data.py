@@ -9,22 +9,21 @@ from __future__ import annotations
 import html
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from gpubench.benchmarks.spec import WorkloadRef
+from gpubench.precisions import ELEMENT_BYTES, GEMM_DTYPES
 from gpubench.report.i18n import Messages, load_messages
+from gpubench.report.workloads import role_of, spec_of, workload_ref, workload_words
 from gpubench.store import expand_paths, load_meta, load_runs, load_telemetry, read_meta
 
-MATMUL_DTYPES = ("fp64", "fp32", "tf32", "fp16", "bf16", "fp8", "int8")
-"""Display order of matmul precisions (widest first)."""
-
-# Input element sizes for a GEMM's A and B; C is written at OUTPUT_BYTES where it differs (int8 -> int32,
-# fp8 -> bf16 through torch._scaled_mm).
-ELEMENT_BYTES = {"fp64": 8, "fp32": 4, "tf32": 4, "fp16": 2, "bf16": 2, "fp8": 1, "int8": 1}
+# A GEMM's C is written at OUTPUT_BYTES where it differs from its inputs (int8 -> int32, fp8 -> bf16 through
+# torch._scaled_mm); input element sizes are the precision vocabulary's.
 OUTPUT_BYTES = {"fp8": 2, "int8": 4}
 
 # Distinct, colour-blind-friendlier first (Okabe-Ito-like), then more hues for big fleets.
@@ -129,6 +128,7 @@ class ReportData:
     series: list[Series]
     baseline: Series
     notes: list[str] = field(default_factory=list)
+    pooling: list[str] = field(default_factory=list)  # what was pooled into fleet series, and what was not
     msg: Messages = field(default_factory=load_messages)
     detail: ReportData | None = None
     # Extra reference devices for the verdict (catalog slugs); figures derived once (headline metrics).
@@ -161,29 +161,19 @@ class ReportData:
         return bool(self.series) and all(s.vendor.lower() == "cpu" for s in self.series)
 
 
-def _shade(hex_color: str, k: int) -> str:
-    """The k-th variant of a colour (k=0 is the colour itself): alternately lighter and darker."""
-    if k == 0:
-        return hex_color
-    r, g, b = (int(hex_color[i : i + 2], 16) for i in (1, 3, 5))
-    amount = min(0.6, 0.22 * ((k + 1) // 2))
-    target = 255 if k % 2 else 0
-    mix = [round(c + (target - c) * amount) for c in (r, g, b)]
-    return "#" + "".join(f"{c:02X}" for c in mix)
+def run_colors(n: int) -> list[str]:
+    """`n` distinct colours, one per series: the palette first, then golden-angle hues that keep
+    neighbours apart. Two runs of one device get two colours, never two shades of one."""
+    out = list(PALETTE[:n])
+    for i in range(len(out), n):
+        out.append(_hsl_hex((i * 137.508) % 360, 0.55, 0.45))
+    return out
 
 
 def device_colors(device_names: Iterable[str]) -> dict[str, str]:
     """A colour per distinct device name, in order of first appearance."""
-    out: dict[str, str] = {}
-    for name in device_names:
-        if name not in out:
-            i = len(out)
-            if i < len(PALETTE):
-                out[name] = PALETTE[i]
-            else:  # beyond the palette: golden-angle hues keep neighbours apart
-                hue = (i * 137.508) % 360
-                out[name] = _hsl_hex(hue, 0.55, 0.45)
-    return out
+    names = list(dict.fromkeys(device_names))
+    return dict(zip(names, run_colors(len(names)), strict=True))
 
 
 def _hsl_hex(h: float, s: float, lum: float) -> str:
@@ -194,50 +184,60 @@ def _hsl_hex(h: float, s: float, lum: float) -> str:
     return "#" + "".join(f"{round((v + m) * 255):02X}" for v in (r, g, b))
 
 
-def make_series(metas: Sequence[dict[str, Any]], folders: Sequence[Path]) -> list[Series]:
-    """Series for runs in order. Runs of the same device share its colour in shades and get their host
-    (or start time, or a number) appended to the label so every label is unique."""
+def _started(meta: dict[str, Any]) -> str:
+    return str(meta.get("started_utc") or "").replace("T", " ").rstrip("Z")
+
+
+def make_series(
+    metas: Sequence[dict[str, Any]], folders: Sequence[Path], labels: Sequence[str] | None = None
+) -> list[Series]:
+    """Series for runs in order, each with its own colour and a unique label: `labels` where given (the
+    user's `--label`, in run order), else the device name, then its host where runs of one device differ in
+    host, else its start time to the second (the date too where the runs' dates differ), else a number."""
     names = [str((m.get("device") or {}).get("name") or "unknown device") for m in metas]
-    colors = device_colors(names)
     hosts = [str(m.get("host") or "") for m in metas]
-    labels = list(names)
+    out_labels = list(names)
     for name in set(names):
         idx = [i for i, n in enumerate(names) if n == name]
         if len(idx) < 2:
             continue
         if len({hosts[i] for i in idx}) == len(idx):
             for i in idx:
-                labels[i] = f"{name} · {hosts[i]}"
-        else:
-            for i in idx:
-                labels[i] = f"{name} · {hosts[i]} {str(metas[i].get('started_utc') or '')[:16]}".rstrip()
+                out_labels[i] = f"{name} · {hosts[i]}"
+            continue
+        stamps = [_started(metas[i]) for i in idx]
+        same_day = len({st[:10] for st in stamps}) == 1
+        for i, stamp in zip(idx, stamps, strict=True):
+            when = stamp[11:19] if same_day else stamp[:19]
+            host = f"{hosts[i]} " if len({hosts[j] for j in idx}) > 1 else ""
+            out_labels[i] = f"{name} · {host}{when}".rstrip(" ·")
+    for i, label in enumerate(labels or ()):
+        if i < len(out_labels) and str(label).strip():
+            out_labels[i] = str(label).strip()
     seen: dict[str, int] = {}
-    for i, label in enumerate(labels):
+    for i, label in enumerate(out_labels):
         seen[label] = seen.get(label, 0) + 1
         if seen[label] > 1:
-            labels[i] = f"{label} #{seen[label]}"
-    shade_count: dict[str, int] = {}
-    out = []
-    for i, meta in enumerate(metas):
-        k = shade_count.get(names[i], 0)
-        shade_count[names[i]] = k + 1
-        out.append(
-            Series(
-                run_id=str(meta.get("run_id")),
-                label=labels[i],
-                color=_shade(colors[names[i]], k),
-                device_name=names[i],
-                vendor=str((meta.get("device") or {}).get("vendor") or ""),
-                host=hosts[i],
-                folder=str(folders[i]),
-                meta=meta,
-            )
+            out_labels[i] = f"{label} #{seen[label]}"
+    colors = run_colors(len(metas))
+    return [
+        Series(
+            run_id=str(meta.get("run_id")),
+            label=out_labels[i],
+            color=colors[i],
+            device_name=names[i],
+            vendor=str((meta.get("device") or {}).get("vendor") or ""),
+            host=hosts[i],
+            folder=str(folders[i]),
+            meta=meta,
         )
-    return out
+        for i, meta in enumerate(metas)
+    ]
 
 
 FLEET_MIN_RUNS = 4
-"""Runs of one device model from which the report draws them as one aggregated series (a fleet)."""
+"""Runs of one device model that measured the same cases, from which the report draws them as one pooled
+series (a fleet) unless told otherwise (`fleet=False`; `fleet=True` pools from two)."""
 
 _ANY_COLUMNS = ("throttled",)  # a group row is throttled when any of its runs was
 _MAJORITY_COLUMNS = ("noisy",)  # ... and noisy when most of them were
@@ -249,12 +249,16 @@ def load_report_data(
     lang: str = "en",
     fleet_min_runs: int = FLEET_MIN_RUNS,
     against: Sequence[str] = (),
+    fleet: bool | None = None,
+    labels: Sequence[str] = (),
 ) -> ReportData:
     """Load run folders (paths and globs, any mix of machines) into what the report draws.
 
-    The baseline (default: the first run) is added when it is not among `paths`. Runs of one device model
-    are aggregated into one series once there are `fleet_min_runs` of them (0 turns that off); `lang`
-    picks the message catalogue; `against` names extra catalog devices for the verdict.
+    The baseline (default: the first run) is added when it is not among `paths`. Runs are never pooled
+    silently: runs of one device model that measured the same cases become one series when there are
+    `fleet_min_runs` of them (`fleet=None`, the default), from two (`fleet=True`) or never (`fleet=False`,
+    or `fleet_min_runs=0`); the page says which. `labels` name the runs in order (else device, host, time);
+    `lang` picks the message catalogue; `against` names extra catalog devices for the verdict.
     """
     msg = load_messages(lang)
     folders = expand_paths(list(paths))
@@ -277,7 +281,7 @@ def load_report_data(
         keep.append((folder, meta))
     folders = [f for f, _ in keep]
     metas = [m for _, m in keep]
-    series = make_series(metas, folders)
+    series = make_series(metas, folders, labels)
     # Raw step times are for `compare`; the report draws summaries, and the list column makes every
     # filter copy megabytes: it is never read.
     runs = load_runs(folders, skip_columns=("times_s",))
@@ -290,7 +294,9 @@ def load_report_data(
     _label_rows(runs, series)
     by_id = {s.run_id: s for s in series}
     base = by_id.get(base_id, series[0]) if base_id else series[0]
-    shown, shown_runs = aggregate_fleet(runs, series, fleet_min_runs, msg)
+    min_runs = 0 if fleet is False else (2 if fleet else fleet_min_runs)
+    pooling: list[str] = []
+    shown, shown_runs = aggregate_fleet(runs, series, min_runs, msg, pooling)
     # Telemetry only for what is drawn: every single run, and one representative run per fleet group.
     wanted = {s.representative or s.run_id: s.run_id for s in shown}
     folder_of = {s.run_id: Path(s.folder) for s in series}
@@ -299,7 +305,14 @@ def load_report_data(
         telemetry["run_id"] = telemetry["run_id"].map(wanted)
     if len(shown) == len(series):
         return ReportData(
-            runs=runs, telemetry=telemetry, series=series, baseline=base, notes=notes, msg=msg, against=list(against)
+            runs=runs,
+            telemetry=telemetry,
+            series=series,
+            baseline=base,
+            notes=notes,
+            pooling=pooling,
+            msg=msg,
+            against=list(against),
         )
     detail = ReportData(
         runs=runs, telemetry=pd.DataFrame(), series=series, baseline=base, notes=notes, msg=msg, against=list(against)
@@ -311,6 +324,7 @@ def load_report_data(
         series=shown,
         baseline=shown_base,
         notes=notes,
+        pooling=pooling,
         msg=msg,
         detail=detail,
         against=list(against),
@@ -322,36 +336,65 @@ def _label_rows(runs: pd.DataFrame, series: Sequence[Series]) -> None:
     runs["color"] = runs["run_id"].map({s.run_id: s.color for s in series})
 
 
+def pool_groups(runs: pd.DataFrame, series: list[Series], min_runs: int) -> tuple[list[list[Series]], list[str]]:
+    """Which runs to pool: groups of at least `min_runs` runs of one device model that measured the same set
+    of cases. Also the device models with enough runs that were not pooled because their cases differ."""
+    if min_runs <= 0 or runs.empty or "case_id" not in runs:
+        return [], []
+    cases = {str(k): frozenset(map(str, g)) for k, g in runs.groupby("run_id", sort=False)["case_id"]}
+    by_device: dict[str, list[Series]] = {}
+    for s in series:
+        by_device.setdefault(s.device_name, []).append(s)
+    groups, differing = [], []
+    for device, members in by_device.items():
+        if len(members) < min_runs:
+            continue
+        by_cases: dict[frozenset[str], list[Series]] = {}
+        for s in members:
+            by_cases.setdefault(cases.get(s.run_id, frozenset()), []).append(s)
+        pooled = [g for g in by_cases.values() if len(g) >= min_runs]
+        groups += pooled
+        if len(by_cases) > 1:
+            differing.append(device)
+    return groups, differing
+
+
 def aggregate_fleet(
-    runs: pd.DataFrame, series: list[Series], min_runs: int, msg: Messages
+    runs: pd.DataFrame, series: list[Series], min_runs: int, msg: Messages, notes: list[str] | None = None
 ) -> tuple[list[Series], pd.DataFrame]:
-    """Draw runs of one device model as one series once there are `min_runs` of them.
+    """Draw runs of one device model that measured the same cases as one series once there are `min_runs`
+    of them, and say so in `notes` (as the page does).
 
     A group's row per case holds the median over its runs of every number (throughput, time, power,
     energy ...), `throughput_p10`/`throughput_p90` become the slowest and fastest run (the spread between
     machines, which is what a fleet is read for) and `n_runs` counts the runs. Throttled when any run was;
     noisy when most were. Returns the series to draw and their rows; unchanged when nothing groups.
     """
-    names = [s.device_name for s in series]
-    counts = {n: names.count(n) for n in dict.fromkeys(names)}
-    grouped = {n for n, c in counts.items() if min_runs > 0 and c >= min_runs}
-    if not grouped:
+    notes = notes if notes is not None else []
+    groups, differing = pool_groups(runs, series, min_runs)
+    for device in differing:
+        notes.append(msg("fleet.not_pooled", device=device))
+    if not groups:
         return series, runs
+    group_of = {m.run_id: i for i, g in enumerate(groups) for m in g}
     shown: list[Series] = []
     frames: list[pd.DataFrame] = []
-    done: set[str] = set()
+    done: set[int] = set()
     for s in series:
-        if s.device_name not in grouped:
+        gi = group_of.get(s.run_id)
+        if gi is None:
             shown.append(s)
             frames.append(runs[runs["run_id"] == s.run_id])
             continue
-        if s.device_name in done:
+        if gi in done:
             continue
-        done.add(s.device_name)
-        members = [m for m in series if m.device_name == s.device_name]
+        done.add(gi)
+        members = groups[gi]
         ids = [m.run_id for m in members]
         rows = runs[runs["run_id"].isin(ids)]
-        group_id = f"fleet:{s.device_name}"
+        group_id = f"fleet:{s.device_name}" + (
+            f":{gi}" if any(g is not members and g[0].device_name == s.device_name for g in groups) else ""
+        )
         agg = _aggregate_rows(rows, group_id)
         rep = _representative(rows, ids)
         rep_meta = next(m.meta for m in members if m.run_id == rep)
@@ -367,8 +410,14 @@ def aggregate_fleet(
             members=tuple(ids),
             representative=rep,
         )
+        notes.append(msg("fleet.pooled", label=group.label, n=len(ids), device=s.device_name))
         shown.append(group)
         frames.append(agg)
+    seen: dict[str, int] = {}
+    for i, s in enumerate(shown):  # two pooled groups of one model (different case sets): unique labels
+        seen[s.label] = seen.get(s.label, 0) + 1
+        if seen[s.label] > 1:
+            shown[i] = replace(s, label=f"{s.label} #{seen[s.label]}")
     out = pd.concat(frames, ignore_index=True, sort=False) if frames else runs.iloc[0:0]
     _label_rows(out, shown)
     return shown, out
@@ -435,109 +484,150 @@ def _representative(rows: pd.DataFrame, ids: list[str]) -> str:
 
 @dataclass(frozen=True)
 class Metric:
-    """A headline figure of one run: the best case of a kind (e.g. matmul bf16) and the row it came from."""
+    """A headline figure of one run: the best row of one workload (or one group of a benchmark without a
+    workload), as its spec's headline says, and the row it came from."""
 
     run_id: str
-    key: str  # stable id across runs, e.g. "matmul/bf16"
-    label: str  # display, e.g. "matmul bf16"
+    key: str  # stable across runs: the workload key ("matmul/bf16", "gpt2[layers=2,...]/fp32") or bench/group
+    label: str  # for people, in the report's language
     unit: str
     value: float
     higher_is_better: bool
     row: int  # index into ReportData.runs
-
-
-def _ordered_groups(frame: pd.DataFrame, cols: list[str]) -> list[tuple[Any, pd.DataFrame]]:
-    return list(frame.groupby(cols, sort=True, dropna=True)) if all(c in frame for c in cols) else []
+    workload: WorkloadRef | None = field(default=None, compare=False)
+    emulated: bool = False  # the precision has no hardware on the device: software speed, never a headline
+    in_cache: bool = False  # a memory figure whose buffer fits in the last-level cache
 
 
 def headline_metrics(data: ReportData) -> list[Metric]:
-    """Per run: best TFLOP/s per matmul precision, best D2D/H2D/D2H GB/s, best samples/s per training and
-    inference workload (model, precision), and J per sample at the best training configuration.
-    Computed once per ReportData (every section asks)."""
+    """Per run, per workload: the best row by its spec's headline (matmul per precision, device copy
+    bandwidth at the largest buffer beyond the last-level cache, each model and precision, each LLM
+    workload ...), and J per sample of the best training configuration. Rows of different workloads never
+    compete (a toy gpt2 and GPT-2 small are two metrics). Computed once per ReportData."""
     if "headline" not in data.memo:
         data.memo["headline"] = _headline_metrics(data)
     return list(data.memo["headline"])
 
 
+_ORDER = {"compute_anchor": 0, "memory_anchor": 1, "training": 2, "inference": 3}
+
+
+def _order(m: Metric) -> tuple[int, int, str]:
+    ref = m.workload
+    if m.key.startswith("energy/"):
+        return (9, 0, m.key)
+    if ref is None:
+        return (8, 0, m.key)
+    rank = _ORDER.get(role_of(ref.benchmark) or ref.family, 4)
+    return (rank, GEMM_DTYPES.index(ref.precision) if ref.precision in GEMM_DTYPES else 0, m.key)
+
+
+def _llc_bytes(series: Series | None) -> float:
+    dev = (series.meta.get("device") or {}) if series is not None else {}
+    for key in ("llc_bytes", "l2_cache_bytes", "l2_bytes"):
+        if is_num(dev.get(key)):
+            return float(dev[key])
+    return 0.0
+
+
+def _buffer_bytes(entry: tuple[int, dict[str, Any], WorkloadRef | None]) -> float:
+    """A copy's buffer size from its workload (bytes read + written per step, halved)."""
+    ref = entry[2]
+    return float(ref.items_per_step or 0) / 2 if ref is not None else 0.0
+
+
 def _headline_metrics(data: ReportData) -> list[Metric]:
     ok = data.ok
-    if ok.empty or "throughput" not in ok:
+    if ok.empty or "benchmark" not in ok:
         return []
-    ok = ok[pd.to_numeric(ok["throughput"], errors="coerce").notna()]
+    t = data.msg
+    groups: dict[tuple[str, str], list[tuple[int, dict[str, Any], WorkloadRef | None]]] = {}
+    for i, row in zip(ok.index, ok.to_dict("records"), strict=True):
+        spec = spec_of(row.get("benchmark"))
+        if spec is None:
+            continue
+        head = spec.headline
+        if not is_num(row.get(head.metric)):
+            continue
+        ref = workload_ref(row)
+        if ref is not None:
+            key = ref.key
+        else:
+            parts = [str(row.get(g)) for g in head.group_by]
+            key = "/".join([spec.name, *parts])
+        groups.setdefault((str(row["run_id"]), key), []).append((int(i), row, ref))
     out: list[Metric] = []
-
-    def best(frame: pd.DataFrame) -> int:
-        return int(pd.to_numeric(frame["throughput"], errors="coerce").idxmax())
-
-    bench = data.col("benchmark", ok).astype("string")
-    mm = ok[bench == "matmul"]
-    order = {d: i for i, d in enumerate(MATMUL_DTYPES)}
-    for (run_id, dtype), g in sorted(_ordered_groups(mm, ["run_id", "dtype"]), key=lambda kv: order.get(kv[0][1], 99)):
-        i = best(g)
+    for (run_id, key), rows in groups.items():
+        i, row, ref = rows[0]
+        spec = spec_of(row.get("benchmark"))
+        head = spec.headline
+        in_cache = False
+        if role_of(spec.name) == "memory_anchor":
+            # The memory figure a buyer reads is main memory: the largest buffer, beyond the last-level cache.
+            llc = _llc_bytes(data.by_run.get(run_id))
+            i, row, ref = max(rows, key=_buffer_bytes)
+            size = _buffer_bytes((i, row, ref))
+            in_cache = 0 < size <= llc
+        else:
+            better = max if head.better == "higher" else min
+            i, row, ref = better(rows, key=lambda r: float(r[1][head.metric]))
+        unit = head.unit or str(row.get(head.unit_column) or "")
+        if ref is not None:
+            label = workload_words(t, ref)
+        else:
+            try:
+                label = head.label.format_map({**row, "workload": spec.name})
+            except (KeyError, IndexError, ValueError):
+                label = key
+        emulated = row.get("emulated") is True
+        if emulated:
+            label = t("fig.emulated_tick", dtype=label)
+        if in_cache:
+            label = t("workload.in_cache", workload=label)
         out.append(
             Metric(
-                run_id,
-                f"matmul/{dtype}",
-                f"matmul {dtype}",
-                str(ok.at[i, "throughput_unit"]),
-                float(ok.at[i, "throughput"]),
-                True,
-                i,
+                run_id, key, label, unit, float(row[head.metric]), head.better == "higher", i, ref, emulated, in_cache
             )
         )
-    mem = ok[bench == "memory"]
-    korder = {"d2d": 0, "h2d": 1, "d2h": 2}
-    for (run_id, kind), g in sorted(_ordered_groups(mem, ["run_id", "kind"]), key=lambda kv: korder.get(kv[0][1], 9)):
-        i = best(g)
-        out.append(
-            Metric(
-                run_id,
-                f"memory/{kind}",
-                f"{str(kind).upper()} bandwidth",
-                str(ok.at[i, "throughput_unit"]),
-                float(ok.at[i, "throughput"]),
-                True,
-                i,
-            )
-        )
-    for name in ("train", "infer"):
-        part = ok[bench == name]
-        for (run_id, model, precision), g in _ordered_groups(part, ["run_id", "model", "precision"]):
-            i = best(g)
+        epw = row.get("energy_per_work")
+        if ref is not None and ref.family == "training" and is_num(epw) and float(epw) > 0:
             out.append(
                 Metric(
                     run_id,
-                    f"{name}/{model}/{precision}",
-                    f"{name} {model} {precision}",
-                    str(ok.at[i, "throughput_unit"]),
-                    float(ok.at[i, "throughput"]),
-                    True,
+                    f"energy/{ref.key}",
+                    t("workload.energy", model=ref.label, precision=ref.precision),
+                    str(row.get("energy_per_work_unit") or "J/sample"),
+                    float(epw),
+                    False,
                     i,
+                    ref,
                 )
             )
-            epw = ok.at[i, "energy_per_work"] if "energy_per_work" in ok else None
-            if name == "train" and is_num(epw) and float(epw) > 0:
-                unit = ok.at[i, "energy_per_work_unit"] if "energy_per_work_unit" in ok else "J/sample"
-                out.append(
-                    Metric(
-                        run_id,
-                        f"energy/{model}/{precision}",
-                        f"{model} {precision} energy",
-                        str(unit),
-                        float(epw),
-                        False,
-                        i,
-                    )
-                )
-    # Stable column order: as first met, matmul -> memory -> train/infer -> energy.
-    rank = {"matmul": 0, "memory": 1, "train": 2, "infer": 3, "energy": 4}
-    return sorted(out, key=lambda m: rank.get(m.key.split("/")[0], 9))
+    return sorted(out, key=_order)
+
+
+def workload_rows(data: ReportData, key: str) -> pd.DataFrame:
+    """The ok rows that measured workload `key` (what the model calibrates on and the advisor ranks from):
+    asking the model with every row of a fleet costs seconds and changes nothing."""
+    if "workload_key" not in data.memo:
+        data.memo["workload_key"] = pd.Series(
+            [getattr(workload_ref(r), "key", None) for r in data.ok.to_dict("records")],
+            index=data.ok.index,
+            dtype=object,
+        )
+    return data.ok[data.memo["workload_key"] == key]
+
+
+def comparable_metrics(data: ReportData) -> list[Metric]:
+    """The headline metrics that compare runs like with like: those of a workload (its key is the same
+    only where the work is), never an emulated precision."""
+    return [m for m in headline_metrics(data) if m.workload is not None and not m.emulated]
 
 
 def scorecard(data: ReportData, metrics: list[Metric] | None = None) -> pd.DataFrame:
     """Per run and metric: value, ratio to the baseline (>1 is better, energy inverted), and per run the
     geometric-mean score over the metrics it shares with the baseline."""
-    metrics = headline_metrics(data) if metrics is None else metrics
+    metrics = comparable_metrics(data) if metrics is None else metrics
     if not metrics:
         return pd.DataFrame()
     frame = pd.DataFrame([m.__dict__ for m in metrics])
@@ -621,7 +711,7 @@ def environment_differences(data: ReportData) -> list[Difference]:
         for s in ser:
             limit = limits.get(s.label)
             spec = match(s.device_name, (s.meta.get("device") or {}).get("memory_bytes"), limit)
-            if spec is not None and is_num(limit) and float(limit) < 0.95 * spec.tdp_w:
+            if spec is not None and spec.tdp_w and is_num(limit) and float(limit) < 0.95 * spec.tdp_w:
                 out.append(
                     Difference(
                         "power_limit",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from gpubench.report.data import ReportData, fmt_num, headline_metrics
+from gpubench.report.data import ReportData, headline_metrics
 
 
 def _best(data: ReportData, key: str) -> float | None:
@@ -31,10 +31,10 @@ def _matmul(data: ReportData) -> list[str]:
     ratio = _ratio(data, "matmul/bf16", "matmul/fp32") or _ratio(data, "matmul/fp16", "matmul/fp32")
     if data.cpu_only:
         if ratio is not None:
-            out.append(t("explain.matmul.cpu_ratio", ratio=fmt_num(ratio, 2)))
+            out.append(t("explain.matmul.cpu_ratio", ratio=data.msg.num(ratio, 2)))
         out.append(t("explain.matmul.cpu_gpu"))
     elif ratio is not None:
-        out.append(t("explain.matmul.gpu_ratio", ratio=fmt_num(ratio, 2)))
+        out.append(t("explain.matmul.gpu_ratio", ratio=data.msg.num(ratio, 2)))
     if "tf32" in data.ok and data.ok["tf32"].fillna(False).astype(bool).any():
         out.append(t("explain.matmul.tf32"))
     return out
@@ -45,7 +45,7 @@ def _memory(data: ReportData) -> list[str]:
     out = []
     best = _best(data, "memory/d2d")
     if data.cpu_only:
-        out.append(t("explain.memory.cpu", best=fmt_num(best) if best else "–"))
+        out.append(t("explain.memory.cpu", best=data.msg.num(best) if best else "–"))
     kinds = set(data.ok["kind"].dropna().astype(str)) if "kind" in data.ok else set()
     if kinds & {"h2d", "d2h"}:
         out.append(t("explain.memory.pcie"))
@@ -64,7 +64,7 @@ def _models(data: ReportData) -> list[str]:
         for amp in ("amp_bf16", "amp_fp16"):
             ratio = _ratio(data, f"train/{model}/{amp}", key)
             if ratio is not None:
-                out.append(t("explain.models.amp_ratio", model=model, amp=amp, ratio=fmt_num(ratio, 2)))
+                out.append(t("explain.models.amp_ratio", model=model, amp=amp, ratio=data.msg.num(ratio, 2)))
                 break
     if data.cpu_only:
         out.append(t("explain.models.cpu"))

@@ -12,22 +12,22 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from gpubench.precisions import GEMM_DTYPES
 from gpubench.report.data import (
-    MATMUL_DTYPES,
     Metric,
     ReportData,
     Series,
     downsample_minmax,
     esc,
-    fmt_num,
     is_num,
     matmul_bytes,
 )
+from gpubench.report.workloads import benchmarks_with_role, workload_ref
 
 TELEMETRY_POINTS = 1200
 """Points per telemetry trace after downsampling (display only)."""
 
-_TEMPLATE = go.layout.Template(
+TEMPLATE = go.layout.Template(
     layout=go.Layout(
         font=dict(
             family="system-ui, -apple-system, 'Segoe UI', Roboto, Helvetica, Arial, sans-serif", size=12, color="#222"
@@ -35,7 +35,16 @@ _TEMPLATE = go.layout.Template(
         paper_bgcolor="white",
         plot_bgcolor="white",
         xaxis=dict(gridcolor="#e5e5e5", zerolinecolor="#ccc", linecolor="#999", ticks="outside", automargin=True),
-        yaxis=dict(gridcolor="#e5e5e5", zerolinecolor="#ccc", linecolor="#999", ticks="outside", automargin=True),
+        # A linear axis starts at zero, so a 2% difference never looks like a cliff; a chart that must not
+        # (a log axis, a zoomed telemetry panel) says so in its axis title.
+        yaxis=dict(
+            gridcolor="#e5e5e5",
+            zerolinecolor="#ccc",
+            linecolor="#999",
+            ticks="outside",
+            automargin=True,
+            rangemode="tozero",
+        ),
         hoverlabel=dict(align="left"),
         margin=dict(l=70, r=20, t=50, b=60),
         # Below the plot, not beside it: on a phone-width screen a side legend leaves no room for the plot.
@@ -48,7 +57,7 @@ HOVER = "%{hovertext}<extra></extra>"
 def new_figure(title: str, height: int = 420, **layout: Any) -> go.Figure:
     """An empty figure with the report's look. `title` must already be escaped."""
     fig = go.Figure()
-    fig.update_layout(template=_TEMPLATE, title=dict(text=title, x=0.01, font=dict(size=15)), height=height, **layout)
+    fig.update_layout(template=TEMPLATE, title=dict(text=title, x=0.01, font=dict(size=15)), height=height, **layout)
     return fig
 
 
@@ -122,32 +131,36 @@ def short_case(case_id: str, limit: int = 44) -> str:
     return text[: keep - keep // 3] + "…" + text[len(text) - keep // 3 :]
 
 
-def row_hover(series: Series, row: Mapping[str, Any], value_col: str = "throughput", unit: str | None = None) -> str:
-    """Hover text for one measured case: value, spread, repetitions, run id (all escaped)."""
+def row_hover(
+    data: ReportData, series: Series, row: Mapping[str, Any], value_col: str = "throughput", unit: str | None = None
+) -> str:
+    """Hover text for one measured case: value, spread, repetitions, run id (all escaped, in the report's
+    language)."""
+    t = data.msg
     unit = unit if unit is not None else str(_row_value(row, "throughput_unit") or "")
     parts = [f"<b>{esc(series.label)}</b>", esc(_row_value(row, "case_id"))]
     value = _row_value(row, value_col)
-    line = f"{fmt_num(value, 4)} {esc(unit)}"
+    line = f"{t.num(value, 4)} {esc(unit)}"
     lo, hi = _row_value(row, "throughput_p10"), _row_value(row, "throughput_p90")
     if value_col == "throughput" and is_num(lo) and is_num(hi):
-        line += f" (p10–p90 {fmt_num(lo, 4)}–{fmt_num(hi, 4)})"
+        line += " " + esc(t("fig.hover.spread", low=t.num(lo, 4), high=t.num(hi, 4)))
     parts.append(line)
-    n, cov = _row_value(row, "n_reps"), _row_value(row, "cov")
+    n = _row_value(row, "n_reps")
     stats = []
     runs = _row_value(row, "n_runs")
     if series.members and is_num(runs):
         # A fleet group: the value is the median run, the bars span slowest to fastest run.
-        parts[-1] = f"{fmt_num(value, 4)} {esc(unit)} (median of {int(runs)} runs; {fmt_num(lo, 4)}–{fmt_num(hi, 4)})"
+        parts[-1] = f"{t.num(value, 4)} {esc(unit)} " + esc(
+            t("fig.hover.fleet", n=int(runs), low=t.num(lo, 4), high=t.num(hi, 4))
+        )
         n = None
     if is_num(n):
-        stats.append(f"{int(n)} reps")
-    if is_num(cov):
-        stats.append(f"CoV {100 * float(cov):.1f}%")
+        stats.append(esc(t("fig.hover.reps", n=int(n))))
     if is_true(_row_value(row, "noisy")):
-        stats.append("noisy")
+        stats.append(esc(t("status.noisy")))
     if stats:
         parts.append(" · ".join(stats))
-    parts.append(f"run {esc(series.run_id)}")
+    parts.append(esc(t("fig.hover.run", run=series.run_id)))
     return "<br>".join(parts)
 
 
@@ -214,7 +227,7 @@ def grouped_bars(
             x=[esc(c) for c in part["_cat"].astype(str)],
             y=pd.to_numeric(part[value], errors="coerce").to_numpy(float),
             error_y=_spread(part) if error else None,
-            hovertext=[row_hover(s, r, value, unit) for r in records(part, value)],
+            hovertext=[row_hover(data, s, r, value, unit) for r in records(part, value)],
             hovertemplate=HOVER,
         )
     fig.update_xaxes(categoryorder="array", categoryarray=[esc(c) for c in cats], type="category")
@@ -227,13 +240,21 @@ def grouped_bars(
 def matmul_by_precision(data: ReportData, ok: pd.DataFrame) -> go.Figure:
     """Best TFLOP/s (TOP/s for int8) per precision per run, with p10-p90 of that case."""
     best = _best_rows(ok, ["run_id", "dtype"])
+    emulated = best["emulated"].map(is_true) if "emulated" in best else pd.Series(False, index=best.index)
+    # A precision the device has no hardware for is marked on the axis: its speed is software's, not the chip's.
+    label = data.msg("fig.emulated_tick", dtype="{dtype}")
+    category = pd.Series(
+        [label.format(dtype=d) if e else str(d) for d, e in zip(best["dtype"], emulated, strict=True)],
+        index=best.index,
+    )
+    order = [x for d in GEMM_DTYPES for x in (d, label.format(dtype=d))]
     return grouped_bars(
         data,
         best,
-        best["dtype"],
+        category,
         esc(data.msg("fig.matmul_best")),
         esc(data.msg("fig.matmul_best_y")),
-        order=MATMUL_DTYPES,
+        order=order,
     )
 
 
@@ -253,7 +274,7 @@ def matmul_pct_of_peak(data: ReportData, ok: pd.DataFrame) -> go.Figure | None:
         esc(data.msg("fig.matmul_peak")),
         pct,
         value="pct_of_peak",
-        order=MATMUL_DTYPES,
+        order=GEMM_DTYPES,
         error=False,
         unit=pct,
     )
@@ -281,7 +302,7 @@ def matmul_sweeps(data: ReportData, sweeps: pd.DataFrame, ok: pd.DataFrame) -> g
                 line=dict(color=s.color, dash=dtype_dash[str(sw["dtype"])]),
                 name=esc(f"{s.label} · {sw['dtype']} n={sw['n']} k={sw['k']}"),
                 legendgroup=s.run_id,
-                hovertext=[row_hover(s, r) for r in records(part)],
+                hovertext=[row_hover(data, s, r) for r in records(part)],
                 hovertemplate=HOVER,
             )
     return fig
@@ -302,7 +323,7 @@ def memory_bandwidth(data: ReportData, ok: pd.DataFrame) -> go.Figure:
         horizontal_spacing=0.06,
     )
     fig.update_layout(
-        template=_TEMPLATE, height=450, title=dict(text=esc(data.msg("fig.memory")), x=0.01), margin=dict(t=90)
+        template=TEMPLATE, height=450, title=dict(text=esc(data.msg("fig.memory")), x=0.01), margin=dict(t=90)
     )
     pinned_col = ok["pinned"] if "pinned" in ok else pd.Series(pd.NA, index=ok.index)
     shown: set[str] = set()
@@ -329,7 +350,7 @@ def memory_bandwidth(data: ReportData, ok: pd.DataFrame) -> go.Figure:
                     showlegend=s.run_id not in shown,
                     line=dict(color=s.color, dash="dash" if host_link and not pinned else "solid"),
                     marker=dict(symbol="circle" if pinned or not host_link else "circle-open"),
-                    hovertext=[row_hover(s, r) + esc(suffix) for r in records(sel)],
+                    hovertext=[row_hover(data, s, r) + esc(suffix) for r in records(sel)],
                     hovertemplate=HOVER,
                     row=1,
                     col=col,
@@ -361,7 +382,7 @@ def model_throughput(data: ReportData, ok: pd.DataFrame, benchmark: str) -> go.F
     """Throughput per workload (model, precision, batch) per run, with p10-p90 error bars."""
     label = workload_label(ok)
     unit = str(ok["throughput_unit"].dropna().iloc[0]) if ok["throughput_unit"].notna().any() else ""
-    title = data.msg(f"fig.{benchmark}_throughput", default=benchmark, unit=unit)
+    title = data.msg(f"fig.{benchmark}_throughput", default=benchmark, unit=data.msg.unit(unit))
     fig = grouped_bars(data, ok, label, esc(title), esc(unit), height=460)
     fig.update_xaxes(tickangle=-30)
     return fig
@@ -382,8 +403,8 @@ def inference_latency(data: ReportData, rows: pd.DataFrame) -> go.Figure:
         if part is None:
             continue
         hover = [
-            f"<b>{esc(s.label)}</b><br>{esc(r['case_id'])}<br>median {fmt_num(r['median_ms'], 4)} ms · "
-            f"p99 {fmt_num(r['p99_ms'], 4)} ms<br>{int(r['n_reps']) if is_num(r.get('n_reps')) else '?'} reps"
+            f"<b>{esc(s.label)}</b><br>{esc(r['case_id'])}<br>median {data.msg.num(r['median_ms'], 4)} ms · "
+            f"p99 {data.msg.num(r['p99_ms'], 4)} ms<br>{int(r['n_reps']) if is_num(r.get('n_reps')) else '?'} reps"
             f"<br>run {esc(s.run_id)}"
             for r in records(part, "median_ms", "p99_ms")
         ]
@@ -432,10 +453,12 @@ def telemetry_timeline(data: ReportData, series: Series, tel: pd.DataFrame, case
     """Power, temperature and SM clock over the run; each case's timed window shaded (red: throttled).
     For a fleet group `tel` and `cases` are its representative run's."""
     tel = tel.sort_values("t_ns")
+    cpu = series.vendor.lower() == "cpu"
     metrics = [
-        (c, data.msg(f"fig.tel_{c}", default=t))
+        # A CPU has no SM: its clock is the cores' clock.
+        (c, data.msg(f"fig.tel_cpu_{c}" if cpu and c == "sm_clock_mhz" else f"fig.tel_{c}", default=t))
         for c, t in _TELEMETRY_ROWS
-        if c in tel and np.isfinite(tel[c].to_numpy(float)).any()
+        if c in tel and np.isfinite(tel[c].to_numpy(float)).any() and np.nanmax(tel[c].to_numpy(float)) > 0
     ]
     if not metrics or tel.empty:
         return None
@@ -443,7 +466,7 @@ def telemetry_timeline(data: ReportData, series: Series, tel: pd.DataFrame, case
     t_s = (tel["t_ns"].to_numpy(np.int64) - t0) / 1e9
     fig = make_subplots(rows=len(metrics), cols=1, shared_xaxes=True, vertical_spacing=0.04)
     fig.update_layout(
-        template=_TEMPLATE,
+        template=TEMPLATE,
         height=170 * len(metrics) + 90,
         showlegend=False,
         title=dict(text=esc(data.msg("fig.timeline", run=series.label)), x=0.01, font=dict(size=14)),
@@ -465,18 +488,21 @@ def telemetry_timeline(data: ReportData, series: Series, tel: pd.DataFrame, case
             fill = "rgba(214,39,40,0.25)" if throttled else ("rgba(0,0,0,0.05)" if j % 2 else "rgba(0,0,0,0.11)")
             shades[fill].append((x0, x1))
             mids.append((x0 + x1) / 2)
-            tip = f"{esc(r['case_id'])}<br>{esc(r.get('status'))}"
+            status = str(r.get("status"))
+            tip = f"{esc(r['case_id'])}<br>{esc(data.msg(f'status.{status}', default=status))}"
             if is_num(r.get("energy_j")):
-                tip += f" · {fmt_num(r['energy_j'])} J · avg {fmt_num(r.get('avg_power_w'))} W"
+                tip += f" · {data.msg.num(r['energy_j'])} J · avg {data.msg.num(r.get('avg_power_w'))} W"
             if throttled:
-                tip += f"<br>throttled: {esc(r.get('throttle_reasons'))}"
+                tip += "<br>" + esc(data.msg("fig.throttled", reasons=r.get("throttle_reasons")))
             texts.append(tip)
             colors.append("#d62728" if throttled else "#666")
     for i, (col, title) in enumerate(metrics, start=1):
         y = tel[col].to_numpy(float)
         lo, hi = float(np.nanmin(y)), float(np.nanmax(y))
         pad = (hi - lo) * 0.08 or max(abs(hi) * 0.05, 1.0)
-        y_lo, y_hi = lo - pad, hi + pad * (2.5 if i == 1 and mids else 1)  # room for the case markers on top
+        pad = max(pad, 0.05 * abs(hi))
+        # From zero: a flat line must look flat (room for the case markers on top of the first panel).
+        y_lo, y_hi = min(0.0, lo - pad), hi + pad * (2.5 if i == 1 and mids else 1)
         for fill, spans in shades.items():
             if spans:
                 xs, ys = _rects(spans, y_lo, y_hi)
@@ -488,7 +514,7 @@ def telemetry_timeline(data: ReportData, series: Series, tel: pd.DataFrame, case
             mode="lines",
             line=dict(color=series.color, width=1.2),
             name=esc(title),
-            hovertemplate=f"%{{y:.1f}} at %{{x:.1f}} s<extra>{esc(title)}</extra>",
+            hovertemplate=esc(data.msg("fig.tel_hover")) + f"<extra>{esc(title)}</extra>",
             row=i,
             col=1,
         )
@@ -535,16 +561,16 @@ def energy_per_case(data: ReportData, rows: pd.DataFrame) -> go.Figure:
         hover = []
         for r in records(part, *extra):
             tip = (
-                f"<b>{esc(s.label)}</b><br>{esc(r['case_id'])}<br>{fmt_num(r['energy_j'], 4)} J · avg "
-                f"{fmt_num(r.get('avg_power_w'))} W · peak {fmt_num(r.get('peak_power_w'))} W"
+                f"<b>{esc(s.label)}</b><br>{esc(r['case_id'])}<br>{data.msg.num(r['energy_j'], 4)} J · avg "
+                f"{data.msg.num(r.get('avg_power_w'))} W · peak {data.msg.num(r.get('peak_power_w'))} W"
             )
             if is_num(r.get("peak_temp_c")):
-                tip += f" · {fmt_num(r['peak_temp_c'])} °C"
+                tip += f" · {data.msg.num(r['peak_temp_c'])} °C"
             if is_num(r.get("energy_per_work")):
-                tip += f"<br>{fmt_num(r['energy_per_work'], 4)} {esc(r.get('energy_per_work_unit'))}"
+                tip += f"<br>{data.msg.num(r['energy_per_work'], 4)} {esc(r.get('energy_per_work_unit'))}"
             if is_true(r.get("throttled")):
-                tip += f"<br>throttled: {esc(r.get('throttle_reasons'))}"
-            hover.append(tip + f"<br>run {esc(s.run_id)}")
+                tip += "<br>" + esc(data.msg("fig.throttled", reasons=r.get("throttle_reasons")))
+            hover.append(tip + "<br>" + esc(data.msg("fig.hover.run", run=s.run_id)))
         fig.add_bar(
             name=esc(s.label),
             legendgroup=s.run_id,
@@ -593,7 +619,7 @@ def metric_facets(
         vertical_spacing=0.22 / max(1, nrows - 1) if nrows > 1 else 0.1,
     )
     fig.update_layout(
-        template=_TEMPLATE, height=240 * nrows + 120, title=dict(text=title, x=0.01), bargap=0.15, margin=dict(t=90)
+        template=TEMPLATE, height=240 * nrows + 120, title=dict(text=title, x=0.01), bargap=0.15, margin=dict(t=90)
     )
     # One trace per panel (a bar per run, coloured by run) and one legend-only entry per run: a trace per
     # run and panel would be hundreds of traces for a big fleet.
@@ -604,7 +630,7 @@ def metric_facets(
             m = next((m for m in metrics if m.key == key and m.run_id == s.run_id and id(m) in values), None)
             if m is None:
                 continue
-            tip = f"<b>{esc(s.label)}</b><br>{esc(m.label)}: {fmt_num(values[id(m)], 4)} {esc(unit_of[key])}"
+            tip = f"<b>{esc(s.label)}</b><br>{esc(m.label)}: {data.msg.num(values[id(m)], 4)} {esc(unit_of[key])}"
             if hover_extra and id(m) in hover_extra:
                 tip += "<br>" + hover_extra[id(m)]
             xs.append(esc(s.label))
@@ -630,7 +656,7 @@ def roofline(data: ReportData, ok: pd.DataFrame) -> go.Figure | None:
     """Per run: measured ceilings (best matmul throughput per precision, best device-copy bandwidth) and
     each matmul case placed at its arithmetic intensity (FLOP per byte moved)."""
     bench = ok["benchmark"].astype(str)
-    mm = ok[bench == "matmul"]
+    mm = ok[bench.isin(benchmarks_with_role("compute_anchor"))]
     if mm.empty or not {"dtype", "m", "n", "k"} <= set(mm.columns):
         return None
     mm = mm.assign(
@@ -639,7 +665,9 @@ def roofline(data: ReportData, ok: pd.DataFrame) -> go.Figure | None:
     flops = pd.to_numeric(mm["flops_per_step"] if "flops_per_step" in mm else mm["work_per_step"], errors="coerce")
     mm = mm.assign(_ai=flops / mm["_bytes"])
     mm = mm[np.isfinite(mm["_ai"].astype(float))]
-    d2d = ok[(bench == "memory") & (ok["kind"].astype(str) == "d2d")] if "kind" in ok else ok.iloc[0:0]
+    copies = ok[bench.isin(benchmarks_with_role("memory_anchor"))]
+    # The device copy is the memory rows that are a workload (host links are not).
+    d2d = copies[[workload_ref(r) is not None for r in copies.to_dict("records")]]
     parts = by_run(mm)
     shown = [s for s in data.series if s.run_id in parts]
     if not shown:
@@ -654,13 +682,13 @@ def roofline(data: ReportData, ok: pd.DataFrame) -> go.Figure | None:
         vertical_spacing=0.25 / nrows,
     )
     fig.update_layout(
-        template=_TEMPLATE,
+        template=TEMPLATE,
         height=330 * nrows + 100,
         showlegend=False,
         title=dict(text=esc(data.msg("fig.roofline")), x=0.01),
     )
     shapes = ("square", "circle", "diamond", "triangle-up", "star", "hexagon", "cross")
-    symbols = dict(zip(MATMUL_DTYPES, shapes, strict=True))
+    symbols = dict(zip(GEMM_DTYPES, shapes, strict=True))
     for i, s in enumerate(shown):
         r, c = i // cols + 1, i % cols + 1
         mine = parts[s.run_id]
@@ -681,7 +709,7 @@ def roofline(data: ReportData, ok: pd.DataFrame) -> go.Figure | None:
             ridge = peak * 1e3 / bw if math.isfinite(bw) and bw > 0 else x_lo
             cx += [max(ridge, x_lo), x_hi, None]
             cy += [peak, peak, None]
-            ctext += ["", esc(f"{dtype} {fmt_num(peak)}"), ""]
+            ctext += ["", esc(f"{dtype} {data.msg.num(peak)}"), ""]
         fig.add_scatter(
             x=cx,
             y=cy,
@@ -704,7 +732,9 @@ def roofline(data: ReportData, ok: pd.DataFrame) -> go.Figure | None:
                 line=dict(width=0.5, color="#222"),
                 symbol=[symbols.get(str(d), "circle") for d in mine["dtype"]],
             ),
-            hovertext=[row_hover(s, rr) + f"<br>{fmt_num(rr['_ai'])} FLOP/byte" for rr in records(mine, "_ai")],
+            hovertext=[
+                row_hover(data, s, rr) + f"<br>{data.msg.num(rr['_ai'])} FLOP/byte" for rr in records(mine, "_ai")
+            ],
             hovertemplate=HOVER,
             row=r,
             col=c,
@@ -718,7 +748,7 @@ def roofline(data: ReportData, ok: pd.DataFrame) -> go.Figure | None:
                 y=[bw * x_lo / 1e3, top],
                 mode="lines",
                 line=dict(color=s.color, width=2),
-                hovertext=[esc(f"device copy {fmt_num(bw)} GB/s")] * 2,
+                hovertext=[esc(data.msg("fig.device_copy", gbps=data.msg.num(bw)))] * 2,
                 hovertemplate=HOVER,
                 row=r,
                 col=c,
@@ -751,9 +781,14 @@ def score_bars(data: ReportData, scores: pd.DataFrame) -> go.Figure:
             y=[score],
             marker_color=s.color,
             name=esc(s.label),
-            hovertext=[f"<b>{esc(s.label)}</b><br>{score:.3g}× over {n} shared metric(s)<br>run {esc(s.run_id)}"],
+            hovertext=[
+                f"<b>{esc(s.label)}</b><br>"
+                + esc(data.msg("fig.score_hover", score=data.msg.fixed(score, 2), n=n))
+                + "<br>"
+                + esc(data.msg("fig.hover.run", run=s.run_id))
+            ],
             hovertemplate=HOVER,
-            text=[f"{score:.2f}×"],
+            text=[data.msg.fixed(score, 2) + "×"],
             textposition="outside",
         )
     fig.add_hline(y=1.0, line=dict(color="#999", dash="dot", width=1))
@@ -766,7 +801,7 @@ def collectives(data: ReportData, rows: pd.DataFrame) -> go.Figure:
         (c for c in ("busbw_gbps", "busbw", "throughput") if c in rows and rows[c].notna().any()),
         "throughput",
     )
-    op = rows["op"].astype(str) if "op" in rows else pd.Series("collective", index=rows.index)
+    op = rows["op"].astype(str) if "op" in rows else rows["benchmark"].astype(str)
     fig = new_figure(
         esc(data.msg("fig.collectives")),
         xaxis_title=esc(data.msg("fig.message_size")),
@@ -786,7 +821,7 @@ def collectives(data: ReportData, rows: pd.DataFrame) -> go.Figure:
                 line=dict(color=s.color, dash=op_dash[o]),
                 name=esc(f"{s.label} · {o}"),
                 legendgroup=s.run_id,
-                hovertext=[row_hover(s, r, ycol, "GB/s") for r in records(part, ycol)],
+                hovertext=[row_hover(data, s, r, ycol, "GB/s") for r in records(part, ycol)],
                 hovertemplate=HOVER,
             )
     fig.update_xaxes(type="log", exponentformat="SI")

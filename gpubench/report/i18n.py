@@ -1,20 +1,26 @@
 """The report's words: one message catalogue per language (gpubench/report/messages/<lang>.toml).
 
 Every heading, explanation, caption, table header and verdict sentence the report shows comes from a
-catalogue, so a third language is one more file. Numbers and units stay as they are. A key missing in a
-language falls back to English (tests check that Hungarian has every English key).
+catalogue, so a third language is one more file. Numbers shown to people are written the language's way
+through Babel (`msg.num(31227.5)` is "31,227.5" in English, "31 227,5" in Hungarian); machine-readable output
+(CSV, JSON) stays in the C locale. A key missing in a language falls back to English (tests check that
+Hungarian has every English key).
 
     msg = load_messages("hu")
-    msg("verdict.faster", device="RTX 4090", times="3.2")
+    msg("verdict.faster", device="RTX 4090", times=msg.multiple(3.2))
 """
 
 from __future__ import annotations
 
+import math
+import re
 import sys
 from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
+
+from babel.numbers import format_decimal, format_scientific, get_decimal_symbol, get_group_symbol
 
 from gpubench.errors import GpubenchError
 
@@ -56,8 +62,41 @@ def _catalogue(lang: str) -> dict[str, str]:
     return out
 
 
+def _finite(value: Any) -> float | None:
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        return None
+    return v if math.isfinite(v) else None
+
+
+_VOWELS = set("aáeéiíoóöőuúüűAÁEÉIÍOÓÖŐUÚÜŰ")
+_VOWEL_LETTER_NAMES = set("AEFILMNORSUXYÁÉÍÓÖŐÚÜŰ")  # letters whose Hungarian names start with a vowel: ef, el, em
+_VOWEL_DIGITS = set("15")  # egy, öt (and 1000 ezer, but a thousand is written with its digits)
+_ARTICLE = re.compile(r"\b([Aa])\(z\) (\S+)")
+
+
+def _article(match: re.Match[str]) -> str:
+    """Hungarian 'a' or 'az' for the word that follows: 'az' before a vowel sound ('az AMD', 'az 5', 'az
+    RTX' read er-té-iksz), 'a' otherwise ('a GeForce', 'a H100')."""
+    a, word = match.group(1), match.group(2)
+    letters = word.lstrip("\"'“„(*")
+    first = letters[:1]
+    if not first:
+        return match.group(0)
+    head = re.match(r"[A-ZÁÉÍÓÖŐÚÜŰ]+", letters)
+    if first.isdigit():
+        vowel = first in _VOWEL_DIGITS
+    elif head and len(head.group(0)) >= 2 and not letters[len(head.group(0)) : len(head.group(0)) + 1].islower():
+        vowel = first in _VOWEL_LETTER_NAMES  # an acronym is read letter by letter
+    else:
+        vowel = first in _VOWELS
+    return f"{a}{'z' if vowel else ''} {word}"
+
+
 class Messages:
-    """Look up and format report texts in one language: `msg(key, **values)`; `msg.has(key)`."""
+    """Look up and format report texts in one language: `msg(key, **values)`; `msg.has(key)`; numbers
+    written the language's way: `msg.num`, `msg.multiple`, `msg.pct`, `msg.money`."""
 
     def __init__(self, lang: str = DEFAULT_LANG) -> None:
         if lang not in languages():
@@ -65,6 +104,72 @@ class Messages:
         self.lang = lang
         self._own = _catalogue(lang)
         self._fallback = _catalogue(DEFAULT_LANG)
+        self.decimal = get_decimal_symbol(lang)
+        self.group = get_group_symbol(lang)
+
+    @property
+    def separators(self) -> str:
+        """Plotly's `layout.separators` for this language: the decimal mark, then the thousands separator."""
+        return self.decimal + self.group
+
+    def num(self, value: Any, digits: int = 3, missing: str = "–") -> str:
+        """A number for people: `digits` significant digits, thousands grouped, in this language
+        ("31,227" / "31 227"; "0.105" / "0,105"); `missing` for None, NaN or text."""
+        v = _finite(value)
+        if v is None:
+            return missing
+        if v == 0:
+            return "0"
+        magnitude = math.floor(math.log10(abs(v)))
+        if magnitude < -7:  # below 0.0000001 an exponent is shorter than the zeros
+            return format_scientific(v, format="0.##E0", locale=self.lang)
+        decimals = max(0, digits - 1 - magnitude)
+        v = round(v, decimals)
+        pattern = "#,##0" + ("." + "#" * decimals if decimals else "")
+        return format_decimal(v, format=pattern, locale=self.lang)
+
+    def fixed(self, value: Any, decimals: int = 0, missing: str = "–") -> str:
+        """A number with exactly `decimals` decimals (thousands grouped), in this language."""
+        v = _finite(value)
+        if v is None:
+            return missing
+        pattern = "#,##0" + ("." + "0" * decimals if decimals else "")
+        return format_decimal(round(v, decimals), format=pattern, locale=self.lang)
+
+    def multiple(self, value: Any) -> str:
+        """2.3×, 25×, 1,200× (two significant digits: an estimate is no more precise)."""
+        v = _finite(value)
+        if v is None or v <= 0:
+            return "–"
+        digits = 1 - int(math.floor(math.log10(v)))
+        return self.fixed(v, max(0, digits)) + "×"
+
+    def pct(self, fraction: Any, decimals: int = 0) -> str:
+        """A fraction as a percentage: 0.73 -> "73%"."""
+        v = _finite(fraction)
+        return "–" if v is None else self.fixed(100 * v, decimals) + "%"
+
+    def bytes(self, count: Any) -> str:
+        """A byte count as people read it: 2.52 MB, 23.5 GB (decimal units, as datasheets write them)."""
+        v = _finite(count)
+        if v is None:
+            return "–"
+        for unit, size in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+            if abs(v) >= size:
+                return f"{self.num(v / size)} {unit}"
+        return f"{self.fixed(v)} B"
+
+    def money(self, usd: Any) -> str:
+        """US dollars readable at any size: $1,299; $0.42; 1.6e-06 becomes "$0.0000016"; never an exponent."""
+        v = _finite(usd)
+        if v is None:
+            return "–"
+        if abs(v) >= 100:
+            return "$" + self.fixed(v, 0)
+        if v == 0:
+            return "$0"
+        decimals = max(2, 1 - int(math.floor(math.log10(abs(v)))))
+        return "$" + self.fixed(v, min(decimals, 9))
 
     def has(self, key: str) -> bool:
         """Whether the key exists (in this language or in English)."""
@@ -76,13 +181,18 @@ class Messages:
         text = self._own.get(key, self._fallback.get(key))
         if text is None:
             return key if default is None else default
-        return text.format(**values) if values else text
+        text = text.format(**values) if values else text
+        return _ARTICLE.sub(_article, text) if "(z) " in text else text
 
     def paragraphs(self, key: str, **values: Any) -> list[str]:
         """A multi-paragraph text (a TOML list of strings) as separate paragraphs."""
         if not self.has(key):
             return []
         return [p for p in self(key, **values).split("\n") if p.strip()]
+
+    def unit(self, unit: str) -> str:
+        """A unit in this language ("samples/s" is "minta/s" in Hungarian); unknown units as they are."""
+        return self._own.get(f"unit.{unit}", unit)
 
     def keys(self) -> set[str]:
         """Keys this language defines itself (for completeness tests)."""

@@ -10,10 +10,14 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from gpubench.benchmarks.llm.presets import capacity_rows, largest_fitting
+from gpubench.benchmarks.llm.presets import preset as preset_named
+from gpubench.errors import GpubenchError
 from gpubench.report import figures as F
-from gpubench.report.data import ReportData, esc, fmt_num, is_num
+from gpubench.report.blocks import Block, Cell, Figure, Note, Table
+from gpubench.report.cells import rows_of_family, swatch
+from gpubench.report.data import ReportData, esc, is_num
 from gpubench.report.i18n import Messages, load_messages
-from gpubench.report.sections import Block, Cell, Figure, Note, Table
+from gpubench.report.workloads import workload_ref
 
 # MLPerf Inference v5 Llama-2-70B interactive scenario: >= 25 tokens/s per user (TPOT <= 40 ms), TTFT <= 450 ms.
 INTERACTIVE_TOKENS_PER_S = 25.0
@@ -21,17 +25,8 @@ INTERACTIVE_TTFT_S = 0.450
 CARD_GB = [24, 48, 80, 141, 192]
 
 
-def _rows(data: ReportData, benchmark: str) -> pd.DataFrame:
-    ok = data.ok
-    return ok[ok["benchmark"].astype("string") == benchmark] if "benchmark" in ok else ok.iloc[0:0]
-
-
-def _num(value: Any, digits: int = 3, suffix: str = "") -> str:
-    return f"{fmt_num(value, digits)}{suffix}" if is_num(value) else "–"
-
-
-def _get(row: dict[str, Any], key: str) -> Any:
-    return row.get(key)
+def _num(data: ReportData, value: Any, digits: int = 3, suffix: str = "") -> str:
+    return f"{data.msg.num(value, digits)}{suffix}" if is_num(value) else "–"
 
 
 def speed_table(data: ReportData, prefill: pd.DataFrame, decode: pd.DataFrame) -> Table:
@@ -62,23 +57,23 @@ def speed_table(data: ReportData, prefill: pd.DataFrame, decode: pd.DataFrame) -
             tokens = int(tokens) if is_num(tokens) else tokens
             per_seq = r.get("tokens_per_s_per_seq") if kind == "decode" else None
             latency = (
-                f"TTFT {_num(1e3 * r['median_s'], 3, ' ms')}"
+                f"TTFT {_num(data, 1e3 * r['median_s'], 3, ' ms')}"
                 if kind == "prefill"
-                else f"TPOT {_num(r.get('ms_per_token'), 3, ' ms')}"
+                else f"TPOT {_num(data, r.get('ms_per_token'), 3, ' ms')}"
             )
             rows.append(
                 [
                     run,
-                    Cell(str(r.get("workload") or r.get("case_id"))),
+                    Cell(model_label(data, r), cls="wrap"),
                     Cell(str(r.get("batch")), cls="num"),
                     Cell(str(tokens), cls="num"),
-                    Cell(_num(r.get("throughput")), cls="num"),
-                    Cell(_num(per_seq), cls="num"),
+                    Cell(_num(data, r.get("throughput")), cls="num"),
+                    Cell(_num(data, per_seq), cls="num"),
                     Cell(latency),
-                    Cell(_num(r.get("tflops")), cls="num"),
-                    Cell(_num(r.get("achieved_gbps")), cls="num"),
-                    Cell(_num(r.get("pct_of_copy_bw"), 3, "%"), cls="num"),
-                    Cell(_num(r.get("pct_of_datasheet_bw"), 3, "%"), cls="num"),
+                    Cell(_num(data, r.get("tflops")), cls="num"),
+                    Cell(_num(data, r.get("achieved_gbps")), cls="num"),
+                    Cell(_num(data, r.get("pct_of_copy_bw"), 3, "%"), cls="num"),
+                    Cell(_num(data, r.get("pct_of_datasheet_bw"), 3, "%"), cls="num"),
                     Cell(str(r.get("layers_note") or "")),
                 ]
             )
@@ -108,11 +103,11 @@ def serving_points(prefill: pd.DataFrame, decode: pd.DataFrame) -> pd.DataFrame:
         ]
         exact = same[same["batch"] == r["batch"]]
         one = same[same["batch"] == 1]
-        ttft, how = None, "no prefill row"
+        ttft, how = None, "none"
         if not exact.empty:
             ttft, how = float(exact["median_s"].iloc[0]), "measured"
         elif not one.empty:
-            ttft, how = float(one["median_s"].iloc[0]) * int(r["batch"]), "batch 1 x batch"
+            ttft, how = float(one["median_s"].iloc[0]) * int(r["batch"]), "scaled"
         tpot = float(r["median_s"])
         total = ttft + output * tpot if ttft is not None else output * tpot
         out.append(
@@ -142,29 +137,53 @@ def serving_figure(data: ReportData, points: pd.DataFrame) -> go.Figure:
         yaxis_title=esc(t("llm.serving.y")),
     )
     dashes = ["solid", "dash", "dot", "dashdot"]
-    scenarios = sorted(points["scenario"].unique())
+    symbols = ["circle", "square", "diamond", "triangle-up", "x"]
+    # One line per run, model, precision and scenario: only the batch varies along a line (a bf16 and an
+    # int8 point are two workloads, never one curve).
+    configs = sorted(
+        {
+            (str(p), str(q), str(c))
+            for p, q, c in zip(points["preset"], points["precision"], points["scenario"], strict=True)
+        }
+    )
     for run_id, mine in points.groupby("run_id", sort=False):
         s = data.by_run.get(str(run_id))
-        for i, scenario in enumerate(scenarios):
-            pts = mine[mine["scenario"] == scenario].sort_values("batch")
+        for i, (preset, precision, scenario) in enumerate(configs):
+            pts = mine[
+                (mine["preset"].astype(str) == preset)
+                & (mine["precision"].astype(str) == precision)
+                & (mine["scenario"] == scenario)
+            ].sort_values("batch")
             if pts.empty:
                 continue
             hover = [
-                f"<b>{esc(s.label if s else run_id)}</b><br>{esc(p['preset'])} {esc(p['precision'])}, "
-                f"in/out {esc(scenario)}, batch {p['batch']}<br>{fmt_num(p['per_user'])} tok/s per user "
-                f"(TPOT {fmt_num(p['tpot_ms'])} ms)<br>{fmt_num(p['per_device'])} tok/s per device<br>"
-                f"TTFT {fmt_num(1e3 * p['ttft_s']) + ' ms' if is_num(p['ttft_s']) else '–'} ({esc(p['ttft_from'])})"
+                f"<b>{esc(s.label if s else run_id)}</b><br>"
+                + esc(
+                    t(
+                        "llm.serving.hover",
+                        preset=p["preset"],
+                        precision=p["precision"],
+                        scenario=scenario,
+                        batch=p["batch"],
+                        per_user=t.num(p["per_user"]),
+                        tpot=t.num(p["tpot_ms"]),
+                        per_device=t.num(p["per_device"]),
+                        ttft=t.num(1e3 * p["ttft_s"]) + " ms" if is_num(p["ttft_s"]) else "–",
+                        how=t(f"llm.serving.ttft_{p['ttft_from']}"),
+                    )
+                ).replace("\n", "<br>")
                 for p in pts.to_dict("records")
             ]
             fig.add_trace(
                 go.Scatter(
                     x=pts["per_user"],
                     y=pts["per_device"],
-                    mode="lines+markers+text",
-                    text=pts["batch"].astype(str),
+                    mode="lines+markers+text" if len(pts) > 1 else "markers+text",
+                    text=[esc(t("llm.serving.batch", n=b)) for b in pts["batch"]],
                     textposition="top center",
-                    name=esc(f"{s.label if s else run_id} · {scenario}"),
+                    name=esc(f"{s.label if s else run_id} · {preset} {precision} · {scenario}"),
                     line=dict(color=s.color if s else None, dash=dashes[i % len(dashes)]),
+                    marker=dict(symbol=symbols[i % len(symbols)], size=8),
                     hovertext=hover,
                     hovertemplate=F.HOVER,
                 )
@@ -178,7 +197,7 @@ def serving_figure(data: ReportData, points: pd.DataFrame) -> go.Figure:
             mode="lines+text",
             line=dict(color="#c0392b", dash="dash"),
             text=["", esc(t("llm.serving.line_text"))],
-            textposition="bottom left",
+            textposition="bottom right",  # inside the plot: to the left the label would be clipped
             name=esc(t("llm.serving.line_name")),
             hoverinfo="skip",
         )
@@ -204,12 +223,12 @@ def capacity_table(data: ReportData, rows: pd.DataFrame) -> Table:
                 Cell(s.label, color=s.color, title=s.run_id) if s else Cell(str(r.get("run_id"))),
                 Cell(str(r.get("preset"))),
                 Cell(str(r.get("precision"))),
-                Cell(_num(r.get("context"), 6), cls="num"),
-                Cell(_num(r.get("max_batch"), 6), cls="num"),
+                Cell(_num(data, r.get("context"), 6), cls="num"),
+                Cell(_num(data, r.get("max_batch"), 6), cls="num"),
                 Cell(str(r.get("capacity_method"))),
-                Cell(_num(r.get("max_context_b1"), 6), cls="num"),
+                Cell(_num(data, r.get("max_context_b1"), 6), cls="num"),
                 Cell(str(r.get("largest_preset_fitting"))),
-                Cell(_num(r.get("capacity_memory_bytes", 0) / 2**30, 3, " GiB"), cls="num"),
+                Cell(_num(data, r.get("capacity_memory_bytes", 0) / 2**30, 3, " GiB"), cls="num"),
             ]
         )
     return Table(
@@ -222,12 +241,6 @@ def capacity_table(data: ReportData, rows: pd.DataFrame) -> Table:
 def catalog_capacity_table(context: int = 8192, msg: Messages | None = None) -> Table:
     t = msg or load_messages()
     rows = capacity_rows([float(g) for g in CARD_GB], contexts=(context,))
-    header = [
-        "card memory",
-        "precision",
-        *sorted({r["preset"] for r in rows}, key=lambda n: rows[0]["preset"] != n),
-        "largest that fits",
-    ]
     presets = list(dict.fromkeys(r["preset"] for r in rows))
     header = [
         t("llm.catalog.col.memory"),
@@ -244,7 +257,7 @@ def catalog_capacity_table(context: int = 8192, msg: Messages | None = None) -> 
                     Cell(f"{gb} GB"),
                     Cell(precision),
                     *[Cell(str(mine[p][f"max_batch_{context}"]), cls="num") for p in presets],
-                    Cell(largest_fitting(precision, gb * 2**30, context) or "none"),
+                    Cell(largest_fitting(precision, gb * 2**30, context) or t("llm.catalog.none")),
                 ]
             )
     return Table(
@@ -254,10 +267,89 @@ def catalog_capacity_table(context: int = 8192, msg: Messages | None = None) -> 
     )
 
 
+TEST_MODEL_PARAMS = 10e6
+"""A language model below this many parameters is a test model: it exercises the code, not a real LLM."""
+
+
+def model_label(data: ReportData, row: dict[str, Any]) -> str:
+    """What an LLM row ran, in words: its workload's label from the spec where there is one, else the preset
+    with its size; a test-sized model says so ("tiny: a 0.52 M-parameter test model")."""
+    t = data.msg
+    ref = workload_ref(row)
+    preset = str(row.get("preset") or row.get("workload") or "?")
+    params = row.get("params_full") if is_num(row.get("params_full")) else row.get("params_count")
+    if not is_num(params):  # rows that time one part of a model (attention) still ran a preset of known size
+        try:
+            params = preset_named(preset).full_params
+        except (KeyError, ValueError, GpubenchError):
+            params = None
+    if is_num(params) and float(params) < TEST_MODEL_PARAMS:
+        return t("llm.test_model", preset=preset, params=t.num(float(params) / 1e6, 2))
+    if ref is not None:
+        return str(ref.label)
+    return t("llm.model", preset=preset, params=t.num(float(params) / 1e9, 2)) if is_num(params) else preset
+
+
+def finetune_table(data: ReportData, rows: pd.DataFrame) -> Table:
+    """Fine-tuning rows (LoRA or full): speed, what is trained, and the memory a full fine-tune would need."""
+    t = data.msg
+    out = []
+    for r in rows.to_dict("records"):
+        if str(r.get("run_id")) not in data.by_run:
+            continue
+        full = r.get("memory_needed_full_bytes")
+        out.append(
+            [
+                swatch(data, str(r["run_id"])),
+                Cell(model_label(data, r), cls="wrap"),
+                Cell(str(r.get("precision") or "–")),
+                Cell(t(f"llm.finetune.mode.{r.get('mode')}", default=str(r.get("mode") or "–"))),
+                Cell(_num(data, r.get("batch")), cls="num"),
+                Cell(_num(data, r.get("seq")), cls="num"),
+                Cell(_num(data, r.get("throughput")), cls="num"),
+                Cell(_num(data, r.get("tflops")), cls="num"),
+                Cell(_num(data, r.get("trainable_params")), cls="num"),
+                Cell(t.bytes(full), cls="num"),
+            ]
+        )
+    cols = ("run", "model", "precision", "mode", "batch", "seq", "tps", "tflops", "trainable", "full_memory")
+    return Table([t(f"llm.finetune.col.{c}") for c in cols], out, t("llm.finetune.caption"))
+
+
+def attention_table(data: ReportData, rows: pd.DataFrame) -> Table:
+    """Attention kernels alone: which backend, how long a context, TFLOP/s and time per call."""
+    t = data.msg
+    out = []
+    for r in rows.to_dict("records"):
+        if str(r.get("run_id")) not in data.by_run:
+            continue
+        heads = f"{_num(data, r.get('heads'))} / {_num(data, r.get('kv_heads'))}"
+        out.append(
+            [
+                swatch(data, str(r["run_id"])),
+                Cell(model_label(data, r), cls="wrap"),
+                Cell(str(r.get("precision") or "–")),
+                Cell(str(r.get("sdpa_backend") or r.get("backend") or "–")),
+                Cell(_num(data, r.get("context")), cls="num"),
+                Cell(_num(data, r.get("batch")), cls="num"),
+                Cell(heads, cls="num"),
+                Cell(_num(data, r.get("throughput")), cls="num"),
+                Cell(
+                    _num(data, 1e3 * float(r["median_s"]) if is_num(r.get("median_s")) else None, 3, " ms"), cls="num"
+                ),
+            ]
+        )
+    cols = ("run", "model", "precision", "backend", "context", "batch", "heads", "tflops", "time")
+    return Table([t(f"llm.attention.col.{c}") for c in cols], out, t("llm.attention.caption"))
+
+
 def build_llm(data: ReportData) -> list[Block]:
     """Prefill/decode speeds, the serving curve and capacity; empty when the runs have no LLM rows."""
-    prefill, decode, capacity = (_rows(data, b) for b in ("llm_prefill", "llm_decode", "llm_capacity"))
-    if prefill.empty and decode.empty and capacity.empty:
+    prefill, decode, capacity, finetune, attention = (
+        rows_of_family(data, *f)
+        for f in (("llm_prefill",), ("llm_decode",), ("llm_capacity",), ("llm_lora", "llm_finetune"), ("attention",))
+    )
+    if prefill.empty and decode.empty and capacity.empty and finetune.empty and attention.empty:
         return []
     t = data.msg
     blocks: list[Block] = []  # the explanation (section.llm.explain) comes first from build_sections
@@ -270,10 +362,14 @@ def build_llm(data: ReportData) -> list[Block]:
         if not slow.empty:
             blocks.append(
                 Note(
-                    t("llm.serving.slow_ttft", ms=f"{INTERACTIVE_TTFT_S * 1e3:.0f}", k=len(slow), n=len(points)),
+                    t("llm.serving.slow_ttft", ms=t.fixed(INTERACTIVE_TTFT_S * 1e3), k=len(slow), n=len(points)),
                     kind="warn",
                 )
             )
+    if not finetune.empty:
+        blocks.append(finetune_table(data, finetune))
+    if not attention.empty:
+        blocks.append(attention_table(data, attention))
     if not capacity.empty:
         blocks.append(capacity_table(data, capacity))
     blocks.append(catalog_capacity_table(msg=t))

@@ -12,83 +12,62 @@ comes from `data.msg`. Table text is raw (the page escapes it); Plotly text must
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from gpubench.report import figures as F
 from gpubench.report.blocks import Block, Cell, Details, Figure, Note, Prose, Section, Table
+from gpubench.report.cells import case_cell, rows_of_family, rows_tagged, rows_with_role, swatch
 from gpubench.report.data import (
     ReportData,
+    comparable_metrics,
     device_spec,
     environment_differences,
     esc,
-    fmt_num,
     headline_metrics,
     is_num,
-    multiple_text,
     scorecard,
 )
+from gpubench.report.fields import case_records, display_fields, display_value
+from gpubench.report.fleet import build_fleet
+from gpubench.report.llm import build_llm
+from gpubench.report.topics import build_topics
+from gpubench.report.value import build_value
 from gpubench.report.verdict import build_verdict
 from gpubench.stats import sweep_summary
-
-
-def _swatch(data: ReportData, run_id: str) -> Cell:
-    s = data.by_run[run_id]
-    return Cell(s.label, color=s.color, title=s.run_id)
-
-
-def _bench(data: ReportData, name: str) -> pd.DataFrame:
-    ok = data.ok
-    if "benchmark" not in ok:
-        return ok.iloc[0:0]
-    return ok[ok["benchmark"].astype("string") == name]
-
-
-def case_cell(case_id: Any, cls: str = "") -> Cell:
-    """A case name, shortened when long (the full name on hover)."""
-    text = str(case_id)
-    short = F.short_case(text)
-    return Cell(short, cls=(cls + " case").strip(), title=text if short != text else "")
-
 
 # --------------------------------------------------------------------------------------------------- runs
 
 
-_RUN_FIELDS = (
-    ("run", None),
-    ("device", None),
-    ("vendor", None),
-    ("host", None),
-    ("driver", None),
-    ("cuda", "cuda"),
-    ("hip", "hip"),
-    ("torch", "torch"),
-    ("gpubench", None),
-    ("started", None),
-    ("suite", None),
-    ("power_limit", "power_limit"),
-    ("tf32", "tf32"),
-    ("methods", "versions"),
-    ("cases_ok", None),
-    ("telemetry", None),
-)
+def _software(m: dict[str, Any]) -> str:
+    dev, sw = m.get("device") or {}, m.get("software") or {}
+    parts = [f"torch {sw['torch']}" if sw.get("torch") else ""]
+    for key, name in (("cuda", "CUDA"), ("hip", "HIP")):
+        value = sw.get(key) or dev.get(key)
+        parts.append(f"{name} {value}" if value else "")
+    parts.append(f"driver {dev['driver']}" if dev.get("driver") else "")
+    parts.append(f"gpubench {m['gpubench_version']}" if m.get("gpubench_version") else "")
+    return " · ".join(p for p in parts if p)
+
+
+_SOFTWARE_FIELDS = {"torch", "cuda", "hip"}
 
 
 def build_runs(data: ReportData) -> list[Block]:
-    """Provenance of each run, with differences that make comparisons unfair highlighted."""
+    """Provenance of each run, with differences that make comparisons unfair highlighted. The table fits a
+    page: software versions share one wrapping cell, method versions are on hover, empty columns are left out."""
     t = data.msg
     full = data.per_run
     diffs = environment_differences(full)
     flagged = {d.field for d in diffs}
     runs = full.runs
     by_run = F.by_run(runs)
-    header = [t(f"runs.col.{name}") for name, _ in _RUN_FIELDS]
-    rows = []
+    rows: list[dict[str, Cell]] = []
     for s in full.series:
         m = s.meta
-        dev, sw, tel = m.get("device") or {}, m.get("software") or {}, m.get("telemetry") or {}
+        tel = m.get("telemetry") or {}
         mine = by_run.get(s.run_id, runs.iloc[0:0])
         tf32 = int(mine["tf32"].fillna(False).astype(bool).sum()) if "tf32" in mine else 0
         versions = ""
@@ -98,35 +77,36 @@ def build_runs(data: ReportData) -> list[Block]:
         status = mine["status"].astype("string").fillna("") if "status" in mine else pd.Series(dtype="string")
         limit = tel.get("power_limit_w")
         reader = tel.get("reader") or "–"
-        values = [
-            None,
-            dev.get("name"),
-            dev.get("vendor"),
-            m.get("host"),
-            dev.get("driver"),
-            sw.get("cuda") or dev.get("cuda"),
-            sw.get("hip") or dev.get("hip"),
-            sw.get("torch"),
-            m.get("gpubench_version"),
-            str(m.get("started_utc") or "").replace("T", " ").rstrip("Z"),
-            (m.get("suite") or {}).get("name"),
-            f"{float(limit):g} W" if is_num(limit) else "–",
-            str(tf32),
-            versions,
-            f"{int((status == 'ok').sum())} / {len(mine)}",
-            reader,
-        ]
-        cells = [_swatch(full, s.run_id)]
-        for value, (name, fld) in zip(values[1:], _RUN_FIELDS[1:], strict=True):
-            cell = Cell("–" if value in (None, "") else str(value), cls="diff" if fld in flagged else "")
-            if name == "telemetry" and tel.get("reason"):
-                # The reason is long: a mark to hover keeps every row one line high.
-                cell = Cell(f"{reader} ⓘ", cls="wrap", title=str(tel["reason"]))
-            elif name == "methods":
-                cell.cls = (cell.cls + " wrap").strip()
-            cells.append(cell)
-        rows.append(cells)
-    table = Table(header, rows)
+        device = s.device_name + (
+            f" ({s.vendor})" if s.vendor and s.vendor.lower() not in s.device_name.lower() else ""
+        )
+        rows.append(
+            {
+                "run": swatch(full, s.run_id),
+                "device": Cell(device, cls="wrap"),
+                "host": Cell(s.host or "–"),
+                "started": Cell(str(m.get("started_utc") or "–").replace("T", " ").rstrip("Z")[:19]),
+                "suite": Cell(
+                    str((m.get("suite") or {}).get("name") or "–"),
+                    cls="diff" if "versions" in flagged else "",
+                    title=t("runs.methods", versions=versions) if versions else "",
+                ),
+                "software": Cell(_software(m) or "–", cls="wrap" + (" diff" if flagged & _SOFTWARE_FIELDS else "")),
+                "power_limit": Cell(
+                    f"{t.num(limit)} W" if is_num(limit) else "–",
+                    cls="num" + (" diff" if "power_limit" in flagged else ""),
+                ),
+                "tf32": Cell(str(tf32), cls="num" + (" diff" if "tf32" in flagged else "")),
+                "cases_ok": Cell(f"{int((status == 'ok').sum())} / {len(mine)}", cls="num"),
+                "telemetry": Cell(f"{reader} ⓘ", cls="wrap", title=str(tel["reason"]))
+                if tel.get("reason")
+                else Cell(reader),
+            }
+        )
+    names = list(rows[0]) if rows else []
+    # A column that says nothing in any run (no power limit on a CPU, no TF32 case) is left out.
+    names = [n for n in names if n in ("run", "device") or any(r[n].text not in ("–", "0") for r in rows)]
+    table = Table([t(f"runs.col.{n}") for n in names], [[r[n] for n in names] for r in rows])
     blocks: list[Block] = [table]
     if len(full.series) > 8:  # a fleet: the long table is one click away
         blocks = [Details(t("runs.details", n=len(full.series)), [table])]
@@ -143,7 +123,7 @@ def build_runs(data: ReportData) -> list[Block]:
 def build_scorecard(data: ReportData) -> list[Block]:
     """Headline figures per run and speed-up over the baseline, with a geometric-mean score."""
     t = data.msg
-    metrics = headline_metrics(data)
+    metrics = comparable_metrics(data)
     if not metrics:
         return []
     card = scorecard(data, metrics)
@@ -159,19 +139,23 @@ def build_scorecard(data: ReportData) -> list[Block]:
         score = mine["score"].iloc[0]
         n = int(mine["score_n"].iloc[0])
         cells = [
-            _swatch(data, s.run_id),
-            Cell(f"{score:.2f}×" if is_num(score) else "–", cls="num score", title=t("scorecard.score_hover", n=n)),
+            swatch(data, s.run_id),
+            Cell(
+                t.fixed(score, 2) + "×" if is_num(score) else "–",
+                cls="num score",
+                title=t("scorecard.score_hover", n=n),
+            ),
         ]
         for k in keys:
             if k not in mine.index:
-                cells.append(Cell("–", cls="num"))
+                cells.append(Cell(t("table.not_measured"), cls="num st-skipped"))
                 continue
             r = mine.loc[k]
             ratio = r["ratio"]
-            text = fmt_num(r["value"])
+            text = data.msg.num(r["value"])
             cls = "num"
             if s.run_id != data.baseline.run_id and is_num(ratio):
-                text += f"  ({multiple_text(ratio)})"
+                text += f"  ({data.msg.multiple(ratio)})"
                 cls += " up" if ratio > 1.02 else (" down" if ratio < 0.98 else "")
             cells.append(Cell(text, cls=cls, title=str(data.runs.at[int(r["row"]), "case_id"])))
         rows.append(cells)
@@ -186,7 +170,7 @@ def build_scorecard(data: ReportData) -> list[Block]:
 
 def build_matmul(data: ReportData) -> list[Block]:
     t = data.msg
-    ok = _bench(data, "matmul")
+    ok = rows_with_role(data, "compute_anchor")
     if ok.empty or "dtype" not in ok:
         return []
     blocks: list[Block] = [Figure(F.matmul_by_precision(data, ok), t("matmul.caption_best"))]
@@ -205,13 +189,13 @@ def build_matmul(data: ReportData) -> list[Block]:
             blocks.append(Figure(F.matmul_sweeps(data, sweeps, ok), t("matmul.caption_sweep")))
             rows = [
                 [
-                    _swatch(data, r["run_id"]),
+                    swatch(data, r["run_id"]),
                     Cell(str(r["dtype"])),
                     Cell(f"{r['n']} × {r['k']}"),
                     Cell(str(r["shapes"]), cls="num"),
-                    Cell(fmt_num(r["best_throughput"]), cls="num"),
+                    Cell(data.msg.num(r["best_throughput"]), cls="num"),
                     Cell(str(r["best_m"]), cls="num"),
-                    Cell(fmt_num(r["geomean_throughput"]), cls="num"),
+                    Cell(data.msg.num(r["geomean_throughput"]), cls="num"),
                     Cell(str(r["unit"])),
                 ]
                 for r in found
@@ -228,7 +212,7 @@ def build_matmul(data: ReportData) -> list[Block]:
 
 
 def build_memory(data: ReportData) -> list[Block]:
-    ok = _bench(data, "memory")
+    ok = rows_with_role(data, "memory_anchor")
     if ok.empty or "kind" not in ok or "size_bytes" not in ok:
         return []
     return [Figure(F.memory_bandwidth(data, ok), data.msg("memory.caption"))]
@@ -239,14 +223,16 @@ def build_memory(data: ReportData) -> list[Block]:
 
 def build_models(data: ReportData) -> list[Block]:
     blocks: list[Block] = []
-    for name in ("train", "infer"):
-        ok = _bench(data, name)
+    for family, kind in (("training", "train"), ("inference", "infer")):
+        ok = rows_of_family(data, family)
+        ok = ok[ok.index.isin(rows_tagged(data, "model", without=("llm", "distributed")).index)]
         if not ok.empty and "throughput" in ok:
             # samples/s and tokens/s never share an axis: one figure per unit.
             units = ok["throughput_unit"].astype("string").fillna("")
             for unit in sorted(units.unique()):
-                blocks.append(Figure(F.model_throughput(data, ok[units == unit], name)))
-    infer = _bench(data, "infer")
+                blocks.append(Figure(F.model_throughput(data, ok[units == unit], kind)))
+    infer = rows_of_family(data, "inference")
+    infer = infer[infer.index.isin(rows_tagged(data, "model", without=("llm",)).index)]
     if not infer.empty and "batch" in infer and "median_s" in infer:
         b1 = infer[pd.to_numeric(infer["batch"], errors="coerce") == 1]
         if not b1.empty:
@@ -284,11 +270,11 @@ def build_power(data: ReportData) -> list[Block]:
         if not hit.empty:
             rows = [
                 [
-                    _swatch(data, r["run_id"]),
+                    swatch(data, r["run_id"]),
                     case_cell(r["case_id"]),
                     Cell(str(r.get("throttle_reasons") or "")),
-                    Cell(f"{float(r['throttled_pct']):.0f}%" if is_num(r.get("throttled_pct")) else "–", cls="num"),
-                    Cell(fmt_num(r.get("mean_sm_clock_mhz")), cls="num"),
+                    Cell(t.fixed(r.get("throttled_pct")) + "%" if is_num(r.get("throttled_pct")) else "–", cls="num"),
+                    Cell(data.msg.num(r.get("mean_sm_clock_mhz")), cls="num"),
                 ]
                 for r in hit.to_dict("records")
             ]
@@ -311,7 +297,7 @@ def build_efficiency(data: ReportData) -> list[Block]:
             if is_num(v):
                 per_watt[id(m)] = float(v)
         extra = {
-            id(m): t("efficiency.avg_power", watts=fmt_num(data.runs.at[m.row, "avg_power_w"]))
+            id(m): t("efficiency.avg_power", watts=data.msg.num(data.runs.at[m.row, "avg_power_w"]))
             for m in metrics
             if "avg_power_w" in data.runs
         }
@@ -329,9 +315,7 @@ def build_efficiency(data: ReportData) -> list[Block]:
     if prices:
         per_k = {id(m): m.value / prices[m.run_id] * 1000 for m in metrics if m.run_id in prices}
         extra = {
-            id(m): t("efficiency.launch_price", price=f"${prices[m.run_id]:,.0f}")
-            for m in metrics
-            if m.run_id in prices
+            id(m): t("efficiency.launch_price", price=t.money(prices[m.run_id])) for m in metrics if m.run_id in prices
         }
         fig = F.metric_facets(
             data,
@@ -364,7 +348,7 @@ def build_roofline(data: ReportData) -> list[Block]:
 
 def build_collectives(data: ReportData) -> list[Block]:
     t = data.msg
-    rows = _bench(data, "collective")
+    rows = rows_tagged(data, "distributed", without=("training",))
     if rows.empty or "size_bytes" not in rows:
         return []
     blocks: list[Block] = [Figure(F.collectives(data, rows), t("collectives.caption"))]
@@ -377,14 +361,14 @@ def build_collectives(data: ReportData) -> list[Block]:
                 continue
             table.append(
                 [
-                    _swatch(data, r["run_id"]),
+                    swatch(data, r["run_id"]),
                     Cell(str(r["op"])),
                     Cell(str(r.get("dtype") or "")),
-                    Cell(fmt_num(r.get("world_size")), cls="num"),
+                    Cell(data.msg.num(r.get("world_size")), cls="num"),
                     Cell(str(r.get("dist_backend") or "")),
-                    Cell(fmt_num(r["busbw_gbps"]), cls="num"),
-                    Cell(fmt_num(r.get("algbw_gbps")), cls="num"),
-                    Cell(fmt_num(r.get("size_bytes")), cls="num"),
+                    Cell(data.msg.num(r["busbw_gbps"]), cls="num"),
+                    Cell(data.msg.num(r.get("algbw_gbps")), cls="num"),
+                    Cell(data.msg.num(r.get("size_bytes")), cls="num"),
                 ]
             )
         header = [
@@ -418,8 +402,8 @@ def build_scaling(data: ReportData) -> list[Block]:
                 continue
             hover = [
                 f"<b>{esc(s.label)}</b><br>{esc(r['case_id'])}<br>{int(r['ranks'])} ranks: "
-                f"{fmt_num(r['throughput'])} {esc(r['throughput_unit'] or '')}<br>speed-up "
-                f"{fmt_num(r['speedup'])}×, efficiency {fmt_num(r['scaling_efficiency'])}"
+                f"{data.msg.num(r['throughput'])} {esc(r['throughput_unit'] or '')}<br>speed-up "
+                f"{data.msg.num(r['speedup'])}×, efficiency {data.msg.num(r['scaling_efficiency'])}"
                 for r in part.to_dict("records")
             ]
             fig.add_scatter(
@@ -436,15 +420,15 @@ def build_scaling(data: ReportData) -> list[Block]:
                 other = r["baseline_run_id"] not in (None, r["run_id"])
                 rows.append(
                     [
-                        _swatch(data, s.run_id),
+                        swatch(data, s.run_id),
                         Cell(str(r["model"])),
                         Cell(str(r["precision"])),
-                        Cell(fmt_num(r["batch"]), cls="num"),
+                        Cell(data.msg.num(r["batch"]), cls="num"),
                         Cell(f"{int(r['ranks'])}", cls="num"),
-                        Cell(f"{fmt_num(r['throughput'])} {r['throughput_unit'] or ''}", cls="num"),
-                        Cell(fmt_num(r["speedup"]), cls="num"),
+                        Cell(f"{data.msg.num(r['throughput'])} {r['throughput_unit'] or ''}", cls="num"),
+                        Cell(data.msg.num(r["speedup"]), cls="num"),
                         Cell(
-                            f"{100 * r['scaling_efficiency']:.0f}%" if is_num(r["scaling_efficiency"]) else "–",
+                            t.pct(r["scaling_efficiency"]),
                             cls="num",
                             title=f"1 rank: {r['baseline_run_id']}" if other else "",
                         ),
@@ -468,28 +452,70 @@ def build_scaling(data: ReportData) -> list[Block]:
 # ---------------------------------------------------------------------------------------------- problems
 
 
-def _problem_reason(r: dict[str, Any]) -> tuple[str, str]:
-    """(status, reason) for a problem row: noisy cases say how noisy, wrong ones by how much."""
+_BYTES = re.compile(r"\b(\d{5,})\s*(?:bytes|B)\b")
+
+
+def readable_bytes(text: str, msg: Any) -> str:
+    """Raw byte counts in a reason ('needs 12884901888 bytes') written as people read them ('12.9 GB')."""
+
+    def one(m: re.Match[str]) -> str:
+        n = float(m.group(1))
+        for unit, size in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+            if n >= size:
+                return f"{msg.num(n / size)} {unit}"
+        return m.group(0)
+
+    return _BYTES.sub(one, text)
+
+
+def _problem_reason(data: ReportData, r: dict[str, Any]) -> tuple[str, str]:
+    """(status, reason) for a problem row in plain words: noisy cases say by how much their step times
+    varied, wrong ones by how much the result was off."""
+    t = data.msg
     st = str(r["status"])
     reason = str(r.get("reason") or "") if not _missing(r.get("reason")) else ""
     if st == "ok" and F.is_true(r.get("noisy")):
         st = "noisy"
-        iqr, med, cov = r.get("iqr_s"), r.get("median_s"), r.get("cov")
-        detail = (
-            f"IQR/median {100 * float(iqr) / float(med):.0f}%" if is_num(iqr) and is_num(med) and float(med) > 0 else ""
-        )
-        reason = "; ".join(
-            x
-            for x in (
-                detail,
-                f"CoV {100 * float(cov):.0f}%" if is_num(cov) else "",
-                f"{int(r['n_reps'])} reps" if is_num(r.get("n_reps")) else "",
-            )
-            if x
+        iqr, med = r.get("iqr_s"), r.get("median_s")
+        spread = float(iqr) / float(med) if is_num(iqr) and is_num(med) and float(med) > 0 else None
+        reason = (
+            t("problems.noisy_by", pct=t.pct(spread), n=int(r["n_reps"]) if is_num(r.get("n_reps")) else "?")
+            if spread is not None
+            else t("problems.noisy_runs")
         )
     elif st == "wrong" and is_num(r.get("check_error")):
-        reason = reason or f"error {float(r['check_error']):.3g} > {float(r.get('check_tolerance', math.nan)):.3g}"
-    return st, reason
+        reason = reason or t(
+            "problems.wrong_by", error=t.num(r["check_error"]), tolerance=t.num(r.get("check_tolerance"))
+        )
+    return st, readable_bytes(reason, t)
+
+
+def build_cases(data: ReportData) -> list[Block]:
+    """Every case of every run in one generic table driven by the field list (gpubench.report.fields): a
+    new benchmark is visible here before it has a section; long tables are one click away."""
+    t = data.msg
+    fields = display_fields()
+    records = case_records(data)
+    if not records:
+        return []
+    rows = []
+    for r in records:
+        cells = []
+        for f in fields:
+            text = display_value(t, r[f.name], f)
+            if f.name == "series":
+                cells.append(swatch(data, r["run_id"]))
+            elif f.name == "case_id":
+                cells.append(case_cell(r[f.name]))
+            elif f.name == "status":
+                cells.append(Cell(text, cls=f"st-{r[f.name]}", title=str(r.get("reason") or "")))
+            else:
+                cells.append(Cell(text, cls="num" if f.kind in ("num", "int") else ""))
+        rows.append(cells)
+    table = Table([t(f"cases.col.{f.name}", default=f.name) for f in fields], rows, t("cases.caption"))
+    if len(rows) > 80:
+        return [Details(t("cases.details", n=len(rows)), [table])]
+    return [table]
 
 
 def build_problems(data: ReportData) -> list[Block]:
@@ -504,7 +530,7 @@ def build_problems(data: ReportData) -> list[Block]:
     problem = runs[(status != "ok") | noisy]
     found = []
     for r in problem.to_dict("records"):
-        st, reason = _problem_reason(r)
+        st, reason = _problem_reason(data, r)
         found.append((r["run_id"], str(r.get("case_id")), st, reason))
     if not found:
         return [Note(t("problems.none"))]
@@ -513,7 +539,7 @@ def build_problems(data: ReportData) -> list[Block]:
         for run_id, case_id, st, reason in sorted(found, key=lambda f: order.get(f[2], 9)):
             rows.append(
                 [
-                    _swatch(full, run_id),
+                    swatch(full, run_id),
                     case_cell(case_id),
                     Cell(t(f"status.{st}", default=st), cls=f"st-{st}"),
                     Cell(reason, cls="wrap"),
@@ -531,7 +557,7 @@ def build_problems(data: ReportData) -> list[Block]:
             reason = reasons[0] if st != "noisy" else t("problems.noisy_runs")
             rows.append(
                 [
-                    _swatch(data, sid),
+                    swatch(data, sid),
                     case_cell(case_id),
                     Cell(t(f"status.{st}", default=st), cls=f"st-{st}"),
                     Cell(t("problems.in_runs", k=len(reasons), n=n), cls="num"),
@@ -548,96 +574,9 @@ def build_problems(data: ReportData) -> list[Block]:
     return [Table(header, rows, t("problems.caption"))]
 
 
-def _value_section(data: ReportData) -> list[Block]:
-    from gpubench.report.value import build_value  # value.py imports this module's blocks: import on use
-
-    return build_value(data)
-
-
 def _missing(value: Any) -> bool:
     return value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value))
 
-
-# ------------------------------------------------------------------------------------------------- fleet
-
-
-def build_fleet(data: ReportData) -> list[Block]:
-    """Runs of one device model side by side: each run's speed against its group's median, and a table
-    of every run one click away (slow machines stand out: a fleet is read for them)."""
-    if data.detail is None:
-        return []
-    t = data.msg
-    full = data.detail
-    ok = full.ok
-    if ok.empty or "throughput" not in ok:
-        return []
-    thr = pd.to_numeric(ok["throughput"], errors="coerce")
-    rel = {}
-    for s in data.series:
-        if not s.members:
-            continue
-        mine = ok[ok["run_id"].isin(s.members)]
-        v = thr.loc[mine.index]
-        med = v.groupby(mine["case_id"]).transform("median")
-        logs = np.log((v / med).where((v > 0) & (med > 0)))
-        rel[s.run_id] = np.exp(logs.groupby(mine["run_id"]).mean())
-    if not rel:
-        return []
-    fig = F.new_figure(
-        esc(t("fleet.chart_title")), height=120 + 60 * len(rel), showlegend=False, xaxis_title=esc(t("fleet.chart_x"))
-    )
-    by_id = {s.run_id: s for s in full.series}
-    for sid, speeds in rel.items():
-        s = data.by_run[sid]
-        hover = [f"<b>{esc(by_id[r].label)}</b><br>{100 * float(v):.1f}%<br>run {esc(r)}" for r, v in speeds.items()]
-        fig.add_scatter(
-            x=(100 * speeds.to_numpy(float)).round(2),
-            y=[esc(s.label)] * len(speeds),
-            mode="markers",
-            marker=dict(color=s.color, size=9, opacity=0.75, line=dict(width=0.5, color="#222")),
-            hovertext=hover,
-            hovertemplate=F.HOVER,
-        )
-    fig.add_vline(x=100, line=dict(color="#999", dash="dot", width=1))
-    fig.update_yaxes(type="category", automargin=True)
-    blocks: list[Block] = [Figure(fig, t("fleet.chart_caption"))]
-    header = [
-        t("table.run"),
-        t("runs.col.host"),
-        t("runs.col.started"),
-        t("fleet.col.speed"),
-        t("fleet.col.problems"),
-        t("fleet.col.throttled"),
-    ]
-    status = full.runs["status"].astype(str) if "status" in full.runs else pd.Series("ok", index=full.runs.index)
-    bad = full.runs[status != "ok"].groupby("run_id").size()
-    throttled = (
-        full.runs[full.runs["throttled"].fillna(False).astype(bool)].groupby("run_id").size()
-        if "throttled" in full.runs
-        else pd.Series(dtype=int)
-    )
-    for sid, speeds in rel.items():
-        rows = []
-        for r, v in sorted(speeds.items(), key=lambda kv: kv[1]):
-            run = by_id[r]
-            slow = float(v) < 0.95
-            rows.append(
-                [
-                    Cell(run.label, color=run.color, title=run.run_id),
-                    Cell(run.host),
-                    Cell(str(run.meta.get("started_utc") or "").replace("T", " ").rstrip("Z")[:16]),
-                    Cell(f"{100 * float(v):.1f}%", cls="num" + (" down diff" if slow else "")),
-                    Cell(str(int(bad.get(r, 0))), cls="num"),
-                    Cell(str(int(throttled.get(r, 0))), cls="num"),
-                ]
-            )
-        s = data.by_run[sid]
-        blocks.append(Details(t("fleet.details", group=s.label), [Table(header, rows, t("fleet.table_caption"))]))
-    return blocks
-
-
-from gpubench.report.llm import build_llm  # noqa: E402  (it builds with the block types above)
-from gpubench.report.topics import build_topics  # noqa: E402 - topics builds on the blocks above
 
 SECTIONS: list[Section] = [
     Section("verdict", "Verdict", build_verdict),
@@ -652,8 +591,9 @@ SECTIONS: list[Section] = [
     Section("power", "Power and thermals", build_power),
     Section("efficiency", "Efficiency", build_efficiency),
     Section("roofline", "Roofline", build_roofline),
-    Section("value", "Value", lambda data: _value_section(data)),
+    Section("value", "Value", build_value),
     Section("fleet", "Fleet", build_fleet),
+    Section("cases", "Every case", build_cases),
     Section("problems", "Problems", build_problems),
     Section("runs", "Runs", build_runs),
 ]

@@ -1,32 +1,27 @@
-"""Shareable summaries of a report: Markdown to paste into an issue or a forum post (the verdict, the
-headline table, the environment) and CSV of the headline table. Same data and words as the HTML page."""
+"""A shareable summary of a report: Markdown to paste into an issue or a forum post (the verdict, the
+headline table, every case, the environment), in the report's language. Same data and words as the HTML
+page; its case table comes from the one field list (gpubench.report.fields) that CSV and JSON share."""
 
 from __future__ import annotations
 
-import csv
-import io
-import re
-
-from gpubench.report.data import ReportData, fmt_num, headline_metrics, is_num, multiple_text, scorecard
+from gpubench.output import markdown_prose, markdown_text
+from gpubench.report.data import ReportData, comparable_metrics, is_num, scorecard
+from gpubench.report.fields import case_records, display_fields, display_value
 from gpubench.report.verdict import comparison_rows, has_interval, trust_warnings, verdict_paragraphs
-
-CSV_COLUMNS = ("series", "device", "vendor", "runs", "metric", "label", "value", "unit", "ratio_to_baseline", "case_id")
-"""Columns of the CSV summary (stable English names: it is read by scripts)."""
 
 
 def _md_cell(text: object) -> str:
-    """Text safe inside a Markdown table cell: no pipe or newline breaks the row, no HTML is rendered."""
-    value = re.sub(r"\s+", " ", str(text)).replace("|", "\\|")
-    return value.replace("<", "&lt;").replace(">", "&gt;")
+    """Run data in a Markdown table cell or list item: one line, no link, image, HTML or pipe forms from it."""
+    return markdown_text(text)
 
 
 def _md_text(text: str) -> str:
-    """Escape HTML in prose (forums render it); `**bold**` stays."""
-    return text.replace("<", "&lt;").replace(">", "&gt;")
+    """Prose (gpubench's words around run data): `**bold**` stays, nothing else from run data is markup."""
+    return markdown_prose(text)
 
 
 def _headline(data: ReportData) -> tuple[list[str], list[tuple[str, list[str]]]]:
-    metrics = headline_metrics(data)
+    metrics = comparable_metrics(data)
     card = scorecard(data, metrics)
     keys = list(dict.fromkeys(m.key for m in metrics))
     label = {m.key: f"{m.label} ({m.unit})" for m in metrics}
@@ -39,9 +34,9 @@ def _headline(data: ReportData) -> tuple[list[str], list[tuple[str, list[str]]]]
                 cells.append("–")
                 continue
             r = mine.loc[k]
-            text = fmt_num(r["value"])
+            text = data.msg.num(r["value"])
             if s.run_id != data.baseline.run_id and is_num(r["ratio"]):
-                text += f" ({multiple_text(r['ratio'])})"
+                text += f" ({data.msg.multiple(r['ratio'])})"
             cells.append(text)
         rows.append((s.label, cells))
     return [label[k] for k in keys], rows
@@ -97,10 +92,10 @@ def markdown_summary(data: ReportData, title: str | None = None) -> str:
         )
         lines.append("|---|---|---:|---:|---|")
         for r in rows:
-            span = f" ({multiple_text(r.low)}–{multiple_text(r.high)})" if has_interval(r) else ""
+            span = f" ({data.msg.multiple(r.low)}–{data.msg.multiple(r.high)})" if has_interval(r) else ""
             lines.append(
-                f"| {_md_cell(r.device)} | {_md_cell(r.label)} | {fmt_num(r.value)} {_md_cell(r.unit)} | "
-                f"{multiple_text(r.multiple)}{span} | {_md_cell(t(f'basis.{r.basis}', default=r.basis))} |"
+                f"| {_md_cell(r.device)} | {_md_cell(r.label)} | {data.msg.num(r.value)} {_md_cell(r.unit)} | "
+                f"{data.msg.multiple(r.multiple)}{span} | {_md_cell(t(f'basis.{r.basis}', default=r.basis))} |"
             )
         lines.append("")
     header, table = _headline(data)
@@ -113,38 +108,19 @@ def markdown_summary(data: ReportData, title: str | None = None) -> str:
         for i, metric in enumerate(header):
             lines.append("| " + " | ".join([_md_cell(metric), *(_md_cell(cells[i]) for _, cells in table)]) + " |")
         lines.append("")
+    records = case_records(data)
+    if records:
+        fields = display_fields()
+        lines.append(f"### {_md_text(t('section.cases.title'))}\n")
+        lines.append("| " + " | ".join(_md_cell(t(f"cases.col.{f.name}", default=f.name)) for f in fields) + " |")
+        lines.append("|" + "|".join("---:" if f.kind in ("num", "int") else "---" for f in fields) + "|")
+        for r in records:
+            lines.append("| " + " | ".join(_md_cell(display_value(t, r[f.name], f)) for f in fields) + " |")
+        lines.append("")
     lines.append(f"### {_md_text(t('summary.environment'))}\n")
     lines += [f"- **{_md_cell(label)}**: {_md_cell(text)}" for label, text in _environment(data)]
     lines += ["", f"_{_md_text(t('summary.footer'))}_", ""]
     return "\n".join(lines)
 
 
-def headline_csv(data: ReportData) -> str:
-    """The headline table as CSV, one row per series and metric (columns: CSV_COLUMNS)."""
-    metrics = headline_metrics(data)
-    card = scorecard(data, metrics)
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(CSV_COLUMNS)
-    ratios = {(r["run_id"], r["key"]): r["ratio"] for r in card.to_dict("records")} if not card.empty else {}
-    for m in metrics:
-        s = data.by_run[m.run_id]
-        ratio = ratios.get((m.run_id, m.key))
-        writer.writerow(
-            [
-                s.label,
-                s.device_name,
-                s.vendor,
-                s.n_runs,
-                m.key,
-                m.label,
-                f"{m.value:.6g}",
-                m.unit,
-                f"{ratio:.4g}" if is_num(ratio) else "",
-                data.runs.at[m.row, "case_id"],
-            ]
-        )
-    return buf.getvalue()
-
-
-__all__ = ["CSV_COLUMNS", "headline_csv", "markdown_summary"]
+__all__ = ["markdown_summary"]

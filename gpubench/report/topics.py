@@ -16,9 +16,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from gpubench.benchmarks.catalog import all_specs
 from gpubench.report import figures as F
-from gpubench.report.data import ReportData, Series, esc, fmt_num, is_num
-from gpubench.report.sections import Block, Cell, Figure, Note, Prose, Table, _bench, _swatch
+from gpubench.report.blocks import Block, Cell, Figure, Note, Prose, Table
+from gpubench.report.cells import rows_of, swatch
+from gpubench.report.data import ReportData, Series, esc, is_num
+from gpubench.report.workloads import benchmarks_with_role
 
 
 def _params(row: dict[str, Any]) -> dict[str, Any]:
@@ -28,8 +31,8 @@ def _params(row: dict[str, Any]) -> dict[str, Any]:
         return {}
 
 
-def _pct(value: Any) -> str:
-    return f"{100 * float(value):.0f}%" if is_num(value) else "–"
+def _pct(data: ReportData, value: Any) -> str:
+    return data.msg.pct(value)
 
 
 def _groups(data: ReportData, rows: pd.DataFrame, by: str) -> Iterator[tuple[Series, Any, pd.DataFrame]]:
@@ -41,11 +44,11 @@ def _groups(data: ReportData, rows: pd.DataFrame, by: str) -> Iterator[tuple[Ser
                 yield s, value, part
 
 
-def _line(fig: Any, s: Series, part: pd.DataFrame, x: str, name: str, dash: str) -> None:
+def _line(data: ReportData, fig: Any, s: Series, part: pd.DataFrame, x: str, name: str, dash: str) -> None:
     """One run's throughput against column `x`, in the run's colour."""
     part = part.sort_values(x)
     hover = [
-        f"<b>{esc(s.label)}</b><br>{esc(r['case_id'])}<br>{fmt_num(r['throughput'])} "
+        f"<b>{esc(s.label)}</b><br>{esc(r['case_id'])}<br>{data.msg.num(r['throughput'])} "
         f"{esc(r.get('throughput_unit') or '')}"
         for r in part.to_dict("records")
     ]
@@ -62,7 +65,7 @@ def _line(fig: Any, s: Series, part: pd.DataFrame, x: str, name: str, dash: str)
 
 
 def _stride(data: ReportData) -> list[Block]:
-    rows = _bench(data, "memory_stride")
+    rows = rows_of(data, "memory_stride")
     if rows.empty or "access" not in rows:
         return []
     t = data.msg
@@ -76,14 +79,14 @@ def _stride(data: ReportData) -> list[Block]:
         strided = part[part["access"] == "stride"]
         gather = part[part["access"] == "gather"]
         if not strided.empty:
-            _line(fig, s, strided, "stride", str(dtype), dashes.get(str(dtype), "dot"))
+            _line(data, fig, s, strided, "stride", str(dtype), dashes.get(str(dtype), "dot"))
         if not gather.empty:
             g = float(gather["throughput"].iloc[0])
             fig.add_hline(
                 y=g,
                 line_dash="dot",
                 line_color=s.color,
-                annotation_text=esc(t("topics.stride.gather_note", run=s.label, dtype=dtype, value=fmt_num(g))),
+                annotation_text=esc(t("topics.stride.gather_note", run=s.label, dtype=dtype, value=data.msg.num(g))),
                 annotation_position="top left" if dtype == "fp32" else "bottom left",
             )
         unit = strided[strided["stride"] == 1]["throughput"]
@@ -94,11 +97,11 @@ def _stride(data: ReportData) -> list[Block]:
             )
             table.append(
                 [
-                    _swatch(data, run_id),
+                    swatch(data, run_id),
                     Cell(str(dtype)),
                     Cell(what),
-                    Cell(fmt_num(r["throughput"]), cls="num"),
-                    Cell(_pct(float(r["throughput"]) / base) if base > 0 else "–", cls="num"),
+                    Cell(data.msg.num(r["throughput"]), cls="num"),
+                    Cell(_pct(data, float(r["throughput"]) / base) if base > 0 else "–", cls="num"),
                 ]
             )
     fig.update_xaxes(type="log", tickvals=[1, 2, 4, 8, 16, 32, 64], ticktext=["1", "2", "4", "8", "16", "32", "64"])
@@ -108,7 +111,7 @@ def _stride(data: ReportData) -> list[Block]:
 
 def _overlap(data: ReportData) -> list[Block]:
     t = data.msg
-    rows = _bench(data, "overlap")
+    rows = rows_of(data, "overlap")
     if rows.empty or "overlap_fraction" not in rows:
         skipped = data.runs[(data.runs.get("benchmark") == "overlap")] if "benchmark" in data.runs else rows
         if skipped.empty:
@@ -124,11 +127,11 @@ def _overlap(data: ReportData) -> list[Block]:
         )
     table = [
         [
-            _swatch(data, r["run_id"]),
+            swatch(data, r["run_id"]),
             Cell(str(r["case_id"])),
-            Cell(fmt_num(1e3 * r["serial_s"]), cls="num"),
-            Cell(fmt_num(1e3 * r["overlapped_s"]), cls="num"),
-            Cell(_pct(r["overlap_fraction"]), cls="num"),
+            Cell(data.msg.num(1e3 * r["serial_s"]), cls="num"),
+            Cell(data.msg.num(1e3 * r["overlapped_s"]), cls="num"),
+            Cell(_pct(data, r["overlap_fraction"]), cls="num"),
         ]
         for r in rows.to_dict("records")
         if r["run_id"] in data.by_run
@@ -139,7 +142,7 @@ def _overlap(data: ReportData) -> list[Block]:
 
 def _input_pipeline(data: ReportData) -> list[Block]:
     t = data.msg
-    rows = _bench(data, "input_pipeline")
+    rows = rows_of(data, "input_pipeline")
     if rows.empty or "source" not in rows:
         return []
     table = []
@@ -165,11 +168,11 @@ def _input_pipeline(data: ReportData) -> list[Block]:
         )
         table.append(
             [
-                _swatch(data, r["run_id"]),
+                swatch(data, r["run_id"]),
                 Cell(feed),
-                Cell(fmt_num(r["batch"]), cls="num"),
-                Cell(fmt_num(r["throughput"]), cls="num"),
-                Cell(_pct(wait) if r["source"] == "loader" else "–", cls="num"),
+                Cell(data.msg.num(r["batch"]), cls="num"),
+                Cell(data.msg.num(r["throughput"]), cls="num"),
+                Cell(_pct(data, wait) if r["source"] == "loader" else "–", cls="num"),
             ]
         )
     header = [t(f"topics.input.col.{c}") for c in ("run", "fed", "batch", "sps", "waiting")]
@@ -198,7 +201,7 @@ def pipeline_table(rows: pd.DataFrame) -> pd.DataFrame:
 
 
 def _pipeline(data: ReportData) -> list[Block]:
-    rows = _bench(data, "pipeline")
+    rows = rows_of(data, "pipeline")
     if rows.empty or "schedule" not in rows:
         return []
     table = pipeline_table(rows)
@@ -212,17 +215,17 @@ def _pipeline(data: ReportData) -> list[Block]:
     for s, schedule, part in _groups(data, table, "schedule"):
         run_id = s.run_id
         part = part.sort_values("microbatches")
-        _line(fig, s, part, "microbatches", str(schedule), "solid" if schedule == "gpipe" else "dash")
+        _line(data, fig, s, part, "microbatches", str(schedule), "solid" if schedule == "gpipe" else "dash")
         for r in part.to_dict("records"):
             rows_out.append(
                 [
-                    _swatch(data, run_id),
+                    swatch(data, run_id),
                     Cell(str(schedule)),
                     Cell(f"{int(r['microbatches'])}", cls="num"),
-                    Cell(fmt_num(r["throughput"]), cls="num"),
-                    Cell(fmt_num(r["speedup"]), cls="num"),
-                    Cell(_pct(r.get("bubble_theory")), cls="num"),
-                    Cell(_pct(r["bubble_measured"]), cls="num"),
+                    Cell(data.msg.num(r["throughput"]), cls="num"),
+                    Cell(data.msg.num(r["speedup"]), cls="num"),
+                    Cell(_pct(data, r.get("bubble_theory")), cls="num"),
+                    Cell(_pct(data, r["bubble_measured"]), cls="num"),
                 ]
             )
     for s, _, single in _groups(data, rows[rows["schedule"] == "single"], "schedule"):
@@ -245,22 +248,28 @@ def _series(value: Any) -> np.ndarray:
 
 
 def _sustained(data: ReportData) -> list[Block]:
-    rows = _bench(data, "sustained")
+    rows = rows_of(data, "sustained")
     if rows.empty or "per_second_throughput" not in rows:
         return []
     t = data.msg
     blocks: list[Block] = [Prose(t.paragraphs("topics.sustained.explain"))]
     table = []
+    short = []
     for r in rows.to_dict("records"):
         s = data.by_run.get(r["run_id"])
         if s is None:
+            continue
+        held = r.get("held_s")
+        if not is_num(held) or float(held) < MIN_HOLD_S:
+            # A hold of a few seconds says nothing about heat or power limits: no chart, no verdict on it.
+            short.append(t("topics.sustained.too_short", run=s.label, held=t.num(held), need=t.num(MIN_HOLD_S)))
             continue
         thr, power = _series(r.get("per_second_throughput")), _series(r.get("per_second_power_w"))
         bin_s = float(r.get("bin_s") or 1.0)
         x = (np.arange(len(thr)) + 0.5) * bin_s
         power_title = esc(t("fig.tel_power_w"))
         fig = F.new_figure(
-            esc(t("topics.sustained.title", run=s.label, case=r["case_id"])),
+            esc(t("topics.sustained.title_words", run=s.label, what=_what(r), held=t.num(held))),
             xaxis_title=esc(t("topics.sustained.x")),
             yaxis_title=esc(str(r.get("throughput_unit") or "")),
             yaxis2=dict(title=power_title, overlaying="y", side="right", showgrid=False),
@@ -275,14 +284,14 @@ def _sustained(data: ReportData) -> list[Block]:
         blocks.append(Figure(fig))
         table.append(
             [
-                _swatch(data, r["run_id"]),
+                swatch(data, r["run_id"]),
                 Cell(str(r["case_id"])),
-                Cell(fmt_num(r.get("burst_throughput")), cls="num"),
-                Cell(fmt_num(r.get("sustained_throughput")), cls="num"),
-                Cell(_pct(r.get("sustained_over_burst")), cls="num"),
-                Cell(fmt_num(r.get("held_s")), cls="num"),
+                Cell(data.msg.num(r.get("burst_throughput")), cls="num"),
+                Cell(data.msg.num(r.get("sustained_throughput")), cls="num"),
+                Cell(_pct(data, r.get("sustained_over_burst")), cls="num"),
+                Cell(data.msg.num(r.get("held_s")), cls="num"),
                 Cell(
-                    fmt_num(r.get("first_throttle_s"))
+                    data.msg.num(r.get("first_throttle_s"))
                     if is_num(r.get("first_throttle_s"))
                     else t("topics.sustained.none_seen"),
                     cls="num",
@@ -290,6 +299,10 @@ def _sustained(data: ReportData) -> list[Block]:
                 Cell(str(r.get("throttle_reasons_seen") or "–")),
             ]
         )
+    if short:
+        blocks.append(Note(t("topics.sustained.too_short_title"), "info", short))
+    if not table:
+        return blocks
     header = [
         t(f"topics.sustained.col.{c}")
         for c in ("run", "case", "burst", "sustained", "ratio", "held", "first", "reasons")
@@ -298,8 +311,25 @@ def _sustained(data: ReportData) -> list[Block]:
     return blocks
 
 
+MIN_HOLD_S = 60.0
+"""Shortest hold that can show sustained behaviour: a GPU takes tens of seconds to heat to its limit."""
+
+
+def _what(row: dict[str, Any]) -> str:
+    """A held workload in words: 'matmul fp32, 4096³' rather than its case id."""
+    params = _params(row)
+    size = params.get("m")
+    return f"matmul {params.get('dtype') or ''}".strip() + (f", {size}³" if size else "")
+
+
 _PRECISION_PARAM = re.compile(r"(dtype|precision)=[^,\]]+,?")
-ENERGY_BENCHMARKS = ("matmul", "train", "infer")
+
+
+def energy_benchmarks() -> list[str]:
+    """Benchmarks whose energy per precision the topic compares: matrix math (the compute anchor) and the
+    single-device model benchmarks (training, inference), asked of the specs."""
+    models = [s.name for s in all_specs() if "model" in s.tags and not {"llm", "distributed"} & set(s.tags)]
+    return [*benchmarks_with_role("compute_anchor"), *models]
 
 
 def energy_table(rows: pd.DataFrame) -> pd.DataFrame:
@@ -308,7 +338,7 @@ def energy_table(rows: pd.DataFrame) -> pd.DataFrame:
     if rows.empty or "energy_per_work" not in rows:
         return pd.DataFrame()
     rows = rows[
-        rows["benchmark"].isin(ENERGY_BENCHMARKS) & pd.to_numeric(rows["energy_per_work"], errors="coerce").notna()
+        rows["benchmark"].isin(energy_benchmarks()) & pd.to_numeric(rows["energy_per_work"], errors="coerce").notna()
     ]
     out = []
     for r in rows.to_dict("records"):
@@ -330,7 +360,7 @@ def energy_table(rows: pd.DataFrame) -> pd.DataFrame:
 
 
 def _energy(data: ReportData) -> list[Block]:
-    candidates = data.ok[data.ok["benchmark"].isin(ENERGY_BENCHMARKS)] if "benchmark" in data.ok else data.ok
+    candidates = data.ok[data.ok["benchmark"].isin(energy_benchmarks())] if "benchmark" in data.ok else data.ok
     if candidates.empty:
         return []
     t = data.msg
@@ -351,12 +381,12 @@ def _energy(data: ReportData) -> list[Block]:
         unit = str(r.get("energy_per_work_unit") or "")
         rows.append(
             [
-                _swatch(data, r["run_id"]),
+                swatch(data, r["run_id"]),
                 Cell(str(r["workload"])),
                 Cell(str(r["precision_name"])),
-                Cell(f"{fmt_num(r['energy_per_work'])} {unit}", cls="num"),
-                Cell(f"{fmt_num(r.get('energy_above_idle_per_work'))} {unit}", cls="num"),
-                Cell(fmt_num(r["ratio_to_fp32"]), cls="num"),
+                Cell(f"{data.msg.num(r['energy_per_work'])} {unit}", cls="num"),
+                Cell(f"{data.msg.num(r.get('energy_above_idle_per_work'))} {unit}", cls="num"),
+                Cell(data.msg.num(r["ratio_to_fp32"]), cls="num"),
                 Cell(str(r.get("energy_source") or "–")),
             ]
         )

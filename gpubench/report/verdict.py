@@ -17,6 +17,7 @@ from typing import Any
 import pandas as pd
 from plotly.subplots import make_subplots
 
+from gpubench.benchmarks.spec import WorkloadRef
 from gpubench.errors import GpubenchError
 from gpubench.model import Estimate, estimate_all
 from gpubench.report import figures as F
@@ -27,11 +28,12 @@ from gpubench.report.data import (
     Series,
     device_spec,
     esc,
-    fmt_num,
     headline_metrics,
     is_num,
     multiple_text,
+    workload_rows,
 )
+from gpubench.report.workloads import is_full_size, role_of
 
 REFERENCE_DEVICES = ("rtx-4090", "a100-sxm-80gb", "h100-sxm", "mi300x")
 """Catalog slugs every verdict compares with (plus those measured and those `--against` names)."""
@@ -44,74 +46,80 @@ BASES = ("measured", "published", "estimated", "datasheet")
 # ----------------------------------------------------------------------------------------- workloads
 
 
-def workload_of(metric_key: str) -> str | None:
-    """The advisor's workload name for a headline metric key: matmul/bf16, memory/d2d, resnet50/amp_bf16,
-    resnet50/amp_bf16/infer; None for metrics that are no workload (energy, host copies)."""
-    kind, _, rest = metric_key.partition("/")
-    if kind == "matmul":
-        return metric_key
-    if kind == "memory":
-        return metric_key if rest == "d2d" else None
-    if kind == "train":
-        return rest
-    if kind == "infer":
-        return f"{rest}/infer"
+def _slot(metric: Metric) -> tuple[int, str] | None:
+    """(order, slot) of a headline metric in the verdict, asked of its workload: one training workload, one
+    inference workload, 16-bit matrix math, fp32 matrix math, memory bandwidth. None: not a verdict figure
+    (no workload, energy, an emulated precision: software speed never headlines a comparison)."""
+    ref = metric.workload
+    if ref is None or metric.emulated or metric.key.startswith("energy/"):
+        return None
+    role = role_of(ref.benchmark)
+    if role == "compute_anchor":
+        if ref.precision in ("bf16", "fp16"):
+            return 2, "matmul16"
+        return (3, "matmul32") if ref.precision == "fp32" else None
+    if role == "memory_anchor":
+        return 4, "bandwidth"
+    if ref.family == "training":
+        return 0, "training"
+    if ref.family == "inference":
+        return 1, "inference"
     return None
-
-
-_KIND_ORDER = {"train": 0, "infer": 1, "matmul": 2, "memory": 4}
-
-
-def _slot(metric: Metric) -> tuple[int, str]:
-    """(order, slot): the verdict keeps one metric per slot: a training workload, an inference one, 16-bit
-    matrix math, fp32 matrix math, memory bandwidth."""
-    kind, _, rest = metric.key.partition("/")
-    order = _KIND_ORDER.get(kind, 9)
-    if kind == "matmul":
-        if rest in ("bf16", "fp16"):
-            return order, "matmul16"
-        if rest == "fp32":
-            return order + 1, "matmul32"
-        return 9, metric.key
-    return order, kind
 
 
 def verdict_metrics(data: ReportData, series: Series) -> list[Metric]:
     """The headline metrics the verdict compares on for one series: the fastest training and inference
     configuration, bf16 (else fp16) and fp32 matrix math, memory bandwidth (at most MAX_WORKLOADS, in that
-    order). Where a slot has several candidates the fastest wins (a CPU's fp32 training beats its bf16)."""
-    mine = [m for m in headline_metrics(data) if m.run_id == series.run_id and workload_of(m.key)]
+    order). In a slot the full-size workload beats a toy shape, then the fastest wins (a CPU's fp32 training
+    beats its bf16)."""
     best: dict[str, Metric] = {}
-    for m in mine:
-        order, slot = _slot(m)
-        if order >= 9:
+    for m in headline_metrics(data):
+        slot = _slot(m) if m.run_id == series.run_id else None
+        if slot is None:
             continue
-        current = best.get(slot)
-        prefer_bf16 = slot == "matmul16" and current is not None and current.key.endswith("fp16")
-        if current is None or m.value > current.value or (prefer_bf16 and m.key.endswith("bf16")):
-            best[slot] = m
-    return sorted(best.values(), key=_slot)[:MAX_WORKLOADS]
+        current = best.get(slot[1])
+        if current is None or _better_candidate(m, current):
+            best[slot[1]] = m
+    return sorted(best.values(), key=lambda m: _slot(m) or (9, ""))[:MAX_WORKLOADS]
+
+
+def _better_candidate(m: Metric, current: Metric) -> bool:
+    full, held = is_full_size(m.workload), is_full_size(current.workload)
+    if full != held:
+        return full
+    size, held_size = (x.workload.params_count or 0 if x.workload else 0 for x in (m, current))
+    if size != held_size:
+        return size > held_size  # the bigger model says more about the device than a teaching example
+    if m.workload and current.workload and {m.workload.precision, current.workload.precision} == {"bf16", "fp16"}:
+        return m.workload.precision == "bf16"  # bf16 is what training runs in
+    return m.value > current.value
 
 
 # ---------------------------------------------------------------------------------- reference figures
 
 
 def reference_value(
-    workload: str, spec: Any, runs: pd.DataFrame | None = None, estimates: dict[str, Estimate] | None = None
+    workload: str,
+    spec: Any,
+    runs: pd.DataFrame | None = None,
+    estimates: dict[str, Estimate] | None = None,
+    ref: WorkloadRef | None = None,
 ) -> Estimate | None:
     """A catalog device's figure on a workload: the performance model's (measured, published or estimated
     with an interval) where it has one, else the datasheet peak for matrix math and memory bandwidth (an
-    upper bound, basis "datasheet"), else None. `estimates` ({slug: Estimate}, from `model_estimates`)
-    saves asking the model once per device."""
+    upper bound, basis "datasheet"; `ref` says which role the workload plays), else None. `estimates`
+    ({slug: Estimate}, from `model_estimates`) saves asking the model once per device. A toy shape has its
+    own key: it gets an estimate of the same shape, or nothing, never the full model's."""
     est = (estimates if estimates is not None else model_estimates(workload, runs)).get(spec.slug)
     if est is not None and is_num(est.value) and float(est.value) > 0:
         return est
-    kind, _, precision = workload.partition("/")
-    if kind == "matmul":
+    role = role_of(ref.benchmark) if ref is not None else None
+    if role == "compute_anchor":
+        precision = ref.precision
         peak = spec.peak(precision)
         figure = f"peak.{precision}"
         unit = "TOP/s" if precision == "int8" else "TFLOP/s"
-    elif workload == "memory/d2d":
+    elif role == "memory_anchor":
         peak, figure, unit = spec.memory_bandwidth_gbps, "memory_bandwidth_gbps", "GB/s"
     else:
         return None
@@ -185,20 +193,12 @@ class Row:
     basis: str
     source: str
     color: str
+    matmul_precision: str = ""  # the precision, where the workload is matrix math (the compute anchor)
 
 
-def workload_label(data: ReportData, metric_key: str) -> str:
-    """A workload in words, in the report's language."""
-    t = data.msg
-    kind, _, rest = metric_key.partition("/")
-    parts = rest.split("/")
-    if kind == "matmul":
-        return t("workload.matmul", dtype=parts[0])
-    if kind == "memory":
-        return t("workload.memory")
-    if kind in ("train", "infer") and len(parts) >= 2:
-        return t(f"workload.{kind}", model=parts[0], precision=parts[1])
-    return metric_key
+def _matmul_precision(m: Metric) -> str:
+    ref = m.workload
+    return ref.precision if ref is not None and role_of(ref.benchmark) == "compute_anchor" else ""
 
 
 def comparison_rows(data: ReportData) -> list[Row]:
@@ -209,11 +209,10 @@ def comparison_rows(data: ReportData) -> list[Row]:
         return []
     everyone = {(m.run_id, m.key): m for m in headline_metrics(data)}
     refs = reference_specs(data)
-    runs = data.ok
     out: list[Row] = []
     for m in metrics:
-        label = workload_label(data, m.key)
-        workload = workload_of(m.key) or m.key
+        label = m.label
+        workload = m.key
         for s in data.series:
             other = everyone.get((s.run_id, m.key))
             if other is None or other.value <= 0:
@@ -239,11 +238,13 @@ def comparison_rows(data: ReportData) -> list[Row]:
                     "measured",
                     s.run_id,
                     s.color,
+                    _matmul_precision(m),
                 )
             )
-        estimates = model_estimates(workload, runs) if refs else {}
+        mine = workload_rows(data, workload)
+        estimates = model_estimates(workload, mine) if refs else {}
         for spec in refs:
-            ref = reference_value(workload, spec, runs, estimates)
+            ref = reference_value(workload, spec, mine, estimates, m.workload)
             if ref is None or ref.value <= 0:
                 continue
             low = ref.low / m.value if is_num(ref.low) else math.nan
@@ -262,6 +263,7 @@ def comparison_rows(data: ReportData) -> list[Row]:
                     basis,
                     ref.source,
                     _BASIS_COLORS.get(basis, "#999999"),
+                    _matmul_precision(m),
                 )
             )
     return out
@@ -291,10 +293,10 @@ def _energy_sentence(data: ReportData, subject: Series, metrics: list[Metric]) -
     watts = data.runs.at[row.row, "avg_power_w"] if "avg_power_w" in data.runs else None
     return t(
         "verdict.energy",
-        value=fmt_num(data.runs.at[row.row, "energy_per_work"]),
+        value=data.msg.num(data.runs.at[row.row, "energy_per_work"]),
         unit=unit,
-        workload=workload_label(data, row.key),
-        watts=fmt_num(watts),
+        workload=row.label,
+        watts=data.msg.num(watts),
     )
 
 
@@ -350,7 +352,7 @@ def verdict_paragraphs(data: ReportData, rows: list[Row] | None = None) -> list[
     if not metrics:
         paragraphs.append(t("verdict.nothing"))
         return paragraphs
-    measured = [f"{workload_label(data, m.key)} **{fmt_num(m.value)} {m.unit}**" for m in metrics]
+    measured = [f"{m.label} **{data.msg.num(m.value)} {t.unit(m.unit)}**" for m in metrics]
     paragraphs.append(t("verdict.measured", list="; ".join(measured)))
     # The comparison on the most telling workload that has references.
     for m in metrics:
@@ -360,14 +362,12 @@ def verdict_paragraphs(data: ReportData, rows: list[Row] | None = None) -> list[
         parts = []
         for r in sorted(others, key=lambda r: r.multiple):
             basis = t(f"basis.{r.basis}", default=r.basis)
-            span = f", {multiple_text(r.low)}–{multiple_text(r.high)}" if has_interval(r) else ""
-            parts.append(f"{r.device} **{multiple_text(r.multiple)}** ({basis}{span})")
-        paragraphs.append(
-            t("verdict.against", workload=workload_label(data, m.key), device=subject.label, list="; ".join(parts))
-        )
+            span = f", {data.msg.multiple(r.low)}–{data.msg.multiple(r.high)}" if has_interval(r) else ""
+            parts.append(f"{r.device} **{data.msg.multiple(r.multiple)}** ({basis}{span})")
+        paragraphs.append(t("verdict.against", workload=m.label, device=subject.label, list="; ".join(parts)))
         faster = [r for r in others if r.multiple > 1.05]
         if subject.vendor.lower() == "cpu" and faster:
-            if m.key.startswith("matmul/"):
+            if _matmul_precision(m):
                 paragraphs.append(_cpu_meaning(data, rows, metrics))
             else:  # the most modest GPU on the workload itself: no overstatement
                 ref = min(faster, key=lambda r: r.multiple)
@@ -375,8 +375,8 @@ def verdict_paragraphs(data: ReportData, rows: list[Row] | None = None) -> list[
                     t(
                         "verdict.cpu_meaning",
                         device=ref.device,
-                        times=multiple_text(ref.multiple),
-                        workload=workload_label(data, m.key),
+                        times=data.msg.multiple(ref.multiple),
+                        workload=m.label,
                         basis=t(f"basis.{ref.basis}", default=ref.basis),
                     )
                 )
@@ -412,18 +412,14 @@ def _cpu_meaning(data: ReportData, rows: list[Row], metrics: list[Metric]) -> st
     """For a CPU: a GPU's 16-bit matrix math against the CPU's own best precision (a CPU is used in fp32,
     a GPU in bf16: comparing each at its best is the fair question)."""
     t = data.msg
-    own = [m for m in metrics if m.key.startswith("matmul/")]
-    gpu = [
-        r
-        for r in rows
-        if r.workload.startswith("matmul/") and r.basis != "measured" and r.workload.split("/")[1] in ("bf16", "fp16")
-    ]
+    own = [m for m in metrics if _matmul_precision(m)]
+    gpu = [r for r in rows if r.basis != "measured" and r.matmul_precision in ("bf16", "fp16")]
     if not own or not gpu:
         ref = min((r for r in rows if r.basis != "measured"), key=lambda r: r.multiple)
         return t(
             "verdict.cpu_meaning",
             device=ref.device,
-            times=multiple_text(ref.multiple),
+            times=data.msg.multiple(ref.multiple),
             workload=ref.label,
             basis=t(f"basis.{ref.basis}", default=ref.basis),
         )
@@ -432,9 +428,9 @@ def _cpu_meaning(data: ReportData, rows: list[Row], metrics: list[Metric]) -> st
     return t(
         "verdict.cpu_meaning_best",
         device=ref.device,
-        times=multiple_text(ref.value / mine.value),
-        gpu_dtype=ref.workload.split("/")[1],
-        cpu_dtype=mine.key.split("/")[1],
+        times=data.msg.multiple(ref.value / mine.value),
+        gpu_dtype=ref.matmul_precision,
+        cpu_dtype=_matmul_precision(mine),
         basis=t(f"basis.{ref.basis}", default=ref.basis),
     )
 
@@ -465,11 +461,11 @@ def verdict_figure(data: ReportData, rows: list[Row]) -> Any:
         shared_xaxes=True,
         row_heights=per_panel,
         vertical_spacing=min(0.08, 0.5 / len(workloads)),
-        subplot_titles=[esc(labels[w]) for w in workloads],
+        subplot_titles=[F.esc_wrapped(labels[w], 40) for w in workloads],
     )
     height = 150 + 34 * sum(per_panel) + 45 * len(workloads)
     fig.update_layout(
-        template=F._TEMPLATE,
+        template=F.TEMPLATE,
         height=height,
         showlegend=True,
         bargap=0.22,
@@ -479,6 +475,12 @@ def verdict_figure(data: ReportData, rows: list[Row]) -> Any:
         ),
         legend=dict(orientation="h", yref="container", yanchor="bottom", y=0, x=0),
     )
+    # The multiple is written in the device's tick label, not on the bar: a whisker never crosses it.
+    mult = {(r.workload, r.device): r.multiple for r in rows}
+
+    def tick(device: str, multiple: float) -> str:
+        return F.esc_wrapped(short_device(device)) + " · " + esc(t.multiple(multiple))
+
     shown: set[str] = set()
     for i, w in enumerate(workloads, start=1):
         for basis in BASES:
@@ -488,10 +490,10 @@ def verdict_figure(data: ReportData, rows: list[Row]) -> Any:
             plus = [max(0.0, r.high - r.multiple) if is_num(r.high) and basis != "datasheet" else 0.0 for r in part]
             minus = [max(0.0, r.multiple - r.low) if is_num(r.low) else 0.0 for r in part]
             hover = [
-                f"<b>{esc(r.device)}</b><br>{esc(r.label)}: {fmt_num(r.value, 4)} {esc(r.unit)}<br>"
-                f"{esc(multiple_text(r.multiple))} {esc(t('verdict.of_subject', device=data.baseline.label))}"
+                f"<b>{esc(r.device)}</b><br>{esc(r.label)}: {data.msg.num(r.value, 4)} {esc(r.unit)}<br>"
+                f"{esc(data.msg.multiple(r.multiple))} {esc(t('verdict.of_subject', device=data.baseline.label))}"
                 + (
-                    f" ({esc(multiple_text(r.low))}–{esc(multiple_text(r.high))})"
+                    f" ({esc(data.msg.multiple(r.low))}–{esc(data.msg.multiple(r.high))})"
                     if is_num(r.low) and is_num(r.high)
                     else ""
                 )
@@ -500,7 +502,7 @@ def verdict_figure(data: ReportData, rows: list[Row]) -> Any:
             ]
             fig.add_bar(
                 x=[r.multiple for r in part],
-                y=[F.esc_wrapped(short_device(r.device)) for r in part],
+                y=[tick(r.device, r.multiple) for r in part],
                 orientation="h",
                 marker=dict(
                     color=[r.color for r in part],
@@ -516,10 +518,6 @@ def verdict_figure(data: ReportData, rows: list[Row]) -> Any:
                 )
                 if any(plus) or any(minus)
                 else None,
-                text=[esc(multiple_text(r.multiple)) for r in part],
-                textposition="auto",
-                cliponaxis=False,
-                insidetextanchor="end",
                 name=esc(t(f"basis.{basis}", default=basis)),
                 legendgroup=basis,
                 showlegend=basis not in shown,
@@ -536,20 +534,20 @@ def verdict_figure(data: ReportData, rows: list[Row]) -> Any:
             row=i,
             col=1,
             automargin=True,
-            categoryarray=[F.esc_wrapped(short_device(d)) for d in reversed(devices)],
+            categoryarray=[tick(d, mult[(w, d)]) for d in reversed(devices) if (w, d) in mult],
         )
     lo = min(r.multiple for r in rows)
     hi = max(max(r.multiple, r.high if is_num(r.high) else 0) for r in rows)
     fig.update_xaxes(type="log", range=[math.log10(lo) - 0.3, math.log10(hi) + 0.6], dtick=1)
     fig.update_xaxes(
-        title_text=F.esc_wrapped(t("verdict.chart_x", device=data.baseline.label), 36),
+        title_text=F.esc_wrapped(t("verdict.chart_x", device=data.baseline.label), 30),
         row=len(workloads),
         col=1,
     )
     for i in range(1, len(workloads) + 1):
         fig.add_vline(x=1.0, line=dict(color="#999", dash="dot", width=1), row=i, col=1)
-    for ann in fig.layout.annotations:
-        ann.font = dict(size=12)
+    for ann in fig.layout.annotations:  # panel titles from the left edge, wrapped: never clipped on a phone
+        ann.update(font=dict(size=12), x=0, xanchor="left", xref="paper")
     return fig
 
 
@@ -558,6 +556,8 @@ def build_verdict(data: ReportData) -> list[Block]:
     t = data.msg
     rows = comparison_rows(data)
     blocks: list[Block] = [Prose(verdict_paragraphs(data, rows), kind="verdict")]
+    if data.pooling:  # never pooled silently: the page says which runs are drawn as one series
+        blocks.append(Note(t("fleet.pooling_title"), "info", list(data.pooling)))
     warnings = trust_warnings(data)
     if warnings:
         blocks.append(Note(t("verdict.warn_title"), "warn", warnings))
@@ -576,5 +576,5 @@ __all__ = [
     "resolve_against",
     "trust_warnings",
     "verdict_paragraphs",
-    "workload_of",
+    "verdict_metrics",
 ]

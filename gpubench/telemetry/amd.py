@@ -196,6 +196,25 @@ class AmdSmiReader:
             "max_mem_clock_mhz": max_mem,
             "has_energy_counter": self._gate.enabled("energy_j"),
             "reason": None,
+            **self._health_facts(cap),
+        }
+
+    def _health_facts(self, cap: Any) -> dict[str, Any]:
+        """Facts a fleet check judges a GPU by: serial, ECC error counts, bad (retired) pages, default power
+        cap. NaN (or None for text) where amdsmi does not say."""
+        board = self._call("static_board", "amdsmi_get_gpu_board_info")
+        serial = board.get("product_serial") if isinstance(board, dict) else None
+        ecc = self._call("static_ecc", "amdsmi_get_gpu_total_ecc_count")
+        pages = self._call("static_bad_pages", "amdsmi_get_gpu_bad_page_info")
+        statuses = [str(p.get("status", "")).lower() for p in pages if isinstance(p, dict)] if pages else []
+        default_w = _first(cap, "default_power_cap")
+        return {
+            "serial": str(serial).strip() if serial not in (None, "", "N/A") else None,
+            "ecc_correctable_volatile": _first(ecc, "correctable_count"),
+            "ecc_uncorrectable_volatile": _first(ecc, "uncorrectable_count"),
+            "retired_pages_dbe": NAN if pages is None else float(len(statuses)),
+            "retired_pages_pending": NAN if pages is None else float(sum("pending" in s for s in statuses)),
+            "default_power_limit_w": _uw_to_w(default_w) if math.isfinite(default_w) else NAN,
         }
 
     def static_info(self) -> dict[str, Any]:

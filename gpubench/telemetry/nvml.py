@@ -152,7 +152,33 @@ class NvmlReader:
             "max_mem_clock_mhz": number("max_mem", "nvmlDeviceGetMaxClockInfo", h, nvml.NVML_CLOCK_MEM),
             "has_energy_counter": gate.enabled("energy_j"),
             "reason": None,
+            **self._health_facts(ask, number),
         }
+
+    def _health_facts(self, ask: Any, number: Any) -> dict[str, Any]:
+        """Facts a fleet check judges a GPU by: serial, ECC error counts, retired pages and remapped rows,
+        the default power limit. NaN (or None for text) where the GPU or driver does not say."""
+        h = self._handle
+        serial = ask("serial", "nvmlDeviceGetSerial", h)
+        ecc = ask("ecc_mode", "nvmlDeviceGetEccMode", h)  # [current, pending]
+        out: dict[str, Any] = {
+            "serial": None if serial is None else _text(serial).strip() or None,
+            "ecc_mode": NAN if not ecc else float(ecc[0]),
+            # nvml.h: error type 0 corrected, 1 uncorrected; counter type 0 volatile, 1 aggregate.
+            "ecc_correctable_volatile": number("ecc_cv", "nvmlDeviceGetTotalEccErrors", h, 0, 0),
+            "ecc_uncorrectable_volatile": number("ecc_uv", "nvmlDeviceGetTotalEccErrors", h, 1, 0),
+            "ecc_uncorrectable_aggregate": number("ecc_ua", "nvmlDeviceGetTotalEccErrors", h, 1, 1),
+            "retired_pages_pending": number("retired_pending", "nvmlDeviceGetRetiredPagesPendingStatus", h),
+        }
+        for key, cause in (("retired_pages_sbe", 0), ("retired_pages_dbe", 1)):  # multiple single-bit, double-bit
+            pages = ask(key, "nvmlDeviceGetRetiredPages", h, cause)
+            out[key] = NAN if pages is None else float(len(pages))
+        rows = ask("remapped_rows", "nvmlDeviceGetRemappedRows", h)  # (correctable, uncorrectable, pending, failed)
+        for i, key in enumerate(("correctable", "uncorrectable", "pending", "failure")):
+            out[f"remapped_rows_{key}"] = NAN if rows is None else float(rows[i])
+        default_mw = number("default_limit", "nvmlDeviceGetPowerManagementDefaultLimit", h)
+        out["default_power_limit_w"] = NAN if math.isnan(default_mw) else _mw_to_w(default_mw)
+        return out
 
     # -- reading ---------------------------------------------------------------------------------
 

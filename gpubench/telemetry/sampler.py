@@ -32,9 +32,19 @@ class Sampler:
     replayed in a burst. Each sample is stamped at the midpoint of its read, on the same clock the
     runner uses for case start/end (`time.monotonic_ns`). One last sample is taken on `stop()` so the
     end of the final case is bracketed by samples.
+
+    `clock` and `wait` are the seams of virtual time: `wait(seconds)` returns when the next tick is due, True
+    when sampling should end (by default it is the stop event's `wait`, which `stop()` cuts short). A test
+    passes a clock it advances in its `wait` and runs the schedule without sleeping.
     """
 
-    def __init__(self, reader: Reader, hz: float = 20.0, clock: Callable[[], int] = time.monotonic_ns) -> None:
+    def __init__(
+        self,
+        reader: Reader,
+        hz: float = 20.0,
+        clock: Callable[[], int] = time.monotonic_ns,
+        wait: Callable[[float], bool] | None = None,
+    ) -> None:
         self.reader = reader
         self.hz = hz
         self._period_ns = _period_ns(hz)
@@ -43,6 +53,7 @@ class Sampler:
         self._samples: list[TelemetrySample] = []
         self._times: list[int] = []
         self._stop_event = threading.Event()
+        self._wait = wait if wait is not None else self._stop_event.wait
         self._thread: threading.Thread | None = None
         self.missed_ticks = 0
         self.error: BaseException | None = None
@@ -105,7 +116,7 @@ class Sampler:
                     skipped = (now - due) // period + 1
                     self.missed_ticks += skipped
                     due += skipped * period
-                if self._stop_event.wait((due - now) / 1e9):
+                if self._wait((due - now) / 1e9) or self._stop_event.is_set():
                     break
             self._poll()
         except BaseException as exc:  # kept for the runner: telemetry must never kill a run
@@ -135,13 +146,16 @@ class Sampler:
         return pd.DataFrame(data)
 
 
-def measure_idle(reader: Reader, seconds: float = 2.0, hz: float = 20.0) -> float:
-    """Median `power_w` over an idle window of `seconds` (NaN when the reader has no power)."""
-    sampler = Sampler(reader, hz=hz)
-    done = threading.Event()
-    with sampler:
-        done.wait(seconds)
-    powers = [s.values.get("power_w", math.nan) for s in sampler.samples]
+def measure_idle(
+    reader: Reader,
+    seconds: float = 2.0,
+    hz: float = 20.0,
+    clock: Callable[[], int] = time.monotonic_ns,
+    sleep: Callable[[float], Any] = time.sleep,
+) -> float:
+    """Median `power_w` over an idle window of `seconds` polled at `hz` (NaN when the reader has no power).
+    Blocks the caller for the window: nothing else runs while idle power is measured."""
+    powers = [r.get("power_w", math.nan) for r in monitor(reader, seconds, hz, clock, sleep)] if seconds > 0 else []
     powers = [p for p in powers if math.isfinite(p)]
     return float(statistics.median(powers)) if powers else math.nan
 

@@ -75,6 +75,9 @@ class FakeAmdGpu:
     umc_activity: int = 45
     vram_used_mb: int = 2048
     power_cap_uw: int = 750_000_000
+    serial: str = "692251001234"
+    ecc_counts: tuple[int, int] = (0, 0)  # correctable, uncorrectable
+    bad_pages: list[str] = field(default_factory=list)  # the status of each retired page
     unsupported: set[str] = field(default_factory=set)
     na: set[str] = field(default_factory=set)
 
@@ -118,6 +121,17 @@ class FakeAmdSmi:
     def amdsmi_get_power_cap_info(self, h: int) -> dict[str, Any]:
         gpu = self._gpu(h, "amdsmi_get_power_cap_info")
         return {"power_cap": gpu.power_cap_uw, "default_power_cap": gpu.power_cap_uw}
+
+    def amdsmi_get_gpu_board_info(self, h: int) -> dict[str, Any]:
+        return {"product_serial": self._gpu(h, "amdsmi_get_gpu_board_info").serial}
+
+    def amdsmi_get_gpu_total_ecc_count(self, h: int) -> dict[str, Any]:
+        c, u = self._gpu(h, "amdsmi_get_gpu_total_ecc_count").ecc_counts
+        return {"correctable_count": c, "uncorrectable_count": u}
+
+    def amdsmi_get_gpu_bad_page_info(self, h: int) -> list[dict[str, Any]]:
+        pages = self._gpu(h, "amdsmi_get_gpu_bad_page_info").bad_pages
+        return [{"page_address": i << 12, "status": s} for i, s in enumerate(pages)]
 
     def amdsmi_get_power_info(self, h: int) -> dict[str, Any]:
         gpu = self._gpu(h, "amdsmi_get_power_info")

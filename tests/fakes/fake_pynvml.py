@@ -56,6 +56,14 @@ class FakeGpu:
     power_limit_mw: int = 700_000
     max_sm_clock_mhz: int = 1980
     max_mem_clock_mhz: int = 2619
+    # Health facts (fleet checks): serial, ECC counts (error type, counter type) -> count, retired pages, remapping.
+    serial: str = "1654922012345"
+    default_power_limit_mw: int = 700_000
+    ecc_mode: int = 1
+    ecc_errors: dict[tuple[int, int], int] = field(default_factory=dict)
+    retired_pages: dict[int, list[int]] = field(default_factory=dict)
+    retired_pending: int = 0
+    remapped_rows: tuple[int, int, int, int] = (0, 0, 0, 0)
     unsupported: dict[str, int] = field(default_factory=dict)
 
 
@@ -138,6 +146,28 @@ class FakeNvml:
     def nvmlDeviceGetMaxClockInfo(self, h: int, kind: int) -> int:
         gpu = self._gpu(h, "nvmlDeviceGetMaxClockInfo")
         return gpu.max_sm_clock_mhz if kind == self.NVML_CLOCK_SM else gpu.max_mem_clock_mhz
+
+    def nvmlDeviceGetSerial(self, h: int) -> str:
+        return self._gpu(h, "nvmlDeviceGetSerial").serial
+
+    def nvmlDeviceGetEccMode(self, h: int) -> list[int]:
+        gpu = self._gpu(h, "nvmlDeviceGetEccMode")
+        return [gpu.ecc_mode, gpu.ecc_mode]
+
+    def nvmlDeviceGetTotalEccErrors(self, h: int, error_type: int, counter_type: int) -> int:
+        return self._gpu(h, "nvmlDeviceGetTotalEccErrors").ecc_errors.get((error_type, counter_type), 0)
+
+    def nvmlDeviceGetRetiredPages(self, h: int, cause: int) -> list[int]:
+        return list(self._gpu(h, "nvmlDeviceGetRetiredPages").retired_pages.get(cause, []))
+
+    def nvmlDeviceGetRetiredPagesPendingStatus(self, h: int) -> int:
+        return self._gpu(h, "nvmlDeviceGetRetiredPagesPendingStatus").retired_pending
+
+    def nvmlDeviceGetRemappedRows(self, h: int) -> tuple[int, int, int, int]:
+        return self._gpu(h, "nvmlDeviceGetRemappedRows").remapped_rows
+
+    def nvmlDeviceGetPowerManagementDefaultLimit(self, h: int) -> int:
+        return self._gpu(h, "nvmlDeviceGetPowerManagementDefaultLimit").default_power_limit_mw
 
     # -- readings --
     def nvmlDeviceGetPowerUsage(self, h: int) -> int:

@@ -225,10 +225,15 @@ def identify(params: Mapping[str, Any], *, mode: str, benchmark: str) -> Workloa
     """The workload of a train (mode "train") or infer (mode "infer") row: `<model>/<precision>[/infer]` at
     the model's own sizes, `<model>[layers=2,...]/<precision>[/infer]` at any other."""
     model, precision = str(params["model"]), str(params["precision"])
+    suffix = "/infer" if mode == "infer" else ""
+    family = "training" if mode == "train" else "inference"
+    if model not in MODELS:
+        # A model this version does not know (a newer version's rows, hand-made rows): named as given, no costs.
+        key = f"{model}/{precision}{suffix}"
+        return WorkloadRef(key, key, True, model, family, precision, "sample", benchmark=benchmark)
     info = MODELS[model]
     sizes = sizes_of(model, params)
     changed = {k: v for k, v in sizes.items() if v != info.sizes[k]}
-    suffix = "/infer" if mode == "infer" else ""
     key = f"{shape_key(model, changed)}/{precision}{suffix}"
     train_flops, infer_flops, count = costs(model, sizes)
     per_item = sizes["seq"] if info.unit == "token" else 1
@@ -246,7 +251,7 @@ def identify(params: Mapping[str, Any], *, mode: str, benchmark: str) -> Workloa
         base=f"{model}/{precision}{suffix}",
         reference=not changed,
         label=label,
-        family="training" if mode == "train" else "inference",
+        family=family,
         precision=precision,
         item=info.unit,
         flops_per_item=train_flops if mode == "train" else infer_flops,

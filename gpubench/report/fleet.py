@@ -1,0 +1,258 @@
+"""The report's Fleet section: the fleet check drawn. One dot per GPU per case against its fleet median and
+the fleet's own spread, the failing GPUs named (in the chart and in a table, as `gpubench fleet check` lists
+them), a baseline drawn where the fleet's SHARED_DIR holds one (`baseline.toml`, from `gpubench fleet baseline`).
+
+The section runs the check itself (gpubench.fleet: the same collection, rules and statistics as the command),
+over the SHARED_DIRs the report's run folders came from (their fleet.json names the GPUs that never
+reported) or, for loose run folders, over the runs themselves. Shown when the runs hold 3 or more of one
+device model, or come from a fleet launch.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from gpubench.report import figures as F
+from gpubench.report.blocks import Block, Cell, Details, Figure, Note, Table
+from gpubench.report.data import ReportData, esc
+
+BASELINE_FILE = "baseline.toml"  # in a fleet's SHARED_DIR: drawn and judged by the report
+_MAX_ROWS = 200  # failing rows listed; the rest are counted (the JSON of `fleet check` has them all)
+_MAX_LABELS = 40  # failing dots named in the chart
+
+
+def _roots_and_loose(folders: list[str]) -> tuple[list[Path], list[Path]]:
+    """SHARED_DIRs (a fleet.json two levels above the run folder: <root>/<node>/<slot>/<run>) and the rest."""
+    from gpubench.fleet.manifest import MANIFEST
+
+    roots: dict[Path, None] = {}
+    loose = []
+    for f in folders:
+        p = Path(f)
+        root = p.parents[2] if len(p.parents) > 2 else None
+        if root is not None and (root / MANIFEST).is_file():
+            roots[root] = None
+        else:
+            loose.append(p)
+    return list(roots), loose
+
+
+def fleet_check(data: ReportData) -> Any:
+    """The FleetCheck of the report's runs (memoised on `data`), or None when they are not a fleet."""
+    if "fleet_check" in data.memo:
+        return data.memo["fleet_check"]
+    from gpubench.fleet.check import collect, judge
+    from gpubench.fleet.rules import RuleSet, load_rules
+
+    full = data.per_run
+    result = None
+    names = pd.Series([s.device_name for s in full.series])
+    roots, loose = _roots_and_loose([s.folder for s in full.series])
+    if roots or (len(names) and names.value_counts().max() >= 3):
+        rules = RuleSet()
+        for root in roots:
+            if (root / BASELINE_FILE).is_file():
+                rules = rules.merged(load_rules(root / BASELINE_FILE))
+        # The rows the report loaded (without raw times: those are read only where an interval decides).
+        result = judge(collect([*map(str, roots), *map(str, loose)]), rules, frame=full.runs)
+    data.memo["fleet_check"] = result
+    return result
+
+
+def _label(case_id: str, device: str, several: bool) -> str:
+    short = F.short_case(case_id)
+    return f"{short} · {device}" if several else short
+
+
+def _figure(data: ReportData, check: Any) -> Any:
+    t = data.msg
+    c = check.cases
+    r = check.rules
+    several = c["device_name"].nunique() > 1
+    groups = c.groupby(["device_name", "case_id"], sort=True)
+    keys = list(groups.groups)
+    units = {u.key: u for u in check.units}
+    height = 170 + 34 * len(keys)
+    fig = F.new_figure(esc(t("fleet.check_title")), height=height, showlegend=True, xaxis_title=esc(t("fleet.check_x")))
+    fig.update_layout(legend=dict(orientation="h", y=1.0, yanchor="bottom", x=1.0, xanchor="right"))
+    baselines = {}
+    for rule in r.rules:
+        if rule.baseline is not None and not rule.fact:
+            for k in keys:
+                if rule.matches(str(k[1]), str(k[0])):
+                    baselines.setdefault(k, (rule.baseline, rule.min_ratio_to_baseline))
+    rng = np.random.default_rng(0)  # the jitter is fixed: the same runs draw the same picture
+    xs, ys, hovers, fx, fy, fh, ftext = [], [], [], [], [], [], []
+    who_of = {key: f"{u.node}/{u.slot}" for key, u in units.items()}
+    uuid_of = {key: u.uuid for key, u in units.items()}
+    host_of = {key: u.host for key, u in units.items()}
+    bx, by, bh, mx, my = [], [], [], [], []
+    for i, k in enumerate(keys):
+        g = c.loc[groups.groups[k]]
+        mad = float(g["mad"].iloc[0])
+        med = float(g["median"].iloc[0])
+        unit = str(g["throughput_unit"].iloc[0] or "")
+        spread = math.exp(r.mad_z * 1.4826 * mad)
+        fig.add_shape(
+            type="rect",
+            x0=100 / spread,
+            x1=100 * spread,
+            y0=i - 0.4,
+            y1=i + 0.4,
+            line_width=0,
+            fillcolor="rgba(120,120,120,0.16)",
+            layer="below",
+        )
+        jitter = rng.uniform(-0.3, 0.3, len(g))
+        who = [who_of.get(k_, str(k_)) for k_ in g["unit"]]
+        ratio = g["ratio"].to_numpy(float)
+        hover = [
+            f"<b>{esc(w)}</b> {esc(uuid_of.get(k_, ''))}<br>{esc(case)}<br>{100 * x:.1f}% of the median · "
+            f"{v:.4g} {esc(unit)}<br>{esc(host_of.get(k_, ''))}"
+            for w, k_, case, x, v in zip(who, g["unit"], g["case_id"], ratio, g["throughput"], strict=True)
+        ]
+        fail = g["fail"].to_numpy(bool)
+        for j in np.flatnonzero(fail):
+            fx.append(100 * ratio[j])
+            fy.append(i + jitter[j])
+            fh.append(hover[j] + f"<br><b>{esc(g['rule'].iloc[j])}</b>")
+            ftext.append(esc(who[j]))
+        keep = np.flatnonzero(~fail)
+        xs.extend((100 * ratio[keep]).tolist())
+        ys.extend((i + jitter[keep]).tolist())
+        hovers.extend(hover[j] for j in keep)
+        if k in baselines:
+            base, min_ratio = baselines[k]
+            bx.append(100 * base / med)
+            by.append(i)
+            bh.append(f"baseline {base:.4g} {esc(unit)} ({100 * base / med:.1f}% of this fleet's median)")
+            if min_ratio is not None:
+                mx.append(100 * base * min_ratio / med)
+                my.append(i)
+    marker = dict(size=5 if len(xs) > 300 else 8, color="#3a6ea5", opacity=0.5 if len(xs) > 300 else 0.8)
+    fig.add_scatter(
+        x=xs,
+        y=ys,
+        mode="markers",
+        marker=marker,
+        hovertext=hovers,
+        hovertemplate=F.HOVER,
+        name=esc(t("fleet.legend_pass")),
+    )
+    if fx:
+        labelled = len(fx) <= _MAX_LABELS
+        fig.add_scatter(
+            x=fx,
+            y=fy,
+            mode="markers+text" if labelled else "markers",
+            text=ftext if labelled else None,
+            textposition="middle left",
+            textfont=dict(size=10, color="#b00020"),
+            marker=dict(size=9, color="#d62728", line=dict(width=1, color="#600")),
+            hovertext=fh,
+            hovertemplate=F.HOVER,
+            name=esc(t("fleet.legend_fail")),
+        )
+    if bx:
+        fig.add_scatter(
+            x=bx,
+            y=by,
+            mode="markers",
+            marker=dict(symbol="line-ns", size=22, line=dict(width=3, color="#e69f00")),
+            hovertext=bh,
+            hovertemplate=F.HOVER,
+            name=esc(t("fleet.legend_baseline")),
+        )
+    if mx:
+        fig.add_scatter(
+            x=mx,
+            y=my,
+            mode="markers",
+            marker=dict(symbol="line-ns", size=16, line=dict(width=2, color="#e69f00", dash="dot")),
+            hoverinfo="skip",
+            name=esc(t("fleet.legend_baseline_min")),
+        )
+    # Room on the left for the names of failing dots (they sit at the left end).
+    everything = [*xs, *fx, *bx, *mx, 100 * (1 - r.threshold), 100.0]
+    lo, hi = min(everything), max(everything)
+    span = max(hi - lo, 1.0)
+    left = lo - span * (0.12 if fx and len(fx) <= _MAX_LABELS else 0.03)
+    fig.update_xaxes(range=[left, hi + span * 0.03])
+    fig.add_vline(x=100, line=dict(color="#555", width=1))
+    fig.add_vline(x=100 * (1 - r.threshold), line=dict(color="#d62728", dash="dash", width=1))
+    fig.update_yaxes(
+        tickmode="array",
+        tickvals=list(range(len(keys))),
+        ticktext=[esc(_label(k[1], k[0], several)) for k in keys],
+        range=[len(keys) - 0.5, -0.5],
+        automargin=True,
+        showgrid=False,
+    )
+    caption = t("fleet.check_caption", z=f"{r.mad_z:g}", threshold=f"{100 * r.threshold:g}")
+    return Figure(fig, caption)
+
+
+def _pct(x: float) -> str:
+    return "–" if not math.isfinite(x) else f"{100 * x:.1f}%"
+
+
+def build_fleet(data: ReportData) -> list[Block]:
+    """The fleet check: verdict, the dot chart, the failing GPUs, every GPU one click away."""
+    check = fleet_check(data)
+    if check is None:
+        return []
+    t = data.msg
+    blocks: list[Block] = []
+    failing = check.failing_units
+    if check.passed:
+        blocks.append(Note(t("fleet.verdict_pass", n=len(check.units), threshold=f"{100 * check.rules.threshold:g}")))
+    else:
+        items = [t("fleet.missing", n=len(check.missing))] if check.missing else []
+        blocks.append(Note(t("fleet.verdict_fail", n=len(failing), total=check.expected), "warn", items))
+    if not check.cases.empty:
+        blocks.append(_figure(data, check))
+    if check.findings:
+        header = [t(f"fleet.col.{k}") for k in ("node", "gpu", "uuid", "case", "ratio", "interval", "rule")]
+        rows = []
+        for f in check.findings[:_MAX_ROWS]:
+            interval = f"{_pct(f.low)}–{_pct(f.high)}" if math.isfinite(f.low) and math.isfinite(f.high) else "–"
+            rows.append(
+                [
+                    Cell(f.node, title=f.host),
+                    Cell(f.gpu),
+                    Cell(f.uuid or "–", title=f.serial),
+                    Cell(F.short_case(f.case), cls="case", title=f.case),
+                    Cell(_pct(f.ratio), cls="num down" if math.isfinite(f.ratio) else "num"),
+                    Cell(interval, cls="num"),
+                    Cell(f"{f.rule}: {f.detail}", cls="wrap"),
+                ]
+            )
+        caption = t("fleet.table_fail_caption")
+        if len(check.findings) > _MAX_ROWS:
+            caption += " " + t("fleet.more", n=len(check.findings) - _MAX_ROWS)
+        blocks.append(Table(header, rows, caption))
+    if not check.cases.empty:
+        worst = check.cases.sort_values("ratio").groupby("unit", sort=False).head(1).head(_MAX_ROWS)
+        units = {u.key: u for u in check.units}
+        header = [t(f"fleet.col.{k}") for k in ("node", "gpu", "uuid", "worst", "case")]
+        rows = []
+        for _, w in worst.iterrows():
+            u = units[w["unit"]]
+            rows.append(
+                [
+                    Cell(u.node, title=u.host),
+                    Cell(u.slot),
+                    Cell(u.uuid or "–", title=u.serial),
+                    Cell(_pct(float(w["ratio"])), cls="num" + (" down diff" if bool(w["fail"]) else "")),
+                    Cell(F.short_case(str(w["case_id"])), cls="case", title=str(w["case_id"])),
+                ]
+            )
+        blocks.append(Details(t("fleet.details_all", n=len(worst)), [Table(header, rows)]))
+    if check.notes:
+        blocks.append(Note(t("fleet.notes"), "info", list(check.notes)))
+    return blocks

@@ -1,0 +1,167 @@
+"""What a result row is, asked of its benchmark's spec (gpubench.benchmarks): its headline (which column,
+which direction is better, which rows compete) and its workload identity (the key the model and the
+advisor join on, whether the row's sizes ARE that workload or a toy shape of it, a label for people).
+
+The report never names a benchmark: it asks here, and here asks the spec.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+import pandas as pd
+
+from gpubench.benchmarks import catalog
+from gpubench.benchmarks.spec import BenchmarkSpec, WorkloadRef
+
+
+@dataclass(frozen=True)
+class HeadlineView:
+    """The part of a spec's headline the report reads (a benchmark without a spec gets the defaults)."""
+
+    metric: str = "throughput"
+    label: str = "{benchmark}"
+    better: str = "higher"
+    group_by: tuple[str, ...] = ()
+    pick: str = "best"
+    unit: str = ""
+    unit_column: str = "throughput_unit"
+    where: dict[str, Any] = field(default_factory=dict)
+
+
+_DEFAULT = HeadlineView()
+
+
+def spec_of(benchmark: Any) -> BenchmarkSpec | None:
+    """The benchmark's spec, or None for a benchmark this version does not know (an old or newer run)."""
+    return catalog.find(benchmark)
+
+
+@lru_cache(maxsize=256)
+def headline_of(benchmark: str) -> HeadlineView:
+    """The benchmark's headline (defaults: best throughput)."""
+    spec = spec_of(benchmark)
+    head = getattr(spec, "headline", None)
+    if head is None:
+        return _DEFAULT
+    return HeadlineView(
+        metric=head.metric,
+        label=head.label,
+        better=head.better,
+        group_by=tuple(head.group_by),
+        pick=head.pick,
+        unit=head.unit,
+        unit_column=head.unit_column,
+        where=dict(head.where),
+    )
+
+
+def params_of(row: dict[str, Any]) -> dict[str, Any]:
+    """A row's parameters (its params_json, else its columns)."""
+    try:
+        params = json.loads(row.get("params_json") or "{}")
+    except (TypeError, ValueError):
+        params = {}
+    return params if isinstance(params, dict) and params else dict(row)
+
+
+def workload_ref(row: dict[str, Any]) -> WorkloadRef | None:
+    """The WorkloadRef of a result row (its spec's workload identity), or None: the row measures no workload
+    (a host link, a stride sweep) or its benchmark is unknown."""
+    return catalog.workload_of_row(row.get("benchmark"), params_of(row))
+
+
+def role_of(benchmark: Any) -> str | None:
+    """The role the benchmark plays for the performance model ("compute_anchor", "memory_anchor"), or None."""
+    spec = spec_of(benchmark)
+    return next(iter(spec.roles), None) if spec is not None and spec.roles else None
+
+
+def benchmarks_with_role(role: str) -> list[str]:
+    """Names of the benchmarks that play `role`."""
+    return [s.name for s in catalog.all_specs() if role in s.roles]
+
+
+BUYER_MIN_PARAMS = 1e6
+"""A model below this many parameters is a toy (a 4,785-parameter char-RNN): no one buys a card for it."""
+
+
+MAX_MODELS = 3
+"""Model workloads in the Value section at most (with matrix math and memory bandwidth)."""
+
+BUYER_FAMILIES = ("training", "inference", "llm_decode", "llm_prefill", "llm_lora", "llm_finetune")
+"""Families of model workloads a card is bought for (matrix math and memory come through the two roles)."""
+
+
+def buyer_workloads(ok: pd.DataFrame) -> list[WorkloadRef]:
+    """The workloads of what a buyer of these runs' hardware cares about, in this order: full-size
+    models measured (the spec says the row's sizes ARE the workload, and it is no toy of under a million
+    parameters), 16-bit matrix math (else fp32; never an emulated precision), memory bandwidth. Keys are
+    the spec's, which the model and the advisor take."""
+    if ok.empty or "benchmark" not in ok:
+        return []
+    models: dict[str, WorkloadRef] = {}
+    matmul: dict[str, WorkloadRef] = {}
+    memory: dict[str, WorkloadRef] = {}
+    emulated_keys: set[str] = set()
+    fastest: dict[str, float] = {}
+    for row in ok.to_dict("records"):
+        ref = workload_ref(row)
+        if ref is None:
+            continue
+        role = role_of(row.get("benchmark"))
+        if role == "compute_anchor":
+            matmul[ref.precision] = ref
+            if row.get("emulated") is True:
+                emulated_keys.add(ref.key)
+        elif role == "memory_anchor":
+            memory[ref.key] = ref
+        elif ref.family in BUYER_FAMILIES and is_full_size(ref):
+            # One precision per model and family: the fastest this run measured (the one a buyer would use).
+            slot = f"{ref.family}:{ref.label}"
+            speed = float(row.get("throughput") or 0)
+            if slot not in models or speed > fastest.get(slot, 0.0):
+                models[slot], fastest[slot] = ref, speed
+    math16 = next(
+        (matmul[p] for p in ("bf16", "fp16", "fp32") if p in matmul and matmul[p].key not in emulated_keys), None
+    )
+    picked = [models[k] for k in sorted(models)][:MAX_MODELS]
+    return picked + ([math16] if math16 else []) + list(memory.values())
+
+
+def workload_words(msg: Any, ref: WorkloadRef) -> str:
+    """A workload in words, in the report's language: "matrix multiplication bf16", "training ResNet-50
+    amp_bf16"; a shape that is not the full-size workload says it is a toy size."""
+    role = role_of(ref.benchmark)
+    if role == "compute_anchor":
+        return msg("workload.matmul", dtype=ref.precision)
+    if role == "memory_anchor":
+        return msg("workload.memory")
+    key = {"training": "workload.train", "inference": "workload.infer"}.get(ref.family, "workload.other")
+    text = msg(key, model=ref.label, precision=ref.precision)
+    # A toy shape says so once (the LLM specs' own labels already do).
+    return text if ref.reference or "toy" in ref.label else msg("workload.toy", workload=text)
+
+
+def is_full_size(ref: WorkloadRef | None) -> bool:
+    """The row ran the real workload: the spec's defining sizes, and a model of at least a million
+    parameters (a 4,785-parameter char-RNN is a teaching example, whatever its sizes)."""
+    return ref is not None and ref.reference and (ref.params_count or BUYER_MIN_PARAMS) >= BUYER_MIN_PARAMS
+
+
+__all__ = [
+    "BUYER_MIN_PARAMS",
+    "HeadlineView",
+    "benchmarks_with_role",
+    "buyer_workloads",
+    "headline_of",
+    "is_full_size",
+    "params_of",
+    "role_of",
+    "workload_words",
+    "spec_of",
+    "workload_ref",
+]
