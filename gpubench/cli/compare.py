@@ -131,7 +131,7 @@ def comparison_table(frame: Any, threshold: float, width: int = 100) -> Table:
     fixed = sum(max([len(n)] + [len(c[n]) for c in rows]) + 3 for n in names)
     verdict_w = max([len("verdict")] + [max(map(len, c["verdict"].split())) for c in rows])
     verdict_w = max(verdict_w, min(16, max([len(c["verdict"]) for c in rows] + [7])))
-    case_w = max(18, width - fixed - verdict_w - 3 - 4)
+    case_w = max(14, width - fixed - verdict_w - 3 - 4)
     title = f"B/A: {at['b_run_id']} vs {at['a_run_id']} (threshold {threshold:g}%)"
     table = Table(title=escape(fold_id(title, width)), title_justify="left")
     table.add_column("case", no_wrap=True, max_width=case_w)
@@ -158,7 +158,8 @@ def _indent(text: str, width: int) -> str:
 
 def _cells(r: dict[str, Any]) -> dict[str, str]:
     """A comparison row as the text of its cells."""
-    ci = f"{fmt(r['ci_low'], 3)}-{fmt(r['ci_high'], 3)}" if json_value(r["ci_low"]) is not None else "-"
+    low, high = json_value(r["ci_low"]), json_value(r["ci_high"])
+    ci = f"{_bound(low)}-{_bound(high)}" if low is not None and high is not None else "-"
     a, unit = readable_rate(json_value(r["a"]), str(r["unit"] or ""))
     b = readable_rate(json_value(r["b"]), str(r["unit"] or ""))[0] if unit != r["unit"] else json_value(r["b"])
     return {
@@ -172,6 +173,11 @@ def _cells(r: dict[str, Any]) -> dict[str, str]:
         "verdict": str(r["verdict"]),
         "note": str(r["note"] or ""),
     }
+
+
+def _bound(ratio: float) -> str:
+    """An interval bound for the table: beyond 0.01 or 100 the interval says nothing more (--json has it)."""
+    return "<0.01" if ratio < 0.01 else ">100" if ratio > 100 else f"{ratio:.3g}"
 
 
 def comparison_notes(frame: Any, side_a: list[str], side_b: list[str]) -> list[str]:
