@@ -142,7 +142,7 @@ class RunDisplay:
         if status == "ok" and row.get("throughput") is not None:
             figure = f"  {fmt(row.get('throughput'))} {row.get('throughput_unit') or ''}".rstrip()
         elif status != "ok" and row.get("reason"):
-            figure = f"  {str(row['reason'])[:80]}"
+            figure = f"  {_shorten(str(row['reason']), 100)}"
         return escape(
             f"[{self.done:>{n}}/{self.total} {clock(elapsed)} left {clock(left)}] {status:<7} "
             f"{planned.case.id}{where}{figure}"
@@ -234,7 +234,7 @@ def _notes(r: dict[str, Any]) -> list[str]:
     if isinstance(round_cov, float) and round_cov > 0.05:  # NaN compares False
         notes.append(f"rounds differ ±{100 * round_cov:.0f}%")
     if r["status"] != "ok" and r.get("reason"):
-        notes.append(str(r["reason"])[:90])
+        notes.append(_shorten(str(r["reason"]), 200))
     return notes
 
 
@@ -289,6 +289,13 @@ def _summary_cells(r: dict[str, Any], optional: list[str]) -> list[str]:
     for key in optional:
         out.append(fmt(r.get(key), 3) if _finite(r.get(key)) else "-")
     return out
+
+
+def _shorten(text: str, limit: int) -> str:
+    """`text` cut at a word before `limit` characters, with an ellipsis when cut."""
+    if len(text) <= limit:
+        return text
+    return text[:limit].rsplit(" ", 1)[0].rstrip(",;:") + " …"
 
 
 def _finite(value: Any) -> bool:
