@@ -133,7 +133,7 @@ def comparison_table(frame: Any, threshold: float, width: int = 100) -> Table:
     verdict_w = max(verdict_w, min(16, max([len(c["verdict"]) for c in rows] + [7])))
     case_w = max(14, width - fixed - verdict_w - 3 - 4)
     title = f"B/A: {at['b_run_id']} vs {at['a_run_id']} (threshold {threshold:g}%)"
-    table = Table(title=escape(fold_id(title, width)), title_justify="left")
+    table = Table(title=escape(title), title_justify="left")  # wraps at its spaces
     table.add_column("case", no_wrap=True, max_width=case_w)
     for name in names:
         table.add_column(name, justify="left" if name == "unit" else "right", no_wrap=True)
