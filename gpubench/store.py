@@ -25,7 +25,7 @@ from typing import Any
 
 import pandas as pd
 
-from gpubench import __version__, derive, inputs
+from gpubench import __version__, derive, inputs, views
 from gpubench.benchmarks import BENCHMARKS
 from gpubench.errors import ResultFormatError, StorageError
 from gpubench.files import atomic_write, os_error_text
@@ -80,6 +80,8 @@ def json_value(obj: Any) -> Any:
         return json_value(obj.tolist())  # numpy scalar or array
     if obj is pd.NA or obj is pd.NaT or (isinstance(obj, float) and not math.isfinite(obj)):
         return None
+    if isinstance(obj, pd.Timestamp):
+        return obj.isoformat()
     return obj
 
 
@@ -363,13 +365,18 @@ def _rank_rows(folder: Path) -> list[dict[str, Any]]:
     return read_rows(path, kind="ranks") if path.exists() else []
 
 
-def load_runs(paths: Paths, skip_columns: Sequence[str] = (), catalog: Mapping[str, Any] | None = None) -> pd.DataFrame:
+def load_runs(
+    paths: Paths, skip_columns: Sequence[str] = (), catalog: Mapping[str, Any] | None = None, view: str = "all"
+) -> pd.DataFrame:
     """One DataFrame, a row per case of every run, derived from the stored rounds (gpubench.derive), with run
     metadata joined. Torch is never imported.
 
     `skip_columns` are left out of the frame (a report has no use for the raw `times_s` lists of 100 runs); those
     derivation needs (`times_s`: every statistic derives from them) are still read, the others are not. `catalog` is the datasheet catalog pct_of_peak and mfu
-    compare with (gpubench.specs.load_catalog(path)); the packaged data/specs.toml by default."""
+    compare with (gpubench.specs.load_catalog(path)); the packaged data/specs.toml by default.
+    `view`: "all" (every column; timestamps as UTC datetimes, one `precision` column for every benchmark) or
+    "headline" (the tidy view for notebooks: run, device, case, workload, headline metric, value, unit, p10-p90);
+    the column guide is `gpubench.views`."""
     cat = derive.Catalog(catalog)
     unread = set(skip_columns) - derive.input_columns()  # what derivation needs is read, then left out
     records: list[dict[str, Any]] = []
@@ -394,8 +401,9 @@ def load_runs(paths: Paths, skip_columns: Sequence[str] = (), catalog: Mapping[s
         columns.update(dict.fromkeys(extra))
         records += rows
     if not records:
-        return pd.DataFrame({c: pd.Series(dtype=object) for c in columns}) if columns else pd.DataFrame()
-    return inputs.no_infinities(rows_to_frame(records))  # an infinite throughput is never a value
+        empty = pd.DataFrame({c: pd.Series(dtype=object) for c in columns}) if columns else pd.DataFrame()
+        return views.select(empty, view)
+    return views.select(inputs.no_infinities(rows_to_frame(records)), view)  # an infinite throughput is never a value
 
 
 def load_telemetry(paths: Paths) -> pd.DataFrame:

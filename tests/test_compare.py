@@ -3,6 +3,7 @@ exit codes."""
 
 from __future__ import annotations
 
+import io
 import json
 import math
 from pathlib import Path
@@ -229,3 +230,70 @@ def test_rows_interval_is_the_one_entry_point(tmp_path: Path) -> None:
     assert low < thr < high and thr == pytest.approx(frame.loc[cid, "a"])
     assert thr == pytest.approx(rows_a.loc[cid, "throughput"], rel=0.02)
     assert not math.isnan(frame.loc[cid, "a_sem"]) and frame.loc[cid, "a_sem"] > 0
+
+
+def _long_cases() -> list[CaseSpec]:
+    return [
+        CaseSpec(
+            "llm_decode",
+            {"preset": "tiny", "precision": p, "batch": 2, "context": 64, "output": 64, "layers": 0, "compile": False},
+            50.0,
+            "token",
+            1.0,
+            1.0,
+        )
+        for p in ("bf16", "int8")
+    ] + _cases(2)
+
+
+def test_table_at_80_columns_folds_ids_and_keeps_every_figure(tmp_path: Path) -> None:
+    from rich.console import Console
+
+    from gpubench.cli.compare import comparison_notes, comparison_table
+
+    a = _run(tmp_path, "a", 1, cases=_long_cases())
+    b = _run(tmp_path, "b", 2, cases=_long_cases(), speed=0.02)  # a 98 % drop
+    frame = compare_runs(a, b)
+    for width in (80, 120):
+        buf = io.StringIO()
+        con = Console(file=buf, width=width)
+        con.print(comparison_table(frame, 5.0, width))
+        for line in comparison_notes(frame, [str(a)], [str(b)]):
+            con.print(line)
+        text = buf.getvalue()
+        assert max(len(line) for line in text.splitlines()) <= width
+        assert "precision=int8," in text and "compile=false]" in text  # folded at commas, parameters whole
+        assert text.count("slower") == 4 + 1  # every case, and the counts line
+        assert "0.02" in text and "1×3 / 1×3" in text
+        narrow_header = [ln for ln in text.splitlines() if "verdict" in ln][0]
+        assert (" A " in narrow_header) == (width >= 110)  # A and B move under the id on a narrow terminal
+
+
+def test_hints_go_to_stdout_with_the_table(tmp_path: Path) -> None:
+    a = _run(tmp_path, "a", 1)
+    slow = _run(tmp_path, "b", 2, speed=0.8)
+    res = CliRunner().invoke(app, ["compare", str(a), str(slow)])
+    assert res.exit_code == 1
+    assert "every case moved together" in res.stdout and "one run on a side" in res.stdout
+
+
+def test_a_closed_pipe_is_not_a_regression(tmp_path: Path) -> None:
+    """`compare A B | head`: the reader leaves early; the exit code stays the comparison's (0 here), not 1."""
+    import os
+    import subprocess
+    import sys
+
+    a = _run(tmp_path, "a", 1)
+    same = _run(tmp_path, "c", 3)
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gpubench.cli", "compare", str(a), str(same)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()  # the reader is gone before the first line is written
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 0, err
+    assert "Traceback" not in err and "BrokenPipe" not in err

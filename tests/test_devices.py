@@ -289,3 +289,37 @@ def test_benchmarks_ask_the_device(monkeypatch):
     case = Case.of("matmul", bench.normalize({"dtype": "fp8", "m": 64}))
     with pytest.raises(Unsupported, match="MI300-class"):
         bench.factory(case, torch.device("cuda", 0))
+
+
+def test_cpu_says_which_precisions_it_only_emulates() -> None:
+    from gpubench.devices.cpu import emulation_reason
+
+    avx2 = {"avx2", "fma"}
+    assert emulation_reason("fp32", avx2) is None and emulation_reason("int8", avx2) is None
+    assert "avx512_bf16" in (emulation_reason("bf16", avx2) or "")
+    assert emulation_reason("bf16", avx2 | {"amx_bf16"}) is None
+    assert emulation_reason("fp16", avx2 | {"avx512_fp16"}) is None
+    assert "no CPU has fp8" in (emulation_reason("fp8", avx2 | {"amx_bf16", "amx_fp16"}) or "")
+    assert CudaDevice.emulation(object.__new__(CudaDevice), "bf16") is None  # GPUs answer per precision too
+
+
+def test_an_emulated_precision_too_large_to_finish_is_skipped_with_the_reason(monkeypatch: pytest.MonkeyPatch) -> None:
+    from gpubench.benchmarks import load_all
+    from gpubench.devices.cpu import CpuDevice
+    from gpubench.records import Case
+
+    monkeypatch.setattr(
+        CpuDevice, "emulation", lambda self, p: "bf16 emulated in software: test" if p == "bf16" else None
+    )
+    matmul = load_all()["matmul"]
+    big = Case.of("matmul", {"dtype": "bf16", "m": 2048, "n": 2048, "k": 2048})
+    with pytest.raises(Unsupported, match="bf16 emulated in software: test.*2048x2048x2048"):
+        matmul.build(big, torch.device("cpu"))
+    small = matmul.build(Case.of("matmul", {"dtype": "bf16", "m": 64, "n": 64, "k": 64}), torch.device("cpu"))
+    try:
+        assert small.info["emulated"] is True and small.info["emulation"] == "bf16 emulated in software: test"
+    finally:
+        if small.close is not None:
+            small.close()
+    fp32 = matmul.build(Case.of("matmul", {"dtype": "fp32", "m": 64, "n": 64, "k": 64}), torch.device("cpu"))
+    assert "emulated" not in fp32.info

@@ -30,6 +30,11 @@ TOLERANCE = {
 
 CHECK_ROWS = 32
 
+# Largest product (FLOPs) timed in a precision the device only emulates (Device.emulation): a 2048^3 bf16 product
+# takes about a minute on a 2-core AVX2 CPU, so a suite sized for bf16 hardware would run for hours. Larger
+# cases are skipped with the reason; a suite lists smaller sizes for the fallback.
+EMULATED_MAX_FLOP = 2.0 * 1024**3
+
 
 def _operands(dtype: str, m: int, n: int, k: int, device: torch.device, gen: torch.Generator):
     """Random A (m x k) and B (k x n) in the case's dtype. Never zeros: they draw less power and run faster."""
@@ -73,6 +78,12 @@ def matmul(case: Case, device: torch.device) -> Workload:
     dtype, m, n, k = case.param("dtype"), case.param("m"), case.param("n"), case.param("k")
     dev = devices.get(device)
     dev.require(dtype)
+    emulated = dev.emulation(dtype)
+    if emulated and 2.0 * m * n * k > EMULATED_MAX_FLOP:
+        raise Unsupported(
+            f"{emulated}: a {m}x{n}x{k} product would take minutes per step here; "
+            f"sized for {dtype} hardware (emulated {dtype} runs up to {EMULATED_MAX_FLOP / 1e9:.1f} GFLOP per product)"
+        )
     if dtype == "int8" and not dev.is_host and (m <= 16 or k % 8 or n % 8):
         raise Unsupported("torch._int_mm on GPUs needs m > 16 and k, n multiples of 8")
     gen = torch.Generator().manual_seed(1234 + m + 7 * n + 13 * k)
@@ -104,11 +115,10 @@ def matmul(case: Case, device: torch.device) -> Workload:
     info: dict[str, Any] = {"tf32": dtype == "tf32", "flops_per_step": 2.0 * m * n * k}
     if dtype == "fp8":
         info["fp8_format"] = str(dev.fp8_dtype()).removeprefix("torch.")
-        if dev.is_host:
-            # No CPU has fp8 matrix units: torch converts the operands and multiplies in software, so the
-            # figure says how fast that fallback is, not what fp8 hardware does.
-            info["emulated"] = True
-            info["emulation"] = "fp8 on a CPU: no fp8 hardware, torch converts and multiplies in software"
+    if emulated:
+        # The figure says how fast the software fallback is, not what the precision's hardware does.
+        info["emulated"] = True
+        info["emulation"] = emulated
     return Workload(
         step=step,
         work=Work(2.0 * m * n * k, "op" if dtype == "int8" else "flop"),

@@ -4,13 +4,31 @@ from __future__ import annotations
 
 import json
 import math
-from typing import Annotated, Any
+import sys
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.table import Table
 
-from gpubench.cli.common import JsonOpt, check_numbers, console, err_console, escape, fmt, handle_errors, json_value
+from gpubench.cli.common import (
+    JsonOpt,
+    check_numbers,
+    console,
+    err_console,
+    escape,
+    fmt,
+    handle_errors,
+    json_value,
+    quiet_broken_pipe,
+)
+from gpubench.cli.layout import fold_id, readable_rate, table_width
 from gpubench.errors import GpubenchError
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+# Below this many columns A, B and the unit move under the case id: the ratio, its interval and the verdict
+# keep their own columns, so an 80-column terminal reads the table without letter-by-letter wrapping.
+_WIDE = 110
 
 
 def split_sides(runs: list[str]) -> tuple[list[str], list[str]]:
@@ -67,90 +85,138 @@ def compare(
     check_numbers(threshold=threshold)
     side_a, side_b = unique_sides(side_a, side_b)
     frame = compare_runs(side_a, side_b, threshold_pct=threshold)
-    bad = regressions(frame)
-    if as_json:
-        rows = [{k: json_value(v) for k, v in r.items()} for r in frame.to_dict(orient="records")]
-        print(
-            json.dumps(
-                {"inputs": {k: json_value(v) for k, v in frame.attrs.items()}, "cases": rows, "regressions": len(bad)},
-                indent=2,
-            )
-        )
-    else:
-        console.print(_comparison_table(frame, threshold))
-        _print_comparison_notes(frame, side_a, side_b)
-    if len(bad):
-        raise typer.Exit(1)
+    code = 1 if len(regressions(frame)) else 0
+    try:
+        if as_json:
+            print(json.dumps(comparison_json(frame), indent=2))
+        else:
+            print_comparison(frame, threshold, side_a, side_b)
+        sys.stdout.flush()
+    except (BrokenPipeError, SystemExit):
+        # `compare ... | head`: the reader has what it wanted. Not an error, and not exit 1 ("slower"), the code
+        # rich's console exits with when its pipe closes (SystemExit(1) from Console.on_broken_pipe).
+        quiet_broken_pipe()
+    if code:
+        raise typer.Exit(code)
 
 
-def _comparison_table(frame: Any, threshold: float) -> Table:
-    """One row per case: A, B, B/A with its interval, the repeats on each side, the verdict."""
+def comparison_json(frame: Any) -> dict[str, Any]:
+    from gpubench.report.compare import regressions
+
+    rows = [{k: json_value(v) for k, v in r.items()} for r in frame.to_dict(orient="records")]
+    inputs = {k: json_value(v) for k, v in frame.attrs.items()}
+    return {"inputs": inputs, "cases": rows, "regressions": len(regressions(frame))}
+
+
+def print_comparison(frame: Any, threshold: float, side_a: list[str], side_b: list[str]) -> None:
+    """The table, then the hints (differences between the runs, cases on one side only, a common shift, the
+    counts), all on stdout, at most MAX_TABLE_WIDTH columns wide."""
+    width = table_width(console.width)
+    console.print(comparison_table(frame, threshold, width), width=width)
+    for line in comparison_notes(frame, side_a, side_b):
+        console.print(line, highlight=False, width=width)
+
+
+def comparison_table(frame: Any, threshold: float, width: int = 100) -> Table:
+    """One row per case: B/A with its interval, the repeats on each side, the verdict; A, B and the unit in
+    their own columns when `width` allows, else under the case id with the case's note."""
+    from rich.table import Table
+
     at = frame.attrs
+    wide = width >= _WIDE
+    rows = [_cells(r) for r in frame.to_dict(orient="records")]
+    for c in rows:  # a note every case has is said once, below the table (comparison_notes)
+        c["note"] = "; ".join(n for n in c["note"].split("; ") if n and n not in shared_notes(frame))
+    names = (["A", "B", "unit"] if wide else []) + ["B/A", "95% CI", "repeats A/B"]
+    fixed = sum(max([len(n)] + [len(c[n]) for c in rows]) + 3 for n in names)
+    verdict_w = max([len("verdict")] + [max(map(len, c["verdict"].split())) for c in rows])
+    verdict_w = max(verdict_w, min(16, max([len(c["verdict"]) for c in rows] + [7])))
+    case_w = max(14, width - fixed - verdict_w - 3 - 4)
     title = f"B/A: {at['b_run_id']} vs {at['a_run_id']} (threshold {threshold:g}%)"
-    table = Table(title=escape(title), title_justify="left")
-    for col, just in (
-        ("case", "left"),
-        ("A", "right"),
-        ("B", "right"),
-        ("unit", "left"),
-        ("B/A", "right"),
-        ("95% CI", "right"),
-        ("repeats A/B", "right"),
-        ("verdict", "left"),
-        ("note", "left"),
-    ):
-        table.add_column(col, justify=just, overflow="fold")  # type: ignore[arg-type]
+    table = Table(title=escape(title), title_justify="left")  # wraps at its spaces
+    table.add_column("case", no_wrap=True, max_width=case_w)
+    for name in names:
+        table.add_column(name, justify="left" if name == "unit" else "right", no_wrap=True)
+    table.add_column("verdict", min_width=verdict_w, overflow="fold")
     colours = {"faster": "green", "slower": "bold red", "now failed": "bold red", "now wrong": "bold red"}
-    for r in frame.to_dict(orient="records"):
-        ci = f"{fmt(r['ci_low'], 3)}-{fmt(r['ci_high'], 3)}" if json_value(r["ci_low"]) is not None else "-"
-        colour = colours.get(r["verdict"], "white")
-        table.add_row(
-            escape(r["case_id"]),
-            fmt(json_value(r["a"])),
-            fmt(json_value(r["b"])),
-            escape(r["unit"] or ""),
-            fmt(json_value(r["ratio"]), 3),
-            ci,
-            _repeats(r),
-            f"[{colour}]{escape(r['verdict'])}[/]",
-            escape(r["note"] or ""),
-        )
+    for c in rows:
+        case = escape(fold_id(c["case"], case_w))
+        under = [] if wide else [f"{c['A']} -> {c['B']} {c['unit']}".strip()]
+        under += [c["note"]] if c["note"] else []
+        if under:
+            case += "\n[dim]" + escape(_indent("; ".join(under), case_w)) + "[/]"
+        colour = colours.get(c["verdict"], "default")
+        table.add_row(case, *(escape(c[n]) for n in names), f"[{colour}]{escape(c['verdict'])}[/]")
     return table
 
 
-def _print_comparison_notes(frame: Any, side_a: list[str], side_b: list[str]) -> None:
-    """Below the table: what differs between the runs, cases on one side only, a common shift, the counts."""
+def _indent(text: str, width: int) -> str:
+    import textwrap
+
+    return "\n".join(textwrap.wrap(text, max(10, width), initial_indent="  ", subsequent_indent="  "))
+
+
+def _cells(r: dict[str, Any]) -> dict[str, str]:
+    """A comparison row as the text of its cells."""
+    low, high = json_value(r["ci_low"]), json_value(r["ci_high"])
+    ci = f"{_bound(low)}-{_bound(high)}" if low is not None and high is not None else "-"
+    a, unit = readable_rate(json_value(r["a"]), str(r["unit"] or ""))
+    b = readable_rate(json_value(r["b"]), str(r["unit"] or ""))[0] if unit != r["unit"] else json_value(r["b"])
+    return {
+        "case": str(r["case_id"]),
+        "A": fmt(a),
+        "B": fmt(b),
+        "unit": unit,
+        "B/A": fmt(json_value(r["ratio"]), 3),
+        "95% CI": ci,
+        "repeats A/B": _repeats(r),
+        "verdict": str(r["verdict"]),
+        "note": str(r["note"] or ""),
+    }
+
+
+def _bound(ratio: float) -> str:
+    """An interval bound for the table: beyond 0.01 or 100 the interval says nothing more (--json has it)."""
+    return "<0.01" if ratio < 0.01 else ">100" if ratio > 100 else f"{ratio:.3g}"
+
+
+def comparison_notes(frame: Any, side_a: list[str], side_b: list[str]) -> list[str]:
+    """Below the table (rich markup): what differs between the runs, cases on one side only, a common shift,
+    what one run per side cannot tell, the counts."""
     at = frame.attrs
-    for diff in at.get("differences", []):
-        err_console.print(f"[yellow]differs:[/] {escape(diff)}", highlight=False)
+    out = [f"[yellow]differs:[/] {escape(diff)}" for diff in at.get("differences", [])]
     for side in ("a", "b"):
         only = at.get(f"only_in_{side}", [])
         if only:
-            err_console.print(
+            out.append(
                 f"{len(only)} case(s) only in {side.upper()}: {escape(', '.join(only[:5]))}"
-                + (" ..." if len(only) > 5 else ""),
-                highlight=False,
+                + (" ..." if len(only) > 5 else "")
             )
     if frame.empty:
-        err_console.print("no case is ok in both runs: nothing to compare", highlight=False)
-        return
+        return [*out, "no case is ok in both runs: nothing to compare"]
     shift = at.get("common_shift")
     if shift is not None and math.isfinite(shift):
-        err_console.print(
-            f"[yellow]every case moved together[/] (median B/A {shift:.3f}): other load on the "
-            "machine, another clock or power state, or a change that slows or speeds up "
-            "everything; repeat the runs on both sides to tell them apart",
-            highlight=False,
+        out.append(
+            f"[yellow]every case moved together[/] (median B/A {shift:.3f}): other load on the machine, another "
+            "clock or power state, or a change that slows or speeds up everything; repeat the runs on both sides "
+            "to tell them apart"
         )
     if len(side_a) == 1 or len(side_b) == 1:
-        err_console.print(
-            "one run on a side: its interval holds the noise between rounds of that run, "
-            "not between runs; pass several runs per side (A1 A2 --vs B1 B2) to include "
-            "it",
-            highlight=False,
+        out.append(
+            "one run on a side: its interval holds the noise between rounds of that run, not between runs; pass "
+            "several runs per side (A1 A2 --vs B1 B2) to include it"
         )
+    out += [escape(f"every case: {note}") for note in shared_notes(frame)]
     counts = frame["verdict"].value_counts()
-    console.print(", ".join(f"{n} {v}" for v, n in counts.items()), highlight=False)
+    out.append(escape(", ".join(f"{n} {v}" for v, n in counts.items())))
+    return out
+
+
+def shared_notes(frame: Any) -> list[str]:
+    """The notes every compared case has (e.g. "one round per run: ..."), said once instead of per row."""
+    notes = [set(filter(None, str(n or "").split("; "))) for n in frame["note"]] if len(frame) > 1 else []
+    common = set.intersection(*notes) if notes else set()
+    return sorted(common)
 
 
 def _repeats(row: dict[str, Any]) -> str:

@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 
 from gpubench.cli.common import (
     DeviceOpt,
@@ -20,7 +19,6 @@ from gpubench.cli.common import (
     err_console,
     escape,
     fail,
-    fmt,
     handle_errors,
 )
 from gpubench.errors import GpubenchError
@@ -150,6 +148,9 @@ def run(
     """Run a suite on one device and write a run folder (run.json, measurements.parquet, telemetry.parquet).
 
     With --nproc N: N ranks through torchrun (more nodes with torchrun's rendezvous options), one run folder."""
+    from gpubench.cli.progress import print_starting
+
+    print_starting(suite)
     from gpubench.distributed.launch import CHILD_ENV
     from gpubench.inputs import rank_environment
     from gpubench.suite import load_suite
@@ -253,10 +254,11 @@ def _run_options(
 
 def _run_with_progress(loaded: Any, options: Any, in_rank: bool, dist_timeout_s: float) -> Any:
     """Run the suite (or this rank's part of it) under a progress bar; the outcome, None on ranks other than 0."""
+    from gpubench.cli.progress import RunDisplay
     from gpubench.runner import run_suite
 
-    progress = _new_progress()
-    events = _progress_events(loaded, progress, in_rank)
+    display = RunDisplay(loaded, in_rank=in_rank)
+    events = display.events()
     try:
         if in_rank:
             outcome = _run_rank(loaded, options, events, dist_timeout_s)
@@ -266,95 +268,16 @@ def _run_with_progress(loaded: Any, options: Any, in_rank: bool, dist_timeout_s:
             with _sigterm_as_interrupt():
                 outcome = run_suite(loaded, options, events)
     finally:
-        progress.stop()
+        display.stop()
     return outcome
-
-
-def _new_progress() -> Any:
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
-
-    return Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TextColumn("eta"),
-        TimeRemainingColumn(),
-        console=err_console,
-        transient=True,
-    )
-
-
-def _progress_events(loaded: Any, progress: Any, in_rank: bool = False) -> Any:
-    """RunEvents that print the run's header once it starts and move the progress bar case by case."""
-    from gpubench.runner import RunEvents
-
-    task = None
-
-    def on_start(store: Any, todo: list[Any], done: int) -> None:
-        nonlocal task
-        if in_rank:
-            from gpubench.distributed.launch import note_run_folder
-
-            note_run_folder(store.folder)  # the launcher keeps torchrun's log there if the run fails
-        _print_run_header(loaded, store, todo, done)
-        task = progress.add_task("starting", total=len(todo))
-        progress.start()
-
-    def on_rounds(total: int) -> None:
-        progress.update(task, total=total)
-
-    def on_case_start(planned: Any, i: int) -> None:
-        progress.update(task, description=escape(planned.case.id))
-
-    def on_case_end(planned: Any, row: dict[str, Any]) -> None:
-        progress.advance(task)
-
-    return RunEvents(on_start, on_case_start, on_case_end, on_rounds)
-
-
-def _print_run_header(loaded: Any, store: Any, todo: list[Any], done: int) -> None:
-    """Device, suite, cases to run, the run folder, the ranks and the telemetry reader."""
-    dev = store.meta["device"]
-    err_console.print(
-        f"[bold]{escape(dev['name'])}[/] ({escape(dev['vendor'])}) - suite {escape(loaded.name)}: "
-        f"{len(todo)} case(s) to run"
-        + (f", {done} already done" if done else "")
-        + f"\nrun folder: {escape(store.folder)}",
-        soft_wrap=True,
-        highlight=False,
-    )
-    dist_info = store.meta.get("distributed")
-    if dist_info:
-        err_console.print(
-            escape(f"{dist_info['world_size']} ranks on {dist_info['n_nodes']} node(s), {dist_info['backend']}"),
-            highlight=False,
-        )
-    tel = store.meta.get("telemetry", {})
-    if tel.get("reason"):
-        err_console.print(f"[yellow]telemetry: {escape(tel['reason'])}[/]")
-    elif tel.get("reader"):
-        err_console.print(
-            escape(f"telemetry: {tel['reader']}, idle power {fmt(tel.get('idle_power_w'))} W"),
-            highlight=False,
-        )
 
 
 def _report_outcome(outcome: Any, in_rank: bool, report: bool) -> None:
     """The summary tables and the run folder; then the exit code (or, in a launched rank 0, the result file)."""
+    from gpubench.cli.progress import print_summary
     from gpubench.distributed.launch import launched_by_gpubench, write_result
 
-    console.print(_summary_table(outcome.rows))
-    sweeps = _sweep_table(outcome.rows)
-    if sweeps is not None:
-        console.print(sweeps)
+    print_summary(outcome.rows)
     console.print(f"results: {escape(outcome.folder)}", soft_wrap=True, highlight=False)
     if in_rank and launched_by_gpubench():
         # The launching `gpubench run --nproc` reports, renders and sets the exit code: a non-zero exit here
@@ -480,72 +403,3 @@ def _run_rank(loaded: Any, options: Any, events: Any, timeout_s: float) -> Any:
         return run_as_rank(loaded, options, events, timeout_s)
     except (RankStopped, RankLost) as e:
         raise fail(str(e), 1) from None
-
-
-def _summary_table(rows: list[dict[str, Any]]) -> Table:
-    table = Table(title="summary", title_justify="left")
-    # Numbers never wrap or shrink away; the case id folds and the notes wrap when the terminal is narrow.
-    table.add_column("case", overflow="fold", min_width=28)
-    for col, just, width in (
-        ("status", "left", 7),
-        ("throughput", "right", 10),
-        ("unit", "left", 9),
-        ("p10-p90", "right", 11),
-        ("% peak", "right", 6),
-        ("W", "right", 5),
-    ):
-        table.add_column(col, justify=just, min_width=width, no_wrap=col != "unit")  # type: ignore[arg-type]
-    table.add_column("notes", overflow="fold", min_width=8)
-    colours = {"ok": "green", "skipped": "yellow", "failed": "red", "wrong": "bold red"}
-    for r in rows:
-        notes = []
-        if r.get("noisy"):
-            notes.append("noisy")
-        if r.get("emulated"):
-            notes.append("emulated in software")
-        if r.get("min_reps_reached") is False:
-            notes.append(f"only {r.get('n_reps')} rep(s) within max_time_s")
-        if r.get("throttled"):
-            notes.append(f"throttled ({r.get('throttle_reasons', '')})")
-        round_cov = r.get("round_cov")
-        if isinstance(round_cov, float) and round_cov > 0.05:  # NaN compares False
-            notes.append(f"rounds differ ±{100 * round_cov:.0f}%")
-        if r["status"] != "ok" and r.get("reason"):
-            notes.append(str(r["reason"])[:90])
-        spread = (
-            f"{fmt(r.get('throughput_p10'))}-{fmt(r.get('throughput_p90'))}" if r["status"] in ("ok", "wrong") else ""
-        )
-        pct = r.get("pct_of_peak")
-        table.add_row(
-            escape(r["case_id"]),
-            f"[{colours.get(r['status'], 'white')}]{r['status']}[/]",
-            fmt(r.get("throughput")) if r["status"] in ("ok", "wrong") else "",
-            escape(r.get("throughput_unit", "") or ""),
-            spread,
-            fmt(pct, 3) if pct is not None else "-",
-            fmt(r.get("avg_power_w")),
-            escape("; ".join(notes)),
-        )
-    return table
-
-
-def _sweep_table(rows: list[dict[str, Any]]) -> Table | None:
-    from gpubench.stats import sweep_summary
-
-    sweeps = sweep_summary(rows)
-    if not sweeps:
-        return None
-    table = Table(title="matmul shape sweeps (M varied, N = K fixed)", title_justify="left")
-    for col in ("dtype", "n=k", "shapes", "best", "at m", "geomean", "unit"):
-        table.add_column(col)
-    for s in sweeps:
-        table.add_row(
-            escape(s["dtype"]),
-            str(s["n"]),
-            str(s["shapes"]),
-            fmt(s["best_throughput"]),
-            str(s["best_m"]),
-            fmt(s["geomean_throughput"]),
-            s["unit"],
-        )
-    return table

@@ -173,6 +173,12 @@ class Device:
         """Why this device cannot compute in `precision` (one of PRECISIONS), or None when it can."""
         return self.lacks.get(precision)
 
+    def emulation(self, precision: str) -> str | None:
+        """How this device computes `precision` when it has no hardware for it (torch converts and multiplies in
+        a wider type, in software), or None when the precision runs natively. Such a figure measures the fallback,
+        not the precision: rows mark it, and suites size those cases for it."""
+        return None
+
     def autocast_unsupported(self, precision: str) -> str | None:
         """Why torch.autocast cannot run in `precision` (fp16/bf16) here, or None. Defaults to `unsupported`."""
         return self.unsupported(precision)

@@ -94,6 +94,25 @@ def rss_bytes() -> int | None:
         return None
 
 
+# The CPU features that give a precision matrix hardware (AVX-512 / AMX instructions); without them torch
+# converts the operands and computes in fp32, in software, tens to hundreds of times slower.
+NATIVE_FEATURES = {
+    "bf16": ("amx_bf16", "avx512_bf16"),
+    "fp16": ("amx_fp16", "avx512_fp16"),
+    "fp8": (),  # no CPU has fp8 matrix units
+}
+
+
+def emulation_reason(precision: str, flags: set[str]) -> str | None:
+    """Why `precision` is emulated on a CPU with these /proc/cpuinfo flags, or None when it runs natively."""
+    needs = NATIVE_FEATURES.get(precision)
+    if needs is None or any(f in flags for f in needs):
+        return None
+    if not needs:
+        return f"{precision} emulated in software: no CPU has {precision} hardware"
+    return f"{precision} emulated in software: this CPU has no {' or '.join(needs)}"
+
+
 def _autocast_reason(precision: str) -> str | None:
     dtype = {"fp16": torch.float16, "bf16": torch.bfloat16}[precision]
     try:
@@ -157,6 +176,9 @@ class CpuDevice(Device):
         if precision == "tf32":
             return "TF32 is a GPU tensor-core mode; the CPU has no TF32 matmul"
         return None
+
+    def emulation(self, precision: str) -> str | None:
+        return emulation_reason(precision, _cpu_flags())
 
     def autocast_unsupported(self, precision: str) -> str | None:
         if precision in ("fp16", "bf16"):
