@@ -512,4 +512,4 @@ def test_every_case_is_visible_in_html_csv_json_and_md_from_one_field_list(tmp_p
     assert doc["fields"] == names and {c["benchmark"] for c in doc["cases"]} == {"matmul", "brand_new_bench"}
     assert all(isinstance(c["value"], float) for c in doc["cases"])
     md = render_report([folder], out=tmp_path / "c.md", fmt="md", lang="hu").read_text(encoding="utf-8")
-    assert "brand_new_bench" in md and "### Minden eset" in md
+    assert "brand_new_bench" in md.replace("\\", "") and "### Minden eset" in md  # Markdown escapes the _
