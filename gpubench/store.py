@@ -47,10 +47,16 @@ def _slug(text: str, limit: int = 40) -> str:
     return re.sub(r"[^a-zA-Z0-9]+", "-", text).strip("-").lower()[:limit] or "x"
 
 
-def new_run_folder(out_dir: Path, device_name: str, host: str | None = None) -> Path:
-    """`<out>/<UTC time>_<host>_<device-slug>/`, created empty; a clash gets a numeric suffix, never reuse."""
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    base = f"{stamp}_{_slug(host or socket.gethostname(), 24)}_{_slug(device_name)}"
+def new_run_folder(out_dir: Path, device_name: str, host: str | None = None, index: int | None = None) -> Path:
+    """`<out>/<UTC time>_<host>_<device-slug>[-<index>]/`, created empty; a clash gets a numeric suffix, never reuse.
+
+    The folder's name is the run id that reports and compare join on, so runs started together must not share
+    it even when they write to different folders: a fleet starts one run per GPU of a node in the same second
+    (the device index tells them apart) and several processes on one host (milliseconds in the time)."""
+    now = datetime.now(timezone.utc)
+    stamp = now.strftime("%Y%m%dT%H%M%S") + f".{now.microsecond // 1000:03d}Z"
+    device = _slug(device_name) + (f"-{index}" if index is not None else "")
+    base = f"{stamp}_{_slug(host or socket.gethostname(), 24)}_{device}"
     if out_dir.exists() and not out_dir.is_dir():
         raise StorageError(f"{out_dir} is a file, not a folder: give --out a folder")
     try:
@@ -155,7 +161,9 @@ class RunStore:
 
     @classmethod
     def create(cls, out_dir: Path, run_info: Mapping[str, Any]) -> RunStore:
-        folder = new_run_folder(Path(out_dir), run_info["device"]["name"], run_info.get("host"))
+        device = run_info["device"]
+        index = device.get("index") if device.get("kind", "cpu") != "cpu" else None
+        folder = new_run_folder(Path(out_dir), device["name"], run_info.get("host"), index)
         meta = {
             "schema_version": SCHEMA_VERSION,
             "gpubench_version": __version__,
