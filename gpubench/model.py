@@ -283,6 +283,7 @@ def _llm_presets() -> list[str]:
     return [name for name, p in LP.PRESETS.items() if p.published_params]
 
 
+@functools.lru_cache(maxsize=8192)
 def parse_workload(name: str) -> WorkloadName | None:
     """Split "matmul/bf16", "memory/d2d", "resnet50/amp_bf16", "gpt2/bf16/infer",
     "llm_decode/llama-3.1-8b/fp8"; None if not predictable."""
@@ -1225,16 +1226,20 @@ def _interval_cached(family: str, basis: str, stamp: tuple[Any, ...]) -> tuple[f
 
 def param_frame(df: pd.DataFrame) -> pd.DataFrame:
     """Parameter columns, whether the store flattened them or kept a `params` dict column."""
-    out = pd.DataFrame(index=df.index)
     nested = df["params"] if "params" in df.columns else None
-    names = dict.fromkeys([*_PARAMS, *(n for spec in benchmark_catalog.all_specs() for n in spec.params)])
-    for name in names:
+    cols: dict[str, pd.Series] = {}
+    for name in _param_names():
         col = df[name] if name in df.columns else pd.Series(None, index=df.index, dtype=object)
         if nested is not None:
             from_dict = nested.map(lambda p, n=name: p.get(n) if isinstance(p, Mapping) else None)
             col = col.where(col.notna(), from_dict)
-        out[name] = col
-    return out
+        cols[name] = col
+    return pd.DataFrame(cols, index=df.index)  # one frame at once: column-by-column inserts cost seconds
+
+
+@functools.cache
+def _param_names() -> tuple[str, ...]:
+    return tuple(dict.fromkeys([*_PARAMS, *(n for spec in benchmark_catalog.all_specs() for n in spec.params)]))
 
 
 def workload_column(df: pd.DataFrame) -> pd.Series:
