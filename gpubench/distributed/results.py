@@ -18,30 +18,14 @@ from typing import Any
 import pandas as pd
 
 from gpubench import inputs, stats
+from gpubench.benchmarks.collective_spec import busbw_factor
 from gpubench.derive import add_scaling_columns, ranks_of, scaling_config, scaling_efficiency
 from gpubench.store import RANKS, Paths, expand_paths, read_meta, rows_to_frame, write_frame
 from gpubench.telemetry.aggregate import AGGREGATE_COLUMNS
 
 __all__ = ["RANKS", "add_scaling_columns", "busbw_factor", "merge_rank_rows", "scaling_efficiency", "scaling_table"]
 
-# Algorithm bandwidth -> bus bandwidth, as nccl-tests reports it: busbw is comparable with the link's
-# unidirectional speed whatever the op and rank count. n = ranks taking part.
-BUSBW_OPS = ("all_reduce", "all_gather", "reduce_scatter", "all_to_all", "broadcast", "reduce", "sendrecv")
-
-
-def busbw_factor(op: str, world_size: int) -> float:
-    """busbw / algbw for `op` over `world_size` ranks: all_reduce 2(n-1)/n; all_gather, reduce_scatter and
-    all_to_all (n-1)/n; broadcast, reduce and send/recv 1."""
-    n = int(world_size)
-    if n < 1:
-        raise ValueError(f"world size must be >= 1, got {world_size}")
-    if op == "all_reduce":
-        return 2.0 * (n - 1) / n
-    if op in ("all_gather", "reduce_scatter", "all_to_all"):
-        return (n - 1) / n
-    if op in ("broadcast", "reduce", "sendrecv"):
-        return 1.0
-    raise ValueError(f"unknown collective {op!r}; expected one of {', '.join(BUSBW_OPS)}")
+# busbw_factor lives with the collective benchmark's spec (torch-free); re-exported here for old imports.
 
 
 # ------------------------------------------------------------------------------------------------ merging
