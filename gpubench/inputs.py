@@ -835,33 +835,6 @@ def terminal_columns(env: Mapping[str, str] | None = None) -> int | None:
     return value if 20 <= value <= 10_000 else None
 
 
-# ------------------------------------------------------------------------------------------- run folders
-
-
-def unique_runs(paths: Sequence[PathLike], side: str = "") -> tuple[list[Path], list[str]]:
-    """The given run folders with each run (by run_id) counted once: a folder named twice, or a copy of one, is
-    one run. Paths that are not run folders pass unchanged (their reader says what is wrong with them).
-    Returns the folders and a note per dropped duplicate."""
-    from gpubench.store import RUN_JSON, read_meta
-
-    seen: dict[str, Path] = {}
-    kept: list[Path] = []
-    notes = []
-    for raw in paths:
-        folder = Path(raw)
-        if not (folder / RUN_JSON).is_file():
-            kept.append(folder)
-            continue
-        run_id = str(read_meta(folder).get("run_id"))
-        if run_id in seen:
-            same = "named twice" if seen[run_id].resolve() == folder.resolve() else f"a copy of {seen[run_id]}"
-            notes.append(f"{side}{folder} is {same} (run {run_id}): counted once")
-            continue
-        seen[run_id] = folder
-        kept.append(folder)
-    return kept, notes
-
-
 __all__ = [
     "LIMITS",
     "NUMBERS",
@@ -889,5 +862,4 @@ __all__ = [
     "run_meta",
     "suite_document",
     "terminal_columns",
-    "unique_runs",
 ]

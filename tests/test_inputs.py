@@ -15,7 +15,7 @@ import pytest
 from fakebench import FAKES
 from fixtures_runs import write_run
 
-from gpubench import inputs
+from gpubench import inputs, store
 from gpubench.benchmarks import load_all
 from gpubench.errors import GpubenchError, ResultFormatError, SuiteError
 from gpubench.store import expand_paths, load_runs, load_telemetry, read_meta
@@ -196,7 +196,7 @@ def test_existing_paths_are_never_globbed(run, tmp_path):
 
 def test_unique_runs_counts_a_folder_and_its_copies_once(run, tmp_path):
     copy = copy_run(run, tmp_path, "copy")
-    folders, notes = inputs.unique_runs([run, run, copy], "A: ")
+    folders, notes = store.unique_runs([run, run, copy], "A: ")
     assert folders == [run] and len(notes) == 2 and "counted once" in notes[0]
 
 

@@ -53,7 +53,7 @@ def split_sides(runs: list[str]) -> tuple[list[str], list[str]]:
 def unique_sides(side_a: list[str], side_b: list[str]) -> tuple[list[str], list[str]]:
     """Each side's runs counted once by run_id (a folder named twice, or a copy of one, is one run: six copies
     of one run are not six independent repeats); a note says what was dropped."""
-    from gpubench.inputs import unique_runs
+    from gpubench.store import unique_runs
 
     a, notes_a = unique_runs(side_a, "A: ")
     b, notes_b = unique_runs(side_b, "B: ")
