@@ -31,6 +31,7 @@ from gpubench import inputs
 from gpubench.errors import GpubenchError
 from gpubench.model import (
     Estimate,
+    Shape,
     closest_workloads,
     default_cloud_prices,
     device_key,
@@ -359,7 +360,8 @@ def recommend(
     chosen = _choose_workload(workload, available_workloads(df) if len(df) else [])
     names = workload_column(ok) if len(ok) else pd.Series(dtype=object)
     rows = ok[names == chosen] if len(ok) else ok
-    is_model = parse_workload(chosen) is not None and parse_workload(chosen).kind == "model"  # type: ignore[union-attr]
+    parsed = parse_workload(chosen)
+    is_model = parsed is not None and parsed.kind in ("model", "llm")  # a memory need worth checking
 
     records: list[dict[str, Any]] = []
     measured_rows = _measured_rows(rows, catalog)
@@ -531,6 +533,9 @@ def _memory_fit(
         batch, peak = max(peaks)
         fits = None if memory_gb is None else peak <= memory_gb * 2**30
         return peak, fits, _max_batch(rows, memory_gb, workload), f"peak memory measured at batch {batch}"
+    llm = _llm_fit(workload, memory_gb)
+    if llm is not None:
+        return llm
     static = _static_bytes(workload)
     if static is None or memory_gb is None:
         return None, None, None, ""
@@ -553,6 +558,25 @@ def _peak_rows(rows: pd.DataFrame) -> list[tuple[int, float]]:
         if peak and batch:
             out.append((int(batch), peak))
     return out
+
+
+def _llm_fit(workload: str, memory_gb: float | None) -> tuple[float, bool, None, str] | None:
+    """One card, one sequence: an LLM fits when its weights, the KV cache of one default-length sequence (or a
+    LoRA step's activations and adapter state) and the runtime's reserve do; a bigger model needs the tensor
+    parallelism `recommend --llm` sizes."""
+    from gpubench import llm_sizing as LS
+    from gpubench.benchmarks.llm import presets as P
+
+    wl = parse_workload(workload)
+    if wl is None or wl.kind != "llm" or memory_gb is None or wl.model not in P.PRESETS:
+        return None
+    preset, capacity = P.PRESETS[wl.model], LS.card_bytes(memory_gb)
+    context = Shape().context
+    if wl.mode == "lora":
+        need = LS.training_memory(preset, "lora", wl.precision, 1, context, capacity)
+    else:
+        need = LS.serving_memory(preset, wl.precision, 1, context, capacity)
+    return need.total, need.fits, None, f"one card, one {context}-token sequence (recommend --llm sizes more)"
 
 
 def _static_bytes(workload: str | None) -> float | None:

@@ -605,3 +605,11 @@ def test_a_toy_run_is_compared_only_through_an_estimate_of_its_own_shape():
 
     rankings, apart = recommend_measured(df)
     assert rankings == {} and apart == [toy]  # RUN without --workload: listed as not comparable
+
+
+def test_an_llm_workload_ranks_cards_that_cannot_hold_the_model_after_those_that_can(catalog):
+    """Llama-3.1-8B in bf16 is 16 GB of weights: a 10 GB or 16 GB card cannot decode it alone, however cheap."""
+    out = recommend(None, "llm_decode/llama-3.1-8b/bf16", catalog=subset(catalog, "rtx-3080", "rtx-4090", "rtx-5080"))
+    fits = dict(zip(out["slug"], out["fits_memory"], strict=True))
+    assert fits == {"rtx-4090": True, "rtx-3080": False, "rtx-5080": False}
+    assert out.iloc[0]["slug"] == "rtx-4090"
