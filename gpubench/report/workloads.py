@@ -8,31 +8,14 @@ The report never names a benchmark: it asks here, and here asks the spec.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Any
 
 import pandas as pd
 
 from gpubench.benchmarks import catalog
-from gpubench.benchmarks.spec import BenchmarkSpec, WorkloadRef
+from gpubench.benchmarks.spec import BenchmarkSpec, Headline, WorkloadRef
 
-
-@dataclass(frozen=True)
-class HeadlineView:
-    """The part of a spec's headline the report reads (a benchmark without a spec gets the defaults)."""
-
-    metric: str = "throughput"
-    label: str = "{benchmark}"
-    better: str = "higher"
-    group_by: tuple[str, ...] = ()
-    pick: str = "best"
-    unit: str = ""
-    unit_column: str = "throughput_unit"
-    where: dict[str, Any] = field(default_factory=dict)
-
-
-_DEFAULT = HeadlineView()
+_DEFAULT = Headline()  # a benchmark without a spec: best throughput
 
 
 def spec_of(benchmark: Any) -> BenchmarkSpec | None:
@@ -40,23 +23,10 @@ def spec_of(benchmark: Any) -> BenchmarkSpec | None:
     return catalog.find(benchmark)
 
 
-@lru_cache(maxsize=256)
-def headline_of(benchmark: str) -> HeadlineView:
-    """The benchmark's headline (defaults: best throughput)."""
+def headline_of(benchmark: str) -> Headline:
+    """The benchmark's headline, as its spec declares it (defaults: best throughput)."""
     spec = spec_of(benchmark)
-    head = getattr(spec, "headline", None)
-    if head is None:
-        return _DEFAULT
-    return HeadlineView(
-        metric=head.metric,
-        label=head.label,
-        better=head.better,
-        group_by=tuple(head.group_by),
-        pick=head.pick,
-        unit=head.unit,
-        unit_column=head.unit_column,
-        where=dict(head.where),
-    )
+    return spec.headline if spec is not None else _DEFAULT
 
 
 def params_of(row: dict[str, Any]) -> dict[str, Any]:
@@ -154,7 +124,6 @@ def is_full_size(ref: WorkloadRef | None) -> bool:
 
 __all__ = [
     "BUYER_MIN_PARAMS",
-    "HeadlineView",
     "benchmarks_with_role",
     "buyer_workloads",
     "headline_of",
