@@ -23,6 +23,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from gpubench import __version__, derive, inputs, views
@@ -102,7 +103,69 @@ INT_COLUMNS = columns_of_type("int", {name: declares for name, (_, declares) in 
 
 
 def rows_to_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
-    """Rows -> DataFrame with stable dtypes: integer parameters stay integers where some rows lack them."""
+    """Rows -> DataFrame with stable dtypes: integer parameters stay integers where some rows lack them.
+
+    A column of booleans is bool (boolean where some rows lack it), of integers int64 (Int64 where some rows
+    lack it and the column is a declared integer, INT_COLUMNS; float64 otherwise), of numbers float64 (Int64 for
+    a declared integer column whose numbers are all whole), of text pandas' string dtype, of anything else
+    Python objects; a row without the column has NaN there. Decided per column from the values in plain
+    Python: a run rewrites its file after every round, and pandas' per-column conversions over 100+ columns
+    cost more than the measuring. A value of another type (a numpy scalar, a datetime) leaves the whole frame
+    to pandas' own inference (`_inferred_frame`), which gives the same dtypes more slowly."""
+    names = list(dict.fromkeys(name for row in rows for name in row))
+    columns = {}
+    for name in names:
+        column = _column(name, [row.get(name, _ABSENT) for row in rows])
+        if column is None:
+            return _inferred_frame(rows)
+        columns[name] = column
+    return pd.DataFrame(columns, index=pd.RangeIndex(len(rows))) if columns else pd.DataFrame(rows)
+
+
+_ABSENT: Any = object()  # a row without the column
+_PLAIN = frozenset({bool, int, float, str, list, dict, tuple})
+_INT64 = (-(2**63), 2**63 - 1)
+
+
+def _column(name: str, values: list[Any]) -> Any:
+    """One column's array with the dtype `rows_to_frame` gives it, or None when a value needs pandas."""
+    present = [v for v in values if _present(v)]
+    kinds = {type(v) for v in present}
+    if not kinds or not kinds <= _PLAIN:
+        return None
+    missing = len(present) < len(values)
+    if kinds == {bool}:
+        if missing:
+            return pd.array([v if _present(v) else None for v in values], dtype=_BOOLEAN)
+        return np.array(values, dtype=bool)
+    if kinds <= {int, float}:
+        if not all(_INT64[0] <= v <= _INT64[1] if type(v) is int else math.isfinite(v) for v in present):
+            return None  # an integer beyond int64 or an infinity: pandas decides
+        if name in INT_COLUMNS and (missing or kinds != {int}) and all(v == int(v) for v in present):
+            return pd.array([int(v) if _present(v) else None for v in values], dtype=_NULLABLE_INT)
+        if kinds == {int} and not missing:
+            return np.array(values, dtype=np.int64)
+        return np.array([v if _present(v) else math.nan for v in values], dtype=np.float64)
+    if kinds == {str}:
+        return pd.array([v if _present(v) else None for v in values], dtype=_TEXT)
+    array = np.empty(len(values), dtype=object)
+    for i, v in enumerate(values):
+        array[i] = math.nan if v is _ABSENT else v
+    return array
+
+
+def _present(value: Any) -> bool:
+    """Not missing: neither absent from the row, None nor NaN."""
+    return value is not None and value is not _ABSENT and not (type(value) is float and value != value)
+
+
+_TEXT = pd.Series(["text"]).dtype  # what pandas makes of a column of strings: "str" (pandas 3) or object
+_BOOLEAN = pd.BooleanDtype()
+_NULLABLE_INT = pd.Int64Dtype()
+
+
+def _inferred_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    """`rows_to_frame` by pandas' own inference, for values of types it does not know."""
     frame = pd.DataFrame(rows)
     for col in frame.columns:
         series = frame[col]

@@ -10,7 +10,7 @@ from fakebench import FAKES, suite_text
 from gpubench.benchmarks import load_all
 from gpubench.errors import GpubenchError, ResultFormatError
 from gpubench.records import MIN_READABLE_SCHEMA, SCHEMA_VERSION, CheckResult, Work, Workload
-from gpubench.runner import RunOptions, run_suite
+from gpubench.runner import RunEvents, RunOptions, run_suite
 from gpubench.store import load_runs, read_meta
 from gpubench.suite import parse_suite
 
@@ -359,3 +359,38 @@ def test_telemetry_of_a_case_in_rounds_covers_its_round_windows(tmp_path):
         assert len(inside) >= 4 and in_some.all()
         # Both rounds' samples count, and none from the other case's round in between.
         assert row["telemetry_samples"] == pytest.approx(len(inside), abs=2)
+
+
+def test_a_tensor_held_in_a_reference_cycle_is_freed_after_every_round(tmp_path):
+    """The runner keeps what lived before the cases out of the collector's sight (gc.freeze) and collects after
+    each round: a round's tensor that only a reference cycle holds is gone before the next round starts, and the
+    heap is unfrozen when the run ends. Automatic collection is off here: only the runner's collections count."""
+    import gc
+    import weakref
+
+    import torch
+
+    refs = []
+
+    def build(case, device):
+        holder = {"tensor": torch.ones(1024)}
+        holder["self"] = holder  # a cycle: reference counting alone never frees it
+        refs.append(weakref.ref(holder["tensor"]))
+        return Workload(step=lambda: holder["tensor"].sum(), work=Work(1.0, "sample"))
+
+    reg = {**REG, "t_cycle": replace(FAKES["t_ok"], name="t_cycle", factory=build)}
+    text = suite_text('benchmark = "t_cycle"\nn = [1, 2]\nrounds = 2')
+    suite = parse_suite(text, str(tmp_path / "t.toml"), reg)
+    alive = []
+    events = RunEvents(on_case_end=lambda planned, row: alive.append(sum(r() is not None for r in refs)))
+    frozen = gc.get_freeze_count()
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        out = run_suite(suite, opts(tmp_path), events, registry=reg)
+    finally:
+        if enabled:
+            gc.enable()
+    assert {r["status"] for r in out.rows} == {"ok"} and len(refs) == 4
+    assert alive == [0, 0, 0, 0]  # each round's tensor freed by the time the round is reported
+    assert gc.get_freeze_count() == frozen  # the run leaves the heap as it found it
