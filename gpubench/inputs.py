@@ -2,14 +2,16 @@
 module looks at it — suite TOML, run.json, the Parquet files of a run folder, prices files, numbers given on
 the command line, and the environment a command starts in.
 
-Each input has a declared model (pydantic models for documents, the result schema of `gpubench.schema` for
-Parquet columns, the `NUMBERS` table for command-line numbers); the limits on depth, size and magnitude are
-declared once, in `LIMITS`. Every violation becomes a GpubenchError (a subclass the caller names) whose
-message is one line naming the file and the field: `results/x/run.json: device.power_limit_w: not a number`.
-The CLI turns it into one red line and exit code 2. Only regular files are opened as data: a FIFO, a device
-or a folder named where a file belongs is refused before it is opened for reading (it could block forever).
+Each input has a declared model (pydantic models for documents, in gpubench.documents, imported when one is
+checked; the result schema of `gpubench.schema` for Parquet columns; the `NUMBERS` table for command-line
+numbers); the limits on depth, size and magnitude are declared once, in `LIMITS`. Every violation becomes a
+GpubenchError (a subclass the caller names) whose message is one line naming the file and the field:
+`results/x/run.json: device.power_limit_w: not a number`. The CLI turns it into one red line and exit code 2.
+Only regular files are opened as data: a FIFO, a device or a folder named where a file belongs is refused
+before it is opened for reading (it could block forever).
 
-Never imports torch; pandas and pyarrow only inside the functions that read Parquet.
+Never imports torch; pandas and pyarrow only inside the functions that read Parquet, pydantic only inside those
+that validate a document.
 """
 
 from __future__ import annotations
@@ -26,13 +28,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
-
 from gpubench.errors import GpubenchError, ResultFormatError, SuiteError
 from gpubench.files import tomllib
 
 if TYPE_CHECKING:
     import pandas as pd
+    from pydantic import BaseModel, ValidationError
 
 PathLike = str | os.PathLike[str]
 ErrorType = type[GpubenchError]
@@ -248,6 +249,8 @@ def _short(value: Any, n: int = 40) -> str:
 
 
 def _validate(model: type[BaseModel], data: Any, where: str, error: ErrorType) -> BaseModel:
+    from pydantic import ValidationError
+
     try:
         return model.model_validate(data)
     except ValidationError as e:
@@ -256,119 +259,17 @@ def _validate(model: type[BaseModel], data: Any, where: str, error: ErrorType) -
 
 # ------------------------------------------------------------------------------------------------ suites
 
-Scalar = bool | int | float | str
-
-
-class _Range(BaseModel):
-    model_config = ConfigDict(strict=True, extra="forbid")
-    range: list[int] = Field(min_length=3, max_length=3)
-
-    @field_validator("range")
-    @classmethod
-    def _bounded(cls, value: list[int]) -> list[int]:
-        start, stop, step = value
-        if step <= 0:
-            raise ValueError(f"step {step}: must be > 0")
-        count = max(0, (stop - start) // step + 1)  # arithmetic, not len(range(...)): no OverflowError
-        if count > LIMITS.range_values:
-            raise ValueError(f"{count:,} values; at most {LIMITS.range_values:,}")
-        return value
-
-
-class SuiteEntry(BaseModel):
-    """One `[[benchmarks]]` entry: the benchmark's name and parameters (values checked by the benchmark's spec)."""
-
-    model_config = ConfigDict(strict=True, extra="allow")
-    benchmark: str
-    label: str = ""
-    __pydantic_extra__: dict[str, Scalar | list[Scalar] | _Range]
-
-
-class SuiteDocument(BaseModel):
-    """The shape of a suite file; gpubench.suite checks the values against each benchmark's declaration."""
-
-    model_config = ConfigDict(strict=True, extra="allow")  # unknown keys: gpubench.suite names them all
-    name: str | None = None
-    description: str = ""
-    defaults: dict[str, float] = Field(default_factory=dict)  # strict: an int passes, true does not
-    benchmarks: list[SuiteEntry] = Field(min_length=1)
-
 
 def suite_document(text: str, where: str) -> dict[str, Any]:
     """A suite's TOML, parsed and checked for shape (types, depth, magnitude); SuiteError naming the key."""
+    from gpubench.documents import SuiteDocument
+
     data = parse_toml(text, where, SuiteError)
     _validate(SuiteDocument, data, where, SuiteError)
     return data
 
 
 # --------------------------------------------------------------------------------------------- run.json
-
-
-class _Section(BaseModel):
-    model_config = ConfigDict(strict=True, extra="allow", allow_inf_nan=False)
-
-
-Count = int | None
-Number = float | None
-Text = str | None
-
-
-class DeviceInfo(_Section):
-    name: Text = None
-    vendor: Text = None
-    memory_bytes: Count = Field(default=None, ge=0)
-    multiprocessors: Count = Field(default=None, ge=0)
-    uuid: Text = None
-    driver: Text = None
-    cuda: Text = None
-    hip: Text = None
-    compute_capability: Text = None
-    gcn_arch: Text = None
-    power_limit_w: Number = Field(default=None, ge=0)
-
-
-class SoftwareInfo(_Section):
-    torch: Text = None
-    cuda: Text = None
-    hip: Text = None
-
-
-class SuiteInfo(_Section):
-    name: Text = None
-    path: Text = None
-    sha256: Text = None
-
-
-class TelemetryInfo(_Section):
-    reader: Text = None
-    reason: Text = None
-    power_limit_w: Number = Field(default=None, ge=0)
-    idle_power_w: Number = Field(default=None, ge=0)
-    sample_hz: Number = Field(default=None, gt=0)
-
-
-class DistributedInfo(_Section):
-    world_size: int = Field(ge=1)
-    n_nodes: int | None = Field(default=None, ge=1)
-
-
-class RunMeta(_Section):
-    """run.json: the fields any reader uses, with their types; other keys pass through untouched."""
-
-    schema_version: int
-    run_id: str = Field(min_length=1)
-    gpubench_version: Text = None
-    host: Text = None
-    command: Text = None
-    status: Text = None
-    error: Text = None
-    started_utc: Text = None
-    finished_utc: Text = None
-    device: DeviceInfo = Field(default_factory=DeviceInfo)
-    software: SoftwareInfo = Field(default_factory=SoftwareInfo)
-    suite: SuiteInfo = Field(default_factory=SuiteInfo)
-    telemetry: TelemetryInfo = Field(default_factory=TelemetryInfo)
-    distributed: DistributedInfo | None = None
 
 
 def run_meta(folder: PathLike, current: int, oldest: int, name: str = "run.json") -> dict[str, Any]:
@@ -402,6 +303,8 @@ def run_meta(folder: PathLike, current: int, oldest: int, name: str = "run.json"
             f"{folder} uses results schema {version}, too old for this gpubench (schema {current}): "
             f"read it with gpubench {data.get('gpubench_version', 'of that time')} or re-run the suite"
         )
+    from gpubench.documents import RunMeta
+
     _validate(RunMeta, data, str(path), ResultFormatError)
     return data
 
@@ -840,8 +743,6 @@ __all__ = [
     "NUMBERS",
     "Bounds",
     "Limits",
-    "RunMeta",
-    "SuiteDocument",
     "check_frame",
     "check_table",
     "check_numbers",

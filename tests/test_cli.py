@@ -1,4 +1,5 @@
 import json
+import re
 
 import pytest
 from fakebench import FAKES, suite_text
@@ -27,10 +28,19 @@ def invoke(*args):
     return runner.invoke(app, list(args))
 
 
-def one_line_error(result, fragment):
+STARTING = re.compile(r"gpubench run \S+: starting PyTorch and the device \.\.\.")
+
+
+def one_line_error(result, fragment, started=False):
+    """One error line. `started`: the input is found wrong only once PyTorch and the device start (a device
+    spelling, --only); in a log (not a terminal) `run` has printed its starting note before that, its first
+    output within a second, and a bad option or suite never gets that far."""
     assert result.exit_code == 2, result.output
     assert "Traceback" not in result.output
     lines = [line for line in result.output.splitlines() if line.strip()]
+    if started:
+        assert STARTING.fullmatch(lines[0]), result.output
+        lines = lines[1:]
     assert len(lines) == 1, result.output
     assert fragment in lines[0]
 
@@ -59,18 +69,18 @@ def test_interrupt_exit_130_names_resume(tmp_path, fakes):
 
 
 @pytest.mark.parametrize(
-    "args, fragment",
+    "args, fragment, started",
     [
-        (["run", "nosuchsuite", "--device", "cpu"], "unknown suite 'nosuchsuite'"),
-        (["run", "quick", "--device", "tpu"], "unknown device 'tpu'"),
-        (["run", "quick", "--device", "cpu", "--telemetry", "maybe"], "--telemetry 'maybe'"),
-        (["run", "quick", "--device", "cpu", "--only", "zzz*", "--telemetry", "off"], "matches no case"),
-        (["run", "quick", "--device", "cpu", "--resume", "/nonexistent/run"], "no such run folder"),
-        (["run", "quick", "--device", "cpu", "--sample-hz", "0"], "--sample-hz"),
+        (["run", "nosuchsuite", "--device", "cpu"], "unknown suite 'nosuchsuite'", False),
+        (["run", "quick", "--device", "tpu"], "unknown device 'tpu'", True),
+        (["run", "quick", "--device", "cpu", "--telemetry", "maybe"], "--telemetry 'maybe'", False),
+        (["run", "quick", "--device", "cpu", "--only", "zzz*", "--telemetry", "off"], "matches no case", True),
+        (["run", "quick", "--device", "cpu", "--resume", "/nonexistent/run"], "no such run folder", False),
+        (["run", "quick", "--device", "cpu", "--sample-hz", "0"], "--sample-hz", False),
     ],
 )
-def test_bad_input_is_one_line_exit_2(args, fragment, tmp_path):
-    one_line_error(invoke(*args, "--out", str(tmp_path / "res")), fragment)
+def test_bad_input_is_one_line_exit_2(args, fragment, started, tmp_path):
+    one_line_error(invoke(*args, "--out", str(tmp_path / "res")), fragment, started)
 
 
 def test_cuda_without_gpu_is_one_line(tmp_path):
@@ -78,7 +88,9 @@ def test_cuda_without_gpu_is_one_line(tmp_path):
 
     if torch.cuda.is_available():
         pytest.skip("this machine has a GPU")
-    one_line_error(invoke("run", "quick", "--device", "cuda:0", "--out", str(tmp_path)), "no CUDA/ROCm GPU")
+    one_line_error(
+        invoke("run", "quick", "--device", "cuda:0", "--out", str(tmp_path)), "no CUDA/ROCm GPU", started=True
+    )
 
 
 def test_bad_suite_file_is_one_line(tmp_path):
@@ -124,3 +136,24 @@ def test_monitor_prints_readings_and_stops():
 
 def test_monitor_rejects_bad_rate():
     one_line_error(invoke("monitor", "--device", "cpu", "--hz", "0"), "--hz")
+
+
+def test_first_output_comes_before_torch_and_pydantic_only_when_validating(tmp_path):
+    """`gpubench run` in a log prints its starting note before it imports torch (seconds); `--help` imports
+    neither torch, pandas nor pydantic (the suite and run.json models load when a document is checked, as `list`
+    does with every suite)."""
+    import subprocess
+    import sys
+
+    def traced(*args):
+        cmd = [sys.executable, "-X", "importtime", "-m", "gpubench.cli", *args]
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=120, cwd=tmp_path)
+        return done.stderr.splitlines()
+
+    err = traced("run", "quick", "--device", "tpu", "--out", str(tmp_path / "res"))
+    note = next(i for i, line in enumerate(err) if STARTING.fullmatch(line))
+    torch_at = next(i for i, line in enumerate(err) if line.startswith("import time:") and line.endswith(" torch"))
+    assert note < torch_at and "unknown device 'tpu'" in err[-1]
+    for args, never in ((["--help"], {"torch", "pandas", "pydantic"}), (["list"], {"torch", "pandas"})):
+        modules = {line.rsplit("|", 1)[-1].strip() for line in traced(*args) if line.startswith("import time:")}
+        assert "gpubench.cli" in modules and not modules & never, args

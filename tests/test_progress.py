@@ -130,3 +130,21 @@ def test_the_starting_line_shows_on_a_terminal_only_and_not_on_other_ranks(monke
 
 def test_clock() -> None:
     assert progress.clock(65) == "1:05" and progress.clock(3725) == "1:02:05" and progress.clock(float("inf")) == "-:--"
+
+
+def test_the_starting_note_shows_in_a_log_only_and_not_on_ranks(monkeypatch: Any) -> None:
+    """Not a terminal (a file, a pipe, CI): one plain line, the run's first output; on a terminal the status line
+    of print_starting says it instead; a rank of a distributed run says nothing."""
+    plain, buf = _console(80)
+    monkeypatch.setattr(progress, "err_console", plain)
+    monkeypatch.delenv("RANK", raising=False)
+    progress.note_starting("quick")
+    assert buf.getvalue() == "gpubench run quick: starting PyTorch and the device ...\n"
+    monkeypatch.setenv("RANK", "0")
+    progress.note_starting("quick")
+    assert buf.getvalue().count("\n") == 1
+    term, tbuf = _console(80, terminal=True)
+    monkeypatch.setattr(progress, "err_console", term)
+    monkeypatch.delenv("RANK")
+    progress.note_starting("quick")
+    assert tbuf.getvalue() == ""

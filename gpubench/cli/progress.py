@@ -39,6 +39,17 @@ def print_starting(suite: str) -> None:
     atexit.register(stop_starting)
 
 
+def note_starting(suite: str) -> None:
+    """In a file, a pipe or a CI log, where `print_starting` shows nothing: one plain line once the options and
+    the suite have been checked (bad input stays one line), before PyTorch and the device take their seconds.
+    Not on any rank of a distributed run (its launcher speaks for it)."""
+    if "RANK" in os.environ or err_console.is_terminal:
+        return
+    err_console.print(
+        escape(f"gpubench run {suite}: starting PyTorch and the device ..."), highlight=False, soft_wrap=True
+    )
+
+
 def stop_starting() -> None:
     global _starting
     if _starting is not None:

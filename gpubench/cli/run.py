@@ -148,15 +148,17 @@ def run(
     """Run a suite on one device and write a run folder (run.json, measurements.parquet, telemetry.parquet).
 
     With --nproc N: N ranks through torchrun (more nodes with torchrun's rendezvous options), one run folder."""
-    from gpubench.cli.progress import print_starting
+    from gpubench.cli.progress import note_starting, print_starting
 
     print_starting(suite)
-    from gpubench.distributed.launch import CHILD_ENV
-    from gpubench.inputs import rank_environment
     from gpubench.suite import load_suite
 
     _check_options(telemetry, sample_hz, idle_s, dist_timeout_s, resume)
     loaded = load_suite(suite)
+    note_starting(suite)  # the first line in a log: before the imports and the device that take seconds
+    from gpubench.distributed.launch import CHILD_ENV
+    from gpubench.inputs import rank_environment
+
     torchrun = _torchrun_options(nnodes, node_rank, rdzv_endpoint, rdzv_backend, rdzv_id, master_addr, master_port)
     in_rank, ignored = rank_environment(marker=CHILD_ENV)
     if ignored:
