@@ -131,7 +131,13 @@ def _column(name: str, values: list[Any]) -> Any:
     """One column's array with the dtype `rows_to_frame` gives it, or None when a value needs pandas."""
     present = [v for v in values if _present(v)]
     kinds = {type(v) for v in present}
-    if not kinds or not kinds <= _PLAIN:
+    if not kinds:  # NaN or absent in every row (a time to throttling that never came): numbers, none known
+        if any(v is None for v in values):
+            return None
+        if name in INT_COLUMNS:
+            return pd.array([None] * len(values), dtype=_NULLABLE_INT)
+        return np.full(len(values), math.nan)
+    if not kinds <= _PLAIN:
         return None
     missing = len(present) < len(values)
     if kinds == {bool}:

@@ -6,9 +6,11 @@ import math
 
 import pandas as pd
 import pyarrow.parquet as pq
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from gpubench import store
 from gpubench.store import INT_COLUMNS, _inferred_frame, rows_to_frame, write_frame
 
 # Column names of every kind: declared integers (Int64 where rows lack them) and others.
@@ -52,7 +54,7 @@ def test_rows_to_frame_gives_what_pandas_inference_gave(sample):
     pd.testing.assert_frame_equal(rows_to_frame(sample), _inferred_frame(sample), check_dtype=True)
 
 
-def test_the_parquet_keeps_its_dtypes(tmp_path):
+def test_the_parquet_keeps_its_dtypes(tmp_path, monkeypatch):
     """A skipped case lacks the timings: its integer columns stay Int64, its booleans boolean, and the file read
     back (pandas and arrow) has exactly the schema the pandas-inferred frame wrote."""
     ok = {
@@ -66,12 +68,16 @@ def test_the_parquet_keeps_its_dtypes(tmp_path):
         "times_s": [0.1, 0.2],
         "work_per_step": 2.0,
         "start_ns": 2**60 + 1,
+        "first_throttle_s": math.nan,  # no throttling seen: NaN in every row that has it
     }
     skipped = {"case_id": "b", "round": 0, "status": "skipped", "reason": "no bf16", "m": 512}
     sample = [ok, skipped, {**ok, "round": 1, "batch": 16, "tf32": True}]
-    frame = rows_to_frame(sample)
+    with monkeypatch.context() as m:  # rows like a run's take the fast path, never pandas' inference
+        m.setattr(store, "_inferred_frame", lambda rows: pytest.fail("took pandas' inference"))
+        frame = rows_to_frame(sample)
     assert frame["warmup_steps"].dtype == "Int64" and frame["tf32"].dtype == "boolean"
     assert frame["m"].dtype == "int64" and frame["work_per_step"].dtype == "float64"
+    assert frame["first_throttle_s"].dtype == "float64"
     assert frame["start_ns"].tolist()[::2] == [2**60 + 1] * 2  # exact: no detour through float64
     write_frame(tmp_path / "new.parquet", frame)
     write_frame(tmp_path / "old.parquet", _inferred_frame(sample))
