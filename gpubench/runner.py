@@ -392,7 +392,10 @@ def open_telemetry(device_info: dict[str, Any], mode: str, hz: float, idle_s: fl
         info["reader"] = "null"
         return None, info
     try:
-        info["idle_power_w"] = measure_idle(reader, seconds=idle_s, hz=hz) if idle_s > 0 else math.nan
+        # A reader that names a reason has no power readings (a CPU without RAPL): an idle window would wait
+        # `idle_s` to measure nothing.
+        power = idle_s > 0 and not info.get("reason")
+        info["idle_power_w"] = measure_idle(reader, seconds=idle_s, hz=hz) if power else math.nan
         info["sample_hz"] = hz
         sampler = Sampler(reader, hz=hz)
         sampler.start()

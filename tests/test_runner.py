@@ -178,12 +178,33 @@ def test_required_telemetry_missing_leaves_no_empty_run_folder(tmp_path, monkeyp
     assert list((tmp_path / "results").iterdir()) == []
 
 
+class PowerReader:
+    """A telemetry reader with power readings (`reason` None), or without them (`reason` says why)."""
+
+    name = "fake"
+
+    def __init__(self, reason=None):
+        self.reason = reason
+
+    def static_info(self):
+        return {"reader": self.name, "reason": self.reason}
+
+    def read(self):
+        from gpubench.telemetry import nan_reading
+
+        return {**nan_reading(), "power_w": math.nan if self.reason else 50.0}
+
+    def close(self):
+        pass
+
+
 def test_interrupt_before_the_first_case_marks_the_run(tmp_path, monkeypatch):
     import gpubench.telemetry as telemetry
 
     def interrupted(*a, **kw):
         raise KeyboardInterrupt
 
+    monkeypatch.setattr(telemetry, "open_reader", lambda info, mode: (PowerReader(), None))
     monkeypatch.setattr(telemetry, "measure_idle", interrupted)
     suite = make_suite(tmp_path, 'benchmark = "t_ok"')
     out = run_suite(
@@ -191,6 +212,23 @@ def test_interrupt_before_the_first_case_marks_the_run(tmp_path, monkeypatch):
     )
     assert out.interrupted and out.rows == []
     assert read_meta(out.folder)["status"] == "interrupted"
+
+
+def test_no_idle_window_without_power_readings(tmp_path, monkeypatch):
+    """A reader that names why it has no power (a CPU without RAPL) gets no idle window: it would wait idle_s
+    seconds to measure nothing. One with power readings is measured idle first."""
+    import gpubench.telemetry as telemetry
+
+    idle = []
+    monkeypatch.setattr(telemetry, "measure_idle", lambda reader, seconds, hz: idle.append(seconds) or 40.0)
+    suite = make_suite(tmp_path, 'benchmark = "t_ok"')
+    for reason, power in (("no RAPL domains", None), (None, 40.0)):
+        monkeypatch.setattr(telemetry, "open_reader", lambda info, mode, r=reason: (PowerReader(r), None))
+        out = run_suite(
+            suite, RunOptions(device="cpu", out_dir=tmp_path / "r", telemetry="auto", idle_s=5.0), registry=REG
+        )
+        assert read_meta(out.folder)["telemetry"]["idle_power_w"] == power
+    assert idle == [5.0]
 
 
 def test_telemetry_series_carries_run_device_and_case(tmp_path):
