@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from gpubench.benchmarks.spec import BenchmarkSpec, Headline, Param, WorkloadRef
+from gpubench.benchmarks.spec import BenchmarkSpec, Headline, Param, WorkloadRef, word
 from gpubench.records import ParamValue
 from gpubench.schema import cols
 
@@ -38,6 +38,7 @@ def workload(p: Mapping[str, Any]) -> WorkloadRef | None:
         bytes_per_item=1.0,
         items_per_step=2.0 * float(size) if size else None,
         benchmark="memory",
+        words=(word("memory_copy"),),
     )
 
 

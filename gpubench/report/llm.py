@@ -17,7 +17,7 @@ from gpubench.report.blocks import Block, Cell, Figure, Note, Table
 from gpubench.report.cells import rows_of_family, swatch
 from gpubench.report.data import ReportData, esc, is_num
 from gpubench.report.i18n import Messages, load_messages
-from gpubench.report.workloads import workload_ref
+from gpubench.report.workloads import label_text, workload_ref
 
 # MLPerf Inference v5 Llama-2-70B interactive scenario: >= 25 tokens/s per user (TPOT <= 40 ms), TTFT <= 450 ms.
 INTERACTIVE_TOKENS_PER_S = 25.0
@@ -286,7 +286,7 @@ def model_label(data: ReportData, row: dict[str, Any]) -> str:
     if is_num(params) and float(params) < TEST_MODEL_PARAMS:
         return t("llm.test_model", preset=preset, params=t.num(float(params) / 1e6, 2))
     if ref is not None:
-        return str(ref.label)
+        return label_text(t, ref)
     return t("llm.model", preset=preset, params=t.num(float(params) / 1e9, 2)) if is_num(params) else preset
 
 

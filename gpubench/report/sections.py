@@ -36,6 +36,7 @@ from gpubench.report.llm import build_llm
 from gpubench.report.topics import build_topics
 from gpubench.report.value import build_value
 from gpubench.report.verdict import build_verdict
+from gpubench.report.workloads import case_labels
 from gpubench.stats import sweep_summary
 
 # --------------------------------------------------------------------------------------------------- runs
@@ -498,11 +499,14 @@ def build_cases(data: ReportData) -> list[Block]:
     records = case_records(data)
     if not records:
         return []
+    labels = case_labels(t, data.runs)  # the records carry the spec's English label, for CSV and JSON
     rows = []
     for r in records:
         cells = []
         for f in fields:
             text = display_value(t, r[f.name], f)
+            if f.name == "workload":
+                text = labels.get(str(r["case_id"]), text)
             if f.name == "series":
                 cells.append(swatch(data, r["run_id"]))
             elif f.name == "case_id":

@@ -8,6 +8,7 @@ from gpubench.output import markdown_prose, markdown_text
 from gpubench.report.data import ReportData, comparable_metrics, is_num, scorecard
 from gpubench.report.fields import case_records, display_fields, display_value
 from gpubench.report.verdict import comparison_rows, has_interval, trust_warnings, verdict_paragraphs
+from gpubench.report.workloads import case_labels
 
 
 def _md_cell(text: object) -> str:
@@ -114,8 +115,15 @@ def markdown_summary(data: ReportData, title: str | None = None) -> str:
         lines.append(f"### {_md_text(t('section.cases.title'))}\n")
         lines.append("| " + " | ".join(_md_cell(t(f"cases.col.{f.name}", default=f.name)) for f in fields) + " |")
         lines.append("|" + "|".join("---:" if f.kind in ("num", "int") else "---" for f in fields) + "|")
+        labels = case_labels(t, data.runs)  # the workload in the report's language
         for r in records:
-            lines.append("| " + " | ".join(_md_cell(display_value(t, r[f.name], f)) for f in fields) + " |")
+            cells = [
+                labels.get(str(r["case_id"]), "") or display_value(t, r[f.name], f)
+                if f.name == "workload"
+                else display_value(t, r[f.name], f)
+                for f in fields
+            ]
+            lines.append("| " + " | ".join(_md_cell(c) for c in cells) + " |")
         lines.append("")
     lines.append(f"### {_md_text(t('summary.environment'))}\n")
     lines += [f"- **{_md_cell(label)}**: {_md_cell(text)}" for label, text in _environment(data)]

@@ -90,9 +90,22 @@ def _better_candidate(m: Metric, current: Metric) -> bool:
     size, held_size = (x.workload.params_count or 0 if x.workload else 0 for x in (m, current))
     if size != held_size:
         return size > held_size  # the bigger model says more about the device than a teaching example
+    product, held_product = _product_size(m), _product_size(current)
+    if product != held_product:
+        return product > held_product  # small matrix products: the largest square a run measured
     if m.workload and current.workload and {m.workload.precision, current.workload.precision} == {"bf16", "fp16"}:
         return m.workload.precision == "bf16"  # bf16 is what training runs in
     return m.value > current.value
+
+
+def _product_size(m: Metric) -> tuple[bool, float]:
+    """(a square, FLOPs per product) of a small matrix product's metric; (False, 0) for anything else (the
+    products at the GPU plateau share one workload per precision and compete on throughput)."""
+    ref = m.workload
+    if ref is None or ref.reference or not _matmul_precision(m):
+        return False, 0.0
+    square = dict(next((f for k, f in ref.words if k == "matmul_small"), ())).get("square") is True
+    return square, float(ref.items_per_step or 0.0)
 
 
 # ---------------------------------------------------------------------------------- reference figures
@@ -113,7 +126,8 @@ def reference_value(
     est = (estimates if estimates is not None else model_estimates(workload, runs)).get(spec.slug)
     if est is not None and is_num(est.value) and float(est.value) > 0:
         return est
-    role = role_of(ref.benchmark) if ref is not None else None
+    # A datasheet peak bounds the workload at its defining sizes only: never a small product's.
+    role = role_of(ref.benchmark) if ref is not None and ref.reference else None
     if role == "compute_anchor":
         precision = ref.precision
         peak = spec.peak(precision)
@@ -367,19 +381,17 @@ def verdict_paragraphs(data: ReportData, rows: list[Row] | None = None) -> list[
         paragraphs.append(t("verdict.against", workload=m.label, device=subject.label, list="; ".join(parts)))
         faster = [r for r in others if r.multiple > 1.05]
         if subject.vendor.lower() == "cpu" and faster:
-            if _matmul_precision(m):
-                paragraphs.append(_cpu_meaning(data, rows, metrics))
-            else:  # the most modest GPU on the workload itself: no overstatement
+            best = _cpu_meaning(data, rows, metrics) if _matmul_precision(m) else None
+            if best is None:  # the most modest GPU on the workload itself: no overstatement
                 ref = min(faster, key=lambda r: r.multiple)
-                paragraphs.append(
-                    t(
-                        "verdict.cpu_meaning",
-                        device=ref.device,
-                        times=data.msg.multiple(ref.multiple),
-                        workload=m.label,
-                        basis=t(f"basis.{ref.basis}", default=ref.basis),
-                    )
+                best = t(
+                    "verdict.cpu_meaning",
+                    device=ref.device,
+                    times=data.msg.multiple(ref.multiple),
+                    workload=m.label,
+                    basis=t(f"basis.{ref.basis}", default=ref.basis),
                 )
+            paragraphs.append(best)
         elif faster and len(faster) < len(others):
             slower = [r for r in others if r.multiple < 0.95]
             paragraphs.append(
@@ -408,21 +420,18 @@ def has_interval(r: Row) -> bool:
     return known and multiple_text(r.low) != multiple_text(r.high)
 
 
-def _cpu_meaning(data: ReportData, rows: list[Row], metrics: list[Metric]) -> str:
+def _cpu_meaning(data: ReportData, rows: list[Row], metrics: list[Metric]) -> str | None:
     """For a CPU: a GPU's 16-bit matrix math against the CPU's own best precision (a CPU is used in fp32,
-    a GPU in bf16: comparing each at its best is the fair question)."""
+    a GPU in bf16: comparing each at its best is the fair question), both at the size where a GPU's GEMM
+    reaches its plateau; None when the run has no such pair (a small product compares only with itself)."""
     t = data.msg
-    own = [m for m in metrics if _matmul_precision(m)]
-    gpu = [r for r in rows if r.basis != "measured" and r.matmul_precision in ("bf16", "fp16")]
+    own = [m for m in metrics if _matmul_precision(m) and m.workload is not None and m.workload.reference]
+    at_plateau = {m.key for m in own}
+    gpu = [
+        r for r in rows if r.basis != "measured" and r.matmul_precision in ("bf16", "fp16") and r.workload in at_plateau
+    ]
     if not own or not gpu:
-        ref = min((r for r in rows if r.basis != "measured"), key=lambda r: r.multiple)
-        return t(
-            "verdict.cpu_meaning",
-            device=ref.device,
-            times=data.msg.multiple(ref.multiple),
-            workload=ref.label,
-            basis=t(f"basis.{ref.basis}", default=ref.basis),
-        )
+        return None
     mine = max(own, key=lambda m: m.value)
     ref = min(gpu, key=lambda r: r.value)  # the most modest reference: no overstatement
     return t(
