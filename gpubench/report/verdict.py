@@ -10,6 +10,7 @@ datasheet peak where the model has nothing).
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -463,24 +464,39 @@ def verdict_figure(data: ReportData, rows: list[Row]) -> Any:
     labels = {r.workload: r.label for r in rows}
     devices = list(dict.fromkeys(r.device for r in sorted(rows, key=lambda r: r.basis != "measured")))
     per_panel = [len({r.device for r in rows if r.workload == w}) for w in workloads]
+    titles = [F.esc_wrapped(labels[w], 40) for w in workloads]
+    chart_title = F.esc_wrapped(t("verdict.chart_title", device=data.baseline.label), 44)
+    # Room in pixels for what sits above each panel: the chart's title and the first panel's title (up to three
+    # lines each) in the top margin, the next panels' titles in the gaps; never drawn over one another.
+    lines = [x.count("<br>") + 1 for x in titles]
+    top = 36 + 20 * (chart_title.count("<br>") + 1) + 16 * lines[0] + 10  # 36: below Plotly's toolbar
+    gap = 16 * max(lines[1:], default=1) + 24
+    bottom = 90
+    plot = 34 * sum(per_panel) + 20 * len(workloads) + gap * (len(workloads) - 1)
     # Panels as tall as their bars, so a bar is as thick in a panel of 2 devices as in one of 6.
     fig = make_subplots(
         rows=len(workloads),
         cols=1,
         shared_xaxes=True,
         row_heights=per_panel,
-        vertical_spacing=min(0.08, 0.5 / len(workloads)),
-        subplot_titles=[F.esc_wrapped(labels[w], 40) for w in workloads],
+        vertical_spacing=gap / plot if len(workloads) > 1 else 0.0,
+        subplot_titles=titles,
     )
-    height = 150 + 34 * sum(per_panel) + 45 * len(workloads)
     fig.update_layout(
         template=F.TEMPLATE,
-        height=height,
+        height=top + plot + bottom,
         showlegend=True,
         bargap=0.22,
-        margin=dict(l=10, r=20, t=70, b=90),
+        margin=dict(l=10, r=20, t=top, b=bottom),
         title=dict(
-            text=F.esc_wrapped(t("verdict.chart_title", device=data.baseline.label), 44), x=0.01, font=dict(size=15)
+            text=chart_title,
+            x=0.01,
+            xanchor="left",
+            yref="container",
+            y=1,
+            yanchor="top",
+            pad=dict(t=34),
+            font=dict(size=15),
         ),
         legend=dict(orientation="h", yref="container", yanchor="bottom", y=0, x=0),
     )
@@ -555,8 +571,12 @@ def verdict_figure(data: ReportData, rows: list[Row]) -> Any:
     )
     for i in range(1, len(workloads) + 1):
         fig.add_vline(x=1.0, line=dict(color="#999", dash="dot", width=1), row=i, col=1)
-    for ann in fig.layout.annotations:  # panel titles from the left edge, wrapped: never clipped on a phone
-        ann.update(font=dict(size=12), x=0, xanchor="left", xref="paper")
+    # Panel titles start where the device names do (not where the bars do), so a title wrapped at 40
+    # characters fits a phone's width: the shift is the longest tick line at ~5.5 px per 11 px character (an
+    # underestimate, so a title never starts left of the figure).
+    widest = max(len(re.sub(r"&[#\w]+;", "x", line)) for r in rows for line in tick(r.device, r.multiple).split("<br>"))
+    for ann in fig.layout.annotations:
+        ann.update(font=dict(size=12), x=0, xanchor="left", xref="paper", align="left", xshift=-int(5.5 * widest))
     return fig
 
 
