@@ -8,6 +8,13 @@ Hungarian has every English key).
 
     msg = load_messages("hu")
     msg("verdict.faster", device="RTX 4090", times=msg.multiple(3.2))
+
+Texts the report shows but other layers write in English (a benchmark's skip reason, the performance model's
+source of an estimate and its warnings, the advisor's price sources, a telemetry reader's note, a workload's
+English label) are kept in English where they are made (the run folder, the CLI, CSV). The catalogues hold
+them as templates (`[said]` and `[label]`): `msg.said(text)` matches the English text against the English
+templates and writes the match in the report's language (its fields translated in turn, numbers with the
+language's decimal mark); a text no template matches is shown as it is.
 """
 
 from __future__ import annotations
@@ -68,6 +75,38 @@ def _finite(value: Any) -> float | None:
     except (TypeError, ValueError):
         return None
     return v if math.isfinite(v) else None
+
+
+_FIELD = re.compile(r"\{(\w+)\}")
+_NUMBER = re.compile(r"[-+]?\d+(?:\.\d+)?%?")
+_SAID_TABLES = ("said.", "label.")
+
+
+def _pattern(template: str) -> re.Pattern[str]:
+    """A regular expression matching what `template.format(...)` writes: its fields as groups."""
+    parts, pos, seen = [], 0, set()
+    for m in _FIELD.finditer(template):
+        parts.append(re.escape(template[pos : m.start()]))
+        name = m.group(1)
+        parts.append(f"(?P={name})" if name in seen else f"(?P<{name}>.+?)")
+        seen.add(name)
+        pos = m.end()
+    parts.append(re.escape(template[pos:]))
+    return re.compile("".join(parts), re.S)
+
+
+@lru_cache(maxsize=1)
+def _said_patterns() -> tuple[tuple[re.Pattern[str], str], ...]:
+    """(pattern, key) of every English `said.*` and `label.*` template, the most literal text first (so
+    "{n} of {total} layers" is tried before "{n} layers"); a template that is only a field matches anything
+    and is left out."""
+    found = []
+    for key, template in _catalogue(DEFAULT_LANG).items():
+        literal = _FIELD.sub("", template)
+        if key.startswith(_SAID_TABLES) and literal.strip():
+            found.append((len(literal), key, _pattern(template)))
+    found.sort(key=lambda x: (-x[0], x[1]))
+    return tuple((pattern, key) for _, key, pattern in found)
 
 
 _VOWELS = set("aáeéiíoóöőuúüűAÁEÉIÍOÓÖŐUÚÜŰ")
@@ -170,6 +209,36 @@ class Messages:
             return "$0"
         decimals = max(2, 1 - int(math.floor(math.log10(abs(v)))))
         return "$" + self.fixed(v, min(decimals, 9))
+
+    def said(self, text: Any) -> str:
+        """An English text another layer wrote (a skip reason, an estimate's source, a warning, a label) in
+        this language, through the catalogues' `said.*` and `label.*` templates (see the module docstring);
+        parts joined by "; " or " · " are translated one by one; a text no template matches is returned as
+        it is."""
+        if text is None or (isinstance(text, float) and math.isnan(text)):
+            return ""
+        out = str(text)
+        return out if self.lang == DEFAULT_LANG or not out else self._said(out, 0)
+
+    def _said(self, text: str, depth: int) -> str:
+        if depth > 6 or not text.strip():
+            return text
+        for pattern, key in _said_patterns():
+            m = pattern.fullmatch(text)
+            if m is not None and key in self._own:
+                return self(key, **{k: self._said_field(v, depth) for k, v in m.groupdict().items()})
+        for sep in ("; ", " · "):
+            if sep in text:
+                parts = text.split(sep)
+                out = [self._said(part, depth + 1) for part in parts]
+                if out != parts:
+                    return sep.join(out)
+        return text
+
+    def _said_field(self, value: str, depth: int) -> str:
+        if _NUMBER.fullmatch(value):  # a number written in C-locale ("0.885", "85%"): the language's mark
+            return value.replace(".", self.decimal)
+        return self._said(value, depth + 1)
 
     def has(self, key: str) -> bool:
         """Whether the key exists (in this language or in English)."""

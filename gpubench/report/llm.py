@@ -74,7 +74,7 @@ def speed_table(data: ReportData, prefill: pd.DataFrame, decode: pd.DataFrame) -
                     Cell(_num(data, r.get("achieved_gbps")), cls="num"),
                     Cell(_num(data, r.get("pct_of_copy_bw"), 3, "%"), cls="num"),
                     Cell(_num(data, r.get("pct_of_datasheet_bw"), 3, "%"), cls="num"),
-                    Cell(str(r.get("layers_note") or "")),
+                    Cell(t.said(r.get("layers_note") or "")),
                 ]
             )
     return Table(

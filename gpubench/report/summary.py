@@ -25,7 +25,7 @@ def _headline(data: ReportData) -> tuple[list[str], list[tuple[str, list[str]]]]
     metrics = comparable_metrics(data)
     card = scorecard(data, metrics)
     keys = list(dict.fromkeys(m.key for m in metrics))
-    label = {m.key: f"{m.label} ({m.unit})" for m in metrics}
+    label = {m.key: f"{m.label} ({data.msg.unit(m.unit)})" for m in metrics}
     rows = []
     for s in data.series:
         mine = card[card["run_id"] == s.run_id].set_index("key") if not card.empty else card
@@ -95,7 +95,7 @@ def markdown_summary(data: ReportData, title: str | None = None) -> str:
         for r in rows:
             span = f" ({data.msg.multiple(r.low)}–{data.msg.multiple(r.high)})" if has_interval(r) else ""
             lines.append(
-                f"| {_md_cell(r.device)} | {_md_cell(r.label)} | {data.msg.num(r.value)} {_md_cell(r.unit)} | "
+                f"| {_md_cell(r.device)} | {_md_cell(r.label)} | {data.msg.num(r.value)} {_md_cell(data.msg.unit(r.unit))} | "
                 f"{data.msg.multiple(r.multiple)}{span} | {_md_cell(t(f'basis.{r.basis}', default=r.basis))} |"
             )
         lines.append("")

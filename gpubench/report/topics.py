@@ -116,7 +116,7 @@ def _overlap(data: ReportData) -> list[Block]:
         skipped = data.runs[(data.runs.get("benchmark") == "overlap")] if "benchmark" in data.runs else rows
         if skipped.empty:
             return []
-        reasons = sorted({str(r) for r in skipped["reason"].dropna() if str(r)}) if "reason" in skipped else []
+        reasons = sorted({t.said(r) for r in skipped["reason"].dropna() if str(r)}) if "reason" in skipped else []
         return (
             [
                 Prose(t.paragraphs("topics.overlap.explain")),
@@ -209,7 +209,7 @@ def _pipeline(data: ReportData) -> list[Block]:
         return []
     t = data.msg
     fig = F.new_figure(
-        esc(t("topics.pipeline.title")), xaxis_title=esc(t("topics.pipeline.x")), yaxis_title="samples/s"
+        esc(t("topics.pipeline.title")), xaxis_title=esc(t("topics.pipeline.x")), yaxis_title=esc(t.unit("samples/s"))
     )
     rows_out = []
     for s, schedule, part in _groups(data, table, "schedule"):
@@ -370,7 +370,7 @@ def _energy(data: ReportData) -> list[Block]:
     missing = [s for s in data.series if s.run_id in set(candidates["run_id"]) and s.run_id not in measured]
     for s in missing:
         tel = s.meta.get("telemetry") or {}
-        why = tel.get("reason") or t("topics.energy.no_reading")
+        why = t.said(tel.get("reason")) or t("topics.energy.no_reading")
         blocks.append(Note(t("topics.energy.unavailable", run=s.label, why=why), "warn"))
     if table.empty:
         return blocks

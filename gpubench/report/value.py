@@ -137,13 +137,13 @@ def _table(data: ReportData, shown: pd.DataFrame, workload: str, scale: tuple[st
             [
                 Cell(str(i), cls="num"),
                 Cell(("★ " if r["yours"] else "") + str(r["device"]), cls="diff" if r["yours"] else ""),
-                Cell(t(f"basis.{r['basis']}", default=str(r["basis"])), title=str(r["basis_detail"])),
+                Cell(t(f"basis.{r['basis']}", default=str(r["basis"])), title=t.said(r["basis_detail"])),
                 Cell(f"{t.num(r['throughput'])}{spread}", cls="num"),
-                Cell(t.money(r["price_usd"]), cls="num", title=str(r["price_source"] or "")),
+                Cell(t.money(r["price_usd"]), cls="num", title=t.said(r["price_source"] or "")),
                 Cell(t.num(per_k), cls="num"),
-                Cell(t.num(r["avg_power_w"]), cls="num", title=str(r["power_source"] or "")),
+                Cell(t.num(r["avg_power_w"]), cls="num", title=t.said(r["power_source"] or "")),
                 Cell(t.money(cost), cls="num"),
-                Cell(t.money(cloud), cls="num", title=str(r["cloud_source"] or "")),
+                Cell(t.money(cloud), cls="num", title=t.said(r["cloud_source"] or "")),
                 Cell(t.num(r["breakeven_hours"]), cls="num"),
             ]
         )
@@ -191,5 +191,5 @@ def build_value(data: ReportData) -> list[Block]:
         if not unpriced.empty:
             blocks.append(_unpriced(data, unpriced))
         for warning in ranked.attrs.get("warnings", []):
-            blocks.append(Note(warning, kind="warn"))
+            blocks.append(Note(data.msg.said(warning), kind="warn"))
     return blocks

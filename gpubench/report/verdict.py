@@ -303,7 +303,11 @@ def _energy_sentence(data: ReportData, subject: Series, metrics: list[Metric]) -
     if row is None:
         tel = subject.meta.get("telemetry") or {}
         reason = tel.get("reason") or tel.get("reader") or ""
-        return t("verdict.energy_none", reason=str(reason).rstrip(".")) if reason else t("verdict.energy_none_plain")
+        return (
+            t("verdict.energy_none", reason=t.said(str(reason).rstrip(".")))
+            if reason
+            else t("verdict.energy_none_plain")
+        )
     unit = data.runs.at[row.row, "energy_per_work_unit"] if "energy_per_work_unit" in data.runs else ""
     watts = data.runs.at[row.row, "avg_power_w"] if "avg_power_w" in data.runs else None
     return t(
@@ -515,14 +519,14 @@ def verdict_figure(data: ReportData, rows: list[Row]) -> Any:
             plus = [max(0.0, r.high - r.multiple) if is_num(r.high) and basis != "datasheet" else 0.0 for r in part]
             minus = [max(0.0, r.multiple - r.low) if is_num(r.low) else 0.0 for r in part]
             hover = [
-                f"<b>{esc(r.device)}</b><br>{esc(r.label)}: {data.msg.num(r.value, 4)} {esc(r.unit)}<br>"
+                f"<b>{esc(r.device)}</b><br>{esc(r.label)}: {data.msg.num(r.value, 4)} {esc(t.unit(r.unit))}<br>"
                 f"{esc(data.msg.multiple(r.multiple))} {esc(t('verdict.of_subject', device=data.baseline.label))}"
                 + (
                     f" ({esc(data.msg.multiple(r.low))}–{esc(data.msg.multiple(r.high))})"
                     if is_num(r.low) and is_num(r.high)
                     else ""
                 )
-                + f"<br>{esc(t(f'basis.{r.basis}', default=r.basis))}: {esc(r.source)}"
+                + f"<br>{esc(t(f'basis.{r.basis}', default=r.basis))}: {esc(t.said(r.source))}"
                 for r in part
             ]
             fig.add_bar(
