@@ -108,4 +108,5 @@ SPEC = BenchmarkSpec(
     defines=("dtype",),
     peak="peak.{dtype}",
     roles={"compute_anchor": "matmul/{precision}"},
+    section="matmul",
 )

@@ -60,4 +60,5 @@ SPEC = BenchmarkSpec(
     peak="memory_bandwidth_gbps",
     peak_when={"kind": "d2d"},
     roles={"memory_anchor": "memory/d2d"},
+    section="memory",
 )

@@ -200,7 +200,10 @@ class BenchmarkSpec:
     roles: {role: workload key template} (ROLES), e.g. {"memory_anchor": "memory/d2d"}.
     derive: (raw row, run context) -> derived columns; pure. The run context holds figures of the same run
         (`copy_bandwidth_gbps`, `eager_median_s`) that `catalog.run_context` computes.
-    section / messages: an optional report section of its own and its message keys.
+    section: the report section its rows are drawn in ("matmul", "models", "llm", "collectives" ...), or
+        "topics.<topic>" for one topic of the report's Optimisation topics ("topics.stride"); the report asks
+        here, so a benchmark that joins a section or topic is its spec and one catalogue line, no report edit.
+    messages: the message keys of its section, where it has its own.
     needs_context: the factory takes the distributed context (`factory(case, device, ctx)`)."""
 
     name: str

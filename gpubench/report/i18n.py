@@ -82,13 +82,13 @@ _NUMBER = re.compile(r"[-+]?\d+(?:\.\d+)?%?")
 _SAID_TABLES = ("said.", "label.")
 
 
-def _pattern(template: str) -> re.Pattern[str]:
-    """A regular expression matching what `template.format(...)` writes: its fields as groups."""
+def _pattern(template: str, field: str = ".+?") -> re.Pattern[str]:
+    """A regular expression matching what `template.format(...)` writes: its fields as groups of `field`."""
     parts, pos, seen = [], 0, set()
     for m in _FIELD.finditer(template):
         parts.append(re.escape(template[pos : m.start()]))
         name = m.group(1)
-        parts.append(f"(?P={name})" if name in seen else f"(?P<{name}>.+?)")
+        parts.append(f"(?P={name})" if name in seen else f"(?P<{name}>{field})")
         seen.add(name)
         pos = m.end()
     parts.append(re.escape(template[pos:]))
@@ -104,7 +104,9 @@ def _said_patterns() -> tuple[tuple[re.Pattern[str], str], ...]:
     for key, template in _catalogue(DEFAULT_LANG).items():
         literal = _FIELD.sub("", template)
         if key.startswith(_SAID_TABLES) and literal.strip():
-            found.append((len(literal), key, _pattern(template)))
+            # A label part's field never spans the " · " between parts (nor "; " between texts).
+            field = r"[^·;]+?" if key.startswith("label.") else ".+?"
+            found.append((len(literal), key, _pattern(template, field)))
     found.sort(key=lambda x: (-x[0], x[1]))
     return tuple((pattern, key) for _, key, pattern in found)
 
@@ -230,7 +232,7 @@ class Messages:
         for sep in ("; ", " · "):
             if sep in text:
                 parts = text.split(sep)
-                out = [self._said(part, depth + 1) for part in parts]
+                out = [self._said_field(part, depth) for part in parts]
                 if out != parts:
                     return sep.join(out)
         return text

@@ -76,4 +76,5 @@ SPEC = BenchmarkSpec(
     headline=Headline(label="attention {preset} {precision}", group_by=("preset", "precision", "backend")),
     workload=workload,
     defines=("preset", "precision"),
+    section="llm",
 )
