@@ -384,15 +384,21 @@ def test_cli_report(fleet: list[Path], tmp_path: Path) -> None:
 def test_value_section_ranks_every_catalog_device_with_yours_marked(fleet_sections: list[Any]) -> None:
     from gpubench.report.blocks import Details, Prose
     from gpubench.report.sections import Note
+    from gpubench.report.verdict import short_device
 
     blocks = next(b for key, _, b in fleet_sections if key == "value")
     figures = [b for b in blocks if isinstance(b, Figure)]
     tables = [b for b in blocks if isinstance(b, Table)]
     assert figures and len(tables) == len(figures)  # one chart per workload, a table beneath each
     for fig, table in zip(figures, tables, strict=True):
-        # The chart ranks exactly what the table ranks, in the same order.
+        # The chart ranks exactly what the table ranks, in the same order (the chart by the short names).
         order = list(reversed(fig.figure.layout.yaxis.categoryarray))
-        assert [label.split(". ", 1)[1] for label in order] == [row[1].text for row in table.rows]
+
+        def short(text: str) -> str:
+            star = "★ " if text.startswith("★ ") else ""
+            return star + short_device(text.removeprefix("★ "))
+
+        assert [label.split(". ", 1)[1] for label in order] == [short(row[1].text) for row in table.rows]
         assert [int(row[0].text) for row in table.rows] == list(range(1, len(table.rows) + 1))
         bases = {t.name for t in fig.figure.data}
         assert bases <= {"measured", "published", "estimated"}

@@ -130,12 +130,17 @@ def serving_points(prefill: pd.DataFrame, decode: pd.DataFrame) -> pd.DataFrame:
 
 def serving_figure(data: ReportData, points: pd.DataFrame) -> go.Figure:
     t = data.msg
+    # Titles wrapped for a phone, the chart's title below Plotly's toolbar.
+    title = F.esc_wrapped(t("llm.serving.title"), 38)
+    top = 42 + 20 * (title.count("<br>") + 1) + 14
     fig = F.new_figure(
-        esc(t("llm.serving.title")),
-        height=480,
-        xaxis_title=esc(t("llm.serving.x")),
+        title,
+        height=440 + top,
+        xaxis_title=F.esc_wrapped(t("llm.serving.x"), 36),
         yaxis_title=esc(t("llm.serving.y")),
+        margin=dict(t=top),
     )
+    fig.update_layout(title=dict(xanchor="left", yref="container", y=1, yanchor="top", pad=dict(t=40)))
     dashes = ["solid", "dash", "dot", "dashdot"]
     symbols = ["circle", "square", "diamond", "triangle-up", "x"]
     # One line per run, model, precision and scenario: only the batch varies along a line (a bf16 and an
@@ -196,7 +201,7 @@ def serving_figure(data: ReportData, points: pd.DataFrame) -> go.Figure:
             y=[y_lo, y_hi],
             mode="lines+text",
             line=dict(color="#c0392b", dash="dash"),
-            text=["", esc(t("llm.serving.line_text"))],
+            text=["", F.esc_wrapped(t("llm.serving.line_text"), 22)],
             textposition="bottom right",  # inside the plot: to the left the label would be clipped
             name=esc(t("llm.serving.line_name")),
             hoverinfo="skip",

@@ -469,11 +469,11 @@ def verdict_figure(data: ReportData, rows: list[Row]) -> Any:
     devices = list(dict.fromkeys(r.device for r in sorted(rows, key=lambda r: r.basis != "measured")))
     per_panel = [len({r.device for r in rows if r.workload == w}) for w in workloads]
     titles = [F.esc_wrapped(labels[w], 40) for w in workloads]
-    chart_title = F.esc_wrapped(t("verdict.chart_title", device=data.baseline.label), 44)
+    chart_title = F.esc_wrapped(t("verdict.chart_title", device=data.baseline.label), 38)
     # Room in pixels for what sits above each panel: the chart's title and the first panel's title (up to three
     # lines each) in the top margin, the next panels' titles in the gaps; never drawn over one another.
     lines = [x.count("<br>") + 1 for x in titles]
-    top = 36 + 20 * (chart_title.count("<br>") + 1) + 16 * lines[0] + 10  # 36: below Plotly's toolbar
+    top = 42 + 20 * (chart_title.count("<br>") + 1) + 16 * lines[0] + 10  # 42: below Plotly's toolbar
     gap = 16 * max(lines[1:], default=1) + 24
     bottom = 90
     plot = 34 * sum(per_panel) + 20 * len(workloads) + gap * (len(workloads) - 1)
@@ -499,7 +499,7 @@ def verdict_figure(data: ReportData, rows: list[Row]) -> Any:
             yref="container",
             y=1,
             yanchor="top",
-            pad=dict(t=34),
+            pad=dict(t=40),
             font=dict(size=15),
         ),
         legend=dict(orientation="h", yref="container", yanchor="bottom", y=0, x=0),
