@@ -145,6 +145,7 @@ class Messages:
         self.lang = lang
         self._own = _catalogue(lang)
         self._fallback = _catalogue(DEFAULT_LANG)
+        self._said_memo: dict[str, str] = {}
         self.decimal = get_decimal_symbol(lang)
         self.group = get_group_symbol(lang)
 
@@ -220,7 +221,11 @@ class Messages:
         if text is None or (isinstance(text, float) and math.isnan(text)):
             return ""
         out = str(text)
-        return out if self.lang == DEFAULT_LANG or not out else self._said(out, 0)
+        if self.lang == DEFAULT_LANG or not out:
+            return out
+        if out not in self._said_memo:  # a fleet repeats the same reasons and sources thousands of times
+            self._said_memo[out] = self._said(out, 0)
+        return self._said_memo[out]
 
     def _said(self, text: str, depth: int) -> str:
         if depth > 6 or not text.strip():
