@@ -157,3 +157,24 @@ def test_first_output_comes_before_torch_and_pydantic_only_when_validating(tmp_p
     for args, never in ((["--help"], {"torch", "pandas", "pydantic"}), (["list"], {"torch", "pandas"})):
         modules = {line.rsplit("|", 1)[-1].strip() for line in traced(*args) if line.startswith("import time:")}
         assert "gpubench.cli" in modules and not modules & never, args
+
+
+@pytest.mark.parametrize("interrupt, code, said", [("term", 143, "terminated (SIGTERM)"), ("int", 130, "interrupted")])
+def test_an_interrupt_while_the_command_line_is_parsed_says_so(monkeypatch, capsys, interrupt, code, said):
+    """Typer makes a Ctrl-C or SIGTERM during its parsing (before any command runs) a silent exit 130; main
+    names it and gives SIGTERM its 143."""
+    import gpubench.cli as cli
+    from gpubench.cli.common import SigTerm
+
+    def typer_app():
+        try:
+            raise SigTerm() if interrupt == "term" else KeyboardInterrupt()
+        except KeyboardInterrupt as e:
+            raise SystemExit(130) from e  # what typer does with it
+
+    monkeypatch.setattr(cli, "app", typer_app)
+    monkeypatch.setattr(cli.signal, "signal", lambda *a: None)  # leave this process's handlers alone
+    monkeypatch.setattr(cli, "on_exit_ignore_interrupts", lambda: None)
+    with pytest.raises(SystemExit) as exited:
+        cli.main()
+    assert exited.value.code == code and said in capsys.readouterr().err

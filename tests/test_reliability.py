@@ -7,6 +7,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -51,8 +52,9 @@ def opts(tmp_path, **kw):
 
 
 def one_line_error(res, code=2):
-    """The CLI ended with `code` and a single error line, no traceback."""
-    text = res.output
+    """The CLI ended with `code` and a single error line, no traceback. In a log, `run` prints its starting note
+    before PyTorch and the device start; what is found wrong after that follows it."""
+    text = re.sub(r"^gpubench run \S+: starting PyTorch and the device \.\.\.\n", "", res.output)
     assert res.exit_code == code, text
     assert "Traceback" not in text and text.strip().startswith("error:"), text
     assert len(text.strip().splitlines()) == 1, text

@@ -41,7 +41,14 @@ def main() -> None:
         with contextlib.suppress(ValueError, OSError):
             signal.signal(signal.SIGTERM, raise_sigterm)  # every command: SIGTERM stops it like Ctrl-C, exit 143
     try:
-        app()
+        try:
+            app()
+        except SystemExit as e:
+            # Typer turns an interrupt while it parses the command line into a silent exit 130.
+            interrupt = _interrupt_behind(e)
+            if e.code != 130 or interrupt is None:
+                raise
+            raise interrupt from None
     except KeyboardInterrupt as e:
         # Ctrl-C outside a command (while its modules import, say): nothing to keep, no traceback.
         term = isinstance(e, SigTerm)
@@ -50,3 +57,15 @@ def main() -> None:
         raise SystemExit(143 if term else 130) from None
     finally:
         on_exit_ignore_interrupts()
+
+
+def _interrupt_behind(exc: BaseException) -> KeyboardInterrupt | None:
+    """The KeyboardInterrupt (or SigTerm) an exception was raised while handling, if any."""
+    seen: set[int] = set()
+    cause: BaseException | None = exc
+    while cause is not None and id(cause) not in seen:
+        if isinstance(cause, KeyboardInterrupt):
+            return cause
+        seen.add(id(cause))
+        cause = cause.__cause__ or cause.__context__
+    return None

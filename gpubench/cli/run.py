@@ -155,11 +155,12 @@ def run(
 
     _check_options(telemetry, sample_hz, idle_s, dist_timeout_s, resume)
     loaded = load_suite(suite)
-    note_starting(suite)  # the first line in a log: before the imports and the device that take seconds
+    torchrun = _torchrun_options(nnodes, node_rank, rdzv_endpoint, rdzv_backend, rdzv_id, master_addr, master_port)
+    if not (nproc or any(v is not None for v in torchrun.values())):
+        note_starting(suite)  # the first line in a log: before the imports and the device that take seconds
     from gpubench.distributed.launch import CHILD_ENV
     from gpubench.inputs import rank_environment
 
-    torchrun = _torchrun_options(nnodes, node_rank, rdzv_endpoint, rdzv_backend, rdzv_id, master_addr, master_port)
     in_rank, ignored = rank_environment(marker=CHILD_ENV)
     if ignored:
         err_console.print(f"[yellow]note:[/] {escape(ignored)}", highlight=False)
