@@ -131,9 +131,9 @@ def _column(name: str, values: list[Any]) -> Any:
     """One column's array with the dtype `rows_to_frame` gives it, or None when a value needs pandas."""
     present = [v for v in values if _present(v)]
     kinds = {type(v) for v in present}
-    if not kinds:  # NaN or absent in every row (a time to throttling that never came): numbers, none known
-        if any(v is None for v in values):
-            return None
+    if not kinds:  # missing in every row (a time to throttling that never came, a power limit no one knows)
+        if all(v is None for v in values):
+            return np.array(values, dtype=object)  # None throughout: pandas keeps the Nones
         if name in INT_COLUMNS:
             return pd.array([None] * len(values), dtype=_NULLABLE_INT)
         return np.full(len(values), math.nan)

@@ -70,7 +70,8 @@ def test_the_parquet_keeps_its_dtypes(tmp_path, monkeypatch):
         "start_ns": 2**60 + 1,
         "first_throttle_s": math.nan,  # no throttling seen: NaN in every row that has it
     }
-    skipped = {"case_id": "b", "round": 0, "status": "skipped", "reason": "no bf16", "m": 512}
+    skipped = {"case_id": "b", "round": 0, "status": "skipped", "reason": "no bf16", "m": 512, "power_limit_w": None}
+    ok["power_limit_w"] = None  # what load_runs joins from a run.json without a power limit
     sample = [ok, skipped, {**ok, "round": 1, "batch": 16, "tf32": True}]
     with monkeypatch.context() as m:  # rows like a run's take the fast path, never pandas' inference
         m.setattr(store, "_inferred_frame", lambda rows: pytest.fail("took pandas' inference"))
@@ -78,6 +79,7 @@ def test_the_parquet_keeps_its_dtypes(tmp_path, monkeypatch):
     assert frame["warmup_steps"].dtype == "Int64" and frame["tf32"].dtype == "boolean"
     assert frame["m"].dtype == "int64" and frame["work_per_step"].dtype == "float64"
     assert frame["first_throttle_s"].dtype == "float64"
+    pd.testing.assert_frame_equal(frame, _inferred_frame(sample))
     assert frame["start_ns"].tolist()[::2] == [2**60 + 1] * 2  # exact: no detour through float64
     write_frame(tmp_path / "new.parquet", frame)
     write_frame(tmp_path / "old.parquet", _inferred_frame(sample))
