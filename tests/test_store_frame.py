@@ -79,7 +79,8 @@ def test_the_parquet_keeps_its_dtypes(tmp_path, monkeypatch):
     assert frame["warmup_steps"].dtype == "Int64" and frame["tf32"].dtype == "boolean"
     assert frame["m"].dtype == "int64" and frame["work_per_step"].dtype == "float64"
     assert frame["first_throttle_s"].dtype == "float64"
-    pd.testing.assert_frame_equal(frame, _inferred_frame(sample))
+    exact = ["start_ns"]  # pandas' inference went through float64 and rounded it
+    pd.testing.assert_frame_equal(frame.drop(columns=exact), _inferred_frame(sample).drop(columns=exact))
     assert frame["start_ns"].tolist()[::2] == [2**60 + 1] * 2  # exact: no detour through float64
     write_frame(tmp_path / "new.parquet", frame)
     write_frame(tmp_path / "old.parquet", _inferred_frame(sample))
