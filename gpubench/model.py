@@ -418,6 +418,42 @@ class _Context:
     measured: dict[tuple[str, str], _Measured] = field(default_factory=dict)  # (workload, slug or name)
     cache: dict[Any, Any] = field(default_factory=dict)
     shapes: dict[str, WorkloadRef] = field(default_factory=dict)  # resized / toy workloads the runs measured
+    local: dict[Any, Any] = field(default_factory=dict)  # this context's own memo (never shared: see _fit_cache)
+
+
+_FIT_CACHES: dict[tuple[Any, ...], tuple[Any, dict[Any, Any]]] = {}
+_FIT_CACHES_MAX = 32
+
+
+def _fit_cache(
+    catalog: Mapping[str, DeviceSpec], published: list[Published], measured: Mapping[tuple[str, str], _Measured]
+) -> dict[Any, Any]:
+    """The `_Context.cache` of every context with these catalog entries, these published figures and these
+    measured figures of catalog devices (the same objects: kept alive here, so an id is never reused).
+
+    Everything `_cached` stores (points, efficiencies, ceilings, fits, calibrations) is a function of exactly
+    these: a measured figure of a device the catalog lacks (a CPU) is read only outside them (`_estimate`'s
+    toy-shape path and `_floored`). So the calls of one report (the verdict's workloads, each Value table)
+    share their fits instead of refitting them per workload: the same figures, computed once."""
+    specs = tuple(catalog.items())
+    pub = tuple(published)
+    key = (
+        tuple((slug, id(spec)) for slug, spec in specs),
+        tuple(map(id, pub)),
+        frozenset((k, m) for k, m in measured.items() if k[1] in catalog),
+    )
+    hit = _FIT_CACHES.get(key)
+    if hit is None:
+        while len(_FIT_CACHES) >= _FIT_CACHES_MAX:
+            _FIT_CACHES.pop(next(iter(_FIT_CACHES)))
+        hit = _FIT_CACHES[key] = ((specs, pub), {})
+    return hit[1]
+
+
+def _local(ctx: _Context, key: Any, make: Callable[[], Any]) -> Any:
+    if key not in ctx.local:
+        ctx.local[key] = make()
+    return ctx.local[key]
 
 
 @dataclass(frozen=True)
@@ -598,7 +634,7 @@ def _calibrate(ctx: _Context, wl: WorkloadName, spec: DeviceSpec, raw: _Raw, sha
         other = ctx.catalog.get(slug)
         if name != wl.name or other is None or slug == spec.slug or other.family != spec.family:
             continue
-        stripped = _Context(ctx.catalog, ctx.published, {}, {})
+        stripped = _Context(ctx.catalog, ctx.published, {}, _fit_cache(ctx.catalog, ctx.published, {}))
         pred = _predict(stripped, wl, other, m.shape)
         if pred is not None and pred.value > 0:
             ratios.append(m.value / pred.value)
@@ -1141,7 +1177,8 @@ def _band(frame: pd.DataFrame, basis: str) -> tuple[float, float, int]:
 def validation_summary(frame: pd.DataFrame | None = None) -> pd.DataFrame:
     """Per family: points, predicted, median and worst |relative error|, share inside the interval, target
     and whether it is met (median within the target and at least INSIDE_TARGET inside)."""
-    frame = _validation() if frame is None else frame
+    if frame is None:
+        return _summary_cached(_stamp()).copy()  # computed once per version of the data files
     out = []
     for family in [f for f in FAMILIES if f in set(frame["family"])] + sorted(set(frame["family"]) - set(FAMILIES)):
         group = frame[frame["family"] == family]
@@ -1306,8 +1343,9 @@ def _context(
     runs: pd.DataFrame | None, catalog: Mapping[str, DeviceSpec] | None, published: list[Published] | None
 ) -> _Context:
     cat = load_catalog() if catalog is None else catalog
-    pub = load_published() if published is None else published
-    return _Context(cat, [p for p in pub if p.device in cat], _measured_entries(runs, cat), {}, _shapes(runs))
+    pub = [p for p in (load_published() if published is None else published) if p.device in cat]
+    measured = _measured_entries(runs, cat)
+    return _Context(cat, pub, measured, _fit_cache(cat, pub, measured), _shapes(runs))
 
 
 def _shapes(runs: pd.DataFrame | None) -> dict[str, WorkloadRef]:
@@ -1466,14 +1504,14 @@ def _estimate(
     if raw.basis == "published":
         pts = _published_llm(ctx, wl, ctx.catalog[device], shape) if shape else _points(ctx, wl.name)[device]
         vals = [p.value for p in pts]
-        lo, hi, _ = _interval(wl.family, "published")
+        lo, hi, _ = _local(ctx, ("interval", wl.family, "published"), lambda: _interval(wl.family, "published"))
         low = min(min(vals), raw.value * lo)
         high = max(max(vals), raw.value * hi)
         return Estimate(
             wl.name, device, raw.value, low, high, unit, "published", raw.source, wl.family, "", "", details
         )
     if raw.validated:
-        lo, hi, warning = _interval(wl.family, "estimated")
+        lo, hi, warning = _local(ctx, ("interval", wl.family, "estimated"), lambda: _interval(wl.family, "estimated"))
     else:
         lo, hi, warning = 1 - _UNVALIDATED_WIDTH, 1 + _UNVALIDATED_WIDTH, "unvalidated estimate"
     est = Estimate(
@@ -1568,7 +1606,11 @@ class LlmEstimator:
         raw = _llm_estimate(self.ctx, wl, self.ctx.catalog[device], shape, preset)
         if raw is None:
             return None
-        lo, hi, warning = _interval(wl.family, "estimated") if raw.validated else (0.5, 1.5, "unvalidated estimate")
+        lo, hi, warning = (
+            _local(ctx, ("interval", wl.family, "estimated"), lambda: _interval(wl.family, "estimated"))
+            if raw.validated
+            else (0.5, 1.5, "unvalidated estimate")
+        )
         return Estimate(
             wl.name,
             device,

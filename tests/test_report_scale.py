@@ -1,0 +1,166 @@
+"""The report at fleet scale: what makes it fast must never change what it says.
+
+The model shares its fits between the calls of one report (gpubench.model._fit_cache): every estimate must be
+the one a fresh context computes. The advisor reads the workload's memory peaks once per ranking. The Fleet
+figure draws a large fleet as a distribution, not a point (and a hover text) per GPU per case. No timing here:
+scripts/report_scale.py measures time and size.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from gpubench import advisor, model
+
+_GPU = {"device_name": "NVIDIA GeForce RTX 3090", "device_memory_bytes": 25_438_126_080, "status": "ok"}
+_CPU = {"device_name": "AMD EPYC 7B13 (2 cores)", "device_kind": "cpu", "status": "ok"}
+
+RUNS = pd.DataFrame(
+    [
+        {**_GPU, "run_id": "g1", "benchmark": "matmul", "dtype": "bf16", "throughput": 100.0},
+        {**_GPU, "run_id": "g1", "benchmark": "matmul", "dtype": "fp32", "throughput": 30.0},
+        {**_GPU, "run_id": "g1", "benchmark": "memory", "kind": "d2d", "size_bytes": 1 << 30, "throughput": 800.0},
+        {
+            **_GPU,
+            "run_id": "g1",
+            "benchmark": "train",
+            "model": "resnet50",
+            "precision": "amp_bf16",
+            "batch": 64,
+            "throughput": 900.0,
+            "peak_memory_bytes": 12e9,
+        },
+        {
+            **_GPU,
+            "run_id": "g1",
+            "benchmark": "llm_decode",
+            "preset": "llama-3.1-8b",
+            "precision": "bf16",
+            "batch": 1,
+            "context": 1024,
+            "output": 0,
+            "layers": 0,
+            "throughput": 50.0,
+        },
+        {**_CPU, "run_id": "c1", "benchmark": "matmul", "dtype": "fp32", "throughput": 0.5},
+        {
+            **_CPU,
+            "run_id": "c1",
+            "benchmark": "train",
+            "model": "gpt2",
+            "precision": "fp32",
+            "batch": 8,
+            "layers": 2,
+            "width": 128,
+            "throughput": 2000.0,
+            "peak_memory_bytes": 3e8,
+        },
+        {**_CPU, "run_id": "c1", "benchmark": "train", "model": "gpt2", "precision": "fp32", "batch": 8},
+    ]
+)
+TOY = model.workload_column(RUNS.iloc[[6]]).iloc[0]
+WORKLOADS = (
+    "matmul/bf16",
+    "matmul/fp32",
+    "matmul/fp16",
+    "memory/d2d",
+    "resnet50/amp_bf16",
+    "resnet50/fp32",
+    "resnet50/amp_bf16/infer",
+    "gpt2/fp32",
+    "llm_decode/llama-3.1-8b/bf16",
+    "llm_prefill/llama-3.1-8b/bf16",
+    TOY,
+)
+
+
+def _as_tuple(est: model.Estimate) -> tuple:
+    return (*est.__dict__.values(), dict(est.details))  # details too (the dataclass leaves them out of ==)
+
+
+def _fresh(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every context with a cache of its own, as before the fits were shared."""
+    monkeypatch.setattr(model, "_fit_cache", lambda *a: {})
+
+
+def _subsets() -> list[pd.DataFrame | None]:
+    # What the report asks with: no runs, every run, and each workload's own rows (gpubench.report.data).
+    names = model.workload_column(RUNS)
+    return [None, RUNS, *(RUNS[names == n] for n in dict.fromkeys(names.dropna()))]
+
+
+def test_shared_fits_give_every_estimate_a_fresh_context_gives(monkeypatch):
+    asks = [(w, i) for i, _ in enumerate(_subsets()) for w in WORKLOADS]
+
+    def estimates() -> dict:
+        subsets = _subsets()
+        out = {}
+        for w, i in asks:
+            try:
+                got = model.estimate_all(w, subsets[i])
+            except model.GpubenchError:
+                got = None  # the toy shape without the run that defines it
+            out[w, i] = None if got is None else {slug: _as_tuple(e) for slug, e in got.items()}
+        return out
+
+    with monkeypatch.context() as m:
+        _fresh(m)
+        before = estimates()
+    model._FIT_CACHES.clear()
+    after = estimates()
+    again = estimates()  # every fit now comes from the shared caches
+    assert after == before and again == before
+    assert any(v for v in before.values())  # the comparison compared something
+    calibrated = before["resnet50/amp_bf16", 1]
+    assert any("RTX 3090" in str(t) for t in calibrated.values())  # ... including calibration by a measured GPU
+
+
+def test_llm_shapes_and_engines_are_estimated_as_fresh(monkeypatch):
+    asks = [(b, c, g, e) for b in (1, 16) for c in (512, 4096) for g in (1, 2) for e in ("serving", "llama.cpp")]
+
+    def estimates() -> list:
+        return [
+            {
+                s: _as_tuple(x)
+                for s, x in model.estimate_all(
+                    "llm_decode/llama-3.1-8b/bf16", RUNS, batch=b, context=c, gpus=g, engine=e
+                ).items()
+            }
+            for b, c, g, e in asks
+        ]
+
+    with monkeypatch.context() as m:
+        _fresh(m)
+        before = estimates()
+    assert estimates() == before
+
+
+@pytest.mark.parametrize("workload", ["resnet50/amp_bf16", "matmul/fp32", "gpt2/fp32", TOY])
+def test_the_advisor_ranks_as_before(monkeypatch, workload):
+    names = model.workload_column(RUNS)
+    mine = RUNS[names == workload]
+    with monkeypatch.context() as m:
+        _fresh(m)
+        # ... and every device reads the memory peaks itself, as before they were read once per ranking
+        m.setattr(advisor, "_memory_fit", _reads_peaks_itself(advisor._memory_fit))
+        before = [advisor.recommend(df, workload) for df in (mine, RUNS)]
+    after = [advisor.recommend(df, workload) for df in (mine, RUNS)]
+    for a, b in zip(after, before, strict=True):
+        pd.testing.assert_frame_equal(a, b)
+        assert a.attrs.keys() == b.attrs.keys() and a.attrs["validation"] == b.attrs["validation"]
+    assert len(after[0])
+
+
+def _reads_peaks_itself(fit):
+    def memory_fit(rows, mrow, memory_gb, workload, peaks=None):
+        return fit(rows, mrow, memory_gb, workload)
+
+    return memory_fit
+
+
+def test_validation_summary_is_the_cached_one_and_a_copy():
+    first = model.validation_summary()
+    pd.testing.assert_frame_equal(first, model.validation_summary(model._validation()))
+    first.loc[0, "points"] = -1  # a caller's edit never reaches the next caller
+    assert (model.validation_summary()["points"] >= 0).all()
