@@ -1607,7 +1607,7 @@ class LlmEstimator:
         if raw is None:
             return None
         lo, hi, warning = (
-            _local(ctx, ("interval", wl.family, "estimated"), lambda: _interval(wl.family, "estimated"))
+            _local(self.ctx, ("interval", wl.family, "estimated"), lambda: _interval(wl.family, "estimated"))
             if raw.validated
             else (0.5, 1.5, "unvalidated estimate")
         )
