@@ -138,10 +138,18 @@ _STATUS_ORDER = {"failed": 0, "wrong": 1, "skipped": 2, "ok": 3}
 def _missing(value: Any) -> bool:
     if value is None:
         return True
+    kind = value.__class__
+    if kind in _NEVER_MISSING:  # what Parquet cells mostly are: decided without a comparison
+        return False
+    if kind is float:
+        return value != value
     try:
         return bool(value != value)  # NaN, pandas NA
     except (TypeError, ValueError):  # an array
         return False
+
+
+_NEVER_MISSING = frozenset({str, int, bool, list})
 
 
 def _floats(value: Any) -> list[float]:
@@ -202,7 +210,7 @@ def summarize(times: Sequence[float]) -> dict[str, Any]:
         return stats.summarize([]).as_dict()
     data = sorted(times)
     mean = math.fsum(data) / n
-    std = math.sqrt(math.fsum((t - mean) ** 2 for t in data) / (n - 1)) if n > 1 else 0.0
+    std = math.sqrt(math.fsum([(t - mean) ** 2 for t in data]) / (n - 1)) if n > 1 else 0.0
     p50 = _at(data, 50)
     iqr = _at(data, 75) - _at(data, 25)
     return {
@@ -230,7 +238,7 @@ def _combine_rounds(rounds: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     row = dict(first)
     for later in rounds[1:]:
         for k, v in later.items():
-            if k not in _COMBINED and not _missing(v):
+            if v is not None and k not in _COMBINED and not _missing(v):
                 row[k] = v
     bad = [r for r in rounds if r.get("status") != "ok"]
     if bad:
