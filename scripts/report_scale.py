@@ -48,22 +48,26 @@ def copy_runs(source: Path, out: Path, n: int, seed: int = 0) -> list[Path]:
         m = dict(meta, run_id=run_id, host=host)
         m["device"] = dict(meta.get("device") or {}, uuid=f"SERIAL-{i:08d}")
         (folder / "run.json").write_text(json.dumps(m, indent=1, sort_keys=True))
-        factor = float(np.exp(rng.normal(0.0, 0.03))) if i else 1.0
-        pq.write_table(_retag(meas, run_id, factor), folder / "measurements.parquet")
+        # The first copy is the run itself; the others are slower or faster as a whole (3 %) and case by case
+        # (1 %), so a pooled fleet has a spread and the fleet check something to judge.
+        factors = np.exp(rng.normal(0.0, 0.03) + rng.normal(0.0, 0.01, meas.num_rows)) if i else None
+        pq.write_table(_retag(meas, run_id, factors), folder / "measurements.parquet")
         if tele is not None:
-            pq.write_table(_retag(tele, run_id, 1.0), folder / "telemetry.parquet")
+            pq.write_table(_retag(tele, run_id, None), folder / "telemetry.parquet")
         folders.append(folder)
     return folders
 
 
-def _retag(table: pa.Table, run_id: str, factor: float) -> pa.Table:
-    """`table` with its run_id column set to `run_id` and its step times (`times_s`) multiplied by `factor`."""
+def _retag(table: pa.Table, run_id: str, factors: np.ndarray | None) -> pa.Table:
+    """`table` with its run_id column set to `run_id` and each row's step times (`times_s`) multiplied by its
+    factor (None: unchanged)."""
     if "run_id" in table.column_names:
         i = table.column_names.index("run_id")
         table = table.set_column(i, table.field(i), pa.array([run_id] * table.num_rows, table.field(i).type))
-    if factor != 1.0 and "times_s" in table.column_names:
+    if factors is not None and "times_s" in table.column_names:
         i = table.column_names.index("times_s")
-        times = [None if t is None else [x * factor for x in t] for t in table.column(i).to_pylist()]
+        rows = table.column(i).to_pylist()
+        times = [None if t is None else [x * float(f) for x in t] for t, f in zip(rows, factors, strict=True)]
         table = table.set_column(i, table.field(i), pa.array(times, table.field(i).type))
     return table
 

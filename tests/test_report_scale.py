@@ -164,3 +164,82 @@ def test_validation_summary_is_the_cached_one_and_a_copy():
     pd.testing.assert_frame_equal(first, model.validation_summary(model._validation()))
     first.loc[0, "points"] = -1  # a caller's edit never reaches the next caller
     assert (model.validation_summary()["points"] >= 0).all()
+
+
+# ------------------------------------------------------------------------------------------ the Fleet figure
+
+
+def _fleet_figure(root, monkeypatch=None, max_dots=None):
+    from gpubench.report import build_sections, load_report_data
+    from gpubench.report import fleet as fleet_section
+    from gpubench.report.blocks import Figure
+    from gpubench.report.sections import SECTIONS
+
+    if max_dots is not None:
+        monkeypatch.setattr(fleet_section, "MAX_DOTS", max_dots)
+    data = load_report_data([str(root / "*" / "*" / "*")])
+    [(_, _, blocks)] = build_sections(data, [s for s in SECTIONS if s.key == "fleet"])
+    return next(b for b in blocks if isinstance(b, Figure)), data
+
+
+@pytest.fixture(scope="module")
+def big_fleet(tmp_path_factory):
+    from gpubench.fleet.synthetic import write_fleet
+
+    root = tmp_path_factory.mktemp("fleet")
+    write_fleet(root, 6, 4, slow={("node-3", 2): 0.8}, node_collective=False, noise=0.005, seed=5)
+    return root
+
+
+def test_a_large_fleet_is_drawn_as_one_box_per_case_and_its_failing_gpus(big_fleet, monkeypatch):
+    block, data = _fleet_figure(big_fleet, monkeypatch, max_dots=20)  # 24 GPUs x 6 cases: "large" here
+    fig = block.figure
+    cases = len(fig.layout.yaxis.tickvals)
+    assert cases == 6
+    # No trace has a point (or a hover text) per GPU: one box and one median marker per case, the failing dots.
+    [box] = [tr for tr in fig.data if tr.type == "box"]
+    assert list(box.y) == list(range(cases)) and box.x is None and len(box.q1) == cases
+    assert all(lo <= q1 <= med <= q3 <= hi for lo, q1, med, q3, hi in zip(*(box[k] for k in _FENCES), strict=True))
+    failing = [tr for tr in fig.data if tr.name == "failing GPU"]
+    assert failing and set(failing[0].text) == {"node-3/gpu2"}
+    assert all(len(tr.x) <= cases for tr in fig.data if tr.type != "box" and tr.name != "failing GPU")
+    hover = next(tr for tr in fig.data if tr.type == "scatter" and tr.showlegend is False).hovertext
+    assert len(hover) == cases and all("GPUs:" in h for h in hover)
+    assert "box" in block.caption and "One dot per GPU" not in block.caption
+    # The box holds the passing GPUs' own figures: its whiskers are their slowest and fastest.
+    check = data.memo["fleet_check"]
+    first = check.cases[~check.cases["fail"].astype(bool)].groupby(["device_name", "case_id"], sort=True)
+    ratios = [100 * g["ratio"].to_numpy(float) for _, g in first]
+    assert box.lowerfence == pytest.approx([r.min() for r in ratios], abs=1e-3)
+    assert box.upperfence == pytest.approx([r.max() for r in ratios], abs=1e-3)
+
+
+_FENCES = ("lowerfence", "q1", "median", "q3", "upperfence")
+
+
+def test_a_small_fleet_keeps_a_dot_per_gpu_per_case(big_fleet):
+    block, _ = _fleet_figure(big_fleet)  # 24 x 6 = 144 dots: under MAX_DOTS
+    fig = block.figure
+    assert not [tr for tr in fig.data if tr.type == "box"]
+    dots = sum(len(tr.x) for tr in fig.data if tr.name in ("GPU", "failing GPU"))
+    assert dots == 24 * 6
+    assert "One dot per GPU" in block.caption
+
+
+def test_the_fleet_figure_grows_with_cases_not_gpus(monkeypatch, big_fleet, tmp_path):
+    """What 1,000 GPUs cost as dots (8 MB of page), the boxes never do: their size does not follow the GPU count."""
+    from gpubench.fleet.synthetic import write_fleet
+    from gpubench.report.page import render_page
+
+    write_fleet(tmp_path, 2, 4, slow={("node-1", 2): 0.8}, node_collective=False, noise=0.005, seed=6)
+
+    def size(block) -> int:
+        html = render_page([("fleet", "Fleet", [block])], "t")
+        return len(html[html.index('id="gb-figures"') :])
+
+    with monkeypatch.context() as m:
+        dots24 = size(_fleet_figure(big_fleet)[0])
+        boxes24 = size(_fleet_figure(big_fleet, m, max_dots=0)[0])
+        boxes8 = size(_fleet_figure(tmp_path, m, max_dots=0)[0])
+    assert boxes24 < dots24 / 2
+    assert abs(boxes24 - boxes8) < 0.15 * boxes8  # 3x the GPUs, the same cases: about the same size
