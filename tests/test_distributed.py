@@ -332,6 +332,42 @@ def test_cli_launches_ranks_through_torchrun(monkeypatch, tmp_path):
     assert res.exit_code == 1 and "rank 1 exited without a Python error" in res.output
     res = runner.invoke(app, ["run", "quick", "--rdzv-endpoint", "h0:1"])
     assert res.exit_code == 2 and "--nproc" in res.output
+    # A rank that stopped on bad input (a GpubenchError) exits 2 like one process; a lost rank is a failure (1).
+    bad = {"rank": 1, "state": "error", "message": "SuiteError: bad size", "user_error": True}
+    fake_launch.result = LaunchResult(1, None, [bad])
+    res = runner.invoke(app, ["run", "quick", "--nproc", "2"])
+    assert res.exit_code == 2 and "bad size" in res.output
+    fake_launch.result = LaunchResult(1, None, [{**bad, "user_error": False}])
+    assert runner.invoke(app, ["run", "quick", "--nproc", "2"]).exit_code == 1
+
+
+def test_torchrun_log_is_kept_without_a_run_folder(tmp_path):
+    from gpubench.distributed.launch import _keep_log
+
+    log = tmp_path / "state" / "torchrun.log"
+    log.parent.mkdir()
+    log.write_text("ChildFailedError: rank 0\n")
+    folder = tmp_path / "run"
+    folder.mkdir()
+    assert _keep_log(log, folder, tmp_path / "out") == folder / "torchrun.log"
+    # No run folder (the ranks failed before making one): the log goes to --out, named by time.
+    kept = _keep_log(log, None, tmp_path / "out")
+    assert kept is not None and kept.parent == tmp_path / "out" and kept.name.startswith("torchrun-")
+    assert "ChildFailedError" in kept.read_text()
+    assert _keep_log(log, None, None) is None
+    assert _keep_log(tmp_path / "missing.log", None, tmp_path / "out") is None
+    assert LaunchResult(1, None, [{"rank": 0, "state": "error", "user_error": True}]).user_error
+    assert not LaunchResult(1, None, [{"rank": 0, "state": "running", "user_error": True}]).user_error
+
+
+def test_a_rank_state_says_whether_it_was_bad_input(tmp_path, monkeypatch):
+    from gpubench.distributed.launch import STATE_ENV, read_states, write_rank_state
+
+    monkeypatch.setenv(STATE_ENV, str(tmp_path / "state"))
+    (tmp_path / "state").mkdir()
+    write_rank_state("error", 3, "SuiteError: x", user_error=True)
+
+    assert read_states(tmp_path / "state")[0]["user_error"] is True
 
 
 def test_collectives_need_a_distributed_run(tmp_path):

@@ -379,3 +379,22 @@ def test_rules_toml_escapes_text() -> None:
     text = rules_toml([Rule(name='a "quoted"\nname', case="x[y=1]", max_cov=0.1)], 0.05, 3.5)
     data = tomllib.loads(text)
     assert data["rule"][0]["name"] == 'a "quoted"\nname' and data["rule"][0]["case"] == "x[y=1]"
+
+
+def test_synthetic_runs_store_raw_rounds_like_the_runner(tmp_path):
+    """A synthetic GPU run holds what a real one holds (schema 3: one row per case and round, nothing derived);
+    its statistics come from the same derivation on load."""
+    import pandas as pd
+
+    from gpubench import load_runs
+    from gpubench.fleet.synthetic import H100_CASES, write_run
+
+    folder = write_run(tmp_path, "node-0", 0, speed=0.5, rounds=3, reps=12)
+    raw = pd.read_parquet(folder / "measurements.parquet")
+    assert len(raw) == 3 * len(H100_CASES) and sorted(set(raw["round"])) == [0, 1, 2]
+    assert not {"median_s", "throughput", "rounds_n", "cov"} & set(raw.columns)
+    df = load_runs([folder]).set_index("benchmark")
+    big = df[df["m"] == 8192].loc["matmul"]
+    big = big[big["dtype"] == "bf16"].iloc[0]
+    assert big["rounds_n"] == 3 and big["n_reps"] == 12
+    assert abs(big["throughput"] / (760.0 * 0.5) - 1) < 0.1  # speed 0.5 of the H100 figure, within the noise

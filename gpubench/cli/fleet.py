@@ -35,59 +35,74 @@ def parse_threshold(text: str) -> float:
     return value / 100
 
 
+# The options of `fleet launch`, by scheduler.
+_Suite = Annotated[str, typer.Argument(help="suite name or TOML file, e.g. fleet (fleet-cpu on CPUs)")]
+_Scheduler = Annotated[str, typer.Option("--scheduler", help="slurm, kubernetes, ssh or local")]
+_Out = Annotated[Path, typer.Option("--out", help="SHARED_DIR: where every node writes (same path on all)")]
+_Nodes = Annotated[int, typer.Option("--nodes", help="nodes to run on")]
+_GpusPerNode = Annotated[int, typer.Option("--gpus-per-node", help="GPUs per node (one process each)")]
+_Device = Annotated[str, typer.Option("--device", help="cuda (GPU i of a node: cuda:i) or cpu")]
+_DryRun = Annotated[bool, typer.Option("--dry-run", help="print the script/manifest; submit nothing")]
+_Gpubench = Annotated[
+    str, typer.Option("--gpubench", help="the command that runs gpubench on the nodes (a venv path ...)")
+]
+_RunArg = Annotated[list[str] | None, typer.Option("--run-arg", help="one more `gpubench run` argument (repeatable)")]
+_JobName = Annotated[str, typer.Option("--job-name", help="Slurm job / Kubernetes Job name")]
+_Partition = Annotated[str | None, typer.Option("--partition", rich_help_panel=_SLURM)]
+_Account = Annotated[str | None, typer.Option("--account", rich_help_panel=_SLURM)]
+_TimeLimit = Annotated[str | None, typer.Option("--time", help="e.g. 0:30:00", rich_help_panel=_SLURM)]
+_SbatchArg = Annotated[
+    list[str] | None,
+    typer.Option("--sbatch-arg", help="an extra #SBATCH line, e.g. --exclusive (repeatable)", rich_help_panel=_SLURM),
+]
+_Image = Annotated[str | None, typer.Option("--image", help="container image with gpubench", rich_help_panel=_K8S)]
+_Namespace = Annotated[str | None, typer.Option("--namespace", rich_help_panel=_K8S)]
+_Pvc = Annotated[
+    str | None,
+    typer.Option("--pvc", help="PersistentVolumeClaim mounted at SHARED_DIR (else a hostPath)", rich_help_panel=_K8S),
+]
+_Hosts = Annotated[
+    str | None, typer.Option("--hosts", help="a file (one host a line) or h1,h2,...", rich_help_panel=_SSH)
+]
+_Gather = Annotated[
+    bool,
+    typer.Option(
+        "--gather/--no-gather", help="scp each host's folder back (no shared filesystem)", rich_help_panel=_SSH
+    ),
+]
+_Parallel = Annotated[
+    int | None,
+    typer.Option(
+        "--parallel",
+        help="processes at once (default: all, so every node meets the same load)",
+        rich_help_panel=_LOCAL,
+    ),
+]
+
+
 @app.command()
 @handle_errors
 def launch(
-    suite: Annotated[str, typer.Argument(help="suite name or TOML file, e.g. fleet (fleet-cpu on CPUs)")],
-    scheduler: Annotated[str, typer.Option("--scheduler", help="slurm, kubernetes, ssh or local")],
-    out: Annotated[Path, typer.Option("--out", help="SHARED_DIR: where every node writes (same path on all)")],
-    nodes: Annotated[int, typer.Option("--nodes", help="nodes to run on")] = 1,
-    gpus_per_node: Annotated[int, typer.Option("--gpus-per-node", help="GPUs per node (one process each)")] = 1,
-    device: Annotated[str, typer.Option("--device", help="cuda (GPU i of a node: cuda:i) or cpu")] = "cuda",
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="print the script/manifest; submit nothing")] = False,
-    gpubench: Annotated[
-        str, typer.Option("--gpubench", help="the command that runs gpubench on the nodes (a venv path ...)")
-    ] = "gpubench",
-    run_arg: Annotated[
-        list[str] | None, typer.Option("--run-arg", help="one more `gpubench run` argument (repeatable)")
-    ] = None,
-    job_name: Annotated[str, typer.Option("--job-name", help="Slurm job / Kubernetes Job name")] = "gpubench-fleet",
-    partition: Annotated[str | None, typer.Option("--partition", rich_help_panel=_SLURM)] = None,
-    account: Annotated[str | None, typer.Option("--account", rich_help_panel=_SLURM)] = None,
-    time_limit: Annotated[str | None, typer.Option("--time", help="e.g. 0:30:00", rich_help_panel=_SLURM)] = None,
-    sbatch_arg: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--sbatch-arg", help="an extra #SBATCH line, e.g. --exclusive (repeatable)", rich_help_panel=_SLURM
-        ),
-    ] = None,
-    image: Annotated[
-        str | None, typer.Option("--image", help="container image with gpubench", rich_help_panel=_K8S)
-    ] = None,
-    namespace: Annotated[str | None, typer.Option("--namespace", rich_help_panel=_K8S)] = None,
-    pvc: Annotated[
-        str | None,
-        typer.Option(
-            "--pvc", help="PersistentVolumeClaim mounted at SHARED_DIR (else a hostPath)", rich_help_panel=_K8S
-        ),
-    ] = None,
-    hosts: Annotated[
-        str | None, typer.Option("--hosts", help="a file (one host a line) or h1,h2,...", rich_help_panel=_SSH)
-    ] = None,
-    gather: Annotated[
-        bool,
-        typer.Option(
-            "--gather/--no-gather", help="scp each host's folder back (no shared filesystem)", rich_help_panel=_SSH
-        ),
-    ] = False,
-    parallel: Annotated[
-        int | None,
-        typer.Option(
-            "--parallel",
-            help="processes at once (default: all, so every node meets the same load)",
-            rich_help_panel=_LOCAL,
-        ),
-    ] = None,
+    suite: _Suite,
+    scheduler: _Scheduler,
+    out: _Out,
+    nodes: _Nodes = 1,
+    gpus_per_node: _GpusPerNode = 1,
+    device: _Device = "cuda",
+    dry_run: _DryRun = False,
+    gpubench: _Gpubench = "gpubench",
+    run_arg: _RunArg = None,
+    job_name: _JobName = "gpubench-fleet",
+    partition: _Partition = None,
+    account: _Account = None,
+    time_limit: _TimeLimit = None,
+    sbatch_arg: _SbatchArg = None,
+    image: _Image = None,
+    namespace: _Namespace = None,
+    pvc: _Pvc = None,
+    hosts: _Hosts = None,
+    gather: _Gather = False,
+    parallel: _Parallel = None,
 ) -> None:
     """Write the scheduler's input (an sbatch script, an Indexed Job manifest, an ssh command per host, local
     processes) and SHARED_DIR/fleet.json (what is expected back), then submit it with the site's own sbatch,
@@ -118,15 +133,22 @@ def launch(
         parallel=parallel,
     )
 
-    def on_event(what: str, node: str, slot: str, value: int | None) -> None:
-        if what == "end":
-            colour = "green" if value in (0, 1) else "bold red"
-            err_console.print(f"{escape(node)}/{escape(slot)}: [{colour}]exit {value}[/]", highlight=False)
-
-    result = do_launch(opts, dry_run=dry_run, on_event=on_event)
+    result = do_launch(opts, dry_run=dry_run, on_event=_on_launch_event)
     if dry_run:
         print(result.text, end="")
         return
+    _print_launched(result, scheduler)
+
+
+def _on_launch_event(what: str, node: str, slot: str, value: int | None) -> None:
+    """One line per finished process: exit 0 or 1 (a benchmark result) in green, anything else in red."""
+    if what == "end":
+        colour = "green" if value in (0, 1) else "bold red"
+        err_console.print(f"{escape(node)}/{escape(slot)}: [{colour}]exit {value}[/]", highlight=False)
+
+
+def _print_launched(result, scheduler: str) -> None:  # noqa: ANN001 - a LaunchResult (imported lazily)
+    """Where the manifest and scheduler input went, what was submitted; exit 1 when a process or host broke."""
     console.print(f"manifest: {escape(result.manifest)}", highlight=False)
     if result.text_path is not None:
         console.print(f"scheduler input: {escape(result.text_path)}", highlight=False)

@@ -91,76 +91,63 @@ def recommend(
     device. --llm PRESET (or --llm-config config.json) --task serve|decode|prefill|lora|finetune: per device,
     whether it fits (weights, KV cache, activations, optimizer state, runtime reserve), cards needed, users,
     tokens/s, time to first token and USD per million tokens."""
-    from gpubench.advisor import available_workloads, load_prices
-    from gpubench.advisor import recommend as advise
-    from gpubench.model import predictable_workloads
-
-    df = None
-    if runs:
-        from gpubench import load_runs
-
-        df = load_runs([str(p) for p in runs])
-        if "status" not in df.columns or not df["status"].eq("ok").any():
-            raise GpubenchError(
-                f"no case succeeded in {', '.join(map(str, runs))} (every case failed or was skipped): nothing "
-                "measured to rank; see the reasons with gpubench report, or leave the runs out to rank the catalog"
-            )
+    df = _load_measured(runs)
     if list_workloads:
+        from gpubench.advisor import available_workloads
+        from gpubench.model import predictable_workloads
+
         names = list(dict.fromkeys([*(available_workloads(df) if df is not None else []), *predictable_workloads()]))
         print("\n".join(names))
         return
     check_numbers(kwh_price=kwh_price, hours_per_day=hours_per_day, years=years, budget=budget)
-    price_table = load_prices(prices) if prices is not None else None
-    if llm is not None or llm_config is not None:
-        _recommend_llm(
-            llm,
-            llm_config,
-            task,
-            precision,
-            context,
-            users,
-            min_tokens_per_user,
-            max_ttft_ms,
-            gpus_per_node,
-            usd_per_gpu_hour,
-            budget,
-            price_table,
-            used,
-            kwh_price,
-            hours_per_day,
-            years,
-            df,
-            as_json,
-            engine,
-        )
-        return
     common = {
         "budget_usd": budget,
-        "prices": price_table,
+        "prices": _load_prices(prices),
         "kwh_price": kwh_price,
         "hours_per_day": hours_per_day,
         "years": years,
         "price_kind": "used" if used else "new",
-        "estimates": estimates,
-        "objective": objective,
     }
-    if workload is None:
+    if llm is not None or llm_config is not None:
+        asked = {"context": context, "users": users, "min_tokens_per_user": min_tokens_per_user}
+        asked.update(max_ttft_ms=max_ttft_ms, gpus_per_node=gpus_per_node, usd_per_gpu_hour=usd_per_gpu_hour)
+        _recommend_llm(llm, llm_config, task, precision, engine, {**asked, **common}, df, as_json)
+    elif workload is None:
         if df is None:
             raise GpubenchError("give --workload NAME, RUN folders, or --llm PRESET (gpubench recommend --list)")
-        _recommend_measured(df, common, top, as_json)
-        return
-    out = advise(
-        df,
-        workload,
-        budget_usd=budget,
-        prices=price_table,
-        kwh_price=kwh_price,
-        hours_per_day=hours_per_day,
-        years=years,
-        price_kind="used" if used else "new",
-        estimates=estimates,
-        objective=objective,
-    )
+        _recommend_measured(df, {**common, "estimates": estimates, "objective": objective}, top, as_json)
+    else:
+        _recommend_one(df, workload, {**common, "estimates": estimates, "objective": objective}, as_json)
+
+
+def _load_measured(runs: list[Path] | None) -> Any:
+    """The runs' cases as one frame (None without runs); a clear error when none of them succeeded."""
+    if not runs:
+        return None
+    from gpubench import load_runs
+
+    df = load_runs([str(p) for p in runs])
+    if "status" not in df.columns or not df["status"].eq("ok").any():
+        raise GpubenchError(
+            f"no case succeeded in {', '.join(map(str, runs))} (every case failed or was skipped): nothing "
+            "measured to rank; see the reasons with gpubench report, or leave the runs out to rank the catalog"
+        )
+    return df
+
+
+def _load_prices(path: Path | None) -> Any:
+    if path is None:
+        return None
+    from gpubench.advisor import load_prices
+
+    return load_prices(path)
+
+
+def _recommend_one(df: Any, workload: str, common: dict[str, Any], as_json: bool) -> None:
+    """Every catalog device ranked for one workload, with the price columns."""
+    from gpubench.advisor import recommend as advise
+
+    out = advise(df, workload, **common)
     if as_json:
         records = [{k: json_value(v) for k, v in r.items()} for r in out.to_dict(orient="records")]
         print(json.dumps({"inputs": {k: json_value(v) for k, v in out.attrs.items()}, "devices": records}, indent=2))
@@ -213,22 +200,13 @@ def _recommend_llm(
     llm_config: Path | None,
     task: str,
     precision: str,
-    context: int | None,
-    users: int,
-    min_tps: float | None,
-    max_ttft_ms: float | None,
-    gpus_per_node: int,
-    usd_per_gpu_hour: float | None,
-    budget: float | None,
-    prices: Any,
-    used: bool,
-    kwh_price: float,
-    hours_per_day: float,
-    years: float,
+    engine: str,
+    asked: dict[str, Any],
     df: Any,
     as_json: bool,
-    engine: str = "serving",
 ) -> None:
+    """Per device: whether the LLM fits, cards needed, users, tokens/s, time to first token, USD per M tokens.
+    `asked` holds recommend_llm's keyword arguments (context, users, limits, prices, the cost inputs)."""
     from gpubench import llm_sizing
     from gpubench.advisor import recommend_llm
 
@@ -236,27 +214,9 @@ def _recommend_llm(
         raise GpubenchError("give --llm or --llm-config, not both")
     preset = llm_sizing.resolve_model(llm, llm_config)
     task = llm_sizing.check_task(task)
-    if context is None:
-        context = 2048 if task in llm_sizing.TRAIN_TASKS else 4096
-    out = recommend_llm(
-        preset,
-        task,
-        precision,
-        context=context,
-        users=users,
-        min_tokens_per_user=min_tps,
-        max_ttft_ms=max_ttft_ms,
-        gpus_per_node=gpus_per_node,
-        usd_per_gpu_hour=usd_per_gpu_hour,
-        budget_usd=budget,
-        prices=prices,
-        price_kind="used" if used else "new",
-        kwh_price=kwh_price,
-        hours_per_day=hours_per_day,
-        years=years,
-        runs=df,
-        engine=engine,
-    )
+    if asked.get("context") is None:
+        asked = {**asked, "context": 2048 if task in llm_sizing.TRAIN_TASKS else 4096}
+    out = recommend_llm(preset, task, precision, runs=df, engine=engine, **asked)
     if as_json:
         records = [{k: json_value(v) for k, v in r.items()} for r in out.to_dict(orient="records")]
         print(json.dumps({"inputs": {k: json_value(v) for k, v in out.attrs.items()}, "devices": records}, indent=2))

@@ -352,7 +352,7 @@ def _launch_ranks(ctx: typer.Context, nproc: int, torchrun: dict[str, Any], repo
         resume=p.get("resume"),
         force_resume=bool(p.get("force_resume")),
     )
-    result = launch(_child_args(ctx), nproc, torchrun, command=shlex.join(sys.argv))
+    result = launch(_child_args(ctx), nproc, torchrun, command=shlex.join(sys.argv), log_dir=Path(p["out"]))
     folder = result.folder
     if result.interrupted:
         how = "terminated (SIGTERM)" if result.exit_code == 143 else "interrupted"
@@ -361,7 +361,10 @@ def _launch_ranks(ctx: typer.Context, nproc: int, torchrun: dict[str, Any], repo
         raise fail(f"{how}: {kept} finished case(s) kept{where}", result.exit_code)
     failure = result.failure()
     if failure:
-        raise fail(failure + (f"; finished cases are kept in {folder}" if folder else ""), 1)
+        # A rank that stopped on bad input exits 2, like a single process; anything else failed the run (1).
+        raise fail(
+            failure + (f"; finished cases are kept in {folder}" if folder else ""), 2 if result.user_error else 1
+        )
     if report and folder is not None:
         from gpubench.report import render_report
 

@@ -15,7 +15,9 @@ and `result.json` (run folder, outcome) at the end.
   mark the run interrupted) and waits; a second signal forwards SIGTERM, a third kills every rank. If the
   launcher itself is killed, the kernel sends torchrun SIGINT (PR_SET_PDEATHSIG on Linux): no orphan ranks.
 - torchrun's stderr passes through to the user, except its own error report (the ChildFailedError
-  traceback), which goes to `torchrun.log` in the run folder; the user reads one line naming the rank.
+  traceback), which goes to `torchrun.log` in the run folder (in --out as torchrun-<time>.log when the ranks
+  failed before making one); the user reads one line naming the rank, and exit code 2 when a rank stopped on bad
+  input (as a single process would), 1 for any other failure.
 """
 
 from __future__ import annotations
@@ -116,7 +118,12 @@ class LaunchResult:
     interrupted: bool = False
     signal: int | None = None  # the signal that stopped the launcher (SIGINT or SIGTERM), forwarded to torchrun
     run_folder: Path | None = None  # rank 0's run folder, known as soon as rank 0 created it
-    log: Path | None = None  # torchrun.log kept in the run folder (a failed or interrupted run)
+    log: Path | None = None  # torchrun.log kept in the run folder, or in --out when no run folder was made
+
+    @property
+    def user_error(self) -> bool:
+        """A rank stopped on bad input (a GpubenchError other than a lost rank): exit code 2, like one process."""
+        return any(s.get("state") == "error" and s.get("user_error") for s in self.states)
 
     @property
     def folder(self) -> Path | None:
@@ -286,10 +293,12 @@ def launch(
     entry: Sequence[str] = ("-m", "gpubench.cli"),
     env: Mapping[str, str] | None = None,
     grace_s: float = 120.0,
+    log_dir: Path | None = None,
 ) -> LaunchResult:
     """Run torchrun with `nproc` ranks on this node and wait for it. The ranks' output reaches this terminal
     (torchrun's own failure report goes to torchrun.log); a signal to this process is forwarded to torchrun
-    and waited for (`grace_s` at most after the first, then the ranks are killed)."""
+    and waited for (`grace_s` at most after the first, then the ranks are killed). torchrun's log of a failed
+    run is kept in the run folder, or in `log_dir` (the run's --out) when no rank got as far as making one."""
     state_dir = Path(tempfile.mkdtemp(prefix="gpubench-dist-"))
     child_env = dict(os.environ if env is None else env)
     child_env.update({CHILD_ENV: "1", STATE_ENV: str(state_dir), COMMAND_ENV: command})
@@ -321,15 +330,30 @@ def launch(
         run_folder = Path(started["folder"]) if isinstance(started.get("folder"), str) else None
         interrupted = forwarder.received is not None or bool(result and result.get("interrupted"))
         launched = LaunchResult(rc, result, read_states(state_dir), interrupted, forwarder.received, run_folder)
-        if (rc != 0 or interrupted) and launched.folder is not None and launched.folder.is_dir():
-            with contextlib.suppress(OSError):
-                shutil.copyfile(log_path, launched.folder / LOG_FILE)
-                launched.log = launched.folder / LOG_FILE
-            if forwarder.received is not None:
+        if rc != 0 or interrupted:
+            launched.log = _keep_log(log_path, launched.folder, log_dir)
+            if forwarder.received is not None and launched.folder is not None and launched.folder.is_dir():
                 _mark_interrupted(launched.folder)
         return launched
     finally:
         shutil.rmtree(state_dir, ignore_errors=True)
+
+
+def _keep_log(log_path: Path, folder: Path | None, log_dir: Path | None) -> Path | None:
+    """Copy torchrun's log of a failed or interrupted run where the user can read it: the run folder, else
+    `log_dir` as torchrun-<UTC time>.log (the ranks failed before a run folder existed). None when neither works."""
+    if folder is not None and folder.is_dir():
+        target = folder / LOG_FILE
+    elif log_dir is not None:
+        target = Path(log_dir) / f"torchrun-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}.log"
+    else:
+        return None
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(log_path, target)
+    except OSError:
+        return None
+    return target
 
 
 def _mark_interrupted(folder: Path) -> None:
@@ -425,7 +449,7 @@ def _write_json(path: Path, data: Mapping[str, Any]) -> None:
         atomic_write_text(path, json.dumps(data, default=str), fsync=False)
 
 
-def write_rank_state(state: str, rank: int, message: str = "") -> None:
+def write_rank_state(state: str, rank: int, message: str = "", user_error: bool = False) -> None:
     """Record this rank's state for the parent (no-op outside `gpubench run --nproc`); never raises."""
     folder = _state_dir()
     if folder is None:
@@ -437,6 +461,7 @@ def write_rank_state(state: str, rank: int, message: str = "") -> None:
             "node": socket.gethostname(),
             "pid": os.getpid(),
             "message": message,
+            "user_error": user_error,
         }
         _write_json(folder / f"rank-{rank}.json", data)
 

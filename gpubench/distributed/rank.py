@@ -412,7 +412,7 @@ def run_as_rank(suite: Suite, options: RunOptions, events: RunEvents | None, tim
         write_rank_state("error", rank, str(e))
         raise RankLost(f"rank {rank}: {e}") from None
     except BaseException as e:
-        write_rank_state("error", rank, exception_text(e))
+        write_rank_state("error", rank, exception_text(e), user_error=isinstance(e, GpubenchError))
         raise
     write_rank_state("done", rank)
     return outcome

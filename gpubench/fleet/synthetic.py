@@ -16,7 +16,6 @@ import numpy as np
 
 from gpubench.fleet.manifest import NODE_RUN, Manifest, gpu_dir, write_manifest
 from gpubench.records import Case
-from gpubench.stats import summarize
 
 
 @dataclass(frozen=True)
@@ -47,37 +46,37 @@ COLLECTIVE = SynthCase(
 )
 
 
-def _row(case: SynthCase, speed: float, rng: np.random.Generator, rounds: int, reps: int, noise: float) -> dict:
+def _rows(case: SynthCase, speed: float, rng: np.random.Generator, rounds: int, reps: int, noise: float) -> list[dict]:
+    """One raw row per round, as the runner stores them (schema 3): the round's step times and timed window,
+    the work per step; the statistics and throughput are derived when the run loads, as for a real run."""
     c = Case.of(case.benchmark, case.params)
     median_s = case.work_per_step / (case.throughput * speed * case.divisor)
     sizes = [reps // rounds + (i < reps % rounds) for i in range(rounds)]
-    times = [
-        float(t)
-        for size in sizes
-        for t in median_s * math.exp(rng.normal(0.0, noise)) * np.exp(rng.normal(0.0, noise / 2, size))
-    ]
-    s = summarize(times)
-    return {
-        "case_id": c.id,
-        "benchmark": case.benchmark,
-        **c.as_dict(),
-        "status": "ok",
-        "reason": None,
-        "times_s": times,
-        "round_sizes": sizes,
-        "rounds_n": rounds,
-        "n_reps": s.n,
-        "median_s": s.median_s,
-        "p10_s": s.p10_s,
-        "p90_s": s.p90_s,
-        "cov": s.cov,
-        "noisy": s.noisy,
-        "work_per_step": case.work_per_step,
-        "work_unit": case.work_unit,
-        "throughput": case.work_per_step / s.median_s / case.divisor,
-        "throughput_unit": case.unit,
-        "benchmark_version": 1,
-    }
+    rows, start_ns = [], 1_000_000_000_000
+    for r, size in enumerate(sizes):
+        level = median_s * math.exp(rng.normal(0.0, noise))  # each round its own level: the between-round spread
+        times = [float(t) for t in level * np.exp(rng.normal(0.0, noise / 2, size))]
+        end_ns = start_ns + int(sum(times) * 1e9)
+        rows.append(
+            {
+                "case_id": c.id,
+                "round": r,
+                "benchmark": case.benchmark,
+                **c.as_dict(),
+                "status": "ok",
+                "reason": "",
+                "times_s": times,
+                "start_ns": start_ns,
+                "end_ns": end_ns,
+                "steps_per_sample": 1,
+                "min_reps_reached": True,
+                "work_per_step": case.work_per_step,
+                "work_unit": case.work_unit,
+                "benchmark_version": 1,
+            }
+        )
+        start_ns = end_ns + 1_000_000
+    return rows
 
 
 def write_run(
@@ -123,11 +122,11 @@ def write_run(
     store = RunStore.create(Path(out_dir), info)
     rows = []
     for case in (COLLECTIVE,) if world_size > 1 else H100_CASES:
-        row = _row(case, speed, rng, rounds, reps, noise)
         st = (statuses or {}).get(case.benchmark)
-        if st:
-            row.update(status=st, reason=f"synthetic {st}")
-        rows.append(row)
+        for row in _rows(case, speed, rng, rounds, reps, noise):
+            if st:
+                row.update(status=st, reason=f"synthetic {st}")
+            rows.append(row)
     store.rows = [{"run_id": store.run_id, **r} for r in rows[:-1]]
     store.add(rows[-1])
     store.finish("complete")
