@@ -243,3 +243,60 @@ def test_the_fleet_figure_grows_with_cases_not_gpus(monkeypatch, big_fleet, tmp_
         boxes8 = size(_fleet_figure(tmp_path, m, max_dots=0)[0])
     assert boxes24 < dots24 / 2
     assert abs(boxes24 - boxes8) < 0.15 * boxes8  # 3x the GPUs, the same cases: about the same size
+
+
+# ------------------------------------------------------------------------------- per-run tables at fleet scale
+
+
+class _Spy(dict):
+    """A row that records which columns are read from it."""
+
+    def __init__(self, *a, **kw):
+        super().__init__(*a, **kw)
+        self.read: set[str] = set()
+
+    def __getitem__(self, key):
+        self.read.add(key)
+        return super().__getitem__(key)
+
+    def get(self, key, default=None):
+        self.read.add(key)
+        return super().get(key, default)
+
+
+def test_a_problem_reason_reads_only_the_columns_the_problems_table_takes_out():
+    from gpubench.report import sections
+    from gpubench.report.data import ReportData
+
+    data = ReportData(pd.DataFrame({"status": []}), pd.DataFrame(), [], None)  # type: ignore[arg-type]
+    rows = [
+        {"status": "ok", "noisy": True, "iqr_s": 0.2, "median_s": 1.0, "n_reps": 9},
+        {"status": "ok", "noisy": True},
+        {"status": "wrong", "check_error": 0.5, "check_tolerance": 0.01, "reason": None},
+        {"status": "failed", "reason": "out of memory: needs 12884901888 bytes"},
+        {"status": "skipped", "reason": "no bf16"},
+    ]
+    read: set[str] = set()
+    for row in rows:
+        spy = _Spy({c: None for c in sections.PROBLEM_COLUMNS} | row | {"throughput": 1.0, "extra": "x"})
+        sections._problem_reason(data, spy)
+        read |= spy.read
+    assert read and read <= set(sections.PROBLEM_COLUMNS)
+
+
+def test_run_cases_counts_as_a_filter_per_run_would(tmp_path):
+    from fixtures_runs import write_fleet
+
+    from gpubench.report.data import load_report_data, run_cases
+
+    data = load_report_data(write_fleet(tmp_path), fleet=False)
+    counts = run_cases(data)
+    runs = data.runs
+    assert set(counts) == {s.run_id for s in data.series}
+    for run_id, c in counts.items():
+        mine = runs[runs["run_id"] == run_id]
+        assert c.total == len(mine) and c.ok == int((mine["status"] == "ok").sum())
+        assert c.tf32 == int(mine["tf32"].fillna(False).astype(bool).sum())
+        v = mine[mine["benchmark_version"].notna()].groupby("benchmark")["benchmark_version"].first()
+        assert c.versions == ", ".join(f"{b} v{int(x)}" for b, x in v.items()) and c.versions
+    assert any(c.ok < c.total for c in counts.values())  # the fixtures have failed and skipped cases
