@@ -1279,10 +1279,19 @@ def _param_names() -> tuple[str, ...]:
     return tuple(dict.fromkeys([*_PARAMS, *(n for spec in benchmark_catalog.all_specs() for n in spec.params)]))
 
 
-def workload_column(df: pd.DataFrame) -> pd.Series:
-    """The workload name of every row of a results frame (None where it is no single-device workload)."""
-    params = param_frame(df)
-    names = [workload_of_row(b, p) for b, (_, p) in zip(df["benchmark"], params.iterrows(), strict=True)]
+def _records(frame: pd.DataFrame, columns: Iterable[str] | None = None) -> list[dict[str, Any]]:
+    """Rows of `frame` (or of its `columns`, each there) as dicts holding what `iterrows` would: every value
+    as the frame's object view has it (Python numbers for numeric columns), without a Series per row."""
+    cols = list(frame.columns) if columns is None else [c for c in columns if c in frame.columns]
+    values = frame[cols].to_numpy(dtype=object) if cols else [[] for _ in range(len(frame))]
+    return [dict(zip(cols, row, strict=True)) for row in values]
+
+
+def workload_column(df: pd.DataFrame, params: pd.DataFrame | None = None) -> pd.Series:
+    """The workload name of every row of a results frame (None where it is no single-device workload);
+    `params`: its `param_frame`, where the caller has it."""
+    params = param_frame(df) if params is None else params
+    names = [workload_of_row(b, p) for b, p in zip(df["benchmark"], _records(params), strict=True)]
     return pd.Series(names, index=df.index, dtype=object)
 
 
@@ -1293,7 +1302,7 @@ def measured_table(
     return {k: (m.value, m.run_id) for k, m in _measured_entries(runs, catalog).items()}
 
 
-def _row_shape(name: str, params: pd.Series) -> Shape | None:
+def _row_shape(name: str, params: Mapping[str, Any]) -> Shape | None:
     wl = parse_workload(name)
     if wl is None or wl.kind != "llm":
         return None
@@ -1305,7 +1314,20 @@ def _row_shape(name: str, params: pd.Series) -> Shape | None:
     return Shape(batch, max(1, context), 1)
 
 
-def _measured_entries(runs: pd.DataFrame | None, catalog: Mapping[str, DeviceSpec]) -> dict[tuple[str, str], _Measured]:
+_MEASURED_COLUMNS = (
+    "throughput",
+    "device_name",
+    "device_memory_bytes",
+    "power_limit_w",
+    "device_multiprocessors",
+    "device_kind",
+    "run_id",
+)  # what a measured figure is read from (device_key's columns among them)
+
+
+def _measured_entries(
+    runs: pd.DataFrame | None, catalog: Mapping[str, DeviceSpec], params: pd.DataFrame | None = None
+) -> dict[tuple[str, str], _Measured]:
     if runs is None or len(runs) == 0 or "benchmark" not in runs.columns:
         return {}
     ok = runs
@@ -1313,21 +1335,21 @@ def _measured_entries(runs: pd.DataFrame | None, catalog: Mapping[str, DeviceSpe
         ok = ok[ok["status"] == "ok"]
     if ok.empty:
         return {}
-    names = workload_column(ok)
-    params = param_frame(ok)
+    params = param_frame(ok) if params is None else params.loc[ok.index]
+    names = workload_column(ok, params)
     out: dict[tuple[str, str], _Measured] = {}
-    for (idx, row), name in zip(ok.iterrows(), names, strict=True):
+    for row, p, name in zip(_records(ok, _MEASURED_COLUMNS), _records(params), names, strict=True):
         value = finite_or_none(row.get("throughput"))
         if value is None or value <= 0 or name is None or not _text(row.get("device_name")):
             continue
         key = (name, device_key(row, catalog))
         cpu = str(row.get("device_kind") or "").lower() == "cpu"
         if key not in out or value > out[key].value:
-            out[key] = _Measured(value, str(row.get("run_id", "?")), _row_shape(name, params.loc[idx]), cpu)
+            out[key] = _Measured(value, str(row.get("run_id", "?")), _row_shape(name, p), cpu)
     return out
 
 
-def device_key(row: pd.Series, catalog: Mapping[str, DeviceSpec]) -> str:
+def device_key(row: Mapping[str, Any], catalog: Mapping[str, DeviceSpec]) -> str:
     """Catalog slug of a result row's device, or its raw name when the catalog does not know it."""
     spec = match_device(
         str(row["device_name"]),
@@ -1344,18 +1366,20 @@ def _context(
 ) -> _Context:
     cat = load_catalog() if catalog is None else catalog
     pub = [p for p in (load_published() if published is None else published) if p.device in cat]
-    measured = _measured_entries(runs, cat)
-    return _Context(cat, pub, measured, _fit_cache(cat, pub, measured), _shapes(runs))
+    has = runs is not None and len(runs) > 0 and "benchmark" in runs.columns
+    params = param_frame(runs) if has else None  # one parameter frame for both readings of the runs
+    measured = _measured_entries(runs, cat, params)
+    return _Context(cat, pub, measured, _fit_cache(cat, pub, measured), _shapes(runs, params))
 
 
-def _shapes(runs: pd.DataFrame | None) -> dict[str, WorkloadRef]:
+def _shapes(runs: pd.DataFrame | None, params: pd.DataFrame | None = None) -> dict[str, WorkloadRef]:
     """The WorkloadRef of every workload the runs measured that is not at its defining sizes (or that the model
     has no name for, such as an inference run under autocast)."""
     if runs is None or len(runs) == 0 or "benchmark" not in runs.columns:
         return {}
-    params = param_frame(runs)
+    params = param_frame(runs) if params is None else params
     out: dict[str, WorkloadRef] = {}
-    for bench, (_, row) in zip(runs["benchmark"], params.iterrows(), strict=True):
+    for bench, row in zip(runs["benchmark"], _records(params), strict=True):
         ref = workload_ref(bench, row)
         if ref is not None and ref.key not in out and (not ref.reference or parse_workload(ref.key) is None):
             out[ref.key] = ref
