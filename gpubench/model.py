@@ -1287,11 +1287,21 @@ def _records(frame: pd.DataFrame, columns: Iterable[str] | None = None) -> list[
     return [dict(zip(cols, row, strict=True)) for row in values]
 
 
-def workload_column(df: pd.DataFrame, params: pd.DataFrame | None = None) -> pd.Series:
+def _param_records(df: pd.DataFrame) -> list[dict[str, Any]]:
+    """`_records(param_frame(df))` without building the frame: each row's parameters as a dict."""
+    if "params" in df.columns:
+        return _records(param_frame(df))
+    names = _param_names()
+    missing = [None] * len(df)
+    columns = [df[name].to_numpy(dtype=object) if name in df.columns else missing for name in names]
+    return [dict(zip(names, row, strict=True)) for row in zip(*columns, strict=True)] if names else []
+
+
+def workload_column(df: pd.DataFrame, params: list[dict[str, Any]] | None = None) -> pd.Series:
     """The workload name of every row of a results frame (None where it is no single-device workload);
-    `params`: its `param_frame`, where the caller has it."""
-    params = param_frame(df) if params is None else params
-    names = [workload_of_row(b, p) for b, p in zip(df["benchmark"], _records(params), strict=True)]
+    `params`: its rows' parameters (`_param_records`), where the caller has them."""
+    params = _param_records(df) if params is None else params
+    names = [workload_of_row(b, p) for b, p in zip(df["benchmark"], params, strict=True)]
     return pd.Series(names, index=df.index, dtype=object)
 
 
@@ -1326,19 +1336,22 @@ _MEASURED_COLUMNS = (
 
 
 def _measured_entries(
-    runs: pd.DataFrame | None, catalog: Mapping[str, DeviceSpec], params: pd.DataFrame | None = None
+    runs: pd.DataFrame | None, catalog: Mapping[str, DeviceSpec], params: list[dict[str, Any]] | None = None
 ) -> dict[tuple[str, str], _Measured]:
     if runs is None or len(runs) == 0 or "benchmark" not in runs.columns:
         return {}
     ok = runs
     if "status" in ok.columns:
-        ok = ok[ok["status"] == "ok"]
+        mask = ok["status"] == "ok"
+        ok = ok[mask]
+        if params is not None:
+            params = [p for p, keep in zip(params, mask.to_numpy(dtype=bool), strict=True) if keep]
     if ok.empty:
         return {}
-    params = param_frame(ok) if params is None else params.loc[ok.index]
+    params = _param_records(ok) if params is None else params
     names = workload_column(ok, params)
     out: dict[tuple[str, str], _Measured] = {}
-    for row, p, name in zip(_records(ok, _MEASURED_COLUMNS), _records(params), names, strict=True):
+    for row, p, name in zip(_records(ok, _MEASURED_COLUMNS), params, names, strict=True):
         value = finite_or_none(row.get("throughput"))
         if value is None or value <= 0 or name is None or not _text(row.get("device_name")):
             continue
@@ -1367,19 +1380,19 @@ def _context(
     cat = load_catalog() if catalog is None else catalog
     pub = [p for p in (load_published() if published is None else published) if p.device in cat]
     has = runs is not None and len(runs) > 0 and "benchmark" in runs.columns
-    params = param_frame(runs) if has else None  # one parameter frame for both readings of the runs
+    params = _param_records(runs) if has else None  # the rows' parameters, read once for both readings
     measured = _measured_entries(runs, cat, params)
     return _Context(cat, pub, measured, _fit_cache(cat, pub, measured), _shapes(runs, params))
 
 
-def _shapes(runs: pd.DataFrame | None, params: pd.DataFrame | None = None) -> dict[str, WorkloadRef]:
+def _shapes(runs: pd.DataFrame | None, params: list[dict[str, Any]] | None = None) -> dict[str, WorkloadRef]:
     """The WorkloadRef of every workload the runs measured that is not at its defining sizes (or that the model
     has no name for, such as an inference run under autocast)."""
     if runs is None or len(runs) == 0 or "benchmark" not in runs.columns:
         return {}
-    params = param_frame(runs) if params is None else params
+    params = _param_records(runs) if params is None else params
     out: dict[str, WorkloadRef] = {}
-    for bench, row in zip(runs["benchmark"], _records(params), strict=True):
+    for bench, row in zip(runs["benchmark"], params, strict=True):
         ref = workload_ref(bench, row)
         if ref is not None and ref.key not in out and (not ref.reference or parse_workload(ref.key) is None):
             out[ref.key] = ref
