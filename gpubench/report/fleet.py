@@ -171,7 +171,6 @@ def _figure(data: ReportData, check: Any) -> Any:
             if min_ratio is not None:
                 mx.append(100 * base * min_ratio / med)
                 my.append(i)
-    fig.update_layout(shapes=shapes)  # at once: one add_shape per case re-validates every shape before it
     if dots:
         marker = dict(size=5 if len(xs) > 300 else 8, color="#3a6ea5", opacity=0.5 if len(xs) > 300 else 0.8)
         fig.add_scatter(
@@ -243,8 +242,13 @@ def _figure(data: ReportData, check: Any) -> Any:
     span = max(hi - lo, 1.0)
     left = lo - span * (0.12 if fx and len(fx) <= _MAX_LABELS else 0.03)
     fig.update_xaxes(range=[left, hi + span * 0.03])
-    fig.add_vline(x=100, line=dict(color="#555", width=1))
-    fig.add_vline(x=100 * (1 - r.threshold), line=dict(color="#d62728", dash="dash", width=1))
+    # The median and the threshold: the shapes add_vline makes, added with the bands in one assignment.
+    for x, line in (
+        (100, dict(color="#555", width=1)),
+        (100 * (1 - r.threshold), dict(color="#d62728", dash="dash", width=1)),
+    ):
+        shapes.append(dict(type="line", x0=x, x1=x, xref="x", y0=0, y1=1, yref="y domain", line=line))
+    fig.update_layout(shapes=shapes)
     fig.update_yaxes(
         tickmode="array",
         tickvals=list(range(len(keys))),
