@@ -1403,6 +1403,10 @@ _TOY_STEP_OVERHEAD_S = {"training": 1e-3, "llm_lora": 1e-3}
 """Assumed per-step overhead of a resized / toy workload on a GPU (kernel launches of a forward, backward and
 optimizer step); 0.3 ms for a forward-only step. Stated, not fitted: no published figure has such shapes."""
 
+_SMALL_GEMM_OVERHEAD_S = 1e-5
+"""Assumed time one small matrix product costs beyond its arithmetic on a GPU: PyTorch's dispatch of one op and
+a kernel launch, a few us each. Stated, not fitted: the published GEMM figures are of the best large shapes."""
+
 
 def _toy_estimate(ctx: _Context, ref: WorkloadRef, spec: DeviceSpec) -> Estimate | None:
     """A resized or toy workload on a catalog device: the roofline of ITS shape (its own FLOPs and bytes per
@@ -1413,25 +1417,34 @@ def _toy_estimate(ctx: _Context, ref: WorkloadRef, spec: DeviceSpec) -> Estimate
     if compute is None or memory is None:
         return None
     mode = "infer" if ref.family in ("inference", "llm_decode", "llm_prefill") else "train"
-    util = _generic_utilisation(ctx, mode) or 0.3
+    gemm = ref.base == compute_anchor(precision)  # one small product: the GEMM ceiling is its own rate
+    util = 1.0 if gemm else (_generic_utilisation(ctx, mode) or 0.3)
     items = max(1.0, float(ref.items_per_step or 1.0))
     per_item = max(
         (ref.flops_per_item or 0.0) / (util * compute.value * 1e12), (ref.bytes_per_item or 0.0) / (memory.value * 1e9)
     )
-    overhead = _TOY_STEP_OVERHEAD_S.get(ref.family, 3e-4)
+    overhead = _SMALL_GEMM_OVERHEAD_S if gemm else _TOY_STEP_OVERHEAD_S.get(ref.family, 3e-4)
     value = items / (items * per_item + overhead)
+    unit = f"{ref.item}s/s"
     source = (
         f"{ref.label}: its own {(ref.flops_per_item or 0) / 1e6:.3g} MFLOP and {(ref.bytes_per_item or 0) / 1e3:.3g} "
         f"kB per {ref.item}, {items:g} per step, at {util:.0%} of the {compute.basis} {precision} GEMM ceiling, "
         f"plus an assumed {overhead * 1e3:g} ms per step: unvalidated"
     )
+    if ref.item == "flop":  # measured in TFLOP/s (TOP/s for int8), as the rows of such a workload are
+        value, unit = value / 1e12, "TOP/s" if precision == "int8" else "TFLOP/s"
+    if gemm:
+        source = (
+            f"{ref.label}: {items / 1e6:.3g} MFLOP per product at the {compute.basis} {precision} GEMM ceiling "
+            f"({compute.value:.3g} {unit}), plus an assumed {overhead * 1e6:g} us per product: unvalidated"
+        )
     return Estimate(
         ref.key,
         spec.slug,
         value,
         value * 0.5,
         value * 1.5,
-        f"{ref.item}s/s",
+        unit,
         "estimated",
         source,
         ref.family,

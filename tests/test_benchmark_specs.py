@@ -440,3 +440,106 @@ def test_a_new_benchmark_is_a_spec_file_a_workload_file_and_a_catalogue_line(tmp
     finally:
         catalog.spec.cache_clear()
         catalog.all_specs.cache_clear()
+
+
+# ------------------------------------------------------------------------------------ small matrix products
+
+
+@pytest.mark.parametrize(
+    "m,n,k,key",
+    [
+        (256, 256, 256, "matmul[256³]/fp32"),  # quick's product: a GPU is launch-bound on it
+        (128, 256, 256, "matmul[128×256×256]/fp32"),  # m×n×k when not a square
+        (1024, 1024, 1024, "matmul[1024³]/fp32"),  # below 2*2048^3 FLOPs
+        (16, 65536, 65536, "matmul[16×65536×65536]/fp32"),  # the FLOPs, but ~32 FLOPs per element: memory-bound
+        (2048, 2048, 2048, "matmul/fp32"),  # at the plateau: the precision's GEMM throughput
+        (512, 4096, 4096, "matmul/fp32"),  # a MAMF sweep shape
+        (8192, 8192, 8192, "matmul/fp32"),
+    ],
+)
+def test_a_matmul_below_the_gpu_plateau_is_its_own_workload(m, n, k, key):
+    ref = catalog.workload_of_row("matmul", {"dtype": "fp32", "m": m, "n": n, "k": k})
+    assert ref.key == key and ref.base == "matmul/fp32"
+    assert ref.reference == (key == "matmul/fp32")
+    assert ("small size" in ref.label) == (not ref.reference)
+    assert ref.items_per_step == 2.0 * m * n * k
+
+
+def test_a_matmul_row_without_sizes_names_the_precision():
+    # Hand-made and published rows carry no shape: they are the precision's GEMM figure, as before.
+    assert catalog.workload_of_row("matmul", {"dtype": "bf16"}).key == "matmul/bf16"
+
+
+def test_the_model_estimates_a_small_product_at_its_own_shape_in_tflops():
+    from gpubench import model
+
+    runs = [
+        {
+            "run_id": "cpu1",
+            "benchmark": "matmul",
+            "dtype": "fp32",
+            "m": 256,
+            "n": 256,
+            "k": 256,
+            "status": "ok",
+            "throughput": 0.1,
+            "device_name": "AMD EPYC",
+            "device_kind": "cpu",
+        }
+    ]
+    import pandas as pd
+
+    small = model.estimate("matmul[256³]/fp32", "rtx-4090", pd.DataFrame(runs))
+    best = model.estimate("matmul/fp32", "rtx-4090")
+    assert small.unit == "TFLOP/s" and small.basis == "estimated" and "256³" in small.source
+    # Launch-bound: far below the best-shape figure, yet above the CPU's 0.1 TFLOP/s.
+    assert 0.1 < small.value < best.value / 5
+
+
+# ------------------------------------------------------------------------------------------- report section
+
+
+def test_every_spec_names_a_report_section_or_topic_that_exists():
+    from gpubench.report.sections import SECTIONS
+    from gpubench.report.topics import TOPICS
+
+    known = {s.key for s in SECTIONS} | {section for section, _ in TOPICS}
+    assert {s.name: s.section for s in catalog.all_specs() if s.section not in known} == {}
+    # Every topic is some benchmark's: the topics read their rows through the specs, never by name.
+    assert all(any(s.section == section for s in catalog.all_specs()) for section, _ in TOPICS)
+
+
+# ----------------------------------------------------------------------------------------------- labels
+
+
+def _label_refs():
+    rows = [
+        (
+            "train",
+            {"model": "gpt2", "precision": "fp32", "batch": 2, "seq": 64, "vocab": 512, "layers": 2, "width": 64},
+        ),
+        ("infer", {"model": "char_rnn", "precision": "fp32", "seq": 50}),
+        ("infer", {"model": "resnet50", "precision": "bf16"}),
+        ("llm_decode", {"preset": "tiny", "precision": "bf16", "batch": 2, "context": 64}),
+        ("llm_decode", {"preset": "llama-3.1-8b", "precision": "bf16", "layers": 2}),
+        ("llm_decode", {"preset": "llama-3.1-8b", "precision": "bf16"}),
+        ("attention", {"preset": "tiny", "precision": "bf16", "backend": "flash"}),
+        ("matmul", {"dtype": "bf16", "m": 128, "n": 256, "k": 256}),
+        ("matmul", {"dtype": "fp32", "m": 4096}),
+        ("memory", {"kind": "d2d", "size_bytes": 1 << 20}),
+    ]
+    return [catalog.workload_of_row(b, p) for b, p in rows]
+
+
+def test_a_label_in_words_reads_as_the_specs_english_label():
+    from gpubench.report.i18n import load_messages
+    from gpubench.report.workloads import label_text
+
+    en, hu = load_messages("en"), load_messages("hu")
+    for ref in _label_refs():
+        assert label_text(en, ref) == ref.label, ref.key
+        if ref.words:  # a label in parts has its own Hungarian (a name is the same in every language)
+            assert label_text(hu, ref) != ref.label, ref.key
+            assert not {"layers", "params", "width", "vocab", "toy", "multiply", "small"} & set(
+                label_text(hu, ref).replace("(", " ").replace(")", " ").replace(",", " ").split()
+            ), label_text(hu, ref)

@@ -384,15 +384,21 @@ def test_cli_report(fleet: list[Path], tmp_path: Path) -> None:
 def test_value_section_ranks_every_catalog_device_with_yours_marked(fleet_sections: list[Any]) -> None:
     from gpubench.report.blocks import Details, Prose
     from gpubench.report.sections import Note
+    from gpubench.report.verdict import short_device
 
     blocks = next(b for key, _, b in fleet_sections if key == "value")
     figures = [b for b in blocks if isinstance(b, Figure)]
     tables = [b for b in blocks if isinstance(b, Table)]
     assert figures and len(tables) == len(figures)  # one chart per workload, a table beneath each
     for fig, table in zip(figures, tables, strict=True):
-        # The chart ranks exactly what the table ranks, in the same order.
+        # The chart ranks exactly what the table ranks, in the same order (the chart by the short names).
         order = list(reversed(fig.figure.layout.yaxis.categoryarray))
-        assert [label.split(". ", 1)[1] for label in order] == [row[1].text for row in table.rows]
+
+        def short(text: str) -> str:
+            star = "★ " if text.startswith("★ ") else ""
+            return star + short_device(text.removeprefix("★ "))
+
+        assert [label.split(". ", 1)[1] for label in order] == [short(row[1].text) for row in table.rows]
         assert [int(row[0].text) for row in table.rows] == list(range(1, len(table.rows) + 1))
         bases = {t.name for t in fig.figure.data}
         assert bases <= {"measured", "published", "estimated"}
@@ -477,7 +483,7 @@ def test_a_hungarian_report_has_no_english_ui_text_and_hungarian_numbers(fleet: 
             if len(frag) >= 12 and " " in frag:
                 fragments.add(frag)
     text = _visible_text(build_report(fleet, lang="hu"))
-    english = sorted(f for f in fragments if f in text)
+    english = sorted(f for f in fragments if re.search(r"(?<![-\w])" + re.escape(f), text))  # not a --flag
     assert not english, english[:10]
     # Hungarian numbers: a decimal comma and a space between thousands, never "0.10×".
     assert re.search(r"\d,\d+×", text) and not re.search(r"\b\d+\.\d+×", text)
@@ -513,3 +519,45 @@ def test_every_case_is_visible_in_html_csv_json_and_md_from_one_field_list(tmp_p
     assert all(isinstance(c["value"], float) for c in doc["cases"])
     md = render_report([folder], out=tmp_path / "c.md", fmt="md", lang="hu").read_text(encoding="utf-8")
     assert "brand_new_bench" in md.replace("\\", "") and "### Minden eset" in md  # Markdown escapes the _
+
+
+# ------------------------------------------------------------------------------------------ like with like
+
+
+def _matmul(dtype: str, m: int, tflops: float, n: int | None = None, k: int | None = None) -> CaseSpec:
+    n, k = n or m, k or m
+    return CaseSpec(
+        "matmul", {"dtype": dtype, "m": m, "n": n, "k": k}, tflops, "flop", 2.0 * m * n * k, 2.0 * m * n * k
+    )
+
+
+def test_a_small_product_is_compared_only_with_estimates_of_its_own_size(tmp_path: Path) -> None:
+    from gpubench.report.verdict import comparison_rows, verdict_paragraphs
+    from gpubench.report.workloads import buyer_workloads
+
+    folder = write_run(tmp_path, "cpu", telemetry=False, cases=[_matmul("fp32", 256, 0.1)], reps=10)
+    data = load_report_data([folder])
+    rows = [r for r in comparison_rows(data) if r.basis != "measured"]
+    assert rows and {r.workload for r in rows} == {"matmul[256³]/fp32"}
+    # Same-shape estimates, launch-bound on a GPU: tens of times the CPU, not the best-shape figures'
+    # hundreds (an RTX 4090's published 54 TFLOP/s fp32 would be 540x) and never a datasheet peak.
+    assert all(r.basis == "estimated" and 1 < r.multiple < 100 for r in rows), [(r.device, r.multiple) for r in rows]
+    text = " ".join(verdict_paragraphs(data))
+    assert "256³ (a small size)" in text
+    # No one buys a card for a 256³ product: the Value section leaves it out.
+    assert not [ref for ref in buyer_workloads(data.ok) if ref.benchmark == "matmul"]
+
+
+def test_the_matmul_headline_is_the_plateau_size_else_the_largest_square(tmp_path: Path) -> None:
+    from gpubench.report.verdict import verdict_metrics
+
+    def matmul_metric(cases: list[CaseSpec], sub: str) -> str:
+        folder = write_run(tmp_path / sub, "cpu", telemetry=False, cases=cases, reps=10)
+        data = load_report_data([folder])
+        return next(m.key for m in verdict_metrics(data, data.baseline) if m.workload.benchmark == "matmul")
+
+    # The 256³ product ran fastest, yet the product at the GPU plateau is the one comparable with GPUs.
+    assert matmul_metric([_matmul("fp32", 256, 0.5), _matmul("fp32", 4096, 0.2)], "a") == "matmul/fp32"
+    # Only small products: the largest square, not the fastest product nor a larger non-square one.
+    small = [_matmul("fp32", 256, 0.5), _matmul("fp32", 512, 0.2), _matmul("fp32", 1024, 0.1, n=512, k=512)]
+    assert matmul_metric(small, "b") == "matmul[512³]/fp32"

@@ -74,7 +74,8 @@ def test_schema_1_fixture_loads_and_the_advisor_names_its_workloads():
     ok = df[df["status"] == "ok"]
     assert (ok["throughput"] > 0).all() and ok["times_s"].map(len).gt(0).all()
     assert "TF32" in df.loc[df["status"] == "skipped", "reason"].iloc[0]
-    assert advisor.available_workloads(df) == ["matmul/fp32", "memory/d2d", "mnist_cnn/fp32/infer"]
+    # A 64³ product is far below a GPU's GEMM plateau: its own workload, not the precision's best-shape figure.
+    assert advisor.available_workloads(df) == ["matmul[64³]/fp32", "memory/d2d", "mnist_cnn/fp32/infer"]
     assert isinstance(df, pd.DataFrame) and df["device_vendor"].eq("cpu").all()
 
 

@@ -368,3 +368,34 @@ def test_rank_telemetry_of_a_skipped_case_is_tagged_with_no_case():
     assert skipped["case_id"].isna().all() and (skipped["rank"] == 1).all()
     timed = _tagged(frame, "pipeline[x]", {"start_ns": 2, "end_ns": 3}, ctx)  # type: ignore[arg-type]
     assert list(timed["case_id"]) == [None, "pipeline[x]", "pipeline[x]"]
+
+
+def test_a_benchmark_joins_a_topic_by_its_specs_section_with_no_report_edit(tmp_path, monkeypatch):
+    from dataclasses import replace
+
+    from fixtures_runs import CaseSpec, write_run
+
+    from gpubench.benchmarks import catalog
+    from gpubench.report import cells
+
+    cases = [
+        CaseSpec(
+            "stride_copy",
+            {"dtype": "fp32", "access": "stride", "stride": s, "size_bytes": 1 << 20},
+            10.0 / s,
+            "byte",
+            1e6,
+        )
+        for s in (1, 4)
+    ]
+    folder = write_run(tmp_path, "cpu", telemetry=False, cases=cases, reps=10)
+
+    def topics() -> list:
+        return {key: blocks for key, _, blocks in build_sections(load_report_data([folder]))}.get("topics", [])
+
+    assert topics() == []  # a benchmark no spec places in a topic: in the every-case table only
+    # Its spec says "topics.stride": the stride topic draws its rows, and nothing in the report names it.
+    new = replace(catalog.spec("memory_stride"), name="stride_copy", section="topics.stride")
+    monkeypatch.setattr(cells, "all_specs", lambda: (*catalog.all_specs(), new))
+    tables = [b for b in topics() if hasattr(b, "header")]
+    assert tables and len(tables[0].rows) == 2 and tables[0].rows[1][-1].text == "25%"

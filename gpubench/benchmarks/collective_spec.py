@@ -59,4 +59,5 @@ SPEC = BenchmarkSpec(
     headline=Headline(metric="busbw_gbps", label="{op} bus bandwidth", unit="GB/s", group_by=("op",)),
     derive_fn=derive,
     needs_context=True,
+    section="collectives",
 )

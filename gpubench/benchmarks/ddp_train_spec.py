@@ -44,4 +44,5 @@ SPEC = BenchmarkSpec(
     ),
     headline=Headline(label="DDP {model} {precision}", group_by=("model", "precision", "ranks")),
     needs_context=True,
+    section="scaling",
 )

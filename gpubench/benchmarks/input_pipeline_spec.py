@@ -42,4 +42,5 @@ SPEC = BenchmarkSpec(
         ("host_augment", "str", "augmentation done on the host per sample"),
     ),
     headline=Headline(label="input pipeline ({source})", group_by=("source", "workers", "pin_memory")),
+    section="topics.input",
 )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from gpubench.benchmarks.spec import BenchmarkSpec, Headline, Param, WorkloadRef
+from gpubench.benchmarks.spec import BenchmarkSpec, Headline, Param, WorkloadRef, word
 from gpubench.records import ParamValue
 from gpubench.schema import cols
 
@@ -38,6 +38,7 @@ def workload(p: Mapping[str, Any]) -> WorkloadRef | None:
         bytes_per_item=1.0,
         items_per_step=2.0 * float(size) if size else None,
         benchmark="memory",
+        words=(word("memory_copy"),),
     )
 
 
@@ -59,4 +60,5 @@ SPEC = BenchmarkSpec(
     peak="memory_bandwidth_gbps",
     peak_when={"kind": "d2d"},
     roles={"memory_anchor": "memory/d2d"},
+    section="memory",
 )

@@ -39,4 +39,5 @@ SPEC = BenchmarkSpec(
         ("elements_read", "int", "elements one step reads"),
     ),
     headline=Headline(label="{access} read bandwidth ({dtype})", group_by=("dtype", "access", "stride")),
+    section="topics.stride",
 )

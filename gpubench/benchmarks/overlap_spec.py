@@ -25,4 +25,5 @@ SPEC = BenchmarkSpec(
         ("overlapped_steps", "int", "timed overlapped steps"),
     ),
     headline=Headline(metric="overlap_fraction", label="copy/compute overlap", unit="fraction", group_by=("dtype",)),
+    section="topics.overlap",
 )

@@ -42,4 +42,5 @@ SPEC = BenchmarkSpec(
     ),
     headline=Headline(label="pipeline {schedule}", group_by=("schedule", "microbatches")),
     needs_context=True,
+    section="topics.pipeline",
 )

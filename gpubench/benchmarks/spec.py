@@ -118,6 +118,16 @@ class Headline:
         return a > b if self.better == "higher" else a < b
 
 
+Word = tuple[str, tuple[tuple[str, Any], ...]]
+"""One part of a workload's label: a message key (under `label.` in the report's catalogues) and its fields."""
+
+
+def word(key: str, **fields: Any) -> Word:
+    """A label part: `word("layers", n=2)` is "2 layers" in English, "2 réteg" in Hungarian. A field named
+    `params` is a parameter count (written "0.14 M")."""
+    return key, tuple(fields.items())
+
+
 @dataclass(frozen=True)
 class WorkloadRef:
     """The workload a result row measures, and what one item of it costs at the row's shape.
@@ -127,7 +137,10 @@ class WorkloadRef:
         ("gpt2[layers=2,width=128]/fp32"), so it never joins estimates or published figures of the full model.
     base: the key of the full-size workload this is a shape of (== key for the real thing).
     reference: True only when the row's sizes are the workload's defining sizes.
-    label: for people ("ResNet-50", "gpt2 · 2 layers · width 128 · 0.14 M params").
+    label: for people, in English ("ResNet-50", "gpt2 · 2 layers · width 128 · 0.14 M params"); words: the same
+        label as message keys and their fields (`word("layers", n=2)`), so a report writes it in its own
+        language (`label.<key>` in gpubench/report/messages/*.toml, parts joined by " · "); empty: the label
+        is a name (ResNet-50), the same in every language.
     family: one of FAMILIES. precision: the benchmark's own precision name (gpubench.precisions);
     peak_key: the datasheet peak that bounds its matrix math.
     item: what throughput counts (ITEMS); items_per_step: items one step of this row does, where known.
@@ -148,6 +161,7 @@ class WorkloadRef:
     peak_key: str | None = None
     items_per_step: float | None = None
     benchmark: str = ""
+    words: tuple[Word, ...] = ()
 
     def __post_init__(self) -> None:
         if self.family not in FAMILIES:
@@ -186,7 +200,10 @@ class BenchmarkSpec:
     roles: {role: workload key template} (ROLES), e.g. {"memory_anchor": "memory/d2d"}.
     derive: (raw row, run context) -> derived columns; pure. The run context holds figures of the same run
         (`copy_bandwidth_gbps`, `eager_median_s`) that `catalog.run_context` computes.
-    section / messages: an optional report section of its own and its message keys.
+    section: the report section its rows are drawn in ("matmul", "models", "llm", "collectives" ...), or
+        "topics.<topic>" for one topic of the report's Optimisation topics ("topics.stride"); the report asks
+        here, so a benchmark that joins a section or topic is its spec and one catalogue line, no report edit.
+    messages: the message keys of its section, where it has its own.
     needs_context: the factory takes the distributed context (`factory(case, device, ctx)`)."""
 
     name: str

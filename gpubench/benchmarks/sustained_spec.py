@@ -36,4 +36,5 @@ SPEC = BenchmarkSpec(
         ("throttle_reasons_seen", "str", "throttle reasons seen in the window, comma-separated"),
     ),
     headline=Headline(metric="sustained_throughput", label="sustained matmul {dtype}", group_by=("dtype",)),
+    section="topics.sustained",
 )

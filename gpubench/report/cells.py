@@ -33,6 +33,16 @@ def _benchmarks(data: ReportData) -> pd.Series:
     return ok["benchmark"].astype(str) if "benchmark" in ok else pd.Series("", index=ok.index, dtype=object)
 
 
+def rows_in_section(data: ReportData, section: str, frame: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The ok rows (or rows of `frame`) of the benchmarks whose spec says they belong to `section` ("llm",
+    "topics.stride" ...: `BenchmarkSpec.section`)."""
+    rows = data.ok if frame is None else frame
+    if "benchmark" not in rows:
+        return rows.iloc[0:0]
+    names = [s.name for s in all_specs() if s.section == section]
+    return rows[rows["benchmark"].astype("string").isin(names)]
+
+
 def rows_with_role(data: ReportData, role: str) -> pd.DataFrame:
     """The ok rows of the benchmark that plays `role` for the model ("compute_anchor": matrix math,
     "memory_anchor": memory bandwidth)."""
@@ -64,4 +74,4 @@ def case_cell(case_id: Any, cls: str = "") -> Cell:
     return Cell(short, cls=(cls + " case").strip(), title=text if short != text else "")
 
 
-__all__ = ["case_cell", "rows_of", "rows_of_family", "rows_tagged", "rows_with_role", "swatch"]
+__all__ = ["case_cell", "rows_in_section", "rows_of", "rows_of_family", "rows_tagged", "rows_with_role", "swatch"]

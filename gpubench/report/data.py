@@ -19,7 +19,7 @@ import pandas as pd
 from gpubench.benchmarks.spec import WorkloadRef
 from gpubench.precisions import ELEMENT_BYTES, GEMM_DTYPES
 from gpubench.report.i18n import Messages, load_messages
-from gpubench.report.workloads import role_of, spec_of, workload_ref, workload_words
+from gpubench.report.workloads import label_text, role_of, spec_of, workload_ref, workload_words
 from gpubench.store import expand_paths, load_meta, load_runs, load_telemetry, read_meta
 
 # A GEMM's C is written at OUTPUT_BYTES where it differs from its inputs (int8 -> int32, fp8 -> bf16 through
@@ -595,7 +595,7 @@ def _headline_metrics(data: ReportData) -> list[Metric]:
                 Metric(
                     run_id,
                     f"energy/{ref.key}",
-                    t("workload.energy", model=ref.label, precision=ref.precision),
+                    t("workload.energy", model=label_text(t, ref), precision=ref.precision),
                     str(row.get("energy_per_work_unit") or "J/sample"),
                     float(epw),
                     False,

@@ -77,7 +77,9 @@ def _power(data: ReportData) -> list[str]:
     readers = {(s.meta.get("telemetry") or {}).get("reason") for s in data.series}
     if data.telemetry.empty or "power_w" not in data.telemetry or data.telemetry["power_w"].isna().all():
         reason = next((r for r in readers if r), "")
-        out.append(t("explain.power.none", reason=str(reason).rstrip(".")) if reason else t("explain.power.none_plain"))
+        out.append(
+            t("explain.power.none", reason=t.said(str(reason).rstrip("."))) if reason else t("explain.power.none_plain")
+        )
     runs = data.runs
     if "throttled" in runs and runs["throttled"].fillna(False).astype(bool).any():
         out.append(t("explain.power.throttled"))

@@ -156,7 +156,7 @@ def row_hover(
     """Hover text for one measured case: value, spread, repetitions, run id (all escaped, in the report's
     language)."""
     t = data.msg
-    unit = unit if unit is not None else str(_row_value(row, "throughput_unit") or "")
+    unit = t.unit(unit if unit is not None else str(_row_value(row, "throughput_unit") or ""))
     parts = [f"<b>{esc(series.label)}</b>", esc(_row_value(row, "case_id"))]
     value = _row_value(row, value_col)
     line = f"{t.num(value, 4)} {esc(unit)}"
@@ -334,7 +334,7 @@ def memory_bandwidth(data: ReportData, ok: pd.DataFrame) -> go.Figure:
     """GB/s against buffer size (log x), a panel per copy kind; pinned solid, pageable dashed."""
     kinds = [k for k in ("d2d", "h2d", "d2h") if (ok["kind"].astype(str) == k).any()]
     kinds += sorted(set(ok["kind"].dropna().astype(str)) - set(kinds))
-    units = {k: str(ok.loc[ok["kind"].astype(str) == k, "throughput_unit"].iloc[0]) for k in kinds}
+    units = {k: data.msg.unit(str(ok.loc[ok["kind"].astype(str) == k, "throughput_unit"].iloc[0])) for k in kinds}
     fig = make_subplots(
         rows=1,
         cols=len(kinds),
@@ -402,7 +402,7 @@ def model_throughput(data: ReportData, ok: pd.DataFrame, benchmark: str) -> go.F
     label = workload_label(ok)
     unit = str(ok["throughput_unit"].dropna().iloc[0]) if ok["throughput_unit"].notna().any() else ""
     title = data.msg(f"fig.{benchmark}_throughput", default=benchmark, unit=data.msg.unit(unit))
-    fig = grouped_bars(data, ok, label, esc(title), esc(unit), height=460)
+    fig = grouped_bars(data, ok, label, esc(title), esc(data.msg.unit(unit)), height=460)
     fig.update_xaxes(tickangle=-30)
     return fig
 

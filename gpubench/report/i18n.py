@@ -8,6 +8,13 @@ Hungarian has every English key).
 
     msg = load_messages("hu")
     msg("verdict.faster", device="RTX 4090", times=msg.multiple(3.2))
+
+Texts the report shows but other layers write in English (a benchmark's skip reason, the performance model's
+source of an estimate and its warnings, the advisor's price sources, a telemetry reader's note, a workload's
+English label) are kept in English where they are made (the run folder, the CLI, CSV). The catalogues hold
+them as templates (`[said]` and `[label]`): `msg.said(text)` matches the English text against the English
+templates and writes the match in the report's language (its fields translated in turn, numbers with the
+language's decimal mark); a text no template matches is shown as it is.
 """
 
 from __future__ import annotations
@@ -70,6 +77,40 @@ def _finite(value: Any) -> float | None:
     return v if math.isfinite(v) else None
 
 
+_FIELD = re.compile(r"\{(\w+)\}")
+_NUMBER = re.compile(r"[-+]?\d+(?:\.\d+)?%?")
+_SAID_TABLES = ("said.", "label.")
+
+
+def _pattern(template: str, field: str = ".+?") -> re.Pattern[str]:
+    """A regular expression matching what `template.format(...)` writes: its fields as groups of `field`."""
+    parts, pos, seen = [], 0, set()
+    for m in _FIELD.finditer(template):
+        parts.append(re.escape(template[pos : m.start()]))
+        name = m.group(1)
+        parts.append(f"(?P={name})" if name in seen else f"(?P<{name}>{field})")
+        seen.add(name)
+        pos = m.end()
+    parts.append(re.escape(template[pos:]))
+    return re.compile("".join(parts), re.S)
+
+
+@lru_cache(maxsize=1)
+def _said_patterns() -> tuple[tuple[re.Pattern[str], str], ...]:
+    """(pattern, key) of every English `said.*` and `label.*` template, the most literal text first (so
+    "{n} of {total} layers" is tried before "{n} layers"); a template that is only a field matches anything
+    and is left out."""
+    found = []
+    for key, template in _catalogue(DEFAULT_LANG).items():
+        literal = _FIELD.sub("", template)
+        if key.startswith(_SAID_TABLES) and literal.strip():
+            # A label part's field never spans the " · " between parts (nor "; " between texts).
+            field = r"[^·;]+?" if key.startswith("label.") else ".+?"
+            found.append((len(literal), key, _pattern(template, field)))
+    found.sort(key=lambda x: (-x[0], x[1]))
+    return tuple((pattern, key) for _, key, pattern in found)
+
+
 _VOWELS = set("aáeéiíoóöőuúüűAÁEÉIÍOÓÖŐUÚÜŰ")
 _VOWEL_LETTER_NAMES = set("AEFILMNORSUXYÁÉÍÓÖŐÚÜŰ")  # letters whose Hungarian names start with a vowel: ef, el, em
 _VOWEL_DIGITS = set("15")  # egy, öt (and 1000 ezer, but a thousand is written with its digits)
@@ -104,6 +145,7 @@ class Messages:
         self.lang = lang
         self._own = _catalogue(lang)
         self._fallback = _catalogue(DEFAULT_LANG)
+        self._said_memo: dict[str, str] = {}
         self.decimal = get_decimal_symbol(lang)
         self.group = get_group_symbol(lang)
 
@@ -170,6 +212,40 @@ class Messages:
             return "$0"
         decimals = max(2, 1 - int(math.floor(math.log10(abs(v)))))
         return "$" + self.fixed(v, min(decimals, 9))
+
+    def said(self, text: Any) -> str:
+        """An English text another layer wrote (a skip reason, an estimate's source, a warning, a label) in
+        this language, through the catalogues' `said.*` and `label.*` templates (see the module docstring);
+        parts joined by "; " or " · " are translated one by one; a text no template matches is returned as
+        it is."""
+        if text is None or (isinstance(text, float) and math.isnan(text)):
+            return ""
+        out = str(text)
+        if self.lang == DEFAULT_LANG or not out:
+            return out
+        if out not in self._said_memo:  # a fleet repeats the same reasons and sources thousands of times
+            self._said_memo[out] = self._said(out, 0)
+        return self._said_memo[out]
+
+    def _said(self, text: str, depth: int) -> str:
+        if depth > 6 or not text.strip():
+            return text
+        for pattern, key in _said_patterns():
+            m = pattern.fullmatch(text)
+            if m is not None and key in self._own:
+                return self(key, **{k: self._said_field(v, depth) for k, v in m.groupdict().items()})
+        for sep in ("; ", " · "):
+            if sep in text:
+                parts = text.split(sep)
+                out = [self._said_field(part, depth) for part in parts]
+                if out != parts:
+                    return sep.join(out)
+        return text
+
+    def _said_field(self, value: str, depth: int) -> str:
+        if _NUMBER.fullmatch(value):  # a number written in C-locale ("0.885", "85%"): the language's mark
+            return value.replace(".", self.decimal)
+        return self._said(value, depth + 1)
 
     def has(self, key: str) -> bool:
         """Whether the key exists (in this language or in English)."""

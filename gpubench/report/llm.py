@@ -17,7 +17,7 @@ from gpubench.report.blocks import Block, Cell, Figure, Note, Table
 from gpubench.report.cells import rows_of_family, swatch
 from gpubench.report.data import ReportData, esc, is_num
 from gpubench.report.i18n import Messages, load_messages
-from gpubench.report.workloads import workload_ref
+from gpubench.report.workloads import label_text, workload_ref
 
 # MLPerf Inference v5 Llama-2-70B interactive scenario: >= 25 tokens/s per user (TPOT <= 40 ms), TTFT <= 450 ms.
 INTERACTIVE_TOKENS_PER_S = 25.0
@@ -74,7 +74,7 @@ def speed_table(data: ReportData, prefill: pd.DataFrame, decode: pd.DataFrame) -
                     Cell(_num(data, r.get("achieved_gbps")), cls="num"),
                     Cell(_num(data, r.get("pct_of_copy_bw"), 3, "%"), cls="num"),
                     Cell(_num(data, r.get("pct_of_datasheet_bw"), 3, "%"), cls="num"),
-                    Cell(str(r.get("layers_note") or "")),
+                    Cell(t.said(r.get("layers_note") or "")),
                 ]
             )
     return Table(
@@ -130,12 +130,17 @@ def serving_points(prefill: pd.DataFrame, decode: pd.DataFrame) -> pd.DataFrame:
 
 def serving_figure(data: ReportData, points: pd.DataFrame) -> go.Figure:
     t = data.msg
+    # Titles wrapped for a phone, the chart's title below Plotly's toolbar.
+    title = F.esc_wrapped(t("llm.serving.title"), 38)
+    top = 42 + 20 * (title.count("<br>") + 1) + 14
     fig = F.new_figure(
-        esc(t("llm.serving.title")),
-        height=480,
-        xaxis_title=esc(t("llm.serving.x")),
+        title,
+        height=440 + top,
+        xaxis_title=F.esc_wrapped(t("llm.serving.x"), 36),
         yaxis_title=esc(t("llm.serving.y")),
+        margin=dict(t=top),
     )
+    fig.update_layout(title=dict(xanchor="left", yref="container", y=1, yanchor="top", pad=dict(t=40)))
     dashes = ["solid", "dash", "dot", "dashdot"]
     symbols = ["circle", "square", "diamond", "triangle-up", "x"]
     # One line per run, model, precision and scenario: only the batch varies along a line (a bf16 and an
@@ -196,7 +201,7 @@ def serving_figure(data: ReportData, points: pd.DataFrame) -> go.Figure:
             y=[y_lo, y_hi],
             mode="lines+text",
             line=dict(color="#c0392b", dash="dash"),
-            text=["", esc(t("llm.serving.line_text"))],
+            text=["", F.esc_wrapped(t("llm.serving.line_text"), 22)],
             textposition="bottom right",  # inside the plot: to the left the label would be clipped
             name=esc(t("llm.serving.line_name")),
             hoverinfo="skip",
@@ -286,7 +291,7 @@ def model_label(data: ReportData, row: dict[str, Any]) -> str:
     if is_num(params) and float(params) < TEST_MODEL_PARAMS:
         return t("llm.test_model", preset=preset, params=t.num(float(params) / 1e6, 2))
     if ref is not None:
-        return str(ref.label)
+        return label_text(t, ref)
     return t("llm.model", preset=preset, params=t.num(float(params) / 1e9, 2)) if is_num(params) else preset
 
 

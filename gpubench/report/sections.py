@@ -38,6 +38,7 @@ from gpubench.report.llm import build_llm
 from gpubench.report.topics import build_topics
 from gpubench.report.value import build_value
 from gpubench.report.verdict import build_verdict
+from gpubench.report.workloads import case_labels
 from gpubench.stats import sweep_summary
 
 # --------------------------------------------------------------------------------------------------- runs
@@ -94,7 +95,7 @@ def build_runs(data: ReportData) -> list[Block]:
                 ),
                 "tf32": Cell(str(tf32), cls="num" + (" diff" if "tf32" in flagged else "")),
                 "cases_ok": Cell(f"{mine.ok} / {mine.total}", cls="num"),
-                "telemetry": Cell(f"{reader} ⓘ", cls="wrap", title=str(tel["reason"]))
+                "telemetry": Cell(f"{reader} ⓘ", cls="wrap", title=t.said(tel["reason"]))
                 if tel.get("reason")
                 else Cell(reader),
             }
@@ -125,7 +126,7 @@ def build_scorecard(data: ReportData) -> list[Block]:
     card = scorecard(data, metrics)
     keys = list(dict.fromkeys(m.key for m in metrics))
     label = {m.key: m.label for m in metrics}
-    unit = {m.key: m.unit for m in metrics}
+    unit = {m.key: t.unit(m.unit) for m in metrics}
     header = [t("table.run"), t("scorecard.score")] + [f"{label[k]} ({unit[k]})" for k in keys]
     rows = []
     for s in data.series:
@@ -192,7 +193,7 @@ def build_matmul(data: ReportData) -> list[Block]:
                     Cell(data.msg.num(r["best_throughput"]), cls="num"),
                     Cell(str(r["best_m"]), cls="num"),
                     Cell(data.msg.num(r["geomean_throughput"]), cls="num"),
-                    Cell(str(r["unit"])),
+                    Cell(t.unit(str(r["unit"]))),
                 ]
                 for r in found
             ]
@@ -298,7 +299,12 @@ def build_efficiency(data: ReportData) -> list[Block]:
             if "avg_power_w" in data.runs
         }
         fig = F.metric_facets(
-            data, metrics, per_watt, esc(t("efficiency.per_watt_title")), {m.key: f"{m.unit}/W" for m in metrics}, extra
+            data,
+            metrics,
+            per_watt,
+            esc(t("efficiency.per_watt_title")),
+            {m.key: t("efficiency.unit_per_watt", unit=t.unit(m.unit)) for m in metrics},
+            extra,
         )
         if fig is not None:
             blocks.append(Figure(fig, t("efficiency.caption_watt")))
@@ -318,7 +324,7 @@ def build_efficiency(data: ReportData) -> list[Block]:
             metrics,
             per_k,
             esc(t("efficiency.per_dollar_title")),
-            {m.key: f"{m.unit} per $1k" for m in metrics},
+            {m.key: t("efficiency.unit_per_k", unit=t.unit(m.unit)) for m in metrics},
             extra,
         )
         if fig is not None:
@@ -485,7 +491,7 @@ def _problem_reason(data: ReportData, r: dict[str, Any]) -> tuple[str, str]:
     varied, wrong ones by how much the result was off."""
     t = data.msg
     st = str(r["status"])
-    reason = str(r.get("reason") or "") if not _missing(r.get("reason")) else ""
+    reason = t.said(r.get("reason")) if not _missing(r.get("reason")) else ""
     if st == "ok" and F.is_true(r.get("noisy")):
         st = "noisy"
         iqr, med = r.get("iqr_s"), r.get("median_s")
@@ -510,17 +516,20 @@ def build_cases(data: ReportData) -> list[Block]:
     records = case_records(data)
     if not records:
         return []
+    labels = case_labels(t, data.runs)  # the records carry the spec's English label, for CSV and JSON
     rows = []
     for r in records:
         cells = []
         for f in fields:
             text = display_value(t, r[f.name], f)
+            if f.name == "workload":
+                text = labels.get(str(r["case_id"]), text)
             if f.name == "series":
                 cells.append(swatch(data, r["run_id"]))
             elif f.name == "case_id":
                 cells.append(case_cell(r[f.name]))
             elif f.name == "status":
-                cells.append(Cell(text, cls=f"st-{r[f.name]}", title=str(r.get("reason") or "")))
+                cells.append(Cell(text, cls=f"st-{r[f.name]}", title=t.said(r.get("reason") or "")))
             else:
                 cells.append(Cell(text, cls="num" if f.kind in ("num", "int") else ""))
         rows.append(cells)

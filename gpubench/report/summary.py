@@ -8,6 +8,7 @@ from gpubench.output import markdown_prose, markdown_text
 from gpubench.report.data import ReportData, comparable_metrics, is_num, scorecard
 from gpubench.report.fields import case_records, display_fields, display_value
 from gpubench.report.verdict import comparison_rows, has_interval, trust_warnings, verdict_paragraphs
+from gpubench.report.workloads import case_labels
 
 
 def _md_cell(text: object) -> str:
@@ -24,7 +25,7 @@ def _headline(data: ReportData) -> tuple[list[str], list[tuple[str, list[str]]]]
     metrics = comparable_metrics(data)
     card = scorecard(data, metrics)
     keys = list(dict.fromkeys(m.key for m in metrics))
-    label = {m.key: f"{m.label} ({m.unit})" for m in metrics}
+    label = {m.key: f"{m.label} ({data.msg.unit(m.unit)})" for m in metrics}
     rows = []
     for s in data.series:
         mine = card[card["run_id"] == s.run_id].set_index("key") if not card.empty else card
@@ -94,7 +95,7 @@ def markdown_summary(data: ReportData, title: str | None = None) -> str:
         for r in rows:
             span = f" ({data.msg.multiple(r.low)}–{data.msg.multiple(r.high)})" if has_interval(r) else ""
             lines.append(
-                f"| {_md_cell(r.device)} | {_md_cell(r.label)} | {data.msg.num(r.value)} {_md_cell(r.unit)} | "
+                f"| {_md_cell(r.device)} | {_md_cell(r.label)} | {data.msg.num(r.value)} {_md_cell(data.msg.unit(r.unit))} | "
                 f"{data.msg.multiple(r.multiple)}{span} | {_md_cell(t(f'basis.{r.basis}', default=r.basis))} |"
             )
         lines.append("")
@@ -114,8 +115,15 @@ def markdown_summary(data: ReportData, title: str | None = None) -> str:
         lines.append(f"### {_md_text(t('section.cases.title'))}\n")
         lines.append("| " + " | ".join(_md_cell(t(f"cases.col.{f.name}", default=f.name)) for f in fields) + " |")
         lines.append("|" + "|".join("---:" if f.kind in ("num", "int") else "---" for f in fields) + "|")
+        labels = case_labels(t, data.runs)  # the workload in the report's language
         for r in records:
-            lines.append("| " + " | ".join(_md_cell(display_value(t, r[f.name], f)) for f in fields) + " |")
+            cells = [
+                labels.get(str(r["case_id"]), "") or display_value(t, r[f.name], f)
+                if f.name == "workload"
+                else display_value(t, r[f.name], f)
+                for f in fields
+            ]
+            lines.append("| " + " | ".join(_md_cell(c) for c in cells) + " |")
         lines.append("")
     lines.append(f"### {_md_text(t('summary.environment'))}\n")
     lines += [f"- **{_md_cell(label)}**: {_md_cell(text)}" for label, text in _environment(data)]

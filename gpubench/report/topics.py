@@ -19,7 +19,7 @@ import pandas as pd
 from gpubench.benchmarks.catalog import all_specs
 from gpubench.report import figures as F
 from gpubench.report.blocks import Block, Cell, Figure, Note, Prose, Table
-from gpubench.report.cells import rows_of, swatch
+from gpubench.report.cells import rows_in_section, swatch
 from gpubench.report.data import ReportData, Series, esc, is_num
 from gpubench.report.workloads import benchmarks_with_role
 
@@ -64,8 +64,8 @@ def _line(data: ReportData, fig: Any, s: Series, part: pd.DataFrame, x: str, nam
     )
 
 
-def _stride(data: ReportData) -> list[Block]:
-    rows = rows_of(data, "memory_stride")
+def _stride(data: ReportData, section: str) -> list[Block]:
+    rows = rows_in_section(data, section)
     if rows.empty or "access" not in rows:
         return []
     t = data.msg
@@ -109,14 +109,14 @@ def _stride(data: ReportData) -> list[Block]:
     return [Prose(t.paragraphs("topics.stride.explain")), Figure(fig), Table(header, table)]
 
 
-def _overlap(data: ReportData) -> list[Block]:
+def _overlap(data: ReportData, section: str) -> list[Block]:
     t = data.msg
-    rows = rows_of(data, "overlap")
+    rows = rows_in_section(data, section)
     if rows.empty or "overlap_fraction" not in rows:
-        skipped = data.runs[(data.runs.get("benchmark") == "overlap")] if "benchmark" in data.runs else rows
+        skipped = rows_in_section(data, section, data.runs)
         if skipped.empty:
             return []
-        reasons = sorted({str(r) for r in skipped["reason"].dropna() if str(r)}) if "reason" in skipped else []
+        reasons = sorted({t.said(r) for r in skipped["reason"].dropna() if str(r)}) if "reason" in skipped else []
         return (
             [
                 Prose(t.paragraphs("topics.overlap.explain")),
@@ -140,9 +140,9 @@ def _overlap(data: ReportData) -> list[Block]:
     return [Prose(t.paragraphs("topics.overlap.explain")), Table(header, table)]
 
 
-def _input_pipeline(data: ReportData) -> list[Block]:
+def _input_pipeline(data: ReportData, section: str) -> list[Block]:
     t = data.msg
-    rows = rows_of(data, "input_pipeline")
+    rows = rows_in_section(data, section)
     if rows.empty or "source" not in rows:
         return []
     table = []
@@ -200,8 +200,8 @@ def pipeline_table(rows: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
-def _pipeline(data: ReportData) -> list[Block]:
-    rows = rows_of(data, "pipeline")
+def _pipeline(data: ReportData, section: str) -> list[Block]:
+    rows = rows_in_section(data, section)
     if rows.empty or "schedule" not in rows:
         return []
     table = pipeline_table(rows)
@@ -209,7 +209,7 @@ def _pipeline(data: ReportData) -> list[Block]:
         return []
     t = data.msg
     fig = F.new_figure(
-        esc(t("topics.pipeline.title")), xaxis_title=esc(t("topics.pipeline.x")), yaxis_title="samples/s"
+        esc(t("topics.pipeline.title")), xaxis_title=esc(t("topics.pipeline.x")), yaxis_title=esc(t.unit("samples/s"))
     )
     rows_out = []
     for s, schedule, part in _groups(data, table, "schedule"):
@@ -247,8 +247,8 @@ def _series(value: Any) -> np.ndarray:
     return np.asarray(list(value), dtype=np.float64)
 
 
-def _sustained(data: ReportData) -> list[Block]:
-    rows = rows_of(data, "sustained")
+def _sustained(data: ReportData, section: str) -> list[Block]:
+    rows = rows_in_section(data, section)
     if rows.empty or "per_second_throughput" not in rows:
         return []
     t = data.msg
@@ -269,7 +269,7 @@ def _sustained(data: ReportData) -> list[Block]:
         x = (np.arange(len(thr)) + 0.5) * bin_s
         power_title = esc(t("fig.tel_power_w"))
         fig = F.new_figure(
-            esc(t("topics.sustained.title_words", run=s.label, what=_what(r), held=t.num(held))),
+            esc(t("topics.sustained.title_words", run=s.label, what=_what(t, r), held=t.num(held))),
             xaxis_title=esc(t("topics.sustained.x")),
             yaxis_title=esc(str(r.get("throughput_unit") or "")),
             yaxis2=dict(title=power_title, overlaying="y", side="right", showgrid=False),
@@ -305,7 +305,7 @@ def _sustained(data: ReportData) -> list[Block]:
         return blocks
     header = [
         t(f"topics.sustained.col.{c}")
-        for c in ("run", "case", "burst", "sustained", "ratio", "held", "first", "reasons")
+        for c in ("run", "case", "burst", "held_rate", "ratio", "held", "first", "reasons")
     ]
     blocks.append(Table(header, table, t("topics.sustained.caption")))
     return blocks
@@ -315,11 +315,12 @@ MIN_HOLD_S = 60.0
 """Shortest hold that can show sustained behaviour: a GPU takes tens of seconds to heat to its limit."""
 
 
-def _what(row: dict[str, Any]) -> str:
-    """A held workload in words: 'matmul fp32, 4096³' rather than its case id."""
+def _what(t: Any, row: dict[str, Any]) -> str:
+    """A held workload in words: 'matrix multiplication fp32, 4096³' rather than its case id."""
     params = _params(row)
     size = params.get("m")
-    return f"matmul {params.get('dtype') or ''}".strip() + (f", {size}³" if size else "")
+    what = t("topics.sustained.what", dtype=params.get("dtype") or "")
+    return what + (f", {size}³" if size else "")
 
 
 _PRECISION_PARAM = re.compile(r"(dtype|precision)=[^,\]]+,?")
@@ -370,7 +371,7 @@ def _energy(data: ReportData) -> list[Block]:
     missing = [s for s in data.series if s.run_id in set(candidates["run_id"]) and s.run_id not in measured]
     for s in missing:
         tel = s.meta.get("telemetry") or {}
-        why = tel.get("reason") or t("topics.energy.no_reading")
+        why = t.said(tel.get("reason")) or t("topics.energy.no_reading")
         blocks.append(Note(t("topics.energy.unavailable", run=s.label, why=why), "warn"))
     if table.empty:
         return blocks
@@ -397,9 +398,23 @@ def _energy(data: ReportData) -> list[Block]:
     return blocks
 
 
+TOPICS = (
+    ("topics.stride", _stride),
+    ("topics.overlap", _overlap),
+    ("topics.input", _input_pipeline),
+    ("topics.pipeline", _pipeline),
+    ("topics.sustained", _sustained),
+)
+"""The topics drawn from the rows of their own benchmarks, in the article's order: (section, builder). A
+benchmark joins a topic by saying `section="topics.<name>"` in its spec (`rows_in_section`); the builder gets
+the section's name and reads its rows from there. Energy per precision follows them; it reads the compute
+anchor's and the model benchmarks' rows."""
+
+
 def build_topics(data: ReportData) -> list[Block]:
     """Every optimisation topic the runs hold rows for, in the article's order."""
     blocks: list[Block] = []
-    for build in (_stride, _overlap, _input_pipeline, _pipeline, _sustained, _energy):
-        blocks += build(data)
+    for section, build in TOPICS:
+        blocks += build(data, section)
+    blocks += _energy(data)
     return blocks

@@ -19,6 +19,7 @@ import plotly.graph_objects as go
 from gpubench.report import figures as F
 from gpubench.report.blocks import Block, Cell, Details, Figure, Note, Table
 from gpubench.report.data import ReportData, esc, is_num, workload_rows
+from gpubench.report.verdict import short_device
 from gpubench.report.workloads import buyer_workloads, workload_words
 
 _BASIS_STYLE = {  # colour and bar pattern per basis: measured solid, published hatched, estimated pale
@@ -59,7 +60,9 @@ def shown_rows(ranked: pd.DataFrame, top: int = RANKED_ROWS) -> tuple[pd.DataFra
 
 
 def _label(row: dict[str, Any], rank: int) -> str:
-    return f"{rank}. " + ("★ " if row["yours"] else "") + str(row["device"])
+    """A chart's row label: rank and the device's short name ("4. RTX 4070 Ti SUPER"), so the bars keep their
+    width on a phone (the table beside it has the full name)."""
+    return f"{rank}. " + ("★ " if row["yours"] else "") + short_device(str(row["device"]))
 
 
 def _per(data: ReportData, shown: pd.DataFrame, scale: str) -> str:
@@ -73,7 +76,10 @@ def value_figure(data: ReportData, shown: pd.DataFrame, workload: str, scale: tu
     t = data.msg
     per, units = _per(data, shown, scale[0]), scale[1]
     rows = shown.to_dict("records")
-    fig = F.new_figure(esc(t("value.title_cost", workload=workload, per=per)), height=140 + 30 * len(rows))
+    title = F.esc_wrapped(t("value.title_cost", workload=workload, per=per), 38)
+    top = 42 + 20 * (title.count("<br>") + 1) + 14  # the title below Plotly's toolbar, wrapped for a phone
+    fig = F.new_figure(title, height=110 + top + 30 * len(rows))
+    fig.update_layout(title=dict(xanchor="left", yref="container", y=1, yanchor="top", pad=dict(t=40)))
     order = [esc(_label(r, i)) for i, r in enumerate(rows, start=1)]
     for basis, (color, pattern) in _BASIS_STYLE.items():
         idx = [i for i, r in enumerate(rows) if r["basis"] == basis]
@@ -115,11 +121,11 @@ def value_figure(data: ReportData, shown: pd.DataFrame, workload: str, scale: tu
         barmode="overlay",
         legend_title_text=esc(t("value.legend")),
         xaxis=dict(
-            title=esc(t("value.x_cost_log" if log else "value.x_cost", per=per)),
+            title=F.esc_wrapped(t("value.x_cost_log" if log else "value.x_cost", per=per), 36),
             type="log" if log else "linear",
         ),
         yaxis=dict(categoryorder="array", categoryarray=list(reversed(order)), automargin=True),
-        margin=dict(r=70),
+        margin=dict(r=70, t=top),
     )
     return fig
 
@@ -137,13 +143,13 @@ def _table(data: ReportData, shown: pd.DataFrame, workload: str, scale: tuple[st
             [
                 Cell(str(i), cls="num"),
                 Cell(("★ " if r["yours"] else "") + str(r["device"]), cls="diff" if r["yours"] else ""),
-                Cell(t(f"basis.{r['basis']}", default=str(r["basis"])), title=str(r["basis_detail"])),
+                Cell(t(f"basis.{r['basis']}", default=str(r["basis"])), title=t.said(r["basis_detail"])),
                 Cell(f"{t.num(r['throughput'])}{spread}", cls="num"),
-                Cell(t.money(r["price_usd"]), cls="num", title=str(r["price_source"] or "")),
+                Cell(t.money(r["price_usd"]), cls="num", title=t.said(r["price_source"] or "")),
                 Cell(t.num(per_k), cls="num"),
-                Cell(t.num(r["avg_power_w"]), cls="num", title=str(r["power_source"] or "")),
+                Cell(t.num(r["avg_power_w"]), cls="num", title=t.said(r["power_source"] or "")),
                 Cell(t.money(cost), cls="num"),
-                Cell(t.money(cloud), cls="num", title=str(r["cloud_source"] or "")),
+                Cell(t.money(cloud), cls="num", title=t.said(r["cloud_source"] or "")),
                 Cell(t.num(r["breakeven_hours"]), cls="num"),
             ]
         )
@@ -191,5 +197,5 @@ def build_value(data: ReportData) -> list[Block]:
         if not unpriced.empty:
             blocks.append(_unpriced(data, unpriced))
         for warning in ranked.attrs.get("warnings", []):
-            blocks.append(Note(warning, kind="warn"))
+            blocks.append(Note(data.msg.said(warning), kind="warn"))
     return blocks

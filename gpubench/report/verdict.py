@@ -10,6 +10,7 @@ datasheet peak where the model has nothing).
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -90,9 +91,22 @@ def _better_candidate(m: Metric, current: Metric) -> bool:
     size, held_size = (x.workload.params_count or 0 if x.workload else 0 for x in (m, current))
     if size != held_size:
         return size > held_size  # the bigger model says more about the device than a teaching example
+    product, held_product = _product_size(m), _product_size(current)
+    if product != held_product:
+        return product > held_product  # small matrix products: the largest square a run measured
     if m.workload and current.workload and {m.workload.precision, current.workload.precision} == {"bf16", "fp16"}:
         return m.workload.precision == "bf16"  # bf16 is what training runs in
     return m.value > current.value
+
+
+def _product_size(m: Metric) -> tuple[bool, float]:
+    """(a square, FLOPs per product) of a small matrix product's metric; (False, 0) for anything else (the
+    products at the GPU plateau share one workload per precision and compete on throughput)."""
+    ref = m.workload
+    if ref is None or ref.reference or not _matmul_precision(m):
+        return False, 0.0
+    square = dict(next((f for k, f in ref.words if k == "matmul_small"), ())).get("square") is True
+    return square, float(ref.items_per_step or 0.0)
 
 
 # ---------------------------------------------------------------------------------- reference figures
@@ -113,7 +127,8 @@ def reference_value(
     est = (estimates if estimates is not None else model_estimates(workload, runs)).get(spec.slug)
     if est is not None and is_num(est.value) and float(est.value) > 0:
         return est
-    role = role_of(ref.benchmark) if ref is not None else None
+    # A datasheet peak bounds the workload at its defining sizes only: never a small product's.
+    role = role_of(ref.benchmark) if ref is not None and ref.reference else None
     if role == "compute_anchor":
         precision = ref.precision
         peak = spec.peak(precision)
@@ -288,7 +303,11 @@ def _energy_sentence(data: ReportData, subject: Series, metrics: list[Metric]) -
     if row is None:
         tel = subject.meta.get("telemetry") or {}
         reason = tel.get("reason") or tel.get("reader") or ""
-        return t("verdict.energy_none", reason=str(reason).rstrip(".")) if reason else t("verdict.energy_none_plain")
+        return (
+            t("verdict.energy_none", reason=t.said(str(reason).rstrip(".")))
+            if reason
+            else t("verdict.energy_none_plain")
+        )
     unit = data.runs.at[row.row, "energy_per_work_unit"] if "energy_per_work_unit" in data.runs else ""
     watts = data.runs.at[row.row, "avg_power_w"] if "avg_power_w" in data.runs else None
     return t(
@@ -367,19 +386,17 @@ def verdict_paragraphs(data: ReportData, rows: list[Row] | None = None) -> list[
         paragraphs.append(t("verdict.against", workload=m.label, device=subject.label, list="; ".join(parts)))
         faster = [r for r in others if r.multiple > 1.05]
         if subject.vendor.lower() == "cpu" and faster:
-            if _matmul_precision(m):
-                paragraphs.append(_cpu_meaning(data, rows, metrics))
-            else:  # the most modest GPU on the workload itself: no overstatement
+            best = _cpu_meaning(data, rows, metrics) if _matmul_precision(m) else None
+            if best is None:  # the most modest GPU on the workload itself: no overstatement
                 ref = min(faster, key=lambda r: r.multiple)
-                paragraphs.append(
-                    t(
-                        "verdict.cpu_meaning",
-                        device=ref.device,
-                        times=data.msg.multiple(ref.multiple),
-                        workload=m.label,
-                        basis=t(f"basis.{ref.basis}", default=ref.basis),
-                    )
+                best = t(
+                    "verdict.cpu_meaning",
+                    device=ref.device,
+                    times=data.msg.multiple(ref.multiple),
+                    workload=m.label,
+                    basis=t(f"basis.{ref.basis}", default=ref.basis),
                 )
+            paragraphs.append(best)
         elif faster and len(faster) < len(others):
             slower = [r for r in others if r.multiple < 0.95]
             paragraphs.append(
@@ -408,21 +425,18 @@ def has_interval(r: Row) -> bool:
     return known and multiple_text(r.low) != multiple_text(r.high)
 
 
-def _cpu_meaning(data: ReportData, rows: list[Row], metrics: list[Metric]) -> str:
+def _cpu_meaning(data: ReportData, rows: list[Row], metrics: list[Metric]) -> str | None:
     """For a CPU: a GPU's 16-bit matrix math against the CPU's own best precision (a CPU is used in fp32,
-    a GPU in bf16: comparing each at its best is the fair question)."""
+    a GPU in bf16: comparing each at its best is the fair question), both at the size where a GPU's GEMM
+    reaches its plateau; None when the run has no such pair (a small product compares only with itself)."""
     t = data.msg
-    own = [m for m in metrics if _matmul_precision(m)]
-    gpu = [r for r in rows if r.basis != "measured" and r.matmul_precision in ("bf16", "fp16")]
+    own = [m for m in metrics if _matmul_precision(m) and m.workload is not None and m.workload.reference]
+    at_plateau = {m.key for m in own}
+    gpu = [
+        r for r in rows if r.basis != "measured" and r.matmul_precision in ("bf16", "fp16") and r.workload in at_plateau
+    ]
     if not own or not gpu:
-        ref = min((r for r in rows if r.basis != "measured"), key=lambda r: r.multiple)
-        return t(
-            "verdict.cpu_meaning",
-            device=ref.device,
-            times=data.msg.multiple(ref.multiple),
-            workload=ref.label,
-            basis=t(f"basis.{ref.basis}", default=ref.basis),
-        )
+        return None
     mine = max(own, key=lambda m: m.value)
     ref = min(gpu, key=lambda r: r.value)  # the most modest reference: no overstatement
     return t(
@@ -454,24 +468,39 @@ def verdict_figure(data: ReportData, rows: list[Row]) -> Any:
     labels = {r.workload: r.label for r in rows}
     devices = list(dict.fromkeys(r.device for r in sorted(rows, key=lambda r: r.basis != "measured")))
     per_panel = [len({r.device for r in rows if r.workload == w}) for w in workloads]
+    titles = [F.esc_wrapped(labels[w], 40) for w in workloads]
+    chart_title = F.esc_wrapped(t("verdict.chart_title", device=data.baseline.label), 38)
+    # Room in pixels for what sits above each panel: the chart's title and the first panel's title (up to three
+    # lines each) in the top margin, the next panels' titles in the gaps; never drawn over one another.
+    lines = [x.count("<br>") + 1 for x in titles]
+    top = 42 + 20 * (chart_title.count("<br>") + 1) + 16 * lines[0] + 10  # 42: below Plotly's toolbar
+    gap = 16 * max(lines[1:], default=1) + 24
+    bottom = 90
+    plot = 34 * sum(per_panel) + 20 * len(workloads) + gap * (len(workloads) - 1)
     # Panels as tall as their bars, so a bar is as thick in a panel of 2 devices as in one of 6.
     fig = make_subplots(
         rows=len(workloads),
         cols=1,
         shared_xaxes=True,
         row_heights=per_panel,
-        vertical_spacing=min(0.08, 0.5 / len(workloads)),
-        subplot_titles=[F.esc_wrapped(labels[w], 40) for w in workloads],
+        vertical_spacing=gap / plot if len(workloads) > 1 else 0.0,
+        subplot_titles=titles,
     )
-    height = 150 + 34 * sum(per_panel) + 45 * len(workloads)
     fig.update_layout(
         template=F.TEMPLATE,
-        height=height,
+        height=top + plot + bottom,
         showlegend=True,
         bargap=0.22,
-        margin=dict(l=10, r=20, t=70, b=90),
+        margin=dict(l=10, r=20, t=top, b=bottom),
         title=dict(
-            text=F.esc_wrapped(t("verdict.chart_title", device=data.baseline.label), 44), x=0.01, font=dict(size=15)
+            text=chart_title,
+            x=0.01,
+            xanchor="left",
+            yref="container",
+            y=1,
+            yanchor="top",
+            pad=dict(t=40),
+            font=dict(size=15),
         ),
         legend=dict(orientation="h", yref="container", yanchor="bottom", y=0, x=0),
     )
@@ -490,14 +519,14 @@ def verdict_figure(data: ReportData, rows: list[Row]) -> Any:
             plus = [max(0.0, r.high - r.multiple) if is_num(r.high) and basis != "datasheet" else 0.0 for r in part]
             minus = [max(0.0, r.multiple - r.low) if is_num(r.low) else 0.0 for r in part]
             hover = [
-                f"<b>{esc(r.device)}</b><br>{esc(r.label)}: {data.msg.num(r.value, 4)} {esc(r.unit)}<br>"
+                f"<b>{esc(r.device)}</b><br>{esc(r.label)}: {data.msg.num(r.value, 4)} {esc(t.unit(r.unit))}<br>"
                 f"{esc(data.msg.multiple(r.multiple))} {esc(t('verdict.of_subject', device=data.baseline.label))}"
                 + (
                     f" ({esc(data.msg.multiple(r.low))}–{esc(data.msg.multiple(r.high))})"
                     if is_num(r.low) and is_num(r.high)
                     else ""
                 )
-                + f"<br>{esc(t(f'basis.{r.basis}', default=r.basis))}: {esc(r.source)}"
+                + f"<br>{esc(t(f'basis.{r.basis}', default=r.basis))}: {esc(t.said(r.source))}"
                 for r in part
             ]
             fig.add_bar(
@@ -546,8 +575,12 @@ def verdict_figure(data: ReportData, rows: list[Row]) -> Any:
     )
     for i in range(1, len(workloads) + 1):
         fig.add_vline(x=1.0, line=dict(color="#999", dash="dot", width=1), row=i, col=1)
-    for ann in fig.layout.annotations:  # panel titles from the left edge, wrapped: never clipped on a phone
-        ann.update(font=dict(size=12), x=0, xanchor="left", xref="paper")
+    # Panel titles start where the device names do (not where the bars do), so a title wrapped at 40
+    # characters fits a phone's width: the shift is the longest tick line at ~5.5 px per 11 px character (an
+    # underestimate, so a title never starts left of the figure).
+    widest = max(len(re.sub(r"&[#\w]+;", "x", line)) for r in rows for line in tick(r.device, r.multiple).split("<br>"))
+    for ann in fig.layout.annotations:
+        ann.update(font=dict(size=12), x=0, xanchor="left", xref="paper", align="left", xshift=-int(5.5 * widest))
     return fig
 
 

@@ -69,7 +69,8 @@ BUYER_FAMILIES = ("training", "inference", "llm_decode", "llm_prefill", "llm_lor
 def buyer_workloads(ok: pd.DataFrame) -> list[WorkloadRef]:
     """The workloads of what a buyer of these runs' hardware cares about, in this order: full-size
     models measured (the spec says the row's sizes ARE the workload, and it is no toy of under a million
-    parameters), 16-bit matrix math (else fp32; never an emulated precision), memory bandwidth. Keys are
+    parameters), 16-bit matrix math (else fp32; never an emulated precision, never a small product below the
+    GPU plateau), memory bandwidth. Keys are
     the spec's, which the model and the advisor take."""
     if ok.empty or "benchmark" not in ok:
         return []
@@ -84,6 +85,8 @@ def buyer_workloads(ok: pd.DataFrame) -> list[WorkloadRef]:
             continue
         role = role_of(row.get("benchmark"))
         if role == "compute_anchor":
+            if not ref.reference:  # a small product: no one buys a card for a 256³ GEMM
+                continue
             matmul[ref.precision] = ref
             if row.get("emulated") is True:
                 emulated_keys.add(ref.key)
@@ -102,18 +105,64 @@ def buyer_workloads(ok: pd.DataFrame) -> list[WorkloadRef]:
     return picked + ([math16] if math16 else []) + list(memory.values())
 
 
+def label_text(msg: Any, ref: WorkloadRef) -> str:
+    """The workload's label in the report's language: its spec's words (`label.<key>` messages, joined by
+    " · "; a parameter count written "0.14 M" the language's way), else its English label, which is then a
+    name ("ResNet-50", "llama-3.1-8b")."""
+    if not ref.words:
+        return ref.label
+    parts = []
+    for key, fields in ref.words:
+        values = {name: _field(msg, name, value) for name, value in fields}
+        parts.append(msg(f"label.{key}", **values))
+    return " · ".join(parts)
+
+
+def _field(msg: Any, name: str, value: Any) -> str:
+    if name == "params":  # as spec.millions writes it, in the language's digits
+        m = float(value) / 1e6
+        return msg.num(m, 2) if m < 10 else msg.fixed(m, 0)
+    return str(value)
+
+
+def case_labels(msg: Any, rows: pd.DataFrame) -> dict[str, str]:
+    """{case id: its workload's label in the report's language} for the rows of a results frame (the case
+    tables of the HTML page and the Markdown summary; CSV and JSON keep the spec's English label). One label
+    per case: a case's parameters are its id, however many runs hold it."""
+    out: dict[str, str] = {}
+    seen: set[str] = set()
+    for row in rows.to_dict("records"):
+        case = str(row.get("case_id"))
+        if case in seen:
+            continue
+        seen.add(case)
+        ref = workload_ref(row)
+        if ref is not None:
+            out[case] = label_text(msg, ref)
+    return out
+
+
+def is_toy(ref: WorkloadRef) -> bool:
+    """A test model that stands for no real one (the `tiny` LLM preset): its label already says so."""
+    return any(key in ("toy", "attention_toy") for key, _ in ref.words)
+
+
 def workload_words(msg: Any, ref: WorkloadRef) -> str:
     """A workload in words, in the report's language: "matrix multiplication bf16", "training ResNet-50
-    amp_bf16"; a shape that is not the full-size workload says it is a toy size."""
+    amp_bf16"; a shape that is not the full-size workload says it is a toy size, a small matrix product its
+    size."""
     role = role_of(ref.benchmark)
     if role == "compute_anchor":
-        return msg("workload.matmul", dtype=ref.precision)
+        if ref.reference:
+            return msg("workload.matmul", dtype=ref.precision)
+        shape = dict(next((f for k, f in ref.words if k == "matmul_small"), ())).get("shape", "")
+        return msg("workload.matmul_small", dtype=ref.precision, shape=shape)
     if role == "memory_anchor":
         return msg("workload.memory")
-    key = {"training": "workload.train", "inference": "workload.infer"}.get(ref.family, "workload.other")
-    text = msg(key, model=ref.label, precision=ref.precision)
-    # A toy shape says so once (the LLM specs' own labels already do).
-    return text if ref.reference or "toy" in ref.label else msg("workload.toy", workload=text)
+    key = f"workload.family.{ref.family}"  # "training ResNet-50 amp_bf16", "decoding llama-3.1-8b bf16"
+    text = msg(key if msg.has(key) else "workload.other", model=label_text(msg, ref), precision=ref.precision)
+    # A toy shape says so once (a test model's own label already does).
+    return text if ref.reference or is_toy(ref) else msg("workload.toy", workload=text)
 
 
 def is_full_size(ref: WorkloadRef | None) -> bool:
@@ -126,8 +175,11 @@ __all__ = [
     "BUYER_MIN_PARAMS",
     "benchmarks_with_role",
     "buyer_workloads",
+    "case_labels",
     "headline_of",
     "is_full_size",
+    "is_toy",
+    "label_text",
     "params_of",
     "role_of",
     "workload_words",

@@ -7,7 +7,7 @@ from typing import Any
 
 from gpubench.benchmarks.llm import workloads as W
 from gpubench.benchmarks.llm.presets import PRESET_NAMES, PRESETS, validate
-from gpubench.benchmarks.spec import BenchmarkSpec, Headline, Param, WorkloadRef
+from gpubench.benchmarks.spec import BenchmarkSpec, Headline, Param, WorkloadRef, word
 from gpubench.precisions import ELEMENT_BYTES
 from gpubench.records import ParamValue
 from gpubench.schema import cols
@@ -54,6 +54,7 @@ def workload(p: Mapping[str, Any]) -> WorkloadRef:
         peak_key=W.PEAK_KEY[precision],
         items_per_step=f,
         benchmark="attention",
+        words=(word("attention" if reference else "attention_toy", name=run.name),),
     )
 
 
@@ -75,4 +76,5 @@ SPEC = BenchmarkSpec(
     headline=Headline(label="attention {preset} {precision}", group_by=("preset", "precision", "backend")),
     workload=workload,
     defines=("preset", "precision"),
+    section="llm",
 )

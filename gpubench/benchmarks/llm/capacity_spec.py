@@ -61,4 +61,5 @@ SPEC = BenchmarkSpec(
     ),
     workload=workload,
     defines=("preset", "precision", "layers"),
+    section="llm",
 )

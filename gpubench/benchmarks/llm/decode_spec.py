@@ -65,4 +65,5 @@ SPEC = BenchmarkSpec(
     workload=workload,
     defines=("preset", "precision", "layers"),
     derive_fn=derive,
+    section="llm",
 )

@@ -46,4 +46,5 @@ SPEC = BenchmarkSpec(
     headline=Headline(label="prefill {workload}", group_by=("preset", "precision", "layers", "prompt")),
     workload=workload,
     defines=("preset", "precision", "layers"),
+    section="llm",
 )

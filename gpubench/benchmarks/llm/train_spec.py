@@ -68,4 +68,5 @@ SPEC = BenchmarkSpec(
     headline=Headline(label="fine-tune {workload}", group_by=("preset", "precision", "mode", "layers")),
     workload=workload,
     defines=("preset", "precision", "mode", "layers"),
+    section="llm",
 )

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from gpubench.benchmarks.llm.presets import KV_BYTES, PRESETS, WEIGHT_BYTES, Preset, preset
-from gpubench.benchmarks.spec import WorkloadRef, millions, shape_key
+from gpubench.benchmarks.spec import Word, WorkloadRef, millions, shape_key, word
 from gpubench.schema import cols
 
 # Weight-only int8 multiplies in 16-bit (torch._weight_int8pack_mm); fp8 runs torch._scaled_mm on fp8 units.
@@ -50,6 +50,14 @@ def _label(p: Preset, reference: bool) -> str:
     return f"{p.name}{toy} · {p.layers} of {p.total_layers} layers · {millions(p.params)} params"
 
 
+def _words(p: Preset, reference: bool) -> tuple[Word, ...]:
+    """The label's parts as message keys (see WorkloadRef.words); a published preset is a name."""
+    if reference:
+        return ()
+    name = word("toy", name=p.name) if PRESETS[p.name].published_params is None else word("name", name=p.name)
+    return name, word("layers_of", n=p.layers, total=p.total_layers), word("params", params=p.params)
+
+
 def ref(
     benchmark: str, family: str, params: Mapping[str, Any], *, flops: float, moved: float | None, items: float
 ) -> WorkloadRef:
@@ -70,6 +78,7 @@ def ref(
         peak_key=PEAK_KEY.get(precision),
         items_per_step=items,
         benchmark=benchmark,
+        words=_words(p, reference),
     )
 
 

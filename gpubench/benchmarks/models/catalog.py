@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
 
-from gpubench.benchmarks.spec import Param, WorkloadRef, millions, shape_key
+from gpubench.benchmarks.spec import Param, Word, WorkloadRef, millions, shape_key, word
 from gpubench.errors import SuiteError
 from gpubench.files import tomllib
 from gpubench.precisions import PEAK_KEY, is_half
@@ -241,9 +241,11 @@ def identify(params: Mapping[str, Any], *, mode: str, benchmark: str) -> Workloa
     # Weights are read once per step and shared by the batch: forward; training reads them again in the
     # backward and writes their gradients (optimizer state and activations are not counted).
     weight_bytes = count * (2.0 if is_half(precision) else 4.0) * (3.0 if mode == "train" else 1.0)
+    words: tuple[Word, ...] = ()
     if changed:
         shown = " · ".join(f"{v} {k}" if k == "layers" else f"{k} {v}" for k, v in changed.items())
         label = f"{model} · {shown} · {millions(count)} params"
+        words = (word("name", name=model), *(word(k, n=v) for k, v in changed.items()), word("params", params=count))
     else:
         label = info.label
     return WorkloadRef(
@@ -260,4 +262,5 @@ def identify(params: Mapping[str, Any], *, mode: str, benchmark: str) -> Workloa
         peak_key=PEAK_KEY.get(precision),
         items_per_step=float(batch * per_item),
         benchmark=benchmark,
+        words=words,
     )

@@ -40,4 +40,5 @@ SPEC = BenchmarkSpec(
     headline=Headline(label="infer {workload}", group_by=("model", "precision")),
     workload=workload,
     defines=("model", "precision", *SIZE_KEYS),
+    section="models",
 )

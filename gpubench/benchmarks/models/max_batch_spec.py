@@ -30,4 +30,5 @@ SPEC = BenchmarkSpec(
     headline=Headline(
         metric="max_batch", label="max batch {model} {precision}", unit="samples", group_by=("model", "precision")
     ),
+    section="models",
 )
