@@ -5,13 +5,14 @@
 
 RUN_FOLDER is a real run (e.g. one `make run` on this machine; it is read, never changed). Under ROOT
 (default /tmp/gb-report-scale) the script writes N copies of it per size, each a run of its own: a distinct
-run_id, host (`node-0042`), start time and device serial, and its step times scaled by a few per cent (so a
-pooled fleet has a spread). With --fleet N it also writes a synthetic N-GPU fleet SHARED_DIR
+run_id, host (`node-0042`) and device serial, and its step times scaled by a few per cent, as a whole and case by
+case (so a pooled fleet has a spread and the fleet check something to judge). With --fleet N it also writes a synthetic N-GPU fleet SHARED_DIR
 (gpubench.fleet.synthetic, as scripts/fleet_scale.py does), which the report draws in its Fleet section.
 
 Then it runs `python -m gpubench.cli report` once per fixture as a child process (imports and all, as a user
-types it, with Python's bytecode cache on as an installed package has it: one warm-up report first) and prints CPU seconds (user + system of the child, the operating system's accounting), wall seconds
-and the page's size in MB, beside the load average. Fixtures are kept (ROOT/<size>/.done) and reused.
+types it, with Python's bytecode cache on as an installed package has it: one warm-up report first) and prints
+CPU seconds (user + system of the child, the operating system's accounting), wall seconds and the page's size in
+MB, beside the load average. Fixtures are kept (ROOT/<size>/.done) and reused.
 Quote CPU seconds, not wall: on a shared machine the wall clock measures the neighbours too.
 """
 
