@@ -854,6 +854,7 @@ def engine_class(engine: str, conditions: str = "") -> str:
 _MAX_RUNTIME_BATCH = 4096  # sequences an engine runs at once when everything is queued (TensorRT-LLM's default)
 
 
+@functools.lru_cache(maxsize=8192)  # a pure function of its arguments, asked again by every fit and every estimate
 def _llm_shape(p: Published, wl: WorkloadName, spec: DeviceSpec | None = None) -> Shape:
     """The step a published LLM figure measured. A saturated throughput row (all requests queued at once)
     ran as many sequences as fit: its batch is the smaller of the requests, the engine's runtime limit and
