@@ -300,3 +300,28 @@ def test_run_cases_counts_as_a_filter_per_run_would(tmp_path):
         v = mine[mine["benchmark_version"].notna()].groupby("benchmark")["benchmark_version"].first()
         assert c.versions == ", ".join(f"{b} v{int(x)}" for b, x in v.items()) and c.versions
     assert any(c.ok < c.total for c in counts.values())  # the fixtures have failed and skipped cases
+
+
+# ----------------------------------------------------------------------------------------- load_runs' views
+
+
+def test_the_headline_view_reads_only_its_columns_and_says_what_every_row_would(tmp_path):
+    """views.headline takes only the columns a headline reads out of the frame: the same view as the row-by-row
+    conversion of every column it replaced (nullable columns, numpy scalars, failed and toy rows included)."""
+    from pathlib import Path
+
+    from fixtures_runs import write_fleet
+
+    from gpubench import store, views
+    from gpubench.benchmarks import catalog
+
+    def every_column(frame: pd.DataFrame) -> pd.DataFrame:
+        rows = [views._headline_row(r, catalog.find(r.get("benchmark"))) for r in frame.to_dict(orient="records")]
+        return pd.DataFrame(rows, columns=list(views.HEADLINE_COLUMNS))
+
+    quick = Path(__file__).parent / "data"
+    for paths in (write_fleet(tmp_path), [quick]):
+        frame = store.load_runs(paths)
+        view = views.headline(frame)
+        pd.testing.assert_frame_equal(view, every_column(frame), check_exact=True)
+        assert len(view) == len(frame) and view["workload"].notna().any() and view["value"].notna().any()
