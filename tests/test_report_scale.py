@@ -325,3 +325,22 @@ def test_the_headline_view_reads_only_its_columns_and_says_what_every_row_would(
         view = views.headline(frame)
         pd.testing.assert_frame_equal(view, every_column(frame), check_exact=True)
         assert len(view) == len(frame) and view["workload"].notna().any() and view["value"].notna().any()
+
+
+def test_reference_lines_are_set_at_once_and_keep_earlier_shapes():
+    """One dotted line (and note) per reference, added to the shapes already there: what add_hline drew,
+    without its per-shape re-processing (quadratic over a report of many runs)."""
+    import plotly.graph_objects as go
+
+    from gpubench.report import figures as F
+
+    fig = go.Figure(go.Scatter(x=[1, 2], y=[1, 2]))
+    fig.add_shape(type="rect", x0=0, x1=1, y0=0, y1=1)
+    F.reference_lines(
+        fig, [dict(y=3.0, color="#f00", text="gather"), dict(y=1.5, below=True), *[dict(y=i) for i in range(200)]]
+    )
+    assert len(fig.layout.shapes) == 1 + 202 and fig.layout.shapes[0].type == "rect"
+    line = fig.layout.shapes[1]
+    assert (line.y0, line.y1, line.xref, line.line.color, line.line.dash) == (3.0, 3.0, "x domain", "#f00", "dot")
+    assert [a.text for a in fig.layout.annotations] == ["gather"]  # lines without text get no note
+    assert fig.layout.annotations[0].yanchor == "bottom"

@@ -74,6 +74,33 @@ _HOVER_COLS = (
 )
 
 
+def reference_lines(fig: go.Figure, lines: Sequence[Mapping[str, Any]]) -> None:
+    """Dotted horizontal lines across the plot, each with its note at the left (dicts of y, color, text and
+    optionally below=True), set in one assignment: Plotly's add_hline re-processes every shape it already has,
+    which is quadratic in a report of many runs."""
+    shapes, notes = list(fig.layout.shapes or ()), list(fig.layout.annotations or ())
+    for line in lines:
+        y, color = float(line["y"]), line.get("color", "#888")
+        shapes.append(
+            dict(type="line", xref="x domain", x0=0, x1=1, yref="y", y0=y, y1=y, line=dict(color=color, dash="dot"))
+        )
+        if line.get("text"):
+            below = bool(line.get("below"))
+            notes.append(
+                dict(
+                    xref="x domain",
+                    x=0,
+                    yref="y",
+                    y=y,
+                    text=line["text"],
+                    showarrow=False,
+                    xanchor="left",
+                    yanchor="top" if below else "bottom",
+                )
+            )
+    fig.update_layout(shapes=shapes, annotations=notes)
+
+
 def is_true(value: Any) -> bool:
     """True for a real boolean True (not NA, not NaN, which `bool()` would call true)."""
     return isinstance(value, (bool, np.bool_)) and bool(value)
