@@ -365,17 +365,18 @@ def recommend(
 
     records: list[dict[str, Any]] = []
     measured_rows = _measured_rows(rows, catalog)
+    peaks = _peak_rows(rows) if is_model else []  # the same for every device: read once, not once per device
     # A reference workload, or a resized one the runs measured: the model estimates it at that very shape.
     modelled = parse_workload(chosen) is not None or chosen in set(names)
     if modelled:
         for slug, est in estimate_all(chosen, df if len(df) else None, catalog=catalog).items():
             if not estimates and est.basis == "estimated":
                 continue
-            records.append(_record(est, catalog[slug], measured_rows.get(slug), rows, is_model, chosen))
+            records.append(_record(est, catalog[slug], measured_rows.get(slug), rows, is_model, chosen, peaks=peaks))
     for key, mrow in measured_rows.items():
         if key in catalog and modelled:
             continue  # already there, from the model's measured figure
-        records.append(_record(None, catalog.get(key), mrow, rows, is_model, chosen, key=key))
+        records.append(_record(None, catalog.get(key), mrow, rows, is_model, chosen, key=key, peaks=peaks))
 
     device_names = {r["slug"] or r["device"]: str(r["device"]) for r in records}
     resolved, unused = _resolve_prices(prices, catalog, device_names)
@@ -463,8 +464,10 @@ def _record(
     is_model: bool,
     workload: str,
     key: str | None = None,
+    peaks: list[tuple[int, float]] | None = None,
 ) -> dict[str, Any]:
-    """One device's figures before prices: throughput and basis, power, memory fit."""
+    """One device's figures before prices: throughput and basis, power, memory fit (`peaks`: `_peak_rows(rows)`,
+    read here when not given)."""
     measured = mrow is not None and (est is None or est.basis == "measured")
     if measured:
         assert mrow is not None
@@ -486,7 +489,7 @@ def _record(
     memory_gb = spec.memory_gb if spec else (mem_bytes / 2**30 if mem_bytes else None)
     required, fits, max_batch, fit_note = None, None, None, ""
     if is_model:
-        required, fits, max_batch, fit_note = _memory_fit(rows, mrow if measured else None, memory_gb, workload)
+        required, fits, max_batch, fit_note = _memory_fit(rows, mrow if measured else None, memory_gb, workload, peaks)
     return {
         "device": spec.name if spec else str(mrow["device_name"]) if mrow is not None else key,
         "slug": spec.slug if spec else None,
@@ -513,7 +516,11 @@ def _record(
 
 
 def _memory_fit(
-    rows: pd.DataFrame, mrow: pd.Series | None, memory_gb: float | None, workload: str
+    rows: pd.DataFrame,
+    mrow: pd.Series | None,
+    memory_gb: float | None,
+    workload: str,
+    peaks: list[tuple[int, float]] | None = None,
 ) -> tuple[float | None, bool | None, int | None, str]:
     """Required bytes, whether it fits, the largest batch that fits, and how that is known.
 
@@ -521,18 +528,18 @@ def _memory_fit(
     taken from any run that recorded peak memory: (peak - static) / batch. Without such a run only the
     static part is known: a lower bound.
     """
+    peaks = _peak_rows(rows) if peaks is None else peaks
     if mrow is not None:
         return (
             _col_float(mrow, "peak_memory_bytes"),
             True,
-            _max_batch(rows, memory_gb, workload),
+            _max_batch(rows, memory_gb, workload, peaks),
             "it ran here",
         )
-    peaks = _peak_rows(rows)
     if peaks:
         batch, peak = max(peaks)
         fits = None if memory_gb is None else peak <= memory_gb * 2**30
-        return peak, fits, _max_batch(rows, memory_gb, workload), f"peak memory measured at batch {batch}"
+        return peak, fits, _max_batch(rows, memory_gb, workload, peaks), f"peak memory measured at batch {batch}"
     llm = _llm_fit(workload, memory_gb)
     if llm is not None:
         return llm
@@ -584,9 +591,11 @@ def _static_bytes(workload: str | None) -> float | None:
     return None if need is None else need[0]
 
 
-def _max_batch(rows: pd.DataFrame, memory_gb: float | None, workload: str) -> int | None:
+def _max_batch(
+    rows: pd.DataFrame, memory_gb: float | None, workload: str, peaks: list[tuple[int, float]] | None = None
+) -> int | None:
     """Largest batch that fits: (memory - static) / activations per item, activations from a measured peak."""
-    peaks = _peak_rows(rows)
+    peaks = _peak_rows(rows) if peaks is None else peaks
     if not peaks or memory_gb is None:
         return None
     static = _static_bytes(workload) or 0.0

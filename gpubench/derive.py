@@ -138,10 +138,18 @@ _STATUS_ORDER = {"failed": 0, "wrong": 1, "skipped": 2, "ok": 3}
 def _missing(value: Any) -> bool:
     if value is None:
         return True
+    kind = value.__class__
+    if kind in _NEVER_MISSING:  # what Parquet cells mostly are: decided without a comparison
+        return False
+    if kind is float:
+        return value != value
     try:
         return bool(value != value)  # NaN, pandas NA
     except (TypeError, ValueError):  # an array
         return False
+
+
+_NEVER_MISSING = frozenset({str, int, bool, list})
 
 
 def _floats(value: Any) -> list[float]:
@@ -149,7 +157,7 @@ def _floats(value: Any) -> list[float]:
     if value is None or isinstance(value, (str, bytes, float, int)):
         return []
     try:
-        return [float(v) for v in value]
+        return list(map(float, value))
     except (TypeError, ValueError):
         return []
 
@@ -202,7 +210,7 @@ def summarize(times: Sequence[float]) -> dict[str, Any]:
         return stats.summarize([]).as_dict()
     data = sorted(times)
     mean = math.fsum(data) / n
-    std = math.sqrt(math.fsum((t - mean) ** 2 for t in data) / (n - 1)) if n > 1 else 0.0
+    std = math.sqrt(math.fsum([(t - mean) ** 2 for t in data]) / (n - 1)) if n > 1 else 0.0
     p50 = _at(data, 50)
     iqr = _at(data, 75) - _at(data, 25)
     return {
@@ -230,7 +238,7 @@ def _combine_rounds(rounds: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     row = dict(first)
     for later in rounds[1:]:
         for k, v in later.items():
-            if k not in _COMBINED and not _missing(v):
+            if v is not None and k not in _COMBINED and not _missing(v):
                 row[k] = v
     bad = [r for r in rounds if r.get("status") != "ok"]
     if bad:
@@ -244,9 +252,21 @@ def _combine_rounds(rounds: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     return row
 
 
-def _timing(row: dict[str, Any], rounds: Sequence[Mapping[str, Any]]) -> None:
+def _cov(values: Sequence[float]) -> float:
+    """summarize(values)["cov"] without the percentiles (fsum is exact: the order of the values never matters)."""
+    n = len(values)
+    if n == 0:
+        return stats.summarize([]).cov
+    mean = math.fsum(values) / n
+    std = math.sqrt(math.fsum([(t - mean) ** 2 for t in values]) / (n - 1)) if n > 1 else 0.0
+    return std / mean if mean > 0 else math.nan
+
+
+def _timing(
+    row: dict[str, Any], rounds: Sequence[Mapping[str, Any]], round_wins: Sequence[list[tuple[int, int]]]
+) -> None:
     parts = [p for r in rounds for p in round_parts(r)]
-    windows = [w for r in rounds for w in round_windows(r)]
+    windows = [w for ws in round_wins for w in ws]
     if windows:
         row["start_ns"], row["end_ns"] = windows[-1]
         row["round_start_ns"], row["round_end_ns"] = [w[0] for w in windows], [w[1] for w in windows]
@@ -263,7 +283,7 @@ def _timing(row: dict[str, Any], rounds: Sequence[Mapping[str, Any]]) -> None:
         rounds_n=len(parts),
         round_sizes=[len(p) for p in parts],
         round_medians_s=medians,
-        round_cov=summarize(medians)["cov"] if len(parts) > 1 else math.nan,
+        round_cov=_cov(medians) if len(parts) > 1 else math.nan,
     )
     unit = row.get("work_unit")
     work = stats.to_float(row.get("work_per_step"))
@@ -282,16 +302,20 @@ def _has_telemetry(row: Mapping[str, Any]) -> bool:
     return stats.finite_or_none(row.get("telemetry_samples")) is not None
 
 
-def _telemetry(row: dict[str, Any], rounds: Sequence[Mapping[str, Any]]) -> None:
+def _telemetry(
+    row: dict[str, Any], rounds: Sequence[Mapping[str, Any]], round_wins: Sequence[list[tuple[int, int]]]
+) -> None:
     """The case's telemetry over all its rounds: each round's aggregates weighted by its window's length."""
-    parts = [r for r in rounds if _has_telemetry(r)]
+    parts = [(r, ws) for r, ws in zip(rounds, round_wins, strict=True) if _has_telemetry(r)]
     if len(parts) < 2:
         return  # one round (or none): its aggregates are the case's, already on the row
     from gpubench.telemetry.aggregate import AGGREGATE_COLUMNS, combine_aggregates
 
-    weighted = [
-        ({k: r.get(k) for k in AGGREGATE_COLUMNS}, sum(hi - lo for lo, hi in round_windows(r)) / 1e9) for r in parts
-    ]
+    weighted = [(r, sum(hi - lo for lo, hi in ws) / 1e9) for r, ws in parts]
+    if sum(1 for _, d in weighted if d > 0) < 2:
+        # combine_aggregates returns a lone window's aggregates as they are: only the aggregates, not the round.
+        weighted = [({k: r.get(k) for k in AGGREGATE_COLUMNS}, d) for r, d in weighted]
+    # Otherwise it reads each round's aggregate columns by name: the rounds themselves, not copies.
     row.update(combine_aggregates(weighted))
 
 
@@ -513,8 +537,9 @@ def measured_row(rounds: Sequence[Mapping[str, Any]], rank_rows: Sequence[Mappin
     row = _combine_rounds(rounds)
     for key in DERIVED_COLUMNS:
         row.pop(key, None)
-    _timing(row, rounds)
-    _telemetry(row, rounds)
+    windows = [round_windows(r) for r in rounds]  # read once: timing and telemetry both weigh by them
+    _timing(row, rounds, windows)
+    _telemetry(row, rounds, windows)
     _ranks(row, rank_rows)
     row.pop("round", None)
     return row

@@ -418,6 +418,42 @@ class _Context:
     measured: dict[tuple[str, str], _Measured] = field(default_factory=dict)  # (workload, slug or name)
     cache: dict[Any, Any] = field(default_factory=dict)
     shapes: dict[str, WorkloadRef] = field(default_factory=dict)  # resized / toy workloads the runs measured
+    local: dict[Any, Any] = field(default_factory=dict)  # this context's own memo (never shared: see _fit_cache)
+
+
+_FIT_CACHES: dict[tuple[Any, ...], tuple[Any, dict[Any, Any]]] = {}
+_FIT_CACHES_MAX = 32
+
+
+def _fit_cache(
+    catalog: Mapping[str, DeviceSpec], published: list[Published], measured: Mapping[tuple[str, str], _Measured]
+) -> dict[Any, Any]:
+    """The `_Context.cache` of every context with these catalog entries, these published figures and these
+    measured figures of catalog devices (the same objects: kept alive here, so an id is never reused).
+
+    Everything `_cached` stores (points, efficiencies, ceilings, fits, calibrations) is a function of exactly
+    these: a measured figure of a device the catalog lacks (a CPU) is read only outside them (`_estimate`'s
+    toy-shape path and `_floored`). So the calls of one report (the verdict's workloads, each Value table)
+    share their fits instead of refitting them per workload: the same figures, computed once."""
+    specs = tuple(catalog.items())
+    pub = tuple(published)
+    key = (
+        tuple((slug, id(spec)) for slug, spec in specs),
+        tuple(map(id, pub)),
+        frozenset((k, m) for k, m in measured.items() if k[1] in catalog),
+    )
+    hit = _FIT_CACHES.get(key)
+    if hit is None:
+        while len(_FIT_CACHES) >= _FIT_CACHES_MAX:
+            _FIT_CACHES.pop(next(iter(_FIT_CACHES)))
+        hit = _FIT_CACHES[key] = ((specs, pub), {})
+    return hit[1]
+
+
+def _local(ctx: _Context, key: Any, make: Callable[[], Any]) -> Any:
+    if key not in ctx.local:
+        ctx.local[key] = make()
+    return ctx.local[key]
 
 
 @dataclass(frozen=True)
@@ -598,7 +634,7 @@ def _calibrate(ctx: _Context, wl: WorkloadName, spec: DeviceSpec, raw: _Raw, sha
         other = ctx.catalog.get(slug)
         if name != wl.name or other is None or slug == spec.slug or other.family != spec.family:
             continue
-        stripped = _Context(ctx.catalog, ctx.published, {}, {})
+        stripped = _Context(ctx.catalog, ctx.published, {}, _fit_cache(ctx.catalog, ctx.published, {}))
         pred = _predict(stripped, wl, other, m.shape)
         if pred is not None and pred.value > 0:
             ratios.append(m.value / pred.value)
@@ -818,6 +854,7 @@ def engine_class(engine: str, conditions: str = "") -> str:
 _MAX_RUNTIME_BATCH = 4096  # sequences an engine runs at once when everything is queued (TensorRT-LLM's default)
 
 
+@functools.lru_cache(maxsize=8192)  # a pure function of its arguments, asked again by every fit and every estimate
 def _llm_shape(p: Published, wl: WorkloadName, spec: DeviceSpec | None = None) -> Shape:
     """The step a published LLM figure measured. A saturated throughput row (all requests queued at once)
     ran as many sequences as fit: its batch is the smaller of the requests, the engine's runtime limit and
@@ -1141,7 +1178,8 @@ def _band(frame: pd.DataFrame, basis: str) -> tuple[float, float, int]:
 def validation_summary(frame: pd.DataFrame | None = None) -> pd.DataFrame:
     """Per family: points, predicted, median and worst |relative error|, share inside the interval, target
     and whether it is met (median within the target and at least INSIDE_TARGET inside)."""
-    frame = _validation() if frame is None else frame
+    if frame is None:
+        return _summary_cached(_stamp()).copy()  # computed once per version of the data files
     out = []
     for family in [f for f in FAMILIES if f in set(frame["family"])] + sorted(set(frame["family"]) - set(FAMILIES)):
         group = frame[frame["family"] == family]
@@ -1242,10 +1280,29 @@ def _param_names() -> tuple[str, ...]:
     return tuple(dict.fromkeys([*_PARAMS, *(n for spec in benchmark_catalog.all_specs() for n in spec.params)]))
 
 
-def workload_column(df: pd.DataFrame) -> pd.Series:
-    """The workload name of every row of a results frame (None where it is no single-device workload)."""
-    params = param_frame(df)
-    names = [workload_of_row(b, p) for b, (_, p) in zip(df["benchmark"], params.iterrows(), strict=True)]
+def _records(frame: pd.DataFrame, columns: Iterable[str] | None = None) -> list[dict[str, Any]]:
+    """Rows of `frame` (or of its `columns`, each there) as dicts holding what `iterrows` would: every value
+    as the frame's object view has it (Python numbers for numeric columns), without a Series per row."""
+    cols = list(frame.columns) if columns is None else [c for c in columns if c in frame.columns]
+    values = frame[cols].to_numpy(dtype=object) if cols else [[] for _ in range(len(frame))]
+    return [dict(zip(cols, row, strict=True)) for row in values]
+
+
+def _param_records(df: pd.DataFrame) -> list[dict[str, Any]]:
+    """`_records(param_frame(df))` without building the frame: each row's parameters as a dict."""
+    if "params" in df.columns:
+        return _records(param_frame(df))
+    names = _param_names()
+    missing = [None] * len(df)
+    columns = [df[name].to_numpy(dtype=object) if name in df.columns else missing for name in names]
+    return [dict(zip(names, row, strict=True)) for row in zip(*columns, strict=True)] if names else []
+
+
+def workload_column(df: pd.DataFrame, params: list[dict[str, Any]] | None = None) -> pd.Series:
+    """The workload name of every row of a results frame (None where it is no single-device workload);
+    `params`: its rows' parameters (`_param_records`), where the caller has them."""
+    params = _param_records(df) if params is None else params
+    names = [workload_of_row(b, p) for b, p in zip(df["benchmark"], params, strict=True)]
     return pd.Series(names, index=df.index, dtype=object)
 
 
@@ -1256,7 +1313,7 @@ def measured_table(
     return {k: (m.value, m.run_id) for k, m in _measured_entries(runs, catalog).items()}
 
 
-def _row_shape(name: str, params: pd.Series) -> Shape | None:
+def _row_shape(name: str, params: Mapping[str, Any]) -> Shape | None:
     wl = parse_workload(name)
     if wl is None or wl.kind != "llm":
         return None
@@ -1268,29 +1325,45 @@ def _row_shape(name: str, params: pd.Series) -> Shape | None:
     return Shape(batch, max(1, context), 1)
 
 
-def _measured_entries(runs: pd.DataFrame | None, catalog: Mapping[str, DeviceSpec]) -> dict[tuple[str, str], _Measured]:
+_MEASURED_COLUMNS = (
+    "throughput",
+    "device_name",
+    "device_memory_bytes",
+    "power_limit_w",
+    "device_multiprocessors",
+    "device_kind",
+    "run_id",
+)  # what a measured figure is read from (device_key's columns among them)
+
+
+def _measured_entries(
+    runs: pd.DataFrame | None, catalog: Mapping[str, DeviceSpec], params: list[dict[str, Any]] | None = None
+) -> dict[tuple[str, str], _Measured]:
     if runs is None or len(runs) == 0 or "benchmark" not in runs.columns:
         return {}
     ok = runs
     if "status" in ok.columns:
-        ok = ok[ok["status"] == "ok"]
+        mask = ok["status"] == "ok"
+        ok = ok[mask]
+        if params is not None:
+            params = [p for p, keep in zip(params, mask.to_numpy(dtype=bool), strict=True) if keep]
     if ok.empty:
         return {}
-    names = workload_column(ok)
-    params = param_frame(ok)
+    params = _param_records(ok) if params is None else params
+    names = workload_column(ok, params)
     out: dict[tuple[str, str], _Measured] = {}
-    for (idx, row), name in zip(ok.iterrows(), names, strict=True):
+    for row, p, name in zip(_records(ok, _MEASURED_COLUMNS), params, names, strict=True):
         value = finite_or_none(row.get("throughput"))
         if value is None or value <= 0 or name is None or not _text(row.get("device_name")):
             continue
         key = (name, device_key(row, catalog))
         cpu = str(row.get("device_kind") or "").lower() == "cpu"
         if key not in out or value > out[key].value:
-            out[key] = _Measured(value, str(row.get("run_id", "?")), _row_shape(name, params.loc[idx]), cpu)
+            out[key] = _Measured(value, str(row.get("run_id", "?")), _row_shape(name, p), cpu)
     return out
 
 
-def device_key(row: pd.Series, catalog: Mapping[str, DeviceSpec]) -> str:
+def device_key(row: Mapping[str, Any], catalog: Mapping[str, DeviceSpec]) -> str:
     """Catalog slug of a result row's device, or its raw name when the catalog does not know it."""
     spec = match_device(
         str(row["device_name"]),
@@ -1306,18 +1379,21 @@ def _context(
     runs: pd.DataFrame | None, catalog: Mapping[str, DeviceSpec] | None, published: list[Published] | None
 ) -> _Context:
     cat = load_catalog() if catalog is None else catalog
-    pub = load_published() if published is None else published
-    return _Context(cat, [p for p in pub if p.device in cat], _measured_entries(runs, cat), {}, _shapes(runs))
+    pub = [p for p in (load_published() if published is None else published) if p.device in cat]
+    has = runs is not None and len(runs) > 0 and "benchmark" in runs.columns
+    params = _param_records(runs) if has else None  # the rows' parameters, read once for both readings
+    measured = _measured_entries(runs, cat, params)
+    return _Context(cat, pub, measured, _fit_cache(cat, pub, measured), _shapes(runs, params))
 
 
-def _shapes(runs: pd.DataFrame | None) -> dict[str, WorkloadRef]:
+def _shapes(runs: pd.DataFrame | None, params: list[dict[str, Any]] | None = None) -> dict[str, WorkloadRef]:
     """The WorkloadRef of every workload the runs measured that is not at its defining sizes (or that the model
     has no name for, such as an inference run under autocast)."""
     if runs is None or len(runs) == 0 or "benchmark" not in runs.columns:
         return {}
-    params = param_frame(runs)
+    params = _param_records(runs) if params is None else params
     out: dict[str, WorkloadRef] = {}
-    for bench, (_, row) in zip(runs["benchmark"], params.iterrows(), strict=True):
+    for bench, row in zip(runs["benchmark"], params, strict=True):
         ref = workload_ref(bench, row)
         if ref is not None and ref.key not in out and (not ref.reference or parse_workload(ref.key) is None):
             out[ref.key] = ref
@@ -1479,14 +1555,14 @@ def _estimate(
     if raw.basis == "published":
         pts = _published_llm(ctx, wl, ctx.catalog[device], shape) if shape else _points(ctx, wl.name)[device]
         vals = [p.value for p in pts]
-        lo, hi, _ = _interval(wl.family, "published")
+        lo, hi, _ = _local(ctx, ("interval", wl.family, "published"), lambda: _interval(wl.family, "published"))
         low = min(min(vals), raw.value * lo)
         high = max(max(vals), raw.value * hi)
         return Estimate(
             wl.name, device, raw.value, low, high, unit, "published", raw.source, wl.family, "", "", details
         )
     if raw.validated:
-        lo, hi, warning = _interval(wl.family, "estimated")
+        lo, hi, warning = _local(ctx, ("interval", wl.family, "estimated"), lambda: _interval(wl.family, "estimated"))
     else:
         lo, hi, warning = 1 - _UNVALIDATED_WIDTH, 1 + _UNVALIDATED_WIDTH, "unvalidated estimate"
     est = Estimate(
@@ -1581,7 +1657,11 @@ class LlmEstimator:
         raw = _llm_estimate(self.ctx, wl, self.ctx.catalog[device], shape, preset)
         if raw is None:
             return None
-        lo, hi, warning = _interval(wl.family, "estimated") if raw.validated else (0.5, 1.5, "unvalidated estimate")
+        lo, hi, warning = (
+            _local(self.ctx, ("interval", wl.family, "estimated"), lambda: _interval(wl.family, "estimated"))
+            if raw.validated
+            else (0.5, 1.5, "unvalidated estimate")
+        )
         return Estimate(
             wl.name,
             device,

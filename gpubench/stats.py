@@ -15,6 +15,8 @@ NOISY_IQR_RATIO = 0.10
 
 def to_float(value: Any) -> float:
     """A float from a result cell (None, pandas NA, numpy scalars, strings of numbers); NaN when it is none."""
+    if value is None:  # the common missing cell, decided without raising and catching a TypeError
+        return math.nan
     try:
         return float(value)
     except (TypeError, ValueError):

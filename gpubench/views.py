@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from gpubench.errors import GpubenchError
@@ -71,15 +72,52 @@ def typed(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+_ROW_COLUMNS = (
+    *("run_id", "run_started_utc", "device_name", "host", "case_id", "benchmark", "precision", "status", "emulated"),
+    *("throughput", "throughput_unit", "throughput_p10", "throughput_p90"),
+)  # what a headline row reads besides its spec's parameters and figures
+
+
 def headline(frame: pd.DataFrame) -> pd.DataFrame:
     """One row per case of every run with its headline figure (HEADLINE_COLUMNS), from the benchmarks' specs."""
     from gpubench.benchmarks import catalog
 
+    # Only the columns a headline reads (the specs' parameters and headline figures): a thousand runs are tens of
+    # thousands of rows of some 170 columns.
+    wanted = dict.fromkeys(_ROW_COLUMNS)
+    for name in frame["benchmark"].dropna().unique() if "benchmark" in frame else ():
+        spec = catalog.find(name)
+        if spec is not None:
+            h = spec.headline
+            wanted.update(dict.fromkeys((*spec.params, h.metric, f"{h.metric}_p10", f"{h.metric}_p90", h.unit_column)))
     records = []
-    for row in frame.to_dict(orient="records"):
+    for row in _records(frame, [c for c in wanted if c in frame.columns]):
         spec = catalog.find(row.get("benchmark"))
         records.append(_headline_row(row, spec))
     return pd.DataFrame(records, columns=list(HEADLINE_COLUMNS))
+
+
+def _records(frame: pd.DataFrame, columns: list[str]) -> list[dict[str, Any]]:
+    """frame[columns].to_dict(orient="records"), column by column: the same Python values (numbers as Python
+    numbers, a missing value of a nullable column as None) without pandas' per-row work."""
+    values = []
+    for col in columns:
+        series = frame[col]
+        items = series.tolist()
+        if series.dtype == object or isinstance(series.dtype, pd.api.extensions.ExtensionDtype):
+            items = [_native(v) for v in items]
+        values.append(items)
+    return [dict(zip(columns, row, strict=True)) for row in zip(*values, strict=True)] if columns else []
+
+
+def _native(value: Any) -> Any:
+    if value is pd.NA:
+        return None
+    if isinstance(value, (np.datetime64, np.timedelta64)):
+        return pd.Timestamp(value) if isinstance(value, np.datetime64) else pd.Timedelta(value)
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
 
 
 def _headline_row(row: dict[str, Any], spec: Any) -> dict[str, Any]:

@@ -646,6 +646,47 @@ def scorecard(data: ReportData, metrics: list[Metric] | None = None) -> pd.DataF
     return frame
 
 
+@dataclass(frozen=True)
+class RunCases:
+    """What a run's cases say about it in the Runs table: how many, how many ok, how many ran with TF32 on,
+    and each benchmark's method version ("matmul v1, memory v2", benchmarks in name order)."""
+
+    total: int = 0
+    ok: int = 0
+    tf32: int = 0
+    versions: str = ""
+
+
+def run_cases(data: ReportData) -> dict[str, RunCases]:
+    """RunCases of every run of `data.runs`, from one pass over the frame (not one filter per run: a fleet has
+    a thousand). Computed once per ReportData."""
+    if "run_cases" in data.memo:
+        return data.memo["run_cases"]
+    runs = data.runs
+    out: dict[str, RunCases] = {}
+    if len(runs) and "run_id" in runs:
+        ids = runs["run_id"]
+        total = ids.groupby(ids, sort=False).size()
+        status = runs["status"].astype("string").fillna("") if "status" in runs else pd.Series("", index=runs.index)
+        ok = (status == "ok").groupby(ids, sort=False).sum()
+        tf32 = runs["tf32"].fillna(False).astype(bool).groupby(ids, sort=False).sum() if "tf32" in runs else None
+        versions: dict[str, list[str]] = {}
+        if {"benchmark", "benchmark_version"} <= set(runs.columns):
+            known = runs[runs["benchmark_version"].notna()]
+            first = known.groupby(["run_id", "benchmark"])["benchmark_version"].first()
+            for (run_id, bench), v in first.items():
+                versions.setdefault(str(run_id), []).append(f"{bench} v{int(v)}")
+        for run_id, n in total.items():
+            out[str(run_id)] = RunCases(
+                int(n),
+                int(ok.get(run_id, 0)),
+                int(tf32.get(run_id, 0)) if tf32 is not None else 0,
+                ", ".join(versions.get(str(run_id), [])),
+            )
+    data.memo["run_cases"] = out
+    return out
+
+
 # --------------------------------------------------------------------------------- environment differences
 
 

@@ -4,7 +4,7 @@ results file goes through `esc` (Plotly renders a subset of HTML in names, ticks
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -74,6 +74,33 @@ _HOVER_COLS = (
 )
 
 
+def reference_lines(fig: go.Figure, lines: Sequence[Mapping[str, Any]]) -> None:
+    """Dotted horizontal lines across the plot, each with its note at the left (dicts of y, color, text and
+    optionally below=True), set in one assignment: Plotly's add_hline re-processes every shape it already has,
+    which is quadratic in a report of many runs."""
+    shapes, notes = list(fig.layout.shapes or ()), list(fig.layout.annotations or ())
+    for line in lines:
+        y, color = float(line["y"]), line.get("color", "#888")
+        shapes.append(
+            dict(type="line", xref="x domain", x0=0, x1=1, yref="y", y0=y, y1=y, line=dict(color=color, dash="dot"))
+        )
+        if line.get("text"):
+            below = bool(line.get("below"))
+            notes.append(
+                dict(
+                    xref="x domain",
+                    x=0,
+                    yref="y",
+                    y=y,
+                    text=line["text"],
+                    showarrow=False,
+                    xanchor="left",
+                    yanchor="top" if below else "bottom",
+                )
+            )
+    fig.update_layout(shapes=shapes, annotations=notes)
+
+
 def is_true(value: Any) -> bool:
     """True for a real boolean True (not NA, not NaN, which `bool()` would call true)."""
     return isinstance(value, (bool, np.bool_)) and bool(value)
@@ -86,11 +113,30 @@ def records(frame: pd.DataFrame, *extra: str) -> list[dict[str, Any]]:
     return [dict(zip(cols, row, strict=True)) for row in zip(*values, strict=True)]
 
 
-def by_run(frame: pd.DataFrame) -> dict[str, pd.DataFrame]:
-    """Rows per run id, split once (filtering a wide frame per run costs a copy each time)."""
+def by_run(frame: pd.DataFrame) -> Mapping[str, pd.DataFrame]:
+    """Rows per run id (in order of first appearance), each run's rows cut from the frame the first time they
+    are asked for: a fleet's Runs table reads every run, its telemetry panel one run of a thousand."""
     if frame.empty or "run_id" not in frame:
         return {}
-    return {str(k): g for k, g in frame.groupby("run_id", sort=False)}
+    return _RunParts(frame)
+
+
+class _RunParts(Mapping[str, pd.DataFrame]):
+    def __init__(self, frame: pd.DataFrame) -> None:
+        self._frame = frame
+        self._rows = {str(k): v for k, v in frame.groupby("run_id", sort=False).indices.items()}
+        self._cut: dict[str, pd.DataFrame] = {}
+
+    def __getitem__(self, run_id: str) -> pd.DataFrame:
+        if run_id not in self._cut:
+            self._cut[run_id] = self._frame.iloc[self._rows[run_id]]
+        return self._cut[run_id]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._rows)
+
+    def __len__(self) -> int:
+        return len(self._rows)
 
 
 def _row_value(row: Mapping[str, Any], name: str) -> Any:

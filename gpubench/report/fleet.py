@@ -24,6 +24,11 @@ from gpubench.report.data import ReportData, esc
 BASELINE_FILE = "baseline.toml"  # in a fleet's SHARED_DIR: drawn and judged by the report
 _MAX_ROWS = 200  # failing rows listed; the rest are counted (the JSON of `fleet check` has them all)
 _MAX_LABELS = 40  # failing dots named in the chart
+MAX_DOTS = 1200
+"""Passing GPU-case dots drawn one by one (with a hover text each) up to this many; a larger fleet draws each
+case's passing GPUs as one box (quartiles, whiskers from the slowest to the fastest passing GPU) with one
+hover text, and only its failing GPUs as dots: 1,000 GPUs x 40 cases as dots is 8 MB of page and a chart
+nobody can read dot by dot."""
 
 
 def _roots_and_loose(folders: list[str]) -> tuple[list[Path], list[Path]]:
@@ -92,40 +97,72 @@ def _figure(data: ReportData, check: Any) -> Any:
     uuid_of = {key: u.uuid for key, u in units.items()}
     host_of = {key: u.host for key, u in units.items()}
     bx, by, bh, mx, my = [], [], [], [], []
+    boxes: dict[str, list[float]] = {"y": [], "q1": [], "median": [], "q3": [], "lowerfence": [], "upperfence": []}
+    box_x, box_hover = [], []
+    dots = len(c) - int(c["fail"].astype(bool).sum()) <= MAX_DOTS
+    shapes = []
     for i, k in enumerate(keys):
-        g = c.loc[groups.groups[k]]
-        mad = float(g["mad"].iloc[0])
-        med = float(g["median"].iloc[0])
-        unit = str(g["throughput_unit"].iloc[0] or "")
+        g = c.loc[groups.groups[k], ["unit", "case_id", "ratio", "throughput", "fail", "rule"]]
+        first = c.loc[groups.groups[k][0]]
+        mad = float(first["mad"])
+        med = float(first["median"])
+        unit = str(first["throughput_unit"] or "")
         spread = math.exp(r.mad_z * 1.4826 * mad)
-        fig.add_shape(
-            type="rect",
-            x0=100 / spread,
-            x1=100 * spread,
-            y0=i - 0.4,
-            y1=i + 0.4,
-            line_width=0,
-            fillcolor="rgba(120,120,120,0.16)",
-            layer="below",
+        shapes.append(
+            dict(
+                type="rect",
+                x0=100 / spread,
+                x1=100 * spread,
+                y0=i - 0.4,
+                y1=i + 0.4,
+                line_width=0,
+                fillcolor="rgba(120,120,120,0.16)",
+                layer="below",
+            )
         )
         jitter = rng.uniform(-0.3, 0.3, len(g))
-        who = [who_of.get(k_, str(k_)) for k_ in g["unit"]]
         ratio = g["ratio"].to_numpy(float)
-        hover = [
-            f"<b>{esc(w)}</b> {esc(uuid_of.get(k_, ''))}<br>{esc(case)}<br>{100 * x:.1f}% of the median · "
-            f"{v:.4g} {esc(unit)}<br>{esc(host_of.get(k_, ''))}"
-            for w, k_, case, x, v in zip(who, g["unit"], g["case_id"], ratio, g["throughput"], strict=True)
-        ]
         fail = g["fail"].to_numpy(bool)
+
+        def hover(j: int, g: pd.DataFrame = g, ratio: np.ndarray = ratio, unit: str = unit) -> str:
+            k_ = g["unit"].iloc[j]
+            return (
+                f"<b>{esc(who_of.get(k_, str(k_)))}</b> {esc(uuid_of.get(k_, ''))}<br>{esc(g['case_id'].iloc[j])}"
+                f"<br>{100 * ratio[j]:.1f}% of the median · {g['throughput'].iloc[j]:.4g} {esc(unit)}"
+                f"<br>{esc(host_of.get(k_, ''))}"
+            )
+
         for j in np.flatnonzero(fail):
             fx.append(100 * ratio[j])
             fy.append(i + jitter[j])
-            fh.append(hover[j] + f"<br><b>{esc(g['rule'].iloc[j])}</b>")
-            ftext.append(esc(who[j]))
+            fh.append(hover(j) + f"<br><b>{esc(g['rule'].iloc[j])}</b>")
+            k_ = g["unit"].iloc[j]
+            ftext.append(esc(who_of.get(k_, str(k_))))
         keep = np.flatnonzero(~fail)
-        xs.extend((100 * ratio[keep]).tolist())
-        ys.extend((i + jitter[keep]).tolist())
-        hovers.extend(hover[j] for j in keep)
+        if dots:
+            xs.extend((100 * ratio[keep]).tolist())
+            ys.extend((i + jitter[keep]).tolist())
+            hovers.extend(hover(j) for j in keep)
+        elif len(keep):
+            q = np.percentile(100 * ratio[keep], [0, 25, 50, 75, 100])
+            for name, v in zip(("lowerfence", "q1", "median", "q3", "upperfence"), q, strict=True):
+                boxes[name].append(round(float(v), 3))
+            boxes["y"].append(i)
+            box_x.append(round(float(q[2]), 3))
+            box_hover.append(
+                f"<b>{esc(_label(k[1], k[0], several))}</b><br>"
+                + esc(
+                    t(
+                        "fleet.hover_spread",
+                        n=len(keep),
+                        low=t.fixed(q[0], 1),
+                        q1=t.fixed(q[1], 1),
+                        q3=t.fixed(q[3], 1),
+                        high=t.fixed(q[4], 1),
+                    )
+                )
+                + f"<br>{med:.4g} {esc(unit)}"
+            )
         if k in baselines:
             base, min_ratio = baselines[k]
             bx.append(100 * base / med)
@@ -134,16 +171,38 @@ def _figure(data: ReportData, check: Any) -> Any:
             if min_ratio is not None:
                 mx.append(100 * base * min_ratio / med)
                 my.append(i)
-    marker = dict(size=5 if len(xs) > 300 else 8, color="#3a6ea5", opacity=0.5 if len(xs) > 300 else 0.8)
-    fig.add_scatter(
-        x=xs,
-        y=ys,
-        mode="markers",
-        marker=marker,
-        hovertext=hovers,
-        hovertemplate=F.HOVER,
-        name=esc(t("fleet.legend_pass")),
-    )
+    if dots:
+        marker = dict(size=5 if len(xs) > 300 else 8, color="#3a6ea5", opacity=0.5 if len(xs) > 300 else 0.8)
+        fig.add_scatter(
+            x=xs,
+            y=ys,
+            mode="markers",
+            marker=marker,
+            hovertext=hovers,
+            hovertemplate=F.HOVER,
+            name=esc(t("fleet.legend_pass")),
+        )
+    elif boxes["y"]:
+        fig.add_box(
+            orientation="h",
+            **boxes,
+            width=0.5,
+            line=dict(color="#3a6ea5", width=1.5),
+            fillcolor="rgba(58,110,165,0.25)",
+            hoverinfo="skip",
+            name=esc(t("fleet.legend_spread")),
+        )
+        # One hover text per case, on its median.
+        fig.add_scatter(
+            x=box_x,
+            y=boxes["y"],
+            mode="markers",
+            marker=dict(size=6, color="#3a6ea5", symbol="line-ns", line=dict(width=2, color="#1d4f80")),
+            hovertext=box_hover,
+            hovertemplate=F.HOVER,
+            showlegend=False,
+        )
+        xs = boxes["lowerfence"] + boxes["upperfence"]
     if fx:
         labelled = len(fx) <= _MAX_LABELS
         fig.add_scatter(
@@ -183,8 +242,13 @@ def _figure(data: ReportData, check: Any) -> Any:
     span = max(hi - lo, 1.0)
     left = lo - span * (0.12 if fx and len(fx) <= _MAX_LABELS else 0.03)
     fig.update_xaxes(range=[left, hi + span * 0.03])
-    fig.add_vline(x=100, line=dict(color="#555", width=1))
-    fig.add_vline(x=100 * (1 - r.threshold), line=dict(color="#d62728", dash="dash", width=1))
+    # The median and the threshold: the shapes add_vline makes, added with the bands in one assignment.
+    for x, line in (
+        (100, dict(color="#555", width=1)),
+        (100 * (1 - r.threshold), dict(color="#d62728", dash="dash", width=1)),
+    ):
+        shapes.append(dict(type="line", x0=x, x1=x, xref="x", y0=0, y1=1, yref="y domain", line=line))
+    fig.update_layout(shapes=shapes)
     fig.update_yaxes(
         tickmode="array",
         tickvals=list(range(len(keys))),
@@ -193,7 +257,8 @@ def _figure(data: ReportData, check: Any) -> Any:
         automargin=True,
         showgrid=False,
     )
-    caption = t("fleet.check_caption", z=f"{r.mad_z:g}", threshold=f"{100 * r.threshold:g}")
+    caption_key = "fleet.check_caption" if dots else "fleet.check_caption_many"
+    caption = t(caption_key, z=f"{r.mad_z:g}", threshold=f"{100 * r.threshold:g}")
     return Figure(fig, caption)
 
 

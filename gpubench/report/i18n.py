@@ -27,7 +27,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from babel.numbers import format_decimal, format_scientific, get_decimal_symbol, get_group_symbol
+from babel import Locale
+from babel.numbers import format_decimal, format_scientific, get_decimal_symbol, get_group_symbol, parse_pattern
 
 from gpubench.errors import GpubenchError
 
@@ -55,6 +56,17 @@ def _flatten(prefix: str, table: Mapping[str, Any], out: dict[str, str]) -> None
             out[name] = "\n".join(str(v) for v in value)  # a list is a sequence of paragraphs
         else:
             out[name] = str(value)
+
+
+@lru_cache(maxsize=64)
+def _number_pattern(text: str) -> Any:
+    """Babel's parsed number pattern (format_decimal would parse the text again on every number)."""
+    return parse_pattern(text)
+
+
+@lru_cache(maxsize=8)
+def _locale(lang: str) -> Locale:
+    return Locale.parse(lang)
 
 
 @lru_cache(maxsize=8)
@@ -168,7 +180,7 @@ class Messages:
         decimals = max(0, digits - 1 - magnitude)
         v = round(v, decimals)
         pattern = "#,##0" + ("." + "#" * decimals if decimals else "")
-        return format_decimal(v, format=pattern, locale=self.lang)
+        return format_decimal(v, format=_number_pattern(pattern), locale=_locale(self.lang))
 
     def fixed(self, value: Any, decimals: int = 0, missing: str = "–") -> str:
         """A number with exactly `decimals` decimals (thousands grouped), in this language."""
@@ -176,7 +188,7 @@ class Messages:
         if v is None:
             return missing
         pattern = "#,##0" + ("." + "0" * decimals if decimals else "")
-        return format_decimal(round(v, decimals), format=pattern, locale=self.lang)
+        return format_decimal(round(v, decimals), format=_number_pattern(pattern), locale=_locale(self.lang))
 
     def multiple(self, value: Any) -> str:
         """2.3×, 25×, 1,200× (two significant digits: an estimate is no more precise)."""

@@ -22,12 +22,14 @@ from gpubench.report.blocks import Block, Cell, Details, Figure, Note, Prose, Se
 from gpubench.report.cells import case_cell, rows_of_family, rows_tagged, rows_with_role, swatch
 from gpubench.report.data import (
     ReportData,
+    RunCases,
     comparable_metrics,
     device_spec,
     environment_differences,
     esc,
     headline_metrics,
     is_num,
+    run_cases,
     scorecard,
 )
 from gpubench.report.fields import case_records, display_fields, display_value
@@ -63,19 +65,13 @@ def build_runs(data: ReportData) -> list[Block]:
     full = data.per_run
     diffs = environment_differences(full)
     flagged = {d.field for d in diffs}
-    runs = full.runs
-    by_run = F.by_run(runs)
+    cases = run_cases(full)  # counted in one pass: a fleet has a thousand runs
     rows: list[dict[str, Cell]] = []
     for s in full.series:
         m = s.meta
         tel = m.get("telemetry") or {}
-        mine = by_run.get(s.run_id, runs.iloc[0:0])
-        tf32 = int(mine["tf32"].fillna(False).astype(bool).sum()) if "tf32" in mine else 0
-        versions = ""
-        if {"benchmark", "benchmark_version"} <= set(mine.columns):
-            v = mine[mine["benchmark_version"].notna()].groupby("benchmark")["benchmark_version"].first()
-            versions = ", ".join(f"{b} v{int(x)}" for b, x in v.items())
-        status = mine["status"].astype("string").fillna("") if "status" in mine else pd.Series(dtype="string")
+        mine = cases.get(s.run_id, RunCases())
+        tf32, versions = mine.tf32, mine.versions
         limit = tel.get("power_limit_w")
         reader = tel.get("reader") or "–"
         device = s.device_name + (
@@ -98,7 +94,7 @@ def build_runs(data: ReportData) -> list[Block]:
                     cls="num" + (" diff" if "power_limit" in flagged else ""),
                 ),
                 "tf32": Cell(str(tf32), cls="num" + (" diff" if "tf32" in flagged else "")),
-                "cases_ok": Cell(f"{int((status == 'ok').sum())} / {len(mine)}", cls="num"),
+                "cases_ok": Cell(f"{mine.ok} / {mine.total}", cls="num"),
                 "telemetry": Cell(f"{reader} ⓘ", cls="wrap", title=t.said(tel["reason"]))
                 if tel.get("reason")
                 else Cell(reader),
@@ -474,6 +470,22 @@ def readable_bytes(text: str, msg: Any) -> str:
     return _BYTES.sub(one, text)
 
 
+PROBLEM_COLUMNS = (
+    "run_id",
+    "case_id",
+    "status",
+    "reason",
+    "noisy",
+    "iqr_s",
+    "median_s",
+    "n_reps",
+    "check_error",
+    "check_tolerance",
+)
+"""The columns `_problem_reason` reads (and the table names): only these are taken out of the frame (a fleet
+has tens of thousands of problem rows; tests/test_report_scale.py fails when a reason reads another column)."""
+
+
 def _problem_reason(data: ReportData, r: dict[str, Any]) -> tuple[str, str]:
     """(status, reason) for a problem row in plain words: noisy cases say by how much their step times
     varied, wrong ones by how much the result was off."""
@@ -538,7 +550,7 @@ def build_problems(data: ReportData) -> list[Block]:
     order = {"failed": 0, "wrong": 1, "skipped": 2, "noisy": 3}
     problem = runs[(status != "ok") | noisy]
     found = []
-    for r in problem.to_dict("records"):
+    for r in F.records(problem, *PROBLEM_COLUMNS):  # the columns a reason reads: a fleet has thousands of rows
         st, reason = _problem_reason(data, r)
         found.append((r["run_id"], str(r.get("case_id")), st, reason))
     if not found:

@@ -68,12 +68,15 @@ def _stride(data: ReportData, section: str) -> list[Block]:
     rows = rows_in_section(data, section)
     if rows.empty or "access" not in rows:
         return []
+    # Only the columns drawn and tabled: a report of many runs copies this frame per run and group.
+    wanted = ("run_id", "case_id", "dtype", "access", "stride", "throughput", "throughput_unit")
+    rows = rows[[c for c in wanted if c in rows.columns]]
     t = data.msg
     fig = F.new_figure(
         esc(t("topics.stride.title")), xaxis_title=esc(t("topics.stride.x")), yaxis_title=esc(t("topics.stride.y"))
     )
     dashes = {"fp32": "solid", "bf16": "dash"}
-    table = []
+    table, lines = [], []
     for s, dtype, part in _groups(data, rows, "dtype"):
         run_id = s.run_id
         strided = part[part["access"] == "stride"]
@@ -82,13 +85,8 @@ def _stride(data: ReportData, section: str) -> list[Block]:
             _line(data, fig, s, strided, "stride", str(dtype), dashes.get(str(dtype), "dot"))
         if not gather.empty:
             g = float(gather["throughput"].iloc[0])
-            fig.add_hline(
-                y=g,
-                line_dash="dot",
-                line_color=s.color,
-                annotation_text=esc(t("topics.stride.gather_note", run=s.label, dtype=dtype, value=data.msg.num(g))),
-                annotation_position="top left" if dtype == "fp32" else "bottom left",
-            )
+            note = esc(t("topics.stride.gather_note", run=s.label, dtype=dtype, value=data.msg.num(g)))
+            lines.append(dict(y=g, color=s.color, text=note, below=dtype != "fp32"))
         unit = strided[strided["stride"] == 1]["throughput"]
         base = float(unit.iloc[0]) if len(unit) else math.nan
         for r in part.sort_values(["access", "stride"], ascending=[False, True]).to_dict("records"):
@@ -104,6 +102,7 @@ def _stride(data: ReportData, section: str) -> list[Block]:
                     Cell(_pct(data, float(r["throughput"]) / base) if base > 0 else "–", cls="num"),
                 ]
             )
+    F.reference_lines(fig, lines)
     fig.update_xaxes(type="log", tickvals=[1, 2, 4, 8, 16, 32, 64], ticktext=["1", "2", "4", "8", "16", "32", "64"])
     header = [t(f"topics.stride.col.{c}") for c in ("run", "dtype", "access", "gbps", "of_1")]
     return [Prose(t.paragraphs("topics.stride.explain")), Figure(fig), Table(header, table)]
@@ -228,13 +227,18 @@ def _pipeline(data: ReportData, section: str) -> list[Block]:
                     Cell(_pct(data, r["bubble_measured"]), cls="num"),
                 ]
             )
-    for s, _, single in _groups(data, rows[rows["schedule"] == "single"], "schedule"):
-        fig.add_hline(
-            y=float(single["throughput"].iloc[0]),
-            line_dash="dot",
-            line_color=s.color,
-            annotation_text=esc(t("topics.pipeline.one_device", run=s.label)),
-        )
+    singles = _groups(data, rows[rows["schedule"] == "single"], "schedule")
+    F.reference_lines(
+        fig,
+        [
+            dict(
+                y=float(one["throughput"].iloc[0]),
+                color=s.color,
+                text=esc(t("topics.pipeline.one_device", run=s.label)),
+            )
+            for s, _, one in singles
+        ],
+    )
     header = [
         t(f"topics.pipeline.col.{c}") for c in ("run", "schedule", "micro", "sps", "speedup", "theory", "measured")
     ]

@@ -218,8 +218,11 @@ def combine_aggregates(parts: list[tuple[dict[str, Any], float]]) -> dict[str, A
     def values(key: str) -> list[tuple[float, float]]:
         got = []
         for agg, d in parts:
+            v = agg.get(key)
+            if v is None:  # a metric this device lacks (most are, on a CPU): no exception to raise and catch
+                continue
             try:
-                v = float(agg.get(key))
+                v = float(v)
             except (TypeError, ValueError):
                 continue
             if math.isfinite(v):
