@@ -458,3 +458,22 @@ def test_gpu_max_batch_finds_a_batch():
 def test_gpu_int8_is_unsupported():
     with pytest.raises(Unsupported, match="CPU only"):
         REGISTRY["infer"].factory(Case.of("infer", {"model": "mnist_cnn", "precision": "int8"}), torch.device("cuda"))
+
+
+def test_flops_are_counted_once_per_model_sizes_batch_and_mode(monkeypatch):
+    """Each round builds its workload afresh: the meta-device count runs once, and a different batch, size or
+    mode is counted on its own."""
+    calls = []
+    real = zoo._count_flops
+
+    def counting(*args, **kwargs):
+        calls.append(args[1:3])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(zoo, "_count_flops", counting)
+    monkeypatch.setattr(zoo, "_FLOPS", {})
+    defn = zoo.MODELS["mnist_cnn"]
+    first = zoo.count_flops(defn, {}, 4, train=True)
+    assert zoo.count_flops(defn, {}, 4, train=True) == first and len(calls) == 1
+    assert zoo.count_flops(defn, {}, 8, train=True) == pytest.approx(2 * first, rel=1e-9) and len(calls) == 2
+    assert zoo.count_flops(defn, {}, 4, train=False) < first and len(calls) == 3

@@ -290,7 +290,18 @@ def count_flops(defn: ModelDef, sizes: Mapping[str, int], batch: int, *, train: 
     Training counts forward + backward of every network the step runs (optimizer excluded); inference
     counts the forward. Counting on meta keeps the number independent of the device: on GPUs the fused
     cuDNN RNN kernels are invisible to FlopCounterMode, while on meta nn.RNN/LSTM decompose into matmuls.
-    """
+    Counted once per model, sizes, batch and mode in a process (each round of a case builds its workload
+    afresh; the count is the same)."""
+    key = (id(defn), tuple(sorted(sizes.items())), int(batch), bool(train))
+    if key not in _FLOPS:  # the entry holds `defn` itself, so its id cannot be reused while cached
+        _FLOPS[key] = (defn, _count_flops(defn, sizes, batch, train=train))
+    return _FLOPS[key][1]
+
+
+_FLOPS: dict[tuple, tuple[ModelDef, float]] = {}
+
+
+def _count_flops(defn: ModelDef, sizes: Mapping[str, int], batch: int, *, train: bool) -> float:
     meta = torch.device("meta")
     built = build_on(defn, sizes, meta)
     data = make_batch(defn, batch, sizes, meta)
