@@ -99,6 +99,13 @@ class DistributedInfo(_Section):
     n_nodes: int | None = Field(default=None, ge=1)
 
 
+class HostCpuInfo(_Section):
+    """The share of the machine's processor time other programs took during the run (gpubench.telemetry.host)."""
+
+    others_share: Number = Field(default=None, ge=0, le=1)
+    cores: Count = Field(default=None, ge=1)
+
+
 class RunMeta(_Section):
     """run.json: the fields any reader uses, with their types; other keys pass through untouched."""
 
@@ -116,3 +123,4 @@ class RunMeta(_Section):
     suite: SuiteInfo = Field(default_factory=SuiteInfo)
     telemetry: TelemetryInfo = Field(default_factory=TelemetryInfo)
     distributed: DistributedInfo | None = None
+    host_cpu: HostCpuInfo | None = None

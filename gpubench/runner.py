@@ -8,6 +8,7 @@ import fnmatch
 import gc
 import json
 import math
+import os
 import shutil
 import time
 from collections.abc import Callable, Sequence
@@ -32,6 +33,7 @@ from gpubench.errors import (
 from gpubench.records import Workload
 from gpubench.store import RunStore, read_meta, utc_now
 from gpubench.suite import PlannedCase, Suite, Timing
+from gpubench.telemetry import host
 
 BURST_TARGET_S = 0.05  # a burst of steps between stop checks: long enough to amortise the synchronize
 MIN_SAMPLE_S = 50e-6  # shorter timed samples are dominated by event/launch/clock overhead
@@ -451,6 +453,9 @@ class Solo:
 
     lead = True
     multi_round = True  # rounds interleaved over the suite (Lockstep: one round per case)
+    # Whether the run records how much of the host's processor time other programs took (gpubench.telemetry
+    # .host): a rank of a distributed run would count its sibling ranks as others (Lockstep: False).
+    host_share = True
 
     def device(self, options: RunOptions) -> torch.device:
         return devices.resolve_device(options.device)
@@ -498,6 +503,17 @@ class Solo:
         return runner.telemetry_frame(windows)
 
 
+def record_host_share(store: RunStore, start: Any) -> None:
+    """run.json's `host_cpu`: the share of the machine's processor time other programs took while the rounds
+    ran (the largest of a resumed run's parts), with the core count; nothing where the host cannot say."""
+    share = host.others_share(start, host.snapshot())
+    if share is None:
+        return
+    before = (store.meta.get("host_cpu") or {}).get("others_share")
+    worst = max(share, float(before)) if isinstance(before, (int, float)) else share
+    store.meta["host_cpu"] = {"others_share": round(worst, 4), "cores": os.cpu_count()}
+
+
 def run_suite(
     suite: Suite,
     options: RunOptions,
@@ -535,7 +551,7 @@ def run_suite(
     outcome = RunOutcome(store.folder if store is not None else Path("."))
     windows = [w for r in (store.rows if store is not None else []) for w in _windows(r)]
     latest: dict[str, dict[str, Any]] = {}
-    sampler = runner = None
+    sampler = runner = host_start = None
     try:
         sampler, tel_info = how.open_telemetry(options, store)
         if store is not None:
@@ -546,6 +562,7 @@ def run_suite(
         events.on_start(store, todo, len(planned) - len(todo))
         events.on_rounds(sum(pc.timing.rounds - progress[pc.case.id] for pc in todo))
         i = 0
+        host_start = host.snapshot() if getattr(how, "host_share", False) else None
         with frozen_heap():  # the collection after each round walks what the rounds made, not torch
             for r in range(max((pc.timing.rounds for pc in todo), default=0)):
                 for pc in todo:
@@ -600,6 +617,7 @@ def run_suite(
                     store.write_telemetry(how.telemetry_frame(runner, windows))
             sampler.reader.close()
     if store is not None and store.folder.exists():
+        record_host_share(store, host_start)
         try:
             store.finish("interrupted" if outcome.interrupted else "complete")
         finally:

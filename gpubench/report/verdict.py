@@ -346,6 +346,21 @@ def trust_warnings(data: ReportData) -> list[str]:
     diffs = environment_differences(data.per_run)
     if diffs:
         out.append(t("verdict.warn_differences", n=len(diffs)))
+    out += [t("verdict.warn_busy", run=s.label, share=t.pct(share)) for s, share in busy_runs(data)]
+    return out
+
+
+BUSY_SHARE = 0.10  # other programs' share of the processor above which a run's numbers are flagged
+
+
+def busy_runs(data: ReportData) -> list[tuple[Any, float]]:
+    """(series, share) for each run during which other programs took more than BUSY_SHARE of the machine's
+    processor time (run.json host_cpu, from gpubench.telemetry.host): its figures are below what it can do."""
+    out = []
+    for s in data.series:
+        share = ((s.meta or {}).get("host_cpu") or {}).get("others_share")
+        if isinstance(share, (int, float)) and share > BUSY_SHARE:
+            out.append((s, float(share)))
     return out
 
 
