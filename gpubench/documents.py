@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from gpubench.inputs import LIMITS
+from gpubench.limits import LIMITS
 
 # ------------------------------------------------------------------------------------------------ suites
 
