@@ -145,3 +145,10 @@ def test_said_fills_fields_translates_them_in_turn_and_leaves_unknown_text() -> 
         hu.said("something new the catalogue has no template for") == "something new the catalogue has no template for"
     )
     assert hu.said(None) == "" and hu.said(float("nan")) == ""
+
+
+def test_value_notes_name_their_workload(quick_run: Path, hu_page: str) -> None:
+    """A model's warning under a Value table says which workload's figures it is about, in the report's language."""
+    en = _visible_text(build_report([quick_run]))
+    assert re.search(r"About the figures for [^:]+: unvalidated estimate\.", en)
+    assert re.search(r"A [^:]+ számairól: nem validált becslés\.", _visible_text(hu_page))

@@ -197,5 +197,6 @@ def build_value(data: ReportData) -> list[Block]:
         if not unpriced.empty:
             blocks.append(_unpriced(data, unpriced))
         for warning in ranked.attrs.get("warnings", []):
-            blocks.append(Note(data.msg.said(warning), kind="warn"))
+            # Under its table, and naming the workload: a bare "unvalidated estimate" between charts says not which.
+            blocks.append(Note(data.msg("value.note", workload=label, text=data.msg.said(warning)), kind="warn"))
     return blocks
