@@ -592,3 +592,34 @@ def derive_run(
     for row in out:
         add_scaling_columns(row, out)
     return out
+
+
+def sweep_summary(rows: Sequence[dict]) -> list[dict]:
+    """MAMF-style summary of GEMM shape sweeps (the rows of the benchmark that anchors the compute roofline):
+    rows sharing dtype, n and k over at least three values of m form a sweep; report its best shape and the
+    geometric mean of throughput across it."""
+    anchor = benchmark_catalog.by_role("compute_anchor")
+    gemm = anchor[0].name if anchor is not None else None
+    groups: dict[tuple, list[dict]] = {}
+    for r in rows:
+        if r.get("benchmark") == gemm and r.get("status") == "ok":
+            groups.setdefault((r.get("device_name"), r["dtype"], r["n"], r["k"]), []).append(r)
+    out = []
+    for (device, dtype, n, k), members in groups.items():
+        if len({r["m"] for r in members}) < 3:
+            continue
+        best = max(members, key=lambda r: r["throughput"])
+        out.append(
+            {
+                "device_name": device,
+                "dtype": dtype,
+                "n": n,
+                "k": k,
+                "shapes": len(members),
+                "best_throughput": best["throughput"],
+                "best_m": best["m"],
+                "unit": best["throughput_unit"],
+                "geomean_throughput": stats.geomean([r["throughput"] for r in members]),
+            }
+        )
+    return out

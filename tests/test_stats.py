@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gpubench import stats
+from gpubench import derive, stats
 
 
 @given(st.lists(st.floats(min_value=1e-6, max_value=1e3), min_size=1, max_size=50), st.floats(0, 100))
@@ -69,7 +69,7 @@ def test_sweep_summary_best_and_geomean():
         for m, t in ((1024, 100.0), (2048, 400.0), (3072, 200.0))
     ]
     rows.append({**rows[0], "m": 8192, "status": "failed", "throughput": 999.0})
-    (s,) = stats.sweep_summary(rows)
+    (s,) = derive.sweep_summary(rows)
     assert s["best_m"] == 2048 and s["best_throughput"] == 400.0
     assert s["geomean_throughput"] == pytest.approx(200.0)
     assert s["shapes"] == 3

@@ -316,7 +316,7 @@ def _finite(value: Any) -> bool:
 def sweep_table(rows: list[dict[str, Any]]) -> Table | None:
     from rich.table import Table
 
-    from gpubench.stats import sweep_summary
+    from gpubench.derive import sweep_summary
 
     sweeps = sweep_summary(rows)
     if not sweeps:

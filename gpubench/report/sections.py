@@ -17,6 +17,7 @@ from typing import Any
 
 import pandas as pd
 
+from gpubench.derive import sweep_summary
 from gpubench.report import figures as F
 from gpubench.report.blocks import Block, Cell, Details, Figure, Note, Prose, Section, Table
 from gpubench.report.cells import case_cell, rows_of_family, rows_tagged, rows_with_role, swatch
@@ -39,7 +40,6 @@ from gpubench.report.topics import build_topics
 from gpubench.report.value import build_value
 from gpubench.report.verdict import build_verdict
 from gpubench.report.workloads import case_labels
-from gpubench.stats import sweep_summary
 
 # --------------------------------------------------------------------------------------------------- runs
 
