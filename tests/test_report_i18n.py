@@ -152,3 +152,13 @@ def test_value_notes_name_their_workload(quick_run: Path, hu_page: str) -> None:
     en = _visible_text(build_report([quick_run]))
     assert re.search(r"About the figures for [^:]+: unvalidated estimate\.", en)
     assert re.search(r"A [^:]+ számairól: nem validált becslés\.", _visible_text(hu_page))
+
+
+def test_a_compiled_workload_is_labelled_in_the_report_language() -> None:
+    from gpubench.report.figures import workload_label
+    from gpubench.report.i18n import load_messages
+
+    frame = pd.DataFrame([{"model": "resnet50", "precision": "bf16", "batch": 64, "compile": True}])
+    label = workload_label(frame, load_messages("hu")("fig.compiled"))
+    assert label.iloc[0] == "resnet50 · bf16 · b64 · lefordítva"
+    assert "compiled" not in label.iloc[0]

@@ -410,8 +410,8 @@ def memory_bandwidth(data: ReportData, ok: pd.DataFrame) -> go.Figure:
 # ------------------------------------------------------------------------------------------ train / infer
 
 
-def workload_label(frame: pd.DataFrame) -> pd.Series:
-    """'model · precision · b64' (+ ' · compiled') per training / inference row."""
+def workload_label(frame: pd.DataFrame, compiled: str = "compiled") -> pd.Series:
+    """'model · precision · b64' (+ ' · compiled', the word in the report's language) per training / inference row."""
 
     def part(col: str) -> pd.Series:
         return frame[col].astype("string").fillna("?") if col in frame else pd.Series("?", index=frame.index)
@@ -420,13 +420,13 @@ def workload_label(frame: pd.DataFrame) -> pd.Series:
     if "batch" in frame:
         label = label + " · b" + frame["batch"].astype("string").fillna("?")
     if "compile" in frame:
-        label = label + frame["compile"].map(lambda c: " · compiled" if c is True else "").astype("string")
+        label = label + frame["compile"].map(lambda c: f" · {compiled}" if c is True else "").astype("string")
     return label
 
 
 def model_throughput(data: ReportData, ok: pd.DataFrame, benchmark: str) -> go.Figure:
     """Throughput per workload (model, precision, batch) per run, with p10-p90 error bars."""
-    label = workload_label(ok)
+    label = workload_label(ok, data.msg("fig.compiled"))
     unit = str(ok["throughput_unit"].dropna().iloc[0]) if ok["throughput_unit"].notna().any() else ""
     title = data.msg(f"fig.{benchmark}_throughput", default=benchmark, unit=data.msg.unit(unit))
     fig = grouped_bars(data, ok, label, esc(title), esc(data.msg.unit(unit)), height=460)
@@ -440,7 +440,7 @@ def inference_latency(data: ReportData, rows: pd.DataFrame) -> go.Figure:
         median_ms=pd.to_numeric(rows["median_s"], errors="coerce") * 1e3,
         p99_ms=pd.to_numeric(rows.get("p99_s", rows["median_s"]), errors="coerce") * 1e3,
     )
-    label = workload_label(rows)
+    label = workload_label(rows, data.msg("fig.compiled"))
     fig = new_figure(esc(data.msg("fig.latency")), barmode="group", yaxis_title=esc(data.msg("fig.latency_y")))
     cats = sorted(label.unique())
     parts = by_run(rows)
@@ -537,7 +537,8 @@ def telemetry_timeline(data: ReportData, series: Series, tel: pd.DataFrame, case
             status = str(r.get("status"))
             tip = f"{esc(r['case_id'])}<br>{esc(data.msg(f'status.{status}', default=status))}"
             if is_num(r.get("energy_j")):
-                tip += f" · {data.msg.num(r['energy_j'])} J · avg {data.msg.num(r.get('avg_power_w'))} W"
+                avg = data.msg("fig.avg")
+                tip += f" · {data.msg.num(r['energy_j'])} J · {avg} {data.msg.num(r.get('avg_power_w'))} W"
             if throttled:
                 tip += "<br>" + esc(data.msg("fig.throttled", reasons=r.get("throttle_reasons")))
             texts.append(tip)
@@ -607,8 +608,9 @@ def energy_per_case(data: ReportData, rows: pd.DataFrame) -> go.Figure:
         hover = []
         for r in records(part, *extra):
             tip = (
-                f"<b>{esc(s.label)}</b><br>{esc(r['case_id'])}<br>{data.msg.num(r['energy_j'], 4)} J · avg "
-                f"{data.msg.num(r.get('avg_power_w'))} W · peak {data.msg.num(r.get('peak_power_w'))} W"
+                f"<b>{esc(s.label)}</b><br>{esc(r['case_id'])}<br>{data.msg.num(r['energy_j'], 4)} J · "
+                f"{data.msg('fig.avg')} {data.msg.num(r.get('avg_power_w'))} W · "
+                f"{data.msg('fig.peak')} {data.msg.num(r.get('peak_power_w'))} W"
             )
             if is_num(r.get("peak_temp_c")):
                 tip += f" · {data.msg.num(r['peak_temp_c'])} °C"
