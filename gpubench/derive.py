@@ -171,24 +171,9 @@ def round_windows(row: Mapping[str, Any]) -> list[tuple[int, int]]:
     return [(int(lo), int(hi))] if lo is not None and hi is not None else []
 
 
-def round_parts(row: Mapping[str, Any]) -> list[list[float]]:
-    """A stored row's step times split into the rounds it holds (`round_sizes` on a schema-2 row)."""
-    times = _floats(row.get("times_s"))
-    if not times:
-        return []
-    sizes = [int(s) for s in _floats(row.get("round_sizes")) if s > 0]
-    if not sizes or sum(sizes) != len(times):
-        return [times]
-    out, start = [], 0
-    for size in sizes:
-        out.append(times[start : start + size])
-        start += size
-    return out
-
-
 def rounds_in(row: Mapping[str, Any]) -> int:
     """Rounds one stored row holds: 1, or a schema-2 row's `round_sizes` count."""
-    return max(1, len(round_parts(row)))
+    return max(1, len(stats.round_times(row)))
 
 
 def _at(data: Sequence[float], q: float) -> float:
@@ -265,7 +250,7 @@ def _cov(values: Sequence[float]) -> float:
 def _timing(
     row: dict[str, Any], rounds: Sequence[Mapping[str, Any]], round_wins: Sequence[list[tuple[int, int]]]
 ) -> None:
-    parts = [p for r in rounds for p in round_parts(r)]
+    parts = [p for r in rounds for p in stats.round_times(r)]
     windows = [w for ws in round_wins for w in ws]
     if windows:
         row["start_ns"], row["end_ns"] = windows[-1]

@@ -149,11 +149,20 @@ def _recommend_one(df: Any, workload: str, common: dict[str, Any], as_json: bool
 
     out = advise(df, workload, **common)
     if as_json:
-        records = [{k: json_value(v) for k, v in r.items()} for r in out.to_dict(orient="records")]
-        print(json.dumps({"inputs": {k: json_value(v) for k, v in out.attrs.items()}, "devices": records}, indent=2))
+        _print_json(out)
         return
     console.print(_ranking_table(out))
     _print_ranking_notes(out)
+
+
+def _json_records(out: Any) -> list[dict[str, Any]]:
+    return [{k: json_value(v) for k, v in r.items()} for r in out.to_dict(orient="records")]
+
+
+def _print_json(out: Any) -> None:
+    """A ranking as JSON: its inputs (the frame's attrs) and one record per device."""
+    inputs = {k: json_value(v) for k, v in out.attrs.items()}
+    print(json.dumps({"inputs": inputs, "devices": _json_records(out)}, indent=2))
 
 
 def _recommend_measured(df: Any, common: dict[str, Any], top: int, as_json: bool) -> None:
@@ -165,10 +174,7 @@ def _recommend_measured(df: Any, common: dict[str, Any], top: int, as_json: bool
     rankings, apart = recommend_measured(df, **common)
     if as_json:
         payload = {
-            "workloads": {
-                w: [{k: json_value(v) for k, v in r.items()} for r in out.to_dict(orient="records")]
-                for w, out in rankings.items()
-            },
+            "workloads": {w: _json_records(out) for w, out in rankings.items()},
             "not_comparable": apart,
         }
         print(json.dumps(payload, indent=2))
@@ -218,8 +224,7 @@ def _recommend_llm(
         asked = {**asked, "context": 2048 if task in llm_sizing.TRAIN_TASKS else 4096}
     out = recommend_llm(preset, task, precision, runs=df, engine=engine, **asked)
     if as_json:
-        records = [{k: json_value(v) for k, v in r.items()} for r in out.to_dict(orient="records")]
-        print(json.dumps({"inputs": {k: json_value(v) for k, v in out.attrs.items()}, "devices": records}, indent=2))
+        _print_json(out)
         return
     console.print(_llm_table(out))
     _print_llm_notes(out)

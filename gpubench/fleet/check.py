@@ -588,6 +588,12 @@ def _case_rule(rule: Rule, cases: pd.DataFrame, by_key: dict[str, Unit], add: An
     for i in cases.index[matched & maybe.to_numpy()]:
         row = cases.loc[i]
         u = by_key[row["unit"]]
+
+        def broke(detail: str, **numbers: float) -> None:
+            """This row breaks the rule: marked in the cases table and listed against its GPU."""
+            _mark(cases, i, rule.name)  # noqa: B023 - called at once, inside this iteration
+            add(u, str(row["case_id"]), rule.name, detail, **numbers)  # noqa: B023
+
         value = to_float(row.get(rule.metric)) if rule.metric in row else math.nan
         if rule.metric == "throughput":
             value = float(row["throughput"])
@@ -595,47 +601,24 @@ def _case_rule(rule: Rule, cases: pd.DataFrame, by_key: dict[str, Unit], add: An
             ratio = float(row["ratio"]) if rule.metric == "throughput" else math.nan
             if math.isfinite(ratio) and ratio < rule.min_ratio_to_median:
                 lo, hi = times.interval(row, float(row["median"]))
-                _mark(cases, i, rule.name)
-                add(
-                    u,
-                    str(row["case_id"]),
-                    rule.name,
-                    f"{fmt_ratio(ratio)} of the fleet median, below {fmt_ratio(rule.min_ratio_to_median)}",
-                    ratio=ratio,
-                    low=lo,
-                    high=hi,
-                    value=value,
-                )
+                below = f"{fmt_ratio(ratio)} of the fleet median, below {fmt_ratio(rule.min_ratio_to_median)}"
+                broke(below, ratio=ratio, low=lo, high=hi, value=value)
         if rule.baseline is not None and rule.min_ratio_to_baseline is not None and math.isfinite(value):
             ratio = value / rule.baseline
             if ratio < rule.min_ratio_to_baseline:
                 lo = hi = math.nan
                 if rule.metric == "throughput":
                     lo, hi = times.interval(row, rule.baseline)
-                _mark(cases, i, rule.name)
                 unit = _text(row.get("throughput_unit")) if rule.metric == "throughput" else ""
-                add(
-                    u,
-                    str(row["case_id"]),
-                    rule.name,
+                below = (
                     f"{fmt_ratio(ratio)} of baseline {rule.baseline:.4g}{' ' + unit if unit else ''}, "
-                    f"below {fmt_ratio(rule.min_ratio_to_baseline)}",
-                    ratio=ratio,
-                    low=lo,
-                    high=hi,
-                    value=value,
+                    f"below {fmt_ratio(rule.min_ratio_to_baseline)}"
                 )
+                broke(below, ratio=ratio, low=lo, high=hi, value=value)
         if rule.max_cov is not None:
             cov = to_float(row.get("cov"))
             if math.isfinite(cov) and cov > rule.max_cov:
-                _mark(cases, i, rule.name)
-                add(
-                    u,
-                    str(row["case_id"]),
-                    rule.name,
-                    f"spread (CoV) {100 * cov:.1f}% above {100 * rule.max_cov:.1f}%",
-                    value=cov,
-                )
+                broke(f"spread (CoV) {100 * cov:.1f}% above {100 * rule.max_cov:.1f}%", value=cov)
 
 
 def _mark(cases: pd.DataFrame, i: Any, name: str) -> None:
