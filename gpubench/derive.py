@@ -114,7 +114,7 @@ def input_columns() -> frozenset[str]:
 
 
 # Facts of a case that only its first round measures (a check is run once; warm-up is reported for the first).
-_FIRST_ROUND = ("started_utc", "warmup_steps", "warmup_s", "check_error", "check_tolerance", "check_detail")
+FIRST_ROUND = ("started_utc", "warmup_steps", "warmup_s", "check_error", "check_tolerance", "check_detail")
 # Raw columns whose per-round values are combined by a rule of their own below.
 _COMBINED = frozenset(
     {
@@ -129,7 +129,7 @@ _COMBINED = frozenset(
         "reason",
         "min_reps_reached",
         "peak_memory_bytes",
-        *_FIRST_ROUND,
+        *FIRST_ROUND,
     }
 )
 _STATUS_ORDER = {"failed": 0, "wrong": 1, "skipped": 2, "ok": 3}

@@ -10,6 +10,7 @@ a half-written file. Loading derives everything else once (gpubench.derive): a l
 from __future__ import annotations
 
 import contextlib
+import copy
 import errno
 import glob
 import json
@@ -23,15 +24,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from gpubench import __version__, derive, inputs, views
-from gpubench.benchmarks import BENCHMARKS
 from gpubench.errors import ResultFormatError, StorageError
 from gpubench.files import atomic_write, os_error_text
+from gpubench.frame import Unhandled, rows_to_frame
 from gpubench.records import MIN_READABLE_SCHEMA, SCHEMA_VERSION
-from gpubench.schema import columns_of_type
 
 RUN_JSON = "run.json"
 MEASUREMENTS = "measurements.parquet"
@@ -95,99 +94,6 @@ def json_value(obj: Any) -> Any:
 def write_json(path: Path, data: Mapping[str, Any]) -> None:
     text = json.dumps(json_value(data), indent=2, sort_keys=True, default=str, allow_nan=False)
     atomic_write(path, text.encode())
-
-
-# Integer columns that some rows lack (skipped cases have no timings): kept as nullable integers, not floats.
-# Declared by the row schema and each benchmark's declaration (gpubench.schema).
-INT_COLUMNS = columns_of_type("int", {name: declares for name, (_, declares) in BENCHMARKS.items()})
-
-
-def rows_to_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
-    """Rows -> DataFrame with stable dtypes: integer parameters stay integers where some rows lack them.
-
-    A column of booleans is bool (boolean where some rows lack it), of integers int64 (Int64 where some rows
-    lack it and the column is a declared integer, INT_COLUMNS; float64 otherwise), of numbers float64 (Int64 for
-    a declared integer column whose numbers are all whole), of text pandas' string dtype, of anything else
-    Python objects; a row without the column has NaN there. Decided per column from the values in plain
-    Python: a run rewrites its file after every round, and pandas' per-column conversions over 100+ columns
-    cost more than the measuring. A value of another type (a numpy scalar, a datetime) leaves the whole frame
-    to pandas' own inference (`_inferred_frame`), which gives the same dtypes more slowly."""
-    names = list(dict.fromkeys(name for row in rows for name in row))
-    columns = {}
-    for name in names:
-        column = _column(name, [row.get(name, _ABSENT) for row in rows])
-        if column is None:
-            return _inferred_frame(rows)
-        columns[name] = column
-    return pd.DataFrame(columns, index=pd.RangeIndex(len(rows))) if columns else pd.DataFrame(rows)
-
-
-_ABSENT: Any = object()  # a row without the column
-_PLAIN = frozenset({bool, int, float, str, list, dict, tuple})
-_INT64 = (-(2**63), 2**63 - 1)
-
-
-def _column(name: str, values: list[Any]) -> Any:
-    """One column's array with the dtype `rows_to_frame` gives it, or None when a value needs pandas."""
-    present = [v for v in values if _present(v)]
-    kinds = {type(v) for v in present}
-    if not kinds:  # missing in every row (a time to throttling that never came, a power limit no one knows)
-        if all(v is None for v in values):
-            return np.array(values, dtype=object)  # None throughout: pandas keeps the Nones
-        if name in INT_COLUMNS:
-            return pd.array([None] * len(values), dtype=_NULLABLE_INT)
-        return np.full(len(values), math.nan)
-    if not kinds <= _PLAIN:
-        return None
-    missing = len(present) < len(values)
-    if kinds == {bool}:
-        if missing:
-            return pd.array([v if _present(v) else None for v in values], dtype=_BOOLEAN)
-        return np.array(values, dtype=bool)
-    if kinds <= {int, float}:
-        if not all(_INT64[0] <= v <= _INT64[1] if type(v) is int else math.isfinite(v) for v in present):
-            return None  # an integer beyond int64 or an infinity: pandas decides
-        if name in INT_COLUMNS and (missing or kinds != {int}) and all(v == int(v) for v in present):
-            return pd.array([int(v) if _present(v) else None for v in values], dtype=_NULLABLE_INT)
-        if kinds == {int} and not missing:
-            return np.array(values, dtype=np.int64)
-        return np.array([v if _present(v) else math.nan for v in values], dtype=np.float64)
-    if kinds == {str}:
-        return pd.array([v if _present(v) else None for v in values], dtype=_TEXT)
-    array = np.empty(len(values), dtype=object)
-    for i, v in enumerate(values):
-        array[i] = math.nan if v is _ABSENT else v
-    return array
-
-
-def _present(value: Any) -> bool:
-    """Not missing: neither absent from the row, None nor NaN."""
-    return value is not None and value is not _ABSENT and not (type(value) is float and value != value)
-
-
-_TEXT = pd.Series(["text"]).dtype  # what pandas makes of a column of strings: "str" (pandas 3) or object
-_BOOLEAN = pd.BooleanDtype()
-_NULLABLE_INT = pd.Int64Dtype()
-
-
-def _inferred_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
-    """`rows_to_frame` by pandas' own inference, for values of types it does not know."""
-    frame = pd.DataFrame(rows)
-    for col in frame.columns:
-        series = frame[col]
-        non_null = series.dropna()
-        if non_null.empty or series.dtype != object:
-            if col in INT_COLUMNS and series.dtype == float and (non_null == non_null.round()).all():
-                frame[col] = series.astype("Int64")
-            continue
-        kinds = {type(v) for v in non_null}
-        if kinds <= {bool}:
-            frame[col] = series.astype("boolean")
-        elif kinds <= {int}:
-            frame[col] = series.astype("Int64")
-        elif kinds <= {int, float}:
-            frame[col] = series.astype("float64")
-    return frame
 
 
 def write_frame(path: Path, frame: pd.DataFrame) -> None:
@@ -367,14 +273,31 @@ def read_rows(
     """The rows of a Parquet file gpubench wrote, as plain Python values (lists, None for missing), checked;
     columns in `skip` are not read. Read by pyarrow alone: a pandas frame per run would cost more than deriving
     its every statistic."""
-    columns = inputs.read_table(path, kind, skip=skip).to_pydict()  # a regular file, columns of declared types
-    names = list(columns)
-    return [dict(zip(names, values, strict=True)) for values in zip(*columns.values(), strict=True)]
+    return _pyrows(inputs.read_table(path, kind, skip=skip))  # a regular file, columns of declared types
 
 
 def read_meta(folder: Path) -> dict[str, Any]:
-    """run.json of a run folder, with its shape and schema version checked (gpubench.inputs)."""
-    return inputs.run_meta(folder, SCHEMA_VERSION, MIN_READABLE_SCHEMA, RUN_JSON)
+    """run.json of a run folder, with its shape and schema version checked (gpubench.inputs).
+
+    A file read before with the same bytes is not parsed and validated again: a report asks for each of a
+    thousand runs' several times."""
+    path = Path(folder) / RUN_JSON
+    try:
+        raw: bytes | None = path.read_bytes() if path.is_file() and path.stat().st_size <= 1 << 20 else None
+    except OSError:
+        raw = None  # run_meta says what is wrong
+    seen = _META_READ.get(str(path))
+    if raw is not None and seen is not None and seen[0] == raw:
+        return copy.deepcopy(seen[1])
+    meta = inputs.run_meta(folder, SCHEMA_VERSION, MIN_READABLE_SCHEMA, RUN_JSON)
+    if raw is not None:
+        if len(_META_READ) >= 4096:
+            _META_READ.clear()
+        _META_READ[str(path)] = (raw, copy.deepcopy(meta))
+    return meta
+
+
+_META_READ: dict[str, tuple[bytes, dict[str, Any]]] = {}
 
 
 def unique_runs(paths: Sequence[str | os.PathLike[str]], side: str = "") -> tuple[list[Path], list[str]]:
@@ -475,34 +398,69 @@ def load_runs(
     compare with (gpubench.specs.load_catalog(path)); the packaged data/specs.toml by default.
     `view`: "all" (every column; timestamps as UTC datetimes, one `precision` column for every benchmark) or
     "headline" (the tidy view for notebooks: run, device, case, workload, headline metric, value, unit, p10-p90);
-    the column guide is `gpubench.views`."""
+    the column guide is `gpubench.views`.
+
+    Derivation reads rows as dicts of the columns it needs; the other stored columns are combined column by
+    column over every run at once (gpubench.columnar): the same frame as deriving whole rows, several times
+    faster for a fleet."""
     cat = derive.Catalog(catalog)
-    unread = set(skip_columns) - derive.input_columns()  # what derivation needs is read, then left out
-    records: list[dict[str, Any]] = []
-    columns: dict[str, None] = {"case_id": None}
+    skip = set(skip_columns)
+    unread = skip - derive.input_columns()  # what derivation needs is read, then left out
+    runs = []
     for folder in expand_paths(paths):
-        meta = read_meta(folder)
         mpath = folder / MEASUREMENTS
-        raw = read_rows(mpath, unread) if mpath.exists() else []
-        rows = derive.derive_run(raw, _rank_rows(folder), cat) if raw else []
-        dev = meta.get("device", {}) or {}
-        present = set().union(*rows) - set(skip_columns)  # a column left out comes from run.json where it has it
-        extra = {col: value for col, value in _run_columns(meta).items() if col not in present or col == "run_id"}
-        if "device_name" not in present:
-            extra["device_name"] = dev.get("name")
-        if "device_vendor" not in present:
-            extra["device_vendor"] = dev.get("vendor")
-        extra["run_folder"] = str(folder)
-        for row in rows:
-            for col in skip_columns:
-                row.pop(col, None)
-            row.update(extra)
-        columns.update(dict.fromkeys(extra))
-        records += rows
-    if not records:
-        empty = pd.DataFrame({c: pd.Series(dtype=object) for c in columns}) if columns else pd.DataFrame()
-        return views.select(empty, view)
-    return views.select(inputs.no_infinities(rows_to_frame(records)), view)  # an infinite throughput is never a value
+        table = inputs.read_table(mpath, "measurements", skip=unread) if mpath.exists() else None
+        runs.append((folder, read_meta(folder), table))
+    frame = None
+    if runs and not any((folder / RANKS).exists() for folder, _, _ in runs):
+        try:  # every case of every run at once, column by column: the same frame, several times faster
+            frame = _load_by_column(runs, skip, cat)
+        except Unhandled:  # a run or value the column rules do not cover: row by row, as derive_run defines it
+            frame = None
+    if frame is None:
+        records = [row for folder, meta, table in runs for row in _run_rows(folder, meta, table, skip, cat)]
+        frame = rows_to_frame(records) if records else None
+    if frame is None:
+        names = ["case_id", *_run_columns({}), "device_name", "device_vendor", "run_folder"] if runs else []
+        return views.select(pd.DataFrame({c: pd.Series(dtype=object) for c in names}), view)
+    return views.select(inputs.no_infinities(frame), view)  # an infinite throughput is never a value
+
+
+def _extras(folder: Path, meta: Mapping[str, Any], present: set[str]) -> dict[str, Any]:
+    """run.json's columns for a run's rows: those the rows lack (`present`: the columns they have), and run_id."""
+    dev = meta.get("device", {}) or {}
+    extra = {col: value for col, value in _run_columns(meta).items() if col not in present or col == "run_id"}
+    if "device_name" not in present:
+        extra["device_name"] = dev.get("name")
+    if "device_vendor" not in present:
+        extra["device_vendor"] = dev.get("vendor")
+    extra["run_folder"] = str(folder)
+    return extra
+
+
+def _run_rows(
+    folder: Path, meta: Mapping[str, Any], table: Any, skip: set[str], cat: derive.Catalog
+) -> list[dict[str, Any]]:
+    """One run's derived rows (derive.derive_run) from its table, run.json's columns joined where they lack them."""
+    raw = _pyrows(table) if table is not None and table.num_rows else []
+    rows = derive.derive_run(raw, _rank_rows(folder), cat) if raw else []
+    extra = _extras(folder, meta, set().union(*rows) - skip)  # a column left out comes from run.json
+    for row in rows:
+        for col in skip:
+            row.pop(col, None)
+        row.update(extra)
+    return rows
+
+
+def _load_by_column(runs: Sequence[tuple[Path, Mapping[str, Any], Any]], skip: set[str], cat: derive.Catalog) -> Any:
+    """The frame of `runs` (folder, run.json, table) by gpubench.columnar; None when no run has a case."""
+    from gpubench import columnar
+
+    measured = [(folder, meta, table) for folder, meta, table in runs if table is not None and table.num_rows]
+    if not measured:
+        return None
+    extras = [_extras(folder, meta, set(table.column_names) - skip) for folder, meta, table in measured]
+    return columnar.frame([(table, meta) for _, meta, table in measured], skip, cat, extras)
 
 
 def load_telemetry(paths: Paths) -> pd.DataFrame:
@@ -523,3 +481,10 @@ def load_telemetry(paths: Paths) -> pd.DataFrame:
 def load_meta(paths: Paths) -> list[dict[str, Any]]:
     """run.json of every run folder, in order."""
     return [read_meta(folder) for folder in expand_paths(paths)]
+
+
+def _pyrows(table: Any) -> list[dict[str, Any]]:
+    """A pyarrow table's rows as dicts of plain Python values (lists, None for missing)."""
+    columns = table.to_pydict()
+    names = list(columns)
+    return [dict(zip(names, values, strict=True)) for values in zip(*columns.values(), strict=True)]

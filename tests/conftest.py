@@ -1,8 +1,13 @@
 from __future__ import annotations
 
 import importlib.util
+import os
+import tempfile
 
 import pytest
+
+# Tables gpubench caches per user (gpubench.cache) go to a folder of this test session, not the user's cache.
+os.environ.setdefault("GPUBENCH_CACHE_DIR", tempfile.mkdtemp(prefix="gpubench-test-cache-"))
 
 
 def _has_gpu() -> bool:

@@ -11,9 +11,10 @@ import pytest
 
 from gpubench import advisor, specs
 from gpubench.benchmarks import BENCHMARKS, declaration, load_all
+from gpubench.frame import INT_COLUMNS, rows_to_frame
 from gpubench.records import SCHEMA_VERSION
 from gpubench.schema import ROW_COLUMNS, TYPES, Column, Declares
-from gpubench.store import INT_COLUMNS, load_runs, read_meta, rows_to_frame
+from gpubench.store import load_runs, read_meta
 
 FIXTURE = Path(__file__).parent / "data" / "run_schema1_cpu"
 

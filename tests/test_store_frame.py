@@ -10,8 +10,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gpubench import store
-from gpubench.store import INT_COLUMNS, _inferred_frame, rows_to_frame, write_frame
+from gpubench import frame as frames
+from gpubench.frame import INT_COLUMNS, _inferred_frame, rows_to_frame
+from gpubench.store import write_frame
 
 # Column names of every kind: declared integers (Int64 where rows lack them) and others.
 DECLARED_INT = sorted(INT_COLUMNS)[:3]
@@ -74,7 +75,7 @@ def test_the_parquet_keeps_its_dtypes(tmp_path, monkeypatch):
     ok["power_limit_w"] = None  # what load_runs joins from a run.json without a power limit
     sample = [ok, skipped, {**ok, "round": 1, "batch": 16, "tf32": True}]
     with monkeypatch.context() as m:  # rows like a run's take the fast path, never pandas' inference
-        m.setattr(store, "_inferred_frame", lambda rows: pytest.fail("took pandas' inference"))
+        m.setattr(frames, "_inferred_frame", lambda rows: pytest.fail("took pandas' inference"))
         frame = rows_to_frame(sample)
     assert frame["warmup_steps"].dtype == "Int64" and frame["tf32"].dtype == "boolean"
     assert frame["m"].dtype == "int64" and frame["work_per_step"].dtype == "float64"

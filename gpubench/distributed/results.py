@@ -20,7 +20,8 @@ import pandas as pd
 from gpubench import inputs, stats
 from gpubench.benchmarks.collective_spec import busbw_factor
 from gpubench.derive import add_scaling_columns, ranks_of, scaling_config, scaling_efficiency
-from gpubench.store import RANKS, Paths, expand_paths, read_meta, rows_to_frame, write_frame
+from gpubench.frame import rows_to_frame
+from gpubench.store import RANKS, Paths, expand_paths, read_meta, write_frame
 from gpubench.telemetry.aggregate import AGGREGATE_COLUMNS
 
 __all__ = ["RANKS", "add_scaling_columns", "busbw_factor", "merge_rank_rows", "scaling_efficiency", "scaling_table"]
