@@ -10,7 +10,6 @@ a half-written file. Loading derives everything else once (gpubench.derive): a l
 from __future__ import annotations
 
 import contextlib
-import copy
 import errno
 import glob
 import json
@@ -279,25 +278,24 @@ def read_rows(
 def read_meta(folder: Path) -> dict[str, Any]:
     """run.json of a run folder, with its shape and schema version checked (gpubench.inputs).
 
-    A file read before with the same bytes is not parsed and validated again: a report asks for each of a
-    thousand runs' several times."""
+    Bytes checked before (a report asks for each of a thousand runs' several times) are only parsed again:
+    the document returned is always a fresh one, for the caller to change."""
     path = Path(folder) / RUN_JSON
     try:
         raw: bytes | None = path.read_bytes() if path.is_file() and path.stat().st_size <= 1 << 20 else None
     except OSError:
         raw = None  # run_meta says what is wrong
-    seen = _META_READ.get(str(path))
-    if raw is not None and seen is not None and seen[0] == raw:
-        return copy.deepcopy(seen[1])
+    if raw is not None and _META_READ.get(str(path)) == raw:
+        return json.loads(raw)
     meta = inputs.run_meta(folder, SCHEMA_VERSION, MIN_READABLE_SCHEMA, RUN_JSON)
     if raw is not None:
         if len(_META_READ) >= 4096:
             _META_READ.clear()
-        _META_READ[str(path)] = (raw, copy.deepcopy(meta))
+        _META_READ[str(path)] = raw
     return meta
 
 
-_META_READ: dict[str, tuple[bytes, dict[str, Any]]] = {}
+_META_READ: dict[str, bytes] = {}  # run.json path -> the bytes run_meta last accepted there
 
 
 def unique_runs(paths: Sequence[str | os.PathLike[str]], side: str = "") -> tuple[list[Path], list[str]]:

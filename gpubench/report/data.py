@@ -749,9 +749,13 @@ def environment_differences(data: ReportData) -> list[Difference]:
             )
     match = _spec_matcher()
     if match is not None:
+        found: dict[tuple[Any, ...], Any] = {}  # a fleet is a thousand runs of a few device models
         for s in ser:
             limit = limits.get(s.label)
-            spec = match(s.device_name, (s.meta.get("device") or {}).get("memory_bytes"), limit)
+            key = (s.device_name, (s.meta.get("device") or {}).get("memory_bytes"), limit)
+            if key not in found:
+                found[key] = match(*key)
+            spec = found[key]
             if spec is not None and spec.tdp_w and is_num(limit) and float(limit) < 0.95 * spec.tdp_w:
                 out.append(
                     Difference(
