@@ -95,14 +95,21 @@ class Cases:
             whole = pa.concat_tables(tables, promote_options="permissive")
         except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as e:
             raise Unhandled(str(e)) from None
-        case = pd.factorize(np.array([str(c) for c in whole.column("case_id").to_pylist()], dtype=object))[0]
+        case_ids = whole.column("case_id")
+        if case_ids.null_count or not (pa.types.is_string(case_ids.type) or pa.types.is_large_string(case_ids.type)):
+            raise Unhandled("case_id: missing or not text")
+        case = pc.dictionary_encode(case_ids.combine_chunks()).indices.to_numpy(zero_copy_only=False).astype(np.int64)
         width = int(case.max()) + 1 if len(case) else 1
         group = pd.factorize(run_of_row.astype(np.int64) * width + case)[0]  # derive_run's order: run, first seen
-        rounds = (
-            np.array([0.0 if r is None or r != r else float(r) for r in whole.column("round").to_pylist()])
-            if "round" in whole.column_names
-            else np.zeros(whole.num_rows)
-        )  # measured_row sorts by round, a missing one counting as 0
+        rounds = np.zeros(whole.num_rows)  # measured_row sorts by round, a missing one counting as 0
+        if "round" in whole.column_names:
+            column = whole.column("round")
+            if not (
+                pa.types.is_integer(column.type) or pa.types.is_floating(column.type) or pa.types.is_null(column.type)
+            ):
+                raise Unhandled(f"round: {column.type}")
+            values = column.cast(pa.float64()).fill_null(0.0).to_numpy(zero_copy_only=False)
+            rounds = np.where(np.isnan(values), 0.0, values)
         order = np.argsort(rounds, kind="stable")
         order = order[np.argsort(group[order], kind="stable")]
         self.table = whole.take(pa.array(order))
@@ -158,11 +165,21 @@ def _valid(column: pa.Array) -> np.ndarray:
 
 
 def _seq_sum(values: np.ndarray, starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
-    """Per group, the sum in order from 0 (Python's `sum`, to the last bit; numpy's reductions pair values)."""
+    """Per group (`counts` values from `starts`), the values added one by one in order from 0.0, as
+    stats.ordered_sum adds them (numpy's own sums pair values). Step k adds every group's k-th value at once;
+    groups are taken longest first, so each step touches only the groups that still have values."""
     out = np.zeros(len(starts))
-    for k in range(int(counts.max()) if len(counts) else 0):
-        has = counts > k
-        out[has] += values[starts[has] + k]
+    if not len(starts):
+        return out
+    order = np.argsort(-counts, kind="stable")
+    first, count = starts[order], counts[order]
+    total = np.zeros(len(starts))
+    active = len(count)
+    for k in range(int(count[0])):
+        while active and count[active - 1] <= k:
+            active -= 1
+        total[:active] += values[first[:active] + k]
+    out[order] = total
     return out
 
 
@@ -305,15 +322,12 @@ def _timing(cases: Cases, out: Derived, combined: dict[str, Any], skip: set[str]
     data = ascending[_sorted_within(np.repeat(cases.group_of_row, lengths), rank)]
     s, k = start[has], n[has]
     p = {q: _at(data, s, k, q) for q in (10, 25, 50, 75, 90, 99)}
-    values = data.tolist()
-    spans = list(zip(s.tolist(), (s + k).tolist(), strict=True))
-    means = [math.fsum(values[a:b]) / (b - a) for a, b in spans]
-    # (t - mean) ** 2 as Python computes it: libm's pow (numpy's ** 2 is a multiplication, and differs from pow
-    # in the last bit now and then), then math.fsum per case as derive.summarize sums them
-    # (the cases with steps hold every step, laid out as `data`: case by case, each in its span)
-    deviation = data - np.repeat(np.array(means), k)
-    squares = np.power(deviation, np.full(len(deviation), 2.0)).tolist()
-    std = [math.sqrt(math.fsum(squares[a:b]) / (b - a - 1)) if b - a > 1 else 0.0 for a, b in spans]
+    # derive.summarize: the sorted steps summed in order; (t - mean) ** 2 by libm's pow as Python computes it
+    # (numpy's ** 2 is a multiplication, which differs from pow in the last bit now and then)
+    mean = _seq_sum(data, s, k) / k
+    deviation = data - np.repeat(mean, k)
+    squares = np.power(deviation, np.full(len(deviation), 2.0))
+    std = np.where(k > 1, np.sqrt(_seq_sum(squares, s, k) / np.maximum(k - 1, 1)), 0.0)
     median = p[50]
     iqr = p[75] - p[25]
     # round medians: each round's own steps sorted
@@ -321,23 +335,18 @@ def _timing(cases: Cases, out: Derived, combined: dict[str, Any], skip: set[str]
     part = lengths > 0
     round_median = np.full(cases.rows, math.nan)
     round_median[part] = _at(by_round, row_start[part], lengths[part], 50)
-    rm, part_l, len_l = round_median.tolist(), part.tolist(), lengths.tolist()
-    parts_n, sizes, medians, covs = [], [], [], []
-    for i, (a, c) in enumerate(zip(cases.starts[has].tolist(), cases.counts[has].tolist(), strict=True)):
-        idx = [j for j in range(a, a + c) if part_l[j]]
-        parts_n.append(len(idx))
-        sizes.append([len_l[j] for j in idx])
-        if len(idx) > 1:
-            m = [rm[j] for j in idx]
-            medians.append(m)
-            covs.append(derive._cov(m))
-        else:
-            medians.append([float(median[i])])
-            covs.append(math.nan)
+    # each case's rounds with steps, in round order: their sizes and medians (one round: its median is the case's)
+    parts = cases.reduce(np.add, part.astype(np.int64))[has]
+    first = np.r_[0, np.cumsum(parts)[:-1]].tolist()
+    sizes_all, medians_all = lengths[part].tolist(), round_median[part].tolist()
+    spans_p = [(a, a + c) for a, c in zip(first, parts.tolist(), strict=True)]
+    sizes = [sizes_all[a:b] for a, b in spans_p]
+    medians = [medians_all[a:b] for a, b in spans_p]
+    covs = _round_cov(round_median[part], np.array(first, dtype=np.int64), parts).tolist()
+    parts_n = parts.tolist()
     if "times_s" not in skip:
         out.put("times_s", has, [values_of for values_of in _case_steps(flat, start[has], k)], out.values["times_s"])
-    mean = np.array(means)
-    std_a = np.array(std)
+    std_a = std
     cov = np.where(mean > 0, std_a / np.where(mean > 0, mean, 1.0), math.nan)
     noisy = (median > 0) & (iqr / np.where(median > 0, median, 1.0) > stats.NOISY_IQR_RATIO)
     out.put("n_reps", has, k.tolist())
@@ -359,6 +368,17 @@ def _timing(cases: Cases, out: Derived, combined: dict[str, Any], skip: set[str]
     out.put("round_medians_s", has, medians)
     out.put("round_cov", has, covs)
     _throughput(cases, out, combined, has, median, p[10], p[90])
+
+
+def _round_cov(medians: np.ndarray, first: np.ndarray, parts: np.ndarray) -> np.ndarray:
+    """derive._cov of each case's round medians (NaN for a case of one round)."""
+    segment = np.repeat(np.arange(len(parts)), parts)
+    data = medians[np.lexsort((medians, segment))]
+    mean = _seq_sum(data, first, parts) / np.maximum(parts, 1)
+    squares = np.power(data - np.repeat(mean, parts), np.full(len(data), 2.0))
+    std = np.where(parts > 1, np.sqrt(_seq_sum(squares, first, parts) / np.maximum(parts - 1, 1)), 0.0)
+    cov = np.where(mean > 0, std / np.where(mean > 0, mean, 1.0), math.nan)
+    return np.where(parts > 1, cov, math.nan)
 
 
 def _sorted_within(segment: np.ndarray, rank: np.ndarray) -> np.ndarray:

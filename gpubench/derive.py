@@ -193,9 +193,9 @@ def summarize(times: Sequence[float]) -> dict[str, Any]:
     n = len(times)
     if n == 0:
         return stats.summarize([]).as_dict()
-    data = sorted(times)
-    mean = math.fsum(data) / n
-    std = math.sqrt(math.fsum([(t - mean) ** 2 for t in data]) / (n - 1)) if n > 1 else 0.0
+    data = sorted(times)  # summed smallest first: the order of the steps never matters
+    mean = stats.ordered_sum(data) / n
+    std = math.sqrt(stats.ordered_sum([(t - mean) ** 2 for t in data]) / (n - 1)) if n > 1 else 0.0
     p50 = _at(data, 50)
     iqr = _at(data, 75) - _at(data, 25)
     return {
@@ -238,12 +238,13 @@ def _combine_rounds(rounds: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
 
 
 def _cov(values: Sequence[float]) -> float:
-    """summarize(values)["cov"] without the percentiles (fsum is exact: the order of the values never matters)."""
+    """summarize(values)["cov"] without the percentiles (summed sorted: the order of the values never matters)."""
     n = len(values)
     if n == 0:
         return stats.summarize([]).cov
-    mean = math.fsum(values) / n
-    std = math.sqrt(math.fsum([(t - mean) ** 2 for t in values]) / (n - 1)) if n > 1 else 0.0
+    data = sorted(values)
+    mean = stats.ordered_sum(data) / n
+    std = math.sqrt(stats.ordered_sum([(t - mean) ** 2 for t in data]) / (n - 1)) if n > 1 else 0.0
     return std / mean if mean > 0 else math.nan
 
 
@@ -488,8 +489,10 @@ def ranks_of(row: Mapping[str, Any]) -> float:
 def add_scaling_columns(row: dict[str, Any], others: Iterable[Mapping[str, Any]]) -> None:
     """`speedup` and `scaling_efficiency` of a data-parallel row against the 1-rank case of the same
     configuration among `others` (ok and measured)."""
+    if _missing(row.get("dp_ranks")):
+        return
     ranks = ranks_of(row)
-    if _missing(row.get("dp_ranks")) or not math.isfinite(ranks):
+    if not math.isfinite(ranks):
         return
     key = scaling_config(row)
     base = next(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -11,6 +11,16 @@ from gpubench.records import WORK_UNITS
 
 NOISY_IQR_RATIO = 0.10
 """A case is `noisy` when IQR / median exceeds this (torch.utils.benchmark warns at the same point)."""
+
+
+def ordered_sum(values: Iterable[float]) -> float:
+    """The values added one by one, in the order given, from 0.0. Derived statistics add this way (sorted
+    first where the order is not meaningful), so a figure is the same on every Python (whose own `sum`
+    compensates since 3.12) and when gpubench.columnar adds thousands of cases at once."""
+    total = 0.0
+    for v in values:
+        total += v
+    return total
 
 
 def to_float(value: Any) -> float:

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from gpubench.stats import ordered_sum
 from gpubench.telemetry.base import POWER_THERMAL_MASK, decode_throttle
 
 if TYPE_CHECKING:
@@ -213,7 +214,7 @@ def combine_aggregates(parts: list[tuple[dict[str, Any], float]]) -> dict[str, A
     if len(parts) == 1:
         return dict(parts[0][0])
     out = empty_aggregates()
-    total_s = sum(d for _, d in parts)
+    total_s = ordered_sum(d for _, d in parts)
 
     def values(key: str) -> list[tuple[float, float]]:
         got = []
@@ -232,7 +233,7 @@ def combine_aggregates(parts: list[tuple[dict[str, Any], float]]) -> dict[str, A
     for key in ("energy_j", "energy_counter_j", "energy_integrated_j", "energy_above_idle_j"):
         got = values(key)
         if len(got) == len(parts):  # a window without it would make the sum too small
-            out[key] = sum(v for v, _ in got)
+            out[key] = ordered_sum(v for v, _ in got)
     sources = {str(agg.get("energy_source") or "") for agg, _ in parts}
     out["energy_source"] = sources.pop() if len(sources) == 1 else ("integrated" if "" not in sources else "")
     if math.isfinite(out["energy_j"]):
@@ -242,11 +243,11 @@ def combine_aggregates(parts: list[tuple[dict[str, Any], float]]) -> dict[str, A
         out[key] = max(v for v, _ in got) if got else math.nan
     for key in ("mean_sm_clock_mhz", "mean_mem_clock_mhz", "mean_util_pct", "throttled_pct"):
         got = values(key)
-        out[key] = sum(v * d for v, d in got) / sum(d for _, d in got) if got else math.nan
+        out[key] = ordered_sum(v * d for v, d in got) / ordered_sum(d for _, d in got) if got else math.nan
     reasons = {r for agg, _ in parts for r in str(agg.get("throttle_reasons") or "").split(",") if r}
     out["throttle_reasons"] = ",".join(sorted(reasons))
     out["throttled"] = any(
         isinstance(agg.get("throttled"), (bool, np.bool_)) and bool(agg["throttled"]) for agg, _ in parts
     )
-    out["telemetry_samples"] = int(sum(v for v, _ in values("telemetry_samples")))
+    out["telemetry_samples"] = int(ordered_sum(v for v, _ in values("telemetry_samples")))
     return out
