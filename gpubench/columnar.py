@@ -23,6 +23,7 @@ rules leave to pandas) raise `frame.Unhandled`: the caller loads them row by row
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -677,6 +678,7 @@ def _finish(
                 del row[k]
         row._at, row._columns = i, columns
         rows.append(row)
+    devices = _device_keys(columns, cases.n)
     added = Derived(cases.n)
     run_of = cases.run.tolist()
     start = 0
@@ -686,8 +688,8 @@ def _finish(
             end += 1
         mine = rows[start:end]
         widths = [len(row) for row in mine]
-        for row, extra in zip(mine, benchmark_catalog.derive_rows(mine), strict=True):
-            derive.finish(row, extra, catalog)
+        for i, (row, extra) in enumerate(zip(mine, benchmark_catalog.derive_rows(mine), strict=True)):
+            derive.finish(row, extra, catalog, devices[start + i])
         for row in mine:
             derive.add_scaling_columns(row, mine)
         for i, (row, width) in enumerate(zip(mine, widths, strict=True)):
@@ -699,6 +701,24 @@ def _finish(
                     added.present[k][start + i] = True
         start = end
     return added
+
+
+def _device_keys(columns: Mapping[str, list[Any]], n: int) -> list[tuple[Any, ...]]:
+    """derive.device_key of every case, each distinct combination worked out once."""
+    names = ("device_name", "device_memory_bytes", "power_limit_w", "device_multiprocessors")
+    lists = [columns.get(k, [None] * n) for k in names]
+    known: dict[tuple[Any, ...], tuple[Any, ...]] = {}
+    out = []
+    for values in zip(*lists, strict=True):
+        raw = tuple(None if v is _ABSENT else v for v in values)
+        try:
+            key = known[raw]
+        except (KeyError, TypeError):  # TypeError: an unhashable value; device_key decides
+            key = derive.device_key(dict(zip(names, raw, strict=True)))
+            with contextlib.suppress(TypeError):
+                known[raw] = key
+        out.append(key)
+    return out
 
 
 def _order(

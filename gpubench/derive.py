@@ -384,7 +384,7 @@ def _params(params_json: str) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def _device_key(row: Mapping[str, Any]) -> tuple[Any, ...]:
+def device_key(row: Mapping[str, Any]) -> tuple[Any, ...]:
     return tuple(
         stats.finite_or_none(row.get(k)) if k != "device_name" else row.get(k)
         for k in ("device_name", "device_memory_bytes", "power_limit_w", "device_multiprocessors")
@@ -438,10 +438,11 @@ class Catalog:
             self._unit[cache_key] = value
         return self._unit[cache_key]
 
-    def add_columns(self, row: dict[str, Any]) -> None:
+    def add_columns(self, row: dict[str, Any], device: tuple[Any, ...] | None = None) -> None:
         """% of datasheet peak, MFU (per device: a data-parallel row's tflops covers `dp_ranks` devices) and %
-        of datasheet bandwidth, where the device is in the catalog."""
-        device = _device_key(row)
+        of datasheet bandwidth, where the device is in the catalog. `device`: the row's `device_key` when the
+        caller has it."""
+        device = device_key(row) if device is None else device
         if self.entry(device) is None:
             return
         params_json = str(row.get("params_json") or "{}")
@@ -533,11 +534,13 @@ def measured_row(rounds: Sequence[Mapping[str, Any]], rank_rows: Sequence[Mappin
     return row
 
 
-def finish(row: dict[str, Any], extra: Mapping[str, Any], catalog: Catalog) -> dict[str, Any]:
+def finish(
+    row: dict[str, Any], extra: Mapping[str, Any], catalog: Catalog, device: tuple[Any, ...] | None = None
+) -> dict[str, Any]:
     """A measured row with its benchmark's own derived columns (`extra`, from its spec), its datasheet
-    percentages and its energy per unit of work."""
+    percentages and its energy per unit of work (`device`: the row's device_key, when the caller has it)."""
     row.update(extra)
-    catalog.add_columns(row)
+    catalog.add_columns(row, device)
     stats.add_efficiency_columns(row)
     return row
 
