@@ -113,7 +113,8 @@ class Cases:
             rounds = np.where(np.isnan(values), 0.0, values)
         order = np.argsort(rounds, kind="stable")
         order = order[np.argsort(group[order], kind="stable")]
-        self.table = whole.take(pa.array(order))
+        self.whole, self.order = whole, order  # the rounds as stored; the sorted order, taken column by column
+        self.names = set(whole.column_names)
         self.rows = whole.num_rows
         sorted_group = group[order]
         self.group_of_row = sorted_group
@@ -124,9 +125,9 @@ class Cases:
 
     def column(self, name: str) -> pa.Array:
         """A stored column over every sorted round (nulls where a run lacks it)."""
-        if name not in self.table.column_names:
+        if name not in self.names:
             return pa.nulls(self.rows)
-        return self.table.column(name).combine_chunks()
+        return self.whole.column(name).take(pa.array(self.order)).combine_chunks()
 
     def absent(self, name: str) -> np.ndarray | None:
         """Cases whose run stored no such column (None: every run stored it)."""
@@ -148,18 +149,20 @@ class Cases:
         return ufunc.reduceat(values, self.starts) if self.n else values[:0]
 
     def combined(self, name: str) -> pa.Array:
-        """The column, one value per case by _combine_rounds' rules."""
-        column = self.column(name)
+        """The column, one value per case by _combine_rounds' rules (taken from the stored rounds directly)."""
+        column = self.whole.column(name)
         if name in derive.FIRST_ROUND:
-            return column.take(pa.array(self.starts))
-        valid = _valid(column)
-        last = self.reduce(np.maximum, np.where(valid, np.arange(self.rows), -1))
-        return column.take(pa.array(np.where(last >= 0, last, self.starts)))
+            picked = self.starts
+        else:
+            valid = _valid(column)[self.order]
+            last = self.reduce(np.maximum, np.where(valid, np.arange(self.rows), -1))
+            picked = np.where(last >= 0, last, self.starts)
+        return column.take(pa.array(self.order[picked])).combine_chunks()
 
 
-def _valid(column: pa.Array) -> np.ndarray:
+def _valid(column: pa.Array | pa.ChunkedArray) -> np.ndarray:
     """Not missing as derive counts it: neither null nor NaN."""
-    valid = column.is_valid().to_numpy(zero_copy_only=False)
+    valid = np.asarray(column.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
     if pa.types.is_floating(column.type):
         valid &= ~np.isnan(column.to_numpy(zero_copy_only=False))
     return valid
@@ -252,7 +255,7 @@ def _status(cases: Cases, out: Derived) -> None:
     bad = np.array([s != "ok" for s in status], dtype=bool)
     worst = cases.reduce(np.minimum, np.where(bad, np.arange(cases.rows), cases.rows))
     has = worst < cases.rows
-    reason = cases.column("reason").to_pylist() if "reason" in cases.table.column_names else [None] * cases.rows
+    reason = cases.column("reason").to_pylist() if "reason" in cases.names else [None] * cases.rows
     picked = worst[has].tolist()
     out.put("status", has, [status[i] for i in picked], out.values.get("status"))
     out.put("reason", has, [reason[i] for i in picked], out.values.get("reason", [_ABSENT] * cases.n))
@@ -265,7 +268,7 @@ def _peak_memory(cases: Cases, out: Derived) -> None:
 
 
 def _min_reps(cases: Cases, out: Derived, combined: dict[str, Any]) -> None:
-    if "min_reps_reached" not in cases.table.column_names:
+    if "min_reps_reached" not in cases.names:
         return
     column = cases.column("min_reps_reached")
     if not (pa.types.is_boolean(column.type) or pa.types.is_null(column.type)):
@@ -320,19 +323,23 @@ def _timing(cases: Cases, out: Derived, combined: dict[str, Any], skip: set[str]
     ascending = flat[by_value]
     rank = np.empty(len(flat), dtype=np.int64)
     rank[by_value] = np.arange(len(flat))
+    del by_value  # a fleet's report holds millions of steps: big temporaries go as soon as they are used
     data = ascending[_sorted_within(np.repeat(cases.group_of_row, lengths), rank)]
     s, k = start[has], n[has]
     p = {q: _at(data, s, k, q) for q in (10, 25, 50, 75, 90, 99)}
     # derive.summarize: the sorted steps summed in order; (t - mean) ** 2 by libm's pow as Python computes it
     # (numpy's ** 2 is a multiplication, which differs from pow in the last bit now and then)
     mean = _seq_sum(data, s, k) / k
-    deviation = data - np.repeat(mean, k)
-    squares = np.power(deviation, np.full(len(deviation), 2.0))
+    squares = data - np.repeat(mean, k)
+    # an exponent array of its own: numpy squares for a scalar or a broadcast 2.0, which is not libm's pow
+    np.power(squares, np.full(len(squares), 2.0), out=squares)
     std = np.where(k > 1, np.sqrt(_seq_sum(squares, s, k) / np.maximum(k - 1, 1)), 0.0)
+    del squares
     median = p[50]
     iqr = p[75] - p[25]
     # round medians: each round's own steps sorted
     by_round = ascending[_sorted_within(np.repeat(np.arange(cases.rows), lengths), rank)]
+    del ascending, rank
     part = lengths > 0
     round_median = np.full(cases.rows, math.nan)
     round_median[part] = _at(by_round, row_start[part], lengths[part], 50)
@@ -450,7 +457,7 @@ def _telemetry(cases: Cases, out: Derived, combined: dict[str, Any], window_ns: 
     empty = empty_aggregates()
     lone = many & (positive == 1)
     lone_row = cases.reduce(np.maximum, np.where(part, np.arange(cases.rows), -1))
-    raw = {k: cases.column(k).to_pylist() if k in cases.table.column_names else None for k in AGGREGATE_COLUMNS}
+    raw = {k: cases.column(k).to_pylist() if k in cases.names else None for k in AGGREGATE_COLUMNS}
     for i in np.flatnonzero(many & (positive == 0)).tolist():
         for k in AGGREGATE_COLUMNS:
             result[k][i] = empty[k]

@@ -101,6 +101,11 @@ def _edited(table: pa.Table, seed: int) -> pa.Table:
         )
     times = table.column("times_s").to_pylist()
     table = _set(table, "times_s", [[] if m else t for t, m in zip(times, pick(0.05), strict=True)])
+    # long rounds of random steps: a sum of squares computed differently (numpy's x * x for Python's x ** 2, or
+    # pairwise for in-order sums) shows in the last bit of some case's deviation
+    times = table.column("times_s").to_pylist()
+    long = [list(rng.lognormal(-7, 0.4, 700)) if m and t else t for t, m in zip(times, pick(0.3), strict=True)]
+    table = _set(table, "times_s", long)
     reached = table.column("min_reps_reached").to_pylist()
     table = _set(
         table,
@@ -149,3 +154,37 @@ def test_what_columns_cannot_derive_loads_row_by_row(tmp_path):
     frame = store.load_runs([folder])
     rows = store._run_rows(folder, store.read_meta(folder), table, set(), derive.Catalog())
     pd.testing.assert_frame_equal(frame.reset_index(drop=True), store.views.select(store.rows_to_frame(rows), "all"))
+
+
+def test_statistics_of_many_small_cases_are_derive_s_to_the_last_bit():
+    """Thousands of cases of 2-4 random steps, several rounds each: median, percentiles, mean, deviation and the
+    rounds' CoV as derive.summarize and derive._cov compute them, bit for bit (a deviation squared by numpy's
+    multiplication instead of libm's pow, or summed in pairs, differs in the last bit of some of them)."""
+    rng = np.random.default_rng(7)
+    cases, rounds, times = [], [], []
+    for c in range(4000):
+        for r in range(int(rng.integers(1, 4))):
+            cases.append(f"c{c}")
+            rounds.append(r)
+            times.append(list(rng.lognormal(-6, 0.5, int(rng.integers(1, 5)))))
+    n = len(cases)
+    table = pa.table(
+        {
+            "case_id": cases,
+            "round": rounds,
+            "status": ["ok"] * n,
+            "times_s": pa.array(times, pa.list_(pa.float64())),
+            "work_per_step": [1.0] * n,
+            "work_unit": ["sample"] * n,
+        }
+    )
+    found = columnar.Cases([table])
+    _, out, _ = columnar.derive_cases(found, set())
+    by_case: dict[str, list[dict]] = {}
+    for row in table.to_pylist():
+        by_case.setdefault(row["case_id"], []).append(row)
+    for i, rows in enumerate(by_case.values()):
+        want = derive.case_row(rows)
+        for key in ("median_s", "p10_s", "p90_s", "mean_s", "std_s", "cov", "iqr_s", "round_cov", "throughput"):
+            got, expected = out.values[key][i], want[key]
+            assert got == expected or (got != got and expected != expected), (key, i, got, expected)
