@@ -585,13 +585,16 @@ def frame(
     values = dict(out.values)
     for key in skip:
         values.pop(key, None)
-    extra_values: dict[str, list[Any]] = {}
-    run_of = cases.run.tolist()
-    for key in dict.fromkeys(k for e in extras for k in e):
-        extra_values[key] = [extras[r].get(key, _ABSENT) for r in run_of]
     kept = {k: v for k, v in finished.values.items() if k not in skip}
-    typed = _rows_frame({**values, **kept, **extra_values}, cases.n)
-    columns.update(typed)
+    columns.update(_rows_frame({**values, **kept}, cases.n))
+    # run.json's columns: typed over the runs (every run has a case: the same values, the same dtype), then
+    # spread over each run's cases
+    names_of_extras = list(dict.fromkeys(k for e in extras for k in e))
+    per_run = _rows_frame({k: [e.get(k, _ABSENT) for e in extras] for k in names_of_extras}, len(extras))
+    for key, column in per_run.items():
+        columns[key] = (
+            column.take(cases.run) if isinstance(column, pd.api.extensions.ExtensionArray) else column[cases.run]
+        )
     order = _order(cases, names, out, finished, extras, skip)
     return pd.DataFrame({n: columns[n] for n in order if n in columns}, index=pd.RangeIndex(cases.n))
 

@@ -530,8 +530,8 @@ def check_table(path: PathLike, table: Any, kind: ParquetKind) -> Any:
         problem = _arrow_problem(column, kind_of)
         if problem:
             raise ResultFormatError(f"{path}: {col}: {problem}; the file was edited or written by something else")
-        if column.null_count == 0 and not (kind_of == "int" and pa.types.is_floating(column.type)):
-            fits.add(col)  # decided by the type alone, not by these values
+        if column.null_count < len(column) and not (kind_of == "int" and pa.types.is_floating(column.type)):
+            fits.add(col)  # decided by the type alone (an all-null column fits any type; fractions are values)
     if kind != "telemetry" and "status" in names:
         statuses = pc.unique(table.column("status").cast(pa.string())).to_pylist()
         unknown = sorted(str(v) for v in statuses if v not in STATUSES)

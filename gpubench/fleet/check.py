@@ -267,23 +267,31 @@ def collect(paths: Sequence[str | os.PathLike[str]]) -> Collected:
         raise GpubenchError("give the fleet's SHARED_DIR or its run folders")
     units: dict[str, Unit] = {}
     expected, missing, notes = 0, [], []
-    for raw in paths:
-        root = Path(raw)
-        manifest = read_manifest(root) if root.is_dir() else None
-        if manifest is not None:
-            e, m, n, found = _collect_root(root, manifest)
-            expected += e
-            missing += m
-            notes += n
-            for u in found:
-                units[u.key] = u
-            continue
-        for folder in expand_paths(raw):
+    loose: list[str | os.PathLike[str]] = []  # run folders and globs, expanded together (a report names 1,000)
+
+    def add_loose() -> None:
+        for folder in expand_paths(loose) if loose else []:
             meta = _meta(folder)
             u = _unit(folder, meta, None, None)
             if u.key in units:  # one machine, several runs: keep them apart by run id
                 u = Unit(**{**asdict(u), "key": f"{u.key}@{u.run_id}", "slot": u.slot})
             units[u.key] = u
+        loose.clear()
+
+    for raw in paths:
+        root = Path(raw)
+        manifest = read_manifest(root) if root.is_dir() else None
+        if manifest is None:
+            loose.append(raw)
+            continue
+        add_loose()
+        e, m, n, found = _collect_root(root, manifest)
+        expected += e
+        missing += m
+        notes += n
+        for u in found:
+            units[u.key] = u
+    add_loose()
     if not units and not missing:
         raise GpubenchError("no run folders found in " + ", ".join(str(p) for p in paths))
     return Collected(list(units.values()), expected, missing, notes)
