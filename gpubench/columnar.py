@@ -50,24 +50,10 @@ _WINDOW_KEYS = ("start_ns", "end_ns", "round_start_ns", "round_end_ns")
 _STAT_KEYS = ("median_s", "p10_s", "p90_s", "p99_s", "mean_s", "min_s", "std_s", "cov", "iqr_s", "noisy")
 _TIMING_KEYS = ("times_s", "n_reps", *_STAT_KEYS, "rounds_n", "round_sizes", "round_medians_s", "round_cov")
 _THROUGHPUT_KEYS = ("throughput_unit", "throughput", "throughput_p10", "throughput_p90")
-_NUMERIC = frozenset(
-    {
-        "energy_j",
-        "energy_counter_j",
-        "energy_integrated_j",
-        "energy_above_idle_j",
-        "peak_power_w",
-        "peak_temp_c",
-        "mean_sm_clock_mhz",
-        "mean_mem_clock_mhz",
-        "mean_util_pct",
-        "throttled_pct",
-        "telemetry_samples",
-    }
-)
 _SUMMED = ("energy_j", "energy_counter_j", "energy_integrated_j", "energy_above_idle_j")
 _PEAKS = ("peak_power_w", "peak_temp_c")
 _WEIGHTED = ("mean_sm_clock_mhz", "mean_mem_clock_mhz", "mean_util_pct", "throttled_pct")
+_NUMERIC = frozenset({*_SUMMED, *_PEAKS, *_WEIGHTED, "telemetry_samples"})  # aggregates read as float64
 
 
 def covered(table: pa.Table) -> bool:
