@@ -323,14 +323,23 @@ def _timing(cases: Cases, out: Derived, combined: dict[str, Any], skip: set[str]
     del squares
     median = p[50]
     iqr = p[75] - p[25]
-    # round medians: each round's own steps sorted
-    by_round = ascending[_sorted_within(np.repeat(np.arange(cases.rows), lengths), rank)]
-    del ascending, rank
+    # round medians: a case of one round with steps has its own median; the rounds of the others are sorted
     part = lengths > 0
+    parts_all = cases.reduce(np.add, part.astype(np.int64))
+    many = part & (parts_all > 1)[cases.group_of_row]
+    mine = np.repeat(many, lengths)
+    by_round = ascending[_sorted_within(np.repeat(np.arange(cases.rows), lengths)[mine], rank[mine], len(rank))]
+    del ascending, rank, mine
     round_median = np.full(cases.rows, math.nan)
-    round_median[part] = _at(by_round, row_start[part], lengths[part], 50)
-    # each case's rounds with steps, in round order: their sizes and medians (one round: its median is the case's)
-    parts = cases.reduce(np.add, part.astype(np.int64))[has]
+    round_median[many] = _at(by_round, np.r_[0, np.cumsum(lengths[many])[:-1]], lengths[many], 50)
+    alone = np.zeros(cases.n, dtype=bool)
+    alone[np.flatnonzero(has)] = parts_all[has] == 1
+    lone_round = part & alone[cases.group_of_row]
+    case_median = np.full(cases.n, math.nan)
+    case_median[has] = p[50]
+    round_median[lone_round] = case_median[cases.group_of_row[lone_round]]
+    # each case's rounds with steps, in round order: their sizes and medians
+    parts = parts_all[has]
     first = np.r_[0, np.cumsum(parts)[:-1]].tolist()
     sizes_all, medians_all = lengths[part].tolist(), round_median[part].tolist()
     spans_p = [(a, a + c) for a, c in zip(first, parts.tolist(), strict=True)]
@@ -375,10 +384,11 @@ def _round_cov(medians: np.ndarray, first: np.ndarray, parts: np.ndarray) -> np.
     return np.where(parts > 1, cov, math.nan)
 
 
-def _sorted_within(segment: np.ndarray, rank: np.ndarray) -> np.ndarray:
-    """Ranks (positions in the ascending order of every value) of values sorted by segment, then by value: one
-    integer sort of segment and rank packed in one key where they fit, else a two-key sort."""
-    bits = max(1, int(len(rank)).bit_length())
+def _sorted_within(segment: np.ndarray, rank: np.ndarray, n: int | None = None) -> np.ndarray:
+    """Ranks (positions in the ascending order of all `n` values, default len(rank)) of values sorted by
+    segment, then by value: one integer sort of segment and rank packed in one key where they fit, else a
+    two-key sort."""
+    bits = max(1, int(len(rank) if n is None else n).bit_length())
     if len(segment) and int(segment.max()).bit_length() + bits <= 62:
         return np.sort((segment.astype(np.int64) << bits) | rank) & ((1 << bits) - 1)
     return rank[np.lexsort((rank, segment))]
@@ -643,9 +653,28 @@ class _Row(dict):
             return default
 
     def __contains__(self, key: object) -> bool:
-        return dict.__contains__(self, key) or (
-            isinstance(key, str) and key in self._columns and self._columns[key][self._at] is not _ABSENT
-        )
+        if dict.__contains__(self, key):
+            return True
+        column = self._columns.get(key) if isinstance(key, str) else None
+        return column is not None and column[self._at] is not _ABSENT
+
+
+class _Columns:
+    """Per-case columns by name, each a list made from its array the first time a row asks for it (most columns
+    derivation may read, no case of a run reads)."""
+
+    def __init__(self, arrays: Mapping[str, pa.Array], lists: Mapping[str, list[Any]]) -> None:
+        self._arrays = dict(arrays)
+        self._lists = dict(lists)
+
+    def get(self, key: str) -> list[Any] | None:
+        found = self._lists.get(key)
+        if found is None and key in self._arrays:
+            found = self._lists[key] = self._arrays.pop(key).to_pylist()
+        return found
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._lists or key in self._arrays
 
 
 def _finish(
@@ -658,16 +687,12 @@ def _finish(
     """derive_run's last steps: the specs' derived columns, the catalog's percentages, energy per work, scaling,
     on one dict per case (_Row). Returns the columns they add."""
     inputs = derive.input_columns()
-    columns: dict[str, list[Any]] = {}
-    for name, column in combined.items():
-        if name in inputs and name not in out.values:
-            columns[name] = column.to_pylist()
-    for key, values in out.values.items():
-        if key in inputs or key in derive.DERIVED_COLUMNS:
-            columns[key] = values
+    lists = {k: v for k, v in out.values.items() if k in inputs or k in derive.DERIVED_COLUMNS}
+    arrays = {k: c for k, c in combined.items() if k in inputs and k not in lists}
+    columns = _Columns(arrays, lists)
     loaded = [k for k in _FINISH_READS if k in columns]
     rows: list[_Row] = []
-    for i, values in enumerate(zip(*(columns[k] for k in loaded), strict=True)):
+    for i, values in enumerate(zip(*(columns.get(k) for k in loaded), strict=True)):
         row = _Row(zip(loaded, values, strict=True))
         if _ABSENT in values:
             for k in [k for k, v in row.items() if v is _ABSENT]:
@@ -699,10 +724,10 @@ def _finish(
     return added
 
 
-def _device_keys(columns: Mapping[str, list[Any]], n: int) -> list[tuple[Any, ...]]:
+def _device_keys(columns: _Columns, n: int) -> list[tuple[Any, ...]]:
     """derive.device_key of every case, each distinct combination worked out once."""
     names = ("device_name", "device_memory_bytes", "power_limit_w", "device_multiprocessors")
-    lists = [columns.get(k, [None] * n) for k in names]
+    lists = [columns.get(k) or [None] * n for k in names]
     known: dict[tuple[Any, ...], tuple[Any, ...]] = {}
     out = []
     for values in zip(*lists, strict=True):
