@@ -44,6 +44,7 @@ _ABSENT: Any = object()  # a case without the key (store's rows_to_frame: NaN th
 # Stored columns measured_row combines by rules of its own (the others: last round with a value).
 _TIMING = ("times_s", "round_sizes", "round_start_ns", "round_end_ns", "start_ns", "end_ns")
 _SPECIAL = frozenset({*_TIMING, "round", "status", "reason", "peak_memory_bytes", "min_reps_reached"})
+_OUTPUT_ONLY = frozenset({"times_s", "round_sizes", "round_start_ns", "round_end_ns"})  # no derivation reads them
 # Keys measured_row adds, in the order it adds them (a frame's column order follows the first row that has it).
 _COMBINE_KEYS = ("status", "reason", "peak_memory_bytes", "min_reps_reached")
 _WINDOW_KEYS = ("start_ns", "end_ns", "round_start_ns", "round_end_ns")
@@ -219,8 +220,8 @@ def derive_cases(cases: Cases, skip: set[str]) -> tuple[dict[str, Any], Derived,
     }
     out = Derived(cases.n)
     for n in _SPECIAL - {"round"}:  # what measured_row keeps of the first round unless it computes it
-        if n in names:
-            values = cases.column(n).take(pa.array(cases.starts)).to_pylist()
+        if n in names and not (n in skip and n in _OUTPUT_ONLY):  # a report's skipped step times stay in arrow
+            values = cases.whole.column(n).take(pa.array(cases.order[cases.starts])).to_pylist()
             absent = cases.absent(n)
             if absent is None:
                 out.set(n, values, np.ones(cases.n, dtype=bool))
@@ -390,7 +391,12 @@ def _sorted_within(segment: np.ndarray, rank: np.ndarray, n: int | None = None) 
     two-key sort."""
     bits = max(1, int(len(rank) if n is None else n).bit_length())
     if len(segment) and int(segment.max()).bit_length() + bits <= 62:
-        return np.sort((segment.astype(np.int64) << bits) | rank) & ((1 << bits) - 1)
+        key = segment.astype(np.int64)  # one array, worked in place: a fleet's steps are tens of millions
+        key <<= bits
+        key |= rank
+        key.sort()
+        key &= (1 << bits) - 1
+        return key
     return rank[np.lexsort((rank, segment))]
 
 
