@@ -1,13 +1,19 @@
 from __future__ import annotations
 
+import atexit
 import importlib.util
 import os
+import shutil
 import tempfile
 
 import pytest
 
-# Tables gpubench caches per user (gpubench.cache) go to a folder of this test session, not the user's cache.
-os.environ.setdefault("GPUBENCH_CACHE_DIR", tempfile.mkdtemp(prefix="gpubench-test-cache-"))
+# Tables gpubench caches per user (gpubench.cache) go to a folder of this test session, not the user's cache;
+# the folder goes with the session.
+if "GPUBENCH_CACHE_DIR" not in os.environ:
+    _CACHE = tempfile.mkdtemp(prefix="gpubench-test-cache-")
+    os.environ["GPUBENCH_CACHE_DIR"] = _CACHE
+    atexit.register(shutil.rmtree, _CACHE, ignore_errors=True)
 
 
 def _has_gpu() -> bool:
