@@ -54,7 +54,6 @@ _THROUGHPUT_KEYS = ("throughput_unit", "throughput", "throughput_p10", "throughp
 _SUMMED = ("energy_j", "energy_counter_j", "energy_integrated_j", "energy_above_idle_j")
 _PEAKS = ("peak_power_w", "peak_temp_c")
 _WEIGHTED = ("mean_sm_clock_mhz", "mean_mem_clock_mhz", "mean_util_pct", "throttled_pct")
-_NUMERIC = frozenset({*_SUMMED, *_PEAKS, *_WEIGHTED, "telemetry_samples"})  # aggregates read as float64
 
 
 def covered(table: pa.Table) -> bool:
@@ -115,6 +114,12 @@ class Cases:
         if name not in self.names:
             return pa.nulls(self.rows)
         return self.whole.column(name).take(pa.array(self.order)).combine_chunks()
+
+    def at(self, name: str, rows: np.ndarray) -> list[Any]:
+        """A stored column's values at some sorted rounds, as Python values (None where a run lacks it)."""
+        if name not in self.names:
+            return [None] * len(rows)
+        return self.whole.column(name).take(pa.array(self.order[rows])).to_pylist()
 
     def absent(self, name: str) -> np.ndarray | None:
         """Cases whose run stored no such column (None: every run stored it)."""
@@ -238,14 +243,13 @@ def derive_cases(cases: Cases, skip: set[str]) -> tuple[dict[str, Any], Derived,
 
 def _status(cases: Cases, out: Derived) -> None:
     """The first failed round's status and reason, else the first round's."""
-    status = cases.column("status").cast(pa.string()).to_pylist()
-    bad = np.array([s != "ok" for s in status], dtype=bool)
+    ok = pc.equal(cases.column("status").cast(pa.string()), "ok").fill_null(False)
+    bad = ~np.asarray(ok.to_numpy(zero_copy_only=False), dtype=bool)  # a missing status is not ok either
     worst = cases.reduce(np.minimum, np.where(bad, np.arange(cases.rows), cases.rows))
     has = worst < cases.rows
-    reason = cases.column("reason").to_pylist() if "reason" in cases.names else [None] * cases.rows
-    picked = worst[has].tolist()
-    out.put("status", has, [status[i] for i in picked], out.values.get("status"))
-    out.put("reason", has, [reason[i] for i in picked], out.values.get("reason", [_ABSENT] * cases.n))
+    picked = worst[has]
+    out.put("status", has, cases.at("status", picked), out.values.get("status"))
+    out.put("reason", has, cases.at("reason", picked), out.values.get("reason", [_ABSENT] * cases.n))
 
 
 def _peak_memory(cases: Cases, out: Derived) -> None:
@@ -349,9 +353,8 @@ def _timing(cases: Cases, out: Derived, combined: dict[str, Any], skip: set[str]
     covs = _round_cov(round_median[part], np.array(first, dtype=np.int64), parts).tolist()
     parts_n = parts.tolist()
     if "times_s" not in skip:
-        out.put("times_s", has, [values_of for values_of in _case_steps(flat, start[has], k)], out.values["times_s"])
-    std_a = std
-    cov = np.where(mean > 0, std_a / np.where(mean > 0, mean, 1.0), math.nan)
+        out.put("times_s", has, _case_steps(flat, start[has], k), out.values["times_s"])
+    cov = np.where(mean > 0, std / np.where(mean > 0, mean, 1.0), math.nan)
     noisy = (median > 0) & (iqr / np.where(median > 0, median, 1.0) > stats.NOISY_IQR_RATIO)
     out.put("n_reps", has, k.tolist())
     for key, v in (
@@ -361,7 +364,7 @@ def _timing(cases: Cases, out: Derived, combined: dict[str, Any], skip: set[str]
         ("p99_s", p[99]),
         ("mean_s", mean),
         ("min_s", data[s]),
-        ("std_s", std_a),
+        ("std_s", std),
         ("cov", cov),
         ("iqr_s", iqr),
     ):
@@ -453,33 +456,32 @@ def _telemetry(cases: Cases, out: Derived, combined: dict[str, Any], window_ns: 
     seconds = window_ns / 1e9
     part = sampled & (seconds > 0) & many[cases.group_of_row]
     positive = cases.reduce(np.add, part.astype(np.int64))
-    base = {k: _stored_or_combined(combined, out, k, cases.n) for k in AGGREGATE_COLUMNS}
-    result: dict[str, list[Any]] = {k: list(v) for k, v in base.items()}
+    result = {k: _combined_values(cases, combined, k) for k in AGGREGATE_COLUMNS}
     # No round with a window: empty aggregates. One: that round's aggregates as they are.
     empty = empty_aggregates()
-    lone = many & (positive == 1)
-    lone_row = cases.reduce(np.maximum, np.where(part, np.arange(cases.rows), -1))
-    raw = {k: cases.column(k).to_pylist() if k in cases.names else None for k in AGGREGATE_COLUMNS}
     for i in np.flatnonzero(many & (positive == 0)).tolist():
         for k in AGGREGATE_COLUMNS:
             result[k][i] = empty[k]
-    for i in np.flatnonzero(lone).tolist():
-        r = int(lone_row[i])
+    lone = np.flatnonzero(many & (positive == 1))
+    if len(lone):
+        lone_rows = cases.reduce(np.maximum, np.where(part, np.arange(cases.rows), -1))[lone]
         for k in AGGREGATE_COLUMNS:
-            result[k][i] = raw[k][r] if raw[k] is not None else None
+            for i, v in zip(lone.tolist(), cases.at(k, lone_rows), strict=True):
+                result[k][i] = v
     full = many & (positive >= 2)
     if full.any():
-        _combine_windows(cases, part, seconds, full, raw, result, empty)
+        _combine_windows(cases, part, seconds, full, result, empty)
     for k in AGGREGATE_COLUMNS:
         out.set(k, result[k])
 
 
-def _stored_or_combined(combined: dict[str, Any], out: Derived, key: str, n: int) -> list[Any]:
-    if key in out.values:
-        return out.values[key]
-    if key in combined:
-        return combined[key].to_pylist()
-    return [_ABSENT] * n
+def _combined_values(cases: Cases, combined: dict[str, Any], key: str) -> list[Any]:
+    """A combined stored column as Python values, _ABSENT for cases whose run lacks it."""
+    if key not in combined:
+        return [_ABSENT] * cases.n
+    values = combined[key].to_pylist()
+    absent = cases.absent(key)
+    return values if absent is None else [_ABSENT if a else v for v, a in zip(values, absent, strict=True)]
 
 
 def _combine_windows(
@@ -487,7 +489,6 @@ def _combine_windows(
     part: np.ndarray,
     seconds: np.ndarray,
     full: np.ndarray,
-    raw: Mapping[str, list[Any] | None],
     result: dict[str, list[Any]],
     empty: Mapping[str, Any],
 ) -> None:
@@ -500,16 +501,8 @@ def _combine_windows(
     d = seconds[rows]
     total = _seq_sum(d, starts, counts)
 
-    picked = pa.array(rows)
-
     def numbers(key: str) -> np.ndarray:
-        if raw[key] is None:
-            return np.full(len(rows), math.nan)
-        return (
-            cases.numbers(key)[rows]
-            if key in _NUMERIC
-            else np.array([stats.to_float(raw[key][r]) for r in picked.to_pylist()])
-        )
+        return cases.numbers(key)[rows]
 
     def each(key: str, values: Sequence[Any]) -> None:
         for i, v in zip(cases_at, values, strict=True):
@@ -523,8 +516,7 @@ def _combine_windows(
         complete = np.add.reduceat(ok.astype(np.int64), starts) == counts
         sums = _seq_sum(np.where(ok, v, 0.0), starts, counts)
         each(key, np.where(complete, sums, math.nan).tolist())
-    source = raw["energy_source"]
-    sources = [str((source[r] if source is not None else None) or "") for r in rows.tolist()]
+    sources = [str(v or "") for v in cases.at("energy_source", rows)]
     names = []
     for a, c in zip(starts.tolist(), counts.tolist(), strict=True):
         found = set(sources[a : a + c])
@@ -544,18 +536,12 @@ def _combine_windows(
         den = _seq_sum(np.where(ok, d, 0.0), starts, counts)
         got = np.add.reduceat(ok.astype(np.int64), starts) > 0
         each(key, np.where(got, num / np.where(got, den, 1.0), math.nan).tolist())
-    reasons_raw = raw["throttle_reasons"]
-    throttled_raw = raw["throttled"]
+    reasons_at = [str(v or "") for v in cases.at("throttle_reasons", rows)]
+    throttled_at = [isinstance(v, bool) and v for v in cases.at("throttled", rows)]
     reasons, throttled = [], []
     for a, c in zip(starts.tolist(), counts.tolist(), strict=True):
-        picked = rows[a : a + c].tolist()
-        found = {
-            x for r in picked for x in str((reasons_raw[r] if reasons_raw is not None else None) or "").split(",") if x
-        }
-        reasons.append(",".join(sorted(found)))
-        throttled.append(
-            any(throttled_raw is not None and isinstance(throttled_raw[r], bool) and throttled_raw[r] for r in picked)
-        )
+        reasons.append(",".join(sorted({x for text in reasons_at[a : a + c] for x in text.split(",") if x})))
+        throttled.append(any(throttled_at[a : a + c]))
     each("throttle_reasons", reasons)
     each("throttled", throttled)
     v = numbers("telemetry_samples")
@@ -582,7 +568,7 @@ def frame(
     finished = _finish(cases, combined, out, catalog, runs)
     columns: dict[str, Any] = {}
     for name, column in combined.items():
-        if name not in skip:  # read for derivation, left out of the frame
+        if name not in skip and name not in out.values:  # skipped: read for derivation only; else replaced below
             columns[name] = arrow_column(name, column, cases.absent(name))
     values = dict(out.values)
     for key in skip:

@@ -267,7 +267,8 @@ def run_meta(folder: PathLike, current: int, oldest: int, name: str = "run.json"
         raise ResultFormatError(os_error_line(path, e)) from None
     if stat.S_ISDIR(st.st_mode):
         raise ResultFormatError(f"{folder} is not a gpubench run folder ({name} is a folder)")
-    data = parse_json(read_bytes(path, LIMITS.json_bytes, ResultFormatError), str(path), ResultFormatError)
+    raw = read_bytes(path, LIMITS.json_bytes, ResultFormatError)
+    data = parse_json(raw, str(path), ResultFormatError)
     if not isinstance(data, dict):
         raise ResultFormatError(f"{path}: not a gpubench run.json (expected a JSON object)")
     version = data.get("schema_version")
@@ -285,10 +286,17 @@ def run_meta(folder: PathLike, current: int, oldest: int, name: str = "run.json"
             f"{folder} uses results schema {version}, too old for this gpubench (schema {current}): "
             f"read it with gpubench {data.get('gpubench_version', 'of that time')} or re-run the suite"
         )
-    from gpubench.documents import RunMeta
+    if _RUN_META_CHECKED.get(str(path)) != raw:  # a report reads each of a thousand runs' several times
+        from gpubench.documents import RunMeta
 
-    _validate(RunMeta, data, str(path), ResultFormatError)
+        _validate(RunMeta, data, str(path), ResultFormatError)
+        if len(_RUN_META_CHECKED) >= 4096:
+            _RUN_META_CHECKED.clear()
+        _RUN_META_CHECKED[str(path)] = raw
     return data
+
+
+_RUN_META_CHECKED: dict[str, bytes] = {}  # run.json path -> the bytes last found to fit RunMeta
 
 
 # --------------------------------------------------------------------------------------- Parquet columns

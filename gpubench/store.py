@@ -276,26 +276,8 @@ def read_rows(
 
 
 def read_meta(folder: Path) -> dict[str, Any]:
-    """run.json of a run folder, with its shape and schema version checked (gpubench.inputs).
-
-    Bytes checked before (a report asks for each of a thousand runs' several times) are only parsed again:
-    the document returned is always a fresh one, for the caller to change."""
-    path = Path(folder) / RUN_JSON
-    try:
-        raw: bytes | None = path.read_bytes() if path.is_file() and path.stat().st_size <= 1 << 20 else None
-    except OSError:
-        raw = None  # run_meta says what is wrong
-    if raw is not None and _META_READ.get(str(path)) == raw:
-        return json.loads(raw)
-    meta = inputs.run_meta(folder, SCHEMA_VERSION, MIN_READABLE_SCHEMA, RUN_JSON)
-    if raw is not None:
-        if len(_META_READ) >= 4096:
-            _META_READ.clear()
-        _META_READ[str(path)] = raw
-    return meta
-
-
-_META_READ: dict[str, bytes] = {}  # run.json path -> the bytes run_meta last accepted there
+    """run.json of a run folder, with its shape and schema version checked (gpubench.inputs)."""
+    return inputs.run_meta(folder, SCHEMA_VERSION, MIN_READABLE_SCHEMA, RUN_JSON)
 
 
 def unique_runs(paths: Sequence[str | os.PathLike[str]], side: str = "") -> tuple[list[Path], list[str]]:
