@@ -60,7 +60,7 @@ def _column(name: str, values: list[Any]) -> Any:
         kinds.discard(float)  # NaN among other values: missing, as None is
         nulls = True
     if not kinds:  # missing in every row (a time to throttling that never came, a power limit no one knows)
-        return _all_missing(name, values, _AbsentType not in types)
+        return _all_missing(name, len(values), _AbsentType not in types and all(v is None for v in values))
     if not kinds <= _PLAIN:
         return None
     if kinds == {bool}:
@@ -77,12 +77,14 @@ def _column(name: str, values: list[Any]) -> Any:
     return array
 
 
-def _all_missing(name: str, values: list[Any], only_none: bool) -> Any:
-    if only_none and all(v is None for v in values):
-        return np.array(values, dtype=object)  # None throughout: pandas keeps the Nones
+def _all_missing(name: str, n: int, only_none: bool) -> Any:
+    """A column missing in every row: the Nones themselves when that is all it holds (pandas keeps them), else
+    missing numbers (nullable integers for a declared integer column)."""
+    if only_none:
+        return np.full(n, None, dtype=object)
     if name in INT_COLUMNS:
-        return pd.array([None] * len(values), dtype=_NULLABLE_INT)
-    return np.full(len(values), math.nan)
+        return pd.array([None] * n, dtype=_NULLABLE_INT)
+    return np.full(n, math.nan)
 
 
 def _numbers(name: str, values: list[Any], kinds: set[type], nulls: bool) -> Any:
@@ -94,31 +96,36 @@ def _numbers(name: str, values: list[Any], kinds: set[type], nulls: bool) -> Any
     if kinds == {int} and not nulls:
         return np.array(values, dtype=np.int64)
     numbers = np.array([math.nan if v is None or v is _ABSENT else v for v in values] if nulls else values, np.float64)
-    present = ~np.isnan(numbers)
-    if not present.any():
-        return _all_missing(name, values, False)
-    kept = numbers[present]
+    exact = None
+    if kinds == {int} and name in INT_COLUMNS:  # exactly, not through float64
+        exact = np.array([v if type(v) is int else 0 for v in values], dtype=np.int64)
+    return _typed_numbers(name, numbers, np.isnan(numbers), exact)
+
+
+def _typed_numbers(name: str, numbers: np.ndarray, missing: np.ndarray, exact: np.ndarray | None) -> Any:
+    """The rules for numbers, from either side: `numbers` as float64 (anything where `missing`), `exact` the
+    int64 values when every present value is an integer (None: some are fractions, or it does not matter).
+    int64 for integers without gaps, Int64 for a declared integer column of whole numbers, else float64 with NaN
+    for the missing; None for what pandas decides (an infinity, a whole number beyond int64)."""
+    kept = numbers[~missing]
+    if not len(kept):
+        return _all_missing(name, len(numbers), False)
     if np.isinf(kept).any():
-        return None  # an infinity: pandas decides
-    missing = not present.all()
-    if name in INT_COLUMNS and (missing or kinds != {int}) and (kept == np.round(kept)).all():
-        if kinds == {int}:  # exactly, not through float64
-            exact = np.array([v if type(v) is int else 0 for v in values], dtype=np.int64)
-        else:
-            exact = np.where(present, numbers, 0).astype(np.int64)
-        return pd.arrays.IntegerArray(exact, ~present)
-    if kinds == {int} and not missing:
-        return np.array(values, dtype=np.int64)
-    return numbers
+        return None
+    gaps = bool(missing.any())
+    if name in INT_COLUMNS and (gaps or exact is None) and (kept == np.round(kept)).all():
+        if exact is None:
+            if (np.abs(kept) >= 2.0**63).any():
+                return None
+            exact = np.where(missing, 0, numbers).astype(np.int64)
+        return pd.arrays.IntegerArray(np.where(missing, 0, exact), missing)
+    if exact is not None and not gaps:
+        return exact
+    return np.where(missing, math.nan, numbers)
 
 
 _NULL_TYPES = frozenset({type(None), type(_ABSENT)})
 _AbsentType = type(_ABSENT)
-
-
-def _present(value: Any) -> bool:
-    """Not missing: neither absent from the row, None nor NaN."""
-    return value is not None and value is not _ABSENT and not (type(value) is float and value != value)
 
 
 _TEXT = pd.Series(["text"]).dtype  # what pandas makes of a column of strings: "str" (pandas 3) or object
@@ -166,36 +173,18 @@ def arrow_column(name: str, column: Any, absent: np.ndarray | None = None) -> An
     if absent is not None:
         missing |= absent
     if missing.all():  # missing in every row
-        if null.all() and (absent is None or not absent.any()):
-            return np.full(n, None, dtype=object)  # None throughout: pandas keeps the Nones
-        if name in INT_COLUMNS:
-            return pd.array([None] * n, dtype=_NULLABLE_INT)
-        return np.full(n, math.nan)
-    any_missing = bool(missing.any())
+        return _all_missing(name, n, bool(null.all()) and (absent is None or not absent.any()))
     if pa.types.is_boolean(t):
         values = column.fill_null(False).to_numpy(zero_copy_only=False).astype(bool)
-        if any_missing:
-            return pd.arrays.BooleanArray(values, missing)
-        return values
-    if pa.types.is_integer(t):
+        return pd.arrays.BooleanArray(values, missing) if missing.any() else values
+    if pa.types.is_integer(t) or floating:
         if pa.types.is_uint64(t) and pc.max(column).as_py() > _INT64[1]:
             raise Unhandled(f"{name}: beyond int64")
-        values = column.fill_null(0).to_numpy(zero_copy_only=False).astype(np.int64)
-        if not any_missing:
-            return values
-        if name in INT_COLUMNS:
-            return pd.arrays.IntegerArray(np.where(missing, 0, values), missing)
-        return np.where(missing, math.nan, values.astype(np.float64))
-    if floating:
-        present = numbers[~missing]
-        if np.isinf(present).any():
-            raise Unhandled(f"{name}: an infinity")
-        values = np.where(missing, math.nan, numbers)
-        if name in INT_COLUMNS and (present == np.round(present)).all():
-            if (np.abs(present) >= 2.0**63).any():
-                raise Unhandled(f"{name}: beyond int64")
-            return pd.arrays.IntegerArray(np.where(missing, 0, values).astype(np.int64), missing)
-        return values
+        exact = None if floating else column.fill_null(0).to_numpy(zero_copy_only=False).astype(np.int64)
+        typed = _typed_numbers(name, numbers if exact is None else exact.astype(np.float64), missing, exact)
+        if typed is None:
+            raise Unhandled(f"{name}: a value pandas decides (an infinity, a whole number beyond int64)")
+        return typed
     if pa.types.is_string(t) or pa.types.is_large_string(t):
         values = column.to_numpy(zero_copy_only=False).astype(object)
         values[missing] = None
