@@ -219,7 +219,7 @@ class Derived:
 def derive_cases(cases: Cases, skip: set[str]) -> tuple[dict[str, Any], Derived, list[str]]:
     """measured_row over every case: the combined stored columns (pyarrow arrays, one value per case), what
     measured_row computes (Derived) and the stored columns in first-seen order."""
-    names = list(dict.fromkeys(n for t in cases.tables for n in t.column_names))
+    names = cases.whole.column_names  # every run's columns, first seen first (the unified schema)
     combined = {
         n: cases.combined(n) for n in names if n not in _SPECIAL and n not in derive.DERIVED_COLUMNS and n != "run_id"
     }
