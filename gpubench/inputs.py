@@ -268,6 +268,9 @@ def run_meta(folder: PathLike, current: int, oldest: int, name: str = "run.json"
     if stat.S_ISDIR(st.st_mode):
         raise ResultFormatError(f"{folder} is not a gpubench run folder ({name} is a folder)")
     raw = read_bytes(path, LIMITS.json_bytes, ResultFormatError)
+    key = (str(path), current, oldest)
+    if _RUN_META_CHECKED.get(key) == raw:  # a report reads each of a thousand runs' several times
+        return json.loads(raw)  # the same bytes passed every check below: a fresh copy is all that is left
     data = parse_json(raw, str(path), ResultFormatError)
     if not isinstance(data, dict):
         raise ResultFormatError(f"{path}: not a gpubench run.json (expected a JSON object)")
@@ -286,17 +289,17 @@ def run_meta(folder: PathLike, current: int, oldest: int, name: str = "run.json"
             f"{folder} uses results schema {version}, too old for this gpubench (schema {current}): "
             f"read it with gpubench {data.get('gpubench_version', 'of that time')} or re-run the suite"
         )
-    if _RUN_META_CHECKED.get(str(path)) != raw:  # a report reads each of a thousand runs' several times
-        from gpubench.documents import RunMeta
+    from gpubench.documents import RunMeta
 
-        _validate(RunMeta, data, str(path), ResultFormatError)
-        if len(_RUN_META_CHECKED) >= 4096:
-            _RUN_META_CHECKED.clear()
-        _RUN_META_CHECKED[str(path)] = raw
+    _validate(RunMeta, data, str(path), ResultFormatError)
+    if len(_RUN_META_CHECKED) >= 4096:
+        _RUN_META_CHECKED.clear()
+    _RUN_META_CHECKED[key] = raw
     return data
 
 
-_RUN_META_CHECKED: dict[str, bytes] = {}  # run.json path -> the bytes last found to fit RunMeta
+# (run.json path, schema versions read) -> the bytes last found to pass every check of run_meta
+_RUN_META_CHECKED: dict[tuple[str, int, int], bytes] = {}
 
 
 # --------------------------------------------------------------------------------------- Parquet columns
@@ -503,7 +506,38 @@ def _arrow_problem(column: Any, kind: str) -> str | None:
     return f"holds {shown} values, not {wanted}"
 
 
-_SCHEMA_FITS: dict[Any, set[str]] = {}  # arrow schema -> its columns whose type fits their declaration
+class _SchemaFacts:
+    """What is known of one arrow schema: its column names, and its declared columns whose type has not yet been
+    found to fit their declaration (None until the first table of the schema is checked)."""
+
+    __slots__ = ("names", "pending")
+
+    def __init__(self, names: tuple[str, ...]) -> None:
+        self.names = names
+        self.pending: list[str] | None = None
+
+
+_SCHEMAS: list[tuple[Any, _SchemaFacts]] = []  # the arrow schemas seen, most often one per gpubench version
+
+
+def _schema_facts(schema: Any) -> _SchemaFacts:
+    """The memo entry of an arrow schema. Schemas are compared, not hashed (hashing one of 130 columns costs
+    0.1 ms, comparing a microsecond)."""
+    for known, facts in _SCHEMAS:
+        if known.equals(schema):
+            return facts
+    if len(_SCHEMAS) >= 64:
+        _SCHEMAS.clear()
+    facts = _SchemaFacts(tuple(schema.names))
+    _SCHEMAS.append((schema, facts))
+    return facts
+
+
+def column_names(table: Any) -> tuple[str, ...]:
+    """The column names of a pyarrow table (or schema). pyarrow builds them afresh as Python strings on every
+    `column_names` call (0.1 ms for a run's 130 columns), and a report of a thousand runs asks several times
+    per file: the names of a schema seen before come from a memo."""
+    return _schema_facts(getattr(table, "schema", table)).names
 
 
 def check_table(path: PathLike, table: Any, kind: ParquetKind) -> Any:
@@ -515,36 +549,37 @@ def check_table(path: PathLike, table: Any, kind: ParquetKind) -> Any:
 
     if table.num_rows == 0:
         return table
-    names = table.column_names
+    facts = _schema_facts(table.schema)
+    names = facts.names
     for col in REQUIRED[kind]:
         if col not in names:
             raise ResultFormatError(
                 f"{path}: {col}: missing column; the file was not written by gpubench or was edited"
             )
-    if kind == "measurements" and "status" in names and "ok" in table.column("status").to_pylist():
+    statuses = []
+    if kind != "telemetry" and "status" in names:
+        statuses = pc.unique(table.column("status").cast(pa.string())).to_pylist()
+    if kind == "measurements" and "ok" in statuses:
         for col in ("times_s", "work_per_step"):  # what every derived figure of an ok row comes from
             if col not in names:
                 raise ResultFormatError(f"{path}: {col}: missing column, but rows have status ok")
     types = declared_column_types()
-    # A report reads a thousand files of one schema: the columns whose type alone fits are known after the first.
-    fits = _SCHEMA_FITS.get(table.schema)
-    if fits is None:
-        fits = _SCHEMA_FITS[table.schema] = set()
-    for col in names:
-        kind_of = types.get(col)
-        if not kind_of or col in fits:
-            continue
+    # A report reads a thousand files of one schema: the columns whose type alone fits are known after the first,
+    # and only the others (all missing so far, or whole numbers stored as floats) are looked at again.
+    if facts.pending is None:
+        facts.pending = [col for col in names if col in types]
+    pending = facts.pending
+    for col in list(pending):
+        kind_of = types[col]
         column = table.column(col)
         problem = _arrow_problem(column, kind_of)
         if problem:
             raise ResultFormatError(f"{path}: {col}: {problem}; the file was edited or written by something else")
         if column.null_count < len(column) and not (kind_of == "int" and pa.types.is_floating(column.type)):
-            fits.add(col)  # decided by the type alone (an all-null column fits any type; fractions are values)
-    if kind != "telemetry" and "status" in names:
-        statuses = pc.unique(table.column("status").cast(pa.string())).to_pylist()
-        unknown = sorted(str(v) for v in statuses if v not in STATUSES)
-        if unknown:
-            raise ResultFormatError(f"{path}: status: {_short(unknown[0])} is not one of {', '.join(sorted(STATUSES))}")
+            pending.remove(col)  # decided by the type alone (an all-null column fits any type; fractions are values)
+    unknown = sorted(str(v) for v in statuses if v not in STATUSES)
+    if unknown:
+        raise ResultFormatError(f"{path}: status: {_short(unknown[0])} is not one of {', '.join(sorted(STATUSES))}")
     for col in [c for c in names if c in NON_NEGATIVE or c == "times_s"]:
         column = table.column(col)
         if pa.types.is_list(column.type) or pa.types.is_large_list(column.type):
@@ -570,7 +605,7 @@ def read_table(path: PathLike, kind: ParquetKind, skip: Iterable[str] = ()) -> A
         # One open and one footer parse; no dataset layer and no threads: a run's file is a few hundred rows,
         # and a report reads a thousand of them.
         with pq.ParquetFile(path) as parquet:
-            columns = [n for n in parquet.schema_arrow.names if n not in skip] if skip else None
+            columns = [n for n in column_names(parquet.schema_arrow) if n not in skip] if skip else None
             table = parquet.read(columns=columns, use_threads=False)
     except PermissionError as e:
         raise ResultFormatError(os_error_line(path, e)) from None

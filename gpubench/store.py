@@ -439,7 +439,7 @@ def _load_by_column(runs: Sequence[tuple[Path, Mapping[str, Any], Any]], skip: s
     measured = [(folder, meta, table) for folder, meta, table in runs if table is not None and table.num_rows]
     if not measured:
         return None
-    extras = [_extras(folder, meta, set(table.column_names) - skip) for folder, meta, table in measured]
+    extras = [_extras(folder, meta, set(inputs.column_names(table)) - skip) for folder, meta, table in measured]
     return columnar.frame([(table, meta) for _, meta, table in measured], skip, cat, extras)
 
 

@@ -10,6 +10,7 @@ One module per command (or small group of commands); each is registered below wi
 from __future__ import annotations
 
 import contextlib
+import gc
 import signal
 import threading
 
@@ -37,6 +38,11 @@ app.add_typer(fleet.app, name="fleet")
 
 
 def main() -> None:
+    # A command is one short process that may build millions of Python values (a report of a fleet's runs): at
+    # the collector's default (a young collection every 700 new containers) collections took 8 % of a one-run
+    # report's CPU and 5 % of a 1,000-run one. Cycles are still collected, about 70 times less often; the runner
+    # collects and freezes around every round itself.
+    gc.set_threshold(50_000, 20, 10)
     if threading.current_thread() is threading.main_thread():
         with contextlib.suppress(ValueError, OSError):
             signal.signal(signal.SIGTERM, raise_sigterm)  # every command: SIGTERM stops it like Ctrl-C, exit 143
