@@ -4,6 +4,7 @@ per-column conversions (a run rewrites the file after every round)."""
 import json
 import math
 
+import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
@@ -99,3 +100,51 @@ def test_unusual_values_fall_back_to_pandas():
 
     sample = [{"case_id": "a", "x": np.int64(3), "t": pd.Timestamp("2026-01-01")}, {"case_id": "b"}]
     pd.testing.assert_frame_equal(rows_to_frame(sample), _inferred_frame(sample))
+
+
+def _same_records(got: list[dict], want: list[dict]) -> None:
+    """Equal row for row, key order, value and type included (NaN equal to NaN)."""
+    assert len(got) == len(want)
+    for g, w in zip(got, want, strict=True):
+        assert list(g) == list(w)
+        for key in w:
+            assert type(g[key]) is type(w[key]), (key, g[key], w[key])
+            both_missing = (w[key] is pd.NaT and g[key] is pd.NaT) or (
+                isinstance(w[key], float) and math.isnan(w[key]) and math.isnan(g[key])
+            )
+            assert both_missing or g[key] == w[key], (key, g[key], w[key])
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(rows())
+def test_frame_rows_are_what_to_dict_gives(sample):
+    """frame_rows is to_dict("records") value for value, type for type, on every dtype rows_to_frame makes
+    (nullable integers and booleans with missing values, text, lists, mixed objects)."""
+    frame = rows_to_frame(sample)
+    _same_records(frames.frame_rows(frame), frame.to_dict("records"))
+
+
+def test_frame_rows_of_a_report_frame_and_odd_columns():
+    """On the report's own frame (170 columns of every dtype a run has, datetimes included) and on columns
+    rows_to_frame never makes: numpy scalars in an object column, timestamps, durations, no columns at all."""
+    from pathlib import Path
+
+    from gpubench.report.data import load_report_data
+
+    runs = load_report_data([Path(__file__).parent / "data" / "run_schema3_quick_cpu"]).runs
+    assert runs.shape[1] > 100
+    _same_records(frames.frame_rows(runs), runs.to_dict("records"))
+    odd = pd.DataFrame(
+        {
+            "numpy": pd.Series([np.int64(3), np.float64(2.5), np.bool_(True), pd.NA, None], dtype=object),
+            "when": pd.to_datetime(["2026-01-01", None, "2026-01-02", "2026-01-03", None], utc=True),
+            "naive": pd.to_datetime(["2026-01-01", None, "2026-01-02", "2026-01-03", None]),
+            "span": pd.to_timedelta([1, 2, None, 4, 5], unit="s"),
+            "flag": pd.array([True, None, False, True, None], dtype="boolean"),
+            "count": pd.array([1, None, 3, 4, 5], dtype="Int64"),
+            "text": pd.array(["a", None, "c", "d", "e"], dtype="string"),
+        }
+    )
+    _same_records(frames.frame_rows(odd), odd.to_dict("records"))
+    _same_records(frames.frame_rows(odd.iloc[:, :0]), odd.iloc[:, :0].to_dict("records"))
+    _same_records(frames.frame_rows(odd.iloc[:0]), odd.iloc[:0].to_dict("records"))

@@ -31,6 +31,7 @@ from gpubench.distributed.context import DistContext, init_rank, shutdown
 from gpubench.distributed.launch import write_rank_state
 from gpubench.distributed.results import load_rank_rows, merge_rank_rows, write_rank_rows
 from gpubench.errors import GpubenchError, RankLost, Unsupported, exception_text, first_line
+from gpubench.frame import frame_rows
 from gpubench.records import Case, Workload
 from gpubench.runner import (
     RunEvents,
@@ -290,7 +291,7 @@ class Lockstep:
         if store is not None and options.resume is not None and (store.folder / "ranks.parquet").exists():
             self.rank_rows = [
                 {k: v for k, v in r.items() if k not in DERIVED_COLUMNS}
-                for r in load_rank_rows(store.folder).to_dict("records")
+                for r in frame_rows(load_rank_rows(store.folder))
                 if r["case_id"] not in todo_ids
             ]
         return store, [pc for pc in planned if pc.case.id in todo_ids]

@@ -20,7 +20,7 @@ import pandas as pd
 from gpubench import inputs, stats
 from gpubench.benchmarks.collective_spec import busbw_factor
 from gpubench.derive import add_scaling_columns, ranks_of, scaling_config, scaling_efficiency
-from gpubench.frame import rows_to_frame
+from gpubench.frame import frame_rows, rows_to_frame
 from gpubench.store import RANKS, Paths, expand_paths, read_meta, write_frame
 from gpubench.telemetry.aggregate import AGGREGATE_COLUMNS
 
@@ -132,7 +132,7 @@ def scaling_table(frame: pd.DataFrame) -> pd.DataFrame:
     if "dp_ranks" not in frame:
         return pd.DataFrame(columns=cols)
     rows = frame[frame["dp_ranks"].notna() & (frame["status"].astype("string") == "ok")]
-    records = rows.to_dict("records")
+    records = frame_rows(rows)
     for r in records:
         r["_config"], r["_ranks"] = scaling_config(r), ranks_of(r)
     ones = [r for r in records if r["_ranks"] == 1]

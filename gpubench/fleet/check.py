@@ -33,6 +33,7 @@ import pandas as pd
 from gpubench.errors import GpubenchError
 from gpubench.fleet.manifest import MANIFEST, NODE_RUN, Manifest, expected_nodes, read_manifest
 from gpubench.fleet.rules import DEFAULT_MAD_Z, DEFAULT_THRESHOLD, Rule, RuleSet
+from gpubench.frame import frame_rows
 from gpubench.stats import rows_throughput_interval, to_float
 
 _MAD_SCALE = 1.4826  # MAD -> standard deviation for normal data
@@ -146,7 +147,7 @@ class FleetCheck:
                 "failing": self.failing_units,
                 "findings": [asdict(f) for f in self.findings],
                 "units": [{k: v for k, v in asdict(u).items()} for u in self.units],
-                "cases": summary.to_dict("records"),
+                "cases": frame_rows(summary),
                 "notes": self.notes,
             }
         )
@@ -405,7 +406,7 @@ class _Times:
             from gpubench.store import load_runs
 
             frame = load_runs([self._by_key[key].folder])
-            self._cache[key] = {str(r["case_id"]): r for r in frame.to_dict("records")}
+            self._cache[key] = {str(r["case_id"]): r for r in frame_rows(frame)}
         return self._cache[key].get(str(row["case_id"]), have)
 
     def interval(self, row: pd.Series, reference: float) -> tuple[float, float]:

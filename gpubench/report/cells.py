@@ -8,6 +8,7 @@ from typing import Any
 import pandas as pd
 
 from gpubench.benchmarks.catalog import all_specs
+from gpubench.frame import frame_rows
 from gpubench.report import figures as F
 from gpubench.report.blocks import Cell
 from gpubench.report.data import ReportData
@@ -60,7 +61,7 @@ def rows_of_family(data: ReportData, *families: str) -> pd.DataFrame:
     "training", "inference", "llm_decode", "attention" ...)."""
     if "family" not in data.memo:
         data.memo["family"] = pd.Series(
-            [getattr(workload_ref(r), "family", None) for r in data.ok.to_dict("records")],
+            [getattr(workload_ref(r), "family", None) for r in frame_rows(data.ok)],
             index=data.ok.index,
             dtype=object,
         )

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from gpubench.benchmarks.spec import WorkloadRef
+from gpubench.frame import frame_rows
 from gpubench.precisions import ELEMENT_BYTES, GEMM_DTYPES
 from gpubench.report.i18n import Messages, load_messages
 from gpubench.report.workloads import label_text, role_of, spec_of, workload_ref, workload_words
@@ -542,7 +543,7 @@ def _headline_metrics(data: ReportData) -> list[Metric]:
         return []
     t = data.msg
     groups: dict[tuple[str, str], list[tuple[int, dict[str, Any], WorkloadRef | None]]] = {}
-    for i, row in zip(ok.index, ok.to_dict("records"), strict=True):
+    for i, row in zip(ok.index, frame_rows(ok), strict=True):
         spec = spec_of(row.get("benchmark"))
         if spec is None:
             continue
@@ -611,7 +612,7 @@ def workload_rows(data: ReportData, key: str) -> pd.DataFrame:
     asking the model with every row of a fleet costs seconds and changes nothing."""
     if "workload_key" not in data.memo:
         data.memo["workload_key"] = pd.Series(
-            [getattr(workload_ref(r), "key", None) for r in data.ok.to_dict("records")],
+            [getattr(workload_ref(r), "key", None) for r in frame_rows(data.ok)],
             index=data.ok.index,
             dtype=object,
         )

@@ -18,6 +18,7 @@ from typing import Any
 
 import pandas as pd
 
+from gpubench.frame import frame_rows
 from gpubench.output import csv_writer
 from gpubench.report.data import ReportData, is_num
 from gpubench.report.i18n import Messages
@@ -69,7 +70,7 @@ def case_records(data: ReportData, fields: Sequence[Field] = FIELDS) -> list[dic
     if runs.empty:
         return []
     out = []
-    for row in runs.to_dict("records"):
+    for row in frame_rows(runs):
         s = data.by_run.get(str(row.get("run_id")))
         if s is None:
             continue

@@ -12,6 +12,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from gpubench.frame import frame_rows
 from gpubench.precisions import GEMM_DTYPES
 from gpubench.report.data import (
     Metric,
@@ -336,7 +337,7 @@ def matmul_sweeps(data: ReportData, sweeps: pd.DataFrame, ok: pd.DataFrame) -> g
     parts = by_run(ok)
     for s in data.series:
         mine = sweeps[sweeps["run_id"] == s.run_id]
-        for sw in mine.to_dict("records"):
+        for sw in frame_rows(mine):
             run = parts[s.run_id]
             part = run[
                 (run["dtype"].astype(str) == str(sw["dtype"])) & (run["n"] == sw["n"]) & (run["k"] == sw["k"])
@@ -715,7 +716,7 @@ def roofline(data: ReportData, ok: pd.DataFrame) -> go.Figure | None:
     mm = mm[np.isfinite(mm["_ai"].astype(float))]
     copies = ok[bench.isin(benchmarks_with_role("memory_anchor"))]
     # The device copy is the memory rows that are a workload (host links are not).
-    d2d = copies[np.array([workload_ref(r) is not None for r in copies.to_dict("records")], dtype=bool)]
+    d2d = copies[np.array([workload_ref(r) is not None for r in frame_rows(copies)], dtype=bool)]
     parts = by_run(mm)
     shown = [s for s in data.series if s.run_id in parts]
     if not shown:

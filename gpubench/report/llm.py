@@ -12,6 +12,7 @@ import plotly.graph_objects as go
 from gpubench.benchmarks.llm.presets import capacity_rows, largest_fitting
 from gpubench.benchmarks.llm.presets import preset as preset_named
 from gpubench.errors import GpubenchError
+from gpubench.frame import frame_rows
 from gpubench.report import figures as F
 from gpubench.report.blocks import Block, Cell, Figure, Note, Table
 from gpubench.report.cells import rows_of_family, swatch
@@ -50,7 +51,7 @@ def speed_table(data: ReportData, prefill: pd.DataFrame, decode: pd.DataFrame) -
     ]
     rows = []
     for frame, kind in ((prefill, "prefill"), (decode, "decode")):
-        for r in frame.to_dict("records"):
+        for r in frame_rows(frame):
             s = data.by_run.get(str(r.get("run_id")))
             run = Cell(s.label, color=s.color, title=s.run_id) if s else Cell(str(r.get("run_id")))
             tokens = r.get("prompt") if kind == "prefill" else r.get("cached_tokens")
@@ -91,7 +92,7 @@ def serving_points(prefill: pd.DataFrame, decode: pd.DataFrame) -> pd.DataFrame:
     cols = ["run_id", "preset", "precision", "batch", "prompt", "median_s"]
     pre = prefill[[c for c in cols if c in prefill]].copy() if not prefill.empty else pd.DataFrame(columns=cols)
     out = []
-    for r in decode.to_dict("records"):
+    for r in frame_rows(decode):
         output = r.get("output")
         if not (is_num(output) and output > 0 and is_num(r.get("median_s"))) or F.is_true(r.get("compile")):
             continue  # compiled twins are in the speed table; the curve is one method per line
@@ -177,7 +178,7 @@ def serving_figure(data: ReportData, points: pd.DataFrame) -> go.Figure:
                         how=t(f"llm.serving.ttft_{p['ttft_from']}"),
                     )
                 ).replace("\n", "<br>")
-                for p in pts.to_dict("records")
+                for p in frame_rows(pts)
             ]
             fig.add_trace(
                 go.Scatter(
@@ -221,7 +222,7 @@ def capacity_table(data: ReportData, rows: pd.DataFrame) -> Table:
         for c in ("run", "preset", "precision", "context", "max_batch", "how", "longest", "largest", "memory")
     ]
     out = []
-    for r in rows.to_dict("records"):
+    for r in frame_rows(rows):
         s = data.by_run.get(str(r.get("run_id")))
         out.append(
             [
@@ -299,7 +300,7 @@ def finetune_table(data: ReportData, rows: pd.DataFrame) -> Table:
     """Fine-tuning rows (LoRA or full): speed, what is trained, and the memory a full fine-tune would need."""
     t = data.msg
     out = []
-    for r in rows.to_dict("records"):
+    for r in frame_rows(rows):
         if str(r.get("run_id")) not in data.by_run:
             continue
         full = r.get("memory_needed_full_bytes")
@@ -325,7 +326,7 @@ def attention_table(data: ReportData, rows: pd.DataFrame) -> Table:
     """Attention kernels alone: which backend, how long a context, TFLOP/s and time per call."""
     t = data.msg
     out = []
-    for r in rows.to_dict("records"):
+    for r in frame_rows(rows):
         if str(r.get("run_id")) not in data.by_run:
             continue
         heads = f"{_num(data, r.get('heads'))} / {_num(data, r.get('kv_heads'))}"

@@ -18,6 +18,7 @@ from typing import Any
 import pandas as pd
 
 from gpubench.derive import sweep_summary
+from gpubench.frame import frame_rows
 from gpubench.report import figures as F
 from gpubench.report.blocks import Block, Cell, Details, Figure, Note, Prose, Section, Table
 from gpubench.report.cells import case_cell, rows_of_family, rows_tagged, rows_with_role, swatch
@@ -179,7 +180,7 @@ def build_matmul(data: ReportData) -> list[Block]:
             if c in ok
         ]
         for run_id, mine in F.by_run(ok).items():
-            for sw in sweep_summary(mine[cols].to_dict("records")):
+            for sw in sweep_summary(frame_rows(mine[cols])):
                 found.append({"run_id": run_id, **sw})
         if found:
             sweeps = pd.DataFrame(found)
@@ -273,7 +274,7 @@ def build_power(data: ReportData) -> list[Block]:
                     Cell(t.fixed(r.get("throttled_pct")) + "%" if is_num(r.get("throttled_pct")) else "–", cls="num"),
                     Cell(data.msg.num(r.get("mean_sm_clock_mhz")), cls="num"),
                 ]
-                for r in hit.to_dict("records")
+                for r in frame_rows(hit)
             ]
             header = [t(f"power.col.{c}") for c in ("run", "case", "reasons", "samples", "clock")]
             blocks.append(Table(header, rows, t("power.caption_throttled")))
@@ -358,7 +359,7 @@ def build_collectives(data: ReportData) -> list[Block]:
         measured = rows[rows["busbw_gbps"].notna()].sort_values("busbw_gbps")
         best = measured.groupby(["run_id", "op"], sort=False).tail(1)
         table = []
-        for r in best.sort_values(["run_id", "op"]).to_dict("records"):
+        for r in frame_rows(best.sort_values(["run_id", "op"])):
             if r["run_id"] not in data.by_run:
                 continue
             table.append(
@@ -406,7 +407,7 @@ def build_scaling(data: ReportData) -> list[Block]:
                 f"<b>{esc(s.label)}</b><br>{esc(r['case_id'])}<br>{int(r['ranks'])} ranks: "
                 f"{data.msg.num(r['throughput'])} {esc(r['throughput_unit'] or '')}<br>speed-up "
                 f"{data.msg.num(r['speedup'])}×, efficiency {data.msg.num(r['scaling_efficiency'])}"
-                for r in part.to_dict("records")
+                for r in frame_rows(part)
             ]
             fig.add_scatter(
                 x=part["ranks"].astype(float).to_numpy(),
@@ -418,7 +419,7 @@ def build_scaling(data: ReportData) -> list[Block]:
                 hovertext=hover,
                 hovertemplate=F.HOVER,
             )
-            for r in part.to_dict("records"):
+            for r in frame_rows(part):
                 other = r["baseline_run_id"] not in (None, r["run_id"])
                 rows.append(
                     [

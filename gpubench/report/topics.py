@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from gpubench.benchmarks.catalog import all_specs
+from gpubench.frame import frame_rows
 from gpubench.report import figures as F
 from gpubench.report.blocks import Block, Cell, Figure, Note, Prose, Table
 from gpubench.report.cells import rows_in_section, swatch
@@ -50,7 +51,7 @@ def _line(data: ReportData, fig: Any, s: Series, part: pd.DataFrame, x: str, nam
     hover = [
         f"<b>{esc(s.label)}</b><br>{esc(r['case_id'])}<br>{data.msg.num(r['throughput'])} "
         f"{esc(r.get('throughput_unit') or '')}"
-        for r in part.to_dict("records")
+        for r in frame_rows(part)
     ]
     fig.add_scatter(
         x=part[x].astype(float).to_numpy(),
@@ -89,7 +90,7 @@ def _stride(data: ReportData, section: str) -> list[Block]:
             lines.append(dict(y=g, color=s.color, text=note, below=dtype != "fp32"))
         unit = strided[strided["stride"] == 1]["throughput"]
         base = float(unit.iloc[0]) if len(unit) else math.nan
-        for r in part.sort_values(["access", "stride"], ascending=[False, True]).to_dict("records"):
+        for r in frame_rows(part.sort_values(["access", "stride"], ascending=[False, True])):
             what = (
                 t("topics.stride.stride", n=int(r["stride"])) if r["access"] == "stride" else t("topics.stride.gather")
             )
@@ -132,7 +133,7 @@ def _overlap(data: ReportData, section: str) -> list[Block]:
             Cell(data.msg.num(1e3 * r["overlapped_s"]), cls="num"),
             Cell(_pct(data, r["overlap_fraction"]), cls="num"),
         ]
-        for r in rows.to_dict("records")
+        for r in frame_rows(rows)
         if r["run_id"] in data.by_run
     ]
     header = [t(f"topics.overlap.col.{c}") for c in ("run", "case", "serial", "overlapped", "fraction")]
@@ -145,7 +146,7 @@ def _input_pipeline(data: ReportData, section: str) -> list[Block]:
     if rows.empty or "source" not in rows:
         return []
     table = []
-    for r in rows.to_dict("records"):
+    for r in frame_rows(rows):
         if r["run_id"] not in data.by_run:
             continue
         same = rows[
@@ -182,7 +183,7 @@ def pipeline_table(rows: pd.DataFrame) -> pd.DataFrame:
     """Pipelined rows with speed-up over the single-device row of the same run, model and batch, and the
     measured bubble 1 - single / (stages x pipelined)."""
     out = []
-    for r in rows.to_dict("records"):
+    for r in frame_rows(rows):
         if r.get("schedule") in (None, "single"):
             continue
         ref = rows[
@@ -215,7 +216,7 @@ def _pipeline(data: ReportData, section: str) -> list[Block]:
         run_id = s.run_id
         part = part.sort_values("microbatches")
         _line(data, fig, s, part, "microbatches", str(schedule), "solid" if schedule == "gpipe" else "dash")
-        for r in part.to_dict("records"):
+        for r in frame_rows(part):
             rows_out.append(
                 [
                     swatch(data, run_id),
@@ -259,7 +260,7 @@ def _sustained(data: ReportData, section: str) -> list[Block]:
     blocks: list[Block] = [Prose(t.paragraphs("topics.sustained.explain"))]
     table = []
     short = []
-    for r in rows.to_dict("records"):
+    for r in frame_rows(rows):
         s = data.by_run.get(r["run_id"])
         if s is None:
             continue
@@ -346,7 +347,7 @@ def energy_table(rows: pd.DataFrame) -> pd.DataFrame:
         rows["benchmark"].isin(energy_benchmarks()) & pd.to_numeric(rows["energy_per_work"], errors="coerce").notna()
     ]
     out = []
-    for r in rows.to_dict("records"):
+    for r in frame_rows(rows):
         params = _params(r)
         precision = params.get("dtype") or params.get("precision")
         workload = _PRECISION_PARAM.sub("", str(r["case_id"])).replace(",]", "]")
@@ -359,7 +360,7 @@ def energy_table(rows: pd.DataFrame) -> pd.DataFrame:
         float(r["energy_per_work"]) / float(fp32[(r["run_id"], r["workload"])])
         if (r["run_id"], r["workload"]) in fp32.index
         else math.nan
-        for r in table.to_dict("records")
+        for r in frame_rows(table)
     ]
     return table
 
@@ -380,7 +381,7 @@ def _energy(data: ReportData) -> list[Block]:
     if table.empty:
         return blocks
     rows = []
-    for r in table.sort_values(["run_id", "workload"]).to_dict("records"):
+    for r in frame_rows(table.sort_values(["run_id", "workload"])):
         if r["run_id"] not in data.by_run:
             continue
         unit = str(r.get("energy_per_work_unit") or "")

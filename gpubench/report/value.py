@@ -16,6 +16,7 @@ from typing import Any
 import pandas as pd
 import plotly.graph_objects as go
 
+from gpubench.frame import frame_rows
 from gpubench.report import figures as F
 from gpubench.report.blocks import Block, Cell, Details, Figure, Note, Table
 from gpubench.report.data import ReportData, esc, is_num, workload_rows
@@ -75,7 +76,7 @@ def value_figure(data: ReportData, shown: pd.DataFrame, workload: str, scale: tu
     """Cost per `scale` units of work, one bar per ranked device, in the table's order (first on top)."""
     t = data.msg
     per, units = _per(data, shown, scale[0]), scale[1]
-    rows = shown.to_dict("records")
+    rows = frame_rows(shown)
     title = F.esc_wrapped(t("value.title_cost", workload=workload, per=per), 38)
     top = 42 + 20 * (title.count("<br>") + 1) + 14  # the title below Plotly's toolbar, wrapped for a phone
     fig = F.new_figure(title, height=110 + top + 30 * len(rows))
@@ -134,7 +135,7 @@ def _table(data: ReportData, shown: pd.DataFrame, workload: str, scale: tuple[st
     t = data.msg
     per, units = _per(data, shown, scale[0]), scale[1]
     rows = []
-    for i, r in enumerate(shown.to_dict("records"), start=1):
+    for i, r in enumerate(frame_rows(shown), start=1):
         spread = "" if r["basis"] == "measured" or not is_num(r["low"]) else f" ({t.num(r['low'])}–{t.num(r['high'])})"
         per_k = r["throughput_per_usd"] * 1000 if is_num(r["throughput_per_usd"]) else None
         cost = r["tco_per_unit_usd"] * units if is_num(r["tco_per_unit_usd"]) else None
@@ -163,7 +164,7 @@ def _table(data: ReportData, shown: pd.DataFrame, workload: str, scale: tuple[st
 def _unpriced(data: ReportData, rows: pd.DataFrame) -> Block:
     t = data.msg
     items = []
-    for r in rows.to_dict("records"):
+    for r in frame_rows(rows):
         if is_num(r["throughput"]):
             basis = t(f"basis.{r['basis']}", default=str(r["basis"]))
             star = "★ " if r["yours"] else ""

@@ -14,6 +14,7 @@ import pandas as pd
 
 from gpubench.benchmarks import catalog
 from gpubench.benchmarks.spec import BenchmarkSpec, Headline, WorkloadRef
+from gpubench.frame import frame_rows
 
 _DEFAULT = Headline()  # a benchmark without a spec: best throughput
 
@@ -79,7 +80,7 @@ def buyer_workloads(ok: pd.DataFrame) -> list[WorkloadRef]:
     memory: dict[str, WorkloadRef] = {}
     emulated_keys: set[str] = set()
     fastest: dict[str, float] = {}
-    for row in ok.to_dict("records"):
+    for row in frame_rows(ok):
         ref = workload_ref(row)
         if ref is None:
             continue
@@ -131,7 +132,7 @@ def case_labels(msg: Any, rows: pd.DataFrame) -> dict[str, str]:
     per case: a case's parameters are its id, however many runs hold it."""
     out: dict[str, str] = {}
     seen: set[str] = set()
-    for row in rows.to_dict("records"):
+    for row in frame_rows(rows):
         case = str(row.get("case_id"))
         if case in seen:
             continue
