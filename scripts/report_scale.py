@@ -32,6 +32,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from gpubench import store
+
 
 def copy_runs(source: Path, out: Path, n: int, seed: int = 0) -> list[Path]:
     """N copies of the run folder `source` under `out`, each a distinct run (see the module docstring)."""
@@ -52,9 +54,10 @@ def copy_runs(source: Path, out: Path, n: int, seed: int = 0) -> list[Path]:
         # The first copy is the run itself; the others are slower or faster as a whole (3 %) and case by case
         # (1 %), so a pooled fleet has a spread and the fleet check something to judge.
         factors = np.exp(rng.normal(0.0, 0.03) + rng.normal(0.0, 0.01, meas.num_rows)) if i else None
-        pq.write_table(_retag(meas, run_id, factors), folder / "measurements.parquet")
+        # Written as gpubench writes a run's files (store.write_table), whatever wrote the source run.
+        store.write_table(folder / "measurements.parquet", _retag(meas, run_id, factors), lean=True)
         if tele is not None:
-            pq.write_table(_retag(tele, run_id, None), folder / "telemetry.parquet")
+            store.write_table(folder / "telemetry.parquet", _retag(tele, run_id, None))
         folders.append(folder)
     return folders
 

@@ -188,3 +188,22 @@ def test_statistics_of_many_small_cases_are_derive_s_to_the_last_bit():
         for key in ("median_s", "p10_s", "p90_s", "mean_s", "std_s", "cov", "iqr_s", "round_cov", "throughput"):
             got, expected = out.values[key][i], want[key]
             assert got == expected or (got != got and expected != expected), (key, i, got, expected)
+
+
+def test_a_lean_measurements_file_loads_to_the_same_frame(tmp_path):
+    """measurements.parquet as this version writes it (store.write_table lean: no pandas metadata, no stored
+    schema, statistics or dictionaries) is smaller and loads, both ways, to exactly the frame of the file as
+    earlier versions wrote it."""
+    old = tmp_path / "old"
+    shutil.copytree(QUICK, old)
+    lean = tmp_path / "lean"
+    shutil.copytree(QUICK, lean)
+    store.write_table(lean / "measurements.parquet", pq.read_table(old / "measurements.parquet"), lean=True)
+    schema = pq.read_schema(lean / "measurements.parquet")
+    assert schema.metadata is None or b"pandas" not in schema.metadata
+    assert (lean / "measurements.parquet").stat().st_size < 0.8 * (old / "measurements.parquet").stat().st_size
+    before = store.load_runs([old])
+    after = store.load_runs([lean])
+    pd.testing.assert_frame_equal(after.drop(columns="run_folder"), before.drop(columns="run_folder"), check_exact=True)
+    by_row, by_column = _both([lean])
+    pd.testing.assert_frame_equal(by_column, by_row, check_exact=True)

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
-from plotly.subplots import make_subplots
 
 from gpubench.benchmarks.spec import WorkloadRef
 from gpubench.errors import GpubenchError
@@ -493,7 +492,7 @@ def verdict_figure(data: ReportData, rows: list[Row]) -> Any:
     bottom = 90
     plot = 34 * sum(per_panel) + 20 * len(workloads) + gap * (len(workloads) - 1)
     # Panels as tall as their bars, so a bar is as thick in a panel of 2 devices as in one of 6.
-    fig = make_subplots(
+    fig = F.subplots(
         rows=len(workloads),
         cols=1,
         shared_xaxes=True,
@@ -502,7 +501,6 @@ def verdict_figure(data: ReportData, rows: list[Row]) -> Any:
         subplot_titles=titles,
     )
     fig.update_layout(
-        template=F.TEMPLATE,
         height=top + plot + bottom,
         showlegend=True,
         bargap=0.22,
@@ -588,8 +586,23 @@ def verdict_figure(data: ReportData, rows: list[Row]) -> Any:
         row=len(workloads),
         col=1,
     )
-    for i in range(1, len(workloads) + 1):
-        fig.add_vline(x=1.0, line=dict(color="#999", dash="dot", width=1), row=i, col=1)
+    # The "1x" line of every panel, as the shapes add_vline makes, in one assignment (add_vline re-processes every
+    # shape the figure already has).
+    fig.update_layout(
+        shapes=[
+            dict(
+                type="line",
+                x0=1.0,
+                x1=1.0,
+                xref="x" if i == 1 else f"x{i}",
+                y0=0,
+                y1=1,
+                yref="y domain" if i == 1 else f"y{i} domain",
+                line=dict(color="#999", dash="dot", width=1),
+            )
+            for i in range(1, len(workloads) + 1)
+        ]
+    )
     # Panel titles start where the device names do (not where the bars do), so a title wrapped at 40
     # characters fits a phone's width: the shift is the longest tick line at ~5.5 px per 11 px character (an
     # underestimate, so a title never starts left of the figure).
