@@ -326,6 +326,14 @@ def _choose_workload(workload: str, measured: list[str]) -> str:
     return chosen
 
 
+class _Shared(list):  # type: ignore[type-arg]
+    """A list a frame's attrs share with every frame derived from it: pandas deep-copies attrs on each operation
+    (hundreds per report), and the validation records are read, never changed."""
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> _Shared:
+        return self
+
+
 def recommend(
     df: pd.DataFrame | None,
     workload: str,
@@ -418,7 +426,7 @@ def recommend(
         cheapest=cheapest,
         cloud_table_date=_cloud_date(),
         warnings=sorted({w for w in frame["warning"].fillna("") if w}),
-        validation=summary.to_dict(orient="records"),
+        validation=_Shared(summary.to_dict(orient="records")),
         speedup_over=reference,
         unranked_reason=_UNRANKED.get(objective, ""),
     )

@@ -4,9 +4,12 @@ noticeable part of a second, which `gpubench --help`, `list` and the first line 
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator
 
 from gpubench.limits import LIMITS
+from gpubench.run_shape import RUN_JSON, Section
 
 # ------------------------------------------------------------------------------------------------ suites
 
@@ -55,72 +58,38 @@ class _Section(BaseModel):
     model_config = ConfigDict(strict=True, extra="allow", allow_inf_nan=False)
 
 
-Count = int | None
-Number = float | None
-Text = str | None
+_TYPES: dict[str, type] = {"int": int, "float": float, "str": str}
 
 
-class DeviceInfo(_Section):
-    name: Text = None
-    vendor: Text = None
-    memory_bytes: Count = Field(default=None, ge=0)
-    multiprocessors: Count = Field(default=None, ge=0)
-    uuid: Text = None
-    driver: Text = None
-    cuda: Text = None
-    hip: Text = None
-    compute_capability: Text = None
-    gcn_arch: Text = None
-    power_limit_w: Number = Field(default=None, ge=0)
+def _model(name: str, shape: Section) -> type[BaseModel]:
+    """The pydantic model of a section of gpubench.run_shape's declaration (sub-sections become sub-models)."""
+    fields: dict[str, Any] = {}
+    for key, declared in shape.fields.items():
+        if isinstance(declared, Section):
+            sub = _model(f"{name}_{key}", declared)
+            if declared.nullable:
+                fields[key] = (sub | None, None)
+            else:
+                fields[key] = (sub, Field(default_factory=sub))
+            continue
+        kind: Any = _TYPES[declared.kind]
+        bounds = {
+            k: v
+            for k, v in (
+                ("ge", declared.ge),
+                ("gt", declared.gt),
+                ("le", declared.le),
+                ("min_length", declared.min_length),
+            )
+            if v is not None
+        }
+        if declared.optional:
+            fields[key] = (kind | None, Field(default=None, **bounds))
+        else:
+            fields[key] = (kind, Field(..., **bounds))
+    return create_model(name, __base__=_Section, **fields)
 
 
-class SoftwareInfo(_Section):
-    torch: Text = None
-    cuda: Text = None
-    hip: Text = None
-
-
-class SuiteInfo(_Section):
-    name: Text = None
-    path: Text = None
-    sha256: Text = None
-
-
-class TelemetryInfo(_Section):
-    reader: Text = None
-    reason: Text = None
-    power_limit_w: Number = Field(default=None, ge=0)
-    idle_power_w: Number = Field(default=None, ge=0)
-    sample_hz: Number = Field(default=None, gt=0)
-
-
-class DistributedInfo(_Section):
-    world_size: int = Field(ge=1)
-    n_nodes: int | None = Field(default=None, ge=1)
-
-
-class HostCpuInfo(_Section):
-    """The share of the machine's processor time other programs took during the run (gpubench.telemetry.host)."""
-
-    others_share: Number = Field(default=None, ge=0, le=1)
-    cores: Count = Field(default=None, ge=1)
-
-
-class RunMeta(_Section):
-    """run.json: the fields any reader uses, with their types; other keys pass through untouched."""
-
-    schema_version: int
-    run_id: str = Field(min_length=1)
-    gpubench_version: Text = None
-    host: Text = None
-    command: Text = None
-    status: Text = None
-    error: Text = None
-    started_utc: Text = None
-    finished_utc: Text = None
-    device: DeviceInfo = Field(default_factory=DeviceInfo)
-    software: SoftwareInfo = Field(default_factory=SoftwareInfo)
-    suite: SuiteInfo = Field(default_factory=SuiteInfo)
-    telemetry: TelemetryInfo = Field(default_factory=TelemetryInfo)
-    distributed: DistributedInfo | None = None
-    host_cpu: HostCpuInfo | None = None
+RunMeta = _model("RunMeta", RUN_JSON)
+"""run.json: the fields any reader uses, with their types; other keys pass through untouched (declared in
+gpubench.run_shape, which also checks a document without pydantic)."""
