@@ -164,9 +164,9 @@ def _valid(column: pa.Array | pa.ChunkedArray) -> np.ndarray:
 def _seq_sum(values: np.ndarray, starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
     """Per group (`counts` values from `starts`), the values added one by one in order from 0.0, as
     stats.ordered_sum adds them (numpy's own sums pair values). Step k adds every group's k-th value at once;
-    groups are taken longest first, so each step touches only the groups that still have values. When only a
-    few long groups are left (a run's one case of thousands of steps), each finishes on its own by a running sum
-    (np.cumsum adds in order), not by thousands of steps of one value each."""
+    groups are taken longest first, so each step touches only the groups that still have values. Once fewer
+    groups are left than steps (every run's one case of thousands of steps), each finishes on its own by a
+    running sum (np.cumsum adds in order), not by thousands of steps of one value per group."""
     out = np.zeros(len(starts))
     if not len(starts):
         return out
@@ -177,7 +177,7 @@ def _seq_sum(values: np.ndarray, starts: np.ndarray, counts: np.ndarray) -> np.n
     for k in range(int(count[0])):
         while active and count[active - 1] <= k:
             active -= 1
-        if active <= _FEW_GROUPS:
+        if active * 3 <= 2 * (int(count[0]) - k):  # fewer groups than steps left: each on its own
             for g in range(active):
                 rest = values[first[g] + k : first[g] + count[g]]
                 total[g] = np.cumsum(np.concatenate(([total[g]], rest)))[-1]
@@ -185,9 +185,6 @@ def _seq_sum(values: np.ndarray, starts: np.ndarray, counts: np.ndarray) -> np.n
         total[:active] += values[first[:active] + k]
     out[order] = total
     return out
-
-
-_FEW_GROUPS = 8  # groups left when a running sum per group costs less than a step over all of them
 
 
 def _at(data: np.ndarray, start: np.ndarray, n: np.ndarray, q: float) -> np.ndarray:
