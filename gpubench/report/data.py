@@ -421,7 +421,16 @@ def aggregate_fleet(
             shown[i] = replace(s, label=f"{s.label} #{seen[s.label]}")
     out = pd.concat(frames, ignore_index=True, sort=False) if frames else runs.iloc[0:0]
     _label_rows(out, shown)
-    return shown, out
+    return shown, _plain(out)
+
+
+def _plain(frame: pd.DataFrame) -> pd.DataFrame:
+    """`frame` with its nullable Float64 columns (medians of whole-number columns) as float64 and its text as
+    Python objects, in consolidated blocks: the report filters the frame it draws over a hundred times, and
+    each filter takes every extension column one by one (3 ms for a pooled fleet's 43 rows, 0.6 ms after)."""
+    plain = {c: "float64" for c, t in frame.dtypes.items() if isinstance(t, pd.Float64Dtype)}
+    plain.update({c: object for c, t in frame.dtypes.items() if isinstance(t, pd.StringDtype)})
+    return frame.astype(plain).copy() if plain else frame
 
 
 def _aggregate_rows(rows: pd.DataFrame, group_id: str) -> pd.DataFrame:
