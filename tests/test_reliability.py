@@ -729,7 +729,8 @@ def test_torchrun_gets_sigint_when_the_launcher_is_killed(tmp_path):
     proc.kill()
     proc.wait()
     deadline = time.monotonic() + 30
-    while not marker.exists() and time.monotonic() < deadline:
+    # The fake creates the file, then writes into it: wait for the words, not only the file.
+    while not (marker.exists() and marker.read_text()) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert marker.read_text() == "SIGINT"
 
