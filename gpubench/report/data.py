@@ -438,12 +438,10 @@ def _plain(frame: pd.DataFrame, ints: bool = False) -> pd.DataFrame:
     whole = [c for c, t in frame.dtypes.items() if isinstance(t, pd.Int64Dtype)] if ints else []
     if not plain and not whole:
         return frame
-    frame = frame.astype(plain) if plain else frame.copy()
-    for c in whole:
-        column = frame[c]
-        frame[c] = pd.Series(
-            [None if v is pd.NA else v for v in column.astype(object).tolist()], index=frame.index, dtype=object
-        )
+    frame = frame.astype(plain) if plain else frame
+    if whole:
+        objects = {c: frame[c].to_numpy(dtype=object, na_value=None) for c in whole}  # Python ints, None
+        frame = frame.assign(**{c: pd.Series(v, index=frame.index, dtype=object) for c, v in objects.items()})
     return frame.copy()
 
 
