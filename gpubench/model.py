@@ -1606,11 +1606,16 @@ def estimate_all(
     context: int | None = None,
     gpus: int | None = None,
     engine: str | None = None,
+    only: Iterable[str] | None = None,
 ) -> dict[str, Estimate]:
-    """`estimate` for every catalog device that has the figures the workload needs: {slug: Estimate}."""
+    """`estimate` for every catalog device that has the figures the workload needs: {slug: Estimate}. `only`
+    names the devices wanted (the same estimates, fitted on the whole catalog, without computing the others)."""
     ctx = _context(runs, catalog, published)
     out = {}
+    wanted = None if only is None else set(only)
     for slug in ctx.catalog:
+        if wanted is not None and slug not in wanted:
+            continue
         est = _estimate(ctx, workload, slug, batch=batch, context=context, gpus=gpus, engine=engine)
         if est is not None:
             out[slug] = est

@@ -370,3 +370,15 @@ def test_a_toy_shape_is_estimated_from_its_own_work_and_never_below_the_cpu():
     assert toy not in model.predictable_workloads()
     with pytest.raises(GpubenchError, match="unknown workload"):
         model.estimate(toy, "h100-sxm")  # without the run that defines the shape, nothing to estimate from
+
+
+@pytest.mark.parametrize("workload", ["resnet50/fp16/infer", "matmul/bf16", "llm_decode/llama-3.1-8b/bf16"])
+def test_estimates_of_some_devices_are_those_of_the_whole_catalog(workload):
+    """`only` skips the other devices' estimates, never changes the ones asked for (the fits stay those of the
+    whole catalog): what the report's verdict asks for its few reference cards."""
+    everything = model.estimate_all(workload)
+    assert len(everything) > 5
+    few = sorted(everything)[::7][:4]
+    some = model.estimate_all(workload, only=few)
+    assert sorted(some) == few
+    assert {slug: everything[slug] for slug in few} == some

@@ -142,11 +142,11 @@ def reference_value(
     return Estimate(workload, spec.slug, float(peak), math.nan, float(peak), unit, "datasheet", spec.source(figure))
 
 
-def model_estimates(workload: str, runs: pd.DataFrame | None) -> dict[str, Estimate]:
-    """{catalog slug: Estimate} from the performance model, calibrated by `runs`; empty when the model
-    cannot predict the workload."""
+def model_estimates(workload: str, runs: pd.DataFrame | None, only: Sequence[str] | None = None) -> dict[str, Estimate]:
+    """{catalog slug: Estimate} from the performance model, calibrated by `runs` (`only`: of those devices);
+    empty when the model cannot predict the workload."""
     try:
-        return dict(estimate_all(workload, runs))
+        return dict(estimate_all(workload, runs, only=only))
     except GpubenchError:
         return {}
 
@@ -256,7 +256,7 @@ def comparison_rows(data: ReportData) -> list[Row]:
                 )
             )
         mine = workload_rows(data, workload)
-        estimates = model_estimates(workload, mine) if refs else {}
+        estimates = model_estimates(workload, mine, [spec.slug for spec in refs]) if refs else {}
         for spec in refs:
             ref = reference_value(workload, spec, mine, estimates, m.workload)
             if ref is None or ref.value <= 0:
