@@ -320,7 +320,6 @@ _RANK_SUM = (
 )
 _RANK_MAX = ("peak_temp_c", "throttled_pct")
 _RANK_MEAN = ("mean_sm_clock_mhz", "mean_mem_clock_mhz", "mean_util_pct")
-RANK_TELEMETRY = (*_RANK_SUM, *_RANK_MAX, *_RANK_MEAN, "throttled", "throttle_reasons", "energy_source")
 
 
 def _finite(values: Iterable[Any]) -> list[float]:

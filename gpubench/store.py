@@ -277,12 +277,6 @@ def _read_parquet(path: Path, skip: Sequence[str] = (), kind: inputs.ParquetKind
     return inputs.read_parquet(path, kind, skip)  # a regular file, its columns of their declared types
 
 
-def check_measurements(path: Path, table: Any) -> Any:
-    """The pyarrow table, if it has the shape gpubench writes; else ResultFormatError naming the file and the
-    column (a measurements.parquet edited by hand or written by something else must not end in a traceback)."""
-    return inputs.check_table(path, table, "measurements")
-
-
 def read_rows(
     path: Path, skip: Collection[str] = (), kind: inputs.ParquetKind = "measurements"
 ) -> list[dict[str, Any]]:

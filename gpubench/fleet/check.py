@@ -357,13 +357,17 @@ def _skip_columns(keep: Iterable[str]) -> list[str]:
     return sorted(names - set(keep))
 
 
+def _unread(metrics: Iterable[str]) -> list[str]:
+    """The result columns the check leaves unread: all but run_id, work_per_step, _COLUMNS and the rules' metrics."""
+    return _skip_columns({"run_id", "work_per_step", *_COLUMNS, *metrics})
+
+
 def _rows(units: Sequence[Unit], metrics: Iterable[str] = ()) -> pd.DataFrame:
     from gpubench.store import load_runs
 
     if not units:
         return pd.DataFrame(columns=["unit", *_COLUMNS])
-    keep = {"run_id", "work_per_step", *_COLUMNS, *metrics}
-    skip = _skip_columns(keep)
+    skip = _unread(metrics)
     folders = [u.folder for u in units]
     workers = min(os.cpu_count() or 1, 8, len(folders) // _FOLDERS_PER_WORKER)
     if workers > 1:
@@ -419,7 +423,7 @@ def _with_units(frame: pd.DataFrame, units: Sequence[Unit], metrics: Iterable[st
     """A loaded frame (the report's) with the `unit` column; units it lacks are read from their folders."""
     by_folder = {str(Path(u.folder).resolve()): u.key for u in units}
     # The columns _rows would have read (the report's frame has ~170): every copy and filter below is cheaper.
-    unread = set(_skip_columns({"run_id", "work_per_step", *_COLUMNS, *metrics}))
+    unread = set(_unread(metrics))
     frame = frame[[c for c in frame.columns if c not in unread]].copy()
     folders = {f: by_folder.get(str(Path(f).resolve())) for f in frame["run_folder"].unique()} if len(frame) else {}
     frame["unit"] = frame["run_folder"].map(folders) if len(frame) else None

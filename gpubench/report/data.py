@@ -289,9 +289,7 @@ def load_report_data(
     if "run_id" not in runs:
         runs["run_id"] = pd.Series(dtype=object)
     runs = runs[runs["run_id"].isin(seen_ids)].reset_index(drop=True)
-    # Arrow-backed string columns make each row filter a pyarrow `take` per column; the report filters
-    # hundreds of times, so plain object columns (one consolidated block) are several times faster.
-    runs = runs.astype({c: object for c, t in runs.dtypes.items() if isinstance(t, pd.StringDtype)}).copy()
+    runs = _plain(runs)  # text as objects for the fleet's pooling; integers stay typed until its medians are taken
     _label_rows(runs, series)
     by_id = {s.run_id: s for s in series}
     base = by_id.get(base_id, series[0]) if base_id else series[0]
@@ -431,8 +429,8 @@ def _plain(frame: pd.DataFrame, ints: bool = False) -> pd.DataFrame:
     """`frame` in consolidated blocks of numpy columns: its nullable Float64 columns (medians of whole-number
     columns) as float64, its text as Python objects and (`ints`) its nullable integer columns as Python ints with
     None where missing (what their rows' values were: `frame_rows` gives the same rows). The report filters
-    the frame it draws over a hundred times, and each filter takes every extension column one by one: 2-3 ms per
-    filter of a few dozen rows, 0.3-0.6 ms after."""
+    the frame it draws over a hundred times, and each filter takes every extension column (an Arrow-backed text
+    column: a pyarrow `take`) one by one: 2-3 ms per filter of a few dozen rows, 0.3-0.6 ms after."""
     plain: dict[str, Any] = {c: "float64" for c, t in frame.dtypes.items() if isinstance(t, pd.Float64Dtype)}
     plain.update({c: object for c, t in frame.dtypes.items() if isinstance(t, pd.StringDtype)})
     whole = [c for c, t in frame.dtypes.items() if isinstance(t, pd.Int64Dtype)] if ints else []
