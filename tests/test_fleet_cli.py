@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
+from figure_check import as_plotly
 from typer.testing import CliRunner
 
 from gpubench.cli import app
@@ -109,7 +110,7 @@ def test_report_fleet_section_draws_the_check(fleets: dict[str, Path]) -> None:
     assert key == "fleet"
     note = next(b for b in blocks if isinstance(b, Note))
     assert note.kind == "warn" and "2 of 9" in note.text
-    fig = next(b for b in blocks if isinstance(b, Figure)).figure
+    fig = as_plotly(next(b for b in blocks if isinstance(b, Figure)).figure)
     failing = [tr for tr in fig.data if tr.name == "failing GPU"]
     assert failing and set(failing[0].text) == {"node-1/gpu1"}
     dots = sum(len(tr.x) for tr in fig.data if tr.name in ("GPU", "failing GPU"))

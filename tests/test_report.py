@@ -13,11 +13,13 @@ from typing import Any
 import numpy as np
 import plotly.io as pio
 import pytest
+from figure_check import as_plotly, plain_json
 from fixtures_runs import DEVICES, HOSTILE, CaseSpec, write_fleet, write_run
 from typer.testing import CliRunner
 
 from gpubench.errors import GpubenchError
 from gpubench.report import build_report, build_sections, load_report_data, render_report
+from gpubench.report import plot as plot_module
 from gpubench.report.data import (
     downsample_minmax,
     environment_differences,
@@ -118,7 +120,7 @@ def test_collective_rows_get_their_section(tmp_path: Path) -> None:
     folder = write_run(tmp_path, "h100", telemetry=False, cases=cases, reps=10)
     sections = dict((k, b) for k, _, b in build_sections(load_report_data([folder])))
     assert "collectives" in sections
-    fig = next(b.figure for b in sections["collectives"] if isinstance(b, Figure))
+    fig = as_plotly(next(b.figure for b in sections["collectives"] if isinstance(b, Figure)))
     assert len(fig.data) == 1 and len(fig.data[0].x) == 3
 
 
@@ -129,7 +131,7 @@ def test_samples_and_tokens_never_share_an_axis(tmp_path: Path) -> None:
     ]
     folder = write_run(tmp_path, "h100", telemetry=False, cases=cases, reps=10)
     sections = dict((k, b) for k, _, b in build_sections(load_report_data([folder])))
-    titles = [b.figure.layout.title.text for b in sections["models"] if hasattr(b, "figure")]
+    titles = [as_plotly(b.figure).layout.title.text for b in sections["models"] if hasattr(b, "figure")]
     training = [t for t in titles if t.startswith("Training throughput")]
     assert len(training) == 2
     assert any("samples/s" in t for t in training) and any("tokens/s" in t for t in training)
@@ -170,9 +172,9 @@ def test_hostile_strings_are_escaped_in_page_and_figures(hostile_fleet: list[Pat
     sections = build_sections(data)
     # Figures: no raw tag from a results file reaches Plotly (it renders a subset of HTML in text).
     for fig in _figures(sections):
-        for s in _strings(fig.to_plotly_json()):
+        for s in _strings(fig.to_dict()):
             assert "<script" not in s and "</div>" not in s and "<img" not in s, s[:120]
-    labels = [s for fig in _figures(sections) for s in _strings(fig.to_plotly_json())]
+    labels = [s for fig in _figures(sections) for s in _strings(fig.to_dict())]
     assert any("&lt;script&gt;alert(1)&lt;/script&gt;" in s for s in labels)  # shown, escaped
     text = build_report(hostile_fleet)
     for raw in (HOSTILE, "<script>alert(1)</script>", "</div><b>x</b>", "<img src=x"):
@@ -211,7 +213,7 @@ def test_bad_paths_raise_gpubench_errors(tmp_path: Path) -> None:
 
 def _trace_colors(fig: Any) -> list[tuple[str, str]]:
     out = []
-    for tr in fig.data:
+    for tr in as_plotly(fig).data:
         group = getattr(tr, "legendgroup", None)
         marker = getattr(tr, "marker", None)
         color = marker.color if marker is not None and isinstance(marker.color, str) else None
@@ -324,7 +326,9 @@ def test_matmul_bytes_and_roofline_intensity(fleet: list[Path], fleet_sections: 
     assert matmul_bytes("bf16", 4096, 4096, 4096) == 3 * 4096 * 4096 * 2
     assert matmul_bytes("int8", 2, 3, 4) == 2 * 4 + 4 * 3 + 2 * 3 * 4  # int32 output
     assert math.isnan(matmul_bytes("fp9", 1, 1, 1))
-    roof = next(b.figure for k, _, bl in fleet_sections if k == "roofline" for b in bl if isinstance(b, Figure))
+    roof = as_plotly(
+        next(b.figure for k, _, bl in fleet_sections if k == "roofline" for b in bl if isinstance(b, Figure))
+    )
     xs = [x for tr in roof.data if tr.mode == "markers" and tr.x is not None for x in tr.x]
     # The square bf16 4096 GEMM: 2*4096^3 FLOP over 3*4096^2*2 bytes = 4096/3 FLOP/byte.
     assert any(x == pytest.approx(4096 / 3) for x in xs)
@@ -353,17 +357,38 @@ def test_long_telemetry_is_downsampled_for_display(tmp_path: Path) -> None:
     data = load_report_data([folder])
     assert len(data.telemetry) > 3 * TELEMETRY_POINTS
     power = next(b for k, _, bl in build_sections(data) if k == "power" for b in bl if isinstance(b, Figure))
-    lines = [tr for tr in power.figure.data if tr.mode == "lines"]
+    lines = [tr for tr in as_plotly(power.figure).data if tr.mode == "lines"]
     assert len(lines) == 3 and all(len(tr.x) <= TELEMETRY_POINTS for tr in lines)
     assert max(float(np.max(tr.y)) for tr in lines[:1]) == pytest.approx(
         float(data.telemetry["power_w"].max()), rel=1e-5
     )  # the peak survives
 
 
-def test_figures_serialize(fleet_sections: list[Any]) -> None:
-    for fig in _figures(fleet_sections):
-        spec = json.loads(pio.to_json(fig, validate=False))
-        assert spec["data"], spec["layout"].get("title")
+@pytest.mark.parametrize("which", ["fleet", "hostile"])
+def test_every_figure_is_valid_plotly_and_written_as_plotly_writes_it(which: str, request: Any) -> None:
+    """The report builds figures as plain JSON (gpubench.report.plot): plotly.py's validators accept every one
+    of them (a misspelt property or a bad value raises), and the JSON on the page is what plotly.py itself
+    writes for the validated figure (typed arrays decoded)."""
+    fixture = {"fleet": "fleet", "hostile": "hostile_fleet"}[which]
+    sections = build_sections(load_report_data(request.getfixturevalue(fixture)))
+    figures = _figures(sections)
+    assert len(figures) >= 8
+    for fig in figures:
+        ours = json.loads(fig.to_json())
+        assert ours["data"], ours["layout"].get("title")
+        theirs = json.loads(pio.to_json(as_plotly(fig), validate=False))
+        assert plain_json(ours) == plain_json(theirs), ours["layout"].get("title")
+        # no keyword left unread: an underscore in a key is a property name of plotly.js's own
+        keys = _keys(ours)
+        assert keys and all("_" not in k or k in plot_module._OWN_NAMES for k in keys), keys
+
+
+def _keys(node: Any) -> set[str]:
+    if isinstance(node, dict):
+        return set(node) | {k for v in node.values() for k in _keys(v)}
+    if isinstance(node, list):
+        return {k for v in node for k in _keys(v)}
+    return set()
 
 
 # ------------------------------------------------------------------------------------------------------ CLI
@@ -392,7 +417,8 @@ def test_value_section_ranks_every_catalog_device_with_yours_marked(fleet_sectio
     assert figures and len(tables) == len(figures)  # one chart per workload, a table beneath each
     for fig, table in zip(figures, tables, strict=True):
         # The chart ranks exactly what the table ranks, in the same order (the chart by the short names).
-        order = list(reversed(fig.figure.layout.yaxis.categoryarray))
+        plotted = as_plotly(fig.figure)
+        order = list(reversed(plotted.layout.yaxis.categoryarray))
 
         def short(text: str) -> str:
             star = "★ " if text.startswith("★ ") else ""
@@ -400,10 +426,10 @@ def test_value_section_ranks_every_catalog_device_with_yours_marked(fleet_sectio
 
         assert [label.split(". ", 1)[1] for label in order] == [short(row[1].text) for row in table.rows]
         assert [int(row[0].text) for row in table.rows] == list(range(1, len(table.rows) + 1))
-        bases = {t.name for t in fig.figure.data}
+        bases = {t.name for t in plotted.data}
         assert bases <= {"measured", "published", "estimated"}
         # Money is readable: no exponent, a dollar sign.
-        assert all("$" in t and "e-" not in t.lower() for tr in fig.figure.data for t in tr.text)
+        assert all("$" in t and "e-" not in t.lower() for tr in plotted.data for t in tr.text)
     assert any(row[1].text.startswith("★ ") for t in tables for row in t.rows)  # the fleet's own devices
     assert isinstance(blocks[0], Prose)  # the plain-words explanation first
     assert all(isinstance(b, (Figure, Table, Note, Details)) for b in blocks[1:])

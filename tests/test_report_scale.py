@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+from figure_check import as_plotly
 
 from gpubench import advisor, model
 
@@ -193,7 +194,7 @@ def big_fleet(tmp_path_factory):
 
 def test_a_large_fleet_is_drawn_as_one_box_per_case_and_its_failing_gpus(big_fleet, monkeypatch):
     block, data = _fleet_figure(big_fleet, monkeypatch, max_dots=20)  # 24 GPUs x 6 cases: "large" here
-    fig = block.figure
+    fig = as_plotly(block.figure)
     cases = len(fig.layout.yaxis.tickvals)
     assert cases == 6
     # No trace has a point (or a hover text) per GPU: one box and one median marker per case, the failing dots.
@@ -219,7 +220,7 @@ _FENCES = ("lowerfence", "q1", "median", "q3", "upperfence")
 
 def test_a_small_fleet_keeps_a_dot_per_gpu_per_case(big_fleet):
     block, _ = _fleet_figure(big_fleet)  # 24 x 6 = 144 dots: under MAX_DOTS
-    fig = block.figure
+    fig = as_plotly(block.figure)
     assert not [tr for tr in fig.data if tr.type == "box"]
     dots = sum(len(tr.x) for tr in fig.data if tr.name in ("GPU", "failing GPU"))
     assert dots == 24 * 6
@@ -330,15 +331,16 @@ def test_the_headline_view_reads_only_its_columns_and_says_what_every_row_would(
 def test_reference_lines_are_set_at_once_and_keep_earlier_shapes():
     """One dotted line (and note) per reference, added to the shapes already there: what add_hline drew,
     without its per-shape re-processing (quadratic over a report of many runs)."""
-    import plotly.graph_objects as go
-
     from gpubench.report import figures as F
+    from gpubench.report.plot import Plot
 
-    fig = go.Figure(go.Scatter(x=[1, 2], y=[1, 2]))
-    fig.add_shape(type="rect", x0=0, x1=1, y0=0, y1=1)
+    drawn = Plot()
+    drawn.add_scatter(x=[1, 2], y=[1, 2])
+    drawn.update_layout(shapes=[dict(type="rect", x0=0, x1=1, y0=0, y1=1)])
     F.reference_lines(
-        fig, [dict(y=3.0, color="#f00", text="gather"), dict(y=1.5, below=True), *[dict(y=i) for i in range(200)]]
+        drawn, [dict(y=3.0, color="#f00", text="gather"), dict(y=1.5, below=True), *[dict(y=i) for i in range(200)]]
     )
+    fig = as_plotly(drawn)
     assert len(fig.layout.shapes) == 1 + 202 and fig.layout.shapes[0].type == "rect"
     line = fig.layout.shapes[1]
     assert (line.y0, line.y1, line.xref, line.line.color, line.line.dash) == (3.0, 3.0, "x domain", "#f00", "dot")

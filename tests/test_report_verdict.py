@@ -12,6 +12,7 @@ from typing import Any
 
 import pandas as pd
 import pytest
+from figure_check import as_plotly
 from fixtures_runs import DEVICES, HOSTILE, write_fleet, write_many, write_run
 from typer.testing import CliRunner
 
@@ -119,7 +120,7 @@ def test_verdict_compares_with_reference_devices_as_multiples(fleet: list[Path])
     assert not any("H100" in d for d in refs)  # measured already: no second H100 bar
     mi300 = by[("AMD Instinct MI300X", "memory/d2d")]
     assert mi300.basis in {"datasheet", "estimated", "published"} and mi300.multiple > 1
-    fig = next(b.figure for b in _sections(data)["verdict"] if isinstance(b, Figure))
+    fig = as_plotly(next(b.figure for b in _sections(data)["verdict"] if isinstance(b, Figure)))
     assert fig.layout.xaxis.type == "log" and len(fig.data) >= 2
 
 
@@ -236,7 +237,9 @@ def test_fleet_section_lists_every_run_one_click_away(many: list[Path]) -> None:
     runs = [b for b in sections["runs"] if isinstance(b, Table | Details)]
     assert runs, "the Runs table is there (in a fleet of more than 8 runs, collapsed)"
     power = [
-        b for b in sections["power"] if isinstance(b, Figure) and "temperature and clock" in b.figure.layout.title.text
+        b
+        for b in sections["power"]
+        if isinstance(b, Figure) and "temperature and clock" in b.figure.layout["title"]["text"]
     ]
     assert len(power) == 3  # one timeline per shown series, not per run
 

@@ -7,15 +7,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import plotly.graph_objects as go
-
 if TYPE_CHECKING:
     from gpubench.report.data import ReportData
+    from gpubench.report.plot import Plot
 
 
 @dataclass
 class Figure:
-    figure: go.Figure
+    figure: Plot
     caption: str = ""
 
 

@@ -9,8 +9,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import plotly.graph_objects as go
-from plotly.subplots import make_subplots
 
 from gpubench.frame import frame_rows
 from gpubench.precisions import GEMM_DTYPES
@@ -23,13 +21,14 @@ from gpubench.report.data import (
     is_num,
     matmul_bytes,
 )
+from gpubench.report.plot import Plot
 from gpubench.report.workloads import benchmarks_with_role, workload_ref
 
 TELEMETRY_POINTS = 1200
 """Points per telemetry trace after downsampling (display only)."""
 
-TEMPLATE = go.layout.Template(
-    layout=go.Layout(
+TEMPLATE = {
+    "layout": dict(
         font=dict(
             family="system-ui, -apple-system, 'Segoe UI', Roboto, Helvetica, Arial, sans-serif", size=12, color="#222"
         ),
@@ -51,21 +50,18 @@ TEMPLATE = go.layout.Template(
         # Below the plot, not beside it: on a phone-width screen a side legend leaves no room for the plot.
         legend=dict(font=dict(size=11), orientation="h", yref="container", yanchor="bottom", y=0, x=0),
     )
-)
+}
 HOVER = "%{hovertext}<extra></extra>"
 
 
-def subplots(**grid: Any) -> go.Figure:
-    """plotly's make_subplots with the report's look from the start (it would first apply plotly's default
-    template, which costs more than the rest of the figure)."""
-    return make_subplots(**grid, figure=go.Figure(layout=dict(template=TEMPLATE)))
+def subplots(**grid: Any) -> Plot:
+    """A grid of panels (Plot.subplots: make_subplots' layout) with the report's look."""
+    return Plot.subplots(**grid, layout=dict(template=TEMPLATE))
 
 
-def new_figure(title: str, height: int = 420, **layout: Any) -> go.Figure:
+def new_figure(title: str, height: int = 420, **layout: Any) -> Plot:
     """An empty figure with the report's look. `title` must already be escaped."""
-    # The template in the constructor: go.Figure() first applies plotly's default template, which costs more
-    # than everything else a figure of the report does.
-    return go.Figure(
+    return Plot(
         layout=dict(template=TEMPLATE, title=dict(text=title, x=0.01, font=dict(size=15)), height=height, **layout)
     )
 
@@ -83,11 +79,11 @@ _HOVER_COLS = (
 )
 
 
-def reference_lines(fig: go.Figure, lines: Sequence[Mapping[str, Any]]) -> None:
+def reference_lines(fig: Plot, lines: Sequence[Mapping[str, Any]]) -> None:
     """Dotted horizontal lines across the plot, each with its note at the left (dicts of y, color, text and
     optionally below=True), set in one assignment: Plotly's add_hline re-processes every shape it already has,
     which is quadratic in a report of many runs."""
-    shapes, notes = list(fig.layout.shapes or ()), list(fig.layout.annotations or ())
+    shapes, notes = list(fig.layout.get("shapes", ())), list(fig.layout.get("annotations", ()))
     for line in lines:
         y, color = float(line["y"]), line.get("color", "#888")
         shapes.append(
@@ -262,7 +258,7 @@ def grouped_bars(
     error: bool = True,
     unit: str | None = None,
     height: int = 420,
-) -> go.Figure:
+) -> Plot:
     """One bar per run and category (categories escaped), hover with value, spread, reps and run id."""
     fig = new_figure(title, height=height, barmode="group", yaxis_title=y_title, bargap=0.2)
     cats = [str(c) for c in (order if order is not None else sorted(category.dropna().astype(str).unique()))]
@@ -292,7 +288,7 @@ def grouped_bars(
 # ------------------------------------------------------------------------------------------------- matmul
 
 
-def matmul_by_precision(data: ReportData, ok: pd.DataFrame) -> go.Figure:
+def matmul_by_precision(data: ReportData, ok: pd.DataFrame) -> Plot:
     """Best TFLOP/s (TOP/s for int8) per precision per run, with p10-p90 of that case."""
     best = _best_rows(ok, ["run_id", "dtype"])
     emulated = best["emulated"].map(is_true) if "emulated" in best else pd.Series(False, index=best.index)
@@ -313,7 +309,7 @@ def matmul_by_precision(data: ReportData, ok: pd.DataFrame) -> go.Figure:
     )
 
 
-def matmul_pct_of_peak(data: ReportData, ok: pd.DataFrame) -> go.Figure | None:
+def matmul_pct_of_peak(data: ReportData, ok: pd.DataFrame) -> Plot | None:
     """Best % of datasheet peak per precision per run, where the catalog knows the device."""
     if "pct_of_peak" not in ok:
         return None
@@ -337,7 +333,7 @@ def matmul_pct_of_peak(data: ReportData, ok: pd.DataFrame) -> go.Figure | None:
     return fig
 
 
-def matmul_sweeps(data: ReportData, sweeps: pd.DataFrame, ok: pd.DataFrame) -> go.Figure:
+def matmul_sweeps(data: ReportData, sweeps: pd.DataFrame, ok: pd.DataFrame) -> Plot:
     """TFLOP/s against M for each sweep (same dtype, n, k; several m): the MAMF method's search."""
     fig = new_figure(esc(data.msg("fig.matmul_sweep")), xaxis_title="M", yaxis_title="TFLOP/s")
     dashes = ["solid", "dash", "dot", "dashdot", "longdash"]
@@ -366,7 +362,7 @@ def matmul_sweeps(data: ReportData, sweeps: pd.DataFrame, ok: pd.DataFrame) -> g
 # ------------------------------------------------------------------------------------------------- memory
 
 
-def memory_bandwidth(data: ReportData, ok: pd.DataFrame) -> go.Figure:
+def memory_bandwidth(data: ReportData, ok: pd.DataFrame) -> Plot:
     """GB/s against buffer size (log x), a panel per copy kind; pinned solid, pageable dashed."""
     kinds = [k for k in ("d2d", "h2d", "d2h") if (ok["kind"].astype(str) == k).any()]
     kinds += sorted(set(ok["kind"].dropna().astype(str)) - set(kinds))
@@ -431,7 +427,7 @@ def workload_label(frame: pd.DataFrame, compiled: str = "compiled") -> pd.Series
     return label
 
 
-def model_throughput(data: ReportData, ok: pd.DataFrame, benchmark: str) -> go.Figure:
+def model_throughput(data: ReportData, ok: pd.DataFrame, benchmark: str) -> Plot:
     """Throughput per workload (model, precision, batch) per run, with p10-p90 error bars."""
     label = workload_label(ok, data.msg("fig.compiled"))
     unit = str(ok["throughput_unit"].dropna().iloc[0]) if ok["throughput_unit"].notna().any() else ""
@@ -441,7 +437,7 @@ def model_throughput(data: ReportData, ok: pd.DataFrame, benchmark: str) -> go.F
     return fig
 
 
-def inference_latency(data: ReportData, rows: pd.DataFrame) -> go.Figure:
+def inference_latency(data: ReportData, rows: pd.DataFrame) -> Plot:
     """Batch-1 latency: median bar, whisker up to p99 (ms)."""
     rows = rows.assign(
         median_ms=pd.to_numeric(rows["median_s"], errors="coerce") * 1e3,
@@ -502,7 +498,7 @@ def _rects(windows: list[tuple[float, float]], y0: float, y1: float) -> tuple[li
     return xs, ys
 
 
-def telemetry_timeline(data: ReportData, series: Series, tel: pd.DataFrame, cases: pd.DataFrame) -> go.Figure | None:
+def telemetry_timeline(data: ReportData, series: Series, tel: pd.DataFrame, cases: pd.DataFrame) -> Plot | None:
     """Power, temperature and SM clock over the run; each case's timed window shaded (red: throttled).
     For a fleet group `tel` and `cases` are its representative run's."""
     tel = tel.sort_values("t_ns")
@@ -589,7 +585,7 @@ def telemetry_timeline(data: ReportData, series: Series, tel: pd.DataFrame, case
     return fig
 
 
-def energy_per_case(data: ReportData, rows: pd.DataFrame) -> go.Figure:
+def energy_per_case(data: ReportData, rows: pd.DataFrame) -> Plot:
     """Energy of each case's timed window per run; throttled cases hatched."""
     fig = new_figure(esc(data.msg("fig.energy")), height=560, barmode="group", yaxis_title="J")
     cats = list(dict.fromkeys(rows["case_id"].astype(str)))
@@ -656,7 +652,7 @@ def metric_facets(
     title: str,
     unit_of: dict[str, str],
     hover_extra: dict[int, str] | None = None,
-) -> go.Figure | None:
+) -> Plot | None:
     """A small bar panel per metric key (own y axis and unit), a bar per run. `values` maps
     id(metric) -> value to draw."""
     keys = list(dict.fromkeys(m.key for m in metrics if id(m) in values))
@@ -696,15 +692,15 @@ def metric_facets(
         if any(m.run_id == s.run_id and id(m) in values for m in metrics):
             fig.add_bar(x=[None], y=[None], name=esc(s.label), marker_color=s.color, showlegend=True, row=1, col=1)
     fig.update_xaxes(showticklabels=False)
-    for ann in fig.layout.annotations:
-        ann.font = dict(size=10)
+    for ann in fig.layout.get("annotations", ()):
+        ann["font"] = dict(size=10)
     return fig
 
 
 # ---------------------------------------------------------------------------------------------- roofline
 
 
-def roofline(data: ReportData, ok: pd.DataFrame) -> go.Figure | None:
+def roofline(data: ReportData, ok: pd.DataFrame) -> Plot | None:
     """Per run: measured ceilings (best matmul throughput per precision, best device-copy bandwidth) and
     each matmul case placed at its arithmetic intensity (FLOP per byte moved)."""
     bench = ok["benchmark"].astype(str)
@@ -806,15 +802,15 @@ def roofline(data: ReportData, ok: pd.DataFrame) -> go.Figure | None:
             )
         fig.update_xaxes(type="log", title_text="FLOP / byte", row=r, col=c)
         fig.update_yaxes(type="log", title_text="TFLOP/s" if c == 1 else None, row=r, col=c)
-    for ann in fig.layout.annotations:
-        ann.font = dict(size=12)
+    for ann in fig.layout.get("annotations", ()):
+        ann["font"] = dict(size=12)
     return fig
 
 
 # ----------------------------------------------------------------------------------------------- others
 
 
-def score_bars(data: ReportData, scores: pd.DataFrame) -> go.Figure:
+def score_bars(data: ReportData, scores: pd.DataFrame) -> Plot:
     """Geometric-mean speed-up over the baseline per run."""
     fig = new_figure(
         esc(data.msg("fig.score", baseline=data.baseline.label)),
@@ -846,7 +842,7 @@ def score_bars(data: ReportData, scores: pd.DataFrame) -> go.Figure:
     return fig
 
 
-def collectives(data: ReportData, rows: pd.DataFrame) -> go.Figure:
+def collectives(data: ReportData, rows: pd.DataFrame) -> Plot:
     """Bus bandwidth against message size per collective op (nccl-tests' busbw), per run."""
     ycol = next(
         (c for c in ("busbw_gbps", "busbw", "throughput") if c in rows and rows[c].notna().any()),

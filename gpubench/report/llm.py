@@ -7,7 +7,6 @@ import math
 from typing import Any
 
 import pandas as pd
-import plotly.graph_objects as go
 
 from gpubench.benchmarks.llm.presets import capacity_rows, largest_fitting
 from gpubench.benchmarks.llm.presets import preset as preset_named
@@ -18,6 +17,7 @@ from gpubench.report.blocks import Block, Cell, Figure, Note, Table
 from gpubench.report.cells import rows_of_family, swatch
 from gpubench.report.data import ReportData, esc, is_num
 from gpubench.report.i18n import Messages, load_messages
+from gpubench.report.plot import Plot
 from gpubench.report.workloads import label_text, workload_ref
 
 # MLPerf Inference v5 Llama-2-70B interactive scenario: >= 25 tokens/s per user (TPOT <= 40 ms), TTFT <= 450 ms.
@@ -129,7 +129,7 @@ def serving_points(prefill: pd.DataFrame, decode: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
-def serving_figure(data: ReportData, points: pd.DataFrame) -> go.Figure:
+def serving_figure(data: ReportData, points: pd.DataFrame) -> Plot:
     t = data.msg
     # Titles wrapped for a phone, the chart's title below Plotly's toolbar.
     title = F.esc_wrapped(t("llm.serving.title"), 38)
@@ -181,7 +181,8 @@ def serving_figure(data: ReportData, points: pd.DataFrame) -> go.Figure:
                 for p in frame_rows(pts)
             ]
             fig.add_trace(
-                go.Scatter(
+                dict(
+                    type="scatter",
                     x=pts["per_user"],
                     y=pts["per_device"],
                     mode="lines+markers+text" if len(pts) > 1 else "markers+text",
@@ -197,7 +198,8 @@ def serving_figure(data: ReportData, points: pd.DataFrame) -> go.Figure:
     # The threshold as a trace (a shape's position on a log axis is version-dependent in plotly).
     y_lo, y_hi = float(points["per_device"].min()) / 2, float(points["per_device"].max()) * 2
     fig.add_trace(
-        go.Scatter(
+        dict(
+            type="scatter",
             x=[INTERACTIVE_TOKENS_PER_S] * 2,
             y=[y_lo, y_hi],
             mode="lines+text",

@@ -11,12 +11,11 @@ import re
 from collections.abc import Sequence
 from datetime import datetime, timezone
 
-import plotly.io as pio
-
 from gpubench import __version__
 from gpubench.output import html_text
 from gpubench.report.blocks import Block, Cell, Details, Figure, Note, Prose, Table
 from gpubench.report.i18n import Messages, load_messages
+from gpubench.report.plot import plotly_js
 
 _CSS = """
 :root { --fg:#1d1d1f; --muted:#5f6368; --line:#ddd; --accent:#0b5cad; --warn-bg:#fff6e0; --warn-line:#e0a100;
@@ -171,26 +170,15 @@ def _note(note: Note) -> str:
     )
 
 
-def _json_engine() -> str:
-    """orjson serialises figures several times faster than the standard library where it is installed."""
-    try:
-        import orjson  # noqa: F401
-    except ImportError:
-        return "json"
-    return "orjson"
-
-
 def _blocks(blocks: Sequence[Block], figs: list[str], msg: Messages) -> list[str]:
     body: list[str] = []
-    engine = _json_engine()
     for block in blocks:
         if isinstance(block, Figure):
             fid = f"fig-{len(figs) + 1}"
             # Numbers on axes and in hover written the language's way (decimal comma in Hungarian).
-            block.figure.layout.separators = msg.separators
-            spec = pio.to_json(block.figure, validate=False, pretty=False, engine=engine)
-            figs.append(f'{{"id":"{fid}","spec":{spec}}}')
-            height = block.figure.layout.height or 420
+            block.figure.layout["separators"] = msg.separators
+            figs.append(f'{{"id":"{fid}","spec":{block.figure.to_json()}}}')
+            height = block.figure.layout.get("height") or 420
             body.append(f'<div class="fig" id="{fid}" style="height:{int(height)}px"></div>')
             if block.caption:
                 body.append(f'<p class="caption">{html_text(block.caption)}</p>')
@@ -210,8 +198,6 @@ def render_page(
     sections: Sequence[tuple[str, str, list[Block]]], title: str, subtitle: str = "", msg: Messages | None = None
 ) -> str:
     """The HTML page for built sections: (key, title, blocks) each. Returns the document text."""
-    from plotly.offline import get_plotlyjs
-
     msg = msg or load_messages()
     figs: list[str] = []
     parts: list[str] = []
@@ -240,7 +226,7 @@ def render_page(
             *parts,
             "</main>",
             # plotly.js once, inline: the page must work offline and fetch nothing.
-            f'<script type="text/javascript">{get_plotlyjs()}</script>',
+            f'<script type="text/javascript">{plotly_js()}</script>',
             f'<script type="application/json" id="gb-figures">{script_json("[" + ",".join(figs) + "]")}</script>',
             f"<script>{_RENDER}</script>",
             "</body></html>",

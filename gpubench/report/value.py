@@ -14,12 +14,12 @@ import math
 from typing import Any
 
 import pandas as pd
-import plotly.graph_objects as go
 
 from gpubench.frame import frame_rows
 from gpubench.report import figures as F
 from gpubench.report.blocks import Block, Cell, Details, Figure, Note, Table
 from gpubench.report.data import ReportData, esc, is_num, workload_rows
+from gpubench.report.plot import Plot
 from gpubench.report.verdict import short_device
 from gpubench.report.workloads import buyer_workloads, workload_words
 
@@ -72,7 +72,7 @@ def _per(data: ReportData, shown: pd.DataFrame, scale: str) -> str:
     return data.msg(f"value.scale.{scale}", unit=data.msg.unit(unit))
 
 
-def value_figure(data: ReportData, shown: pd.DataFrame, workload: str, scale: tuple[str, float]) -> go.Figure:
+def value_figure(data: ReportData, shown: pd.DataFrame, workload: str, scale: tuple[str, float]) -> Plot:
     """Cost per `scale` units of work, one bar per ranked device, in the table's order (first on top)."""
     t = data.msg
     per, units = _per(data, shown, scale[0]), scale[1]
@@ -95,7 +95,8 @@ def value_figure(data: ReportData, shown: pd.DataFrame, workload: str, scale: tu
             for r, c in zip(part, cost, strict=True)
         ]
         fig.add_trace(
-            go.Bar(
+            dict(
+                type="bar",
                 x=cost,
                 y=[order[i] for i in idx],
                 orientation="h",

@@ -33,6 +33,7 @@ from gpubench.report.data import (
     multiple_text,
     workload_rows,
 )
+from gpubench.report.plot import merge
 from gpubench.report.workloads import is_full_size, role_of
 
 REFERENCE_DEVICES = ("rtx-4090", "a100-sxm-80gb", "h100-sxm", "mi300x")
@@ -607,8 +608,8 @@ def verdict_figure(data: ReportData, rows: list[Row]) -> Any:
     # characters fits a phone's width: the shift is the longest tick line at ~5.5 px per 11 px character (an
     # underestimate, so a title never starts left of the figure).
     widest = max(len(re.sub(r"&[#\w]+;", "x", line)) for r in rows for line in tick(r.device, r.multiple).split("<br>"))
-    for ann in fig.layout.annotations:
-        ann.update(font=dict(size=12), x=0, xanchor="left", xref="paper", align="left", xshift=-int(5.5 * widest))
+    for ann in fig.layout.get("annotations", ()):
+        merge(ann, dict(font=dict(size=12), x=0, xanchor="left", xref="paper", align="left", xshift=-int(5.5 * widest)))
     return fig
 
 
