@@ -709,3 +709,22 @@ def test_a_distributed_suite_with_a_skipped_case_runs_and_resumes(tmp_path):
     meta = json.loads((folder / "run.json").read_text())
     assert meta["status"] == "complete" and len(meta["resumed_utc"]) == 1
     assert len(pd.read_parquet(folder / "measurements.parquet")) == 2
+
+
+@pytest.mark.parametrize(("before", "after"), [("running", "failed"), ("done", "done"), ("interrupted", "interrupted")])
+def test_the_launcher_marks_a_run_its_killed_rank_0_left_running_as_failed(tmp_path, before, after):
+    """torchrun kills a rank that outlives its grace period: a run.json still `running` after a failed launch says
+    failed, with the launcher's reason; one a rank finished (done, interrupted) is left as it is."""
+    from fixtures_runs import write_run
+
+    from gpubench.distributed.launch import _mark_failed
+    from gpubench.store import write_json
+
+    folder = write_run(tmp_path, "h100", telemetry=False)
+    meta = read_meta(folder)
+    write_json(folder / "run.json", dict(meta, status=before))
+    _mark_failed(folder, "distributed run failed (torchrun exit code 1): rank 1 exited without a Python error")
+    meta = read_meta(folder)
+    assert meta["status"] == after
+    assert ("rank 1 exited" in (meta.get("error") or "")) == (before == "running")
+    _mark_failed(tmp_path / "nowhere", "x")  # no run folder: nothing to mark, no error

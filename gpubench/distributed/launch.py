@@ -332,8 +332,11 @@ def launch(
         launched = LaunchResult(rc, result, read_states(state_dir), interrupted, forwarder.received, run_folder)
         if rc != 0 or interrupted:
             launched.log = _keep_log(log_path, launched.folder, log_dir)
-            if forwarder.received is not None and launched.folder is not None and launched.folder.is_dir():
-                _mark_interrupted(launched.folder)
+            if launched.folder is not None and launched.folder.is_dir():
+                if forwarder.received is not None:
+                    _mark_interrupted(launched.folder)
+                elif rc != 0:
+                    _mark_failed(launched.folder, launched.failure() or f"torchrun exit code {rc}")
         return launched
     finally:
         shutil.rmtree(state_dir, ignore_errors=True)
@@ -366,6 +369,20 @@ def _mark_interrupted(folder: Path) -> None:
         if meta.get("status") in ("failed", "running"):
             meta.pop("error", None)
             meta["status"] = "interrupted"
+            write_json(folder / "run.json", meta)
+
+
+def _mark_failed(folder: Path, reason: str) -> None:
+    """torchrun ended the run on a failure: a run.json still `running` says failed, with the launcher's reason.
+    Rank 0 records the failure itself as it stops; this covers a rank 0 that was killed before it could (torchrun
+    kills the ranks it asked to stop once its grace period is over, and a loaded machine can use all of it)."""
+    from gpubench.store import read_meta, write_json
+
+    with contextlib.suppress(GpubenchError, OSError):
+        meta = read_meta(folder)
+        if meta.get("status") == "running":
+            meta["status"] = "failed"
+            meta["error"] = reason
             write_json(folder / "run.json", meta)
 
 
