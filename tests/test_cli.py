@@ -178,3 +178,28 @@ def test_an_interrupt_while_the_command_line_is_parsed_says_so(monkeypatch, caps
     with pytest.raises(SystemExit) as exited:
         cli.main()
     assert exited.value.code == code and said in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("interrupt, code, said", [("term", 143, "terminated (SIGTERM)"), ("int", 130, "interrupted")])
+def test_an_interrupt_inside_a_command_is_one_line_through_main(monkeypatch, capsys, interrupt, code, said):
+    """Ctrl-C (or SIGTERM) while a command runs: handle_errors' one line and exit code, and main adds nothing
+    (it used to follow the suppressed context back to the interrupt and print a second line)."""
+    import typer
+
+    import gpubench.cli as cli
+    from gpubench.cli.common import SigTerm, handle_errors
+
+    app_ = typer.Typer()
+
+    @app_.command()
+    @handle_errors
+    def work() -> None:
+        raise SigTerm() if interrupt == "term" else KeyboardInterrupt()
+
+    monkeypatch.setattr(cli, "app", lambda: app_([], standalone_mode=True))
+    monkeypatch.setattr(cli.signal, "signal", lambda *a: None)  # leave this process's handlers alone
+    monkeypatch.setattr(cli, "on_exit_ignore_interrupts", lambda: None)
+    with pytest.raises(SystemExit) as exited:
+        cli.main()
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert exited.value.code == code and len(lines) == 1 and said in lines[0], lines

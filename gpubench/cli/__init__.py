@@ -66,12 +66,13 @@ def main() -> None:
 
 
 def _interrupt_behind(exc: BaseException) -> KeyboardInterrupt | None:
-    """The KeyboardInterrupt (or SigTerm) an exception was raised while handling, if any."""
+    """The KeyboardInterrupt (or SigTerm) an exception was raised while handling, if any. A context suppressed
+    by `raise ... from None` is not followed: that exit already said what happened (handle_errors' one line)."""
     seen: set[int] = set()
     cause: BaseException | None = exc
     while cause is not None and id(cause) not in seen:
         if isinstance(cause, KeyboardInterrupt):
             return cause
         seen.add(id(cause))
-        cause = cause.__cause__ or cause.__context__
+        cause = cause.__cause__ or (None if cause.__suppress_context__ else cause.__context__)
     return None
