@@ -122,6 +122,26 @@ class Cases:
             return [None] * len(rows)
         return self.whole.column(name).take(pa.array(self.order[rows])).to_pylist()
 
+    def steps(self, name: str) -> tuple[np.ndarray, np.ndarray] | None:
+        """A stored list column (a round's step times) over every sorted round: each round's length (0 where
+        missing) and all its values as float64, round after round in sorted order; None where no run stored it.
+        The values are gathered by numpy from the stored order: pyarrow's take would copy every list first."""
+        if name not in self.names:
+            return None
+        column = self.whole.column(name)
+        if pa.types.is_null(column.type):
+            return None
+        stored_lengths = pc.list_value_length(column).fill_null(0).to_numpy(zero_copy_only=False).astype(np.int64)
+        values = pc.list_flatten(column)
+        if values.null_count:
+            raise Unhandled(f"{name}: a missing step time")
+        stored = values.cast(pa.float64()).to_numpy(zero_copy_only=False)
+        lengths = stored_lengths[self.order]
+        stored_start = np.cumsum(stored_lengths) - stored_lengths
+        sorted_start = np.cumsum(lengths) - lengths
+        index = np.repeat(stored_start[self.order] - sorted_start, lengths) + np.arange(int(lengths.sum()))
+        return lengths, stored[index]
+
     def absent(self, name: str) -> np.ndarray | None:
         """Cases whose run stored no such column (None: every run stored it)."""
         has = np.array([name in s for s in self.stored])
@@ -304,14 +324,10 @@ def _windows(cases: Cases, out: Derived) -> np.ndarray:
 
 def _timing(cases: Cases, out: Derived, combined: dict[str, Any], skip: set[str]) -> None:
     """derive._timing over every case: statistics of all its steps, round medians, throughput, TFLOP/s."""
-    times = cases.column("times_s")
-    if pa.types.is_null(times.type):
+    steps = cases.steps("times_s")
+    if steps is None:
         return
-    lengths = pc.list_value_length(times).fill_null(0).to_numpy(zero_copy_only=False).astype(np.int64)
-    flat_arrow = pc.list_flatten(times)
-    if flat_arrow.null_count:
-        raise Unhandled("times_s: a missing step time")
-    flat = flat_arrow.cast(pa.float64()).to_numpy(zero_copy_only=False)
+    lengths, flat = steps
     n = cases.reduce(np.add, lengths)
     has = n > 0
     if not has.any():
@@ -321,12 +337,11 @@ def _timing(cases: Cases, out: Derived, combined: dict[str, Any], skip: set[str]
     s, k = start[has], n[has]
     data = _sorted_segments(flat, s, k)
     p = {q: _at(data, s, k, q) for q in (10, 25, 50, 75, 90, 99)}
-    # derive.summarize: the sorted steps summed in order; (t - mean) ** 2 by libm's pow as Python computes it
-    # (numpy's ** 2 is a multiplication, which differs from pow in the last bit now and then)
+    # derive.summarize: the sorted steps summed in order, each deviation squared by a multiplication (exact in
+    # IEEE arithmetic, so numpy's vector loops and Python agree on every CPU; a vector pow does not)
     mean = _seq_sum(data, s, k) / k
     squares = data - np.repeat(mean, k)
-    # an exponent array of its own: numpy squares for a scalar or a broadcast 2.0, which is not libm's pow
-    np.power(squares, np.full(len(squares), 2.0), out=squares)
+    np.multiply(squares, squares, out=squares)
     std = np.where(k > 1, np.sqrt(_seq_sum(squares, s, k) / np.maximum(k - 1, 1)), 0.0)
     del squares
     median = p[50]
@@ -384,7 +399,8 @@ def _round_cov(medians: np.ndarray, first: np.ndarray, parts: np.ndarray) -> np.
     segment = np.repeat(np.arange(len(parts)), parts)
     data = medians[np.lexsort((medians, segment))]
     mean = _seq_sum(data, first, parts) / np.maximum(parts, 1)
-    squares = np.power(data - np.repeat(mean, parts), np.full(len(data), 2.0))
+    deviations = data - np.repeat(mean, parts)
+    squares = deviations * deviations
     std = np.where(parts > 1, np.sqrt(_seq_sum(squares, first, parts) / np.maximum(parts - 1, 1)), 0.0)
     cov = np.where(mean > 0, std / np.where(mean > 0, mean, 1.0), math.nan)
     return np.where(parts > 1, cov, math.nan)

@@ -195,7 +195,7 @@ def summarize(times: Sequence[float]) -> dict[str, Any]:
         return stats.summarize([]).as_dict()
     data = sorted(times)  # summed smallest first: the order of the steps never matters
     mean = stats.ordered_sum(data) / n
-    std = math.sqrt(stats.ordered_sum([(t - mean) ** 2 for t in data]) / (n - 1)) if n > 1 else 0.0
+    std = math.sqrt(stats.ordered_sum([d * d for d in [t - mean for t in data]]) / (n - 1)) if n > 1 else 0.0
     p50 = _at(data, 50)
     iqr = _at(data, 75) - _at(data, 25)
     return {
@@ -244,7 +244,7 @@ def _cov(values: Sequence[float]) -> float:
         return stats.summarize([]).cov
     data = sorted(values)
     mean = stats.ordered_sum(data) / n
-    std = math.sqrt(stats.ordered_sum([(t - mean) ** 2 for t in data]) / (n - 1)) if n > 1 else 0.0
+    std = math.sqrt(stats.ordered_sum([d * d for d in [t - mean for t in data]]) / (n - 1)) if n > 1 else 0.0
     return std / mean if mean > 0 else math.nan
 
 

@@ -78,7 +78,9 @@ def summarize(times_s: Sequence[float]) -> Summary:
         nan = math.nan
         return Summary(0, nan, nan, nan, nan, nan, nan, nan, nan, nan, False)
     mean = sum(times_s) / n
-    var = sum((t - mean) ** 2 for t in times_s) / (n - 1) if n > 1 else 0.0
+    # Deviations squared by multiplication, IEEE-exact wherever it runs (libm's pow and numpy's vector pow differ
+    # from each other in the last bit): the same figure as the columnar derivation on every CPU.
+    var = sum(d * d for d in (t - mean for t in times_s)) / (n - 1) if n > 1 else 0.0
     std = math.sqrt(var)
     median = percentile(times_s, 50)
     iqr = percentile(times_s, 75) - percentile(times_s, 25)
@@ -263,7 +265,7 @@ def _mean(values: Sequence[float]) -> float:
 
 def _sum_sq(values: Sequence[float]) -> float:
     m = _mean(values)
-    return sum((v - m) ** 2 for v in values)
+    return sum(d * d for d in (v - m for v in values))
 
 
 def location(runs: Sequence[Sequence[Sequence[float]]]) -> Location:

@@ -159,7 +159,7 @@ def test_what_columns_cannot_derive_loads_row_by_row(tmp_path):
 def test_statistics_of_many_small_cases_are_derive_s_to_the_last_bit():
     """Thousands of cases of 2-4 random steps, several rounds each: median, percentiles, mean, deviation and the
     rounds' CoV as derive.summarize and derive._cov compute them, bit for bit (a deviation squared by numpy's
-    multiplication instead of libm's pow, or summed in pairs, differs in the last bit of some of them)."""
+    pow instead of a multiplication, or summed in pairs, differs in the last bit of some of them)."""
     rng = np.random.default_rng(7)
     cases, rounds, times = [], [], []
     for c in range(4000):
