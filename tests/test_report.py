@@ -467,6 +467,23 @@ def test_same_case_runs_pool_and_the_page_says_so(tmp_path: Path) -> None:
     assert any("--no-fleet" in item for n in notes for item in n.items)
 
 
+def test_a_pooled_series_keeps_whole_numbers_whole(tmp_path: Path) -> None:
+    """Medians over a fleet's runs: a case's own parameters (m, n, k, batch) are the same in every run and stay
+    whole numbers ("b64", "4096 × 4096"), while a median that falls between two counts stays a fraction."""
+    folders = [write_run(tmp_path, "4090", host=f"n{i}", seed=i, telemetry=False) for i in range(4)]
+    data = load_report_data(folders)
+    assert len(data.series) == 1 and data.series[0].members
+    pooled, one = data.runs, load_report_data(folders[:1]).runs
+    for col in ("m", "n", "k", "batch"):
+        assert col in pooled and pooled[col].dropna().map(lambda v: isinstance(v, int)).all(), col
+        assert sorted(pooled[col].dropna().unique()) == sorted(one[col].dropna().unique()), col
+    page = re.sub(
+        r'<script type="text/javascript">.*?</script>', "", build_report(folders), flags=re.S
+    )  # not plotly.js
+    found = re.search(r".{30}(\b\d+\.0 × \d|· b\d+\.0\b|\bn=\d+\.0\b).{10}", page)
+    assert found is None, found
+
+
 def test_labels_of_runs_of_one_host_carry_seconds_or_the_users_label(tmp_path: Path) -> None:
     a = write_run(tmp_path, "cpu", host="box", seed=1, telemetry=False)
     b = write_run(tmp_path, "cpu", host="box", seed=2, telemetry=False)
