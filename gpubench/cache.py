@@ -1,11 +1,11 @@
 """A per-user cache of tables gpubench derives from its own code and data files, keyed by their content.
 
-The advisor's leave-one-source-out validation (gpubench.model.validate) predicts every published figure from
-the other sources: about half a second of every report and recommendation, for a table that only changes when
-the data files or the code change. It is kept as Parquet under `$GPUBENCH_CACHE_DIR` (default
-`$XDG_CACHE_HOME/gpubench`, else `~/.cache/gpubench`), named by a hash of everything it derives from (the
-package's source and data files and the versions of Python, pandas and pyarrow): an edited figure or model is a
-new name, never a stale table. `GPUBENCH_CACHE_DIR=off` turns it off; a cache that cannot be read or written is
+The advisor's leave-one-source-out validation (gpubench.model.validate) predicts every published figure from the
+other sources: about half a second of every report and recommendation, for a table that only changes when the data
+files or the code change. It is kept as Parquet under `$GPUBENCH_CACHE_DIR` (default `$XDG_CACHE_HOME/gpubench`,
+else `~/.cache/gpubench`), named by a hash of everything it derives from (the package's source and data files and
+the versions of Python, pandas and pyarrow): an edited figure or model is a new name, never a stale table, and only
+the 8 newest of a kind are kept. `GPUBENCH_CACHE_DIR=off` turns it off; a cache that cannot be read or written is
 skipped silently (the table is computed, as without a cache).
 """
 
@@ -63,9 +63,26 @@ def table(name: str, make: Callable[[], pd.DataFrame], key: str | None = None) -
         folder.mkdir(parents=True, exist_ok=True)
         frame.to_parquet(tmp, index=False)
         os.replace(tmp, path)
+        _prune(folder, name)
     except (OSError, ValueError, ImportError):  # a read-only home, a full disk: no cache, same table
         pass
     finally:  # interrupted (Ctrl-C, SIGTERM) or failed: no half-written file left behind
         with contextlib.suppress(OSError):
             tmp.unlink(missing_ok=True)
     return frame
+
+
+KEEP = 8
+"""Tables of one name kept: every edit of the package is a new name, so old ones are removed, oldest first."""
+
+
+def _prune(folder: Path, name: str) -> None:
+    """Remove all but the KEEP most recently written tables called `name` (another process's may go too: it is
+    rebuilt when next asked for)."""
+    found = []
+    for path in folder.glob(f"{name}-*.parquet"):
+        with contextlib.suppress(OSError):
+            found.append((path.stat().st_mtime_ns, path))
+    for _, path in sorted(found, reverse=True)[KEEP:]:
+        with contextlib.suppress(OSError):
+            path.unlink()

@@ -29,6 +29,24 @@ def test_a_table_is_built_once_and_read_back_equal(tmp_path, monkeypatch):
     assert len(list(tmp_path.glob("t-*.parquet"))) == 2
 
 
+def test_only_the_newest_tables_of_a_name_are_kept(tmp_path, monkeypatch):
+    """Every edit of the package is a new name: the folder keeps the KEEP newest of a kind, not all of them."""
+    import os
+
+    monkeypatch.setenv("GPUBENCH_CACHE_DIR", str(tmp_path))
+    (tmp_path / "other-x.parquet").write_bytes(b"")  # another kind of table is not touched
+    calls: list[int] = []
+    for i in range(cache.KEEP + 3):
+        cache.table("t", _maker(calls), key=f"k{i}")
+        for j, path in enumerate(sorted(tmp_path.glob("t-*.parquet"), key=lambda p: p.stat().st_mtime_ns)):
+            os.utime(path, ns=(j, j))  # written in order, whatever the file system's clock resolution
+    kept = list(tmp_path.glob("t-*.parquet"))
+    assert len(kept) == cache.KEEP and calls == [1] * (cache.KEEP + 3)
+    assert (tmp_path / "other-x.parquet").exists()
+    cache.table("t", _maker(calls), key=f"k{cache.KEEP + 2}")  # the newest is still there: read, not rebuilt
+    assert len(calls) == cache.KEEP + 3
+
+
 @pytest.mark.parametrize("setting", ["off", ""])
 def test_off_builds_every_time(tmp_path, monkeypatch, setting):
     monkeypatch.setenv("GPUBENCH_CACHE_DIR", setting)
