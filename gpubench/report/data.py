@@ -744,7 +744,14 @@ def _listing(values: dict[str, Any], limit: int = 6) -> str:
 
 
 def environment_differences(data: ReportData) -> list[Difference]:
-    """Differences in torch/CUDA/HIP version, power limit, TF32 and benchmark method version."""
+    """Differences in torch/CUDA/HIP version, power limit, TF32 and benchmark method version (worked out once
+    per ReportData: the verdict and the Runs section both ask)."""
+    if "environment_differences" not in data.memo:
+        data.memo["environment_differences"] = _environment_differences(data)
+    return list(data.memo["environment_differences"])
+
+
+def _environment_differences(data: ReportData) -> list[Difference]:
     out: list[Difference] = []
     ser = data.series
 
