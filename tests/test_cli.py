@@ -203,3 +203,30 @@ def test_an_interrupt_inside_a_command_is_one_line_through_main(monkeypatch, cap
         cli.main()
     lines = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
     assert exited.value.code == code and len(lines) == 1 and said in lines[0], lines
+
+
+@pytest.mark.parametrize(
+    ("argv", "preset", "expected"),
+    [
+        (["report", "x"], None, "1"),  # reads results: numpy with one BLAS thread (its threads cost start-up only)
+        (["recommend"], None, "1"),
+        (["report", "x"], "4", "4"),  # the user's own setting wins
+        (["run", "quick"], None, None),  # benchmarks and what may start them keep every thread
+        (["fleet", "run"], None, None),
+        ([], None, None),
+    ],
+)
+def test_commands_that_only_read_results_import_numpy_with_one_blas_thread(argv, preset, expected):
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+    if preset is not None:
+        env["OPENBLAS_NUM_THREADS"] = preset
+    code = (
+        "import sys; sys.argv = ['gpubench', *sys.argv[1:]]; import gpubench.cli, os, numpy; "
+        "print(os.environ.get('OPENBLAS_NUM_THREADS'))"
+    )
+    out = subprocess.run([sys.executable, "-c", code, *argv], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == str(expected)
