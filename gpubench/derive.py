@@ -194,8 +194,7 @@ def summarize(times: Sequence[float]) -> dict[str, Any]:
     if n == 0:
         return stats.summarize([]).as_dict()
     data = sorted(times)  # summed smallest first: the order of the steps never matters
-    mean = stats.ordered_sum(data) / n
-    std = math.sqrt(stats.ordered_sum([d * d for d in [t - mean for t in data]]) / (n - 1)) if n > 1 else 0.0
+    mean, std = _mean_std(data)
     p50 = _at(data, 50)
     iqr = _at(data, 75) - _at(data, 25)
     return {
@@ -242,10 +241,18 @@ def _cov(values: Sequence[float]) -> float:
     n = len(values)
     if n == 0:
         return stats.summarize([]).cov
-    data = sorted(values)
-    mean = stats.ordered_sum(data) / n
-    std = math.sqrt(stats.ordered_sum([d * d for d in [t - mean for t in data]]) / (n - 1)) if n > 1 else 0.0
+    mean, std = _mean_std(sorted(values))
     return std / mean if mean > 0 else math.nan
+
+
+def _mean_std(data: Sequence[float]) -> tuple[float, float]:
+    """Mean and sample standard deviation of sorted values, summed in order and each deviation squared by a
+    multiplication: exact in IEEE arithmetic, so gpubench.columnar's numpy arrives at the same bits on any CPU."""
+    n = len(data)
+    mean = stats.ordered_sum(data) / n
+    if n < 2:
+        return mean, 0.0
+    return mean, math.sqrt(stats.ordered_sum([d * d for d in [t - mean for t in data]]) / (n - 1))
 
 
 def _timing(

@@ -78,8 +78,8 @@ def summarize(times_s: Sequence[float]) -> Summary:
         nan = math.nan
         return Summary(0, nan, nan, nan, nan, nan, nan, nan, nan, nan, False)
     mean = sum(times_s) / n
-    # Deviations squared by multiplication, IEEE-exact wherever it runs (libm's pow and numpy's vector pow differ
-    # from each other in the last bit): the same figure as the columnar derivation on every CPU.
+    # Deviations squared by multiplication, as gpubench.derive squares them: exact in IEEE arithmetic on every CPU
+    # (libm's pow and numpy's vector pow differ from each other in the last bit).
     var = sum(d * d for d in (t - mean for t in times_s)) / (n - 1) if n > 1 else 0.0
     std = math.sqrt(var)
     median = percentile(times_s, 50)

@@ -55,6 +55,11 @@ def test_a_grid_is_laid_out_as_make_subplots_lays_it_out(grid: dict[str, Any]) -
     ours.update_yaxes(title_text="y", row=1)
     theirs.update_xaxes(showgrid=False)
     ours.update_xaxes(showgrid=False)
+    for r in range(1, grid["rows"] + 1):
+        theirs.add_vline(x=1.0, row=r, col=grid["cols"], line=dict(color="#999", dash="dot"))
+        ours.add_vline(1.0, row=r, col=grid["cols"], line=dict(color="#999", dash="dot"))
+    theirs.update_annotations(font=dict(size=12), x=0, xanchor="left")
+    ours.update_annotations(font=dict(size=12), x=0, xanchor="left")
     assert _ours(ours) == _plotly(theirs)
 
 
@@ -90,12 +95,16 @@ def test_calls_mean_what_they_mean_in_plotly() -> None:
             mode="lines",
         )
         fig.add_hline(y=1.0, line_dash="dot", line_color="#888")
+        fig.add_vline(x=2.0, line=dict(color="#999", width=1))
+        fig.add_annotation(x=0, y=1.0, xref="x domain", text="note", showarrow=False, font_size=9)
         fig.update_yaxes(rangemode="tozero", title_text="y")
         fig.update_layout(shapes=[*fig.layout["shapes"], dict(type="line", line_width=0, x0=0, x1=1, y0=2, y1=2)])
 
     theirs, ours = go.Figure(), Plot()
     draw(_LayoutAsDict(theirs))
     draw(ours)
+    ours.add_vline(3.0)  # positional, as the report calls it
+    theirs.add_vline(x=3.0)
     assert _ours(ours) == _plotly(theirs)
     assert "height" not in ours.layout and ours.layout["title"] == {"text": "t", "x": 0.01, "font": {"size": 15}}
 

@@ -362,27 +362,28 @@ def _keep_log(log_path: Path, folder: Path | None, log_dir: Path | None) -> Path
 def _mark_interrupted(folder: Path) -> None:
     """The user stopped the run: run.json says interrupted, whatever a rank stopped mid-collective recorded
     (a rank that lost its peers records `failed`). Finished cases are in the folder either way."""
-    from gpubench.store import read_meta, write_json
-
-    with contextlib.suppress(GpubenchError, OSError):
-        meta = read_meta(folder)
-        if meta.get("status") in ("failed", "running"):
-            meta.pop("error", None)
-            meta["status"] = "interrupted"
-            write_json(folder / "run.json", meta)
+    _restate(folder, ("failed", "running"), "interrupted", None)
 
 
 def _mark_failed(folder: Path, reason: str) -> None:
     """torchrun ended the run on a failure: a run.json still `running` says failed, with the launcher's reason.
     Rank 0 records the failure itself as it stops; this covers a rank 0 that was killed before it could (torchrun
     kills the ranks it asked to stop once its grace period is over, and a loaded machine can use all of it)."""
+    _restate(folder, ("running",), "failed", reason)
+
+
+def _restate(folder: Path, was: tuple[str, ...], status: str, error: str | None) -> None:
+    """run.json's status becomes `status` (and its error `error`, None: none) where it is one of `was`."""
     from gpubench.store import read_meta, write_json
 
     with contextlib.suppress(GpubenchError, OSError):
         meta = read_meta(folder)
-        if meta.get("status") == "running":
-            meta["status"] = "failed"
-            meta["error"] = reason
+        if meta.get("status") in was:
+            meta["status"] = status
+            if error is None:
+                meta.pop("error", None)
+            else:
+                meta["error"] = error
             write_json(folder / "run.json", meta)
 
 

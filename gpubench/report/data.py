@@ -461,14 +461,13 @@ def _aggregate_rows(rows: pd.DataFrame, group_id: str) -> pd.DataFrame:
     ]
     grouped = rows.groupby(keys, sort=False, dropna=False)
     out = grouped[numeric].median() if numeric else grouped.size().to_frame("_n").drop(columns="_n")
-    for c in (
-        numeric
-    ):  # a whole-number column whose medians are whole (a case's m, n, batch) stays whole: "256", not "256.0"
+    # A whole-number column whose medians are whole (a case's m, n, batch) stays whole: "256", not "256.0".
+    for c in numeric:
         if pd.api.types.is_integer_dtype(rows[c]):
             values = out[c].to_numpy(dtype="float64", na_value=np.nan)
             known = values[~np.isnan(values)]
             if np.array_equal(known, np.round(known)):
-                out[c] = out[c].astype(rows[c].dtype if isinstance(rows[c].dtype, pd.Int64Dtype) else "Int64")
+                out[c] = out[c].astype("Int64")
     if other:
         out = out.join(grouped[other].first())
     flags = {

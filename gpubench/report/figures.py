@@ -81,29 +81,22 @@ _HOVER_COLS = (
 
 def reference_lines(fig: Plot, lines: Sequence[Mapping[str, Any]]) -> None:
     """Dotted horizontal lines across the plot, each with its note at the left (dicts of y, color, text and
-    optionally below=True), set in one assignment: Plotly's add_hline re-processes every shape it already has,
-    which is quadratic in a report of many runs."""
-    shapes, notes = list(fig.layout.get("shapes", ())), list(fig.layout.get("annotations", ()))
+    optionally below=True)."""
     for line in lines:
-        y, color = float(line["y"]), line.get("color", "#888")
-        shapes.append(
-            dict(type="line", xref="x domain", x0=0, x1=1, yref="y", y0=y, y1=y, line=dict(color=color, dash="dot"))
-        )
+        y = float(line["y"])
+        fig.add_hline(y, line=dict(color=line.get("color", "#888"), dash="dot"))
         if line.get("text"):
             below = bool(line.get("below"))
-            notes.append(
-                dict(
-                    xref="x domain",
-                    x=0,
-                    yref="y",
-                    y=y,
-                    text=line["text"],
-                    showarrow=False,
-                    xanchor="left",
-                    yanchor="top" if below else "bottom",
-                )
+            fig.add_annotation(
+                xref="x domain",
+                x=0,
+                yref="y",
+                y=y,
+                text=line["text"],
+                showarrow=False,
+                xanchor="left",
+                yanchor="top" if below else "bottom",
             )
-    fig.update_layout(shapes=shapes, annotations=notes)
 
 
 def is_true(value: Any) -> bool:
@@ -692,8 +685,7 @@ def metric_facets(
         if any(m.run_id == s.run_id and id(m) in values for m in metrics):
             fig.add_bar(x=[None], y=[None], name=esc(s.label), marker_color=s.color, showlegend=True, row=1, col=1)
     fig.update_xaxes(showticklabels=False)
-    for ann in fig.layout.get("annotations", ()):
-        ann["font"] = dict(size=10)
+    fig.update_annotations(font=dict(size=10))
     return fig
 
 
@@ -802,8 +794,7 @@ def roofline(data: ReportData, ok: pd.DataFrame) -> Plot | None:
             )
         fig.update_xaxes(type="log", title_text="FLOP / byte", row=r, col=c)
         fig.update_yaxes(type="log", title_text="TFLOP/s" if c == 1 else None, row=r, col=c)
-    for ann in fig.layout.get("annotations", ()):
-        ann["font"] = dict(size=12)
+    fig.update_annotations(font=dict(size=12))
     return fig
 
 

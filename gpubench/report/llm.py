@@ -180,35 +180,29 @@ def serving_figure(data: ReportData, points: pd.DataFrame) -> Plot:
                 ).replace("\n", "<br>")
                 for p in frame_rows(pts)
             ]
-            fig.add_trace(
-                dict(
-                    type="scatter",
-                    x=pts["per_user"],
-                    y=pts["per_device"],
-                    mode="lines+markers+text" if len(pts) > 1 else "markers+text",
-                    text=[esc(t("llm.serving.batch", n=b)) for b in pts["batch"]],
-                    textposition="top center",
-                    name=esc(f"{s.label if s else run_id} · {preset} {precision} · {scenario}"),
-                    line=dict(color=s.color if s else None, dash=dashes[i % len(dashes)]),
-                    marker=dict(symbol=symbols[i % len(symbols)], size=8),
-                    hovertext=hover,
-                    hovertemplate=F.HOVER,
-                )
+            fig.add_scatter(
+                x=pts["per_user"],
+                y=pts["per_device"],
+                mode="lines+markers+text" if len(pts) > 1 else "markers+text",
+                text=[esc(t("llm.serving.batch", n=b)) for b in pts["batch"]],
+                textposition="top center",
+                name=esc(f"{s.label if s else run_id} · {preset} {precision} · {scenario}"),
+                line=dict(color=s.color if s else None, dash=dashes[i % len(dashes)]),
+                marker=dict(symbol=symbols[i % len(symbols)], size=8),
+                hovertext=hover,
+                hovertemplate=F.HOVER,
             )
     # The threshold as a trace (a shape's position on a log axis is version-dependent in plotly).
     y_lo, y_hi = float(points["per_device"].min()) / 2, float(points["per_device"].max()) * 2
-    fig.add_trace(
-        dict(
-            type="scatter",
-            x=[INTERACTIVE_TOKENS_PER_S] * 2,
-            y=[y_lo, y_hi],
-            mode="lines+text",
-            line=dict(color="#c0392b", dash="dash"),
-            text=["", F.esc_wrapped(t("llm.serving.line_text"), 22)],
-            textposition="bottom right",  # inside the plot: to the left the label would be clipped
-            name=esc(t("llm.serving.line_name")),
-            hoverinfo="skip",
-        )
+    fig.add_scatter(
+        x=[INTERACTIVE_TOKENS_PER_S] * 2,
+        y=[y_lo, y_hi],
+        mode="lines+text",
+        line=dict(color="#c0392b", dash="dash"),
+        text=["", F.esc_wrapped(t("llm.serving.line_text"), 22)],
+        textposition="bottom right",  # inside the plot: to the left the label would be clipped
+        name=esc(t("llm.serving.line_name")),
+        hoverinfo="skip",
     )
     lo = min(float(points["per_user"].min()), INTERACTIVE_TOKENS_PER_S) / 2
     hi = max(float(points["per_user"].max()), INTERACTIVE_TOKENS_PER_S) * 2

@@ -126,19 +126,37 @@ class Plot:
         return self
 
     def update_xaxes(self, row: int | None = None, col: int | None = None, **props: Any) -> Plot:
-        for name in self._axes("x", row, col):
-            merge(self.layout.setdefault(name, {}), props)
-        return self
+        return self._update_axes("x", row, col, props)
 
     def update_yaxes(self, row: int | None = None, col: int | None = None, **props: Any) -> Plot:
-        for name in self._axes("y", row, col):
+        return self._update_axes("y", row, col, props)
+
+    def _update_axes(self, letter: str, row: int | None, col: int | None, props: Mapping[str, Any]) -> Plot:
+        for name in self._axes(letter, row, col):
             merge(self.layout.setdefault(name, {}), props)
         return self
 
     def add_hline(self, y: float, **props: Any) -> Plot:
-        """A horizontal line across the plot at `y` (as plotly.py's add_hline draws it in a plain figure)."""
-        shape = merge({"type": "line", "x0": 0, "x1": 1, "xref": "x domain", "y0": y, "y1": y, "yref": "y"}, props)
-        self.layout["shapes"] = [*self.layout.get("shapes", ()), shape]
+        """A horizontal line across the plot at `y` (the shape plotly.py's add_hline draws in a plain figure)."""
+        line = {"type": "line", "x0": 0, "x1": 1, "xref": "x domain", "y0": y, "y1": y, "yref": "y"}
+        self.layout.setdefault("shapes", []).append(merge(line, props))
+        return self
+
+    def add_vline(self, x: float, row: int | None = None, col: int | None = None, **props: Any) -> Plot:
+        """A vertical line at `x` from the bottom to the top of the plot, or of the cell at `row`, `col`."""
+        x_id, y_id = self._cell(row or 1, col or 1) if self._grid is not None else ("x", "y")
+        line = {"type": "line", "x0": x, "x1": x, "xref": x_id, "y0": 0, "y1": 1, "yref": f"{y_id} domain"}
+        self.layout.setdefault("shapes", []).append(merge(line, props))
+        return self
+
+    def add_annotation(self, **props: Any) -> Plot:
+        self.layout.setdefault("annotations", []).append(merge({}, props))
+        return self
+
+    def update_annotations(self, **props: Any) -> Plot:
+        """Every annotation (a grid's cell titles among them) updated as update_layout updates the layout."""
+        for annotation in self.layout.get("annotations", ()):
+            merge(annotation, props)
         return self
 
     def _axes(self, letter: str, row: int | None, col: int | None) -> list[str]:
@@ -177,8 +195,9 @@ class Plot:
     ) -> Plot:
         """A grid of x-y cells, first row at the top, laid out as plotly.subplots.make_subplots lays out the
         same arguments: equal column widths, rows of `row_heights` (relative, top first), the spacings as
-        fractions of the figure, one x and one y axis per cell numbered row by row, titles centred above
-        the cells (with titles the default rows are further apart); `shared_xaxes` makes every column's x axes follow its bottom one, tick labels only there."""
+        fractions of the figure, one x and one y axis per cell numbered row by row, titles centred above the
+        cells (with titles the default rows are further apart); `shared_xaxes` makes every column's x axes follow
+        its bottom one, tick labels only there."""
         if rows < 1 or cols < 1:
             raise ValueError("a grid needs at least one row and one column")
         hs = 0.2 / cols if horizontal_spacing is None else horizontal_spacing

@@ -94,27 +94,24 @@ def value_figure(data: ReportData, shown: pd.DataFrame, workload: str, scale: tu
             f"<br>{esc(t('value.col.price'))}: {esc(t.money(r['price_usd']))}"
             for r, c in zip(part, cost, strict=True)
         ]
-        fig.add_trace(
-            dict(
-                type="bar",
-                x=cost,
-                y=[order[i] for i in idx],
-                orientation="h",
-                name=esc(t(f"basis.{basis}", default=basis)),
-                marker=dict(
-                    color=color,
-                    pattern=dict(shape=pattern),
-                    line=dict(
-                        color=["black" if r["yours"] else color for r in part],
-                        width=[2.5 if r["yours"] else 0.5 for r in part],
-                    ),
+        fig.add_bar(
+            x=cost,
+            y=[order[i] for i in idx],
+            orientation="h",
+            name=esc(t(f"basis.{basis}", default=basis)),
+            marker=dict(
+                color=color,
+                pattern=dict(shape=pattern),
+                line=dict(
+                    color=["black" if r["yours"] else color for r in part],
+                    width=[2.5 if r["yours"] else 0.5 for r in part],
                 ),
-                text=[esc(t.money(c)) for c in cost],
-                textposition="outside",
-                cliponaxis=False,
-                hovertext=hover,
-                hovertemplate=F.HOVER,
-            )
+            ),
+            text=[esc(t.money(c)) for c in cost],
+            textposition="outside",
+            cliponaxis=False,
+            hovertext=hover,
+            hovertemplate=F.HOVER,
         )
     costs = [float(r["tco_per_unit_usd"]) * units for r in rows]
     # A CPU beside GPUs can cost a thousand times more per unit: a log axis keeps both readable, and says so.

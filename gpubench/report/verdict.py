@@ -33,7 +33,6 @@ from gpubench.report.data import (
     multiple_text,
     workload_rows,
 )
-from gpubench.report.plot import merge
 from gpubench.report.workloads import is_full_size, role_of
 
 REFERENCE_DEVICES = ("rtx-4090", "a100-sxm-80gb", "h100-sxm", "mi300x")
@@ -587,29 +586,15 @@ def verdict_figure(data: ReportData, rows: list[Row]) -> Any:
         row=len(workloads),
         col=1,
     )
-    # The "1x" line of every panel, as the shapes add_vline makes, in one assignment (add_vline re-processes every
-    # shape the figure already has).
-    fig.update_layout(
-        shapes=[
-            dict(
-                type="line",
-                x0=1.0,
-                x1=1.0,
-                xref="x" if i == 1 else f"x{i}",
-                y0=0,
-                y1=1,
-                yref="y domain" if i == 1 else f"y{i} domain",
-                line=dict(color="#999", dash="dot", width=1),
-            )
-            for i in range(1, len(workloads) + 1)
-        ]
-    )
+    for i in range(1, len(workloads) + 1):  # the "1x" line of every panel
+        fig.add_vline(1.0, row=i, col=1, line=dict(color="#999", dash="dot", width=1))
     # Panel titles start where the device names do (not where the bars do), so a title wrapped at 40
     # characters fits a phone's width: the shift is the longest tick line at ~5.5 px per 11 px character (an
     # underestimate, so a title never starts left of the figure).
     widest = max(len(re.sub(r"&[#\w]+;", "x", line)) for r in rows for line in tick(r.device, r.multiple).split("<br>"))
-    for ann in fig.layout.get("annotations", ()):
-        merge(ann, dict(font=dict(size=12), x=0, xanchor="left", xref="paper", align="left", xshift=-int(5.5 * widest)))
+    fig.update_annotations(
+        font=dict(size=12), x=0, xanchor="left", xref="paper", align="left", xshift=-int(5.5 * widest)
+    )
     return fig
 
 
