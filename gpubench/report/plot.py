@@ -328,8 +328,11 @@ def _typed(node: Any) -> Any:
 
 
 def _plain(value: Any) -> Any:
-    """What orjson cannot write itself: missing values, numpy and pandas objects, other sequences."""
-    if value is None or value is getattr(_pandas(), "NA", object()):
+    """What orjson cannot write itself: pandas' missing value and objects, numpy arrays orjson refuses
+    (not contiguous, or of objects), datetimes of subclasses, other iterables."""
+    import pandas as pd  # imported already wherever figures are built
+
+    if value is pd.NA:
         return None
     if isinstance(value, np.ndarray):
         return value.tolist()
@@ -342,12 +345,6 @@ def _plain(value: Any) -> Any:
     if isinstance(value, (set, frozenset, Iterator)):
         return list(value)
     raise TypeError(f"not a figure value: {type(value).__name__}")
-
-
-def _pandas() -> Any:
-    import sys
-
-    return sys.modules.get("pandas")
 
 
 def plotly_js() -> str:
